@@ -1,0 +1,129 @@
+//! `aftercall thanked | done | move | referral | delete | restore | rebuild`.
+
+use std::path::Path;
+
+use aftercall_shared::dates::parse_date;
+use aftercall_shared::model::ReferralStatus;
+use clap::Args;
+
+use super::{local_now, out};
+use crate::format;
+
+#[derive(Debug, Args)]
+pub struct ThankedArgs {
+    /// The person's name (or id).
+    name: String,
+    /// When it was sent (default: today).
+    #[arg(long, value_name = "DATE")]
+    on: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoneArgs {
+    /// The follow-up's id (as `aftercall today` shows it).
+    id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    /// The follow-up's id.
+    id: String,
+    /// The new day: a date or words such as "next week".
+    to: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReferralArgs {
+    /// The referral's id (as `aftercall today` shows it).
+    id: String,
+    /// suggested, intro-asked, intro-made or talked.
+    #[arg(long)]
+    status: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// The record's id (or its first characters).
+    id: String,
+}
+
+pub fn thanked(dir: &Path, args: ThankedArgs) -> anyhow::Result<()> {
+    let today = local_now().date_naive();
+    let on = args
+        .on
+        .as_deref()
+        .map(|d| parse_date(d, today))
+        .transpose()?
+        .unwrap_or(today);
+    let mut store = crate::data::open_store(dir)?;
+    let id = store.find_person_by_id_or_name(&args.name)?;
+    let n = store.mark_person_thanked(&id, on)?;
+    out(&format!(
+        "Marked {n} thank-you{} as sent.",
+        if n == 1 { "" } else { "s" }
+    ));
+    Ok(())
+}
+
+pub fn done(dir: &Path, args: DoneArgs) -> anyhow::Result<()> {
+    let mut store = crate::data::open_store(dir)?;
+    let id = store.resolve_follow_up(&args.id)?;
+    store.complete_follow_up(&id)?;
+    out(&format!("Follow-up {} done.", format::short(&id)));
+    Ok(())
+}
+
+pub fn move_follow_up(dir: &Path, args: MoveArgs) -> anyhow::Result<()> {
+    let to = parse_date(&args.to, local_now().date_naive())?;
+    let mut store = crate::data::open_store(dir)?;
+    let id = store.resolve_follow_up(&args.id)?;
+    store.move_follow_up(&id, to)?;
+    out(&format!(
+        "Follow-up {} moved to {}.",
+        format::short(&id),
+        format::day(&to.to_string())
+    ));
+    Ok(())
+}
+
+pub fn referral(dir: &Path, args: ReferralArgs) -> anyhow::Result<()> {
+    let status: ReferralStatus = args.status.parse()?;
+    let mut store = crate::data::open_store(dir)?;
+    let id = store.resolve_referral(&args.id)?;
+    let done = store.set_referral_status(&id, status)?;
+    let extra = if done.person_created {
+        " and added to your people"
+    } else {
+        ""
+    };
+    out(&format!(
+        "Referral {} is now {}{extra}.",
+        format::short(&id),
+        format::referral_status(status.as_str())
+    ));
+    Ok(())
+}
+
+pub fn delete(dir: &Path, args: IdArgs, delete: bool) -> anyhow::Result<()> {
+    let mut store = crate::data::open_store(dir)?;
+    let (id, kind) = store.resolve_doc(&args.id)?;
+    if delete {
+        store.delete(&id)?;
+        out(&format!(
+            "Deleted {kind} {}. `aftercall restore {}` brings it back.",
+            format::short(&id),
+            format::short(&id)
+        ));
+    } else {
+        store.restore(&id)?;
+        out(&format!("Restored {kind} {}.", format::short(&id)));
+    }
+    Ok(())
+}
+
+pub fn rebuild(dir: &Path) -> anyhow::Result<()> {
+    let mut store = crate::data::open_store(dir)?;
+    store.rebuild_read_model()?;
+    out("Rebuilt the lists and the search index from the documents.");
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! The command line: the app's binary doubles as a headless tool for scripting.
+//! None of these subcommands needs a display.
+
+mod actions;
+mod capture;
+mod report;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Capture every networking call in seconds; keep thank-yous, follow-ups and intros honest.
+#[derive(Debug, Parser)]
+#[command(name = "aftercall", version, about)]
+pub struct Cli {
+    /// Where the data lives (default: the platform's data directory).
+    #[arg(long, global = true, env = "AFTERCALL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Save a conversation: who, what kind, what you talked about, what comes next.
+    Capture(capture::CaptureArgs),
+    /// Thank-yous to send, follow-ups due, intros to chase.
+    Today(report::TodayArgs),
+    /// Everyone, or a search over names and every note.
+    People(report::PeopleArgs),
+    /// Every conversation with one person, in time order.
+    Diary(report::DiaryArgs),
+    /// Value calls against casual chats for a week, and who deserves a value call.
+    Review(report::ReviewArgs),
+    /// Mark the thank-yous owed to someone as sent.
+    Thanked(actions::ThankedArgs),
+    /// Mark a follow-up as done.
+    Done(actions::DoneArgs),
+    /// Move a follow-up to another day.
+    Move(actions::MoveArgs),
+    /// Move a referral along: suggested, intro-asked, intro-made, talked.
+    Referral(actions::ReferralArgs),
+    /// Delete a person, conversation or event (it can be restored).
+    Delete(actions::IdArgs),
+    /// Bring back something deleted.
+    Restore(actions::IdArgs),
+    /// Recreate the lists and the search index from the stored documents.
+    Rebuild,
+}
+
+/// Runs one subcommand to completion.
+pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
+    let dir = crate::data::data_dir(data_dir.as_deref())?;
+    match command {
+        Command::Capture(args) => capture::run(&dir, args),
+        Command::Today(args) => report::today(&dir, args),
+        Command::People(args) => report::people(&dir, args),
+        Command::Diary(args) => report::diary(&dir, args),
+        Command::Review(args) => report::review(&dir, args),
+        Command::Thanked(args) => actions::thanked(&dir, args),
+        Command::Done(args) => actions::done(&dir, args),
+        Command::Move(args) => actions::move_follow_up(&dir, args),
+        Command::Referral(args) => actions::referral(&dir, args),
+        Command::Delete(args) => actions::delete(&dir, args, true),
+        Command::Restore(args) => actions::delete(&dir, args, false),
+        Command::Rebuild => actions::rebuild(&dir),
+    }
+}
+
+/// Now, in the local time zone: what date words are read against.
+pub(crate) fn local_now() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::Local::now().fixed_offset()
+}
+
+/// Prints a value as pretty JSON on standard output.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    out(&text);
+    Ok(())
+}
+
+/// Writes a line to standard output (the one place the command line prints results).
+#[allow(clippy::print_stdout)]
+pub(crate) fn out(text: &str) {
+    println!("{text}");
+}

@@ -1,0 +1,37 @@
+//! Where the user's data lives and opening the store there.
+
+use std::path::{Path, PathBuf};
+
+use aftercall_shared::Store;
+use anyhow::{bail, Context};
+
+use crate::system::{OsEntropy, SystemClock};
+
+/// The store's file name inside the data directory.
+pub const STORE_FILE: &str = "aftercall.sqlite";
+
+/// The data directory: `--data-dir`, else `AFTERCALL_DATA_DIR` (both handled by clap),
+/// else the platform's data directory.
+pub fn data_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = explicit {
+        return Ok(dir.to_path_buf());
+    }
+    let dirs = directories::ProjectDirs::from("app", "Aftercall", "aftercall")
+        .context("cannot find a home directory for the data: pass --data-dir DIR")?;
+    Ok(dirs.data_dir().to_path_buf())
+}
+
+/// Opens (creating if needed) the store in `dir`.
+pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
+    if dir.exists() && !dir.is_dir() {
+        bail!(
+            "the data directory {} is a file, not a directory",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let path = dir.join(STORE_FILE);
+    Store::open(&path, Box::new(SystemClock), Box::new(OsEntropy))
+        .with_context(|| format!("cannot open the store at {}", path.display()))
+}

@@ -1,0 +1,98 @@
+//! How dates, kinds and lists read to a person: shared by the screens and the command line.
+
+use chrono::{DateTime, Local, NaiveDate, TimeZone};
+
+/// A moment (ms since the epoch) as a short local date and time: "Mon 23 Nov, 14:05".
+pub fn when(millis: i64) -> String {
+    match Local.timestamp_millis_opt(millis).single() {
+        Some(t) => t.format("%a %-d %b %Y, %H:%M").to_string(),
+        None => String::from("an unknown time"),
+    }
+}
+
+/// A moment as a local calendar date.
+pub fn local_date(millis: i64) -> Option<NaiveDate> {
+    Local
+        .timestamp_millis_opt(millis)
+        .single()
+        .map(|t: DateTime<Local>| t.date_naive())
+}
+
+/// An ISO date as "Mon 23 Nov".
+pub fn day(iso: &str) -> String {
+    NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+        .map(|d| d.format("%a %-d %b").to_string())
+        .unwrap_or_else(|_| iso.to_string())
+}
+
+/// How late a follow-up is: "due today", "1 day overdue", "due in 3 days".
+pub fn due(overdue_days: i64) -> String {
+    match overdue_days {
+        0 => "due today".into(),
+        1 => "1 day overdue".into(),
+        n if n > 1 => format!("{n} days overdue"),
+        -1 => "due tomorrow".into(),
+        n => format!("due in {} days", -n),
+    }
+}
+
+/// The kind of a conversation in words: "value call", "casual chat".
+pub fn kind(kind: &str) -> &'static str {
+    match kind {
+        "value" => "value call",
+        "casual" => "casual chat",
+        "event" => "met at an event",
+        _ => "other",
+    }
+}
+
+/// A referral's status in words.
+pub fn referral_status(status: &str) -> &'static str {
+    match status {
+        "suggested" => "suggested",
+        "intro-asked" => "intro asked",
+        "intro-made" => "intro made",
+        "talked" => "talked",
+        _ => "unknown",
+    }
+}
+
+/// The first line of a text, cut to `max` characters with an ellipsis.
+pub fn gist(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default().trim();
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// The first 8 characters of an id: enough to name it on the command line.
+pub fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_dates_read_naturally() {
+        assert_eq!(due(0), "due today");
+        assert_eq!(due(1), "1 day overdue");
+        assert_eq!(due(4), "4 days overdue");
+        assert_eq!(due(-1), "due tomorrow");
+        assert_eq!(due(-3), "due in 3 days");
+    }
+
+    #[test]
+    fn gists_cut_on_characters_not_bytes() {
+        assert_eq!(
+            gist("Zoë talked pricing\nsecond line", 100),
+            "Zoë talked pricing"
+        );
+        assert_eq!(gist("ééééééé", 4), "ééé…");
+        assert_eq!(day("2026-11-23"), "Mon 23 Nov");
+    }
+}

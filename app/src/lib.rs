@@ -1,0 +1,13 @@
+//! # The Aftercall app
+//!
+//! - [`cli`]: the command line (headless subcommands for scripting).
+//! - [`ui`]: the Dioxus screens, for the desktop window, mobile and the browser mode.
+//! - [`data`]: where the data directory is, and opening the store in it.
+//! - [`format`]: how dates, kinds and states read, shared by screens and command line.
+//! - [`system`]: the real clock and randomness handed to the domain.
+
+pub mod cli;
+pub mod data;
+pub mod format;
+pub mod system;
+pub mod ui;

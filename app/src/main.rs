@@ -1,0 +1,28 @@
+//! The `aftercall` binary: with no subcommand it opens the app; with one it runs
+//! headless as a command line.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use aftercall_app::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("AFTERCALL_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Cli::parse();
+    let result = match args.command {
+        Some(command) => cli::run(args.data_dir, command),
+        None => aftercall_app::ui::launch(args.data_dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("aftercall: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}

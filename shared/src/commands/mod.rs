@@ -1,0 +1,14 @@
+//! Domain commands: the only way the UI and the command line change data.
+//!
+//! Each command is one [`Store::write`](crate::Store::write): all of it lands or none.
+
+mod capture;
+mod delete;
+mod edit;
+mod follow_up;
+mod lookup;
+mod referral;
+
+pub use capture::{CaptureDraft, Captured, EventRef, PersonRef, ReferralDraft};
+pub use edit::{InteractionEdit, PersonEdit, ReferralEdit};
+pub use referral::ReferralAdvanced;

@@ -1,0 +1,14 @@
+//! Read-only questions the screens and the command line ask. They read the
+//! read-model tables only; no Automerge document is loaded to answer them.
+
+mod diary;
+mod people;
+mod review;
+mod rows;
+mod today;
+
+pub use diary::Diary;
+pub use people::PersonSummary;
+pub use review::{CasualOnly, Review, WeekCounts};
+pub use rows::{EventName, InteractionRow, PersonDetail, PersonName, ReferralRow};
+pub use today::{FollowUpDue, ThankYouDue, Today};

@@ -1,0 +1,129 @@
+//! The weekly review: value calls against casual chats, and who deserves a value call.
+
+use chrono::{Duration, FixedOffset, NaiveDate, TimeZone};
+use serde::Serialize;
+
+use super::rows::{interactions_where, InteractionRow, PersonName};
+use crate::dates::week_start;
+use crate::{Result, Store};
+
+/// Counts for one week.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WeekCounts {
+    /// Monday, ISO date.
+    pub start: String,
+    pub value: i64,
+    pub casual: i64,
+    pub event: i64,
+    pub other: i64,
+    pub offers_made: i64,
+    pub no_business: i64,
+}
+
+/// Someone the user has only ever chatted with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CasualOnly {
+    pub person: PersonName,
+    pub casual_chats: i64,
+    /// Most recent casual chat, ms since the epoch.
+    pub last_casual_at: i64,
+}
+
+/// The Review screen for one week and the one before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Review {
+    pub this_week: WeekCounts,
+    pub last_week: WeekCounts,
+    pub thank_yous_outstanding: i64,
+    /// People with casual chats and no value call ever, most recent chat first.
+    pub casual_only: Vec<CasualOnly>,
+    /// This week's conversations where business never came up.
+    pub no_business: Vec<InteractionRow>,
+}
+
+fn millis(day: NaiveDate, offset: FixedOffset) -> i64 {
+    day.and_hms_opt(0, 0, 0)
+        .and_then(|t| offset.from_local_datetime(&t).single())
+        .map(|t| t.timestamp_millis())
+        .unwrap_or_default()
+}
+
+impl Store {
+    /// The review of the week holding `day`, weeks starting on Monday in `offset`.
+    pub fn review(&self, day: NaiveDate, offset: FixedOffset) -> Result<Review> {
+        let conn = self.conn();
+        let start = week_start(day);
+        let bounds = |start: NaiveDate| {
+            (
+                millis(start, offset),
+                millis(start + Duration::days(7), offset),
+            )
+        };
+        let counts = |start: NaiveDate| -> Result<WeekCounts> {
+            let (from, to) = bounds(start);
+            let mut counts = WeekCounts {
+                start: start.format("%Y-%m-%d").to_string(),
+                ..Default::default()
+            };
+            let mut stmt = conn.prepare_cached(
+                "SELECT kind, COUNT(*), SUM(offer_made), SUM(business_discussed = 0) FROM interactions
+                 WHERE deleted = 0 AND at >= ?1 AND at < ?2 GROUP BY kind",
+            )?;
+            let mut rows = stmt.query([from, to])?;
+            while let Some(r) = rows.next()? {
+                let kind: String = r.get(0)?;
+                let n: i64 = r.get(1)?;
+                counts.offers_made += r.get::<_, i64>(2)?;
+                counts.no_business += r.get::<_, i64>(3)?;
+                match kind.as_str() {
+                    "value" => counts.value = n,
+                    "casual" => counts.casual = n,
+                    "event" => counts.event = n,
+                    _ => counts.other += n,
+                }
+            }
+            Ok(counts)
+        };
+        let this_week = counts(start)?;
+        let last_week = counts(start - Duration::days(7))?;
+        let thank_yous_outstanding: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM interactions WHERE thank_you = 'to_send' AND deleted = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.id, p.name, COUNT(*), MAX(ip.at) FROM interaction_people ip
+             JOIN people p ON p.id = ip.person_id AND p.deleted = 0
+             WHERE ip.deleted = 0 AND ip.kind = 'casual'
+               AND NOT EXISTS (SELECT 1 FROM interaction_people v
+                   WHERE v.person_id = ip.person_id AND v.kind = 'value' AND v.deleted = 0)
+             GROUP BY p.id ORDER BY MAX(ip.at) DESC, p.name",
+        )?;
+        let casual_only = stmt
+            .query_map([], |r| {
+                Ok(CasualOnly {
+                    person: PersonName {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                    },
+                    casual_chats: r.get(2)?,
+                    last_casual_at: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let (from, to) = bounds(start);
+        let no_business = interactions_where(
+            conn,
+            "i.deleted = 0 AND i.business_discussed = 0 AND i.at >= ?1 AND i.at < ?2",
+            "i.at, i.id",
+            &[&from, &to],
+        )?;
+        Ok(Review {
+            this_week,
+            last_week,
+            thank_yous_outstanding,
+            casual_only,
+            no_business,
+        })
+    }
+}

@@ -1,0 +1,147 @@
+//! Loading, changing and saving documents inside one write.
+
+use automerge::{transaction::CommitOptions, ActorId, AutoCommit};
+use autosurgeon::{hydrate, reconcile, Hydrate, Reconcile};
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction};
+
+use super::log::DocChanges;
+use super::read_model;
+use crate::env::{new_id, Entropy};
+use crate::model::DocKind;
+use crate::{Error, Result};
+
+/// The handle a command gets for one write. Every document it changes is saved,
+/// projected into the read model and recorded for the own-log entry.
+pub struct Writer<'a> {
+    tx: &'a Transaction<'a>,
+    actor: &'a ActorId,
+    entropy: &'a mut dyn Entropy,
+    now: DateTime<Utc>,
+    changes: Vec<DocChanges>,
+}
+
+impl<'a> Writer<'a> {
+    pub(super) fn new(
+        tx: &'a Transaction<'a>,
+        actor: &'a ActorId,
+        entropy: &'a mut dyn Entropy,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Writer {
+            tx,
+            actor,
+            entropy,
+            now,
+            changes: Vec::new(),
+        }
+    }
+
+    pub(super) fn finish(self) -> Vec<DocChanges> {
+        self.changes
+    }
+
+    /// The time of this write.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// A fresh random id.
+    pub fn new_id(&mut self) -> String {
+        new_id(self.entropy)
+    }
+
+    /// The transaction, for reading the read model inside the write.
+    pub(crate) fn tx(&self) -> &Transaction<'a> {
+        self.tx
+    }
+
+    /// Creates a new document holding `value`; returns its id.
+    pub fn create<T: Reconcile>(&mut self, kind: DocKind, value: &T) -> Result<String> {
+        let id = self.new_id();
+        let mut doc = AutoCommit::new().with_actor(self.actor.clone());
+        reconcile(&mut doc, value)?;
+        self.commit(&id, kind, None, doc)?;
+        Ok(id)
+    }
+
+    /// Reads a document as it stands inside this write.
+    pub fn read<T: Hydrate>(&self, id: &str, kind: DocKind) -> Result<T> {
+        let doc = self.load(id, kind)?;
+        Ok(hydrate(&doc)?)
+    }
+
+    /// Changes a document: hydrate, let `f` edit the value, reconcile the difference.
+    pub fn update<T: Hydrate + Reconcile, R>(
+        &mut self,
+        id: &str,
+        kind: DocKind,
+        f: impl FnOnce(&mut T) -> Result<R>,
+    ) -> Result<R> {
+        let mut doc = self.load(id, kind)?;
+        let heads = doc.get_heads();
+        let mut value: T = hydrate(&doc)?;
+        let out = f(&mut value)?;
+        reconcile(&mut doc, &value)?;
+        self.commit(id, kind, Some(&heads), doc)?;
+        Ok(out)
+    }
+
+    fn load(&self, id: &str, kind: DocKind) -> Result<AutoCommit> {
+        let row: Option<(String, Vec<u8>)> = self
+            .tx
+            .query_row("SELECT kind, bytes FROM docs WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let (stored_kind, bytes) =
+            row.ok_or_else(|| Error::not_found(format!("no {kind} with id {id}")))?;
+        if stored_kind != kind.as_str() {
+            return Err(Error::not_found(format!(
+                "{id} is a {stored_kind}, not a {kind}"
+            )));
+        }
+        Ok(AutoCommit::load(&bytes)?.with_actor(self.actor.clone()))
+    }
+
+    fn commit(
+        &mut self,
+        id: &str,
+        kind: DocKind,
+        before: Option<&[automerge::ChangeHash]>,
+        mut doc: AutoCommit,
+    ) -> Result<()> {
+        let time = self.now.timestamp();
+        doc.commit_with(CommitOptions::default().with_time(time));
+        let changes = match before {
+            Some(heads) if doc.get_heads() == heads => return Ok(()),
+            Some(heads) => doc.save_after(heads),
+            None => doc.save(),
+        };
+        let rowid = save_doc(self.tx, id, kind, &mut doc)?;
+        read_model::project(self.tx, rowid, id, kind, &doc)?;
+        self.changes.push(DocChanges {
+            doc_id: id.to_string(),
+            kind,
+            bytes: changes,
+        });
+        Ok(())
+    }
+}
+
+/// Writes a document's compacted bytes; returns its rowid.
+pub(crate) fn save_doc(
+    tx: &Transaction<'_>,
+    id: &str,
+    kind: DocKind,
+    doc: &mut AutoCommit,
+) -> Result<i64> {
+    let bytes = doc.save();
+    Ok(tx.query_row(
+        "INSERT INTO docs (id, kind, bytes) VALUES (?1, ?2, ?3)
+         ON CONFLICT(id) DO UPDATE SET bytes = excluded.bytes
+         RETURNING rowid",
+        rusqlite::params![id, kind.as_str(), bytes],
+        |r| r.get(0),
+    )?)
+}

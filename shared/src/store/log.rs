@@ -1,0 +1,243 @@
+//! This device's own append-only log and the cursors of the other devices' logs.
+//!
+//! A log entry is what one local write changed, grouped by document: the input of
+//! sync. Applying an entry (ours replayed or another device's) is idempotent and
+//! order-free, because Automerge changes are.
+
+use automerge::AutoCommit;
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+use super::{docs::save_doc, read_model, Store};
+use crate::model::DocKind;
+use crate::{Error, Result};
+
+/// The Automerge changes one write made to one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocChanges {
+    pub doc_id: String,
+    pub kind: DocKind,
+    #[serde(with = "serde_bytes_compat")]
+    pub bytes: Vec<u8>,
+}
+
+/// One entry of a device's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub created_at: i64,
+    pub changes: Vec<DocChanges>,
+}
+
+/// The longest id a document may have in an entry from elsewhere.
+const MAX_DOC_ID: usize = 64;
+
+impl LogEntry {
+    /// The entry's plaintext bytes (CBOR), as sealed for the relay.
+    pub fn encode_changes(changes: &[DocChanges]) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing CBOR into a Vec cannot fail.
+        let _ = ciborium::into_writer(&changes, &mut out);
+        out
+    }
+
+    /// Reads plaintext bytes back; anything malformed is an error, never a panic.
+    pub fn decode_changes(bytes: &[u8]) -> Result<Vec<DocChanges>> {
+        let changes: Vec<DocChanges> =
+            ciborium::from_reader(bytes).map_err(|e| Error::Decode(format!("log entry: {e}")))?;
+        for c in &changes {
+            let valid_id = !c.doc_id.is_empty()
+                && c.doc_id.len() <= MAX_DOC_ID
+                && c.doc_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !valid_id {
+                return Err(Error::Decode(
+                    "log entry names an invalid document id".into(),
+                ));
+            }
+        }
+        Ok(changes)
+    }
+}
+
+pub(super) fn append(tx: &Transaction<'_>, changes: &[DocChanges], now: i64) -> Result<u64> {
+    let payload = LogEntry::encode_changes(changes);
+    let seq: i64 = tx.query_row(
+        "INSERT INTO own_log (seq, payload, created_at)
+         VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM own_log), ?1, ?2) RETURNING seq",
+        params![payload, now],
+        |r| r.get(0),
+    )?;
+    Ok(seq as u64)
+}
+
+/// Loads `changes` into the stored documents and re-projects them, inside `tx`.
+fn apply_changes(tx: &Transaction<'_>, changes: &[DocChanges]) -> Result<()> {
+    for c in changes {
+        let stored: Option<(String, Vec<u8>)> = tx
+            .query_row(
+                "SELECT kind, bytes FROM docs WHERE id = ?1",
+                [&c.doc_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let mut doc = match &stored {
+            Some((kind, _)) if kind != c.kind.as_str() => {
+                return Err(Error::Decode(format!(
+                    "entry changes {} as a {}, but it is a {kind}",
+                    c.doc_id, c.kind
+                )))
+            }
+            Some((_, bytes)) => AutoCommit::load(bytes)?,
+            None => AutoCommit::new(),
+        };
+        let before = doc.get_heads();
+        doc.load_incremental(&c.bytes)?;
+        if doc.get_heads() == before && stored.is_some() {
+            continue; // Already had every change: a re-delivery.
+        }
+        let rowid = save_doc(tx, &c.doc_id, c.kind, &mut doc)?;
+        read_model::project(tx, rowid, &c.doc_id, c.kind, &doc)?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The sequence number of this device's newest log entry (0 when empty).
+    pub fn own_log_head(&self) -> Result<u64> {
+        let seq: i64 =
+            self.conn
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM own_log", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(seq as u64)
+    }
+
+    /// This device's entries after `after`, oldest first, at most `limit`.
+    pub fn own_log_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, payload FROM own_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after as i64, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Decoded entries of this device's log after `after`.
+    pub fn own_entries_after(&self, after: u64, limit: usize) -> Result<Vec<LogEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, payload, created_at FROM own_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after as i64, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (seq, payload, created_at) = row?;
+            Ok(LogEntry {
+                seq: seq as u64,
+                created_at,
+                changes: LogEntry::decode_changes(&payload)?,
+            })
+        })
+        .collect()
+    }
+
+    /// For every other device, the last sequence number applied here.
+    pub fn cursors(&self) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT device, seq FROM cursors ORDER BY device")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The last sequence number of `device` applied here (0 when none).
+    pub fn cursor(&self, device: &str) -> Result<u64> {
+        let seq: Option<i64> = self
+            .conn
+            .query_row("SELECT seq FROM cursors WHERE device = ?1", [device], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(seq.unwrap_or(0) as u64)
+    }
+
+    /// Applies entry `seq` of another device's log: documents, read model and cursor
+    /// in one transaction. An entry at or below the cursor is a re-delivery and
+    /// changes nothing; an entry past `cursor + 1` is a gap and is refused.
+    pub fn apply_remote_entry(&mut self, device: &str, seq: u64, plaintext: &[u8]) -> Result<bool> {
+        let changes = LogEntry::decode_changes(plaintext)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx
+            .query_row("SELECT seq FROM cursors WHERE device = ?1", [device], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(0);
+        let current = current as u64;
+        if seq <= current {
+            return Ok(false);
+        }
+        if seq != current + 1 {
+            return Err(Error::Decode(format!(
+                "entry {seq} of device {device} arrived before entry {}",
+                current + 1
+            )));
+        }
+        apply_changes(&tx, &changes)?;
+        tx.execute(
+            "INSERT INTO cursors (device, seq) VALUES (?1, ?2)
+             ON CONFLICT(device) DO UPDATE SET seq = excluded.seq",
+            params![device, seq as i64],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Applies entries whose changes are already known to be ours or a peer's
+    /// without touching any cursor (used to bring a fresh store up from a backup).
+    pub fn apply_changes_untracked(&mut self, changes: &[DocChanges]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        apply_changes(&tx, changes)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// Byte vectors as CBOR byte strings rather than arrays of numbers.
+mod serde_bytes_compat {
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}

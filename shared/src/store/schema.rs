@@ -1,0 +1,121 @@
+//! Numbered schema migrations. Append new ones at the end; never edit one that shipped.
+
+/// Migration `i` moves the store from `PRAGMA user_version = i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: documents, the read model, the search index, this device's log, cursors.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    -- One Automerge document per record; rowid doubles as the search index row.
+    CREATE TABLE docs (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        bytes BLOB NOT NULL
+    );
+
+    -- Read model: plain rows rebuilt from documents; lists and searches read only these.
+    CREATE TABLE people (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        organisation TEXT NOT NULL,
+        role TEXT NOT NULL,
+        emails TEXT NOT NULL,
+        phones TEXT NOT NULL,
+        how_met TEXT NOT NULL,
+        introduced_by TEXT,
+        event_id TEXT,
+        tags TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        deleted INTEGER NOT NULL
+    );
+    CREATE INDEX people_name_key ON people(name_key);
+    CREATE INDEX people_introduced_by ON people(introduced_by);
+
+    CREATE TABLE interactions (
+        id TEXT PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        talked_about TEXT NOT NULL,
+        recommended TEXT NOT NULL,
+        observations TEXT NOT NULL,
+        next_step TEXT NOT NULL,
+        business_discussed INTEGER NOT NULL,
+        offer_made INTEGER NOT NULL,
+        thank_you TEXT NOT NULL,
+        thank_you_sent_on TEXT,
+        follow_up_on TEXT,
+        follow_up_done INTEGER NOT NULL,
+        event_id TEXT,
+        created_at INTEGER NOT NULL,
+        deleted INTEGER NOT NULL
+    );
+    CREATE INDEX interactions_at ON interactions(at);
+    CREATE INDEX interactions_thank_you ON interactions(thank_you) WHERE thank_you = 'to_send';
+    CREATE INDEX interactions_follow_up ON interactions(follow_up_on) WHERE follow_up_done = 0;
+
+    CREATE TABLE interaction_people (
+        interaction_id TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        deleted INTEGER NOT NULL,
+        PRIMARY KEY (interaction_id, person_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX interaction_people_person ON interaction_people(person_id, at);
+
+    CREATE TABLE referrals (
+        id TEXT PRIMARY KEY,
+        interaction_id TEXT NOT NULL,
+        referrer_id TEXT,
+        name TEXT NOT NULL,
+        person_id TEXT,
+        will_introduce INTEGER NOT NULL,
+        will_tell INTEGER NOT NULL,
+        may_use_name INTEGER NOT NULL,
+        reach TEXT NOT NULL,
+        status TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        deleted INTEGER NOT NULL
+    );
+    CREATE INDEX referrals_interaction ON referrals(interaction_id);
+    CREATE INDEX referrals_referrer ON referrals(referrer_id);
+    CREATE INDEX referrals_person ON referrals(person_id);
+    CREATE INDEX referrals_open ON referrals(status) WHERE status IN ('suggested', 'intro-asked');
+
+    CREATE TABLE events (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        place TEXT NOT NULL,
+        date TEXT NOT NULL,
+        deleted INTEGER NOT NULL
+    );
+    CREATE INDEX events_name_key ON events(name_key);
+
+    -- Full-text index over names and every text field; rowid = docs.rowid.
+    CREATE VIRTUAL TABLE search USING fts5(
+        body,
+        tokenize = "unicode61 remove_diacritics 2",
+        prefix = '1 2 3'
+    );
+
+    -- This device's own append-only log: one entry per local write.
+    CREATE TABLE own_log (
+        seq INTEGER PRIMARY KEY,
+        payload BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+
+    -- For every other device, the last sequence number applied here.
+    CREATE TABLE cursors (
+        device TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+    );
+    "#,
+];

@@ -1,0 +1,2 @@
+//! The `sync-server` binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! One integration-test binary: every story across crates.
