@@ -33,6 +33,12 @@ pub mod queries;
 #[cfg(feature = "device")]
 mod store;
 
+pub mod protocol;
+#[cfg(feature = "device")]
+pub mod crypto;
+#[cfg(feature = "device")]
+pub mod sync;
+
 #[cfg(feature = "device")]
 pub use error::{Error, Result};
 #[cfg(feature = "device")]

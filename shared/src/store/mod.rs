@@ -9,6 +9,7 @@ mod docs;
 mod log;
 mod read_model;
 mod schema;
+mod sync_state;
 
 use std::path::Path;
 
@@ -20,6 +21,7 @@ use crate::{Error, Result};
 
 pub use docs::Writer;
 pub use log::{DocChanges, LogEntry};
+pub use sync_state::QuarantinedEntry;
 
 /// An open store. Not shared between threads: open one per thread (SQLite's WAL lets
 /// readers and one writer work side by side, also across processes).

@@ -118,4 +118,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         seq INTEGER NOT NULL
     );
     "#,
+    // 3: sync entries set aside: a gap, a forged or damaged entry, one that does not parse.
+    r#"
+    CREATE TABLE quarantine (
+        device TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        sealed BLOB NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (device, seq)
+    ) WITHOUT ROWID;
+    "#,
 ];

@@ -1,0 +1,19 @@
+//! Account keys and sealing: what makes the relay unable to read a word.
+//!
+//! - [`AccountSecret`]: 256 random bits, shown to the user as a 24-word recovery
+//!   phrase (BIP39) and as a QR code ([`qr_svg`]).
+//! - [`AccountKeys`]: derived from the secret with BLAKE3 `derive_key`: the sealing
+//!   key, the public [`AccountId`](crate::protocol::AccountId) and the relay
+//!   [`Credential`](crate::protocol::Credential).
+//! - [`seal`] / [`open`]: XChaCha20-Poly1305; the associated data binds account,
+//!   device and sequence number, so the relay can neither reorder nor relabel entries.
+//!   [`OpenEntry`] (plaintext) and [`SealedEntry`](crate::protocol::SealedEntry)
+//!   (ciphertext) are different types; only the sealed one goes on the wire.
+
+mod qr;
+mod seal;
+mod secret;
+
+pub use qr::qr_svg;
+pub use seal::{open, seal, OpenEntry};
+pub use secret::{AccountKeys, AccountSecret};

@@ -1,0 +1,143 @@
+//! Sealing a log entry for the relay and opening one from it.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+use super::AccountKeys;
+use crate::protocol::{AccountId, DeviceId, SealedEntry};
+use crate::{Error, Result};
+
+const NONCE: usize = 24;
+const TAG: usize = 16;
+
+/// Entry `seq` of `device`'s log in plaintext: only ever held on a device.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OpenEntry {
+    pub device: DeviceId,
+    pub seq: u64,
+    pub plaintext: Vec<u8>,
+}
+
+impl std::fmt::Debug for OpenEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "OpenEntry({} #{}, {} bytes)",
+            self.device,
+            self.seq,
+            self.plaintext.len()
+        )
+    }
+}
+
+/// What the tag authenticates besides the ciphertext: which account, device and
+/// position the entry belongs to.
+fn associated_data(account: &AccountId, device: &DeviceId, seq: u64) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(64);
+    ad.extend_from_slice(b"aftercall entry v1");
+    ad.extend_from_slice(&account.0);
+    ad.push(device.as_str().len() as u8);
+    ad.extend_from_slice(device.as_str().as_bytes());
+    ad.extend_from_slice(&seq.to_be_bytes());
+    ad
+}
+
+/// Seals `entry` under the account key with a fresh random `nonce`.
+pub fn seal(keys: &AccountKeys, entry: &OpenEntry, nonce: [u8; NONCE]) -> SealedEntry {
+    let cipher = XChaCha20Poly1305::new((&keys.seal_key).into());
+    let ad = associated_data(&keys.account, &entry.device, entry.seq);
+    let ciphertext = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: &entry.plaintext,
+                aad: &ad,
+            },
+        )
+        // Encryption fails only for plaintexts beyond 256 GiB.
+        .unwrap_or_default();
+    let mut sealed = Vec::with_capacity(NONCE + ciphertext.len());
+    sealed.extend_from_slice(&nonce);
+    sealed.extend_from_slice(&ciphertext);
+    SealedEntry {
+        device: entry.device.clone(),
+        seq: entry.seq,
+        sealed,
+    }
+}
+
+/// Opens a sealed entry; fails if it was sealed under another key, or for another
+/// account, device or position, or if a single bit changed.
+pub fn open(keys: &AccountKeys, entry: &SealedEntry) -> Result<OpenEntry> {
+    if entry.sealed.len() < NONCE + TAG {
+        return Err(Error::Decode(format!(
+            "entry {} of device {} is too short to be sealed",
+            entry.seq, entry.device
+        )));
+    }
+    let (nonce, ciphertext) = entry.sealed.split_at(NONCE);
+    let cipher = XChaCha20Poly1305::new((&keys.seal_key).into());
+    let ad = associated_data(&keys.account, &entry.device, entry.seq);
+    let plaintext = cipher
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: &ad,
+            },
+        )
+        .map_err(|_| {
+            Error::Decode(format!(
+                "entry {} of device {} does not open with this account's key",
+                entry.seq, entry.device
+            ))
+        })?;
+    Ok(OpenEntry {
+        device: entry.device.clone(),
+        seq: entry.seq,
+        plaintext,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::AccountSecret;
+    use crate::env::SeededEntropy;
+
+    fn keys(seed: u64) -> AccountKeys {
+        AccountSecret::generate(&mut SeededEntropy::new(seed)).keys()
+    }
+
+    fn entry() -> OpenEntry {
+        OpenEntry {
+            device: DeviceId::new("phone").unwrap(),
+            seq: 3,
+            plaintext: b"met Ada at the conference".to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_sealed_entry_opens_with_the_same_key_and_hides_the_text() {
+        let sealed = seal(&keys(1), &entry(), [7; 24]);
+        assert!(!sealed.sealed.windows(3).any(|w| w == b"Ada"));
+        assert_eq!(open(&keys(1), &sealed).unwrap(), entry());
+    }
+
+    #[test]
+    fn another_key_a_flipped_bit_or_a_relabelled_entry_does_not_open() {
+        let sealed = seal(&keys(1), &entry(), [7; 24]);
+        assert!(open(&keys(2), &sealed).is_err());
+        for i in [0, 30, sealed.sealed.len() - 1] {
+            let mut flipped = sealed.clone();
+            flipped.sealed[i] ^= 1;
+            assert!(open(&keys(1), &flipped).is_err());
+        }
+        let mut moved = sealed.clone();
+        moved.seq = 4;
+        assert!(open(&keys(1), &moved).is_err());
+        let mut relabelled = sealed;
+        relabelled.device = DeviceId::new("laptop").unwrap();
+        assert!(open(&keys(1), &relabelled).is_err());
+    }
+}

@@ -1,0 +1,318 @@
+//! The messages of a sync session, and their encoding into frames.
+
+use super::codec::{Reader, Writer};
+use super::{
+    AccountId, Credential, DeviceId, ProtocolError, SealedEntry, MAX_CURSORS,
+    MAX_ENTRIES_PER_FRAME, MAX_FRAME, MAX_TEXT, VERSION,
+};
+
+/// How far a device has applied another device's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub device: DeviceId,
+    pub seq: u64,
+}
+
+/// What a device sends the relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientMessage {
+    /// Opens a session: who I am, and how far I have applied every other device.
+    Hello {
+        account: AccountId,
+        credential: Credential,
+        device: DeviceId,
+        /// Create the account if the relay has none by this id (a new install).
+        /// A paired device sends `false`, so a wrong phrase never forks an account.
+        create: bool,
+        /// An invite code, for relays with closed registration.
+        invite: Option<String>,
+        cursors: Vec<Cursor>,
+    },
+    /// Entries of this device's own log, in order, for the relay to store.
+    Push { entries: Vec<SealedEntry> },
+}
+
+/// What the relay sends a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerMessage {
+    /// The session is open; the relay holds the device's own log up to `own_head`.
+    Welcome { own_head: u64 },
+    /// Other devices' entries: a catch-up page, or live ones as they arrive.
+    Entries { entries: Vec<SealedEntry> },
+    /// Every entry past the device's cursors has been sent.
+    CaughtUp,
+    /// The device's own log is on the relay's disk up to `up_to`.
+    Stored { up_to: u64 },
+    /// A request was refused; the text says why.
+    Refused(Refusal),
+}
+
+/// A refusal and its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: RefusalCode,
+    pub message: String,
+}
+
+/// Why the relay refused something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalCode {
+    /// The frame did not decode or made no sense at this point of the session.
+    BadMessage = 1,
+    /// The frame is over the relay's size limit.
+    TooLarge = 2,
+    /// The credential does not match the account.
+    Unauthorized = 3,
+    /// No account by that id, and the device did not ask to create one.
+    UnknownAccount = 4,
+    /// Registration is closed and no valid invite was given.
+    RegistrationClosed = 5,
+    /// Too many entries per second for this account.
+    RateLimited = 6,
+    /// Too many devices of this account connected at once.
+    TooManyConnections = 7,
+    /// An entry's sequence number leaves a gap in the device's log.
+    Gap = 8,
+    /// A different entry is already stored at that sequence number.
+    Conflict = 9,
+    /// The relay failed; try again later.
+    Unavailable = 10,
+    /// The device speaks a protocol version the relay does not.
+    UnsupportedVersion = 11,
+}
+
+impl RefusalCode {
+    fn from_u8(v: u8) -> Result<RefusalCode, ProtocolError> {
+        use RefusalCode::*;
+        Ok(match v {
+            1 => BadMessage,
+            2 => TooLarge,
+            3 => Unauthorized,
+            4 => UnknownAccount,
+            5 => RegistrationClosed,
+            6 => RateLimited,
+            7 => TooManyConnections,
+            8 => Gap,
+            9 => Conflict,
+            10 => Unavailable,
+            11 => UnsupportedVersion,
+            _ => return Err(ProtocolError::Invalid("refusal code")),
+        })
+    }
+
+    /// A short name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        use RefusalCode::*;
+        match self {
+            BadMessage => "bad_message",
+            TooLarge => "too_large",
+            Unauthorized => "unauthorized",
+            UnknownAccount => "unknown_account",
+            RegistrationClosed => "registration_closed",
+            RateLimited => "rate_limited",
+            TooManyConnections => "too_many_connections",
+            Gap => "gap",
+            Conflict => "conflict",
+            Unavailable => "unavailable",
+            UnsupportedVersion => "unsupported_version",
+        }
+    }
+}
+
+const HELLO: u8 = 1;
+const PUSH: u8 = 2;
+const WELCOME: u8 = 1;
+const ENTRIES: u8 = 2;
+const CAUGHT_UP: u8 = 3;
+const STORED: u8 = 4;
+const REFUSED: u8 = 5;
+
+fn start(tag: u8) -> Writer {
+    let mut w = Writer::default();
+    w.u8(VERSION);
+    w.u8(tag);
+    w
+}
+
+fn open(frame: &[u8]) -> Result<(u8, Reader<'_>), ProtocolError> {
+    if frame.len() > MAX_FRAME {
+        return Err(ProtocolError::TooLarge(frame.len()));
+    }
+    let mut r = Reader::new(frame);
+    let version = r.u8()?;
+    if version != VERSION {
+        return Err(ProtocolError::UnsupportedVersion(version));
+    }
+    Ok((r.u8()?, r))
+}
+
+fn write_entries(w: &mut Writer, entries: &[SealedEntry]) {
+    w.uint(entries.len() as u64);
+    for e in entries {
+        e.write(w);
+    }
+}
+
+fn read_entries(r: &mut Reader<'_>) -> Result<Vec<SealedEntry>, ProtocolError> {
+    let n = r.count("entries", MAX_ENTRIES_PER_FRAME, SealedEntry::MIN_WIRE)?;
+    (0..n).map(|_| SealedEntry::read(r)).collect()
+}
+
+impl ClientMessage {
+    /// The message as one frame.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            ClientMessage::Hello {
+                account,
+                credential,
+                device,
+                create,
+                invite,
+                cursors,
+            } => {
+                let mut w = start(HELLO);
+                w.out.extend_from_slice(&account.0);
+                w.out.extend_from_slice(&credential.0);
+                device.write(&mut w);
+                w.u8(u8::from(*create));
+                match invite {
+                    Some(code) => {
+                        w.u8(1);
+                        w.str(code);
+                    }
+                    None => w.u8(0),
+                }
+                w.uint(cursors.len() as u64);
+                for c in cursors {
+                    c.device.write(&mut w);
+                    w.uint(c.seq);
+                }
+                w.out
+            }
+            ClientMessage::Push { entries } => {
+                let mut w = start(PUSH);
+                write_entries(&mut w, entries);
+                w.out
+            }
+        }
+    }
+
+    /// Reads one frame; any bytes give a message or an error.
+    pub fn decode(frame: &[u8]) -> Result<ClientMessage, ProtocolError> {
+        let (tag, mut r) = open(frame)?;
+        let msg = match tag {
+            HELLO => {
+                let account = AccountId(r.fixed()?);
+                let credential = Credential(r.fixed()?);
+                let device = DeviceId::read(&mut r)?;
+                let create = r.bool()?;
+                let invite = match r.bool()? {
+                    true => Some(r.str("invite code", MAX_TEXT)?.to_string()),
+                    false => None,
+                };
+                let n = r.count("cursors", MAX_CURSORS, 2)?;
+                let cursors = (0..n)
+                    .map(|_| {
+                        Ok(Cursor {
+                            device: DeviceId::read(&mut r)?,
+                            seq: r.uint()?,
+                        })
+                    })
+                    .collect::<Result<_, ProtocolError>>()?;
+                ClientMessage::Hello {
+                    account,
+                    credential,
+                    device,
+                    create,
+                    invite,
+                    cursors,
+                }
+            }
+            PUSH => ClientMessage::Push {
+                entries: read_entries(&mut r)?,
+            },
+            other => return Err(ProtocolError::UnknownTag(other)),
+        };
+        r.finish()?;
+        Ok(msg)
+    }
+}
+
+impl ServerMessage {
+    /// The message as one frame.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            ServerMessage::Welcome { own_head } => {
+                let mut w = start(WELCOME);
+                w.uint(*own_head);
+                w.out
+            }
+            ServerMessage::Entries { entries } => {
+                let mut w = start(ENTRIES);
+                write_entries(&mut w, entries);
+                w.out
+            }
+            ServerMessage::CaughtUp => start(CAUGHT_UP).out,
+            ServerMessage::Stored { up_to } => {
+                let mut w = start(STORED);
+                w.uint(*up_to);
+                w.out
+            }
+            ServerMessage::Refused(refusal) => {
+                let mut w = start(REFUSED);
+                w.u8(refusal.code as u8);
+                let text = truncate(&refusal.message, MAX_TEXT);
+                w.str(text);
+                w.out
+            }
+        }
+    }
+
+    /// Reads one frame; any bytes give a message or an error.
+    pub fn decode(frame: &[u8]) -> Result<ServerMessage, ProtocolError> {
+        let (tag, mut r) = open(frame)?;
+        let msg = match tag {
+            WELCOME => ServerMessage::Welcome {
+                own_head: r.uint()?,
+            },
+            ENTRIES => ServerMessage::Entries {
+                entries: read_entries(&mut r)?,
+            },
+            CAUGHT_UP => ServerMessage::CaughtUp,
+            STORED => ServerMessage::Stored { up_to: r.uint()? },
+            REFUSED => ServerMessage::Refused(Refusal {
+                code: RefusalCode::from_u8(r.u8()?)?,
+                message: r.str("message", MAX_TEXT)?.to_string(),
+            }),
+            other => return Err(ProtocolError::UnknownTag(other)),
+        };
+        r.finish()?;
+        Ok(msg)
+    }
+
+    /// A refusal frame.
+    pub fn refused(code: RefusalCode, message: impl Into<String>) -> ServerMessage {
+        ServerMessage::Refused(Refusal {
+            code,
+            message: message.into(),
+        })
+    }
+}
+
+/// The longest prefix of `s` within `max` bytes, cut at a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code.as_str())
+    }
+}

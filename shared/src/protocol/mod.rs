@@ -1,0 +1,46 @@
+//! The wire protocol between a device and the relay: versioned, compact, bounded.
+//!
+//! Every frame is one websocket binary message: a version byte, a message tag and
+//! the message body in a small hand-written binary encoding (LEB128 integers,
+//! length-prefixed bytes). Decoders check every length against both a fixed limit and
+//! the bytes actually left before allocating anything, and are total: any byte
+//! string decodes to a message or to a [`ProtocolError`], never a panic.
+//!
+//! The relay links only this module (the crate without its `device` feature): it
+//! sees [`SealedEntry`]s, which it can store and forward but never open.
+//!
+//! A session, as the device sees it:
+//! 1. device → [`ClientMessage::Hello`] with its cursor vector;
+//! 2. relay → [`ServerMessage::Welcome`] with where the device's own log ends on the
+//!    relay, then [`ServerMessage::Entries`] pages of everything past the cursors,
+//!    then [`ServerMessage::CaughtUp`];
+//! 3. device → [`ClientMessage::Push`] of its entries the relay lacks, relay →
+//!    [`ServerMessage::Stored`] acknowledging them once they are on disk;
+//! 4. from then on the relay pushes other devices' new entries as they arrive.
+
+mod codec;
+mod entry;
+mod error;
+mod message;
+
+#[cfg(test)]
+mod tests;
+
+pub use entry::{AccountId, Credential, DeviceId, SealedEntry};
+pub use error::ProtocolError;
+pub use message::{ClientMessage, Cursor, Refusal, RefusalCode, ServerMessage};
+
+/// The protocol version this build speaks; the first byte of every frame.
+pub const VERSION: u8 = 1;
+/// The largest frame either side accepts (bytes).
+pub const MAX_FRAME: usize = 4 * 1024 * 1024;
+/// The largest sealed entry (bytes).
+pub const MAX_ENTRY: usize = 1024 * 1024;
+/// The most entries one frame may carry.
+pub const MAX_ENTRIES_PER_FRAME: usize = 1024;
+/// The most devices a cursor vector may name.
+pub const MAX_CURSORS: usize = 4096;
+/// The longest device id.
+pub const MAX_DEVICE_ID: usize = 64;
+/// The longest free text (error messages, invite codes).
+pub const MAX_TEXT: usize = 1024;

@@ -1,0 +1,119 @@
+//! Property tests: every decoder is total, and encoding round-trips.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn device() -> impl Strategy<Value = DeviceId> {
+    "[0-9a-z-]{1,64}".prop_map(|s| DeviceId::new(&s).unwrap())
+}
+
+fn entry() -> impl Strategy<Value = SealedEntry> {
+    (
+        device(),
+        1u64..,
+        proptest::collection::vec(any::<u8>(), 0..200),
+    )
+        .prop_map(|(device, seq, sealed)| SealedEntry {
+            device,
+            seq,
+            sealed,
+        })
+}
+
+fn client_message() -> impl Strategy<Value = ClientMessage> {
+    prop_oneof![
+        (
+            any::<[u8; 16]>(),
+            any::<[u8; 32]>(),
+            device(),
+            any::<bool>(),
+            proptest::option::of("[a-z0-9]{0,40}"),
+            proptest::collection::vec((device(), any::<u64>()), 0..8),
+        )
+            .prop_map(|(a, c, device, create, invite, cursors)| {
+                ClientMessage::Hello {
+                    account: AccountId(a),
+                    credential: Credential(c),
+                    device,
+                    create,
+                    invite,
+                    cursors: cursors
+                        .into_iter()
+                        .map(|(device, seq)| Cursor { device, seq })
+                        .collect(),
+                }
+            }),
+        proptest::collection::vec(entry(), 0..6)
+            .prop_map(|entries| ClientMessage::Push { entries }),
+    ]
+}
+
+fn server_message() -> impl Strategy<Value = ServerMessage> {
+    prop_oneof![
+        any::<u64>().prop_map(|own_head| ServerMessage::Welcome { own_head }),
+        proptest::collection::vec(entry(), 0..6)
+            .prop_map(|entries| ServerMessage::Entries { entries }),
+        Just(ServerMessage::CaughtUp),
+        any::<u64>().prop_map(|up_to| ServerMessage::Stored { up_to }),
+        ".{0,100}".prop_map(|m| ServerMessage::refused(RefusalCode::RateLimited, m)),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn any_bytes_decode_to_a_message_or_an_error(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = ClientMessage::decode(&bytes);
+        let _ = ServerMessage::decode(&bytes);
+    }
+
+    #[test]
+    fn any_bytes_after_a_valid_header_decode_without_panic(tag in 0u8..8, body in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut frame = vec![VERSION, tag];
+        frame.extend_from_slice(&body);
+        let _ = ClientMessage::decode(&frame);
+        let _ = ServerMessage::decode(&frame);
+    }
+
+    #[test]
+    fn client_messages_round_trip(msg in client_message()) {
+        prop_assert_eq!(ClientMessage::decode(&msg.encode()), Ok(msg));
+    }
+
+    #[test]
+    fn server_messages_round_trip(msg in server_message()) {
+        prop_assert_eq!(ServerMessage::decode(&msg.encode()), Ok(msg));
+    }
+
+    #[test]
+    fn every_truncation_of_a_valid_frame_is_an_error(msg in client_message(), cut in any::<prop::sample::Index>()) {
+        let frame = msg.encode();
+        let cut = cut.index(frame.len());
+        prop_assert!(ClientMessage::decode(&frame[..cut]).is_err());
+    }
+}
+
+#[test]
+fn a_huge_length_field_is_refused_before_allocating() {
+    // An Entries frame claiming 2^62 entries in a few bytes.
+    let mut frame = vec![VERSION, 2];
+    frame.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f]);
+    assert!(matches!(
+        ServerMessage::decode(&frame),
+        Err(ProtocolError::OverLimit { .. })
+    ));
+    // A sealed entry claiming a megabyte it does not carry.
+    let mut frame = vec![VERSION, 2, 1, 1, b'a', 1, 0x80, 0x80, 0x40];
+    frame.push(0);
+    assert_eq!(ServerMessage::decode(&frame), Err(ProtocolError::Truncated));
+}
+
+#[test]
+fn another_protocol_version_is_named_in_the_error() {
+    let mut frame = ServerMessage::CaughtUp.encode();
+    frame[0] = 9;
+    assert_eq!(
+        ServerMessage::decode(&frame),
+        Err(ProtocolError::UnsupportedVersion(9))
+    );
+}

@@ -1,0 +1,19 @@
+//! Why a sync session ended.
+
+use crate::protocol::{ProtocolError, Refusal};
+
+/// A session that cannot go on; the driver reconnects later (or, for
+/// [`SyncError::WrongKey`] and [`SyncError::Refused`], tells the user).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    #[error("the relay refused: {0}")]
+    Refused(Refusal),
+    #[error("the relay sent a frame this app cannot read: {0}")]
+    Protocol(#[from] ProtocolError),
+    #[error("this recovery phrase does not open the account's data on the relay; nothing was uploaded — check the phrase on the first device")]
+    WrongKey,
+    #[error("the relay holds entries {relay} of this device's log but the device has only {local}; this data directory was copied or restored from an old backup — pair it again as a new device")]
+    RelayAhead { relay: u64, local: u64 },
+    #[error("the relay sent {0} out of turn")]
+    OutOfTurn(&'static str),
+}
