@@ -27,6 +27,8 @@ mod error;
 #[cfg(feature = "device")]
 pub mod fold;
 #[cfg(feature = "device")]
+pub mod interop;
+#[cfg(feature = "device")]
 pub mod model;
 #[cfg(feature = "device")]
 pub mod queries;

@@ -1,2 +1,113 @@
-//! The `sync-server` binary.
-fn main() {}
+//! The `sync-server` binary: `sync-server --listen ADDR --db PATH`, or
+//! `sync-server invite --db PATH` to issue an invite code.
+
+use std::path::PathBuf;
+
+use aftercall_sync_server::{
+    launch_with_listener, store::RelayStore, store::SqliteStore, Config, Limits,
+};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// Aftercall's relay: stores sealed sync entries it cannot read and fans them out.
+#[derive(Debug, Parser)]
+#[command(name = "sync-server", version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "SYNC_LISTEN", default_value = "127.0.0.1:8787")]
+    listen: String,
+    /// The SQLite database file.
+    #[arg(long, global = true, env = "SYNC_DB", default_value = "relay.sqlite")]
+    db: PathBuf,
+    /// New accounts need an invite code (issue them with `sync-server invite`).
+    #[arg(long, env = "SYNC_CLOSED_REGISTRATION")]
+    closed_registration: bool,
+    /// Largest message accepted, in bytes.
+    #[arg(long, env = "SYNC_MAX_MESSAGE_BYTES")]
+    max_message_bytes: Option<usize>,
+    /// Entries per second one account may upload.
+    #[arg(long, env = "SYNC_ENTRIES_PER_SECOND")]
+    entries_per_second: Option<u32>,
+    /// Devices of one account connected at once.
+    #[arg(long, env = "SYNC_CONNECTIONS_PER_ACCOUNT")]
+    connections_per_account: Option<usize>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Issue an invite code for one new account and print it.
+    Invite,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SYNC_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    if let Some(Command::Invite) = args.command {
+        let store = SqliteStore::open(&args.db)
+            .with_context(|| format!("cannot open the relay database {}", args.db.display()))?;
+        let mut bytes = [0u8; 10];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| anyhow::anyhow!("no randomness for an invite code: {e}"))?;
+        let code: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        store.add_invite(&code)?;
+        #[allow(clippy::print_stdout)]
+        {
+            println!("{code}");
+        }
+        return Ok(());
+    }
+    let defaults = Limits::default();
+    let config = Config {
+        db: args.db,
+        closed_registration: args.closed_registration,
+        limits: Limits {
+            max_message_bytes: args.max_message_bytes.unwrap_or(defaults.max_message_bytes),
+            entries_per_second: args
+                .entries_per_second
+                .unwrap_or(defaults.entries_per_second),
+            entries_burst: args
+                .entries_per_second
+                .map_or(defaults.entries_burst, |r| r.saturating_mul(10)),
+            connections_per_account: args
+                .connections_per_account
+                .unwrap_or(defaults.connections_per_account),
+            page_entries: defaults.page_entries,
+        },
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        launch_with_listener(config, listener, shutdown_signal()).await?;
+        tracing::info!("stopped; every acknowledged entry is on disk");
+        anyhow::Ok(())
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

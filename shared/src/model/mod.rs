@@ -14,5 +14,5 @@ mod referral;
 pub use event::Event;
 pub use interaction::{FollowUp, Interaction};
 pub use kinds::{Channel, DocKind, InteractionKind, ReferralStatus, ThankYou};
-pub use person::Person;
+pub use person::{Person, PostalAddress, RelatedName};
 pub use referral::Referral;

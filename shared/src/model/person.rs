@@ -1,5 +1,7 @@
 //! A person the user has met or been referred to.
 
+use std::collections::BTreeMap;
+
 use autosurgeon::{Hydrate, Reconcile, Text};
 
 /// One Person document.
@@ -32,4 +34,54 @@ pub struct Person {
     pub created_at: i64,
     #[autosurgeon(missing = "Default::default")]
     pub deleted: bool,
+    /// The parts of the name as an address book keeps them: family, given,
+    /// additional, prefixes, suffixes (empty when only the full name is known).
+    #[autosurgeon(missing = "Default::default")]
+    pub name_parts: Vec<String>,
+    /// Labels of emails, phones and web addresses ("work", "cell", "blog"), keyed by
+    /// the email, phone or address as written.
+    #[autosurgeon(missing = "Default::default")]
+    pub labels: BTreeMap<String, String>,
+    #[autosurgeon(missing = "Default::default")]
+    pub addresses: Vec<PostalAddress>,
+    /// `YYYY-MM-DD`, or `--MM-DD` when the year is not known.
+    #[autosurgeon(missing = "Default::default")]
+    pub birthday: String,
+    /// Web addresses: site, blog, profiles.
+    #[autosurgeon(missing = "Default::default")]
+    pub urls: Vec<String>,
+    /// People they are related to, by name: spouse, assistant, manager.
+    #[autosurgeon(missing = "Default::default")]
+    pub related: Vec<RelatedName>,
+    /// A small photo as a `data:` URI, or the address of one.
+    #[autosurgeon(missing = "Default::default")]
+    pub photo: String,
+    /// The contact's id in the address book it came from, matched on re-import.
+    #[autosurgeon(missing = "Default::default")]
+    pub uid: String,
+    /// Address-book lines Aftercall does not read, kept to give back on export.
+    #[autosurgeon(missing = "Default::default")]
+    pub vcard_extra: Vec<String>,
+}
+
+/// A postal address, in the order of a vCard `ADR`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct PostalAddress {
+    /// "home", "work" or the address book's own label.
+    pub label: String,
+    pub po_box: String,
+    pub extended: String,
+    pub street: String,
+    pub locality: String,
+    pub region: String,
+    pub postcode: String,
+    pub country: String,
+}
+
+/// Someone a person is related to, known by name only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct RelatedName {
+    pub name: String,
+    /// "spouse", "assistant", "manager" or the address book's own label.
+    pub relation: String,
 }

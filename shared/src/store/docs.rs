@@ -87,6 +87,33 @@ impl<'a> Writer<'a> {
         Ok(out)
     }
 
+    /// Brings in a document's changes made elsewhere (a backup being restored): the
+    /// document is saved and projected, and the changes join this write's own-log
+    /// entry so that the account's other devices receive them too.
+    pub fn load_changes(&mut self, id: &str, kind: DocKind, changes: &[u8]) -> Result<()> {
+        let exists: bool = self
+            .tx
+            .query_row("SELECT COUNT(*) FROM docs WHERE id = ?1", [id], |r| r.get(0))?;
+        let mut doc = if exists {
+            self.load(id, kind)?
+        } else {
+            AutoCommit::new().with_actor(self.actor.clone())
+        };
+        let before = doc.get_heads();
+        doc.load_incremental(changes)?;
+        if exists && doc.get_heads() == before {
+            return Ok(());
+        }
+        let rowid = save_doc(self.tx, id, kind, &mut doc)?;
+        read_model::project(self.tx, rowid, id, kind, &doc)?;
+        self.changes.push(DocChanges {
+            doc_id: id.to_string(),
+            kind,
+            bytes: changes.to_vec(),
+        });
+        Ok(())
+    }
+
     fn load(&self, id: &str, kind: DocKind) -> Result<AutoCommit> {
         let row: Option<(String, Vec<u8>)> = self
             .tx

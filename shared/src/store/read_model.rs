@@ -56,6 +56,7 @@ fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person) -> Result<()> 
         p.created_at,
         p.deleted,
     ])?;
+    person_keys(tx, id, p)?;
     let body = (!p.deleted).then(|| {
         [
             p.name.as_str(),
@@ -70,6 +71,22 @@ fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person) -> Result<()> 
         .join("\n")
     });
     set_search(tx, rowid, body)
+}
+
+/// The keys an address-book import matches a person on: uid, emails and phones, normalised.
+fn person_keys(tx: &Transaction<'_>, id: &str, p: &Person) -> Result<()> {
+    tx.prepare_cached("DELETE FROM person_keys WHERE person_id = ?1")?
+        .execute([id])?;
+    if p.deleted {
+        return Ok(());
+    }
+    let mut ins = tx.prepare_cached(
+        "INSERT OR IGNORE INTO person_keys (kind, key, person_id) VALUES (?1, ?2, ?3)",
+    )?;
+    for (kind, key) in crate::interop::match_keys(p) {
+        ins.execute(params![kind.as_str(), key, id])?;
+    }
+    Ok(())
 }
 
 fn interaction(tx: &Transaction<'_>, rowid: i64, id: &str, i: &Interaction) -> Result<()> {
@@ -164,8 +181,9 @@ fn event(tx: &Transaction<'_>, id: &str, e: &Event) -> Result<()> {
     Ok(())
 }
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "people",
+    "person_keys",
     "interactions",
     "interaction_people",
     "referrals",
@@ -185,6 +203,7 @@ pub(crate) fn snapshot(conn: &Connection) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (table, order) in [
         ("people", "id"),
+        ("person_keys", "kind, key, person_id"),
         ("interactions", "id"),
         ("interaction_people", "interaction_id, person_id"),
         ("referrals", "id"),

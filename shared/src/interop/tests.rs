@@ -1,0 +1,198 @@
+//! Stories of contacts coming in and notes going out, against a real store file.
+
+use chrono::TimeZone;
+
+use super::*;
+use crate::env::{ManualClock, SeededEntropy};
+use crate::model::{DocKind, Person};
+use crate::Store;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+}
+
+fn store(seed: u64) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(chrono::Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+    let store = Store::open(
+        &dir.path().join("store.sqlite"),
+        Box::new(clock),
+        Box::new(SeededEntropy::new(seed)),
+    )
+    .unwrap();
+    Fixture { _dir: dir, store }
+}
+
+fn person(store: &mut Store, id: &str) -> Person {
+    store.write(|w| w.read(id, DocKind::Person)).unwrap()
+}
+
+fn only(contacts: &str) -> Contact {
+    let parsed = parse_vcards(contacts.as_bytes());
+    assert_eq!(parsed.contacts.len(), 1, "{:?}", parsed.skipped);
+    parsed.contacts.into_iter().next().unwrap()
+}
+
+#[test]
+fn an_ios_card_maps_groups_labels_and_related_names() {
+    let c = only(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Okafor;Chidi;;;\r\nFN:Chidi Okafor\r\n\
+         item1.TEL:+44 20 7946 0958\r\nitem1.X-ABLabel:London office\r\n\
+         item2.X-ABRELATEDNAMES:Ngozi Okafor\r\nitem2.X-ABLabel:_$!<Spouse>!$_\r\n\
+         BDAY;X-APPLE-OMIT-YEAR=1604:1604-03-09\r\nEND:VCARD\r\n",
+    );
+    assert_eq!(c.name, "Chidi Okafor");
+    assert_eq!(c.name_parts[..2], ["Okafor".to_string(), "Chidi".to_string()]);
+    assert_eq!(c.phones, ["+44 20 7946 0958"]);
+    assert_eq!(c.labels["+44 20 7946 0958"], "London office");
+    assert_eq!(c.related[0].name, "Ngozi Okafor");
+    assert_eq!(c.related[0].relation, "spouse");
+    assert_eq!(c.birthday, "--03-09");
+}
+
+#[test]
+fn quoted_printable_with_soft_breaks_and_latin1_charset_decodes() {
+    let c = only(
+        "BEGIN:VCARD\r\nVERSION:2.1\r\nFN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:J=C3=BCrgen M=\r\n=C3=BCller\r\n\
+         ORG;CHARSET=ISO-8859-1;ENCODING=QUOTED-PRINTABLE:B=E4ckerei Gr=F6=DFe\r\nTEL;CELL:+49 170 5550123\r\nEND:VCARD\r\n",
+    );
+    assert_eq!(c.name, "Jürgen Müller");
+    assert_eq!(c.organisation, "Bäckerei Größe");
+    assert_eq!(c.labels["+49 170 5550123"], "cell");
+}
+
+#[test]
+fn repeated_and_lower_case_types_become_one_label() {
+    let c = only(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Hana\r\nTEL;type=work;type=voice:+81 3 5555 0100\r\n\
+         TEL;TYPE=HOME,FAX:+81 3 5555 0199\r\nemail;type=INTERNET;type=PREF:h@example.com\r\nEND:VCARD\r\n",
+    );
+    assert_eq!(c.labels["+81 3 5555 0100"], "work");
+    assert_eq!(c.labels["+81 3 5555 0199"], "home,fax");
+    assert!(!c.labels.contains_key("h@example.com"), "pref and internet are not labels");
+}
+
+#[test]
+fn a_card_without_any_name_is_skipped_with_its_line() {
+    let parsed = parse_vcards(b"BEGIN:VCARD\nVERSION:3.0\nNOTE:who?\nEND:VCARD\n");
+    assert!(parsed.contacts.is_empty());
+    assert_eq!(parsed.skipped[0].line, 1);
+    assert!(parsed.skipped[0].reason.contains("no name"), "{:?}", parsed.skipped);
+}
+
+const TWO_CARDS: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ana Ruiz\r\nEMAIL:Ana@Example.com\r\n\
+    TEL:+34 600 555 010\r\nNOTE:Met at the fintech breakfast.\r\nEND:VCARD\r\n\
+    BEGIN:VCARD\r\nVERSION:3.0\r\nUID:abc-123\r\nFN:Ben Ode\r\nEND:VCARD\r\n";
+
+#[test]
+fn importing_the_same_file_twice_updates_and_never_duplicates() {
+    let mut f = store(1);
+    let first = f
+        .store
+        .import_vcards(TWO_CARDS.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    assert_eq!((first.added(), first.updated()), (2, 0));
+    let head = f.store.own_log_head().unwrap();
+    let again = f
+        .store
+        .import_vcards(TWO_CARDS.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    assert_eq!(again.unchanged(), 2, "{:?}", again.cards);
+    assert_eq!(f.store.people(10).unwrap().len(), 2);
+    assert_eq!(f.store.own_log_head().unwrap(), head, "nothing new to sync");
+}
+
+#[test]
+fn a_card_matches_by_uid_then_email_or_phone_then_name() {
+    let mut f = store(2);
+    f.store
+        .import_vcards(TWO_CARDS.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    let changed = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ana Ruiz-Vega\r\nEMAIL:ana@example.com\r\nTITLE:CFO\r\nEND:VCARD\r\n\
+        BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ana R.\r\nTEL:0034 600 555 010\r\nEND:VCARD\r\n\
+        BEGIN:VCARD\r\nVERSION:3.0\r\nUID:abc-123\r\nFN:Benjamin Ode\r\nEND:VCARD\r\n\
+        BEGIN:VCARD\r\nVERSION:3.0\r\nFN:benjamin  ODE\r\nORG:Ode Labs\r\nEND:VCARD\r\n";
+    let report = f
+        .store
+        .import_vcards(changed.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    assert_eq!(report.added(), 0, "{:?}", report.cards);
+    assert_eq!(report.updated(), 4);
+    let ids: Vec<&str> = report.cards.iter().map(|c| c.person_id.as_str()).collect();
+    assert_eq!(ids[0], ids[1], "email and phone lead to the same person");
+    assert_eq!(ids[2], ids[3], "uid, then the exact name");
+    let ana = person(&mut f.store, ids[1]);
+    assert_eq!(ana.name, "Ana R.");
+    assert_eq!(ana.role, "CFO");
+    assert_eq!(ana.emails, ["Ana@Example.com"], "one email, written as first seen");
+    let ben = person(&mut f.store, ids[3]);
+    assert_eq!((ben.name.as_str(), ben.organisation.as_str()), ("benjamin ODE", "Ode Labs"));
+}
+
+#[test]
+fn a_dry_run_reports_everything_and_writes_nothing() {
+    let mut f = store(3);
+    let mut seen = Vec::new();
+    let report = f
+        .store
+        .import_vcards(
+            TWO_CARDS.as_bytes(),
+            ImportOptions { dry_run: true },
+            |p| seen.push(p),
+        )
+        .unwrap();
+    assert!(report.dry_run);
+    assert_eq!(report.added(), 2);
+    assert!(f.store.is_empty().unwrap());
+    assert_eq!(f.store.own_log_head().unwrap(), 0);
+    assert_eq!(seen.last().unwrap(), &ImportProgress { done: 2, total: 2 });
+}
+
+#[test]
+fn progress_counts_every_card_including_skipped_ones() {
+    let mut f = store(4);
+    let file = format!("{TWO_CARDS}BEGIN:VCARD\r\nNOTE:nobody\r\nEND:VCARD\r\n");
+    let mut seen = Vec::new();
+    f.store
+        .import_vcards(file.as_bytes(), ImportOptions::default(), |p| seen.push(p))
+        .unwrap();
+    assert_eq!(seen.first().unwrap(), &ImportProgress { done: 1, total: 3 });
+    assert_eq!(seen.last().unwrap(), &ImportProgress { done: 3, total: 3 });
+}
+
+#[test]
+fn exported_vcards_import_back_without_changes() {
+    let mut f = store(5);
+    f.store
+        .import_vcards(TWO_CARDS.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    for version in [VcardVersion::V4, VcardVersion::V3] {
+        let before = f.store.read_model_snapshot().unwrap();
+        let exported = f.store.export_vcards(None, version).unwrap();
+        let report = f
+            .store
+            .import_vcards(exported.as_bytes(), ImportOptions::default(), |_| {})
+            .unwrap();
+        assert_eq!(report.unchanged(), 2, "{version:?}: {:?}\n{exported}", report.cards);
+        assert_eq!(f.store.read_model_snapshot().unwrap(), before);
+    }
+}
+
+#[test]
+fn a_backup_restores_into_an_empty_store_and_is_refused_elsewhere() {
+    let mut f = store(6);
+    f.store
+        .import_vcards(TWO_CARDS.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    let backup = Backup::from_json(&f.store.backup().unwrap().to_json()).unwrap();
+    let mut fresh = store(7);
+    assert_eq!(fresh.store.restore_backup(&backup).unwrap(), 2);
+    assert_eq!(
+        fresh.store.read_model_snapshot().unwrap(),
+        f.store.read_model_snapshot().unwrap()
+    );
+    assert!(fresh.store.own_log_head().unwrap() > 0, "restored records sync");
+    let err = fresh.store.restore_backup(&backup).unwrap_err().to_string();
+    assert!(err.contains("already holds data"), "{err}");
+}

@@ -1,0 +1,109 @@
+//! Per-account rooms: live fan-out to connected devices, connection counts and
+//! the entry rate limit.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use aftercall_shared::protocol::{AccountId, SealedEntry};
+use tokio::sync::broadcast;
+
+use crate::Limits;
+
+/// Entries as they are stored, for the account's other sessions.
+pub(crate) type Live = Arc<Vec<SealedEntry>>;
+
+/// How many batches a slow session may fall behind before it is closed (it then
+/// reconnects and catches up from the store).
+const LIVE_BUFFER: usize = 1024;
+
+#[derive(Debug, Default)]
+pub(crate) struct Hub {
+    rooms: Mutex<HashMap<AccountId, Room>>,
+}
+
+#[derive(Debug)]
+struct Room {
+    live: broadcast::Sender<Live>,
+    connections: usize,
+    tokens: f64,
+    refilled: Instant,
+}
+
+/// A session's place in its account's room; leaving is dropping it.
+#[derive(Debug)]
+pub(crate) struct Membership {
+    hub: Arc<Hub>,
+    account: AccountId,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        let mut rooms = self.hub.rooms();
+        if let Some(room) = rooms.get_mut(&self.account) {
+            room.connections -= 1;
+            if room.connections == 0 {
+                rooms.remove(&self.account);
+            }
+        }
+    }
+}
+
+impl Hub {
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<AccountId, Room>> {
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Joins `account`'s room, unless it already has `limits.connections_per_account`.
+    pub fn join(
+        self: &Arc<Self>,
+        account: AccountId,
+        limits: &Limits,
+    ) -> Option<(Membership, broadcast::Receiver<Live>)> {
+        let mut rooms = self.rooms();
+        let room = rooms.entry(account).or_insert_with(|| Room {
+            live: broadcast::channel(LIVE_BUFFER).0,
+            connections: 0,
+            tokens: f64::from(limits.entries_burst),
+            refilled: Instant::now(),
+        });
+        if room.connections >= limits.connections_per_account {
+            return None;
+        }
+        room.connections += 1;
+        let rx = room.live.subscribe();
+        Some((
+            Membership {
+                hub: self.clone(),
+                account,
+            },
+            rx,
+        ))
+    }
+
+    /// Takes `n` entries from the account's allowance; false when over the rate.
+    pub fn allow_entries(&self, account: &AccountId, n: usize, limits: &Limits) -> bool {
+        let mut rooms = self.rooms();
+        let Some(room) = rooms.get_mut(account) else {
+            return false;
+        };
+        let now = Instant::now();
+        let elapsed = now.duration_since(room.refilled).as_secs_f64();
+        room.refilled = now;
+        room.tokens = (room.tokens + elapsed * f64::from(limits.entries_per_second))
+            .min(f64::from(limits.entries_burst));
+        if room.tokens >= n as f64 {
+            room.tokens -= n as f64;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Sends newly stored entries to every session of the account.
+    pub fn publish(&self, account: &AccountId, entries: Live) {
+        if let Some(room) = self.rooms().get(account) {
+            let _ = room.live.send(entries);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The HTTP surface: `/sync` (websocket), `/health`, `/metrics`.
+
+use std::sync::Arc;
+
+use axum::extract::{State, WebSocketUpgrade};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::watch;
+
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::store::RelayStore;
+use crate::{session, Config};
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn RelayStore>,
+    pub hub: Arc<Hub>,
+    pub metrics: Arc<Metrics>,
+    pub stop: watch::Receiver<bool>,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Arc<dyn RelayStore>, stop: watch::Receiver<bool>) -> Self {
+        AppState {
+            config: Arc::new(config),
+            store,
+            hub: Arc::new(Hub::default()),
+            metrics: Arc::new(Metrics::default()),
+            stop,
+        }
+    }
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/sync", get(sync))
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn sync(ws: WebSocketUpgrade, State(state): State<AppState>) -> impl IntoResponse {
+    // Frames over our own limit are read (up to twice it) so they can be refused
+    // with a clear error frame rather than a dropped connection.
+    let cap = state
+        .config
+        .limits
+        .max_message_bytes
+        .saturating_mul(2)
+        .max(1024);
+    ws.max_message_size(cap)
+        .max_frame_size(cap)
+        .on_upgrade(move |socket| session::run(socket, state))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}

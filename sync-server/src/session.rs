@@ -1,0 +1,315 @@
+//! One device's websocket session: hello, catch-up, uploads and live push.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use aftercall_shared::protocol::{
+    AccountId, ClientMessage, DeviceId, ProtocolError, RefusalCode, SealedEntry, ServerMessage,
+};
+use axum::extract::ws::{Message, WebSocket};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::routes::AppState;
+use crate::store::{AppendRefusal, Registration};
+use crate::RelayError;
+
+/// How long a new connection has to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a session ends.
+enum End {
+    /// The device closed the connection, or the relay is shutting down.
+    Closed,
+    /// The relay refused something; the device is told why.
+    Refused(RefusalCode, String),
+    /// The relay failed.
+    Failed(RelayError),
+}
+
+impl From<RelayError> for End {
+    fn from(e: RelayError) -> Self {
+        End::Failed(e)
+    }
+}
+
+fn refuse<T>(code: RefusalCode, message: impl Into<String>) -> Result<T, End> {
+    Err(End::Refused(code, message.into()))
+}
+
+/// Runs a session to its end.
+pub(crate) async fn run(mut socket: WebSocket, state: AppState) {
+    state.metrics.connections.fetch_add(1, Relaxed);
+    let end = session(&mut socket, &state).await;
+    let refusal = match end {
+        Ok(()) | Err(End::Closed) => None,
+        Err(End::Refused(code, message)) => Some((code, message)),
+        Err(End::Failed(e)) => {
+            tracing::error!(error = %e, "session failed");
+            Some((
+                RefusalCode::Unavailable,
+                "the relay failed; try again later".to_string(),
+            ))
+        }
+    };
+    if let Some((code, message)) = refusal {
+        tracing::info!(code = code.as_str(), %message, "refused");
+        state.metrics.refused(code);
+        let _ = send(&mut socket, &state, &ServerMessage::refused(code, message)).await;
+    }
+    let _ = socket.send(Message::Close(None)).await;
+    state.metrics.connections.fetch_sub(1, Relaxed);
+}
+
+async fn send(socket: &mut WebSocket, state: &AppState, msg: &ServerMessage) -> Result<(), End> {
+    let frame = msg.encode();
+    state
+        .metrics
+        .bytes_sent
+        .fetch_add(frame.len() as u64, Relaxed);
+    socket
+        .send(Message::Binary(frame.into()))
+        .await
+        .map_err(|_| End::Closed)
+}
+
+/// The next binary frame, checked against the size limit and decoded.
+async fn next_message(socket: &mut WebSocket, state: &AppState) -> Result<ClientMessage, End> {
+    loop {
+        let frame = match socket.recv().await {
+            None | Some(Ok(Message::Close(_))) => return Err(End::Closed),
+            Some(Err(e)) => {
+                let text = e.to_string();
+                if text.contains("too long") || text.contains("too big") || text.contains("size") {
+                    return refuse(
+                        RefusalCode::TooLarge,
+                        "the message is over the relay's size limit; send smaller batches",
+                    );
+                }
+                return Err(End::Closed);
+            }
+            Some(Ok(Message::Binary(frame))) => frame,
+            Some(Ok(Message::Text(_))) => {
+                return refuse(
+                    RefusalCode::BadMessage,
+                    "text frames are not part of the protocol",
+                );
+            }
+            Some(Ok(_)) => continue, // ping and pong are answered by the websocket layer
+        };
+        state
+            .metrics
+            .bytes_received
+            .fetch_add(frame.len() as u64, Relaxed);
+        if frame.len() > state.config.limits.max_message_bytes {
+            return refuse(
+                RefusalCode::TooLarge,
+                format!(
+                    "the message is {} bytes, over the relay's limit of {}; send smaller batches",
+                    frame.len(),
+                    state.config.limits.max_message_bytes
+                ),
+            );
+        }
+        return ClientMessage::decode(&frame).or_else(|e| match e {
+            ProtocolError::UnsupportedVersion(v) => refuse(
+                RefusalCode::UnsupportedVersion,
+                format!("protocol version {v} is not supported by this relay; update the app or the relay"),
+            ),
+            e => refuse(RefusalCode::BadMessage, e.to_string()),
+        });
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, RelayError> + Send + 'static,
+) -> Result<T, End> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(End::Failed),
+        Err(e) => Err(End::Failed(RelayError::Task(e.to_string()))),
+    }
+}
+
+async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(socket, state)).await {
+        Ok(msg) => msg?,
+        Err(_) => return refuse(RefusalCode::BadMessage, "no hello within 10 seconds"),
+    };
+    let ClientMessage::Hello {
+        account,
+        credential,
+        device,
+        create,
+        invite,
+        cursors,
+    } = hello
+    else {
+        return refuse(RefusalCode::BadMessage, "a session starts with hello");
+    };
+    tracing::debug!(%account, %device, "hello");
+    authenticate(state, account, credential.verifier(), create, invite).await?;
+    let Some((_membership, mut live)) = state.hub.join(account, &state.config.limits) else {
+        return refuse(
+            RefusalCode::TooManyConnections,
+            format!(
+                "this account already has {} devices connected; close one and retry",
+                state.config.limits.connections_per_account
+            ),
+        );
+    };
+
+    let store = state.store.clone();
+    let heads = blocking(move || store.heads(&account)).await?;
+    let own_head = heads
+        .iter()
+        .find(|(d, _)| *d == device)
+        .map_or(0, |(_, h)| *h);
+    send(socket, state, &ServerMessage::Welcome { own_head }).await?;
+
+    let cursors: HashMap<DeviceId, u64> = cursors.into_iter().map(|c| (c.device, c.seq)).collect();
+    for (other, head) in heads {
+        let mut after = cursors.get(&other).copied().unwrap_or(0);
+        while other != device && head > after {
+            if *state.stop.borrow() {
+                return Err(End::Closed);
+            }
+            let store = state.store.clone();
+            let limit = state.config.limits.page_entries;
+            let d = other.clone();
+            let page = blocking(move || store.entries_after(&account, &d, after, limit)).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            state
+                .metrics
+                .entries_sent
+                .fetch_add(page.len() as u64, Relaxed);
+            send(socket, state, &ServerMessage::Entries { entries: page }).await?;
+        }
+    }
+    send(socket, state, &ServerMessage::CaughtUp).await?;
+
+    let mut stop = state.stop.clone();
+    loop {
+        tokio::select! {
+            () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => return Err(End::Closed),
+            msg = next_message(socket, state) => match msg? {
+                ClientMessage::Push { entries } => push(socket, state, account, &device, entries).await?,
+                ClientMessage::Hello { .. } => return refuse(RefusalCode::BadMessage, "hello was already said"),
+            },
+            batch = live.recv() => match batch {
+                Ok(batch) => {
+                    let entries: Vec<SealedEntry> =
+                        batch.iter().filter(|e| e.device != device).cloned().collect();
+                    if !entries.is_empty() {
+                        state.metrics.entries_sent.fetch_add(entries.len() as u64, Relaxed);
+                        send(socket, state, &ServerMessage::Entries { entries }).await?;
+                    }
+                }
+                // Fell behind: closing makes the device reconnect and catch up.
+                Err(RecvError::Lagged(_)) => return Err(End::Closed),
+                Err(RecvError::Closed) => return Err(End::Closed),
+            },
+        }
+    }
+}
+
+async fn authenticate(
+    state: &AppState,
+    account: AccountId,
+    verifier: [u8; 32],
+    create: bool,
+    invite: Option<String>,
+) -> Result<(), End> {
+    let store = state.store.clone();
+    let stored = blocking(move || store.verifier(&account)).await?;
+    match stored {
+        // blake3::Hash compares in constant time.
+        Some(v) if blake3::Hash::from(v) == blake3::Hash::from(verifier) => Ok(()),
+        Some(_) => refuse(
+            RefusalCode::Unauthorized,
+            "the credential does not match this account; pair the device again with the recovery phrase",
+        ),
+        None if !create => refuse(
+            RefusalCode::UnknownAccount,
+            "the relay has no account for this recovery phrase; check the phrase, or let the first device sync once",
+        ),
+        None => {
+            let store = state.store.clone();
+            let closed = state.config.closed_registration;
+            let outcome = blocking(move || {
+                store.create_account(&account, verifier, closed, invite.as_deref())
+            })
+            .await?;
+            match outcome {
+                Registration::Created => {
+                    tracing::info!(%account, "account created");
+                    Ok(())
+                }
+                Registration::InviteRequired => refuse(
+                    RefusalCode::RegistrationClosed,
+                    "registration on this relay is closed; ask its operator for an invite code (sync-server invite)",
+                ),
+            }
+        }
+    }
+}
+
+async fn push(
+    socket: &mut WebSocket,
+    state: &AppState,
+    account: AccountId,
+    device: &DeviceId,
+    entries: Vec<SealedEntry>,
+) -> Result<(), End> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if entries.iter().any(|e| e.device != *device) {
+        return refuse(
+            RefusalCode::BadMessage,
+            "a device may only upload its own log",
+        );
+    }
+    let limits = &state.config.limits;
+    if !state.hub.allow_entries(&account, entries.len(), limits) {
+        return refuse(
+            RefusalCode::RateLimited,
+            format!(
+                "over {} entries per second for this account; retry shortly",
+                limits.entries_per_second
+            ),
+        );
+    }
+    let store = state.store.clone();
+    let appended = blocking(move || store.append(&account, &entries)).await?;
+    if !appended.stored.is_empty() {
+        let bytes: usize = appended.stored.iter().map(|e| e.sealed.len()).sum();
+        state
+            .metrics
+            .entries_stored
+            .fetch_add(appended.stored.len() as u64, Relaxed);
+        state.metrics.bytes_stored.fetch_add(bytes as u64, Relaxed);
+        state
+            .hub
+            .publish(&account, std::sync::Arc::new(appended.stored));
+    }
+    send(
+        socket,
+        state,
+        &ServerMessage::Stored {
+            up_to: appended.head,
+        },
+    )
+    .await?;
+    match appended.refused {
+        None => Ok(()),
+        Some(AppendRefusal::Gap { seq, head }) => refuse(
+            RefusalCode::Gap,
+            format!("entry {seq} leaves a gap: the relay has this device's log up to {head}"),
+        ),
+        Some(AppendRefusal::Conflict { seq }) => refuse(
+            RefusalCode::Conflict,
+            format!("a different entry {seq} of this device is already stored; the device's data was copied or restored — pair it again as a new device"),
+        ),
+    }
+}

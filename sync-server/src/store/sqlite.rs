@@ -1,0 +1,281 @@
+//! The SQLite relay store: one file, WAL, `synchronous = FULL`.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use aftercall_shared::protocol::{AccountId, DeviceId, SealedEntry};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{AppendRefusal, Appended, Registration, RelayStore};
+use crate::RelayError;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS accounts (
+    id BLOB PRIMARY KEY,
+    verifier BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invites (
+    code TEXT PRIMARY KEY,
+    used_by BLOB
+);
+CREATE TABLE IF NOT EXISTS devices (
+    account BLOB NOT NULL,
+    device TEXT NOT NULL,
+    head INTEGER NOT NULL,
+    PRIMARY KEY (account, device)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (
+    account BLOB NOT NULL,
+    device TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (account, device, seq)
+);
+"#;
+
+/// The relay's data in one SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, RelayError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no half-written state behind
+        // (transactions roll back), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl RelayStore for SqliteStore {
+    fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError> {
+        let v: Option<Vec<u8>> = self
+            .conn()
+            .query_row(
+                "SELECT verifier FROM accounts WHERE id = ?1",
+                [&account.0[..]],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(v.and_then(|v| v.try_into().ok()))
+    }
+
+    fn create_account(
+        &self,
+        account: &AccountId,
+        verifier: [u8; 32],
+        invite_required: bool,
+        invite: Option<&str>,
+    ) -> Result<Registration, RelayError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if invite_required {
+            let used = match invite {
+                Some(code) => tx.execute(
+                    "UPDATE invites SET used_by = ?1 WHERE code = ?2 AND used_by IS NULL",
+                    params![&account.0[..], code],
+                )?,
+                None => 0,
+            };
+            if used == 0 {
+                return Ok(Registration::InviteRequired);
+            }
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO accounts (id, verifier, created_at) VALUES (?1, ?2, strftime('%s','now'))",
+            params![&account.0[..], &verifier[..]],
+        )?;
+        tx.commit()?;
+        Ok(Registration::Created)
+    }
+
+    fn add_invite(&self, code: &str) -> Result<(), RelayError> {
+        self.conn()
+            .execute("INSERT INTO invites (code) VALUES (?1)", [code])?;
+        Ok(())
+    }
+
+    fn heads(&self, account: &AccountId) -> Result<Vec<(DeviceId, u64)>, RelayError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT device, head FROM devices WHERE account = ?1 ORDER BY device",
+        )?;
+        let rows = stmt.query_map([&account.0[..]], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (device, head) = row?;
+            // Only well-formed ids are ever stored; skip anything else rather than fail.
+            if let Ok(device) = DeviceId::new(&device) {
+                out.push((device, head as u64));
+            }
+        }
+        Ok(out)
+    }
+
+    fn entries_after(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<SealedEntry>, RelayError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, sealed FROM entries WHERE account = ?1 AND device = ?2 AND seq > ?3
+             ORDER BY seq LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(
+            params![&account.0[..], device.as_str(), after as i64, limit as i64],
+            |r| {
+                Ok(SealedEntry {
+                    device: device.clone(),
+                    seq: r.get::<_, i64>(0)? as u64,
+                    sealed: r.get(1)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn append(&self, account: &AccountId, entries: &[SealedEntry]) -> Result<Appended, RelayError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut out = Appended {
+            stored: Vec::new(),
+            head: 0,
+            refused: None,
+        };
+        let Some(first) = entries.first() else {
+            return Ok(out);
+        };
+        let device = first.device.as_str();
+        let mut head: u64 = tx
+            .query_row(
+                "SELECT head FROM devices WHERE account = ?1 AND device = ?2",
+                params![&account.0[..], device],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .unwrap_or(0) as u64;
+        for entry in entries {
+            if entry.seq == head + 1 {
+                tx.execute(
+                    "INSERT INTO entries (account, device, seq, sealed) VALUES (?1, ?2, ?3, ?4)",
+                    params![&account.0[..], device, entry.seq as i64, entry.sealed],
+                )?;
+                head = entry.seq;
+                out.stored.push(entry.clone());
+            } else if entry.seq <= head {
+                let stored: Option<Vec<u8>> = tx
+                    .query_row(
+                        "SELECT sealed FROM entries WHERE account = ?1 AND device = ?2 AND seq = ?3",
+                        params![&account.0[..], device, entry.seq as i64],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                // A pruned entry cannot be compared; treat a re-push of it as identical.
+                if stored.is_some_and(|s| s != entry.sealed) {
+                    out.refused = Some(AppendRefusal::Conflict { seq: entry.seq });
+                    break;
+                }
+            } else {
+                out.refused = Some(AppendRefusal::Gap {
+                    seq: entry.seq,
+                    head,
+                });
+                break;
+            }
+        }
+        tx.execute(
+            "INSERT INTO devices (account, device, head) VALUES (?1, ?2, ?3)
+             ON CONFLICT(account, device) DO UPDATE SET head = excluded.head",
+            params![&account.0[..], device, head as i64],
+        )?;
+        tx.commit()?;
+        out.head = head;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64, byte: u8) -> SealedEntry {
+        SealedEntry {
+            device: DeviceId::new("phone").unwrap(),
+            seq,
+            sealed: vec![byte; 48],
+        }
+    }
+
+    #[test]
+    fn entries_are_stored_in_order_and_gaps_and_conflicts_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("relay.sqlite")).unwrap();
+        let account = AccountId([1; 16]);
+        let out = store.append(&account, &[entry(1, 1), entry(2, 2)]).unwrap();
+        assert_eq!((out.stored.len(), out.head, out.refused), (2, 2, None));
+
+        let again = store.append(&account, &[entry(2, 2), entry(3, 3)]).unwrap();
+        assert_eq!(
+            again.stored,
+            vec![entry(3, 3)],
+            "identical re-push accepted, new one stored"
+        );
+
+        let conflict = store.append(&account, &[entry(3, 9)]).unwrap();
+        assert_eq!(conflict.refused, Some(AppendRefusal::Conflict { seq: 3 }));
+
+        let gap = store.append(&account, &[entry(5, 5)]).unwrap();
+        assert_eq!(gap.refused, Some(AppendRefusal::Gap { seq: 5, head: 3 }));
+        assert_eq!(gap.head, 3);
+
+        let page = store
+            .entries_after(&account, &DeviceId::new("phone").unwrap(), 1, 10)
+            .unwrap();
+        assert_eq!(page, vec![entry(2, 2), entry(3, 3)]);
+        assert!(store.heads(&AccountId([2; 16])).unwrap().is_empty());
+    }
+
+    #[test]
+    fn closed_registration_takes_each_invite_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("relay.sqlite")).unwrap();
+        store.add_invite("welcome-1").unwrap();
+        let (a, b) = (AccountId([1; 16]), AccountId([2; 16]));
+        assert_eq!(
+            store.create_account(&a, [0; 32], true, None).unwrap(),
+            Registration::InviteRequired
+        );
+        assert_eq!(
+            store
+                .create_account(&a, [0; 32], true, Some("welcome-1"))
+                .unwrap(),
+            Registration::Created
+        );
+        assert_eq!(
+            store
+                .create_account(&b, [0; 32], true, Some("welcome-1"))
+                .unwrap(),
+            Registration::InviteRequired
+        );
+        assert!(store.verifier(&a).unwrap().is_some());
+        assert!(store.verifier(&b).unwrap().is_none());
+    }
+}
