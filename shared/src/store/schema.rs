@@ -118,17 +118,6 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         seq INTEGER NOT NULL
     );
     "#,
-    // 3: sync entries set aside: a gap, a forged or damaged entry, one that does not parse.
-    r#"
-    CREATE TABLE quarantine (
-        device TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        reason TEXT NOT NULL,
-        sealed BLOB NOT NULL,
-        at INTEGER NOT NULL,
-        PRIMARY KEY (device, seq)
-    ) WITHOUT ROWID;
-    "#,
     // 2: the keys an address-book import matches people on (uid, email, phone).
     r#"
     CREATE TABLE person_keys (
