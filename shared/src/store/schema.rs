@@ -118,7 +118,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         seq INTEGER NOT NULL
     );
     "#,
-    // 2: sync entries set aside: a gap, a forged or damaged entry, one that does not parse.
+    // 2: the keys an address-book import matches people on (uid, email, phone).
+    r#"
+    CREATE TABLE person_keys (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        PRIMARY KEY (kind, key, person_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX person_keys_person ON person_keys(person_id);
+    "#,
+    // 3: sync entries set aside: a gap, a forged or damaged entry, one that does not parse.
     r#"
     CREATE TABLE quarantine (
         device TEXT NOT NULL,
@@ -128,15 +138,5 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL,
         PRIMARY KEY (device, seq)
     ) WITHOUT ROWID;
-    "#,
-    // 3: the keys an address-book import matches people on (uid, email, phone).
-    r#"
-    CREATE TABLE person_keys (
-        kind TEXT NOT NULL,
-        key TEXT NOT NULL,
-        person_id TEXT NOT NULL,
-        PRIMARY KEY (kind, key, person_id)
-    ) WITHOUT ROWID;
-    CREATE INDEX person_keys_person ON person_keys(person_id);
     "#,
 ];
