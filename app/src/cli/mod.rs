@@ -47,6 +47,16 @@ pub enum Command {
     Restore(actions::IdArgs),
     /// Recreate the lists and the search index from the stored documents.
     Rebuild,
+    /// Serve the app to a browser on this machine; prints the address it listens on.
+    ServeUi(ServeUiArgs),
+}
+
+/// Where browser mode listens.
+#[derive(Debug, clap::Args)]
+pub struct ServeUiArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub listen: std::net::SocketAddr,
 }
 
 /// Runs one subcommand to completion.
@@ -65,6 +75,9 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::Delete(args) => actions::delete(&dir, args, true),
         Command::Restore(args) => actions::delete(&dir, args, false),
         Command::Rebuild => actions::rebuild(&dir),
+        Command::ServeUi(args) => crate::ui::serve::serve(dir, args.listen, |addr| {
+            out(&format!("http://{addr}/"))
+        }),
     }
 }
 

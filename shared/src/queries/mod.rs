@@ -2,12 +2,14 @@
 //! read-model tables only; no Automerge document is loaded to answer them.
 
 mod diary;
+mod events;
 mod people;
 mod review;
 mod rows;
 mod today;
 
 pub use diary::Diary;
+pub use events::EventPage;
 pub use people::PersonSummary;
 pub use review::{CasualOnly, Review, WeekCounts};
 pub use rows::{EventName, InteractionRow, PersonDetail, PersonName, ReferralRow};

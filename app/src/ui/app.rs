@@ -1,0 +1,89 @@
+//! The root component: opens the store, provides the session, lays out the
+//! navigation and the current screen.
+
+use std::path::PathBuf;
+
+use dioxus::prelude::*;
+
+use super::components::{Nav, NoticeLine};
+use super::route::Screen;
+use super::session::Session;
+use super::views::{
+    Capture, EventMode, EventPageView, More, People, Review, SyncScreen, Today, Transfer,
+};
+
+/// The stylesheet. It is inlined (rather than served through `asset!`) so that the
+/// same bytes reach the desktop window, the mobile web view and the browser mode
+/// without the bundler that `asset!` relies on.
+pub const STYLE: &str = include_str!("../../assets/main.css");
+
+/// What the app is started with, by the desktop launcher or the browser mode.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub data_dir: PathBuf,
+    /// Raise system notifications for follow-ups falling due (the desktop window).
+    pub system_notifications: bool,
+}
+
+impl PartialEq for Session {
+    fn eq(&self, other: &Self) -> bool {
+        self.same_store(other)
+    }
+}
+
+/// The app.
+#[component]
+pub fn App() -> Element {
+    let config = use_context::<AppConfig>();
+    let opened = use_hook(|| {
+        crate::data::open_store(&config.data_dir)
+            .map(|store| Session::new(config.data_dir.clone(), store))
+            .map_err(|e| format!("{e:#}"))
+    });
+    match opened {
+        Ok(session) => rsx! { Shell { session, notifications: config.system_notifications } },
+        Err(e) => rsx! {
+            style { {STYLE} }
+            main { class: "screen",
+                h1 { "Aftercall cannot open your data" }
+                p { class: "error", "{e}" }
+            }
+        },
+    }
+}
+
+#[component]
+fn Shell(session: Session, notifications: bool) -> Element {
+    let session = use_context_provider(|| session.clone());
+    use_hook({
+        let session = session.clone();
+        move || {
+            if notifications {
+                super::notify::follow_ups_falling_due(&session);
+            }
+        }
+    });
+    let screen = (session.screen)();
+    let slug = screen.section().slug();
+    rsx! {
+        style { {STYLE} }
+        div { class: "app", "data-screen": "{slug}",
+            Nav {}
+            main { class: "main", id: "main",
+                {match screen {
+                    Screen::Capture => rsx! { Capture {} },
+                    Screen::Today => rsx! { Today {} },
+                    Screen::People => rsx! { People { selected: None } },
+                    Screen::Person(id) => rsx! { People { selected: Some(id) } },
+                    Screen::Review => rsx! { Review {} },
+                    Screen::Event => rsx! { EventMode {} },
+                    Screen::EventPage(id) => rsx! { EventPageView { key: "{id}", id } },
+                    Screen::Sync => rsx! { SyncScreen {} },
+                    Screen::Transfer => rsx! { Transfer {} },
+                    Screen::More => rsx! { More {} },
+                }}
+            }
+            NoticeLine {}
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The capture form's person field: type a few letters, matching people appear
+//! (recent first) in a row of fixed height below; Enter or a tap picks one, or
+//! keeps the typed name as a new person.
+
+use aftercall_shared::fold::name_key;
+use dioxus::prelude::*;
+
+use super::TextField;
+use crate::ui::session::use_session;
+
+/// What the user picked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Picked {
+    /// Someone already in their people: (id, name).
+    Existing(String, String),
+    /// A new person with the typed name.
+    New(String),
+}
+
+/// How many suggestions show at once.
+const SUGGESTIONS: usize = 6;
+
+/// The person field with its suggestions.
+#[component]
+pub fn PersonPicker(
+    initial_text: String,
+    picked: Option<(String, String)>,
+    on_text: EventHandler<String>,
+    on_pick: EventHandler<Picked>,
+) -> Element {
+    let session = use_session();
+    let mut typed = use_signal(|| initial_text.clone());
+    let mut generation = use_signal(|| 0u32);
+    let mut highlight = use_signal(|| 0usize);
+
+    let text = typed();
+    let suggestions = if picked.is_some() {
+        Vec::new()
+    } else {
+        session
+            .query(|s| s.people_named_like(&text, SUGGESTIONS))
+            .unwrap_or_default()
+    };
+    let exact = suggestions
+        .iter()
+        .any(|p| name_key(&p.name) == name_key(&text));
+    let mut options: Vec<Picked> = suggestions
+        .iter()
+        .map(|p| Picked::Existing(p.id.clone(), p.name.clone()))
+        .collect();
+    if !text.trim().is_empty() && !exact {
+        options.push(Picked::New(text.trim().to_string()));
+    }
+    let count = options.len();
+    let current = if count == 0 { 0 } else { highlight().min(count - 1) };
+
+    let mut choose = move |p: Picked| {
+        if let Picked::Existing(_, name) = &p {
+            typed.set(name.clone());
+            generation += 1;
+        }
+        highlight.set(0);
+        on_pick.call(p);
+    };
+    let keyed_options = options.clone();
+
+    rsx! {
+        div {
+            class: "person-picker",
+            onkeydown: move |e: KeyboardEvent| {
+                match e.key() {
+                    Key::ArrowDown | Key::ArrowRight if count > 0 && e.modifiers().is_empty() => {
+                        highlight.set((current + 1) % count);
+                    }
+                    Key::ArrowUp | Key::ArrowLeft if count > 0 && e.modifiers().is_empty() => {
+                        highlight.set((current + count - 1) % count);
+                    }
+                    _ => {}
+                }
+            },
+            TextField {
+                key: "{generation}",
+                id: "person",
+                label: "Who was it with?",
+                placeholder: "Type a name",
+                initial: typed(),
+                autofocus: true,
+                on_input: move |v: String| {
+                    typed.set(v.clone());
+                    highlight.set(0);
+                    on_text.call(v);
+                },
+                on_enter: move |_| {
+                    if let Some(p) = keyed_options.get(current).cloned() {
+                        choose(p);
+                    }
+                },
+            }
+            div { class: "suggestions", id: "person-suggestions", "aria-label": "Matching people",
+                if let Some((_, name)) = &picked {
+                    span { class: "picked", id: "person-picked", "✓ {name}" }
+                } else if options.is_empty() {
+                    span { class: "hint", "Type a name: someone new is added when you save." }
+                } else {
+                    for (i, p) in options.into_iter().enumerate() {
+                        button {
+                            key: "{i}",
+                            r#type: "button",
+                            class: "chip",
+                            "aria-pressed": "{i == current}",
+                            onclick: {
+                                let p = p.clone();
+                                move |_| choose(p.clone())
+                            },
+                            match &p {
+                                Picked::Existing(_, name) => rsx! { "{name}" },
+                                Picked::New(name) => rsx! { "+ New: {name}" },
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

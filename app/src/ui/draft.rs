@@ -1,0 +1,194 @@
+//! The capture form's state and its autosave: a half-typed capture is written to a
+//! small JSON file in the data directory on every change and removed once saved.
+
+use std::path::{Path, PathBuf};
+
+use aftercall_shared::commands::{CaptureDraft, PersonRef, ReferralDraft};
+use aftercall_shared::model::InteractionKind;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// The draft file's name inside the data directory.
+pub const DRAFT_FILE: &str = "capture-draft.json";
+
+/// The setting holding the kind of the last capture, the next one's default.
+pub const KIND_SETTING: &str = "capture.kind";
+
+/// What the capture form holds: the domain draft plus what only the form needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Draft {
+    pub capture: CaptureDraft,
+    /// The person as typed.
+    pub person_text: String,
+    /// The person picked from the suggestions: (id, name).
+    pub person_picked: Option<(String, String)>,
+    /// A stable key per referral row, so rows keep their typed text when one is removed.
+    pub referral_keys: Vec<u64>,
+}
+
+impl Draft {
+    /// An empty form with the remembered kind.
+    pub fn new(kind: InteractionKind) -> Self {
+        let mut d = Draft::default();
+        d.capture.kind = kind;
+        d
+    }
+
+    /// Nothing typed or chosen beyond the defaults.
+    pub fn is_blank(&self) -> bool {
+        self.person_text.trim().is_empty()
+            && self.person_picked.is_none()
+            && self.capture.is_blank()
+    }
+
+    /// The domain draft to save: the picked person, else the typed name.
+    pub fn to_capture(&self) -> CaptureDraft {
+        let mut c = self.capture.clone();
+        c.people = match (&self.person_picked, self.person_text.trim()) {
+            (Some((id, _)), _) => vec![PersonRef::Existing(id.clone())],
+            (None, "") => Vec::new(),
+            (None, name) => vec![PersonRef::Named(name.to_string())],
+        };
+        c.referrals.retain(|r| !r.name.trim().is_empty());
+        c
+    }
+
+    /// The name the conversation is with, as it will read after saving.
+    pub fn person_name(&self) -> String {
+        match &self.person_picked {
+            Some((_, name)) => name.clone(),
+            None => self.person_text.trim().to_string(),
+        }
+    }
+
+    /// Adds an empty referral row.
+    pub fn add_referral(&mut self) {
+        let key = self.referral_keys.iter().max().map_or(0, |k| k + 1);
+        self.capture.referrals.push(ReferralDraft::default());
+        self.referral_keys.push(key);
+    }
+
+    /// Removes the referral row with `key`.
+    pub fn remove_referral(&mut self, key: u64) {
+        if let Some(i) = self.referral_keys.iter().position(|k| *k == key) {
+            self.referral_keys.remove(i);
+            if i < self.capture.referrals.len() {
+                self.capture.referrals.remove(i);
+            }
+        }
+    }
+
+    /// The referral row with `key`.
+    pub fn referral_mut(&mut self, key: u64) -> Option<&mut ReferralDraft> {
+        let i = self.referral_keys.iter().position(|k| *k == key)?;
+        self.capture.referrals.get_mut(i)
+    }
+
+    /// Sets or clears the follow-up date; choosing the chosen date again clears it.
+    pub fn toggle_follow_up(&mut self, date: NaiveDate) {
+        self.capture.follow_up = if self.capture.follow_up == Some(date) {
+            None
+        } else {
+            Some(date)
+        };
+    }
+}
+
+fn path(dir: &Path) -> PathBuf {
+    dir.join(DRAFT_FILE)
+}
+
+/// The saved draft, if there is one that reads.
+pub fn load(dir: &Path) -> Option<Draft> {
+    let text = std::fs::read_to_string(path(dir)).ok()?;
+    let mut draft: Draft = serde_json::from_str(&text).ok()?;
+    // Rows and keys always pair up, whatever an older file held.
+    let n = draft.capture.referrals.len();
+    draft.referral_keys.truncate(n);
+    while draft.referral_keys.len() < n {
+        let key = draft.referral_keys.iter().max().map_or(0, |k| k + 1);
+        draft.referral_keys.push(key);
+    }
+    Some(draft)
+}
+
+/// Writes the draft (or removes the file when the form is blank). Written to a
+/// temporary file first, so a crash mid-write keeps the previous draft.
+pub fn store(dir: &Path, draft: &Draft) -> std::io::Result<()> {
+    if draft.is_blank() {
+        return clear(dir);
+    }
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{DRAFT_FILE}.tmp"));
+    let text = serde_json::to_string(draft).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(tmp, path(dir))
+}
+
+/// Removes the draft after a save.
+pub fn clear(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path(dir)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_half_typed_capture_survives_a_restart_and_goes_once_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load(dir.path()).is_none());
+        let mut d = Draft::new(InteractionKind::Value);
+        d.person_text = "Ana Mül".into();
+        d.capture.talked_about = "pricing ✓ ünïcode".into();
+        d.add_referral();
+        d.referral_mut(0).unwrap().name = "Bo".into();
+        store(dir.path(), &d).unwrap();
+        assert_eq!(load(dir.path()).unwrap(), d);
+        clear(dir.path()).unwrap();
+        assert!(load(dir.path()).is_none());
+        clear(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_blank_form_leaves_no_draft_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = Draft::new(InteractionKind::Casual);
+        d.person_text = "x".into();
+        store(dir.path(), &d).unwrap();
+        assert!(load(dir.path()).is_some());
+        d.person_text.clear();
+        store(dir.path(), &d).unwrap();
+        assert!(load(dir.path()).is_none());
+    }
+
+    #[test]
+    fn picked_people_win_over_typed_text_and_empty_referrals_are_dropped() {
+        let mut d = Draft::new(InteractionKind::Value);
+        d.person_text = "An".into();
+        assert_eq!(d.to_capture().people, vec![PersonRef::Named("An".into())]);
+        d.person_picked = Some(("p1".into(), "Ana".into()));
+        assert_eq!(d.to_capture().people, vec![PersonRef::Existing("p1".into())]);
+        d.add_referral();
+        d.add_referral();
+        d.referral_mut(1).unwrap().name = "Bo".into();
+        d.remove_referral(0);
+        assert_eq!(d.referral_keys, vec![1]);
+        assert_eq!(d.to_capture().referrals.len(), 1);
+        assert_eq!(d.to_capture().referrals[0].name, "Bo");
+    }
+
+    #[test]
+    fn choosing_the_same_follow_up_twice_clears_it() {
+        let mut d = Draft::default();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        d.toggle_follow_up(day);
+        assert_eq!(d.capture.follow_up, Some(day));
+        d.toggle_follow_up(day);
+        assert_eq!(d.capture.follow_up, None);
+    }
+}

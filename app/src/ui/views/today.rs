@@ -1,0 +1,260 @@
+//! Today: thank-yous to send, follow-ups due or overdue, intros to chase, each
+//! done or moved with one tap.
+
+use aftercall_shared::dates::parse_date;
+use aftercall_shared::model::ReferralStatus;
+use aftercall_shared::queries::{FollowUpDue, InteractionRow, ReferralRow, ThankYouDue};
+use dioxus::prelude::*;
+
+use crate::format;
+use crate::ui::components::EmptyState;
+use crate::ui::route::Screen;
+use crate::ui::session::{local_today, use_session};
+
+/// The names of the people in a conversation, joined.
+pub fn people_names(row: &InteractionRow) -> String {
+    let names: Vec<&str> = row.people.iter().map(|p| p.name.as_str()).collect();
+    if names.is_empty() {
+        "someone".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The next step of a referral and the button label that takes it.
+pub fn next_referral_step(status: &str) -> Option<(ReferralStatus, &'static str)> {
+    match status {
+        "suggested" => Some((ReferralStatus::IntroAsked, "Asked for intro")),
+        "intro-asked" => Some((ReferralStatus::IntroMade, "Intro made")),
+        "intro-made" => Some((ReferralStatus::Talked, "Talked")),
+        _ => None,
+    }
+}
+
+/// The Today screen.
+#[component]
+pub fn Today() -> Element {
+    let session = use_session();
+    let today = local_today();
+    let data = match session.query(|s| s.today(today)) {
+        Ok(t) => t,
+        Err(e) => return rsx! { p { class: "error", "{e}" } },
+    };
+    let clear = data.is_clear();
+    rsx! {
+        section { class: "screen today", "aria-labelledby": "today-title",
+            h1 { id: "today-title", "Today" }
+            p { class: "subtitle", "{format::day(&data.date)}" }
+            if clear {
+                EmptyState {
+                    title: "All square: nothing owed today.",
+                    hint: "Thank-yous, follow-ups and intros you note in Capture show up here when they are due.",
+                    action: Some(("Capture a call".to_string(), Screen::Capture)),
+                }
+            }
+            if !data.thank_yous.is_empty() {
+                h2 { "Thank-yous to send" }
+                ul { class: "cards", id: "thank-yous",
+                    for t in data.thank_yous.clone() {
+                        ThankYouCard { key: "{t.interaction.id}", item: t }
+                    }
+                }
+            }
+            if !data.follow_ups.is_empty() {
+                h2 { "Follow-ups due" }
+                ul { class: "cards", id: "follow-ups",
+                    for f in data.follow_ups.clone() {
+                        FollowUpCard { key: "{f.id}", item: f }
+                    }
+                }
+            }
+            if !data.intros.is_empty() {
+                h2 { "Intros to chase" }
+                ul { class: "cards", id: "intros",
+                    for r in data.intros.clone() {
+                        IntroCard { key: "{r.id}", item: r }
+                    }
+                }
+            }
+            if !data.upcoming.is_empty() {
+                h2 { "Coming up this week" }
+                ul { class: "cards quiet", id: "upcoming",
+                    for f in data.upcoming.clone() {
+                        li { key: "{f.id}", class: "card",
+                            div { class: "card-main",
+                                span { class: "who", "{people_names(&f.interaction)}" }
+                                span { class: "meta", "{format::due(f.overdue_days)} · {format::day(&f.on)}" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn PersonLink(row: InteractionRow) -> Element {
+    let session = use_session();
+    let first = row.people.first().map(|p| p.id.clone());
+    let names = people_names(&row);
+    rsx! {
+        button {
+            r#type: "button",
+            class: "who link",
+            onclick: move |_| {
+                if let Some(id) = first.clone() {
+                    session.go(Screen::Person(id));
+                }
+            },
+            "{names}"
+        }
+    }
+}
+
+#[component]
+fn ThankYouCard(item: ThankYouDue) -> Element {
+    let session = use_session();
+    let row = item.interaction;
+    let id = row.id.clone();
+    let names = people_names(&row);
+    let gist = format::gist(&row.talked_about, 80);
+    rsx! {
+        li { class: "card",
+            div { class: "card-main",
+                PersonLink { row: row.clone() }
+                span { class: "meta", "{format::kind(&row.kind)} · {format::when(row.at)}" }
+                if !gist.is_empty() { span { class: "gist", "{gist}" } }
+            }
+            div { class: "card-actions",
+                button {
+                    r#type: "button",
+                    class: "primary",
+                    "aria-label": "Thank-you sent to {names}",
+                    onclick: move |_| {
+                        let id = id.clone();
+                        if session.command(|s| s.mark_thank_you_sent(&id, local_today())).is_some() {
+                            session.done(format!("Thank-you to {names} marked sent."));
+                        }
+                    },
+                    "Sent ✓"
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn FollowUpCard(item: FollowUpDue) -> Element {
+    let session = use_session();
+    let row = item.interaction.clone();
+    let names = people_names(&row);
+    let step = if row.next_step.is_empty() {
+        format::gist(&row.talked_about, 80)
+    } else {
+        format::gist(&row.next_step, 80)
+    };
+    let overdue = item.overdue_days > 0;
+    let done_id = item.id.clone();
+    let move_id = item.id.clone();
+    let move_id2 = item.id.clone();
+    let (s1, s2, s3) = (session.clone(), session.clone(), session.clone());
+    let (n1, n2, n3) = (names.clone(), names.clone(), names.clone());
+    rsx! {
+        li { class: "card",
+            div { class: "card-main",
+                PersonLink { row: row.clone() }
+                span { class: if overdue { "meta overdue" } else { "meta" }, "{format::due(item.overdue_days)}" }
+                if !step.is_empty() { span { class: "gist", "{step}" } }
+            }
+            div { class: "card-actions",
+                button {
+                    r#type: "button",
+                    class: "primary",
+                    "aria-label": "Follow-up with {n1} done",
+                    onclick: move |_| {
+                        let id = done_id.clone();
+                        if s1.command(|s| s.complete_follow_up(&id)).is_some() {
+                            s1.done(format!("Follow-up with {n1} done."));
+                        }
+                    },
+                    "Done ✓"
+                }
+                button {
+                    r#type: "button",
+                    class: "secondary",
+                    "aria-label": "Move follow-up with {n2} to tomorrow",
+                    onclick: move |_| {
+                        let id = move_id.clone();
+                        let Ok(day) = parse_date("tomorrow", local_today()) else { return };
+                        if s2.command(|s| s.move_follow_up(&id, day)).is_some() {
+                            s2.done(format!("Follow-up with {n2} moved to tomorrow."));
+                        }
+                    },
+                    "Tomorrow"
+                }
+                button {
+                    r#type: "button",
+                    class: "secondary",
+                    "aria-label": "Move follow-up with {n3} to next week",
+                    onclick: move |_| {
+                        let id = move_id2.clone();
+                        let Ok(day) = parse_date("next week", local_today()) else { return };
+                        if s3.command(|s| s.move_follow_up(&id, day)).is_some() {
+                            s3.done(format!("Follow-up with {n3} moved to next week."));
+                        }
+                    },
+                    "Next week"
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn IntroCard(item: ReferralRow) -> Element {
+    let session = use_session();
+    let from = item
+        .referrer
+        .as_ref()
+        .map(|p| format!("from {}", p.name))
+        .unwrap_or_default();
+    let flags: Vec<&str> = [
+        (item.will_introduce, "will introduce"),
+        (item.will_tell, "will tell them"),
+        (item.may_use_name, "may use their name"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, w)| w)
+    .collect();
+    let next = next_referral_step(&item.status);
+    let id = item.id.clone();
+    let name = item.name.clone();
+    rsx! {
+        li { class: "card",
+            div { class: "card-main",
+                span { class: "who", "{item.name}" }
+                span { class: "meta", "{format::referral_status(&item.status)} {from}" }
+                if !flags.is_empty() { span { class: "gist", {flags.join(" · ")} } }
+                if !item.reach.is_empty() { span { class: "gist", "Reach: {item.reach}" } }
+            }
+            if let Some((status, label)) = next {
+                div { class: "card-actions",
+                    button {
+                        r#type: "button",
+                        class: "primary",
+                        "aria-label": "{label}: {name}",
+                        onclick: move |_| {
+                            let id = id.clone();
+                            if session.command(|s| s.set_referral_status(&id, status)).is_some() {
+                                session.done(format!("{name}: {}.", format::referral_status(status.as_str())));
+                            }
+                        },
+                        "{label}"
+                    }
+                }
+            }
+        }
+    }
+}

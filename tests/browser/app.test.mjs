@@ -1,0 +1,174 @@
+// End to end in browser mode: the stories of the issue, at a phone (390×844, touch)
+// and a desktop (1280×800) viewport, each from a fresh data directory.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { session, tap, go, shot, draft, eventually } from './lib.mjs';
+
+for (const kind of ['phone', 'desktop']) {
+  test(`${kind}: a value call with a referral and a follow-up shows in Today, People, the diary and Review`, async () => {
+    const s = await session(kind);
+    const { page } = s;
+    try {
+      // Capture is the start screen with the cursor in the person field.
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'person');
+      await shot(page, `${kind}-capture-empty`);
+
+      await page.keyboard.type('Ana Müller');
+      await page.keyboard.press('Enter'); // keeps the typed name as a new person
+      await eventually(async () => (await page.evaluate(() => document.activeElement?.id)) === 'talked-about');
+      await tap(page, kind, '#kind-value');
+      await tap(page, kind, '#talked-about');
+      await page.keyboard.type('pricing for the onboarding workshop');
+      await tap(page, kind, '#recommended');
+      await page.keyboard.type('read Never Split the Difference');
+      await tap(page, kind, '#business');
+      await tap(page, kind, '#thank-you');
+      await tap(page, kind, '#follow-up-tomorrow');
+      await tap(page, kind, '#add-referral');
+      await page.locator('#referral-1-name').fill('Bo Lind');
+      await page.locator('#referral-1-reach').fill('mornings, by email');
+      await tap(page, kind, '#referral-1-introduce');
+      await eventually(() => draft(s.dataDir)?.capture?.referrals?.[0]?.will_introduce === true);
+      await shot(page, `${kind}-capture-filled`);
+      await tap(page, kind, '#save');
+      await page.locator('#saved').waitFor();
+      assert.match(await page.locator('#saved').innerText(), /Saved: value call with Ana Müller/);
+      // The form is blank again and the draft is gone.
+      assert.equal(await page.locator('#talked-about').inputValue(), '');
+      await eventually(() => draft(s.dataDir) === null);
+      await shot(page, `${kind}-capture-saved`);
+
+      // Today: the thank-you, the intro to chase and the follow-up.
+      await go(page, kind, 'today');
+      await page.locator('#thank-yous').waitFor();
+      assert.match(await page.locator('#thank-yous').innerText(), /Ana Müller/);
+      assert.match(await page.locator('#intros').innerText(), /Bo Lind/);
+      assert.match(await page.locator('#upcoming').innerText(), /Ana Müller[\s\S]*due tomorrow/);
+      await shot(page, `${kind}-today`);
+
+      // People: a word from the notes finds her, highlighted, and the diary shows the call.
+      await go(page, kind, 'people');
+      await page.locator('#search').fill('onboard');
+      await eventually(async () => (await page.locator('#people-list mark').allInnerTexts()).some((t) => /onboard/i.test(t)));
+      assert.match(await page.locator('#people-list').innerText(), /Ana Müller/);
+      await shot(page, `${kind}-people-search`);
+      await tap(page, kind, page.locator('.person-row', { hasText: 'Ana Müller' }));
+      await page.locator('#diary').waitFor();
+      assert.match(await page.locator('#diary').innerText(), /pricing for the onboarding workshop/);
+      assert.match(await page.locator('#referrals-given').innerText(), /Bo Lind/);
+      await shot(page, `${kind}-person`);
+
+      // Mark the thank-you sent from Today: it leaves the list.
+      await go(page, kind, 'today');
+      await tap(page, kind, page.locator('#thank-yous button', { hasText: 'Sent' }));
+      await eventually(async () => (await page.locator('#thank-yous').count()) === 0);
+      // Advance the intro: suggested → intro asked.
+      await tap(page, kind, page.locator('#intros button', { hasText: 'Asked for intro' }));
+      await eventually(async () => /intro asked/.test(await page.locator('#intros').innerText()));
+
+      // A casual chat with someone new, saved with Ctrl+Enter.
+      await go(page, kind, 'capture');
+      await page.locator('#person').waitFor();
+      await page.locator('#person').fill('Cy Casual');
+      await tap(page, kind, '#kind-casual');
+      await page.locator('#talked-about').fill('football and the weather');
+      await page.keyboard.press('Control+Enter');
+      await eventually(async () => /casual chat with Cy Casual/.test(await page.locator('#saved').innerText()));
+
+      // Review counts the value call and queues the casual-only contact.
+      await go(page, kind, 'review');
+      await page.locator('#review-stats').waitFor();
+      assert.equal(await page.locator('#stat-value .stat-value').innerText(), '1');
+      assert.equal(await page.locator('#stat-casual .stat-value').innerText(), '1');
+      assert.equal(await page.locator('#stat-thanks .stat-value').innerText(), '0');
+      assert.match(await page.locator('#casual-only').innerText(), /Cy Casual/);
+      assert.doesNotMatch(await page.locator('#casual-only').innerText(), /Ana Müller/);
+      assert.match(await page.locator('#no-business').innerText(), /Cy Casual/);
+      await shot(page, `${kind}-review`);
+
+      // The remaining screens, for the record.
+      await go(page, kind, 'sync');
+      await page.locator('#sync-title').waitFor();
+      await shot(page, `${kind}-sync`);
+      await go(page, kind, 'transfer');
+      await page.locator('#transfer-title').waitFor();
+      await shot(page, `${kind}-transfer`);
+      if (kind === 'phone') {
+        await tap(page, kind, '#nav-more');
+        await page.locator('#more-title').waitFor();
+        await shot(page, `${kind}-more`);
+      }
+    } finally {
+      await s.done();
+    }
+  });
+
+  test(`${kind}: from opening the app to a saved note takes three taps besides typing`, async () => {
+    const s = await session(kind);
+    const { page } = s;
+    try {
+      await page.keyboard.type('Dee Quick');
+      await page.keyboard.press('Enter');
+      await eventually(async () => (await page.evaluate(() => document.activeElement?.id)) === 'talked-about');
+      await tap(page, kind, '#kind-value'); // tap 1
+      await tap(page, kind, '#talked-about'); // tap 2
+      await page.keyboard.type('asked about a pilot');
+      await tap(page, kind, '#save'); // tap 3
+      await page.locator('#saved').waitFor();
+      assert.match(await page.locator('#saved').innerText(), /value call with Dee Quick/);
+      // The kind is remembered for the next capture.
+      assert.equal(await page.locator('#kind-value').getAttribute('aria-checked'), 'true');
+    } finally {
+      await s.done();
+    }
+  });
+
+  test(`${kind}: a half-typed capture survives closing the app`, async () => {
+    const s = await session(kind);
+    const { page } = s;
+    try {
+      await page.keyboard.type('Eve Draft');
+      await page.locator('#talked-about').fill('half a thought');
+      await tap(page, kind, '#kind-other');
+      await eventually(() => draft(s.dataDir)?.capture?.talked_about === 'half a thought' && draft(s.dataDir)?.capture?.kind === 'other');
+      await page.reload();
+      await page.locator('#person').waitFor();
+      assert.equal(await page.locator('#person').inputValue(), 'Eve Draft');
+      assert.equal(await page.locator('#talked-about').inputValue(), 'half a thought');
+      assert.equal(await page.locator('#kind-other').getAttribute('aria-checked'), 'true');
+    } finally {
+      await s.done();
+    }
+  });
+
+  test(`${kind}: event mode links everyone met to the event`, async () => {
+    const s = await session(kind);
+    const { page } = s;
+    try {
+      await go(page, kind, 'event');
+      await page.locator('#event-name').fill('Summit Berlin');
+      await tap(page, kind, '#event-start');
+      await page.locator('#met-name').waitFor();
+      for (const [name, line] of [['Fay Event', 'runs a design studio'], ['Gus Event', 'hiring two PMs']]) {
+        await page.locator('#met-name').fill(name);
+        await page.locator('#met-line').fill(line);
+        await tap(page, kind, '#met-save');
+        await eventually(async () => (await page.locator('#met-here').innerText().catch(() => '')).includes(name));
+        // The quick form is blank again for the next person.
+        await eventually(async () => (await page.locator('#met-name').inputValue()) === '');
+      }
+      await shot(page, `${kind}-event`);
+      await tap(page, kind, '#event-end');
+      await page.locator('#events').waitFor();
+      await tap(page, kind, page.locator('#events button', { hasText: 'Summit Berlin' }));
+      await page.locator('#event-people').waitFor();
+      const met = await page.locator('#event-people').innerText();
+      assert.match(met, /Fay Event/);
+      assert.match(met, /Gus Event/);
+      await shot(page, `${kind}-event-page`);
+    } finally {
+      await s.done();
+    }
+  });
+}
