@@ -88,6 +88,8 @@ export async function session(kind) {
   const browser = await openBrowser(kind);
   await browser.page.goto(app.url);
   await browser.page.locator('#person').waitFor();
+  // The user starts typing once the cursor is in the person field.
+  await eventually(() => browser.page.evaluate(() => document.activeElement?.id === 'person'));
   const done = async () => { await browser.close(); await app.stop(); data.cleanup(); };
   return { page: browser.page, app, dataDir: data.dir, done };
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { session, tap, go, draft, eventually, fastText } from './lib.mjs';
 
 async function typeInto(page, selector, text) {
+  await page.locator(selector).fill('');
   await page.locator(selector).click();
   await page.keyboard.type(text, { delay: 0 });
   const value = await page.locator(selector).inputValue();
@@ -59,6 +60,7 @@ for (const kind of ['phone', 'desktop']) {
       await page.locator('#diary').waitFor();
       await tap(page, kind, page.locator('#diary button', { hasText: 'Edit' }));
       const textareas = page.locator('#diary textarea');
+      await textareas.first().waitFor();
       const n = await textareas.count();
       assert.ok(n >= 4, `the diary editor has ${n} text areas`);
       for (let i = 0; i < n; i++) {
@@ -69,6 +71,7 @@ for (const kind of ['phone', 'desktop']) {
       await eventually(async () => (await page.locator('#diary').innerText()).includes(fastText(20)));
 
       await tap(page, kind, page.locator('button', { hasText: 'Edit details' }));
+      await page.locator('#person-edit-org').waitFor();
       for (const id of ['person-edit-org', 'person-edit-role', 'person-edit-how-met', 'person-edit-notes']) {
         await typeInto(page, `#${id}`, fastText(id.length));
       }
@@ -76,6 +79,7 @@ for (const kind of ['phone', 'desktop']) {
       await go(page, kind, 'event');
       await typeInto(page, '#event-name', fastText(40));
       await tap(page, kind, '#event-start');
+      await page.locator('#met-name').waitFor();
       for (const id of ['met-name', 'met-line', 'met-referral']) {
         await typeInto(page, `#${id}`, fastText(id.length + 50));
       }

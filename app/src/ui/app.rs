@@ -69,7 +69,7 @@ fn Shell(session: Session, notifications: bool) -> Element {
         style { {STYLE} }
         div { class: "app", "data-screen": "{slug}",
             Nav {}
-            main { class: "main", id: "main",
+            main { class: "main", id: "content",
                 {match screen {
                     Screen::Capture => rsx! { Capture {} },
                     Screen::Today => rsx! { Today {} },
@@ -77,7 +77,11 @@ fn Shell(session: Session, notifications: bool) -> Element {
                     Screen::Person(id) => rsx! { People { selected: Some(id) } },
                     Screen::Review => rsx! { Review {} },
                     Screen::Event => rsx! { EventMode {} },
-                    Screen::EventPage(id) => rsx! { EventPageView { key: "{id}", id } },
+                    Screen::EventPage(id) => rsx! {
+                        for id in std::iter::once(id) {
+                            EventPageView { key: "{id}", id }
+                        }
+                    },
                     Screen::Sync => rsx! { SyncScreen {} },
                     Screen::Transfer => rsx! { Transfer {} },
                     Screen::More => rsx! { More {} },

@@ -78,8 +78,9 @@ pub fn PersonPicker(
                     _ => {}
                 }
             },
+            for g in std::iter::once(generation()) {
             TextField {
-                key: "{generation}",
+                key: "{g}",
                 id: "person",
                 label: "Who was it with?",
                 placeholder: "Type a name",
@@ -90,11 +91,15 @@ pub fn PersonPicker(
                     highlight.set(0);
                     on_text.call(v);
                 },
-                on_enter: move |_| {
-                    if let Some(p) = keyed_options.get(current).cloned() {
-                        choose(p);
+                on_enter: {
+                    let keyed_options = keyed_options.clone();
+                    move |_| {
+                        if let Some(p) = keyed_options.get(current).cloned() {
+                            choose(p);
+                        }
                     }
                 },
+            }
             }
             div { class: "suggestions", id: "person-suggestions", "aria-label": "Matching people",
                 if let Some((_, name)) = &picked {

@@ -30,6 +30,7 @@ pub fn TextField(
                 initial_value: "{initial}",
                 placeholder: "{placeholder}",
                 autocomplete: "off",
+                autofocus: autofocus,
                 oninput: move |e: FormEvent| on_input.call(e.value()),
                 onkeydown: move |e: KeyboardEvent| {
                     if e.key() == Key::Enter && e.modifiers().is_empty() {

@@ -41,12 +41,15 @@ pub fn Capture() -> Element {
                     }
                 }
             }
-            CaptureForm {
-                key: "{generation}",
-                on_saved: move |s: Saved| {
-                    saved.set(Some(s));
-                    generation += 1;
-                },
+            // Keyed in a list so a new generation remounts the form blank.
+            for g in std::iter::once(generation()) {
+                CaptureForm {
+                    key: "{g}",
+                    on_saved: move |s: Saved| {
+                        saved.set(Some(s));
+                        generation += 1;
+                    },
+                }
             }
         }
     }

@@ -140,11 +140,13 @@ fn AtEvent(name: String) -> Element {
                     "End event"
                 }
             }
-            QuickCapture {
-                key: "{generation}",
-                event_name: name.clone(),
-                event_id: event_id.clone(),
-                on_saved: move |_| generation += 1,
+            for g in std::iter::once(generation()) {
+                QuickCapture {
+                    key: "{g}",
+                    event_name: name.clone(),
+                    event_id: event_id.clone(),
+                    on_saved: move |_| generation += 1,
+                }
             }
             h2 { "Met here so far" }
             if let Some(page) = page {

@@ -122,7 +122,9 @@ pub fn People(selected: Option<String>) -> Element {
             }
             div { class: "detail-pane",
                 if let Some(id) = selected {
-                    PersonPage { key: "{id}", id: id.clone() }
+                    for id in std::iter::once(id) {
+                        PersonPage { key: "{id}", id: id.clone() }
+                    }
                 } else {
                     div { class: "wide-only",
                         EmptyState {
