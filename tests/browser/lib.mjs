@@ -111,7 +111,7 @@ export async function go(page, kind, slug) {
 /** Saves a screenshot of the whole page. */
 export async function shot(page, name) {
   await page.waitForTimeout(150);
-  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: false });
 }
 
 /** The capture draft the app autosaved, or null. */

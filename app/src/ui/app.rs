@@ -70,11 +70,13 @@ fn Shell(session: Session, notifications: bool) -> Element {
         div { class: "app", "data-screen": "{slug}",
             Nav {}
             main { class: "main", id: "content",
-                {match screen {
+                {match screen.clone() {
                     Screen::Capture => rsx! { Capture {} },
                     Screen::Today => rsx! { Today {} },
-                    Screen::People => rsx! { People { selected: None } },
-                    Screen::Person(id) => rsx! { People { selected: Some(id) } },
+                    // One arm for the list and a person's page, so the search survives picking someone.
+                    Screen::People | Screen::Person(_) => rsx! {
+                        People { selected: if let Screen::Person(id) = &screen { Some(id.clone()) } else { None } }
+                    },
                     Screen::Review => rsx! { Review {} },
                     Screen::Event => rsx! { EventMode {} },
                     Screen::EventPage(id) => rsx! {

@@ -78,6 +78,7 @@ impl Session {
                 if let Some(hook) = self.after_write.borrow().clone() {
                     hook();
                 }
+
                 Some(value)
             }
             Err(e) => {
@@ -102,6 +103,9 @@ impl Session {
     pub fn go(&self, screen: Screen) {
         let mut s = self.screen;
         s.set(screen);
+        // A message belongs to the screen it was said on.
+        let mut n = self.notice;
+        n.set(None);
     }
 
     /// Shows a confirmation.
