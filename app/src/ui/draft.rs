@@ -172,7 +172,10 @@ mod tests {
         d.person_text = "An".into();
         assert_eq!(d.to_capture().people, vec![PersonRef::Named("An".into())]);
         d.person_picked = Some(("p1".into(), "Ana".into()));
-        assert_eq!(d.to_capture().people, vec![PersonRef::Existing("p1".into())]);
+        assert_eq!(
+            d.to_capture().people,
+            vec![PersonRef::Existing("p1".into())]
+        );
         d.add_referral();
         d.add_referral();
         d.referral_mut(1).unwrap().name = "Bo".into();

@@ -48,7 +48,9 @@ fn launch_window(config: AppConfig) -> anyhow::Result<()> {
 
 #[cfg(all(feature = "mobile", not(feature = "desktop")))]
 fn launch_window(config: AppConfig) -> anyhow::Result<()> {
-    dioxus::LaunchBuilder::mobile().with_context(config).launch(App);
+    dioxus::LaunchBuilder::mobile()
+        .with_context(config)
+        .launch(App);
     Ok(())
 }
 

@@ -36,7 +36,10 @@ pub fn follow_ups_falling_due(session: &Session) {
         } else {
             crate::format::gist(&f.interaction.next_step, 80)
         };
-        show(&format!("Follow up with {who}"), &format!("{} · {what}", crate::format::due(f.overdue_days)));
+        show(
+            &format!("Follow up with {who}"),
+            &format!("{} · {what}", crate::format::due(f.overdue_days)),
+        );
     }
     session.set_setting(NOTIFIED, (!keep.is_empty()).then_some(keep.as_str()));
 }

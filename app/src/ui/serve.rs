@@ -48,20 +48,20 @@ pub fn router(data_dir: PathBuf) -> Router {
                 let pool = pool.clone();
                 let data_dir = data_dir.clone();
                 async move {
-                ws.on_upgrade(move |socket| async move {
-                    let config = AppConfig {
-                        data_dir,
-                        system_notifications: false,
-                    };
-                    let result = pool
-                        .launch_virtualdom(axum_socket(socket), move || {
-                            VirtualDom::new(App).with_root_context(config)
-                        })
-                        .await;
-                    if let Err(e) = result {
-                        tracing::debug!("browser session ended: {e:?}");
-                    }
-                })
+                    ws.on_upgrade(move |socket| async move {
+                        let config = AppConfig {
+                            data_dir,
+                            system_notifications: false,
+                        };
+                        let result = pool
+                            .launch_virtualdom(axum_socket(socket), move || {
+                                VirtualDom::new(App).with_root_context(config)
+                            })
+                            .await;
+                        if let Err(e) = result {
+                            tracing::debug!("browser session ended: {e:?}");
+                        }
+                    })
                 }
             }),
         )

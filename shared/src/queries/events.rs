@@ -36,8 +36,12 @@ impl Store {
         let conn = self.conn();
         let event = event_name(conn, event_id)?
             .ok_or_else(|| Error::not_found(format!("no event with id {event_id}")))?;
-        let interactions =
-            interactions_where(conn, "i.deleted = 0 AND i.event_id = ?1", "i.at, i.id", &[&event_id])?;
+        let interactions = interactions_where(
+            conn,
+            "i.deleted = 0 AND i.event_id = ?1",
+            "i.at, i.id",
+            &[&event_id],
+        )?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, name FROM people WHERE deleted = 0 AND (event_id = ?1 OR id IN (
                  SELECT ip.person_id FROM interaction_people ip

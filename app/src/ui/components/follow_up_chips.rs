@@ -23,7 +23,10 @@ pub fn FollowUpChips(
 ) -> Element {
     let today = local_today();
     let summary = match selected {
-        Some(d) => format!("Follow up on {}", format::day(&d.format("%Y-%m-%d").to_string())),
+        Some(d) => format!(
+            "Follow up on {}",
+            format::day(&d.format("%Y-%m-%d").to_string())
+        ),
         None => "No follow-up".to_string(),
     };
     rsx! {

@@ -103,7 +103,10 @@ mod tests {
 
     #[test]
     fn matches_ignore_case_and_accents_and_keep_the_original_text() {
-        assert_eq!(marked("José García talked PRICING", &["garc", "pri"]), ["Garc", "PRI"]);
+        assert_eq!(
+            marked("José García talked PRICING", &["garc", "pri"]),
+            ["Garc", "PRI"]
+        );
         assert_eq!(marked("Zoë Ångström", &["zoe", "ang"]), ["Zoë", "Ång"]);
     }
 

@@ -52,7 +52,11 @@ pub fn PersonPicker(
         options.push(Picked::New(text.trim().to_string()));
     }
     let count = options.len();
-    let current = if count == 0 { 0 } else { highlight().min(count - 1) };
+    let current = if count == 0 {
+        0
+    } else {
+        highlight().min(count - 1)
+    };
 
     let mut choose = move |p: Picked| {
         if let Picked::Existing(_, name) = &p {

@@ -68,8 +68,15 @@ mod tests {
 
     #[test]
     fn bars_scale_to_the_busiest_week() {
-        let this = WeekCounts { value: 2, casual: 4, ..Default::default() };
-        let last = WeekCounts { value: 1, ..Default::default() };
+        let this = WeekCounts {
+            value: 2,
+            casual: 4,
+            ..Default::default()
+        };
+        let last = WeekCounts {
+            value: 1,
+            ..Default::default()
+        };
         let b = bars(&this, &last);
         assert_eq!(b[0].1[0].percent, 50);
         assert_eq!(b[0].1[1].percent, 100);

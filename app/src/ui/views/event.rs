@@ -168,7 +168,11 @@ fn AtEvent(name: String) -> Element {
 }
 
 #[component]
-fn QuickCapture(event_name: String, event_id: Option<String>, on_saved: EventHandler<()>) -> Element {
+fn QuickCapture(
+    event_name: String,
+    event_id: Option<String>,
+    on_saved: EventHandler<()>,
+) -> Element {
     let session = use_session();
     let mut met = use_signal(Met::default);
     let save = move || {
@@ -273,7 +277,11 @@ mod tests {
         assert_eq!(d.channel, Channel::InPerson);
         assert_eq!(d.referrals.len(), 1);
         assert_eq!(d.event, Some(EventRef::Named("Summit".into())));
-        let none = Met { name: "A".into(), ..Default::default() }.draft(EventRef::Existing("e".into()));
+        let none = Met {
+            name: "A".into(),
+            ..Default::default()
+        }
+        .draft(EventRef::Existing("e".into()));
         assert!(none.referrals.is_empty());
     }
 }

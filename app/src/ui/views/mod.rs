@@ -16,6 +16,6 @@ pub use more::More;
 pub use people::People;
 pub use review::Review;
 pub use sync::SyncScreen;
-pub use today::Today;
 pub use today::people_names;
+pub use today::Today;
 pub use transfer::Transfer;

@@ -146,7 +146,10 @@ pub fn summary_line(p: &PersonSummary) -> String {
         n => format!("{n} conversations"),
     };
     match p.last_at.and_then(format::local_date) {
-        Some(d) => format!("{n} · last {}", format::day(&d.format("%Y-%m-%d").to_string())),
+        Some(d) => format!(
+            "{n} · last {}",
+            format::day(&d.format("%Y-%m-%d").to_string())
+        ),
         None => n,
     }
 }

@@ -110,7 +110,12 @@ mod tests {
 
     #[test]
     fn value_share_is_among_value_and_casual_only() {
-        let w = WeekCounts { value: 1, casual: 3, event: 5, ..Default::default() };
+        let w = WeekCounts {
+            value: 1,
+            casual: 3,
+            event: 5,
+            ..Default::default()
+        };
         assert_eq!(value_share(&w), Some(25));
         assert_eq!(value_share(&WeekCounts::default()), None);
     }

@@ -5,12 +5,24 @@ use dioxus::prelude::*;
 
 /// The commands that do each job from a terminal.
 pub const COMMANDS: [(&str, &str); 6] = [
-    ("Import phone contacts (vCard)", "aftercall import contacts.vcf"),
-    ("Export people as vCard", "aftercall export vcard > people.vcf"),
-    ("Export everything as CSV", "aftercall export csv > aftercall.csv"),
+    (
+        "Import phone contacts (vCard)",
+        "aftercall import contacts.vcf",
+    ),
+    (
+        "Export people as vCard",
+        "aftercall export vcard > people.vcf",
+    ),
+    (
+        "Export everything as CSV",
+        "aftercall export csv > aftercall.csv",
+    ),
     ("JSON backup", "aftercall export json > backup.json"),
     ("Markdown diary", "aftercall export markdown > diary.md"),
-    ("Follow-ups for your calendar", "aftercall export ics > follow-ups.ics"),
+    (
+        "Follow-ups for your calendar",
+        "aftercall export ics > follow-ups.ics",
+    ),
 ];
 
 /// The Import / export screen.
