@@ -1,1 +1,3 @@
 //! One integration-test binary: every story across crates.
+
+mod interop;

@@ -3,6 +3,7 @@
 
 mod actions;
 mod capture;
+mod interop;
 mod report;
 
 use std::path::PathBuf;
@@ -43,8 +44,12 @@ pub enum Command {
     Referral(actions::ReferralArgs),
     /// Delete a person, conversation or event (it can be restored).
     Delete(actions::IdArgs),
-    /// Bring back something deleted.
-    Restore(actions::IdArgs),
+    /// Bring back something deleted (by id), or restore a backup (FILE.json) into an empty store.
+    Restore(interop::RestoreArgs),
+    /// Add or update people from a phone's or address book's contacts (.vcf).
+    Import(interop::ImportArgs),
+    /// Write people, conversations or the diary out: vcf, ics, csv, json (backup) or md.
+    Export(interop::ExportArgs),
     /// Recreate the lists and the search index from the stored documents.
     Rebuild,
     /// Serve the app to a browser on this machine; prints the address it listens on.
@@ -73,7 +78,9 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::Move(args) => actions::move_follow_up(&dir, args),
         Command::Referral(args) => actions::referral(&dir, args),
         Command::Delete(args) => actions::delete(&dir, args, true),
-        Command::Restore(args) => actions::delete(&dir, args, false),
+        Command::Restore(args) => interop::restore(&dir, args),
+        Command::Import(args) => interop::import(&dir, args),
+        Command::Export(args) => interop::export(&dir, args),
         Command::Rebuild => actions::rebuild(&dir),
         Command::ServeUi(args) => crate::ui::serve::serve(dir, args.listen, |addr| {
             out(&format!("http://{addr}/"))

@@ -87,6 +87,17 @@ fn assemble(start: usize, lines: &[(usize, &str)], skipped: &mut Vec<Skipped>) -
             let head = line[..colon].to_ascii_uppercase();
             in_base64 = head.contains("BASE64") || head.contains("ENCODING=B");
             open_qp = head.contains("QUOTED-PRINTABLE") && line.ends_with('=');
+            let name_end = head.find(';').unwrap_or(colon);
+            let name = head[..name_end].rsplit('.').next().unwrap_or_default();
+            if name == "BDAY" && !head.contains("VALUE=") {
+                // Birthdays come as `--MM-DD`, `--MMDD`, `YYYYMMDD`, `YYYY-MM-DD` or
+                // with a time; read as text, they are parsed in one place.
+                text.push_str(&line[..name_end]);
+                text.push_str(";VALUE=text");
+                text.push_str(&line[name_end..]);
+                text.push_str("\r\n");
+                continue;
+            }
         } else if continues_qp {
             open_qp = line.ends_with('=');
         }

@@ -46,7 +46,12 @@ impl Store {
 /// Writes one person as a card.
 pub(crate) fn write_card(out: &mut String, id: &str, p: &Person, version: VcardVersion) {
     let mut card = VCard::default();
-    let mut groups = 0usize;
+    let kept: Vec<VCardEntry> = p.vcard_extra.iter().flat_map(|l| parse_line(l)).collect();
+    let taken: Vec<String> = kept
+        .iter()
+        .filter_map(|e| e.group.as_ref().map(|g| g.to_lowercase()))
+        .collect();
+    let mut groups = Groups { next: 0, taken };
     let text = |s: &str| VCardValue::Text(s.to_string());
     card.entries
         .push(VCardEntry::new(VCardProperty::Fn).with_value(text(&p.name)));
@@ -102,18 +107,11 @@ pub(crate) fn write_card(out: &mut String, id: &str, p: &Person, version: VcardV
             (VcardVersion::V4, None) => p.birthday.replace('-', ""),
             (VcardVersion::V3, _) => p.birthday.clone(),
         };
-        card.entries.push(
-            VCardEntry::new(VCardProperty::Bday)
-                .with_param(VCardParameter::new(
-                    VCardParameterName::Value,
-                    VCardParameterValue::ValueType(VCardValueType::Text),
-                ))
-                .with_value(text(&value)),
-        );
+        card.entries
+            .push(VCardEntry::new(VCardProperty::Bday).with_value(text(&value)));
     }
     for r in &p.related {
-        groups += 1;
-        let group = Some(format!("item{groups}"));
+        let group = Some(groups.next_name());
         card.entries.push(
             VCardEntry::new(VCardProperty::Other("X-ABRELATEDNAMES".into()))
                 .with_group(group.clone())
@@ -140,9 +138,7 @@ pub(crate) fn write_card(out: &mut String, id: &str, p: &Person, version: VcardV
     if let Some(photo) = photo_entry(&p.photo) {
         card.entries.push(photo);
     }
-    for line in &p.vcard_extra {
-        card.entries.extend(parse_line(line));
-    }
+    card.entries.extend(kept);
     let version = match version {
         VcardVersion::V3 => VCardVersion::V3_0,
         VcardVersion::V4 => VCardVersion::V4_0,
@@ -152,7 +148,7 @@ pub(crate) fn write_card(out: &mut String, id: &str, p: &Person, version: VcardV
 
 /// The property with its label: as `TYPE=` when every word of it is a vCard type,
 /// else iOS-style as a group with an `X-ABLabel`, which keeps any label as typed.
-fn labelled(mut entry: VCardEntry, label: &str, groups: &mut usize) -> Vec<VCardEntry> {
+fn labelled(mut entry: VCardEntry, label: &str, groups: &mut Groups) -> Vec<VCardEntry> {
     if label.is_empty() {
         return vec![entry];
     }
@@ -169,14 +165,31 @@ fn labelled(mut entry: VCardEntry, label: &str, groups: &mut usize) -> Vec<VCard
             vec![entry]
         }
         None => {
-            *groups += 1;
-            let group = Some(format!("item{groups}"));
+            let group = Some(groups.next_name());
             vec![
                 entry.with_group(group.clone()),
                 VCardEntry::new(VCardProperty::Other("X-ABLabel".into()))
                     .with_group(group)
                     .with_value(VCardValue::Text(label.to_string())),
             ]
+        }
+    }
+}
+
+/// Names for iOS-style groups (`item1.`), skipping those kept properties already use.
+struct Groups {
+    next: usize,
+    taken: Vec<String>,
+}
+
+impl Groups {
+    fn next_name(&mut self) -> String {
+        loop {
+            self.next += 1;
+            let name = format!("item{}", self.next);
+            if !self.taken.contains(&name) {
+                return name;
+            }
         }
     }
 }

@@ -1,0 +1,199 @@
+//! `aftercall import | export | restore`: contacts in, notes out, backups back.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use aftercall_shared::interop::{
+    parse_vcards, Backup, ImportOptions, ImportReport, MarkdownLayout, Outcome, VcardVersion,
+};
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+
+use super::out;
+use crate::format;
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The vCard file (.vcf) exported from a phone or address book.
+    file: PathBuf,
+    /// Show what would be added and updated, but write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// What to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Everyone as vCards, for address books.
+    Vcf,
+    /// Follow-ups and thank-yous to send, for calendars.
+    Ics,
+    /// One row per conversation, for spreadsheets.
+    Csv,
+    /// A complete backup, for `aftercall restore`.
+    Json,
+    /// The diary as Markdown: one file per person (with --out DIR) or one file.
+    Md,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, value_enum)]
+    format: ExportFormat,
+    /// Where to write (default: standard output). For `md`, an existing directory
+    /// gets one file per person.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// vCard version for `--format vcf`: 3 or 4.
+    #[arg(long, value_name = "3|4", default_value = "4")]
+    vcard_version: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A backup file (.json) to restore into an empty store, or the id of a deleted
+    /// record to bring back.
+    target: String,
+}
+
+pub fn import(dir: &Path, args: ImportArgs) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let parsed = parse_vcards(&bytes);
+    if parsed.contacts.is_empty() {
+        let first = parsed
+            .skipped
+            .first()
+            .map(|s| format!(" (line {}: {})", s.line, s.reason))
+            .unwrap_or_default();
+        bail!(
+            "no card in {} can be imported{first}: is it a vCard (.vcf) file?",
+            args.file.display()
+        );
+    }
+    let mut store = crate::data::open_store(dir)?;
+    let report = store.import_vcards(
+        &bytes,
+        ImportOptions {
+            dry_run: args.dry_run,
+        },
+        |_| {},
+    )?;
+    print_report(&report);
+    Ok(())
+}
+
+fn print_report(report: &ImportReport) {
+    for card in &report.cards {
+        let what = match card.outcome {
+            Outcome::Added => "added",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+        };
+        out(&format!(
+            "line {:>5}  {what:<9}  {}  {}",
+            card.line,
+            card.name,
+            format::short(&card.person_id)
+        ));
+    }
+    for s in &report.skipped {
+        let what = if s.whole_card { "card skipped" } else { "line skipped" };
+        out(&format!("line {:>5}  {what}: {}", s.line, s.reason));
+    }
+    for note in &report.notes {
+        out(&format!("note: {note}"));
+    }
+    out(&report.summary());
+}
+
+pub fn export(dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
+    let version: VcardVersion = args.vcard_version.parse()?;
+    let store = crate::data::open_store(dir)?;
+    let text = match args.format {
+        ExportFormat::Vcf => store.export_vcards(None, version)?,
+        ExportFormat::Ics => store.export_calendar()?,
+        ExportFormat::Csv => store.export_interactions_csv()?,
+        ExportFormat::Json => store.backup()?.to_json(),
+        ExportFormat::Md => {
+            let into_dir = args.out.as_deref().is_some_and(Path::is_dir);
+            let layout = if into_dir {
+                MarkdownLayout::PerPerson
+            } else {
+                MarkdownLayout::OneFile
+            };
+            let files = store.export_diary_markdown(layout)?;
+            if let (true, Some(dir)) = (into_dir, args.out.as_deref()) {
+                for file in &files {
+                    let path = dir.join(&file.name);
+                    std::fs::write(&path, &file.text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
+                eprintln_status(&format!(
+                    "Wrote {} diary files to {}.",
+                    files.len(),
+                    dir.display()
+                ));
+                return Ok(());
+            }
+            files.into_iter().map(|f| f.text).collect::<Vec<_>>().join("\n")
+        }
+    };
+    match &args.out {
+        Some(path) => {
+            write_new_file(path, text.as_bytes())?;
+            eprintln_status(&format!("Wrote {}.", path.display()));
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes through a temporary file, so a failed export leaves nothing half written.
+fn write_new_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file name", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.part", name.to_string_lossy()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Status for a person at a terminal, kept off standard output (which may be the export).
+#[allow(clippy::print_stderr)]
+fn eprintln_status(text: &str) {
+    eprintln!("{text}");
+}
+
+/// `aftercall restore FILE.json` restores a backup; `aftercall restore ID` brings
+/// back a deleted record.
+pub fn restore(dir: &Path, args: RestoreArgs) -> anyhow::Result<()> {
+    let path = Path::new(&args.target);
+    let is_backup = path.is_file()
+        || Path::new(&args.target)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if !is_backup {
+        let mut store = crate::data::open_store(dir)?;
+        let (id, kind) = store.resolve_doc(&args.target)?;
+        store.restore(&id)?;
+        out(&format!("Restored {kind} {}.", format::short(&id)));
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the backup {}", path.display()))?;
+    let backup = Backup::from_json(&text)?;
+    let mut store = crate::data::open_store(dir)?;
+    let n = store.restore_backup(&backup)?;
+    out(&format!(
+        "Restored {n} record{} from {}.",
+        if n == 1 { "" } else { "s" },
+        path.display()
+    ));
+    Ok(())
+}
