@@ -3,6 +3,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { session, tap, go, shot, draft, eventually } from './lib.mjs';
 
 for (const kind of ['phone', 'desktop']) {
@@ -172,3 +174,32 @@ for (const kind of ['phone', 'desktop']) {
     }
   });
 }
+
+test('desktop: contacts come in from pasted vCard text and every export writes its file', async () => {
+  const kind = 'desktop';
+  const s = await session(kind);
+  const { page } = s;
+  try {
+    await go(page, kind, 'transfer');
+    await page.locator('#import-text').fill('BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ida Import\r\nEMAIL:ida@example.com\r\nEND:VCARD\r\n');
+    await tap(page, kind, '#import-paste');
+    await page.locator('#import-report').waitFor();
+    assert.match(await page.locator('#import-report').innerText(), /1/);
+    for (const slug of ['vcard', 'csv', 'json', 'markdown', 'ics']) {
+      await tap(page, kind, `#export-${slug}`);
+      await eventually(async () => /written to/.test(await page.locator('#notice').innerText().catch(() => '')));
+      await page.locator('.notice-close').click();
+    }
+    const files = readdirSync(join(s.dataDir, 'exports'));
+    for (const ext of ['vcf', 'csv', 'json', 'md', 'ics']) {
+      assert.ok(files.some((f) => f.endsWith(`.${ext}`)), `no .${ext} export in ${files}`);
+    }
+    const vcf = readFileSync(join(s.dataDir, 'exports', files.find((f) => f.endsWith('.vcf'))), 'utf8');
+    assert.match(vcf, /Ida Import/);
+    await shot(page, `${kind}-transfer`);
+    await go(page, kind, 'people');
+    assert.match(await page.locator('#people-list').innerText(), /Ida Import/);
+  } finally {
+    await s.done();
+  }
+});
