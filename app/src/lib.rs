@@ -5,9 +5,11 @@
 //! - [`data`]: where the data directory is, and opening the store in it.
 //! - [`format`]: how dates, kinds and states read, shared by screens and command line.
 //! - [`system`]: the real clock and randomness handed to the domain.
+//! - [`sync`]: the account, pairing, and the background task syncing with the relay.
 
 pub mod cli;
 pub mod data;
 pub mod format;
+pub mod sync;
 pub mod system;
 pub mod ui;

@@ -28,6 +28,8 @@ pub(crate) struct Metrics {
     pub entries_sent: AtomicU64,
     pub bytes_received: AtomicU64,
     pub bytes_sent: AtomicU64,
+    pub frames_received: AtomicU64,
+    pub frames_sent: AtomicU64,
     refusals: [AtomicU64; 11],
 }
 
@@ -81,6 +83,18 @@ impl Metrics {
             "counter",
             "Frame bytes sent.",
             self.bytes_sent.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_frames_received_total",
+            "counter",
+            "Frames received.",
+            self.frames_received.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_frames_sent_total",
+            "counter",
+            "Frames sent.",
+            self.frames_sent.load(Relaxed).to_string(),
         );
         let _ = writeln!(s, "# HELP aftercall_relay_refusals_total Requests refused, by reason.\n# TYPE aftercall_relay_refusals_total counter");
         for (code, n) in CODES.iter().zip(&self.refusals) {

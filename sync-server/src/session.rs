@@ -67,6 +67,7 @@ async fn send(socket: &mut WebSocket, state: &AppState, msg: &ServerMessage) -> 
         .metrics
         .bytes_sent
         .fetch_add(frame.len() as u64, Relaxed);
+    state.metrics.frames_sent.fetch_add(1, Relaxed);
     socket
         .send(Message::Binary(frame.into()))
         .await
@@ -101,6 +102,7 @@ async fn next_message(socket: &mut WebSocket, state: &AppState) -> Result<Client
             .metrics
             .bytes_received
             .fetch_add(frame.len() as u64, Relaxed);
+        state.metrics.frames_received.fetch_add(1, Relaxed);
         if frame.len() > state.config.limits.max_message_bytes {
             return refuse(
                 RefusalCode::TooLarge,

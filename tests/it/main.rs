@@ -1,3 +1,8 @@
 //! One integration-test binary: every story across crates.
 
 mod interop;
+mod sync_converge;
+mod sync_random;
+mod sync_relay;
+mod sync_security;
+mod sync_support;

@@ -5,6 +5,7 @@ mod actions;
 mod capture;
 mod interop;
 mod report;
+mod sync;
 
 use std::path::PathBuf;
 
@@ -52,6 +53,14 @@ pub enum Command {
     Export(interop::ExportArgs),
     /// Recreate the lists and the search index from the stored documents.
     Rebuild,
+    /// Create a sync account on this device and print its recovery phrase.
+    Init(sync::InitArgs),
+    /// Join this device to an account with its recovery phrase.
+    Pair(sync::PairArgs),
+    /// Sync with the relay once (or stay connected with --watch).
+    Sync(sync::SyncArgs),
+    /// Show the sync status: offline, syncing or up to date; entries waiting; last sync.
+    Status(sync::StatusArgs),
     /// Serve the app to a browser on this machine; prints the address it listens on.
     ServeUi(ServeUiArgs),
 }
@@ -82,6 +91,10 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::Import(args) => interop::import(&dir, args),
         Command::Export(args) => interop::export(&dir, args),
         Command::Rebuild => actions::rebuild(&dir),
+        Command::Init(args) => sync::init(&dir, args),
+        Command::Pair(args) => sync::pair(&dir, args),
+        Command::Sync(args) => sync::sync(&dir, args),
+        Command::Status(args) => sync::status(&dir, args),
         Command::ServeUi(args) => crate::ui::serve::serve(dir, args.listen, |addr| {
             out(&format!("http://{addr}/"))
         }),

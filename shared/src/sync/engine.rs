@@ -1,6 +1,6 @@
 //! The engine's state and its one entry point, [`Engine::handle`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::SyncError;
 use crate::crypto::{open, seal, AccountKeys, OpenEntry};
@@ -12,6 +12,9 @@ use crate::LogEntry;
 
 /// How many own entries are read and uploaded per page.
 pub const PUSH_PAGE: usize = 256;
+
+/// How many early (out-of-order) entries are held waiting for the ones before them.
+const MAX_HELD: usize = 16_384;
 
 /// Something that happened, for the engine to decide on.
 #[derive(Debug)]
@@ -107,6 +110,9 @@ pub struct Engine {
     phase: Phase,
     cursors: HashMap<DeviceId, u64>,
     blocked: HashSet<DeviceId>,
+    /// Entries that arrived before an earlier entry of their device, by device and seq.
+    held: HashMap<DeviceId, BTreeMap<u64, SealedEntry>>,
+    held_count: usize,
     unproven_failures: Vec<SealedEntry>,
     own_head: u64,
     relay_head: Option<u64>,
@@ -128,6 +134,8 @@ impl Engine {
             phase: Phase::Disconnected,
             cursors: HashMap::new(),
             blocked: HashSet::new(),
+            held: HashMap::new(),
+            held_count: 0,
             unproven_failures: Vec::new(),
             own_head: 0,
             relay_head: None,
@@ -183,6 +191,9 @@ impl Engine {
                 self.blocked.insert(device);
             }
             Event::Disconnected => {
+                // Held entries come again from the relay on the next connection.
+                self.held.clear();
+                self.held_count = 0;
                 self.phase = Phase::Disconnected;
                 self.in_flight = None;
                 self.reading = false;
@@ -197,6 +208,8 @@ impl Engine {
             .filter_map(|(d, seq)| DeviceId::new(&d).ok().map(|d| (d, seq)))
             .collect();
         self.blocked.clear();
+        self.held.clear();
+        self.held_count = 0;
         self.unproven_failures.clear();
         self.own_head = own_head;
         self.relay_head = None;
@@ -257,6 +270,15 @@ impl Engine {
                 if self.phase != Phase::CatchingUp {
                     return self.fail(SyncError::OutOfTurn("caught up"), out);
                 }
+                // Whatever still waits for an earlier entry has a real gap before it.
+                for (device, entries) in std::mem::take(&mut self.held) {
+                    let expected = self.cursors.get(&device).copied().unwrap_or(0) + 1;
+                    self.blocked.insert(device);
+                    for (_, entry) in entries {
+                        self.set_aside(entry, QuarantineReason::Gap { expected }, out);
+                    }
+                }
+                self.held_count = 0;
                 if self.must_prove_key {
                     if !self.unproven_failures.is_empty() {
                         return self.fail(SyncError::WrongKey, out);
@@ -288,8 +310,7 @@ impl Engine {
         if entry.seq <= cursor {
             return; // Re-delivery: already applied.
         }
-        if self.blocked.contains(&entry.device) || entry.seq != cursor + 1 {
-            self.blocked.insert(entry.device.clone());
+        if self.blocked.contains(&entry.device) {
             return self.set_aside(
                 entry,
                 QuarantineReason::Gap {
@@ -298,6 +319,43 @@ impl Engine {
                 out,
             );
         }
+        if entry.seq != cursor + 1 {
+            // Early: hold it until the entries before it arrive (reordered delivery).
+            if self.held_count >= MAX_HELD {
+                self.blocked.insert(entry.device.clone());
+                return self.set_aside(
+                    entry,
+                    QuarantineReason::Gap {
+                        expected: cursor + 1,
+                    },
+                    out,
+                );
+            }
+            let held = self.held.entry(entry.device.clone()).or_default();
+            if held.insert(entry.seq, entry).is_none() {
+                self.held_count += 1;
+            }
+            return;
+        }
+        let device = entry.device.clone();
+        self.accept(entry, out);
+        // Entries that arrived early may follow now.
+        loop {
+            let next = self.cursors.get(&device).copied().unwrap_or(0) + 1;
+            let Some(entry) = self.held.get_mut(&device).and_then(|h| h.remove(&next)) else {
+                break;
+            };
+            self.held_count -= 1;
+            if self.blocked.contains(&device) {
+                self.set_aside(entry, QuarantineReason::Gap { expected: next }, out);
+            } else {
+                self.accept(entry, out);
+            }
+        }
+    }
+
+    /// Opens, checks and applies the next entry of its device.
+    fn accept(&mut self, entry: SealedEntry, out: &mut Vec<Effect>) {
         let opened = match open(&self.keys, &entry) {
             Ok(opened) => opened,
             Err(_) => {

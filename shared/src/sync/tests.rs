@@ -106,7 +106,7 @@ fn re_deliveries_are_skipped_and_gaps_quarantined_without_blocking_other_devices
     let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), false, false);
     connected(&mut engine, vec![("laptop".into(), 1)], 0);
     let rng = &mut SeededEntropy::new(2);
-    let out = engine.handle(
+    let mut out = engine.handle(
         frame(ServerMessage::Entries {
             entries: vec![
                 entry(1, "laptop", 1), // already applied
@@ -119,6 +119,11 @@ fn re_deliveries_are_skipped_and_gaps_quarantined_without_blocking_other_devices
         }),
         rng,
     );
+    assert!(
+        quarantined(&out).is_empty(),
+        "early entries wait for catch-up to end"
+    );
+    out.extend(engine.handle(frame(ServerMessage::CaughtUp), rng));
     assert_eq!(
         applied(&out),
         vec![("tablet".into(), 1), ("tablet".into(), 2)]
@@ -127,6 +132,25 @@ fn re_deliveries_are_skipped_and_gaps_quarantined_without_blocking_other_devices
         quarantined(&out),
         vec![("laptop".into(), 3), ("laptop".into(), 4)]
     );
+}
+
+#[test]
+fn reordered_and_replayed_deliveries_apply_each_entry_once_in_order() {
+    let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), false, false);
+    connected(&mut engine, vec![], 0);
+    let rng = &mut SeededEntropy::new(2);
+    let page = |seqs: &[u64]| {
+        frame(ServerMessage::Entries {
+            entries: seqs.iter().map(|&s| entry(1, "laptop", s)).collect(),
+        })
+    };
+    let mut out = engine.handle(page(&[3, 1, 3]), rng);
+    out.extend(engine.handle(page(&[2, 1, 2, 4]), rng));
+    out.extend(engine.handle(frame(ServerMessage::CaughtUp), rng));
+    out.extend(engine.handle(page(&[4, 2, 1]), rng));
+    let seqs: Vec<u64> = applied(&out).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4]);
+    assert!(quarantined(&out).is_empty());
 }
 
 #[test]

@@ -1,0 +1,171 @@
+//! `aftercall init`, `pair`, `sync` and `status`: sync from the command line.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::{out, print_json};
+use crate::sync::{self as device_sync, ConnState, SyncHandle};
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The relay to sync with: http(s):// or ws(s):// address.
+    #[arg(long, value_name = "URL")]
+    pub relay: Option<String>,
+    /// An invite code, for a relay with closed registration.
+    #[arg(long, value_name = "CODE")]
+    pub invite: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PairArgs {
+    /// The relay the account syncs with: http(s):// or ws(s):// address.
+    #[arg(long, value_name = "URL")]
+    pub relay: String,
+    /// The 24-word recovery phrase shown on the first device.
+    #[arg(long, value_name = "WORDS")]
+    pub phrase: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// Stay connected, reconnecting with backoff, until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the network runtime")
+}
+
+pub fn init(dir: &Path, args: InitArgs) -> anyhow::Result<()> {
+    let phrase = device_sync::create_account_with_invite(
+        dir,
+        args.relay.as_deref(),
+        args.invite.as_deref(),
+    )?;
+    out("Your recovery phrase (write it down; it is the only way to read your data on a new device):");
+    out("");
+    out(&phrase);
+    out("");
+    if args.relay.is_some() {
+        match runtime()?.block_on(device_sync::sync_once(dir)) {
+            Ok(_) => out("The account is ready on the relay. Pair another device with `aftercall pair`."),
+            Err(e) => out(&format!(
+                "The relay could not be reached yet ({e:#}); `aftercall sync` will create the account there."
+            )),
+        }
+    } else {
+        out("No relay set: data stays on this device until you run `aftercall init` elsewhere or set a relay.");
+    }
+    Ok(())
+}
+
+pub fn pair(dir: &Path, args: PairArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(device_sync::pair(dir, &args.relay, &args.phrase))?;
+    let status = device_sync::read_status(dir)?;
+    out(&format!(
+        "Paired with the account on {}. {} people and conversations are here now.",
+        status.relay.unwrap_or_default(),
+        count_records(dir)?
+    ));
+    Ok(())
+}
+
+fn count_records(dir: &Path) -> anyhow::Result<usize> {
+    let store = crate::data::open_store(dir)?;
+    Ok(store.read_model_snapshot()?.len())
+}
+
+pub fn sync(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    if !args.watch {
+        let report = rt.block_on(device_sync::sync_once(dir))?;
+        out(&format!(
+            "Up to date: {} entries received, {} uploaded{}.",
+            report.received,
+            report.uploaded,
+            match report.quarantined {
+                0 => String::new(),
+                n => format!(", {n} set aside as unreadable (see `aftercall status`)"),
+            }
+        ));
+        return Ok(());
+    }
+    rt.block_on(async {
+        let handle = SyncHandle::start(dir.to_path_buf());
+        let mut status = handle.status();
+        let mut shown = None;
+        loop {
+            let now = status.borrow_and_update().clone();
+            let line = describe(&now);
+            if shown.as_ref() != Some(&line) {
+                out(&line);
+                shown = Some(line);
+            }
+            tokio::select! {
+                changed = status.changed() => if changed.is_err() { break },
+                _ = tokio::signal::ctrl_c() => break,
+            }
+        }
+        handle.stop();
+        anyhow::Ok(())
+    })
+}
+
+pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
+    let status = device_sync::read_status(dir)?;
+    if args.json {
+        return print_json(&serde_json::json!({
+            "state": format!("{:?}", status.state),
+            "relay": status.relay,
+            "pending_upload": status.pending_upload,
+            "last_synced_at": status.last_synced_at,
+            "quarantined": status.quarantined,
+        }));
+    }
+    out(&describe(&status));
+    Ok(())
+}
+
+fn describe(s: &device_sync::SyncStatus) -> String {
+    let state = match s.state {
+        ConnState::NoAccount => "no account: run `aftercall init` or `aftercall pair`",
+        ConnState::Offline => "offline",
+        ConnState::Connecting => "connecting",
+        ConnState::Syncing => "syncing",
+        ConnState::UpToDate => "up to date",
+    };
+    let mut line = state.to_string();
+    if let Some(relay) = &s.relay {
+        line.push_str(&format!(" · relay {relay}"));
+    }
+    line.push_str(&format!(" · {} waiting to upload", s.pending_upload));
+    match s
+        .last_synced_at
+        .and_then(chrono::DateTime::from_timestamp_millis)
+    {
+        Some(at) => line.push_str(&format!(
+            " · last synced {}",
+            at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M")
+        )),
+        None => line.push_str(" · never synced"),
+    }
+    if s.quarantined > 0 {
+        line.push_str(&format!(" · {} entries set aside", s.quarantined));
+    }
+    if let Some(e) = &s.last_error {
+        line.push_str(&format!(" · last error: {e}"));
+    }
+    line
+}

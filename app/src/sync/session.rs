@@ -1,0 +1,309 @@
+//! One websocket session: the engine's effects performed against the store.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aftercall_shared::crypto::AccountSecret;
+use aftercall_shared::protocol::DeviceId;
+use aftercall_shared::sync::{Effect, Engine, Event, SyncError};
+use aftercall_shared::Store;
+use anyhow::{bail, Context};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::account::{load_secret, settings};
+use super::status::{stored_status, ConnState, SyncStatus};
+use crate::system::OsEntropy;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A relay silent this long while entries are outstanding is treated as gone.
+const SILENCE_TIMEOUT: Duration = Duration::from_secs(45);
+const PING_EVERY: Duration = Duration::from_secs(20);
+const TICK: Duration = Duration::from_secs(2);
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Entries of other devices applied here.
+    pub received: u64,
+    /// Own entries the relay acknowledged in this session.
+    pub uploaded: u64,
+    /// Entries set aside in this session.
+    pub quarantined: u64,
+}
+
+/// What a session has to run with.
+pub(crate) struct Account {
+    pub secret: AccountSecret,
+    pub relay: String,
+    pub create: bool,
+    pub invite: Option<String>,
+}
+
+/// The account set up in `data_dir`: `None` without one; an error without a relay.
+pub(crate) fn load_account(data_dir: &Path, store: &Store) -> anyhow::Result<Option<Account>> {
+    let Some(secret) = load_secret(data_dir)? else {
+        return Ok(None);
+    };
+    let relay = store.setting(settings::RELAY)?.context(
+        "no relay is set for this device; set one with `aftercall init --relay URL` or in Sync & devices",
+    )?;
+    Ok(Some(Account {
+        secret,
+        relay,
+        create: store.setting(settings::CREATE)?.as_deref() == Some("1"),
+        invite: store.setting(settings::INVITE)?,
+    }))
+}
+
+/// When a session ends by itself.
+pub(crate) enum Until {
+    /// Once caught up and every own entry is acknowledged.
+    UpToDate,
+    /// Only when `stop` turns true (or the connection fails).
+    Stopped,
+}
+
+/// The channels a background session reports to and listens on.
+#[derive(Default)]
+pub(crate) struct Links<'a> {
+    pub status: Option<&'a watch::Sender<SyncStatus>>,
+    pub changes: Option<&'a watch::Sender<u64>>,
+    pub nudges: Option<&'a mut mpsc::UnboundedReceiver<()>>,
+    pub stop: Option<watch::Receiver<bool>>,
+    /// Set once the session reached "caught up" (for the driver's backoff).
+    pub reached_live: bool,
+}
+
+fn engine_for(store: &Store, account: &Account, must_prove_key: bool) -> anyhow::Result<Engine> {
+    let device = DeviceId::new(store.device_id())
+        .map_err(|e| anyhow::anyhow!("this store's device id is not usable for sync: {e}"))?;
+    Ok(Engine::new(
+        account.secret.keys(),
+        device,
+        account.create,
+        must_prove_key,
+    )
+    .with_invite(account.invite.clone()))
+}
+
+/// Runs one session with the relay until `until`.
+pub(crate) async fn run_session(
+    store: &mut Store,
+    account: &Account,
+    must_prove_key: bool,
+    until: Until,
+    links: &mut Links<'_>,
+) -> anyhow::Result<SyncReport> {
+    let mut engine = engine_for(store, account, must_prove_key)?;
+    let (mut ws, _) = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async(account.relay.as_str()),
+    )
+    .await
+    .map_err(|_| {
+        anyhow::anyhow!(
+            "the relay at {} did not answer within 10 seconds",
+            account.relay
+        )
+    })?
+    .with_context(|| format!("cannot reach the relay at {}", account.relay))?;
+
+    let mut report = SyncReport::default();
+    let mut first_ack: Option<u64> = None;
+    let mut rng = OsEntropy;
+    let mut queue = VecDeque::from([Event::Connected {
+        cursors: store.cursors()?,
+        own_head: store.own_log_head()?,
+    }]);
+    let mut last_heard = Instant::now();
+    let mut last_ping = Instant::now();
+    let mut own_head = store.own_log_head()?;
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        let mut applied = 0u64;
+        while let Some(event) = queue.pop_front() {
+            for effect in engine.handle(event, &mut rng) {
+                match effect {
+                    Effect::Send(frame) => ws
+                        .send(Message::Binary(frame.into()))
+                        .await
+                        .context("the connection to the relay broke")?,
+                    Effect::Apply(entry) => {
+                        match store.apply_remote_entry(
+                            entry.device.as_str(),
+                            entry.seq,
+                            &entry.plaintext,
+                        ) {
+                            Ok(true) => applied += 1,
+                            Ok(false) => {}
+                            Err(aftercall_shared::Error::Store(e)) => {
+                                return Err(e).context("cannot save entries from the relay")
+                            }
+                            Err(e) => {
+                                tracing::warn!(device = %entry.device, seq = entry.seq, error = %e, "entry quarantined");
+                                store.quarantine_entry(
+                                    entry.device.as_str(),
+                                    entry.seq,
+                                    &format!("cannot be applied: {e}"),
+                                    &[],
+                                )?;
+                                report.quarantined += 1;
+                                queue.push_back(Event::ApplyFailed {
+                                    device: entry.device,
+                                    seq: entry.seq,
+                                });
+                            }
+                        }
+                    }
+                    Effect::Quarantine { entry, reason } => {
+                        tracing::warn!(device = %entry.device, seq = entry.seq, %reason, "entry quarantined");
+                        store.quarantine_entry(
+                            entry.device.as_str(),
+                            entry.seq,
+                            &reason.to_string(),
+                            &entry.sealed,
+                        )?;
+                        report.quarantined += 1;
+                    }
+                    Effect::ReadOwnLog { after, limit } => {
+                        queue.push_back(Event::OwnEntries(store.own_log_after(after, limit)?));
+                    }
+                    Effect::Acknowledged { up_to } => {
+                        let first = *first_ack.get_or_insert(up_to);
+                        report.uploaded = up_to.saturating_sub(first);
+                        store.set_setting(settings::ACKED, Some(&up_to.to_string()))?;
+                    }
+                    Effect::CaughtUp => links.reached_live = true,
+                    Effect::Failed(SyncError::WrongKey) => return Err(SyncError::WrongKey.into()),
+                    Effect::Failed(e) => return Err(e.into()),
+                }
+            }
+        }
+        report.received += applied;
+        if applied > 0 {
+            if let Some(changes) = links.changes {
+                changes.send_modify(|n| *n += 1);
+            }
+        }
+        let up_to_date = engine.is_up_to_date();
+        if up_to_date {
+            let now = store.now().timestamp_millis();
+            store.set_setting(settings::LAST_SYNCED, Some(&now.to_string()))?;
+        }
+        if let Some(status) = links.status {
+            let mut next = stored_status(store, true);
+            next.state = if up_to_date {
+                ConnState::UpToDate
+            } else {
+                ConnState::Syncing
+            };
+            next.pending_upload = engine.pending_upload();
+            status.send_if_modified(|s| {
+                let changed = *s != next;
+                *s = next;
+                changed
+            });
+        }
+        if up_to_date && matches!(until, Until::UpToDate) {
+            let _ = ws.close(None).await;
+            return Ok(report);
+        }
+
+        let stop = async {
+            match links.stop.as_mut() {
+                Some(stop) => {
+                    let _ = stop.wait_for(|s| *s).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let nudge = async {
+            match links.nudges.as_mut() {
+                Some(rx) => {
+                    if rx.recv().await.is_none() {
+                        std::future::pending::<()>().await
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            msg = ws.next() => {
+                last_heard = Instant::now();
+                match msg {
+                    Some(Ok(Message::Binary(frame))) => queue.push_back(Event::Frame(frame.to_vec())),
+                    Some(Ok(Message::Close(_))) | None => bail!("the relay closed the connection"),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e).context("the connection to the relay broke"),
+                }
+            }
+            () = nudge => {
+                own_head = store.own_log_head()?;
+                queue.push_back(Event::LocalWrite { own_head });
+            }
+            _ = tick.tick() => {
+                // Writes from another process (the command line) show up here.
+                let head = store.own_log_head()?;
+                if head != own_head {
+                    own_head = head;
+                    queue.push_back(Event::LocalWrite { own_head });
+                }
+                if !up_to_date && last_heard.elapsed() > SILENCE_TIMEOUT {
+                    bail!("the relay stopped answering");
+                }
+                if last_ping.elapsed() > PING_EVERY {
+                    last_ping = Instant::now();
+                    ws.send(Message::Ping(Vec::new().into())).await.context("the connection to the relay broke")?;
+                }
+            }
+            () = stop => {
+                let _ = ws.close(None).await;
+                return Ok(report);
+            }
+        }
+    }
+}
+
+/// Runs one sync of the device in `data_dir` until it is up to date.
+pub async fn sync_once(data_dir: &Path) -> anyhow::Result<SyncReport> {
+    let mut store = crate::data::open_store(data_dir)?;
+    let account = load_account(data_dir, &store)?.context(
+        "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL --phrase \"WORDS\"`",
+    )?;
+    run_session(
+        &mut store,
+        &account,
+        false,
+        Until::UpToDate,
+        &mut Links::default(),
+    )
+    .await
+}
+
+/// Pairing: syncs with the relay under `secret` without creating the account, and
+/// uploads nothing until the key has opened the account's data.
+pub(crate) async fn prove_and_sync(
+    data_dir: &Path,
+    relay: &str,
+    secret: &AccountSecret,
+) -> anyhow::Result<()> {
+    let mut store = crate::data::open_store(data_dir)?;
+    let account = Account {
+        secret: secret.clone(),
+        relay: relay.to_string(),
+        create: false,
+        invite: None,
+    };
+    run_session(
+        &mut store,
+        &account,
+        true,
+        Until::UpToDate,
+        &mut Links::default(),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! What the UI shows about sync: connection state, entries waiting, last sync.
+
+use std::path::Path;
+
+use aftercall_shared::Store;
+
+use super::account::{self, settings};
+
+/// Where the connection to the relay stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnState {
+    /// No account on this device yet: create one or pair.
+    NoAccount,
+    /// Not connected (no relay set, relay unreachable, or waiting to retry).
+    Offline,
+    Connecting,
+    /// Connected, exchanging entries.
+    Syncing,
+    /// Connected; everything on the relay is here and everything here is on the relay.
+    UpToDate,
+}
+
+/// The honest sync status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncStatus {
+    pub state: ConnState,
+    /// Own entries not yet acknowledged by the relay.
+    pub pending_upload: u64,
+    /// When the device was last up to date with the relay (ms since the epoch).
+    pub last_synced_at: Option<i64>,
+    /// The relay's address, as the device connects to it.
+    pub relay: Option<String>,
+    pub last_error: Option<String>,
+    /// Entries from other devices set aside (gap, forged or unreadable).
+    pub quarantined: u64,
+}
+
+impl SyncStatus {
+    pub(crate) fn no_account() -> SyncStatus {
+        SyncStatus {
+            state: ConnState::NoAccount,
+            pending_upload: 0,
+            last_synced_at: None,
+            relay: None,
+            last_error: None,
+            quarantined: 0,
+        }
+    }
+}
+
+/// The status as stored, with `state` for a device that is not connected.
+pub(crate) fn stored_status(store: &Store, has_account: bool) -> SyncStatus {
+    let setting = |key: &str| store.setting(key).ok().flatten();
+    let acked: u64 = setting(settings::ACKED)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let head = store.own_log_head().unwrap_or(0);
+    SyncStatus {
+        state: if has_account {
+            ConnState::Offline
+        } else {
+            ConnState::NoAccount
+        },
+        pending_upload: head.saturating_sub(acked),
+        last_synced_at: setting(settings::LAST_SYNCED).and_then(|v| v.parse().ok()),
+        relay: setting(settings::RELAY),
+        last_error: None,
+        quarantined: store.quarantined_count().unwrap_or(0),
+    }
+}
+
+/// The status of the device in `data_dir` as last recorded (for `aftercall status`).
+pub fn read_status(data_dir: &Path) -> anyhow::Result<SyncStatus> {
+    let store = crate::data::open_store(data_dir)?;
+    Ok(stored_status(
+        &store,
+        account::load_secret(data_dir)?.is_some(),
+    ))
+}

@@ -1,0 +1,218 @@
+//! Sync benchmarks (not timed tests): run with
+//! `cargo bench -p aftercall-tests --bench sync`; figures are printed and recorded
+//! in docs/benchmarks.md, section "Sync".
+//!
+//! Set `AFTERCALL_BENCH_DOCS` (default 10000) and `AFTERCALL_BENCH_BOOTSTRAP`
+//! (interactions, default 10000) to scale.
+
+#![allow(clippy::print_stdout)]
+
+#[path = "../it/sync_support.rs"]
+#[allow(dead_code)]
+mod sync_support;
+
+use std::time::{Duration, Instant};
+
+use aftercall_app::sync::{self, SyncHandle};
+use aftercall_shared::commands::{CaptureDraft, PersonRef};
+use aftercall_shared::model::InteractionKind;
+use sync_support::{account, Device, Relay};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("bootstrap-child") {
+        return bootstrap_child(&args[2], &args[3], &args[4]);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reconnect(env_usize("AFTERCALL_BENCH_DOCS", 10_000)).await;
+        propagation(200).await;
+        bootstrap(env_usize("AFTERCALL_BENCH_BOOTSTRAP", 10_000)).await;
+    });
+}
+
+/// Captures `n` conversations, each with a new person (two documents each), in
+/// one store handle.
+fn fill(device: &Device, n: usize, tag: &str) {
+    let mut store = device.store();
+    for i in 0..n {
+        store
+            .capture(&CaptureDraft {
+                people: vec![PersonRef::Named(format!("{tag} person {i}"))],
+                kind: InteractionKind::Value,
+                talked_about: format!("{tag} conversation {i} about pricing and hiring"),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+}
+
+async fn metric(relay: &Relay, name: &str) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    tcp.read_to_string(&mut body).await.unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn reconnect(docs: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let (devices, _) = account(&relay, &["phone"]).await;
+    let started = Instant::now();
+    fill(&devices[0], docs / 2, "reconnect");
+    let filled = started.elapsed();
+    let started = Instant::now();
+    devices[0].sync().await;
+    let uploaded = started.elapsed();
+    let names = [
+        "aftercall_relay_frames_received_total",
+        "aftercall_relay_frames_sent_total",
+        "aftercall_relay_bytes_received_total",
+        "aftercall_relay_bytes_sent_total",
+    ];
+    let mut before = Vec::new();
+    for n in names {
+        before.push(metric(&relay, n).await);
+    }
+    let started = Instant::now();
+    devices[0].sync().await;
+    let took = started.elapsed();
+    let mut delta = Vec::new();
+    for (n, b) in names.iter().zip(&before) {
+        delta.push(metric(&relay, n).await - b);
+    }
+    println!(
+        "reconnect, {docs} documents ({} captures in {filled:.1?}, first upload {uploaded:.1?}):",
+        docs / 2
+    );
+    println!(
+        "  device -> relay: {} frame(s), {} bytes; relay -> device: {} frame(s), {} bytes; round trips: {}; wall time {took:.1?}",
+        delta[0], delta[2], delta[1], delta[3], delta[0]
+    );
+}
+
+async fn propagation(samples: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let (devices, _) = account(&relay, &["phone", "laptop"]).await;
+    let a = SyncHandle::start(devices[0].dir().to_path_buf());
+    let b = SyncHandle::start(devices[1].dir().to_path_buf());
+    for h in [&a, &b] {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            h.status()
+                .wait_for(|s| s.state == sync::ConnState::UpToDate),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    let mut changes = b.changes();
+    let mut store = devices[0].store();
+    let mut times = Vec::with_capacity(samples);
+    for i in 0..samples {
+        changes.borrow_and_update();
+        let started = Instant::now();
+        store
+            .capture(&CaptureDraft {
+                people: vec![PersonRef::Named("Ada".into())],
+                kind: InteractionKind::Casual,
+                talked_about: format!("propagation {i}"),
+                ..Default::default()
+            })
+            .unwrap();
+        a.local_write();
+        tokio::time::timeout(Duration::from_secs(10), changes.changed())
+            .await
+            .unwrap()
+            .unwrap();
+        times.push(started.elapsed());
+    }
+    a.stop();
+    b.stop();
+    assert!(devices[1].knows(&format!("propagation {}", samples - 1)));
+    times.sort();
+    let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+    println!(
+        "propagation, capture on A visible in B's read model ({samples} samples): p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+        pct(0.50),
+        pct(0.99),
+        times[times.len() - 1]
+    );
+}
+
+async fn bootstrap(interactions: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let (devices, phrase) = account(&relay, &["desk"]).await;
+    let mut store = devices[0].store();
+    let people: Vec<String> = (0..500).map(|i| format!("Person {i}")).collect();
+    for (i, _) in (0..interactions).enumerate() {
+        store
+            .capture(&CaptureDraft {
+                people: vec![PersonRef::Named(people[i % people.len()].clone())],
+                kind: InteractionKind::Value,
+                talked_about: format!("bootstrap conversation {i}"),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    devices[0].sync().await;
+    let fresh = Device::new("new-phone");
+    let started = Instant::now();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "bootstrap-child",
+            fresh.dir().to_str().unwrap(),
+            &relay.url(),
+            &phrase,
+        ])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fresh.knows(&format!("bootstrap conversation {}", interactions - 1)));
+    println!(
+        "bootstrap of a new device from the relay, {interactions} interactions: {took:.1?}, peak memory {}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+}
+
+/// Runs in a child process so its peak memory is the new device's alone.
+fn bootstrap_child(dir: &str, relay: &str, phrase: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(sync::pair(std::path::Path::new(dir), relay, phrase))
+        .unwrap();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    println!("{hwm}");
+}

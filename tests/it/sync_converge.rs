@@ -1,0 +1,144 @@
+//! Stories: devices that were offline converge whatever order they reconnect in.
+
+use aftercall_shared::commands::InteractionEdit;
+
+use crate::sync_support::{account, assert_converged, sync_all, Relay};
+
+fn orders(n: usize) -> Vec<Vec<usize>> {
+    fn permute(rest: Vec<usize>, prefix: Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if rest.is_empty() {
+            out.push(prefix);
+            return;
+        }
+        for i in 0..rest.len() {
+            let mut r = rest.clone();
+            let x = r.remove(i);
+            let mut p = prefix.clone();
+            p.push(x);
+            permute(r, p, out);
+        }
+    }
+    let mut out = Vec::new();
+    permute((0..n).collect(), Vec::new(), &mut out);
+    out
+}
+
+async fn offline_captures_converge(names: &[&'static str]) {
+    for order in orders(names.len()) {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay::start(dir.path());
+        let (devices, _) = account(&relay, names).await;
+        for d in &devices {
+            d.capture(
+                &format!("Ada met on {}", d.name),
+                &format!("pricing, said on {}", d.name),
+            );
+            d.capture("Grace", &format!("hiring, noted on {}", d.name));
+        }
+        let ordered: Vec<_> = order.iter().map(|&i| &devices[i]).collect();
+        sync_all(&ordered).await;
+        let rows = assert_converged(&ordered);
+        for d in &devices {
+            assert!(
+                rows.iter()
+                    .any(|r| r.contains(&format!("pricing, said on {}", d.name))),
+                "order {order:?}: {}'s capture is missing",
+                d.name
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_devices_offline_captures_converge_in_either_reconnect_order() {
+    offline_captures_converge(&["phone", "laptop"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_devices_offline_captures_converge_in_every_reconnect_order() {
+    offline_captures_converge(&["phone", "laptop", "tablet"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_note_edited_on_two_offline_devices_keeps_both_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let (devices, _) = account(&relay, &["phone", "laptop"]).await;
+    let (phone, laptop) = (&devices[0], &devices[1]);
+    let id = phone.capture("Ada", "Talked about pricing.");
+    sync_all(&[phone, laptop]).await;
+    assert!(laptop.knows("Talked about pricing."));
+
+    let edit = |text: &str| InteractionEdit {
+        talked_about: Some(text.to_string()),
+        ..Default::default()
+    };
+    phone
+        .store()
+        .edit_interaction(&id, &edit("Talked about pricing. Phone: she wants a demo."))
+        .unwrap();
+    laptop
+        .store()
+        .edit_interaction(&id, &edit("Laptop: budget is fixed. Talked about pricing."))
+        .unwrap();
+    sync_all(&[laptop, phone]).await;
+
+    let rows = assert_converged(&[phone, laptop]);
+    let row = rows
+        .iter()
+        .find(|r| r.starts_with("interactions:") && r.contains(&id))
+        .expect("the interaction row");
+    assert!(row.contains("Phone: she wants a demo."), "{row}");
+    assert!(row.contains("Laptop: budget is fixed."), "{row}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_on_one_device_and_an_edit_on_another_end_the_same_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let (devices, _) = account(&relay, &["phone", "laptop", "tablet"]).await;
+    let (phone, laptop, tablet) = (&devices[0], &devices[1], &devices[2]);
+    let id = phone.capture("Ada", "Talked about pricing.");
+    sync_all(&[phone, laptop, tablet]).await;
+
+    phone.store().delete(&id).unwrap();
+    laptop
+        .store()
+        .edit_interaction(
+            &id,
+            &InteractionEdit {
+                talked_about: Some("Talked about pricing and a pilot.".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    sync_all(&[laptop, tablet, phone]).await;
+
+    // The designed outcome: the tombstone wins (the conversation stays deleted and can
+    // be restored), and the edit is kept inside it.
+    assert_converged(&[phone, laptop, tablet]);
+    for d in [phone, laptop, tablet] {
+        let rows = d.snapshot();
+        let row = interaction_row(&rows, &id);
+        assert!(row.contains("pilot"), "{}: {row}", d.name);
+        assert!(
+            row.ends_with("| Integer(1)"),
+            "{} shows it not deleted: {row}",
+            d.name
+        );
+    }
+    phone.store().restore(&id).unwrap();
+    sync_all(&[phone, laptop, tablet]).await;
+    let rows = assert_converged(&[phone, laptop, tablet]);
+    let row = interaction_row(&rows, &id);
+    assert!(
+        row.contains("pilot") && row.ends_with("| Integer(0)"),
+        "{row}"
+    );
+}
+
+fn interaction_row<'a>(rows: &'a [String], id: &str) -> &'a str {
+    rows.iter()
+        .find(|r| r.starts_with("interactions:") && r.contains(id))
+        .expect("the interaction row")
+}
