@@ -23,6 +23,8 @@ pub struct AppConfig {
     pub data_dir: PathBuf,
     /// Raise system notifications for follow-ups falling due (the desktop window).
     pub system_notifications: bool,
+    /// The sync task for this data directory (one per process, shared by windows and tabs).
+    pub sync: Option<crate::sync::SyncHandle>,
 }
 
 impl PartialEq for Session {
@@ -37,7 +39,7 @@ pub fn App() -> Element {
     let config = use_context::<AppConfig>();
     let opened = use_hook(|| {
         crate::data::open_store(&config.data_dir)
-            .map(|store| Session::new(config.data_dir.clone(), store))
+            .map(|store| Session::new(config.data_dir.clone(), store, config.sync.clone()))
             .map_err(|e| format!("{e:#}"))
     });
     match opened {
@@ -60,6 +62,32 @@ fn Shell(session: Session, notifications: bool) -> Element {
         move || {
             if notifications {
                 super::notify::follow_ups_falling_due(&session);
+            }
+        }
+    });
+    // Follow the sync task: its status, and re-query when other devices' changes land.
+    use_hook({
+        let session = session.clone();
+        move || {
+            if let Some(handle) = session.sync.clone() {
+                let mut status = session.sync_status;
+                let mut rx = handle.status();
+                spawn(async move {
+                    loop {
+                        let now = rx.borrow_and_update().clone();
+                        status.set(Some(now));
+                        if rx.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut changes = handle.changes();
+                let s = session.clone();
+                spawn(async move {
+                    while changes.changed().await.is_ok() {
+                        s.changed();
+                    }
+                });
             }
         }
     });

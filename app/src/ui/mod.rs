@@ -29,12 +29,14 @@ pub fn launch(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let config = AppConfig {
         data_dir: crate::data::data_dir(data_dir.as_deref())?,
         system_notifications: cfg!(feature = "desktop"),
+        sync: None,
     };
     launch_window(config)
 }
 
 #[cfg(feature = "desktop")]
-fn launch_window(config: AppConfig) -> anyhow::Result<()> {
+fn launch_window(mut config: AppConfig) -> anyhow::Result<()> {
+    config.sync = Some(crate::sync::SyncHandle::start(config.data_dir.clone()));
     use dioxus::desktop::{Config, LogicalSize, WindowBuilder};
     let window = WindowBuilder::new()
         .with_title("Aftercall")
@@ -47,10 +49,9 @@ fn launch_window(config: AppConfig) -> anyhow::Result<()> {
 }
 
 #[cfg(all(feature = "mobile", not(feature = "desktop")))]
-fn launch_window(config: AppConfig) -> anyhow::Result<()> {
-    dioxus::LaunchBuilder::mobile()
-        .with_context(config)
-        .launch(App);
+fn launch_window(mut config: AppConfig) -> anyhow::Result<()> {
+    config.sync = Some(crate::sync::SyncHandle::start(config.data_dir.clone()));
+    dioxus::LaunchBuilder::mobile().with_context(config).launch(App);
     Ok(())
 }
 

@@ -37,7 +37,7 @@ pub fn index_page() -> String {
 }
 
 /// The browser-mode routes for the data in `data_dir`: `/` and the app's websocket.
-pub fn router(data_dir: PathBuf) -> Router {
+pub fn router(data_dir: PathBuf, sync: Option<crate::sync::SyncHandle>) -> Router {
     let pool = Arc::new(LiveViewPool::new());
     let page = index_page();
     Router::new()
@@ -47,11 +47,13 @@ pub fn router(data_dir: PathBuf) -> Router {
             get(move |ws: WebSocketUpgrade| {
                 let pool = pool.clone();
                 let data_dir = data_dir.clone();
+                let sync = sync.clone();
                 async move {
                     ws.on_upgrade(move |socket| async move {
                         let config = AppConfig {
                             data_dir,
                             system_notifications: false,
+                            sync,
                         };
                         let result = pool
                             .launch_virtualdom(axum_socket(socket), move || {
@@ -81,9 +83,11 @@ pub fn serve(
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         on_ready(listener.local_addr()?);
-        axum::serve(listener, router(data_dir))
+        let sync = crate::sync::SyncHandle::start(data_dir.clone());
+        axum::serve(listener, router(data_dir, Some(sync.clone())))
             .with_graceful_shutdown(shutdown())
             .await?;
+        sync.stop();
         Ok(())
     })
 }

@@ -31,12 +31,18 @@ pub struct Session {
     pub screen: Signal<Screen>,
     pub notice: Signal<Option<Notice>>,
     after_write: Rc<RefCell<Option<AfterWrite>>>,
+    /// The sync task, when this app runs one.
+    pub sync: Option<crate::sync::SyncHandle>,
+    /// Its latest status.
+    pub sync_status: Signal<Option<crate::sync::SyncStatus>>,
 }
 
 impl Session {
     /// Makes the session for a freshly opened store (inside a component).
-    pub fn new(data_dir: PathBuf, store: Store) -> Self {
+    pub fn new(data_dir: PathBuf, store: Store, sync: Option<crate::sync::SyncHandle>) -> Self {
         Session {
+            sync,
+            sync_status: Signal::new(None),
             data_dir,
             store: Rc::new(RefCell::new(store)),
             revision: Signal::new(0),
@@ -78,7 +84,7 @@ impl Session {
                 if let Some(hook) = self.after_write.borrow().clone() {
                     hook();
                 }
-
+                self.sync_nudge();
                 Some(value)
             }
             Err(e) => {
@@ -92,6 +98,13 @@ impl Session {
     pub fn changed(&self) {
         let mut revision = self.revision;
         revision += 1;
+    }
+
+    /// Tells the sync task to look again (after a write or a change of account).
+    pub fn sync_nudge(&self) {
+        if let Some(handle) = &self.sync {
+            handle.local_write();
+        }
     }
 
     /// Registers what to do after every local write.
@@ -148,6 +161,11 @@ impl Session {
 /// The session of the surrounding app.
 pub fn use_session() -> Session {
     use_context::<Session>()
+}
+
+/// The latest sync status (`None` when no sync task runs here).
+pub fn use_sync_status() -> Option<crate::sync::SyncStatus> {
+    (use_session().sync_status)()
 }
 
 /// Today in the user's time zone.
