@@ -196,3 +196,42 @@ fn a_backup_restores_into_an_empty_store_and_is_refused_elsewhere() {
     let err = fresh.store.restore_backup(&backup).unwrap_err().to_string();
     assert!(err.contains("already holds data"), "{err}");
 }
+
+/// A benchmark, not a timed test: `cargo test -p aftercall-shared --release
+/// import_benchmark -- --ignored --nocapture` prints how long 5,000 contacts take
+/// (the target is under 2 seconds).
+#[test]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+fn import_benchmark_five_thousand_contacts() {
+    let mut file = String::new();
+    for i in 0..5000 {
+        file.push_str(&format!(
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Family{i};Given{i};;;\r\nFN:Given{i} Family{i}\r\n\
+             ORG:Company {c}\r\nEMAIL;TYPE=WORK:person{i}@company{c}.example\r\n\
+             TEL;TYPE=CELL:+1 555 {i:07}\r\nADR;TYPE=WORK:;;{i} Main Street;Springfield;;{i:05};USA\r\n\
+             NOTE:Contact number {i}.\r\nEND:VCARD\r\n",
+            c = i % 97
+        ));
+    }
+    let started = std::time::Instant::now();
+    let parsed = parse_vcards(file.as_bytes());
+    assert_eq!(parsed.contacts.len(), 5000);
+    let parsing = started.elapsed();
+    let mut f = store(8);
+    let started = std::time::Instant::now();
+    let report = f
+        .store
+        .import_vcards(file.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    let first = started.elapsed();
+    let started = std::time::Instant::now();
+    let again = f
+        .store
+        .import_vcards(file.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    let second = started.elapsed();
+    assert_eq!((report.added(), again.unchanged()), (5000, 5000));
+    eprintln!(
+        "5000 contacts: parsing alone {parsing:?}, first import {first:?}, re-import {second:?}"
+    );
+}
