@@ -35,9 +35,9 @@ pub mod queries;
 #[cfg(feature = "device")]
 mod store;
 
-pub mod protocol;
 #[cfg(feature = "device")]
 pub mod crypto;
+pub mod protocol;
 #[cfg(feature = "device")]
 pub mod sync;
 
@@ -45,3 +45,6 @@ pub mod sync;
 pub use error::{Error, Result};
 #[cfg(feature = "device")]
 pub use store::{DocChanges, LogEntry, Store, Writer};
+
+#[cfg(all(test, feature = "device"))]
+mod tests;

@@ -73,6 +73,10 @@ pub(super) fn append(tx: &Transaction<'_>, changes: &[DocChanges], now: i64) -> 
 }
 
 /// Loads `changes` into the stored documents and re-projects them, inside `tx`.
+///
+/// A change whose dependencies have not arrived yet (they come from a third device
+/// whose entry is still on its way) is kept in `pending_changes` and applied as soon
+/// as they do, so nothing is lost whatever order entries arrive in.
 fn apply_changes(tx: &Transaction<'_>, changes: &[DocChanges]) -> Result<()> {
     for c in changes {
         let stored: Option<(String, Vec<u8>)> = tx
@@ -93,9 +97,28 @@ fn apply_changes(tx: &Transaction<'_>, changes: &[DocChanges]) -> Result<()> {
             None => AutoCommit::new(),
         };
         let before = doc.get_heads();
+        let pending: Vec<Vec<u8>> = tx
+            .prepare_cached("SELECT bytes FROM pending_changes WHERE doc_id = ?1")?
+            .query_map([&c.doc_id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for chunk in &pending {
+            doc.load_incremental(chunk)?;
+        }
         doc.load_incremental(&c.bytes)?;
-        if doc.get_heads() == before && stored.is_some() {
-            continue; // Already had every change: a re-delivery.
+        let waiting = !doc.get_missing_deps(&[]).is_empty();
+        if waiting || !pending.is_empty() {
+            tx.prepare_cached("DELETE FROM pending_changes WHERE doc_id = ?1")?
+                .execute([&c.doc_id])?;
+        }
+        if waiting {
+            let mut keep =
+                tx.prepare_cached("INSERT INTO pending_changes (doc_id, bytes) VALUES (?1, ?2)")?;
+            for chunk in pending.iter().chain(std::iter::once(&c.bytes)) {
+                keep.execute(params![c.doc_id, chunk])?;
+            }
+        }
+        if doc.get_heads() == before {
+            continue; // A re-delivery, or nothing applicable yet.
         }
         let rowid = save_doc(tx, &c.doc_id, c.kind, &mut doc)?;
         read_model::project(tx, rowid, &c.doc_id, c.kind, &doc)?;

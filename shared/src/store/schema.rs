@@ -112,6 +112,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
 
+    -- Changes that arrived before the changes they build on (from a third device);
+    -- kept until those arrive, then applied.
+    CREATE TABLE pending_changes (
+        doc_id TEXT NOT NULL,
+        bytes BLOB NOT NULL
+    );
+    CREATE INDEX pending_changes_doc ON pending_changes(doc_id);
+
     -- For every other device, the last sequence number applied here.
     CREATE TABLE cursors (
         device TEXT PRIMARY KEY,

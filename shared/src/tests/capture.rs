@@ -1,0 +1,128 @@
+//! Capturing conversations: people found or created, everything durable at once.
+
+use super::*;
+use crate::commands::EventRef;
+use crate::model::ReferralStatus;
+
+#[test]
+fn capture_creates_the_person_and_reuses_them_by_name_ignoring_case() {
+    let mut f = fixture(1);
+    let first = f
+        .store
+        .capture(&chat("Ana Müller", InteractionKind::Value, "pricing"))
+        .unwrap();
+    assert!(first.people[0].2, "a new name creates a person");
+    let second = f
+        .store
+        .capture(&chat("  ana   MÜLLER ", InteractionKind::Casual, "coffee"))
+        .unwrap();
+    assert_eq!(second.people[0].0, first.people[0].0, "same person reused");
+    assert!(!second.people[0].2);
+    assert_eq!(f.store.people(10).unwrap().len(), 1);
+    let diary = f.store.diary(&first.people[0].0).unwrap();
+    assert_eq!(diary.interactions.len(), 2);
+    assert_eq!(
+        diary.person.name, "Ana Müller",
+        "the first spelling is kept"
+    );
+}
+
+#[test]
+fn capture_with_nobody_is_refused_and_writes_nothing() {
+    let mut f = fixture(2);
+    let err = f
+        .store
+        .capture(&chat("   ", InteractionKind::Value, "x"))
+        .unwrap_err();
+    assert!(err.to_string().contains("at least one person"), "{err}");
+    assert_eq!(f.store.own_log_head().unwrap(), 0);
+    assert!(f.store.people(10).unwrap().is_empty());
+}
+
+#[test]
+fn every_capture_appends_exactly_one_own_log_entry_with_all_its_documents() {
+    let mut f = fixture(3);
+    let mut draft = chat("Ana", InteractionKind::Event, "met at the booth");
+    draft.people.push(PersonRef::Named("Bea".into()));
+    draft.event = Some(EventRef::Named("RustConf".into()));
+    f.store.capture(&draft).unwrap();
+    assert_eq!(f.store.own_log_head().unwrap(), 1);
+    let entry = &f.store.own_entries_after(0, 10).unwrap()[0];
+    // Two people, one event, one interaction.
+    assert_eq!(entry.changes.len(), 4);
+    f.store
+        .capture(&chat("Ana", InteractionKind::Value, "follow-up call"))
+        .unwrap();
+    assert_eq!(f.store.own_log_head().unwrap(), 2);
+    assert_eq!(
+        f.store.own_entries_after(1, 10).unwrap()[0].changes.len(),
+        1
+    );
+}
+
+#[test]
+fn people_met_at_an_event_know_how_they_were_met() {
+    let mut f = fixture(4);
+    let mut draft = chat("Chen", InteractionKind::Event, "ml tooling");
+    draft.event = Some(EventRef::Named("Web Summit".into()));
+    let saved = f.store.capture(&draft).unwrap();
+    let mut again = chat("Dana", InteractionKind::Event, "");
+    again.event = Some(EventRef::Named("web summit".into()));
+    let second = f.store.capture(&again).unwrap();
+    assert_eq!(
+        saved.event_id, second.event_id,
+        "the event is found by name"
+    );
+    let chen = f.store.diary(&saved.people[0].0).unwrap().person;
+    assert_eq!(chen.how_met, "Met at Web Summit (2026-11-23)");
+    assert_eq!(chen.event.unwrap().name, "Web Summit");
+}
+
+#[test]
+fn referrals_keep_their_flags_and_order() {
+    let mut f = fixture(5);
+    let mut draft = chat("Ana", InteractionKind::Value, "hiring");
+    draft.referrals = vec![
+        ReferralDraft {
+            name: "Bob Stone".into(),
+            will_introduce: true,
+            may_use_name: true,
+            reach: "mornings, email".into(),
+            ..Default::default()
+        },
+        referral("Cleo", false),
+        referral("   ", true),
+    ];
+    let saved = f.store.capture(&draft).unwrap();
+    let diary = f.store.diary(&saved.people[0].0).unwrap();
+    let refs = &diary.interactions[0].referrals;
+    assert_eq!(
+        refs.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["Bob Stone", "Cleo"]
+    );
+    assert!(refs[0].will_introduce && refs[0].may_use_name && !refs[0].will_tell);
+    assert_eq!(refs[0].reach, "mornings, email");
+    assert_eq!(refs[0].status, ReferralStatus::Suggested.as_str());
+    assert_eq!(diary.referrals_given.len(), 2);
+    assert_eq!(refs[0].referrer.as_ref().unwrap().name, "Ana");
+}
+
+#[test]
+fn a_saved_capture_is_on_disk_for_a_second_connection_at_once() {
+    let mut f = fixture(6);
+    f.store
+        .capture(&chat("Ana", InteractionKind::Value, "durable"))
+        .unwrap();
+    let other = Store::open(
+        &f.dir.path().join("store.sqlite"),
+        Box::new(f.clock.clone()),
+        Box::new(SeededEntropy::new(99)),
+    )
+    .unwrap();
+    assert_eq!(other.search_people("durable", 10).unwrap().len(), 1);
+    assert_eq!(
+        other.device_id(),
+        f.store.device_id(),
+        "the device id is stored once"
+    );
+}

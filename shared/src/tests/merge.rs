@@ -1,0 +1,203 @@
+//! Two devices that exchange their logs end up with the same data, whatever the order.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::commands::InteractionEdit;
+
+/// Applies every entry of `from`'s log that `to` has not applied yet.
+fn pull(to: &mut Store, from: &Store) {
+    let device = from.device_id().to_string();
+    let after = to.cursor(&device).unwrap();
+    for (seq, payload) in from.own_log_after(after, 10_000).unwrap() {
+        to.apply_remote_entry(&device, seq, &payload).unwrap();
+    }
+}
+
+#[test]
+fn concurrent_edits_of_the_same_note_both_survive() {
+    let mut phone = fixture(30);
+    let mut desktop = fixture(31);
+    let saved = phone
+        .store
+        .capture(&chat("Ana", InteractionKind::Value, "pricing for clinics"))
+        .unwrap();
+    pull(&mut desktop.store, &phone.store);
+    phone
+        .store
+        .edit_interaction(
+            &saved.interaction_id,
+            &InteractionEdit {
+                talked_about: Some("urgent: pricing for clinics".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    desktop
+        .store
+        .edit_interaction(
+            &saved.interaction_id,
+            &InteractionEdit {
+                talked_about: Some("pricing for clinics in Bern".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    pull(&mut desktop.store, &phone.store);
+    pull(&mut phone.store, &desktop.store);
+    let on_phone = phone.store.diary(&saved.people[0].0).unwrap().interactions[0]
+        .talked_about
+        .clone();
+    let on_desktop = desktop
+        .store
+        .diary(&saved.people[0].0)
+        .unwrap()
+        .interactions[0]
+        .talked_about
+        .clone();
+    assert_eq!(on_phone, "urgent: pricing for clinics in Bern");
+    assert_eq!(on_phone, on_desktop);
+    assert_eq!(
+        phone.store.read_model_snapshot().unwrap(),
+        desktop.store.read_model_snapshot().unwrap()
+    );
+}
+
+#[test]
+fn a_delete_on_one_device_and_an_edit_on_another_keep_both_and_stay_deleted() {
+    let mut phone = fixture(32);
+    let mut desktop = fixture(33);
+    let saved = phone
+        .store
+        .capture(&chat("Ana", InteractionKind::Value, "old text"))
+        .unwrap();
+    pull(&mut desktop.store, &phone.store);
+    phone.store.delete(&saved.interaction_id).unwrap();
+    desktop
+        .store
+        .edit_interaction(
+            &saved.interaction_id,
+            &InteractionEdit {
+                talked_about: Some("new text".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    pull(&mut desktop.store, &phone.store);
+    pull(&mut phone.store, &desktop.store);
+    for store in [&phone.store, &desktop.store] {
+        assert!(
+            store
+                .diary(&saved.people[0].0)
+                .unwrap()
+                .interactions
+                .is_empty(),
+            "deleted wins"
+        );
+    }
+    desktop.store.restore(&saved.interaction_id).unwrap();
+    pull(&mut phone.store, &desktop.store);
+    let back = &phone.store.diary(&saved.people[0].0).unwrap().interactions[0];
+    assert_eq!(
+        back.talked_about, "new text",
+        "the edit made meanwhile is kept"
+    );
+}
+
+#[test]
+fn re_delivered_entries_change_nothing_and_gaps_are_refused() {
+    let mut phone = fixture(34);
+    let mut desktop = fixture(35);
+    for n in 0..3 {
+        phone
+            .store
+            .capture(&chat("Ana", InteractionKind::Casual, &format!("chat {n}")))
+            .unwrap();
+    }
+    let log = phone.store.own_log_after(0, 10).unwrap();
+    let device = phone.store.device_id().to_string();
+    let gap = desktop
+        .store
+        .apply_remote_entry(&device, 2, &log[1].1)
+        .unwrap_err();
+    assert!(gap.to_string().contains("arrived before entry 1"), "{gap}");
+    assert!(desktop
+        .store
+        .apply_remote_entry(&device, 1, &log[0].1)
+        .unwrap());
+    let before = desktop.store.read_model_snapshot().unwrap();
+    assert!(
+        !desktop
+            .store
+            .apply_remote_entry(&device, 1, &log[0].1)
+            .unwrap(),
+        "a replay is ignored"
+    );
+    assert_eq!(before, desktop.store.read_model_snapshot().unwrap());
+    assert!(desktop
+        .store
+        .apply_remote_entry(&device, 2, b"\xff\x00garbage")
+        .is_err());
+    assert_eq!(
+        desktop.store.cursor(&device).unwrap(),
+        1,
+        "a bad entry does not move the cursor"
+    );
+    pull(&mut desktop.store, &phone.store);
+    assert_eq!(
+        phone.store.read_model_snapshot().unwrap(),
+        desktop.store.read_model_snapshot().unwrap()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
+
+    /// Three devices write offline, then exchange logs in a random order: all agree.
+    #[test]
+    fn three_devices_converge_whatever_the_exchange_order(
+        seed in any::<u64>(),
+        order in proptest::collection::vec((0usize..3, 0usize..3), 6..14),
+    ) {
+        let mut devices = [fixture(seed), fixture(seed ^ 1), fixture(seed ^ 2)];
+        let mut rng = SeededEntropy::new(seed);
+        for round in 0..2 {
+            for d in devices.iter_mut() {
+                for _ in 0..6 {
+                    random_step(&mut d.store, &mut rng, &["Ana", "Bob", "Cleo"]);
+                }
+            }
+            for &(to, from) in &order {
+                if to != from {
+                    let (a, b) = pair(&mut devices, to, from);
+                    pull(&mut a.store, &b.store);
+                }
+            }
+            let _ = round;
+        }
+        // Finally everyone pulls from everyone.
+        for to in 0..3 {
+            for from in 0..3 {
+                if to != from {
+                    let (a, b) = pair(&mut devices, to, from);
+                    pull(&mut a.store, &b.store);
+                }
+            }
+        }
+        let first = devices[0].store.read_model_snapshot().unwrap();
+        for d in &devices[1..] {
+            prop_assert_eq!(&first, &d.store.read_model_snapshot().unwrap());
+        }
+    }
+}
+
+fn pair(devices: &mut [Fixture; 3], to: usize, from: usize) -> (&mut Fixture, &Fixture) {
+    assert_ne!(to, from);
+    if to < from {
+        let (left, right) = devices.split_at_mut(from);
+        (&mut left[to], &right[0])
+    } else {
+        let (left, right) = devices.split_at_mut(to);
+        (&mut right[0], &left[from])
+    }
+}

@@ -1,0 +1,148 @@
+//! Stories about the domain, told against real SQLite files in temporary directories.
+
+mod capture;
+mod edits;
+mod merge;
+mod queries;
+mod rebuild;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use tempfile::TempDir;
+
+use crate::commands::{CaptureDraft, PersonRef, ReferralDraft};
+use crate::env::{ManualClock, SeededEntropy};
+use crate::model::InteractionKind;
+use crate::Store;
+
+/// 23 November 2026, 10:00 UTC: a Monday.
+pub(crate) fn monday() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
+}
+
+pub(crate) fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// A store in its own temporary directory with a clock the test controls.
+pub(crate) struct Fixture {
+    pub store: Store,
+    pub clock: ManualClock,
+    pub dir: TempDir,
+}
+
+pub(crate) fn fixture(seed: u64) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(monday());
+    let store = Store::open(
+        &dir.path().join("store.sqlite"),
+        Box::new(clock.clone()),
+        Box::new(SeededEntropy::new(seed)),
+    )
+    .unwrap();
+    Fixture { store, clock, dir }
+}
+
+/// A capture with one person and a kind, the rest empty.
+pub(crate) fn chat(with: &str, kind: InteractionKind, talked: &str) -> CaptureDraft {
+    CaptureDraft {
+        people: vec![PersonRef::Named(with.to_string())],
+        kind,
+        talked_about: talked.to_string(),
+        ..Default::default()
+    }
+}
+
+pub(crate) fn referral(name: &str, intro: bool) -> ReferralDraft {
+    ReferralDraft {
+        name: name.to_string(),
+        will_introduce: intro,
+        ..Default::default()
+    }
+}
+
+/// One random step of a user's history, for randomized tests.
+pub(crate) fn random_step(store: &mut Store, rng: &mut SeededEntropy, names: &[&str]) {
+    use crate::commands::InteractionEdit;
+    use crate::model::ReferralStatus;
+    let pick = |rng: &mut SeededEntropy, n: usize| (rng.next_u64() % n as u64) as usize;
+    let words = [
+        "pricing", "hiring", "Zürich", "coffee", "naïve", "roadmap", "intro", "grant",
+    ];
+    let text = |rng: &mut SeededEntropy| -> String {
+        (0..1 + pick(rng, 6))
+            .map(|_| words[pick(rng, words.len())])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let interactions: Vec<String> = store
+        .conn()
+        .prepare("SELECT id FROM interactions ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    match pick(rng, 10) {
+        0..=4 => {
+            let kinds = [
+                InteractionKind::Value,
+                InteractionKind::Casual,
+                InteractionKind::Event,
+                InteractionKind::Other,
+            ];
+            let mut draft = chat(
+                names[pick(rng, names.len())],
+                kinds[pick(rng, 4)],
+                &text(rng),
+            );
+            draft.recommended = text(rng);
+            draft.thank_you = pick(rng, 2) == 0;
+            draft.business_discussed = pick(rng, 2) == 0;
+            if pick(rng, 2) == 0 {
+                draft.follow_up =
+                    Some(date("2026-11-20") + chrono::Duration::days(pick(rng, 10) as i64));
+            }
+            if pick(rng, 3) == 0 {
+                draft
+                    .referrals
+                    .push(referral(names[pick(rng, names.len())], pick(rng, 2) == 0));
+            }
+            store.capture(&draft).unwrap();
+        }
+        _ if interactions.is_empty() => {}
+        5 | 6 => {
+            let id = &interactions[pick(rng, interactions.len())];
+            let edit = InteractionEdit {
+                talked_about: Some(text(rng)),
+                kind: (pick(rng, 2) == 0).then_some(InteractionKind::Value),
+                ..Default::default()
+            };
+            store.edit_interaction(id, &edit).unwrap();
+        }
+        7 => {
+            let id = interactions[pick(rng, interactions.len())].clone();
+            if pick(rng, 2) == 0 {
+                store.delete(&id).unwrap()
+            } else {
+                store.restore(&id).unwrap()
+            }
+        }
+        8 => {
+            let id = &interactions[pick(rng, interactions.len())];
+            let _ = store.complete_follow_up(id);
+        }
+        _ => {
+            let today = store.today(date("2026-11-23")).unwrap();
+            if let Some(r) = today.intros.first() {
+                let statuses = [
+                    ReferralStatus::IntroAsked,
+                    ReferralStatus::IntroMade,
+                    ReferralStatus::Talked,
+                ];
+                store
+                    .set_referral_status(&r.id, statuses[pick(rng, 3)])
+                    .unwrap();
+            }
+        }
+    }
+}

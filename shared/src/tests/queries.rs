@@ -1,0 +1,215 @@
+//! Today, People and search, Diary and Review answer from the read model.
+
+use chrono::Duration;
+
+use super::*;
+
+#[test]
+fn search_matches_prefixes_of_any_word_ignoring_accents_and_case() {
+    let mut f = fixture(20);
+    f.store
+        .capture(&chat(
+            "José García",
+            InteractionKind::Value,
+            "Säntis hiking trip",
+        ))
+        .unwrap();
+    f.store
+        .capture(&chat(
+            "Bea",
+            InteractionKind::Casual,
+            "kubernetes migration",
+        ))
+        .unwrap();
+    let names = |q: &str| -> Vec<String> {
+        f.store
+            .search_people(q, 10)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect()
+    };
+    assert_eq!(names("jose"), ["José García"]);
+    assert_eq!(names("GARC"), ["José García"]);
+    assert_eq!(names("santis hik"), ["José García"], "all words must match");
+    assert_eq!(names("kube"), ["Bea"]);
+    assert!(names("santis kube").is_empty());
+    assert!(names("zzz").is_empty());
+    assert_eq!(names("  ").len(), 2, "an empty search lists everyone");
+    assert!(
+        names("\"OR\" AND (").is_empty(),
+        "operators are plain words"
+    );
+}
+
+#[test]
+fn people_whose_own_record_matches_come_before_people_whose_notes_do() {
+    let mut f = fixture(21);
+    f.store
+        .capture(&chat(
+            "Ana",
+            InteractionKind::Value,
+            "talked about Marco's startup",
+        ))
+        .unwrap();
+    f.clock.advance(Duration::hours(1));
+    f.store
+        .capture(&chat("Marco Rossi", InteractionKind::Casual, ""))
+        .unwrap();
+    f.clock.advance(Duration::hours(1));
+    f.store
+        .capture(&chat("Ana", InteractionKind::Casual, ""))
+        .unwrap();
+    let found: Vec<String> = f
+        .store
+        .search_people("marco", 10)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(found, ["Marco Rossi", "Ana"]);
+}
+
+#[test]
+fn the_people_list_and_typeahead_put_recent_conversations_first() {
+    let mut f = fixture(22);
+    for name in ["Anna Berg", "Bob", "Hanna Li"] {
+        f.store
+            .capture(&chat(name, InteractionKind::Casual, ""))
+            .unwrap();
+        f.clock.advance(Duration::minutes(5));
+    }
+    let list: Vec<String> = f
+        .store
+        .people(10)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(list, ["Hanna Li", "Bob", "Anna Berg"]);
+    let typed: Vec<String> = f
+        .store
+        .people_named_like("an", 10)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(
+        typed,
+        ["Anna Berg"],
+        "word prefixes only, not inner letters"
+    );
+    let typed: Vec<String> = f
+        .store
+        .people_named_like("li", 10)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(typed, ["Hanna Li"]);
+    assert!(
+        f.store.people_named_like("%", 10).unwrap().is_empty(),
+        "wildcards are literal"
+    );
+}
+
+#[test]
+fn the_diary_lists_conversations_in_time_order_with_the_last_value_call() {
+    let mut f = fixture(23);
+    let mut late = chat("Ana", InteractionKind::Casual, "second");
+    late.at = Some(monday() + Duration::days(1));
+    f.store.capture(&late).unwrap();
+    let mut early = chat("Ana", InteractionKind::Value, "first");
+    early.at = Some(monday() - Duration::days(3));
+    let saved = f.store.capture(&early).unwrap();
+    let diary = f.store.diary(&saved.people[0].0).unwrap();
+    let order: Vec<&str> = diary
+        .interactions
+        .iter()
+        .map(|i| i.talked_about.as_str())
+        .collect();
+    assert_eq!(order, ["first", "second"]);
+    assert_eq!(
+        diary.last_value_call,
+        Some((monday() - Duration::days(3)).timestamp_millis())
+    );
+}
+
+#[test]
+fn the_review_counts_the_week_and_queues_casual_only_people_by_latest_chat() {
+    let mut f = fixture(24);
+    let at = |days: i64| Some(monday() + Duration::days(days));
+    let mut captures = vec![
+        (chat("Ana", InteractionKind::Value, ""), at(0), true),
+        (chat("Bob", InteractionKind::Casual, ""), at(1), false),
+        (chat("Cleo", InteractionKind::Casual, ""), at(2), false),
+        (chat("Cleo", InteractionKind::Casual, ""), at(-5), false), // last week
+        (chat("Ana", InteractionKind::Casual, ""), at(-6), false),  // Ana had a value call
+        (chat("Dan", InteractionKind::Value, ""), at(-7), true),
+        (chat("Eve", InteractionKind::Other, ""), at(8), false), // next week
+    ];
+    for (draft, when, business) in captures.iter_mut() {
+        draft.at = *when;
+        draft.business_discussed = *business;
+        f.store.capture(draft).unwrap();
+    }
+    let review = f
+        .store
+        .review(
+            date("2026-11-25"),
+            chrono::FixedOffset::east_opt(0).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(review.this_week.start, "2026-11-23");
+    assert_eq!(
+        (
+            review.this_week.value,
+            review.this_week.casual,
+            review.this_week.other
+        ),
+        (1, 2, 0)
+    );
+    assert_eq!((review.last_week.value, review.last_week.casual), (1, 2));
+    let queue: Vec<(&str, i64)> = review
+        .casual_only
+        .iter()
+        .map(|c| (c.person.name.as_str(), c.casual_chats))
+        .collect();
+    assert_eq!(
+        queue,
+        [("Cleo", 2), ("Bob", 1)],
+        "Ana had a value call, Eve no casual chat"
+    );
+    let no_business: Vec<&str> = review
+        .no_business
+        .iter()
+        .map(|i| i.people[0].name.as_str())
+        .collect();
+    assert_eq!(no_business, ["Bob", "Cleo"]);
+    assert_eq!(review.this_week.no_business, 2);
+}
+
+#[test]
+fn week_boundaries_follow_the_users_offset() {
+    let mut f = fixture(25);
+    let mut draft = chat("Ana", InteractionKind::Value, "");
+    // Sunday 22 Nov 23:30 UTC is already Monday 00:30 in UTC+1.
+    draft.at = Some(Utc.with_ymd_and_hms(2026, 11, 22, 23, 30, 0).unwrap());
+    f.store.capture(&draft).unwrap();
+    let utc = f
+        .store
+        .review(
+            date("2026-11-23"),
+            chrono::FixedOffset::east_opt(0).unwrap(),
+        )
+        .unwrap();
+    let cet = f
+        .store
+        .review(
+            date("2026-11-23"),
+            chrono::FixedOffset::east_opt(3600).unwrap(),
+        )
+        .unwrap();
+    assert_eq!((utc.this_week.value, utc.last_week.value), (0, 1));
+    assert_eq!((cet.this_week.value, cet.last_week.value), (1, 0));
+}
