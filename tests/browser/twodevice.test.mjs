@@ -1,0 +1,108 @@
+// Two devices in browser mode, each with its own data directory, paired through a
+// real relay on loopback: a capture on one appears on the other without a reload;
+// with the relay stopped both keep working and say so; after a restart they converge.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { appBinary, tempDir, startApp, openBrowser, go, eventually, shot } from './lib.mjs';
+
+function relayBinary() {
+  return process.env.AFTERCALL_RELAY_BIN || join(dirname(appBinary()), 'sync-server');
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+async function startRelay(port, db) {
+  const child = spawn(relayBinary(), ['--listen', `127.0.0.1:${port}`, '--db', db], { stdio: 'ignore' });
+  await eventually(() => new Promise((resolve) => {
+    fetch(`http://127.0.0.1:${port}/health`).then(() => resolve(true), () => resolve(false));
+  }), 20000);
+  return () => new Promise((done) => {
+    if (child.exitCode !== null) return done();
+    child.once('exit', () => done());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+async function device(name) {
+  const data = tempDir(`aftercall-${name}-`);
+  const app = await startApp(data.dir);
+  const browser = await openBrowser('desktop');
+  await browser.page.goto(app.url);
+  await browser.page.locator('#person').waitFor();
+  return { page: browser.page, done: async () => { await browser.close(); await app.stop(); data.cleanup(); } };
+}
+
+async function state(page) {
+  return (await page.locator('#sync-state').innerText().catch(() => '')).trim();
+}
+
+async function capture(page, who, what) {
+  await go(page, 'desktop', 'capture');
+  await page.locator('#person').fill(who);
+  await page.locator('#talked-about').fill(what);
+  await page.locator('#save').click();
+  await eventually(async () => (await page.locator('#saved').innerText().catch(() => '')).includes(who));
+}
+
+test('two devices paired through a relay: captures cross over live, offline is honest, both converge after a restart', { skip: !existsSync(relayBinary()) && 'no relay binary: cargo build -p aftercall-sync-server' }, async () => {
+  const port = await freePort();
+  const relayData = tempDir('aftercall-relay-');
+  const db = join(relayData.dir, 'relay.sqlite');
+  let stopRelay = await startRelay(port, db);
+  const a = await device('a');
+  const b = await device('b');
+  try {
+    const relay = `ws://127.0.0.1:${port}`;
+    await go(a.page, 'desktop', 'sync');
+    await a.page.locator('#relay').fill(relay);
+    await a.page.locator('#sync-create').click();
+    await eventually(async () => (await state(a.page)) === 'Up to date', 30000);
+    await a.page.locator('#show-phrase').click();
+    const phrase = (await a.page.locator('#recovery-phrase').innerText()).trim();
+
+    await go(b.page, 'desktop', 'sync');
+    await b.page.locator('#relay').fill(relay);
+    await b.page.locator('#pair-phrase').fill(phrase);
+    await b.page.locator('#sync-pair').click();
+    await eventually(async () => (await state(b.page)) === 'Up to date', 30000);
+    await shot(b.page, 'desktop-sync-paired');
+
+    // A capture on one shows on the other, no reload.
+    await go(b.page, 'desktop', 'people');
+    await capture(a.page, 'Jo Synced', 'met through the relay');
+    await eventually(async () => (await b.page.locator('#people-list').innerText()).includes('Jo Synced'), 30000);
+
+    // Relay down: both say offline and keep working.
+    await stopRelay();
+    for (const d of [a, b]) {
+      await go(d.page, 'desktop', 'sync');
+      await eventually(async () => ['Offline', 'Connecting…'].includes(await state(d.page)), 30000);
+    }
+    await shot(a.page, 'desktop-sync-offline');
+    await capture(a.page, 'Kim Offline', 'written while the relay was down');
+    await capture(b.page, 'Lee Offline', 'also written offline');
+
+    // Relay back: they converge.
+    stopRelay = await startRelay(port, db);
+    for (const [d, other] of [[a, 'Lee Offline'], [b, 'Kim Offline']]) {
+      await go(d.page, 'desktop', 'people');
+      await eventually(async () => (await d.page.locator('#people-list').innerText()).includes(other), 90000);
+    }
+  } finally {
+    await a.done();
+    await b.done();
+    await stopRelay();
+    relayData.cleanup();
+  }
+});
