@@ -2,8 +2,6 @@
 //! and JSON backups out; restore. Fixture files are under `tests/fixtures/vcard/`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use aftercall_shared::commands::{CaptureDraft, PersonRef};
@@ -16,50 +14,7 @@ use aftercall_shared::model::{InteractionKind, PostalAddress, RelatedName};
 use aftercall_shared::Store;
 use chrono::{NaiveDate, TimeZone, Utc};
 
-/// The `aftercall` binary built from the current sources (once per test run).
-fn aftercall_bin() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "aftercall-app", "--bin", "aftercall"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "cargo build -p aftercall-app failed");
-            target.join("debug").join("aftercall")
-        })
-        .clone()
-}
-
-/// `aftercall --data-dir DIR ARGS…`, run to completion.
-fn aftercall(dir: &Path, args: &[&str]) -> Output {
-    Command::new(aftercall_bin())
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("AFTERCALL_DATA_DIR")
-        .output()
-        .expect("aftercall runs")
-}
-
-/// A command that must succeed; its standard output.
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = aftercall(dir, args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "aftercall {args:?} failed: {err}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A command that must fail; its standard error.
-fn fails(dir: &Path, args: &[&str]) -> String {
-    let out = aftercall(dir, args);
-    assert!(!out.status.success(), "aftercall {args:?} should fail");
-    String::from_utf8(out.stderr).unwrap()
-}
+use crate::support::{aftercall, fails, ok};
 
 fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -168,20 +123,32 @@ fn an_iphone_card_keeps_custom_labels_related_names_and_a_birthday_without_year(
     assert_eq!(c.birthday, "--03-09");
     assert_eq!(c.note, "Met at the fintech breakfast.\nLikes early calls.");
     assert!(
-        c.extra.iter().any(|l| l.contains("X-SOCIALPROFILE")
-            && l.contains("linkedin.com/in/chidi-okafor-example")),
+        c.extra
+            .iter()
+            .any(|l| l.contains("X-SOCIALPROFILE")
+                && l.contains("linkedin.com/in/chidi-okafor-example")),
         "unknown properties are kept: {:?}",
         c.extra
     );
-    assert!(c.extra.iter().any(|l| l.starts_with("item3.X-ABADR")), "{:?}", c.extra);
+    assert!(
+        c.extra.iter().any(|l| l.starts_with("item3.X-ABADR")),
+        "{:?}",
+        c.extra
+    );
 }
 
 #[test]
 fn an_android_2_1_card_decodes_quoted_printable_in_utf8_and_latin1() {
     let c = the_contact("android_2_1.vcf");
     assert_eq!(c.name, "Jürgen Müller");
-    assert_eq!(c.name_parts[..2], ["Müller".to_string(), "Jürgen".to_string()]);
-    assert_eq!(c.organisation, "Bäckerei Größe", "ISO-8859-1 quoted-printable");
+    assert_eq!(
+        c.name_parts[..2],
+        ["Müller".to_string(), "Jürgen".to_string()]
+    );
+    assert_eq!(
+        c.organisation, "Bäckerei Größe",
+        "ISO-8859-1 quoted-printable"
+    );
     assert_eq!(
         c.note,
         "Empfohlen von Jürgen; spricht über Fördermittel und Gründerzuschüsse in München und Köln.",
@@ -210,17 +177,26 @@ fn an_android_2_1_card_decodes_quoted_printable_in_utf8_and_latin1() {
         ]
     );
     assert!(
-        c.extra.iter().any(|l| l.contains("nickname") && l.contains("Jürgi")),
+        c.extra
+            .iter()
+            .any(|l| l.contains("nickname") && l.contains("Jürgi")),
         "{:?}",
         c.extra
     );
-    assert!(c.photo.starts_with("data:image/jpeg;base64,/9j/"), "{}", &c.photo);
+    assert!(
+        c.photo.starts_with("data:image/jpeg;base64,/9j/"),
+        "{}",
+        &c.photo
+    );
 }
 
 #[test]
 fn a_file_in_windows_1252_reads_as_the_characters_it_meant() {
     let bytes = fixture("android_windows_1252.vcf");
-    assert!(std::str::from_utf8(&bytes).is_err(), "the fixture is not UTF-8");
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the fixture is not UTF-8"
+    );
     let c = the_contact("android_windows_1252.vcf");
     assert_eq!(c.name, "Amélie Lefèvre");
     assert_eq!(c.organisation, "Café “Les Deux”");
@@ -264,7 +240,11 @@ fn an_outlook_card_reads_its_quoted_printable_note_and_work_address() {
         c.note.replace("\r\n", "\n"),
         "Board contacts in retail.\nSend the Q3 deck before Friday."
     );
-    assert!(c.extra.iter().any(|l| l.starts_with("X-MS-OL-DESIGN")), "{:?}", c.extra);
+    assert!(
+        c.extra.iter().any(|l| l.starts_with("X-MS-OL-DESIGN")),
+        "{:?}",
+        c.extra
+    );
 }
 
 #[test]
@@ -334,7 +314,11 @@ fn base64_photos_read_with_or_without_the_trailing_blank_line_and_large_ones_are
     assert!(c[0].photo.starts_with("data:image/jpeg;base64,/9j/"));
     assert_eq!(c[1].photo, c[0].photo, "2.1 photo ended by a blank line");
     assert_eq!(c[2].photo, c[0].photo, "2.1 photo without the blank line");
-    assert_eq!(c[1].phones, ["+1 555 0100 222"], "the line after the blank line is read");
+    assert_eq!(
+        c[1].phones,
+        ["+1 555 0100 222"],
+        "the line after the blank line is read"
+    );
     assert_eq!(c[2].phones, ["+1 555 0100 333"]);
     assert!(c[3].photo.is_empty());
     assert_eq!(parsed.notes.len(), 1);
@@ -354,7 +338,12 @@ fn cards_missing_a_name_use_what_they_have() {
         .collect();
     assert_eq!(
         got,
-        ["Omar Haddad", "Ines Carvalho", "Acme Robotics", "no.name@example.com"]
+        [
+            "Omar Haddad",
+            "Ines Carvalho",
+            "Acme Robotics",
+            "no.name@example.com"
+        ]
     );
     let c = the_contact("missing_version.vcf");
     assert_eq!(c.name, "Tomasz Nowak");
@@ -381,7 +370,10 @@ fn broken_cards_and_lines_are_skipped_with_line_numbers_and_every_good_card_impo
     assert!(report.skipped[1].reason.contains("END:VCARD"));
     assert!(report.skipped[2].reason.contains("no ':'"));
     assert!(report.skipped[3].reason.contains("no name"));
-    assert_eq!(report.summary(), "3 added, 0 updated, 0 unchanged, 2 cards skipped, 2 lines skipped");
+    assert_eq!(
+        report.summary(),
+        "3 added, 0 updated, 0 unchanged, 2 cards skipped, 2 lines skipped"
+    );
 }
 
 const ALL_FIXTURES: [&str; 13] = [
@@ -418,7 +410,10 @@ fn import_then_export_then_import_again_changes_nothing() {
             .filter(|c| c.outcome != Outcome::Unchanged)
             .map(|c| c.name.as_str())
             .collect();
-        assert!(changed.is_empty(), "{version:?} changed {changed:?}\n{exported}");
+        assert!(
+            changed.is_empty(),
+            "{version:?} changed {changed:?}\n{exported}"
+        );
         assert_eq!(report.cards.len(), people);
         assert!(report.skipped.is_empty(), "{:?}", report.skipped);
         assert_eq!(d.store.read_model_snapshot().unwrap(), before);
@@ -459,7 +454,9 @@ fn five_thousand_contacts_import_at_once_and_again_without_duplicates() {
     let started = Instant::now();
     let report = d
         .store
-        .import_vcards(file.as_bytes(), ImportOptions::default(), |p| last = Some(p))
+        .import_vcards(file.as_bytes(), ImportOptions::default(), |p| {
+            last = Some(p)
+        })
         .unwrap();
     let took = started.elapsed();
     eprintln!("imported 5000 contacts in {took:?}");
@@ -472,7 +469,13 @@ fn five_thousand_contacts_import_at_once_and_again_without_duplicates() {
     assert_eq!(d.store.people(10_000).unwrap().len(), 5000);
 }
 
-fn capture(store: &mut Store, who: &str, follow_up: Option<NaiveDate>, thank_you: bool, talked: &str) {
+fn capture(
+    store: &mut Store,
+    who: &str,
+    follow_up: Option<NaiveDate>,
+    thank_you: bool,
+    talked: &str,
+) {
     store
         .capture(&CaptureDraft {
             people: vec![PersonRef::Named(who.into())],
@@ -497,7 +500,13 @@ fn with_conversations() -> Device {
         true,
         "Pricing, partnerships; \"fintech\" in Lagos — ünïcödé, with a very long sentence that needs folding at seventy-five octets 日本語日本語日本語",
     );
-    capture(&mut d.store, "Ana Ruiz", NaiveDate::from_ymd_opt(2026, 3, 10), false, "hiring\nand a second line");
+    capture(
+        &mut d.store,
+        "Ana Ruiz",
+        NaiveDate::from_ymd_opt(2026, 3, 10),
+        false,
+        "hiring\nand a second line",
+    );
     capture(&mut d.store, "Ben Ode", None, true, "coffee");
     capture(&mut d.store, "Cleo Park", None, false, "nothing owed");
     d
@@ -533,10 +542,9 @@ fn the_calendar_has_one_event_with_an_alarm_per_follow_up_and_thank_you() {
     assert_eq!(events.len(), 4, "{ics}");
     for e in &events {
         let start = e.find_prop("DTSTART").unwrap();
-        assert!(start
-            .params
-            .iter()
-            .any(|p| p.key.as_str() == "VALUE" && p.val.as_ref().map(|v| v.as_str()) == Some("DATE")));
+        assert!(start.params.iter().any(
+            |p| p.key.as_str() == "VALUE" && p.val.as_ref().map(|v| v.as_str()) == Some("DATE")
+        ));
         assert_eq!(prop(e, "DTSTAMP"), "20260302T090000Z");
         let alarm = e
             .components
@@ -546,7 +554,10 @@ fn the_calendar_has_one_event_with_an_alarm_per_follow_up_and_thank_you() {
         assert_eq!(prop(alarm, "ACTION"), "DISPLAY");
     }
     let summaries: Vec<String> = events.iter().map(|e| prop(e, "SUMMARY")).collect();
-    assert!(summaries.contains(&"Follow up with Ana Ruiz".to_string()), "{summaries:?}");
+    assert!(
+        summaries.contains(&"Follow up with Ana Ruiz".to_string()),
+        "{summaries:?}"
+    );
     assert!(summaries.contains(&"Send a thank-you to Ben Ode".to_string()));
     let chidi = events
         .iter()
@@ -554,16 +565,26 @@ fn the_calendar_has_one_event_with_an_alarm_per_follow_up_and_thank_you() {
         .unwrap();
     assert_eq!(prop(chidi, "DTSTART"), "20260304");
     assert_eq!(prop(chidi, "DTEND"), "20260305");
-    let description = chidi.find_prop("DESCRIPTION").unwrap().val.clone().unescape_text();
+    let description = chidi
+        .find_prop("DESCRIPTION")
+        .unwrap()
+        .val
+        .clone()
+        .unescape_text();
     assert!(
-        description.as_str().contains("Pricing, partnerships; \"fintech\" in Lagos — ünïcödé"),
+        description
+            .as_str()
+            .contains("Pricing, partnerships; \"fintech\" in Lagos — ünïcödé"),
         "{}",
         description.as_str()
     );
     // Stable uids: a second export names the same events.
     let again = d.store.export_calendar().unwrap();
     let uids = |text: &str| -> Vec<String> {
-        text.lines().filter(|l| l.starts_with("UID:")).map(str::to_string).collect()
+        text.lines()
+            .filter(|l| l.starts_with("UID:"))
+            .map(str::to_string)
+            .collect()
     };
     assert_eq!(uids(&ics), uids(&again));
     let mut unique = uids(&ics);
@@ -578,7 +599,12 @@ fn the_spreadsheet_has_one_quoted_row_per_conversation() {
     let text = d.store.export_interactions_csv().unwrap();
     assert!(text.contains("\r\n"));
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    let headers: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
     assert_eq!(headers, CSV_COLUMNS);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 4);
@@ -595,13 +621,22 @@ fn the_spreadsheet_has_one_quoted_row_per_conversation() {
 fn the_markdown_diary_has_a_page_per_person_or_one_for_all() {
     use aftercall_shared::interop::MarkdownLayout;
     let d = with_conversations();
-    let pages = d.store.export_diary_markdown(MarkdownLayout::PerPerson).unwrap();
+    let pages = d
+        .store
+        .export_diary_markdown(MarkdownLayout::PerPerson)
+        .unwrap();
     assert_eq!(pages.len(), 4);
-    let ana = pages.iter().find(|p| p.name.starts_with("ana-ruiz-")).unwrap();
+    let ana = pages
+        .iter()
+        .find(|p| p.name.starts_with("ana-ruiz-"))
+        .unwrap();
     assert!(ana.text.starts_with("# Ana Ruiz\n"), "{}", ana.text);
     assert!(ana.text.contains("**Next step:** Send the deck, then call"));
     assert!(ana.text.contains("follow-up 2026-03-10"));
-    let all = d.store.export_diary_markdown(MarkdownLayout::OneFile).unwrap();
+    let all = d
+        .store
+        .export_diary_markdown(MarkdownLayout::OneFile)
+        .unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].text.matches("\n## ").count(), 4);
 }
@@ -636,7 +671,10 @@ fn the_command_line_imports_exports_and_restores() {
     let ios = ios.to_str().unwrap();
 
     let dry = ok(&data, &["import", ios, "--dry-run"]);
-    assert!(dry.contains("added") && dry.contains("Dr. Chidi Emeka Okafor"), "{dry}");
+    assert!(
+        dry.contains("added") && dry.contains("Dr. Chidi Emeka Okafor"),
+        "{dry}"
+    );
     assert!(dry.contains("dry run (nothing written): 1 added"), "{dry}");
     let out = ok(&data, &["export", "--format", "vcf"]);
     assert!(out.is_empty(), "a dry run wrote nothing: {out}");
@@ -647,7 +685,14 @@ fn the_command_line_imports_exports_and_restores() {
     assert!(again.contains("0 added, 0 updated, 1 unchanged"), "{again}");
     ok(
         &data,
-        &["capture", "--with", "Dr. Chidi Emeka Okafor", "--talked", "pricing", "--thank-you"],
+        &[
+            "capture",
+            "--with",
+            "Dr. Chidi Emeka Okafor",
+            "--talked",
+            "pricing",
+            "--thank-you",
+        ],
     );
 
     for (format, check) in [
@@ -658,11 +703,23 @@ fn the_command_line_imports_exports_and_restores() {
         ("md", "# Dr. Chidi Emeka Okafor"),
     ] {
         let path = home.path().join(format!("export.{format}"));
-        ok(&data, &["export", "--format", format, "--out", path.to_str().unwrap()]);
+        ok(
+            &data,
+            &[
+                "export",
+                "--format",
+                format,
+                "--out",
+                path.to_str().unwrap(),
+            ],
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(check), "{format}: {text}");
     }
-    let v3 = ok(&data, &["export", "--format", "vcf", "--vcard-version", "3"]);
+    let v3 = ok(
+        &data,
+        &["export", "--format", "vcf", "--vcard-version", "3"],
+    );
     assert!(v3.starts_with("BEGIN:VCARD\r\nVERSION:3.0\r\n"), "{v3}");
 
     let backup = home.path().join("export.json");
@@ -696,8 +753,14 @@ fn bad_input_fails_with_one_clear_line_and_writes_nothing() {
     for (args, says) in [
         (vec!["import", not_vcard.to_str().unwrap()], "no card"),
         (vec!["import", "/no/such/file.vcf"], "cannot read"),
-        (vec!["restore", not_backup.to_str().unwrap()], "not an Aftercall backup"),
-        (vec!["export", "--format", "vcf", "--vcard-version", "2"], "use 3 or 4"),
+        (
+            vec!["restore", not_backup.to_str().unwrap()],
+            "not an Aftercall backup",
+        ),
+        (
+            vec!["export", "--format", "vcf", "--vcard-version", "2"],
+            "use 3 or 4",
+        ),
     ] {
         let err = fails(&data, &args);
         assert!(err.contains(says), "{args:?}: {err}");

@@ -1,6 +1,9 @@
 //! One integration-test binary: every story across crates.
 
+mod cli;
+mod crash;
 mod interop;
+mod support;
 mod sync_converge;
 mod sync_random;
 mod sync_relay;

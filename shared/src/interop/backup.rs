@@ -45,9 +45,8 @@ pub struct BackupDocument {
 impl Backup {
     /// Reads a backup file's text; anything else is a clear error.
     pub fn from_json(text: &str) -> Result<Backup> {
-        let backup: Backup = serde_json::from_str(text).map_err(|e| {
-            Error::Decode(format!("this is not an Aftercall backup ({e})"))
-        })?;
+        let backup: Backup = serde_json::from_str(text)
+            .map_err(|e| Error::Decode(format!("this is not an Aftercall backup ({e})")))?;
         if backup.format != BACKUP_FORMAT {
             return Err(Error::Decode(format!(
                 "this is not an Aftercall backup: its format is '{}'",

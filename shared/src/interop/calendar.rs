@@ -53,7 +53,11 @@ impl Store {
             let (id, at, follow_up_on, follow_up_done, thank_you, next_step, talked_about, names) =
                 row?;
             let met = DateTime::<Utc>::from_timestamp_millis(at).unwrap_or(now);
-            let with = if names.is_empty() { "someone".to_string() } else { names };
+            let with = if names.is_empty() {
+                "someone".to_string()
+            } else {
+                names
+            };
             let context = |first: &str| {
                 [first.trim(), talked_about.trim()]
                     .into_iter()
@@ -179,9 +183,6 @@ mod tests {
 
     #[test]
     fn text_values_escape_their_separators() {
-        assert_eq!(
-            escape_text("a,b;c\\d\ne"),
-            "a\\,b\\;c\\\\d\\ne"
-        );
+        assert_eq!(escape_text("a,b;c\\d\ne"), "a\\,b\\;c\\\\d\\ne");
     }
 }

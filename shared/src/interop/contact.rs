@@ -111,7 +111,13 @@ fn add_missing<T: Clone, K: PartialEq>(list: &mut Vec<T>, more: &[T], key: impl 
 fn same_place(a: &PostalAddress, b: &PostalAddress) -> bool {
     let parts = |x: &PostalAddress| {
         [
-            &x.po_box, &x.extended, &x.street, &x.locality, &x.region, &x.postcode, &x.country,
+            &x.po_box,
+            &x.extended,
+            &x.street,
+            &x.locality,
+            &x.region,
+            &x.postcode,
+            &x.country,
         ]
         .map(|s| s.trim().to_lowercase())
     };

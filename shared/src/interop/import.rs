@@ -7,9 +7,9 @@ use super::report::{ImportProgress, ImportReport, ImportedCard, Outcome, Skipped
 use super::vcard_file::split_cards;
 use super::vcard_read::read_card;
 use super::vcard_write::OWN_UID_PREFIX;
-use rusqlite::OptionalExtension;
 use crate::model::{DocKind, Person};
 use crate::{Error, Result, Store, Writer};
+use rusqlite::OptionalExtension;
 
 /// Cards written per transaction: each batch is one durable write and one own-log
 /// entry, small enough to sync, and no card is ever half written.
@@ -94,7 +94,10 @@ impl Store {
                 if i == 0 {
                     backfill_keys(w.tx())?;
                 }
-                batch.iter().map(|c| import_one(w, c)).collect::<Result<Vec<_>>>()
+                batch
+                    .iter()
+                    .map(|c| import_one(w, c))
+                    .collect::<Result<Vec<_>>>()
             })?;
             for card in cards {
                 report.cards.push(card);

@@ -105,7 +105,11 @@ fn conversation(i: &InteractionRow, heading: &str) -> String {
         "event" => "met at an event",
         _ => "conversation",
     };
-    let mut out = format!("{heading} {} — {kind} ({})\n\n", at.format("%Y-%m-%d"), i.channel);
+    let mut out = format!(
+        "{heading} {} — {kind} ({})\n\n",
+        at.format("%Y-%m-%d"),
+        i.channel
+    );
     let others: Vec<&str> = i.people.iter().skip(1).map(|p| p.name.as_str()).collect();
     if !others.is_empty() {
         out.push_str(&format!("With: {}\n\n", others.join(", ")));
@@ -124,7 +128,10 @@ fn conversation(i: &InteractionRow, heading: &str) -> String {
         }
     }
     for r in &i.referrals {
-        out.push_str(&format!("- Suggested talking to **{}** ({})\n", r.name, r.status));
+        out.push_str(&format!(
+            "- Suggested talking to **{}** ({})\n",
+            r.name, r.status
+        ));
     }
     if !i.referrals.is_empty() {
         out.push('\n');

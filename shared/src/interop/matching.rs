@@ -47,10 +47,7 @@ pub fn normalise_phone(phone: &str) -> Option<String> {
         .filter(|p| p.eq_ignore_ascii_case("tel:"))
         .map_or(phone, |_| &phone[4..]);
     // An extension or a note after the number is not part of it.
-    let number = phone
-        .split([';', 'x', 'X', ','])
-        .next()
-        .unwrap_or_default();
+    let number = phone.split([';', 'x', 'X', ',']).next().unwrap_or_default();
     let digits: String = number.chars().filter(char::is_ascii_digit).collect();
     if digits.len() < 5 {
         return None;
@@ -181,6 +178,9 @@ mod tests {
 
     #[test]
     fn emails_compare_without_case_or_mailto() {
-        assert_eq!(normalise_email(" MAILTO:Ana@Example.COM "), "ana@example.com");
+        assert_eq!(
+            normalise_email(" MAILTO:Ana@Example.COM "),
+            "ana@example.com"
+        );
     }
 }

@@ -12,7 +12,9 @@ impl Store {
             "SELECT d.id, d.bytes FROM docs d JOIN people p ON p.id = d.id
              WHERE d.kind = 'person' AND p.deleted = 0 ORDER BY p.name_key, p.id",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (id, bytes) = row?;

@@ -84,14 +84,22 @@ impl ImportReport {
     pub fn summary(&self) -> String {
         format!(
             "{}{} added, {} updated, {} unchanged, {} card{} skipped, {} line{} skipped",
-            if self.dry_run { "dry run (nothing written): " } else { "" },
+            if self.dry_run {
+                "dry run (nothing written): "
+            } else {
+                ""
+            },
             self.added(),
             self.updated(),
             self.unchanged(),
             self.cards_skipped(),
             if self.cards_skipped() == 1 { "" } else { "s" },
             self.skipped.len() - self.cards_skipped(),
-            if self.skipped.len() - self.cards_skipped() == 1 { "" } else { "s" },
+            if self.skipped.len() - self.cards_skipped() == 1 {
+                ""
+            } else {
+                "s"
+            },
         )
     }
 }

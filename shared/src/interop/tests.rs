@@ -43,7 +43,10 @@ fn an_ios_card_maps_groups_labels_and_related_names() {
          BDAY;X-APPLE-OMIT-YEAR=1604:1604-03-09\r\nEND:VCARD\r\n",
     );
     assert_eq!(c.name, "Chidi Okafor");
-    assert_eq!(c.name_parts[..2], ["Okafor".to_string(), "Chidi".to_string()]);
+    assert_eq!(
+        c.name_parts[..2],
+        ["Okafor".to_string(), "Chidi".to_string()]
+    );
     assert_eq!(c.phones, ["+44 20 7946 0958"]);
     assert_eq!(c.labels["+44 20 7946 0958"], "London office");
     assert_eq!(c.related[0].name, "Ngozi Okafor");
@@ -70,7 +73,10 @@ fn repeated_and_lower_case_types_become_one_label() {
     );
     assert_eq!(c.labels["+81 3 5555 0100"], "work");
     assert_eq!(c.labels["+81 3 5555 0199"], "home,fax");
-    assert!(!c.labels.contains_key("h@example.com"), "pref and internet are not labels");
+    assert!(
+        !c.labels.contains_key("h@example.com"),
+        "pref and internet are not labels"
+    );
 }
 
 #[test]
@@ -78,7 +84,11 @@ fn a_card_without_any_name_is_skipped_with_its_line() {
     let parsed = parse_vcards(b"BEGIN:VCARD\nVERSION:3.0\nNOTE:who?\nEND:VCARD\n");
     assert!(parsed.contacts.is_empty());
     assert_eq!(parsed.skipped[0].line, 1);
-    assert!(parsed.skipped[0].reason.contains("no name"), "{:?}", parsed.skipped);
+    assert!(
+        parsed.skipped[0].reason.contains("no name"),
+        "{:?}",
+        parsed.skipped
+    );
 }
 
 const TWO_CARDS: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ana Ruiz\r\nEMAIL:Ana@Example.com\r\n\
@@ -125,9 +135,16 @@ fn a_card_matches_by_uid_then_email_or_phone_then_name() {
     let ana = person(&mut f.store, ids[1]);
     assert_eq!(ana.name, "Ana R.");
     assert_eq!(ana.role, "CFO");
-    assert_eq!(ana.emails, ["Ana@Example.com"], "one email, written as first seen");
+    assert_eq!(
+        ana.emails,
+        ["Ana@Example.com"],
+        "one email, written as first seen"
+    );
     let ben = person(&mut f.store, ids[3]);
-    assert_eq!((ben.name.as_str(), ben.organisation.as_str()), ("benjamin ODE", "Ode Labs"));
+    assert_eq!(
+        (ben.name.as_str(), ben.organisation.as_str()),
+        ("benjamin ODE", "Ode Labs")
+    );
 }
 
 #[test]
@@ -136,11 +153,9 @@ fn a_dry_run_reports_everything_and_writes_nothing() {
     let mut seen = Vec::new();
     let report = f
         .store
-        .import_vcards(
-            TWO_CARDS.as_bytes(),
-            ImportOptions { dry_run: true },
-            |p| seen.push(p),
-        )
+        .import_vcards(TWO_CARDS.as_bytes(), ImportOptions { dry_run: true }, |p| {
+            seen.push(p)
+        })
         .unwrap();
     assert!(report.dry_run);
     assert_eq!(report.added(), 2);
@@ -174,7 +189,12 @@ fn exported_vcards_import_back_without_changes() {
             .store
             .import_vcards(exported.as_bytes(), ImportOptions::default(), |_| {})
             .unwrap();
-        assert_eq!(report.unchanged(), 2, "{version:?}: {:?}\n{exported}", report.cards);
+        assert_eq!(
+            report.unchanged(),
+            2,
+            "{version:?}: {:?}\n{exported}",
+            report.cards
+        );
         assert_eq!(f.store.read_model_snapshot().unwrap(), before);
     }
 }
@@ -192,7 +212,10 @@ fn a_backup_restores_into_an_empty_store_and_is_refused_elsewhere() {
         fresh.store.read_model_snapshot().unwrap(),
         f.store.read_model_snapshot().unwrap()
     );
-    assert!(fresh.store.own_log_head().unwrap() > 0, "restored records sync");
+    assert!(
+        fresh.store.own_log_head().unwrap() > 0,
+        "restored records sync"
+    );
     let err = fresh.store.restore_backup(&backup).unwrap_err().to_string();
     assert!(err.contains("already holds data"), "{err}");
 }

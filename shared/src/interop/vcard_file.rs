@@ -50,13 +50,17 @@ pub(crate) fn split_cards(bytes: &[u8]) -> SplitFile {
         } else if let Some((_, lines)) = card.as_mut() {
             lines.push((n, line));
         } else if !word.is_empty() {
-            out.skipped
-                .push(Skipped::line(n, "text outside a card (expected BEGIN:VCARD)"));
+            out.skipped.push(Skipped::line(
+                n,
+                "text outside a card (expected BEGIN:VCARD)",
+            ));
         }
     }
     if let Some((start, _)) = card {
-        out.skipped
-            .push(Skipped::card(start, "the file ends inside this card (no END:VCARD)"));
+        out.skipped.push(Skipped::card(
+            start,
+            "the file ends inside this card (no END:VCARD)",
+        ));
     }
     out
 }
@@ -64,7 +68,8 @@ pub(crate) fn split_cards(bytes: &[u8]) -> SplitFile {
 /// Rebuilds one card's text, leaving out lines that are neither a property nor the
 /// continuation of one (reported with their line numbers).
 fn assemble(start: usize, lines: &[(usize, &str)], skipped: &mut Vec<Skipped>) -> CardText {
-    let mut text = String::with_capacity(lines.iter().map(|(_, l)| l.len() + 2).sum::<usize>() + 32);
+    let mut text =
+        String::with_capacity(lines.iter().map(|(_, l)| l.len() + 2).sum::<usize>() + 32);
     text.push_str("BEGIN:VCARD\r\n");
     // What the previous property allows to follow it without a leading space.
     let mut open_qp = false;
@@ -154,10 +159,7 @@ pub(crate) fn decode(bytes: &[u8]) -> String {
 }
 
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {
-    let units: Vec<u16> = bytes
-        .chunks_exact(2)
-        .map(|c| unit([c[0], c[1]]))
-        .collect();
+    let units: Vec<u16> = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]])).collect();
     String::from_utf16_lossy(&units)
 }
 
@@ -165,8 +167,8 @@ fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {
 pub(crate) fn windows_1252(b: u8) -> char {
     const HIGH: [char; 32] = [
         '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž',
-        '\u{8F}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ',
-        '\u{9D}', 'ž', 'Ÿ',
+        '\u{8F}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}',
+        'ž', 'Ÿ',
     ];
     match b {
         0x80..=0x9F => HIGH[usize::from(b - 0x80)],

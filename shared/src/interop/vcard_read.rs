@@ -19,7 +19,15 @@ use crate::model::{PostalAddress, RelatedName};
 pub const MAX_PHOTO_BYTES: usize = 48 * 1024;
 
 /// Type words that say nothing a user would call a label.
-const NOISE_TYPES: [&str; 7] = ["pref", "voice", "internet", "x400", "x-internet", "uri", "text"];
+const NOISE_TYPES: [&str; 7] = [
+    "pref",
+    "voice",
+    "internet",
+    "x400",
+    "x-internet",
+    "uri",
+    "text",
+];
 
 /// Reads one card. `Err` is the reason the whole card is skipped; `notes` gains
 /// what was left out on purpose.
@@ -267,8 +275,7 @@ fn type_label(entry: &VCardEntry) -> String {
         };
         for word in text.split(',') {
             let word = word.trim().to_lowercase();
-            if !word.is_empty() && !NOISE_TYPES.contains(&word.as_str()) && !words.contains(&word)
-            {
+            if !word.is_empty() && !NOISE_TYPES.contains(&word.as_str()) && !words.contains(&word) {
                 words.push(word);
             }
         }
@@ -444,7 +451,11 @@ pub(crate) fn vcard_line(entry: &VCardEntry) -> String {
 fn fallback_name(c: &Contact) -> Option<String> {
     let mut p = c.name_parts.clone();
     p.resize(p.len().max(5), String::new());
-    let from_parts = clean_space(&[&p[3], &p[1], &p[2], &p[0], &p[4]].map(String::as_str).join(" "));
+    let from_parts = clean_space(
+        &[&p[3], &p[1], &p[2], &p[0], &p[4]]
+            .map(String::as_str)
+            .join(" "),
+    );
     [
         from_parts,
         c.organisation.clone(),

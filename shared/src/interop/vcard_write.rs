@@ -86,14 +86,19 @@ pub(crate) fn write_card(out: &mut String, id: &str, p: &Person, version: VcardV
         for value in values {
             let entry = VCardEntry::new(prop.clone()).with_value(text(value));
             let label = p.labels.get(value).map(String::as_str).unwrap_or_default();
-            card.entries
-                .extend(labelled(entry, label, &mut groups));
+            card.entries.extend(labelled(entry, label, &mut groups));
         }
     }
     for a in &p.addresses {
         let entry = VCardEntry::new(VCardProperty::Adr).with_values(
             [
-                &a.po_box, &a.extended, &a.street, &a.locality, &a.region, &a.postcode, &a.country,
+                &a.po_box,
+                &a.extended,
+                &a.street,
+                &a.locality,
+                &a.region,
+                &a.postcode,
+                &a.country,
             ]
             .into_iter()
             .map(|s| text(s))
@@ -155,7 +160,11 @@ fn labelled(mut entry: VCardEntry, label: &str, groups: &mut Groups) -> Vec<VCar
     let words: Vec<&str> = label.split(',').map(str::trim).collect();
     let types: Option<Vec<VCardType>> = words
         .iter()
-        .map(|w| (w.to_lowercase() == *w).then(|| VCardType::parse(w.as_bytes())).flatten())
+        .map(|w| {
+            (w.to_lowercase() == *w)
+                .then(|| VCardType::parse(w.as_bytes()))
+                .flatten()
+        })
         .collect();
     match types {
         Some(types) => {
@@ -202,7 +211,9 @@ fn photo_entry(photo: &str) -> Option<VCardEntry> {
     if let Some(rest) = photo.strip_prefix("data:") {
         let (media, data) = rest.split_once(";base64,")?;
         use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(data).ok()?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .ok()?;
         return Some(entry.with_value(VCardValue::Binary(Data {
             content_type: Some(media.to_string()),
             data: bytes,

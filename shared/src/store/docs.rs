@@ -91,9 +91,11 @@ impl<'a> Writer<'a> {
     /// document is saved and projected, and the changes join this write's own-log
     /// entry so that the account's other devices receive them too.
     pub fn load_changes(&mut self, id: &str, kind: DocKind, changes: &[u8]) -> Result<()> {
-        let exists: bool = self
-            .tx
-            .query_row("SELECT COUNT(*) FROM docs WHERE id = ?1", [id], |r| r.get(0))?;
+        let exists: bool =
+            self.tx
+                .query_row("SELECT COUNT(*) FROM docs WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
         let mut doc = if exists {
             self.load(id, kind)?
         } else {
@@ -140,12 +142,18 @@ impl<'a> Writer<'a> {
     ) -> Result<()> {
         let time = self.now.timestamp();
         doc.commit_with(CommitOptions::default().with_time(time));
-        let changes = match before {
+        let (rowid, changes) = match before {
             Some(heads) if doc.get_heads() == heads => return Ok(()),
-            Some(heads) => doc.save_after(heads),
-            None => doc.save(),
+            Some(heads) => (
+                save_doc(self.tx, id, kind, &mut doc)?,
+                doc.save_after(heads),
+            ),
+            None => {
+                // A new document's changes are the whole document: save it once.
+                let bytes = doc.save();
+                (insert_doc(self.tx, id, kind, &bytes)?, bytes)
+            }
         };
-        let rowid = save_doc(self.tx, id, kind, &mut doc)?;
         read_model::project(self.tx, rowid, id, kind, &doc)?;
         self.changes.push(DocChanges {
             doc_id: id.to_string(),
@@ -163,7 +171,10 @@ pub(crate) fn save_doc(
     kind: DocKind,
     doc: &mut AutoCommit,
 ) -> Result<i64> {
-    let bytes = doc.save();
+    insert_doc(tx, id, kind, &doc.save())
+}
+
+fn insert_doc(tx: &Transaction<'_>, id: &str, kind: DocKind, bytes: &[u8]) -> Result<i64> {
     Ok(tx.query_row(
         "INSERT INTO docs (id, kind, bytes) VALUES (?1, ?2, ?3)
          ON CONFLICT(id) DO UPDATE SET bytes = excluded.bytes

@@ -1,0 +1,245 @@
+//! The `aftercall` command line, run as a user would run it.
+
+use chrono::{Duration, Local};
+use serde_json::Value;
+
+use crate::support::{fails, json, ok};
+
+fn names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_value_call_with_a_referral_flows_through_today_search_diary_and_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let saved = ok(
+        d,
+        &[
+            "capture",
+            "--with",
+            "Ana Müller",
+            "--kind",
+            "value",
+            "--channel",
+            "video",
+            "--talked",
+            "pricing for dental clinics",
+            "--recommended",
+            "read The Mom Test",
+            "--observations",
+            "sharp, busy",
+            "--next",
+            "send the deck",
+            "--business",
+            "--offer",
+            "--thank-you",
+            "--follow-up",
+            "tomorrow",
+            "--referral",
+            "Bob Stone;intro;use-name;reach=mornings by email",
+        ],
+    );
+    assert!(
+        saved.starts_with("Saved value with Ana Müller (new)"),
+        "{saved}"
+    );
+    ok(
+        d,
+        &[
+            "capture",
+            "--with",
+            "carl jung",
+            "--talked",
+            "the weather",
+            "--at",
+            "yesterday",
+        ],
+    );
+
+    let today = json(d, &["today"]);
+    assert_eq!(today["thank_yous"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        today["thank_yous"][0]["interaction"]["people"][0]["name"],
+        "Ana Müller"
+    );
+    let intro = &today["intros"][0];
+    assert_eq!(intro["name"], "Bob Stone");
+    assert_eq!(
+        (
+            intro["will_introduce"].as_bool(),
+            intro["may_use_name"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
+    assert_eq!(intro["reach"], "mornings by email");
+    let tomorrow = (Local::now().date_naive() + Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert_eq!(today["upcoming"][0]["on"], tomorrow.as_str());
+    assert!(
+        today["follow_ups"].as_array().unwrap().is_empty(),
+        "not due yet"
+    );
+
+    assert_eq!(
+        names(&json(d, &["people", "--search", "DENTAL"])),
+        ["Ana Müller"]
+    );
+    assert_eq!(
+        names(&json(d, &["people", "--search", "mull"])),
+        ["Ana Müller"]
+    );
+    assert_eq!(names(&json(d, &["people"])), ["Ana Müller", "carl jung"]);
+
+    let diary = json(d, &["diary", "ana müller"]);
+    let call = &diary["interactions"][0];
+    assert_eq!(call["kind"], "value");
+    assert_eq!(call["channel"], "video");
+    assert_eq!(call["recommended"], "read The Mom Test");
+    assert_eq!(call["next_step"], "send the deck");
+    assert!(diary["last_value_call"].is_i64());
+    let text = ok(d, &["diary", "Ana Müller"]);
+    assert!(
+        text.contains("They recommended: read The Mom Test"),
+        "{text}"
+    );
+
+    let review = json(d, &["review"]);
+    assert_eq!(
+        review["this_week"]["value"].as_i64().unwrap()
+            + review["last_week"]["value"].as_i64().unwrap(),
+        1
+    );
+    assert_eq!(review["casual_only"][0]["person"]["name"], "carl jung");
+
+    let thanked = ok(d, &["thanked", "ana MÜLLER"]);
+    assert_eq!(thanked.trim(), "Marked 1 thank-you as sent.");
+    assert!(json(d, &["today"])["thank_yous"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    let rid = intro["id"].as_str().unwrap();
+    let moved = ok(d, &["referral", &rid[..8], "--status", "intro-made"]);
+    assert!(moved.contains("added to your people"), "{moved}");
+    assert!(json(d, &["today"])["intros"].as_array().unwrap().is_empty());
+    let bob = json(d, &["diary", "Bob Stone"]);
+    assert_eq!(bob["person"]["introduced_by"]["name"], "Ana Müller");
+
+    let fid = today["upcoming"][0]["id"].as_str().unwrap();
+    ok(d, &["move", &fid[..8], "yesterday"]);
+    assert_eq!(json(d, &["today"])["follow_ups"][0]["overdue_days"], 1);
+    ok(d, &["done", &fid[..8]]);
+    let after = json(d, &["today"]);
+    assert!(
+        after["follow_ups"].as_array().unwrap().is_empty()
+            && after["upcoming"].as_array().unwrap().is_empty()
+    );
+}
+
+#[test]
+fn delete_restore_and_rebuild_keep_the_data_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let saved = json(
+        d,
+        &["capture", "--with", "Ana", "--talked", "zeppelin leasing"],
+    );
+    let id = saved["interaction_id"].as_str().unwrap();
+    ok(d, &["delete", &id[..8]]);
+    assert!(json(d, &["people", "--search", "zeppelin"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    ok(d, &["restore", &id[..8]]);
+    ok(d, &["rebuild"]);
+    assert_eq!(
+        names(&json(d, &["people", "--search", "zeppelin"])),
+        ["Ana"]
+    );
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_a_failure_code_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    for (args, expect) in [
+        (
+            vec!["capture", "--with", "  "],
+            "say who the conversation was with",
+        ),
+        (
+            vec!["capture", "--with", "Ana", "--kind", "banana"],
+            "unknown kind 'banana'",
+        ),
+        (
+            vec!["capture", "--with", "Ana", "--channel", "pigeon"],
+            "unknown channel 'pigeon'",
+        ),
+        (
+            vec!["capture", "--with", "Ana", "--follow-up", "2026-02-30"],
+            "not a date on the calendar",
+        ),
+        (
+            vec!["capture", "--with", "Ana", "--follow-up", "someday"],
+            "cannot read the date 'someday'",
+        ),
+        (
+            vec!["capture", "--with", "Ana", "--at", "noonish"],
+            "cannot read the time 'noonish'",
+        ),
+        (
+            vec!["capture", "--with", "Ana", "--referral", "Bob;perhaps"],
+            "unknown referral flag 'perhaps'",
+        ),
+        (
+            vec!["review", "--week", "13/13/2026"],
+            "cannot read the date",
+        ),
+    ] {
+        let err = fails(&d, &args);
+        assert_eq!(err.lines().count(), 1, "one line for {args:?}: {err}");
+        assert!(
+            err.starts_with("aftercall: ") && err.contains(expect),
+            "{args:?}: {err}"
+        );
+        assert!(!d.exists(), "{args:?} must not create the data directory");
+    }
+    ok(&d, &["capture", "--with", "Ana"]);
+    let before = ok(&d, &["people", "--json"]);
+    let err = fails(&d, &["thanked", "Nobody"]);
+    assert!(err.contains("nobody called 'Nobody'"), "{err}");
+    let err = fails(&d, &["done", "zz"]);
+    assert!(err.contains("not a follow-up id"), "{err}");
+    let err = fails(&d, &["referral", "abcd", "--status", "married"]);
+    assert!(err.contains("unknown referral status 'married'"), "{err}");
+    assert_eq!(before, ok(&d, &["people", "--json"]));
+}
+
+#[test]
+fn an_unusable_data_directory_is_reported_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let err = fails(&file, &["today"]);
+    assert!(err.contains("is a file, not a directory"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
+#[test]
+fn the_data_directory_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(crate::support::aftercall_bin())
+        .args(["capture", "--with", "Env Person"])
+        .env("AFTERCALL_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(dir.path().join("aftercall.sqlite").exists());
+    assert_eq!(names(&json(dir.path(), &["people"])), ["Env Person"]);
+}

@@ -1,0 +1,87 @@
+//! A saved note survives a crash the instant Save returns.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use aftercall_shared::env::{ManualClock, SeededEntropy};
+use aftercall_shared::Store;
+
+/// Starts a process capturing in a loop, kills it with SIGKILL at a random moment,
+/// many times over the same store; every capture it reported as saved must be there.
+#[test]
+fn captures_that_returned_survive_sigkill_at_random_moments() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    let mut rng = SeededEntropy::new(0xC0FFEE);
+    let mut confirmed: Vec<(String, u64, u64)> = Vec::new();
+    let runs = 30;
+    for run in 0..runs {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_capture-loop"))
+            .arg(&path)
+            .arg(run.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start capture-loop");
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<String>>()
+        });
+        std::thread::sleep(Duration::from_millis(20 + rng.next_u64() % 300));
+        child.kill().expect("SIGKILL");
+        child.wait().unwrap();
+        for line in reader.join().unwrap() {
+            let (id, n) = line.split_once(' ').expect("id and number");
+            confirmed.push((id.to_string(), n.parse().unwrap(), run));
+        }
+    }
+    assert!(
+        confirmed.len() > runs as usize,
+        "the loop captured before being killed"
+    );
+
+    let store = Store::open(
+        &path,
+        Box::new(ManualClock::at(chrono::Utc::now())),
+        Box::new(SeededEntropy::new(1)),
+    )
+    .unwrap();
+    for (id, n, run) in &confirmed {
+        let (full, _) = store
+            .resolve_doc(id)
+            .unwrap_or_else(|e| panic!("capture {n} of run {run} lost: {e}"));
+        let person = store.find_person(&format!("Person {}", n % 37)).unwrap();
+        let found = store
+            .search_people(&format!("capture {n} of seed {run}"), 100)
+            .unwrap();
+        assert!(
+            found.iter().any(|p| p.id == person),
+            "capture {n} of run {run} not searchable"
+        );
+        let diary = store.diary(&person).unwrap();
+        let row = diary
+            .interactions
+            .iter()
+            .find(|i| i.id == full)
+            .expect("in the diary");
+        assert!(row
+            .talked_about
+            .starts_with(&format!("capture {n} of seed {run}:")));
+        assert_eq!(
+            row.referrals[0].name,
+            format!("Referral {n}"),
+            "written whole"
+        );
+    }
+    // The own log holds one entry per capture that landed, with no holes.
+    let head = store.own_log_head().unwrap();
+    assert!(head >= confirmed.len() as u64);
+    assert_eq!(
+        store.own_log_after(0, usize::MAX >> 1).unwrap().len() as u64,
+        head
+    );
+}

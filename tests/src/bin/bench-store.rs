@@ -1,0 +1,296 @@
+//! Benchmark of the local store: builds a realistic, seeded store and prints capture
+//! latency, open + Today, search, diary, rebuild and bytes on disk.
+//!
+//! `cargo run --release -p aftercall-tests --bin bench-store -- [PEOPLE] [INTERACTIONS]`
+//! (default 10000 100000). Figures go to standard output as a Markdown table.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aftercall_shared::commands::{CaptureDraft, PersonRef, ReferralDraft};
+use aftercall_shared::env::{ManualClock, SeededEntropy};
+use aftercall_shared::model::{Channel, InteractionKind};
+use aftercall_shared::Store;
+use chrono::{TimeZone, Utc};
+
+const WORDS: &[&str] = &[
+    "pricing",
+    "hiring",
+    "roadmap",
+    "investors",
+    "clinic",
+    "dental",
+    "software",
+    "Zürich",
+    "partnership",
+    "onboarding",
+    "churn",
+    "marketing",
+    "podcast",
+    "conference",
+    "intro",
+    "budget",
+    "pilot",
+    "contract",
+    "referral",
+    "coffee",
+    "weather",
+    "family",
+    "holiday",
+    "growth",
+    "board",
+    "advisor",
+    "recruiting",
+    "logistics",
+    "café",
+    "naïve",
+    "strategy",
+    "newsletter",
+    "workshop",
+    "grant",
+    "university",
+    "research",
+    "sales",
+    "pipeline",
+];
+const FIRST: &[&str] = &[
+    "Ana", "Bob", "Cleo", "Dan", "Élodie", "Farid", "Greta", "Hiro", "Ines", "Jonas", "Kemal",
+    "Lena", "Marco", "Nora", "Otto", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma", "Vera",
+    "Wen", "Xavier", "Yara", "Zeb",
+];
+const LAST: &[&str] = &[
+    "Müller", "Stone", "García", "Okafor", "Li", "Novak", "Berg", "Rossi", "Kowalski", "Haddad",
+    "Silva", "Tanaka", "Nguyen", "Dubois", "Jensen", "Costa", "Ivanov", "Klein",
+];
+
+struct Gen(SeededEntropy);
+
+impl Gen {
+    fn below(&mut self, n: usize) -> usize {
+        (self.0.next_u64() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len())]
+    }
+    fn paragraph(&mut self, words: usize) -> String {
+        let n = words / 2 + self.below(words);
+        let mut s = String::new();
+        for i in 0..n {
+            if i > 0 {
+                s.push(if i % 12 == 0 { '.' } else { ' ' });
+                if i % 12 == 0 {
+                    s.push(' ');
+                }
+            }
+            s.push_str(self.pick(WORDS));
+        }
+        s
+    }
+    fn draft(&mut self, person: &str) -> CaptureDraft {
+        let kinds = [
+            InteractionKind::Value,
+            InteractionKind::Casual,
+            InteractionKind::Casual,
+            InteractionKind::Event,
+            InteractionKind::Other,
+        ];
+        let channels = [
+            Channel::Phone,
+            Channel::Video,
+            Channel::InPerson,
+            Channel::Message,
+        ];
+        let mut d = CaptureDraft {
+            people: vec![PersonRef::Named(person.to_string())],
+            kind: kinds[self.below(kinds.len())],
+            channel: channels[self.below(channels.len())],
+            talked_about: self.paragraph(40),
+            recommended: self.paragraph(12),
+            observations: self.paragraph(20),
+            next_step: self.paragraph(8),
+            business_discussed: self.below(2) == 0,
+            offer_made: self.below(4) == 0,
+            thank_you: self.below(5) == 0,
+            ..Default::default()
+        };
+        if self.below(4) == 0 {
+            d.follow_up = Some(
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
+                    + chrono::Duration::days(self.below(60) as i64),
+            );
+        }
+        if self.below(6) == 0 {
+            d.referrals.push(ReferralDraft {
+                name: format!("{} {}", self.pick(FIRST), self.pick(LAST)),
+                will_introduce: self.below(2) == 0,
+                reach: self.paragraph(4),
+                ..Default::default()
+            });
+        }
+        d
+    }
+}
+
+fn open(path: &Path, clock: &ManualClock, seed: u64) -> Store {
+    Store::open(
+        path,
+        Box::new(clock.clone()),
+        Box::new(SeededEntropy::new(seed)),
+    )
+    .expect("open store")
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let idx = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[idx]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[allow(clippy::print_stdout)]
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let people: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let interactions: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bench.sqlite");
+    let clock = ManualClock::at(Utc.with_ymd_and_hms(2025, 1, 1, 9, 0, 0).unwrap());
+    let mut gen = Gen(SeededEntropy::new(42));
+    let names: Vec<String> = (0..people)
+        .map(|i| format!("{} {} {}", gen.pick(FIRST), gen.pick(LAST), i))
+        .collect();
+
+    let mut store = open(&path, &clock, 1);
+    let started = Instant::now();
+    for i in 0..interactions {
+        let person = if i < people {
+            names[i].clone()
+        } else {
+            names[gen.below(people)].clone()
+        };
+        let draft = gen.draft(&person);
+        store.capture(&draft).expect("capture");
+        clock.advance(chrono::Duration::minutes(7));
+    }
+    let generated = started.elapsed();
+
+    let mut capture = Vec::new();
+    for _ in 0..1000 {
+        let person = names[gen.below(people)].clone();
+        let draft = gen.draft(&person);
+        let t = Instant::now();
+        store.capture(&draft).expect("capture");
+        capture.push(t.elapsed());
+    }
+    drop(store);
+
+    let today_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let mut open_today = Vec::new();
+    let mut today_counts = (0, 0, 0);
+    for i in 0..20 {
+        let t = Instant::now();
+        let s = open(&path, &clock, 100 + i);
+        let today = s.today(today_date).expect("today");
+        open_today.push(t.elapsed());
+        today_counts = (
+            today.thank_yous.len(),
+            today.follow_ups.len(),
+            today.intros.len(),
+        );
+    }
+    let mut store = open(&path, &clock, 2);
+
+    let shapes = [
+        ("common word", "pricing"),
+        ("two word prefixes", "pric hir"),
+        ("rare name prefix", "zeb"),
+        ("accent folded", "zurich cafe"),
+        ("one letter", "m"),
+        ("no match", "xylophone"),
+    ];
+    let mut search_rows = Vec::new();
+    for (shape, query) in shapes {
+        let mut samples = Vec::new();
+        let mut hits = 0;
+        for _ in 0..200 {
+            let t = Instant::now();
+            hits = store.search_people(query, 50).expect("search").len();
+            samples.push(t.elapsed());
+        }
+        search_rows.push((
+            shape,
+            query,
+            hits,
+            percentile(&mut samples, 0.5),
+            percentile(&mut samples, 0.99),
+        ));
+    }
+
+    let mut diary = Vec::new();
+    let list = store.people(people).expect("people");
+    for _ in 0..300 {
+        let id = &list[gen.below(list.len())].id;
+        let t = Instant::now();
+        let d = store.diary(id).expect("diary");
+        diary.push(t.elapsed());
+        assert!(!d.person.name.is_empty());
+    }
+
+    let t = Instant::now();
+    store.rebuild_read_model().expect("rebuild");
+    let rebuild = t.elapsed();
+    // Closing the last connection folds the WAL into the main file.
+    drop(store);
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+        + std::fs::metadata(path.with_extension("sqlite-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    let total = interactions + 1000;
+
+    println!("## Local store ({people} people, {total} interactions, seed 42)\n");
+    println!("| measure | figure | target |");
+    println!("|---|---|---|");
+    println!(
+        "| generate store (durable captures) | {:.1} s | — |",
+        generated.as_secs_f64()
+    );
+    println!(
+        "| capture p50 (durable commit) | {} | — |",
+        ms(percentile(&mut capture, 0.5))
+    );
+    println!(
+        "| capture p99 (durable commit) | {} | ≤ 3 ms |",
+        ms(percentile(&mut capture, 0.99))
+    );
+    println!(
+        "| open store + load Today, median of 20 | {} | ≤ 50 ms |",
+        ms(percentile(&mut open_today, 0.5))
+    );
+    println!(
+        "| open store + load Today, max of 20 | {} | — |",
+        ms(*open_today.iter().max().unwrap())
+    );
+    for (shape, query, hits, p50, p99) in &search_rows {
+        println!("| search \"{query}\" ({shape}, {hits} people) p50 / p99 | {} / {} | ≤ 5 ms / ≤ 20 ms |", ms(*p50), ms(*p99));
+    }
+    println!(
+        "| diary load p50 / p99 | {} / {} | — |",
+        ms(percentile(&mut diary, 0.5)),
+        ms(percentile(&mut diary, 0.99))
+    );
+    println!(
+        "| rebuild read model | {:.1} s | ≤ 30 s |",
+        rebuild.as_secs_f64()
+    );
+    println!(
+        "| bytes on disk per interaction | {} | — |",
+        bytes / total as u64
+    );
+    println!(
+        "\nToday held {} thank-yous, {} follow-ups due, {} intros.",
+        today_counts.0, today_counts.1, today_counts.2
+    );
+}
