@@ -98,7 +98,11 @@ fn print_report(report: &ImportReport) {
         ));
     }
     for s in &report.skipped {
-        let what = if s.whole_card { "card skipped" } else { "line skipped" };
+        let what = if s.whole_card {
+            "card skipped"
+        } else {
+            "line skipped"
+        };
         out(&format!("line {:>5}  {what}: {}", s.line, s.reason));
     }
     for note in &report.notes {
@@ -136,7 +140,11 @@ pub fn export(dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
                 ));
                 return Ok(());
             }
-            files.into_iter().map(|f| f.text).collect::<Vec<_>>().join("\n")
+            files
+                .into_iter()
+                .map(|f| f.text)
+                .collect::<Vec<_>>()
+                .join("\n")
         }
     };
     match &args.out {

@@ -95,9 +95,9 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::Pair(args) => sync::pair(&dir, args),
         Command::Sync(args) => sync::sync(&dir, args),
         Command::Status(args) => sync::status(&dir, args),
-        Command::ServeUi(args) => crate::ui::serve::serve(dir, args.listen, |addr| {
-            out(&format!("http://{addr}/"))
-        }),
+        Command::ServeUi(args) => {
+            crate::ui::serve::serve(dir, args.listen, |addr| out(&format!("http://{addr}/")))
+        }
     }
 }
 

@@ -51,7 +51,9 @@ fn launch_window(mut config: AppConfig) -> anyhow::Result<()> {
 #[cfg(all(feature = "mobile", not(feature = "desktop")))]
 fn launch_window(mut config: AppConfig) -> anyhow::Result<()> {
     config.sync = Some(crate::sync::SyncHandle::start(config.data_dir.clone()));
-    dioxus::LaunchBuilder::mobile().with_context(config).launch(App);
+    dioxus::LaunchBuilder::mobile()
+        .with_context(config)
+        .launch(App);
     Ok(())
 }
 
