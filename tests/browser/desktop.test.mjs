@@ -5,7 +5,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { appBinary, tempDir, draft, eventually, screenshots } from './lib.mjs';
 
@@ -14,13 +13,24 @@ function run(cmd, args, env) {
 }
 
 test('desktop window under Xvfb opens on Capture and keeps every fast-typed character', async () => {
-  const display = `:${90 + Math.floor(Math.random() * 400)}`;
-  const xvfb = spawn('Xvfb', [display, '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
+  // Xvfb picks a free display itself and writes its number to fd 3 once it accepts
+  // connections, so neither a stale socket nor a busy display number can fool the test.
+  const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], {
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+  });
   const data = tempDir('aftercall-desktop-');
   let app;
   let appLog = '';
   try {
-    await eventually(() => existsSync(`/tmp/.X11-unix/X${display.slice(1)}`), 10000);
+    const display = await new Promise((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('Xvfb did not start within 15 s')), 15000);
+      xvfb.stdio[3].on('data', (d) => {
+        out += d;
+        if (out.includes('\n')) { clearTimeout(timer); resolve(`:${out.trim()}`); }
+      });
+      xvfb.on('exit', (code) => { clearTimeout(timer); reject(new Error(`Xvfb exited with ${code}`)); });
+    });
     const env = {
       ...process.env,
       DISPLAY: display,
