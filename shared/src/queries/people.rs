@@ -83,6 +83,8 @@ impl Store {
         let Some(fts) = fold::fts_prefix_query(query) else {
             return self.people(limit);
         };
+        // The summaries are computed only for the matched people: without the `IN`
+        // filter SQLite computes them for everyone before joining.
         let sql = format!(
             "WITH hits AS (SELECT rowid FROM search WHERE search MATCH ?1 LIMIT ?2),
              matched AS (
@@ -94,7 +96,9 @@ impl Store {
                     WHERE d.kind = 'interaction' AND ip.deleted = 0
              ),
              ranked AS (SELECT person_id, MIN(own) AS own FROM matched GROUP BY person_id)
-             SELECT s.* FROM ranked JOIN ({SUMMARY}) s ON s.id = ranked.person_id
+             SELECT s.* FROM ranked
+             JOIN ({SUMMARY} AND p.id IN (SELECT person_id FROM ranked)) s
+                ON s.id = ranked.person_id
              ORDER BY ranked.own, {RECENT_FIRST} LIMIT ?3"
         );
         let mut stmt = self.conn().prepare_cached(&sql)?;
