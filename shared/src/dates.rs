@@ -155,18 +155,6 @@ pub fn week_start(day: NaiveDate) -> NaiveDate {
     day - Duration::days(day.weekday().num_days_from_monday() as i64)
 }
 
-/// Milliseconds since the epoch at the start of `day` in UTC.
-pub fn day_start_millis(day: NaiveDate) -> i64 {
-    day.and_hms_opt(0, 0, 0)
-        .map(|d| d.and_utc().timestamp_millis())
-        .unwrap_or_default()
-}
-
-/// Today's date as the clock gives it, in UTC.
-pub fn utc_today(now: DateTime<Utc>) -> NaiveDate {
-    now.date_naive()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -226,17 +226,6 @@ impl Store {
         tx.commit()?;
         Ok(true)
     }
-
-    /// Applies entries whose changes are already known to be ours or a peer's
-    /// without touching any cursor (used to bring a fresh store up from a backup).
-    pub fn apply_changes_untracked(&mut self, changes: &[DocChanges]) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        apply_changes(&tx, changes)?;
-        tx.commit()?;
-        Ok(())
-    }
 }
 
 /// Byte vectors as CBOR byte strings rather than arrays of numbers.

@@ -95,13 +95,6 @@ impl Store {
         self.clock.now()
     }
 
-    /// Fresh random bytes from the store's entropy source.
-    pub fn random_bytes<const N: usize>(&mut self) -> [u8; N] {
-        let mut out = [0u8; N];
-        self.entropy.fill(&mut out);
-        out
-    }
-
     /// Runs `f` as one write: documents, read model and own-log entry commit together.
     pub fn write<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
         let now = self.clock.now();
