@@ -143,6 +143,28 @@ fn a_value_call_with_a_referral_flows_through_today_search_diary_and_review() {
 }
 
 #[test]
+fn today_shows_a_page_of_each_list_and_says_how_many_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for name in ["Ana", "Bob", "Cleo"] {
+        ok(d, &["capture", "--with", name, "--thank-you"]);
+    }
+    let text = ok(d, &["today", "--limit", "2"]);
+    assert!(text.contains("Thank-yous to send (3)"), "{text}");
+    assert!(
+        text.contains("… and 1 more (aftercall today --limit 3)"),
+        "{text}"
+    );
+    let page = json(d, &["today", "--limit", "2"]);
+    assert_eq!(page["counts"]["thank_yous"], 3);
+    assert_eq!(page["thank_yous"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        json(d, &["today"])["thank_yous"].as_array().unwrap().len(),
+        3
+    );
+}
+
+#[test]
 fn delete_restore_and_rebuild_keep_the_data_consistent() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -14,6 +14,9 @@ pub struct TodayArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Show at most this many items of each list (the counts are always whole).
+    #[arg(long, default_value_t = aftercall_shared::queries::TODAY_PAGE)]
+    limit: usize,
 }
 
 #[derive(Debug, Args)]
@@ -89,7 +92,7 @@ fn referral_line(r: &ReferralRow) -> String {
 
 pub fn today(dir: &Path, args: TodayArgs) -> anyhow::Result<()> {
     let store = crate::data::open_store(dir)?;
-    let today = store.today(local_now().date_naive())?;
+    let today = store.today_showing(local_now().date_naive(), args.limit)?;
     if args.json {
         return print_json(&today);
     }
@@ -100,7 +103,7 @@ pub fn today(dir: &Path, args: TodayArgs) -> anyhow::Result<()> {
     if !today.thank_yous.is_empty() {
         out(&format!(
             "\nThank-yous to send ({})",
-            today.thank_yous.len()
+            today.counts.thank_yous
         ));
         for t in &today.thank_yous {
             let i = &t.interaction;
@@ -113,9 +116,10 @@ pub fn today(dir: &Path, args: TodayArgs) -> anyhow::Result<()> {
                 format::short(&i.id)
             ));
         }
+        more(today.counts.thank_yous, today.thank_yous.len());
     }
     if !today.follow_ups.is_empty() {
-        out(&format!("\nFollow-ups due ({})", today.follow_ups.len()));
+        out(&format!("\nFollow-ups due ({})", today.counts.follow_ups));
         for f in &today.follow_ups {
             out(&format!(
                 "  • {} — {}: {}  [follow-up {}]",
@@ -125,15 +129,20 @@ pub fn today(dir: &Path, args: TodayArgs) -> anyhow::Result<()> {
                 format::short(&f.id)
             ));
         }
+        more(today.counts.follow_ups, today.follow_ups.len());
     }
     if !today.intros.is_empty() {
-        out(&format!("\nIntros to chase ({})", today.intros.len()));
+        out(&format!("\nIntros to chase ({})", today.counts.intros));
         for r in &today.intros {
             out(&format!("  • {}", referral_line(r)));
         }
+        more(today.counts.intros, today.intros.len());
     }
     if !today.upcoming.is_empty() {
-        out(&format!("\nComing up this week ({})", today.upcoming.len()));
+        out(&format!(
+            "\nComing up this week ({})",
+            today.counts.upcoming
+        ));
         for f in &today.upcoming {
             out(&format!(
                 "  • {} — {}  [follow-up {}]",
@@ -142,8 +151,19 @@ pub fn today(dir: &Path, args: TodayArgs) -> anyhow::Result<()> {
                 format::short(&f.id)
             ));
         }
+        more(today.counts.upcoming, today.upcoming.len());
     }
     Ok(())
+}
+
+/// The line under a list Today cut short.
+fn more(total: usize, shown: usize) {
+    if total > shown {
+        out(&format!(
+            "  … and {} more (aftercall today --limit {total})",
+            total - shown
+        ));
+    }
 }
 
 pub fn people(dir: &Path, args: PeopleArgs) -> anyhow::Result<()> {

@@ -13,4 +13,4 @@ pub use events::EventPage;
 pub use people::PersonSummary;
 pub use review::{CasualOnly, Review, WeekCounts};
 pub use rows::{EventName, InteractionRow, PersonDetail, PersonName, ReferralRow};
-pub use today::{FollowUpDue, ThankYouDue, Today};
+pub use today::{FollowUpDue, ThankYouDue, Today, TodayCounts, TODAY_PAGE};

@@ -4,6 +4,7 @@ use chrono::{Duration, FixedOffset, NaiveDate, TimeZone};
 use serde::Serialize;
 
 use super::rows::{interactions_where, InteractionRow, PersonName};
+use super::today::{count, THANK_YOUS};
 use crate::dates::week_start;
 use crate::{Result, Store};
 
@@ -86,11 +87,8 @@ impl Store {
         };
         let this_week = counts(start)?;
         let last_week = counts(start - Duration::days(7))?;
-        let thank_yous_outstanding: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM interactions WHERE thank_you = 'to_send' AND deleted = 0",
-            [],
-            |r| r.get(0),
-        )?;
+        let thank_yous_outstanding =
+            i64::try_from(count(conn, "interactions i", THANK_YOUS, &[])?).unwrap_or(i64::MAX);
         let mut stmt = conn.prepare_cached(
             "SELECT p.id, p.name, COUNT(*), MAX(ip.at) FROM interaction_people ip
              JOIN people p ON p.id = ip.person_id AND p.deleted = 0

@@ -23,10 +23,21 @@ pub struct FollowUpDue {
     pub interaction: InteractionRow,
 }
 
+/// How many items each of Today's lists holds in all; the lists themselves hold at
+/// most the limit asked for, the most pressing first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TodayCounts {
+    pub thank_yous: usize,
+    pub follow_ups: usize,
+    pub upcoming: usize,
+    pub intros: usize,
+}
+
 /// The Today screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Today {
     pub date: String,
+    pub counts: TodayCounts,
     pub thank_yous: Vec<ThankYouDue>,
     /// Due today or overdue, most overdue first.
     pub follow_ups: Vec<FollowUpDue>,
@@ -43,56 +54,83 @@ impl Today {
     }
 }
 
+/// How many items of each list Today shows until asked for more.
+pub const TODAY_PAGE: usize = 50;
+
+pub(super) const THANK_YOUS: &str = "i.thank_you = 'to_send' AND i.deleted = 0";
+const FOLLOW_UPS: &str = "i.follow_up_done = 0 AND i.follow_up_on <= ?1 AND i.deleted = 0";
+const UPCOMING: &str =
+    "i.follow_up_done = 0 AND i.follow_up_on > ?1 AND i.follow_up_on <= ?2 AND i.deleted = 0";
+const INTROS: &str = "r.status IN ('suggested', 'intro-asked') AND r.deleted = 0";
+
+pub(super) fn count(
+    conn: &rusqlite::Connection,
+    from: &str,
+    filter: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<usize> {
+    let sql = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
+    let n: i64 = conn.prepare_cached(&sql)?.query_row(params, |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
 impl Store {
-    /// Thank-yous to send, follow-ups due or overdue on `today`, intros to chase.
+    /// Thank-yous to send, follow-ups due or overdue on `today`, intros to chase: the
+    /// first [`TODAY_PAGE`] of each, with their counts.
     pub fn today(&self, today: NaiveDate) -> Result<Today> {
+        self.today_showing(today, TODAY_PAGE)
+    }
+
+    /// Today with at most `limit` items in each list (the counts are always whole).
+    pub fn today_showing(&self, today: NaiveDate, limit: usize) -> Result<Today> {
         let conn = self.conn();
-        let thank_yous = interactions_where(
-            conn,
-            "i.thank_you = 'to_send' AND i.deleted = 0",
-            "i.at, i.id",
-            &[],
-        )?
-        .into_iter()
-        .map(|interaction| ThankYouDue { interaction })
-        .collect();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let thank_yous =
+            interactions_where(conn, THANK_YOUS, &format!("i.at, i.id LIMIT {limit}"), &[])?
+                .into_iter()
+                .map(|interaction| ThankYouDue { interaction })
+                .collect();
         let day = today.format("%Y-%m-%d").to_string();
         let week = (today + chrono::Duration::days(7))
             .format("%Y-%m-%d")
             .to_string();
         let due = |filter: &str, params: &[&dyn rusqlite::ToSql]| -> Result<Vec<FollowUpDue>> {
-            Ok(
-                interactions_where(conn, filter, "i.follow_up_on, i.at, i.id", params)?
-                    .into_iter()
-                    .filter_map(|interaction| {
-                        let on = interaction.follow_up_on.clone()?;
-                        let date = NaiveDate::parse_from_str(&on, "%Y-%m-%d").ok()?;
-                        Some(FollowUpDue {
-                            id: interaction.id.clone(),
-                            on,
-                            overdue_days: (today - date).num_days(),
-                            interaction,
-                        })
-                    })
-                    .collect(),
-            )
+            Ok(interactions_where(
+                conn,
+                filter,
+                &format!("i.follow_up_on, i.at, i.id LIMIT {limit}"),
+                params,
+            )?
+            .into_iter()
+            .filter_map(|interaction| {
+                let on = interaction.follow_up_on.clone()?;
+                let date = NaiveDate::parse_from_str(&on, "%Y-%m-%d").ok()?;
+                Some(FollowUpDue {
+                    id: interaction.id.clone(),
+                    on,
+                    overdue_days: (today - date).num_days(),
+                    interaction,
+                })
+            })
+            .collect())
         };
-        let follow_ups = due(
-            "i.follow_up_done = 0 AND i.follow_up_on <= ?1 AND i.deleted = 0",
-            &[&day],
-        )?;
-        let upcoming = due(
-            "i.follow_up_done = 0 AND i.follow_up_on > ?1 AND i.follow_up_on <= ?2 AND i.deleted = 0",
-            &[&day, &week],
-        )?;
+        let follow_ups = due(FOLLOW_UPS, &[&day])?;
+        let upcoming = due(UPCOMING, &[&day, &week])?;
         let intros = referrals_where(
             conn,
-            "r.status IN ('suggested', 'intro-asked') AND r.deleted = 0",
-            "r.at, r.position, r.id",
+            INTROS,
+            &format!("r.at, r.position, r.id LIMIT {limit}"),
             &[],
         )?;
+        let counts = TodayCounts {
+            thank_yous: count(conn, "interactions i", THANK_YOUS, &[])?,
+            follow_ups: count(conn, "interactions i", FOLLOW_UPS, &[&day])?,
+            upcoming: count(conn, "interactions i", UPCOMING, &[&day, &week])?,
+            intros: count(conn, "referrals r", INTROS, &[])?,
+        };
         Ok(Today {
             date: day,
+            counts,
             thank_yous,
             follow_ups,
             upcoming,

@@ -3,7 +3,9 @@
 
 use aftercall_shared::dates::parse_date;
 use aftercall_shared::model::ReferralStatus;
-use aftercall_shared::queries::{FollowUpDue, InteractionRow, ReferralRow, ThankYouDue};
+use aftercall_shared::queries::{
+    FollowUpDue, InteractionRow, ReferralRow, ThankYouDue, TODAY_PAGE,
+};
 use dioxus::prelude::*;
 
 use crate::format;
@@ -36,11 +38,26 @@ pub fn next_referral_step(status: &str) -> Option<(ReferralStatus, &'static str)
 pub fn Today() -> Element {
     let session = use_session();
     let today = local_today();
-    let data = match session.query(|s| s.today(today)) {
+    let mut shown = use_signal(|| TODAY_PAGE);
+    let data = match session.query(|s| s.today_showing(today, shown())) {
         Ok(t) => t,
         Err(e) => return rsx! { p { class: "error", "{e}" } },
     };
     let clear = data.is_clear();
+    let counts = data.counts;
+    // One "show more" serves every list: it raises how many each list shows.
+    let more = |total: usize, showing: usize| {
+        (total > showing).then(|| {
+            rsx! {
+                button {
+                    r#type: "button",
+                    class: "secondary more",
+                    onclick: move |_| shown += TODAY_PAGE,
+                    "Show {TODAY_PAGE.min(total - showing)} more of {total}"
+                }
+            }
+        })
+    };
     rsx! {
         section { class: "screen today", "aria-labelledby": "today-title",
             h1 { id: "today-title", "Today" }
@@ -53,31 +70,34 @@ pub fn Today() -> Element {
                 }
             }
             if !data.thank_yous.is_empty() {
-                h2 { "Thank-yous to send" }
+                h2 { "Thank-yous to send " span { class: "count", "{counts.thank_yous}" } }
                 ul { class: "cards", id: "thank-yous",
                     for t in data.thank_yous.clone() {
                         ThankYouCard { key: "{t.interaction.id}", item: t }
                     }
                 }
+                {more(counts.thank_yous, data.thank_yous.len())}
             }
             if !data.follow_ups.is_empty() {
-                h2 { "Follow-ups due" }
+                h2 { "Follow-ups due " span { class: "count", "{counts.follow_ups}" } }
                 ul { class: "cards", id: "follow-ups",
                     for f in data.follow_ups.clone() {
                         FollowUpCard { key: "{f.id}", item: f }
                     }
                 }
+                {more(counts.follow_ups, data.follow_ups.len())}
             }
             if !data.intros.is_empty() {
-                h2 { "Intros to chase" }
+                h2 { "Intros to chase " span { class: "count", "{counts.intros}" } }
                 ul { class: "cards", id: "intros",
                     for r in data.intros.clone() {
                         IntroCard { key: "{r.id}", item: r }
                     }
                 }
+                {more(counts.intros, data.intros.len())}
             }
             if !data.upcoming.is_empty() {
-                h2 { "Coming up this week" }
+                h2 { "Coming up this week " span { class: "count", "{counts.upcoming}" } }
                 ul { class: "cards quiet", id: "upcoming",
                     for f in data.upcoming.clone() {
                         li { key: "{f.id}", class: "card",
@@ -88,6 +108,7 @@ pub fn Today() -> Element {
                         }
                     }
                 }
+                {more(counts.upcoming, data.upcoming.len())}
             }
         }
     }
