@@ -21,15 +21,14 @@ pub fn name_key(name: &str) -> String {
         .join(" ")
 }
 
-/// Builds an FTS5 query in which every word the user typed must match as a prefix.
-/// Returns `None` when the input holds no searchable word.
-pub fn fts_prefix_query(input: &str) -> Option<String> {
-    let words: Vec<String> = fold(input)
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\"*"))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+/// One FTS5 query term, quoted so that no word is read as an operator.
+pub fn fts_term(word: &str) -> String {
+    format!("\"{}\"", word.replace('"', "\"\""))
+}
+
+/// An FTS5 query term matching every word that begins with `word`.
+pub fn fts_prefix(word: &str) -> String {
+    format!("{}*", fts_term(word))
 }
 
 /// The words of a search, folded, for highlighting matches in results.
@@ -53,12 +52,11 @@ mod tests {
     }
 
     #[test]
-    fn search_input_becomes_a_safe_prefix_query() {
-        assert_eq!(fts_prefix_query("Mül pri").unwrap(), "\"mul\"* \"pri\"*");
-        assert_eq!(
-            fts_prefix_query("\"OR\" AND* (x)").unwrap(),
-            "\"or\"* \"and\"* \"x\"*"
-        );
-        assert!(fts_prefix_query(" -*\" ").is_none());
+    fn search_input_becomes_safe_words_and_terms() {
+        assert_eq!(search_terms("Mül, pri-CE"), ["mul", "pri", "ce"]);
+        assert_eq!(search_terms("\"OR\" AND* (x)"), ["or", "and", "x"]);
+        assert!(search_terms(" -*\" ").is_empty());
+        assert_eq!(fts_prefix("or"), "\"or\"*");
+        assert_eq!(fts_term("a\"b"), "\"a\"\"b\"");
     }
 }

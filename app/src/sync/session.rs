@@ -192,6 +192,8 @@ pub(crate) async fn run_session(
         if up_to_date {
             let now = store.now().timestamp_millis();
             store.set_setting(settings::LAST_SYNCED, Some(&now.to_string()))?;
+            // Caught up: a quiet moment to fold what was applied into the main file.
+            store.checkpoint()?;
         }
         if let Some(status) = links.status {
             let mut next = stored_status(store, true);

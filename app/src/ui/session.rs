@@ -19,6 +19,9 @@ pub struct Notice {
     pub undo: Option<String>,
 }
 
+/// How long after a save its write-ahead log is folded into the store's file.
+const CHECKPOINT_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Called after every local write (the sync driver hooks in here).
 pub type AfterWrite = Rc<dyn Fn()>;
 
@@ -31,6 +34,8 @@ pub struct Session {
     pub screen: Signal<Screen>,
     pub notice: Signal<Option<Notice>>,
     after_write: Rc<RefCell<Option<AfterWrite>>>,
+    /// Counts saves; a pending checkpoint runs only if no save came after it.
+    checkpoint_due: Rc<RefCell<u64>>,
     /// The sync task, when this app runs one.
     pub sync: Option<crate::sync::SyncHandle>,
     /// Its latest status.
@@ -49,6 +54,7 @@ impl Session {
             screen: Signal::new(Screen::Capture),
             notice: Signal::new(None),
             after_write: Rc::new(RefCell::new(None)),
+            checkpoint_due: Rc::new(RefCell::new(0)),
         }
     }
 
@@ -85,6 +91,7 @@ impl Session {
                     hook();
                 }
                 self.sync_nudge();
+                self.checkpoint_soon();
                 Some(value)
             }
             Err(e) => {
@@ -92,6 +99,26 @@ impl Session {
                 None
             }
         }
+    }
+
+    /// Folds the store's write-ahead log into its file once the user has moved on, so
+    /// that no save waits for it. Saves close together share one fold.
+    fn checkpoint_soon(&self) {
+        let store = self.store.clone();
+        let generation = {
+            let mut due = self.checkpoint_due.borrow_mut();
+            *due += 1;
+            *due
+        };
+        let due = self.checkpoint_due.clone();
+        spawn(async move {
+            tokio::time::sleep(CHECKPOINT_AFTER).await;
+            if *due.borrow() == generation {
+                if let Err(e) = store.borrow().checkpoint() {
+                    tracing::warn!("folding the store's log: {e}");
+                }
+            }
+        });
     }
 
     /// Tells every view to re-query (after a local write or remote changes).

@@ -224,6 +224,7 @@ impl Store {
             params![device, seq as i64],
         )?;
         tx.commit()?;
+        self.committed()?;
         Ok(true)
     }
 }

@@ -10,6 +10,7 @@ use rusqlite::{params, Connection, Transaction};
 use crate::model::{DocKind, Event, Interaction, Person};
 use crate::{fold, Result};
 
+/// Writes the rows of one document, and the conversation counts of the people it touches.
 pub(crate) fn project(
     tx: &Transaction<'_>,
     rowid: i64,
@@ -17,24 +18,165 @@ pub(crate) fn project(
     kind: DocKind,
     doc: &AutoCommit,
 ) -> Result<()> {
-    match kind {
-        DocKind::Person => person(tx, rowid, id, &hydrate(doc)?),
-        DocKind::Interaction => interaction(tx, rowid, id, &hydrate(doc)?),
-        DocKind::Event => event(tx, id, &hydrate(doc)?),
-    }
-}
-
-fn set_search(tx: &Transaction<'_>, rowid: i64, body: Option<String>) -> Result<()> {
-    tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?
-        .execute([rowid])?;
-    if let Some(body) = body {
-        tx.prepare_cached("INSERT INTO search (rowid, body) VALUES (?1, ?2)")?
-            .execute(params![rowid, body])?;
+    for person in project_rows(tx, rowid, id, kind, doc)? {
+        refresh_stats(tx, &person)?;
     }
     Ok(())
 }
 
-fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person) -> Result<()> {
+/// How a document's rows are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rows {
+    /// In place of the rows the document had.
+    Replace,
+    /// Into tables just cleared by a rebuild: nothing to delete first, and the search
+    /// vocabulary and conversation counts are filled once at the end.
+    Fresh,
+}
+
+/// A document read into its record, ready to be written as rows.
+pub(crate) enum Record {
+    Person(Person),
+    Interaction(Interaction),
+    Event(Event),
+}
+
+/// Reads a document into its record (the costly half of projecting, and the half
+/// that needs no database, so a rebuild does it on other threads).
+pub(crate) fn decode(kind: DocKind, doc: &AutoCommit) -> Result<Record> {
+    Ok(match kind {
+        DocKind::Person => Record::Person(hydrate(doc)?),
+        DocKind::Interaction => Record::Interaction(hydrate(doc)?),
+        DocKind::Event => Record::Event(hydrate(doc)?),
+    })
+}
+
+/// Writes the rows of one document; returns the people whose conversation counts it
+/// may have changed (the caller refreshes them, or all at once after a rebuild).
+pub(crate) fn project_rows(
+    tx: &Transaction<'_>,
+    rowid: i64,
+    id: &str,
+    kind: DocKind,
+    doc: &AutoCommit,
+) -> Result<Vec<String>> {
+    write_rows(tx, rowid, id, &decode(kind, doc)?, Rows::Replace)
+}
+
+/// Writes the rows of one decoded document, as `project_rows` does.
+pub(crate) fn write_rows(
+    tx: &Transaction<'_>,
+    rowid: i64,
+    id: &str,
+    record: &Record,
+    rows: Rows,
+) -> Result<Vec<String>> {
+    match record {
+        Record::Person(p) => person(tx, rowid, id, p, rows).map(|()| Vec::new()),
+        Record::Interaction(i) => interaction(tx, rowid, id, i, rows),
+        Record::Event(e) => event(tx, id, e).map(|()| Vec::new()),
+    }
+}
+
+/// What the People list shows of a person's conversations, in one row per person
+/// who has any: counting them on every list or search would cost a scan per person.
+const STATS: &str = "SELECT person_id, COUNT(*), MAX(at), MAX(CASE WHEN kind = 'value' THEN at END)
+    FROM interaction_people WHERE deleted = 0";
+
+fn refresh_stats(tx: &Transaction<'_>, person: &str) -> Result<()> {
+    tx.prepare_cached("DELETE FROM person_stats WHERE person_id = ?1")?
+        .execute([person])?;
+    tx.prepare_cached(&format!(
+        "INSERT INTO person_stats (person_id, conversations, last_at, last_value_at)
+         {STATS} AND person_id = ?1 GROUP BY person_id"
+    ))?
+    .execute([person])?;
+    Ok(())
+}
+
+/// Fills what a rebuild's `Rows::Fresh` writes leave out: every person's conversation
+/// counts and the search vocabulary, each in one statement.
+pub(crate) fn finish_fresh(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "CREATE VIRTUAL TABLE temp.own_words USING fts5vocab(main, search_own, 'row');
+         CREATE VIRTUAL TABLE temp.notes_words USING fts5vocab(main, search_notes, 'row');
+         INSERT OR IGNORE INTO search_vocab (term) SELECT term FROM temp.own_words;
+         INSERT OR IGNORE INTO search_vocab (term) SELECT term FROM temp.notes_words;
+         DROP TABLE temp.own_words;
+         DROP TABLE temp.notes_words;",
+    )?;
+    rebuild_stats(tx)
+}
+
+/// Recomputes every person's conversation counts at once.
+fn rebuild_stats(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute("DELETE FROM person_stats", [])?;
+    tx.execute(
+        &format!(
+            "INSERT INTO person_stats (person_id, conversations, last_at, last_value_at)
+             {STATS} GROUP BY person_id"
+        ),
+        [],
+    )?;
+    Ok(())
+}
+
+/// Which search index a document's text goes to.
+#[derive(Clone, Copy)]
+enum Column {
+    /// A person's own record.
+    Own,
+    /// A conversation's notes.
+    Notes,
+}
+
+impl Column {
+    fn table(self) -> &'static str {
+        match self {
+            Column::Own => "search_own",
+            Column::Notes => "search_notes",
+        }
+    }
+}
+
+fn set_search(
+    tx: &Transaction<'_>,
+    rowid: i64,
+    column: Column,
+    body: Option<String>,
+    rows: Rows,
+) -> Result<()> {
+    if rows == Rows::Fresh {
+        if let Some(body) = body {
+            tx.prepare_cached(&format!(
+                "INSERT INTO {} (rowid, body) VALUES (?1, ?2)",
+                column.table()
+            ))?
+            .execute(params![rowid, body])?;
+        }
+        return Ok(());
+    }
+    tx.prepare_cached(&format!("DELETE FROM {} WHERE rowid = ?1", column.table()))?
+        .execute([rowid])?;
+    if let Some(body) = body {
+        let mut vocab =
+            tx.prepare_cached("INSERT OR IGNORE INTO search_vocab (term) VALUES (?1)")?;
+        let mut seen = std::collections::HashSet::new();
+        for term in fold::search_terms(&body) {
+            if seen.insert(term.clone()) {
+                vocab.execute([term])?;
+            }
+        }
+        tx.prepare_cached(&format!(
+            "INSERT INTO {} (rowid, body) VALUES (?1, ?2)",
+            column.table()
+        ))?
+        .execute(params![rowid, body])?;
+    }
+    Ok(())
+}
+
+fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person, rows: Rows) -> Result<()> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO people (id, name, name_key, organisation, role, emails, phones,
             how_met, introduced_by, event_id, tags, notes, created_at, deleted)
@@ -56,7 +198,7 @@ fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person) -> Result<()> 
         p.created_at,
         p.deleted,
     ])?;
-    person_keys(tx, id, p)?;
+    person_keys(tx, id, p, rows)?;
     let body = (!p.deleted).then(|| {
         [
             p.name.as_str(),
@@ -70,13 +212,15 @@ fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person) -> Result<()> 
         ]
         .join("\n")
     });
-    set_search(tx, rowid, body)
+    set_search(tx, rowid, Column::Own, body, rows)
 }
 
 /// The keys an address-book import matches a person on: uid, emails and phones, normalised.
-fn person_keys(tx: &Transaction<'_>, id: &str, p: &Person) -> Result<()> {
-    tx.prepare_cached("DELETE FROM person_keys WHERE person_id = ?1")?
-        .execute([id])?;
+fn person_keys(tx: &Transaction<'_>, id: &str, p: &Person, rows: Rows) -> Result<()> {
+    if rows == Rows::Replace {
+        tx.prepare_cached("DELETE FROM person_keys WHERE person_id = ?1")?
+            .execute([id])?;
+    }
     if p.deleted {
         return Ok(());
     }
@@ -89,7 +233,13 @@ fn person_keys(tx: &Transaction<'_>, id: &str, p: &Person) -> Result<()> {
     Ok(())
 }
 
-fn interaction(tx: &Transaction<'_>, rowid: i64, id: &str, i: &Interaction) -> Result<()> {
+fn interaction(
+    tx: &Transaction<'_>,
+    rowid: i64,
+    id: &str,
+    i: &Interaction,
+    rows: Rows,
+) -> Result<Vec<String>> {
     let kind = i.kind.as_str();
     tx.prepare_cached(
         "INSERT OR REPLACE INTO interactions (id, at, kind, channel, talked_about, recommended,
@@ -116,8 +266,20 @@ fn interaction(tx: &Transaction<'_>, rowid: i64, id: &str, i: &Interaction) -> R
         i.created_at,
         i.deleted,
     ])?;
-    tx.prepare_cached("DELETE FROM interaction_people WHERE interaction_id = ?1")?
-        .execute([id])?;
+    let mut touched = Vec::new();
+    if rows == Rows::Replace {
+        touched = tx
+            .prepare_cached("SELECT person_id FROM interaction_people WHERE interaction_id = ?1")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        touched.extend(i.people.iter().cloned());
+        touched.sort();
+        touched.dedup();
+        tx.prepare_cached("DELETE FROM interaction_people WHERE interaction_id = ?1")?
+            .execute([id])?;
+        tx.prepare_cached("DELETE FROM referrals WHERE interaction_id = ?1")?
+            .execute([id])?;
+    }
     let mut ins = tx.prepare_cached(
         "INSERT OR IGNORE INTO interaction_people (interaction_id, person_id, position, at, kind, deleted)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -125,8 +287,6 @@ fn interaction(tx: &Transaction<'_>, rowid: i64, id: &str, i: &Interaction) -> R
     for (pos, person) in i.people.iter().enumerate() {
         ins.execute(params![id, person, pos as i64, i.at, kind, i.deleted])?;
     }
-    tx.prepare_cached("DELETE FROM referrals WHERE interaction_id = ?1")?
-        .execute([id])?;
     let mut ins = tx.prepare_cached(
         "INSERT OR REPLACE INTO referrals (id, interaction_id, referrer_id, name, person_id,
             will_introduce, will_tell, may_use_name, reach, status, position, at, deleted)
@@ -162,7 +322,8 @@ fn interaction(tx: &Transaction<'_>, rowid: i64, id: &str, i: &Interaction) -> R
         }
         parts.join("\n")
     });
-    set_search(tx, rowid, body)
+    set_search(tx, rowid, Column::Notes, body, rows)?;
+    Ok(touched)
 }
 
 fn event(tx: &Transaction<'_>, id: &str, e: &Event) -> Result<()> {
@@ -181,14 +342,17 @@ fn event(tx: &Transaction<'_>, id: &str, e: &Event) -> Result<()> {
     Ok(())
 }
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 10] = [
     "people",
     "person_keys",
     "interactions",
     "interaction_people",
+    "person_stats",
     "referrals",
     "events",
-    "search",
+    "search_own",
+    "search_notes",
+    "search_vocab",
 ];
 
 pub(crate) fn clear(tx: &Transaction<'_>) -> Result<()> {
@@ -206,9 +370,11 @@ pub(crate) fn snapshot(conn: &Connection) -> Result<Vec<String>> {
         ("person_keys", "kind, key, person_id"),
         ("interactions", "id"),
         ("interaction_people", "interaction_id, person_id"),
+        ("person_stats", "person_id"),
         ("referrals", "id"),
         ("events", "id"),
-        ("(SELECT docs.id AS doc, search.body AS body FROM search JOIN docs ON docs.rowid = search.rowid)", "doc"),
+        ("(SELECT docs.id AS doc, s.body AS own FROM search_own s JOIN docs ON docs.rowid = s.rowid)", "doc"),
+        ("(SELECT docs.id AS doc, s.body AS notes FROM search_notes s JOIN docs ON docs.rowid = s.rowid)", "doc"),
     ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
         let n = stmt.column_count();

@@ -147,4 +147,64 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (device, seq)
     ) WITHOUT ROWID;
     "#,
+    // 4: Today's lists read their first page in order straight from an index.
+    r#"
+    DROP INDEX interactions_thank_you;
+    DROP INDEX interactions_follow_up;
+    DROP INDEX referrals_open;
+    CREATE INDEX interactions_thank_you_due ON interactions(at, id)
+        WHERE thank_you = 'to_send' AND deleted = 0;
+    CREATE INDEX interactions_follow_up_due ON interactions(follow_up_on, at, id)
+        WHERE follow_up_done = 0 AND deleted = 0;
+    CREATE INDEX referrals_open_due ON referrals(at, position, id)
+        WHERE status IN ('suggested', 'intro-asked') AND deleted = 0;
+    "#,
+    // 5: each person's conversation counts kept as rows; the search index split in
+    // two, people's own records and conversation notes; the words they hold.
+    r#"
+    CREATE TABLE person_stats (
+        person_id TEXT PRIMARY KEY,
+        conversations INTEGER NOT NULL,
+        last_at INTEGER,
+        last_value_at INTEGER
+    ) WITHOUT ROWID;
+    DROP INDEX interaction_people_person;
+    CREATE INDEX interaction_people_person ON interaction_people(person_id, at, kind, deleted);
+    INSERT INTO person_stats (person_id, conversations, last_at, last_value_at)
+        SELECT person_id, COUNT(*), MAX(at), MAX(CASE WHEN kind = 'value' THEN at END)
+        FROM interaction_people WHERE deleted = 0 GROUP BY person_id;
+
+    -- The search index in two: people's own records, and the notes of
+    -- conversations; a search asks each for its newest matches.
+    CREATE VIRTUAL TABLE search_own USING fts5(
+        body,
+        tokenize = "unicode61 remove_diacritics 2",
+        prefix = '1 2 3'
+    );
+    CREATE VIRTUAL TABLE search_notes USING fts5(
+        body,
+        tokenize = "unicode61 remove_diacritics 2",
+        prefix = '1 2 3'
+    );
+    INSERT INTO search_own (rowid, body)
+        SELECT s.rowid, s.body FROM search s JOIN docs d ON d.rowid = s.rowid
+        WHERE d.kind = 'person';
+    INSERT INTO search_notes (rowid, body)
+        SELECT s.rowid, s.body FROM search s JOIN docs d ON d.rowid = s.rowid
+        WHERE d.kind <> 'person';
+    DROP TABLE search;
+    INSERT INTO search_own (search_own) VALUES ('optimize');
+    INSERT INTO search_notes (search_notes) VALUES ('optimize');
+
+    -- Every word the search index holds (words of deleted records may linger):
+    -- a search expands what was typed into the whole words it begins, which the
+    -- index answers page by page instead of gathering every match first.
+    CREATE TABLE search_vocab (term TEXT PRIMARY KEY) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE temp.own_words USING fts5vocab(main, search_own, 'row');
+    CREATE VIRTUAL TABLE temp.notes_words USING fts5vocab(main, search_notes, 'row');
+    INSERT OR IGNORE INTO search_vocab (term) SELECT term FROM temp.own_words;
+    INSERT OR IGNORE INTO search_vocab (term) SELECT term FROM temp.notes_words;
+    DROP TABLE temp.own_words;
+    DROP TABLE temp.notes_words;
+    "#,
 ];

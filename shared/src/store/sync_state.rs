@@ -31,7 +31,7 @@ impl Store {
              ON CONFLICT(device, seq) DO UPDATE SET reason = excluded.reason",
             params![device, seq as i64, reason, sealed, at],
         )?;
-        Ok(())
+        self.committed()
     }
 
     /// How many entries are quarantined.

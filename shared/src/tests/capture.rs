@@ -126,3 +126,36 @@ fn a_saved_capture_is_on_disk_for_a_second_connection_at_once() {
         "the device id is stored once"
     );
 }
+
+#[test]
+fn saves_leave_the_log_folding_to_checkpoints_and_bound_it_themselves() {
+    let mut f = fixture(40);
+    let main_file = f.dir.path().join("store.sqlite");
+    let size = || std::fs::metadata(&main_file).unwrap().len();
+    let text = "pricing roadmap ".repeat(200);
+    f.store
+        .capture(&chat("Ana", InteractionKind::Value, &text))
+        .unwrap();
+    f.store.checkpoint().unwrap();
+    let folded = size();
+    // Enough saves to fill SQLite's default 1,000-page log several times over.
+    for i in 1..crate::store::FOLD_EVERY {
+        f.store
+            .capture(&chat(&format!("P{i}"), InteractionKind::Casual, &text))
+            .unwrap();
+    }
+    assert_eq!(size(), folded, "no save folded the log into the file");
+    f.store.checkpoint().unwrap();
+    let after_checkpoint = size();
+    assert!(after_checkpoint > folded, "a checkpoint folds it");
+    for i in 0..crate::store::FOLD_EVERY {
+        f.store
+            .capture(&chat(&format!("Q{i}"), InteractionKind::Casual, &text))
+            .unwrap();
+    }
+    assert!(
+        size() > after_checkpoint,
+        "without checkpoints, every {}th save folds the log",
+        crate::store::FOLD_EVERY
+    );
+}

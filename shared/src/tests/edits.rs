@@ -283,3 +283,65 @@ fn ids_resolve_from_unique_prefixes_only() {
         .to_string()
         .contains("no record"));
 }
+
+#[test]
+fn today_shows_the_most_pressing_first_page_and_counts_everything() {
+    let mut f = fixture(12);
+    for i in 0..7 {
+        let mut draft = chat(&format!("Person {i}"), InteractionKind::Value, "talk");
+        draft.thank_you = true;
+        draft.follow_up = Some(date("2026-11-10") + chrono::Duration::days(i));
+        draft
+            .referrals
+            .push(referral(&format!("Referral {i}"), true));
+        f.store.capture(&draft).unwrap();
+        f.clock.advance(chrono::Duration::minutes(5));
+    }
+    // One due in the coming week, one done: neither counts as due.
+    let mut ahead = chat("Later", InteractionKind::Casual, "soon");
+    ahead.follow_up = Some(date("2026-11-25"));
+    f.store.capture(&ahead).unwrap();
+
+    let page = f.store.today_showing(date("2026-11-13"), 3).unwrap();
+    assert_eq!(page.counts.thank_yous, 7);
+    assert_eq!(
+        page.counts.follow_ups, 4,
+        "10th to 13th are due on the 13th"
+    );
+    assert_eq!(page.counts.intros, 7);
+    assert_eq!(
+        page.counts.upcoming, 3,
+        "14th to 16th fall in the week after the 13th"
+    );
+    assert_eq!(page.thank_yous.len(), 3);
+    assert_eq!(page.follow_ups.len(), 3);
+    assert_eq!(page.intros.len(), 3);
+    assert_eq!(page.upcoming.len(), 3);
+    let names = |rows: Vec<&crate::queries::InteractionRow>| -> Vec<String> {
+        rows.iter().map(|r| r.people[0].name.clone()).collect()
+    };
+    assert_eq!(
+        names(page.thank_yous.iter().map(|t| &t.interaction).collect()),
+        ["Person 0", "Person 1", "Person 2"],
+        "oldest thank-you first"
+    );
+    assert_eq!(
+        page.follow_ups
+            .iter()
+            .map(|f| f.overdue_days)
+            .collect::<Vec<_>>(),
+        [3, 2, 1],
+        "most overdue first"
+    );
+    assert_eq!(page.intros[0].name, "Referral 0");
+
+    let whole = f.store.today_showing(date("2026-11-13"), 100).unwrap();
+    assert_eq!(whole.thank_yous.len(), 7);
+    assert_eq!(whole.follow_ups.len(), 4);
+    let week_later = f.store.today(date("2026-11-25")).unwrap();
+    assert_eq!(
+        week_later.counts.follow_ups, 8,
+        "every follow-up is due by the 25th"
+    );
+    assert_eq!(week_later.follow_ups.len(), 8);
+}

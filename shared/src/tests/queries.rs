@@ -213,3 +213,145 @@ fn week_boundaries_follow_the_users_offset() {
     assert_eq!((utc.this_week.value, utc.last_week.value), (0, 1));
     assert_eq!((cet.this_week.value, cet.last_week.value), (1, 0));
 }
+
+#[test]
+fn search_expands_typed_words_into_the_whole_words_they_begin() {
+    let mut f = fixture(21);
+    f.store
+        .capture(&chat(
+            "Ana",
+            InteractionKind::Value,
+            "pricing for the pilot",
+        ))
+        .unwrap();
+    f.store
+        .capture(&chat(
+            "Bob",
+            InteractionKind::Value,
+            "priced out; prickly board",
+        ))
+        .unwrap();
+    f.store
+        .capture(&chat("Cleo", InteractionKind::Casual, "weather"))
+        .unwrap();
+    // "plan" begins more words than a search expands; it stays a prefix query.
+    let many: Vec<String> = (0..80).map(|i| format!("planner{i:02}")).collect();
+    f.store
+        .capture(&chat("Dan", InteractionKind::Casual, &many.join(" ")))
+        .unwrap();
+    let mut names = |q: &str| -> Vec<String> {
+        let mut v: Vec<String> = f
+            .store
+            .search_people(q, 10)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("pric"), ["Ana", "Bob"]);
+    assert_eq!(names("price"), ["Bob"]);
+    assert_eq!(names("pricing pilot"), ["Ana"]);
+    assert_eq!(names("PRICK boa"), ["Bob"]);
+    assert_eq!(names("plan"), ["Dan"]);
+    assert_eq!(names("planner79"), ["Dan"]);
+    assert!(names("pricey").is_empty());
+}
+
+#[test]
+fn search_finds_words_the_vocabulary_has_not_recorded() {
+    let mut f = fixture(22);
+    f.store
+        .capture(&chat("Ana", InteractionKind::Value, "quarterly roadmap"))
+        .unwrap();
+    f.store
+        .conn()
+        .execute("DELETE FROM search_vocab", [])
+        .unwrap();
+    let found = f.store.search_people("quart road", 10).unwrap();
+    assert_eq!(found.len(), 1, "an unknown word is searched as a prefix");
+}
+
+#[test]
+fn the_vocabulary_holds_exactly_the_words_the_index_holds() {
+    use crate::env::Entropy;
+    // Words the way people write them: accents, other scripts, digits, punctuation.
+    let pieces = [
+        "Zürich",
+        "café",
+        "naïve",
+        "Straße",
+        "Ærø",
+        "São",
+        "Łódź",
+        "İstanbul",
+        "Ελλάδα",
+        "Москва",
+        "東京",
+        "x-ray",
+        "don't",
+        "e-mail:",
+        "v2.0",
+        "12:30",
+        "3rd",
+        "C++",
+        "ﬁne",
+        "résumé",
+        "ÉCOLE",
+        "Åsa",
+        "Ñandú",
+        "(intro)",
+        "A/B",
+        "50%",
+        "#tag",
+        "@name",
+        "²",
+        "año",
+        "Œuvre",
+        "Dvořák",
+        "Nguyễn",
+        "a_b",
+        "née",
+        "cliché—",
+        "“quoted”",
+    ];
+    let mut rng = SeededEntropy::new(7);
+    let mut f = fixture(23);
+    for _ in 0..40 {
+        let n = 3 + (rng.next_u64() % 12) as usize;
+        let text: Vec<&str> = (0..n)
+            .map(|_| pieces[(rng.next_u64() % pieces.len() as u64) as usize])
+            .collect();
+        f.store
+            .capture(&chat("Ana", InteractionKind::Casual, &text.join(" ")))
+            .unwrap();
+    }
+    let conn = f.store.conn();
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE temp.own_words USING fts5vocab(main, search_own, 'row');
+         CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, search_notes, 'row');",
+    )
+    .unwrap();
+    let list = |sql: &str| -> Vec<String> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    };
+    let indexed =
+        list("SELECT term FROM temp.words UNION SELECT term FROM temp.own_words ORDER BY term");
+    let vocab = list("SELECT term FROM search_vocab ORDER BY term");
+    // Words the index holds but the vocabulary misses would be missed by a search
+    // only if they begin with ASCII: other words are always searched as prefixes.
+    let missed: Vec<&String> = indexed
+        .iter()
+        .filter(|t| !vocab.contains(t) && t.chars().next().is_some_and(|c| c.is_ascii()))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "index words missing from the vocabulary: {missed:?}"
+    );
+}

@@ -42,3 +42,51 @@ fn a_store_filled_only_from_the_own_log_matches_the_original() {
         f.store.read_model_snapshot().unwrap()
     );
 }
+
+#[test]
+fn a_store_from_before_the_counts_and_split_index_gains_them_when_opened() {
+    let mut f = fixture(300);
+    let mut rng = SeededEntropy::new(3);
+    for _ in 0..40 {
+        random_step(&mut f.store, &mut rng, &["Ana", "Bob", "Cleo", "Dan"]);
+        f.clock.advance(chrono::Duration::minutes(3));
+    }
+    let expected = f.store.read_model_snapshot().unwrap();
+    let people = f.store.people(10).unwrap();
+    assert!(people.iter().any(|p| p.conversations > 0));
+    // Take the file back to schema 4: no counts, no vocabulary, a one-column index.
+    f.store
+        .conn()
+        .execute_batch(
+            r#"DROP TABLE person_stats; DROP TABLE search_vocab;
+            CREATE VIRTUAL TABLE search_old USING fts5(
+                body, tokenize = "unicode61 remove_diacritics 2", prefix = '1 2 3');
+            INSERT INTO search_old (rowid, body)
+                SELECT rowid, body FROM search_own UNION ALL SELECT rowid, body FROM search_notes;
+            DROP TABLE search_own; DROP TABLE search_notes;
+            ALTER TABLE search_old RENAME TO search;
+            PRAGMA user_version = 4;"#,
+        )
+        .unwrap();
+    let path = f.dir.path().join("store.sqlite");
+    drop(f.store);
+    let reopened = Store::open(
+        &path,
+        Box::new(f.clock.clone()),
+        Box::new(SeededEntropy::new(301)),
+    )
+    .unwrap();
+    assert_eq!(reopened.read_model_snapshot().unwrap(), expected);
+    assert_eq!(reopened.people(10).unwrap(), people);
+    let words: i64 = reopened
+        .conn()
+        .query_row("SELECT COUNT(*) FROM search_vocab", [], |r| r.get(0))
+        .unwrap();
+    assert!(words > 0, "the vocabulary is filled from the index");
+    let name = &people[0].name;
+    assert_eq!(
+        reopened.search_people(name, 5).unwrap()[0].name,
+        *name,
+        "the split index answers"
+    );
+}
