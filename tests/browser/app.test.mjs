@@ -203,3 +203,28 @@ test('desktop: contacts come in from pasted vCard text and every export writes i
     await s.done();
   }
 });
+
+test('phone: a long backlog shows 50 thank-yous with the count, and Show more brings the rest', async () => {
+  const s = await session('phone');
+  const { page } = s;
+  try {
+    const { execFileSync } = await import('node:child_process');
+    const { appBinary } = await import('./lib.mjs');
+    for (let i = 0; i < 53; i++) {
+      execFileSync(appBinary(), ['--data-dir', s.dataDir, 'capture', '--with', `Person ${i}`, '--thank-you']);
+    }
+    await go(page, 'phone', 'today');
+    const cards = page.locator('#thank-yous > li');
+    await eventually(async () => (await cards.count()) === 50);
+    assert.match(await page.locator('h2', { hasText: 'Thank-yous to send' }).innerText(), /53/);
+    const more = page.locator('button.more');
+    assert.equal((await more.innerText()).trim(), 'Show 3 more of 53');
+    await more.scrollIntoViewIfNeeded();
+    await shot(page, 'phone-today-show-more');
+    await tap(page, 'phone', more);
+    await eventually(async () => (await cards.count()) === 53);
+    assert.equal(await page.locator('button.more').count(), 0, 'nothing left to show');
+  } finally {
+    await s.done();
+  }
+});
