@@ -239,7 +239,7 @@ fn search_expands_typed_words_into_the_whole_words_they_begin() {
     f.store
         .capture(&chat("Dan", InteractionKind::Casual, &many.join(" ")))
         .unwrap();
-    let mut names = |q: &str| -> Vec<String> {
+    let names = |q: &str| -> Vec<String> {
         let mut v: Vec<String> = f
             .store
             .search_people(q, 10)
@@ -275,7 +275,6 @@ fn search_finds_words_the_vocabulary_has_not_recorded() {
 
 #[test]
 fn the_vocabulary_holds_exactly_the_words_the_index_holds() {
-    use crate::env::Entropy;
     // Words the way people write them: accents, other scripts, digits, punctuation.
     let pieces = [
         "Zürich",
