@@ -146,19 +146,14 @@ fn set_search(
     body: Option<String>,
     rows: Rows,
 ) -> Result<()> {
-    if rows == Rows::Fresh {
-        if let Some(body) = body {
-            tx.prepare_cached(&format!(
-                "INSERT INTO {} (rowid, body) VALUES (?1, ?2)",
-                column.table()
-            ))?
-            .execute(params![rowid, body])?;
-        }
-        return Ok(());
+    if rows == Rows::Replace {
+        tx.prepare_cached(&format!("DELETE FROM {} WHERE rowid = ?1", column.table()))?
+            .execute([rowid])?;
     }
-    tx.prepare_cached(&format!("DELETE FROM {} WHERE rowid = ?1", column.table()))?
-        .execute([rowid])?;
-    if let Some(body) = body {
+    let Some(body) = body else {
+        return Ok(());
+    };
+    if rows == Rows::Replace {
         let mut vocab =
             tx.prepare_cached("INSERT OR IGNORE INTO search_vocab (term) VALUES (?1)")?;
         let mut seen = std::collections::HashSet::new();
@@ -167,12 +162,12 @@ fn set_search(
                 vocab.execute([term])?;
             }
         }
-        tx.prepare_cached(&format!(
-            "INSERT INTO {} (rowid, body) VALUES (?1, ?2)",
-            column.table()
-        ))?
-        .execute(params![rowid, body])?;
     }
+    tx.prepare_cached(&format!(
+        "INSERT INTO {} (rowid, body) VALUES (?1, ?2)",
+        column.table()
+    ))?
+    .execute(params![rowid, body])?;
     Ok(())
 }
 
