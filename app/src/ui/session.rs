@@ -35,7 +35,7 @@ pub struct Session {
     pub notice: Signal<Option<Notice>>,
     after_write: Rc<RefCell<Option<AfterWrite>>>,
     /// Counts saves; a pending checkpoint runs only if no save came after it.
-    checkpoint_due: Rc<RefCell<u64>>,
+    checkpoint_due: Rc<std::cell::Cell<u64>>,
     /// The sync task, when this app runs one.
     pub sync: Option<crate::sync::SyncHandle>,
     /// Its latest status.
@@ -54,7 +54,7 @@ impl Session {
             screen: Signal::new(Screen::Capture),
             notice: Signal::new(None),
             after_write: Rc::new(RefCell::new(None)),
-            checkpoint_due: Rc::new(RefCell::new(0)),
+            checkpoint_due: Rc::new(std::cell::Cell::new(0)),
         }
     }
 
@@ -105,15 +105,12 @@ impl Session {
     /// that no save waits for it. Saves close together share one fold.
     fn checkpoint_soon(&self) {
         let store = self.store.clone();
-        let generation = {
-            let mut due = self.checkpoint_due.borrow_mut();
-            *due += 1;
-            *due
-        };
+        let generation = self.checkpoint_due.get() + 1;
+        self.checkpoint_due.set(generation);
         let due = self.checkpoint_due.clone();
         spawn(async move {
             tokio::time::sleep(CHECKPOINT_AFTER).await;
-            if *due.borrow() == generation {
+            if due.get() == generation {
                 if let Err(e) = store.borrow().checkpoint() {
                     tracing::warn!("folding the store's log: {e}");
                 }

@@ -31,18 +31,21 @@ impl Store {
             conn,
             "i.deleted = 0 AND i.id IN (SELECT interaction_id FROM interaction_people WHERE person_id = ?1)",
             "i.at, i.id",
+            None,
             &[&person_id],
         )?;
         let referrals_given = referrals_where(
             conn,
             "r.referrer_id = ?1 AND r.deleted = 0",
             "r.at, r.position",
+            None,
             &[&person_id],
         )?;
         let referrals_received = referrals_where(
             conn,
             "r.person_id = ?1 AND r.deleted = 0",
             "r.at, r.position",
+            None,
             &[&person_id],
         )?;
         let last_value_call = interactions

@@ -40,6 +40,7 @@ impl Store {
             conn,
             "i.deleted = 0 AND i.event_id = ?1",
             "i.at, i.id",
+            None,
             &[&event_id],
         )?;
         let mut stmt = conn.prepare_cached(

@@ -3,8 +3,8 @@
 use chrono::{Duration, FixedOffset, NaiveDate, TimeZone};
 use serde::Serialize;
 
-use super::rows::{interactions_where, InteractionRow, PersonName};
-use super::today::{count, THANK_YOUS};
+use super::rows::{count_where, interactions_where, InteractionRow, PersonName};
+use super::today::THANK_YOUS;
 use crate::dates::week_start;
 use crate::{Result, Store};
 
@@ -88,7 +88,8 @@ impl Store {
         let this_week = counts(start)?;
         let last_week = counts(start - Duration::days(7))?;
         let thank_yous_outstanding =
-            i64::try_from(count(conn, "interactions i", THANK_YOUS, &[])?).unwrap_or(i64::MAX);
+            i64::try_from(count_where(conn, "interactions i", THANK_YOUS, &[])?)
+                .unwrap_or(i64::MAX);
         let mut stmt = conn.prepare_cached(
             "SELECT p.id, p.name, COUNT(*), MAX(ip.at) FROM interaction_people ip
              JOIN people p ON p.id = ip.person_id AND p.deleted = 0
@@ -114,6 +115,7 @@ impl Store {
             conn,
             "i.deleted = 0 AND i.business_discussed = 0 AND i.at >= ?1 AND i.at < ?2",
             "i.at, i.id",
+            None,
             &[&from, &to],
         )?;
         Ok(Review {

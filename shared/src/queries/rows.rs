@@ -155,14 +155,36 @@ pub(crate) fn person_detail(conn: &Connection, id: &str) -> Result<Option<Person
 const REFERRAL_COLUMNS: &str = "r.id, r.interaction_id, r.referrer_id, r.name, r.person_id,
     r.will_introduce, r.will_tell, r.may_use_name, r.reach, r.status, r.at";
 
-/// Referrals matching `filter` (a WHERE clause over `referrals r`), in `order`.
+/// ` LIMIT n` when a query asks for at most `n` rows.
+fn limit_clause(limit: Option<usize>) -> String {
+    limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default()
+}
+
+/// How many rows of `from` (a table and its alias) match `filter`.
+pub(crate) fn count_where(
+    conn: &Connection,
+    from: &str,
+    filter: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<usize> {
+    let sql = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
+    let n: i64 = conn.prepare_cached(&sql)?.query_row(params, |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Referrals matching `filter` (a WHERE clause over `referrals r`), in `order`, at
+/// most `limit` of them.
 pub(crate) fn referrals_where(
     conn: &Connection,
     filter: &str,
     order: &str,
+    limit: Option<usize>,
     params: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<ReferralRow>> {
-    let sql = format!("SELECT {REFERRAL_COLUMNS} FROM referrals r WHERE {filter} ORDER BY {order}");
+    let sql = format!(
+        "SELECT {REFERRAL_COLUMNS} FROM referrals r WHERE {filter} ORDER BY {order}{}",
+        limit_clause(limit)
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     let raw: Vec<(ReferralRow, Option<String>)> = stmt
         .query_map(params, |r| Ok((referral_from_row(r)?, r.get(2)?)))?
@@ -202,15 +224,18 @@ const INTERACTION_COLUMNS: &str = "i.id, i.at, i.kind, i.channel, i.talked_about
     i.thank_you_sent_on, i.follow_up_on, i.follow_up_done, i.event_id";
 
 /// Interactions matching `filter` (a WHERE clause over `interactions i`), with their
-/// people and referrals, in `order`.
+/// people and referrals, in `order`, at most `limit` of them.
 pub(crate) fn interactions_where(
     conn: &Connection,
     filter: &str,
     order: &str,
+    limit: Option<usize>,
     params: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<InteractionRow>> {
-    let sql =
-        format!("SELECT {INTERACTION_COLUMNS} FROM interactions i WHERE {filter} ORDER BY {order}");
+    let sql = format!(
+        "SELECT {INTERACTION_COLUMNS} FROM interactions i WHERE {filter} ORDER BY {order}{}",
+        limit_clause(limit)
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     let raw: Vec<(InteractionRow, Option<String>)> = stmt
         .query_map(params, |r| {
@@ -255,8 +280,13 @@ pub(crate) fn interactions_where(
             if let Some(ev) = event {
                 row.event = event_name(conn, &ev)?;
             }
-            row.referrals =
-                referrals_where(conn, "r.interaction_id = ?1", "r.position", &[&row.id])?;
+            row.referrals = referrals_where(
+                conn,
+                "r.interaction_id = ?1",
+                "r.position",
+                None,
+                &[&row.id],
+            )?;
             Ok(row)
         })
         .collect()

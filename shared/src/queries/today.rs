@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::rows::{interactions_where, referrals_where, InteractionRow, ReferralRow};
+use super::rows::{count_where, interactions_where, referrals_where, InteractionRow, ReferralRow};
 use crate::{Result, Store};
 
 /// A thank-you still to send.
@@ -63,17 +63,6 @@ const UPCOMING: &str =
     "i.follow_up_done = 0 AND i.follow_up_on > ?1 AND i.follow_up_on <= ?2 AND i.deleted = 0";
 const INTROS: &str = "r.status IN ('suggested', 'intro-asked') AND r.deleted = 0";
 
-pub(super) fn count(
-    conn: &rusqlite::Connection,
-    from: &str,
-    filter: &str,
-    params: &[&dyn rusqlite::ToSql],
-) -> Result<usize> {
-    let sql = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
-    let n: i64 = conn.prepare_cached(&sql)?.query_row(params, |r| r.get(0))?;
-    Ok(usize::try_from(n).unwrap_or(0))
-}
-
 impl Store {
     /// Thank-yous to send, follow-ups due or overdue on `today`, intros to chase: the
     /// first [`TODAY_PAGE`] of each, with their counts.
@@ -84,49 +73,40 @@ impl Store {
     /// Today with at most `limit` items in each list (the counts are always whole).
     pub fn today_showing(&self, today: NaiveDate, limit: usize) -> Result<Today> {
         let conn = self.conn();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let thank_yous =
-            interactions_where(conn, THANK_YOUS, &format!("i.at, i.id LIMIT {limit}"), &[])?
-                .into_iter()
-                .map(|interaction| ThankYouDue { interaction })
-                .collect();
+        let limit = Some(limit);
+        let thank_yous = interactions_where(conn, THANK_YOUS, "i.at, i.id", limit, &[])?
+            .into_iter()
+            .map(|interaction| ThankYouDue { interaction })
+            .collect();
         let day = today.format("%Y-%m-%d").to_string();
         let week = (today + chrono::Duration::days(7))
             .format("%Y-%m-%d")
             .to_string();
         let due = |filter: &str, params: &[&dyn rusqlite::ToSql]| -> Result<Vec<FollowUpDue>> {
-            Ok(interactions_where(
-                conn,
-                filter,
-                &format!("i.follow_up_on, i.at, i.id LIMIT {limit}"),
-                params,
-            )?
-            .into_iter()
-            .filter_map(|interaction| {
-                let on = interaction.follow_up_on.clone()?;
-                let date = NaiveDate::parse_from_str(&on, "%Y-%m-%d").ok()?;
-                Some(FollowUpDue {
-                    id: interaction.id.clone(),
-                    on,
-                    overdue_days: (today - date).num_days(),
-                    interaction,
-                })
-            })
-            .collect())
+            Ok(
+                interactions_where(conn, filter, "i.follow_up_on, i.at, i.id", limit, params)?
+                    .into_iter()
+                    .filter_map(|interaction| {
+                        let on = interaction.follow_up_on.clone()?;
+                        let date = NaiveDate::parse_from_str(&on, "%Y-%m-%d").ok()?;
+                        Some(FollowUpDue {
+                            id: interaction.id.clone(),
+                            on,
+                            overdue_days: (today - date).num_days(),
+                            interaction,
+                        })
+                    })
+                    .collect(),
+            )
         };
         let follow_ups = due(FOLLOW_UPS, &[&day])?;
         let upcoming = due(UPCOMING, &[&day, &week])?;
-        let intros = referrals_where(
-            conn,
-            INTROS,
-            &format!("r.at, r.position, r.id LIMIT {limit}"),
-            &[],
-        )?;
+        let intros = referrals_where(conn, INTROS, "r.at, r.position, r.id", limit, &[])?;
         let counts = TodayCounts {
-            thank_yous: count(conn, "interactions i", THANK_YOUS, &[])?,
-            follow_ups: count(conn, "interactions i", FOLLOW_UPS, &[&day])?,
-            upcoming: count(conn, "interactions i", UPCOMING, &[&day, &week])?,
-            intros: count(conn, "referrals r", INTROS, &[])?,
+            thank_yous: count_where(conn, "interactions i", THANK_YOUS, &[])?,
+            follow_ups: count_where(conn, "interactions i", FOLLOW_UPS, &[&day])?,
+            upcoming: count_where(conn, "interactions i", UPCOMING, &[&day, &week])?,
+            intros: count_where(conn, "referrals r", INTROS, &[])?,
         };
         Ok(Today {
             date: day,

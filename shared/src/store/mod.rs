@@ -14,11 +14,10 @@ mod sync_state;
 use std::path::Path;
 
 use automerge::ActorId;
-
-use crate::model::DocKind;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::env::{new_id, Clock, Entropy};
+use crate::model::DocKind;
 use crate::{Error, Result};
 
 pub use docs::Writer;
@@ -190,28 +189,25 @@ impl Store {
             .map(|n| n.get())
             .unwrap_or(1)
             .clamp(1, 4);
+        let stopped = || Error::invalid("a rebuild worker stopped");
+        let (todo_tx, todo_rx) =
+            std::sync::mpsc::sync_channel::<(i64, String, DocKind, Vec<u8>)>(64);
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Decoded>(256);
+        let todo_rx = std::sync::Mutex::new(todo_rx);
         std::thread::scope(|scope| -> Result<()> {
-            let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Decoded>(256);
-            let mut inboxes = Vec::with_capacity(workers);
             for _ in 0..workers {
-                let (todo_tx, todo_rx) =
-                    std::sync::mpsc::sync_channel::<(i64, String, DocKind, Vec<u8>)>(64);
-                let done_tx = done_tx.clone();
-                scope.spawn(move || {
-                    for (rowid, id, kind, bytes) in todo_rx {
-                        // These documents were checked when they were stored.
-                        let options = automerge::LoadOptions::new()
-                            .verification_mode(automerge::VerificationMode::DontCheck);
-                        let decoded = automerge::AutoCommit::load_with_options(&bytes, options)
-                            .map_err(Error::from)
-                            .and_then(|doc| read_model::decode(kind, &doc))
-                            .map(|record| (rowid, id, record));
-                        if done_tx.send(decoded).is_err() {
-                            return;
-                        }
+                let (todo_rx, done_tx) = (&todo_rx, done_tx.clone());
+                scope.spawn(move || loop {
+                    let next = todo_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((rowid, id, kind, bytes))) = next else {
+                        return;
+                    };
+                    let decoded =
+                        read_model::decode_stored(kind, &bytes).map(|record| (rowid, id, record));
+                    if done_tx.send(decoded).is_err() {
+                        return;
                     }
                 });
-                inboxes.push(todo_tx);
             }
             drop(done_tx);
             let write = |decoded: Decoded| -> Result<()> {
@@ -221,34 +217,27 @@ impl Store {
             };
             let mut stmt = tx.prepare("SELECT rowid, id, kind, bytes FROM docs ORDER BY rowid")?;
             let mut rows = stmt.query([])?;
-            let mut next = 0;
             while let Some(row) = rows.next()? {
                 let kind: String = row.get(2)?;
                 let mut job = (row.get(0)?, row.get(1)?, kind.parse()?, row.get(3)?);
-                // Hand the document to the next worker with room; when none has any,
-                // write a finished one meanwhile.
-                'handed: loop {
-                    for _ in 0..workers {
-                        let inbox = &inboxes[next % workers];
-                        next += 1;
-                        match inbox.try_send(job) {
-                            Ok(()) => break 'handed,
-                            Err(std::sync::mpsc::TrySendError::Full(back)) => job = back,
-                            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
-                                return Err(Error::invalid("a rebuild worker stopped"));
-                            }
+                // While every worker is busy, write finished documents.
+                loop {
+                    match todo_tx.try_send(job) {
+                        Ok(()) => break,
+                        Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                            job = back;
+                            write(done_rx.recv().map_err(|_| stopped())?)?;
                         }
-                    }
-                    match done_rx.recv() {
-                        Ok(decoded) => write(decoded)?,
-                        Err(_) => return Err(Error::invalid("a rebuild worker stopped")),
+                        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                            return Err(stopped())
+                        }
                     }
                 }
                 while let Ok(decoded) = done_rx.try_recv() {
                     write(decoded)?;
                 }
             }
-            drop(inboxes);
+            drop(todo_tx);
             for decoded in done_rx {
                 write(decoded)?;
             }
