@@ -16,7 +16,7 @@ use crate::{Error, Result, Store};
 /// What the `format` field of a backup says.
 pub const BACKUP_FORMAT: &str = "aftercall-backup";
 
-/// Documents restored per transaction (and per own-log entry).
+/// Documents restored per own-log entry.
 const RESTORE_BATCH: usize = 200;
 
 /// A backup file.
@@ -136,14 +136,17 @@ impl Store {
                 .map_err(|e| Error::Decode(format!("record {} in the backup: {e}", d.id)))?;
             decoded.push((d, bytes));
         }
-        for batch in decoded.chunks(RESTORE_BATCH) {
-            self.write(|w| {
+        // One transaction: a restore that fails part way leaves the store empty, so
+        // it can simply be run again.
+        self.write(|w| {
+            for batch in decoded.chunks(RESTORE_BATCH) {
                 for (d, bytes) in batch {
                     w.load_changes(&d.id, d.kind, bytes)?;
                 }
-                Ok(())
-            })?;
-        }
+                w.end_entry()?;
+            }
+            Ok(())
+        })?;
         Ok(decoded.len())
     }
 }

@@ -1,5 +1,6 @@
 //! Importing a `.vcf` file into the user's people: match, update or add, in batches
-//! of whole cards, with progress.
+//! of whole cards, with progress. A batch that fails leaves the batches before it
+//! in place; importing the file again finishes the job without doubling anyone.
 
 use super::contact::Contact;
 use super::matching::{backfill_keys, find_match};
@@ -48,6 +49,103 @@ pub fn parse_vcards(bytes: &[u8]) -> ParsedVcards {
     out
 }
 
+/// An import under way: the file read, its cards written a batch at a time, so
+/// that a screen can show progress between batches.
+#[derive(Debug)]
+pub struct VcardImport {
+    contacts: Vec<Contact>,
+    /// Cards written (or worked out, in a dry run) so far.
+    written: usize,
+    /// Cards in the file, skipped whole ones included.
+    total: usize,
+    report: ImportReport,
+}
+
+impl VcardImport {
+    /// Reads a `.vcf` file's cards; nothing is written yet.
+    pub fn new(bytes: &[u8], options: ImportOptions) -> VcardImport {
+        let parsed = parse_vcards(bytes);
+        let total = parsed.contacts.len() + parsed.skipped.iter().filter(|s| s.whole_card).count();
+        VcardImport {
+            report: ImportReport {
+                dry_run: options.dry_run,
+                skipped: parsed.skipped,
+                notes: parsed.notes,
+                cards: Vec::with_capacity(parsed.contacts.len()),
+            },
+            contacts: parsed.contacts,
+            written: 0,
+            total,
+        }
+    }
+
+    /// How many cards are done out of how many (skipped ones count as done).
+    pub fn progress(&self) -> ImportProgress {
+        ImportProgress {
+            done: self.total - self.contacts.len() + self.written,
+            total: self.total,
+        }
+    }
+
+    /// Whether every card has been written.
+    pub fn is_finished(&self) -> bool {
+        self.written == self.contacts.len()
+    }
+
+    /// Writes the next batch of cards as one durable write. A dry run works out
+    /// every card in one transaction that is then rolled back: the report is exactly
+    /// what a real import would do, cards matching earlier cards of the file included.
+    pub fn step(
+        &mut self,
+        store: &mut Store,
+        progress: &mut impl FnMut(ImportProgress),
+    ) -> Result<()> {
+        let first = self.written == 0;
+        let end = if self.report.dry_run {
+            self.contacts.len()
+        } else {
+            (self.written + BATCH).min(self.contacts.len())
+        };
+        let mut cards = Vec::with_capacity(end - self.written);
+        let outcome = store.write(|w| {
+            if first {
+                backfill_keys(w.tx())?;
+            }
+            for contact in &self.contacts[self.written..end] {
+                cards.push(import_one(w, contact)?);
+                if self.report.dry_run {
+                    progress(ImportProgress {
+                        done: self.total - self.contacts.len() + cards.len(),
+                        total: self.total,
+                    });
+                }
+            }
+            if self.report.dry_run {
+                return Err(Error::invalid("a dry run writes nothing"));
+            }
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => {}
+            Err(_) if self.report.dry_run && cards.len() == end - self.written => {}
+            Err(e) => return Err(e),
+        }
+        for card in cards {
+            self.report.cards.push(card);
+            self.written += 1;
+            if !self.report.dry_run {
+                progress(self.progress());
+            }
+        }
+        Ok(())
+    }
+
+    /// What the import did.
+    pub fn into_report(self) -> ImportReport {
+        self.report
+    }
+}
+
 impl Store {
     /// Imports a `.vcf` file: each card updates the person it matches (uid, then
     /// email or phone, then exact name) or adds a new one. `progress` is called after
@@ -59,52 +157,12 @@ impl Store {
         mut progress: impl FnMut(ImportProgress),
     ) -> Result<ImportReport> {
         let _span = tracing::debug_span!("import_vcards", bytes = bytes.len()).entered();
-        let parsed = parse_vcards(bytes);
-        let total = parsed.contacts.len() + parsed.skipped.iter().filter(|s| s.whole_card).count();
-        let mut report = ImportReport {
-            dry_run: options.dry_run,
-            skipped: parsed.skipped,
-            notes: parsed.notes,
-            cards: Vec::with_capacity(parsed.contacts.len()),
-        };
-        let mut done = total - parsed.contacts.len();
-        progress(ImportProgress { done, total });
-        if options.dry_run {
-            // One transaction, rolled back: the report is exactly what a real import
-            // would do, cards matching earlier cards of the same file included.
-            let mut finished = false;
-            let outcome = self.write(|w| {
-                backfill_keys(w.tx())?;
-                for contact in &parsed.contacts {
-                    report.cards.push(import_one(w, contact)?);
-                    done += 1;
-                    progress(ImportProgress { done, total });
-                }
-                finished = true;
-                Err::<(), _>(Error::invalid("a dry run writes nothing"))
-            });
-            return match outcome {
-                Err(_) if finished => Ok(report),
-                Err(e) => Err(e),
-                Ok(()) => Ok(report),
-            };
+        let mut import = VcardImport::new(bytes, options);
+        progress(import.progress());
+        while !import.is_finished() {
+            import.step(self, &mut progress)?;
         }
-        for (i, batch) in parsed.contacts.chunks(BATCH).enumerate() {
-            let cards = self.write(|w| {
-                if i == 0 {
-                    backfill_keys(w.tx())?;
-                }
-                batch
-                    .iter()
-                    .map(|c| import_one(w, c))
-                    .collect::<Result<Vec<_>>>()
-            })?;
-            for card in cards {
-                report.cards.push(card);
-                done += 1;
-                progress(ImportProgress { done, total });
-            }
-        }
+        let report = import.into_report();
         tracing::debug!(summary = %report.summary(), "imported");
         Ok(report)
     }

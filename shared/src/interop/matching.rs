@@ -3,6 +3,10 @@
 //! A card matches on its uid, then on any email or phone, then on its exact name
 //! (ignoring case and spacing). Emails and phones are compared normalised, so
 //! `Ana@Example.com` is `ana@example.com` and `+49 (170) 123-4567` is `+491701234567`.
+//! A number written the national way (`030 1234567`) also matches the same number
+//! written with its country code (`+49 30 1234567`): each phone is kept under its
+//! last seven digits too, and candidates found that way are confirmed by
+//! [`same_phone`].
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -15,6 +19,8 @@ pub(crate) enum KeyKind {
     Uid,
     Email,
     Phone,
+    /// The last digits of a phone, to find the same number written another way.
+    PhoneTail,
 }
 
 impl KeyKind {
@@ -23,6 +29,7 @@ impl KeyKind {
             KeyKind::Uid => "uid",
             KeyKind::Email => "email",
             KeyKind::Phone => "phone",
+            KeyKind::PhoneTail => "phone_tail",
         }
     }
 }
@@ -60,6 +67,36 @@ pub fn normalise_phone(phone: &str) -> Option<String> {
     })
 }
 
+/// Digits a phone is looked up by before [`same_phone`] confirms it.
+const PHONE_TAIL: usize = 7;
+
+/// Whether two normalised numbers (see [`normalise_phone`]) are the same number:
+/// equal, or one written nationally (with or without its trunk `0`) and the other
+/// with a country code of one to three digits in front of the same digits.
+pub fn same_phone(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (international, national) = match (a.strip_prefix('+'), b.strip_prefix('+')) {
+        (Some(i), None) => (i, b),
+        (None, Some(i)) => (i, a),
+        _ => return false,
+    };
+    let without_trunk = national.strip_prefix('0').unwrap_or(national);
+    [national, without_trunk].into_iter().any(|n| {
+        n.len() >= PHONE_TAIL
+            && international.len() > n.len()
+            && international.len() - n.len() <= 3
+            && international.ends_with(n)
+    })
+}
+
+/// The lookup key of a normalised phone, when it is long enough to compare loosely.
+fn phone_tail(normalised: &str) -> Option<String> {
+    let digits = normalised.trim_start_matches('+');
+    (digits.len() >= PHONE_TAIL).then(|| digits[digits.len() - PHONE_TAIL..].to_string())
+}
+
 /// Every key a person can be matched on.
 pub(crate) fn match_keys(p: &Person) -> Vec<(KeyKind, String)> {
     let mut keys = Vec::new();
@@ -74,6 +111,9 @@ pub(crate) fn match_keys(p: &Person) -> Vec<(KeyKind, String)> {
     }
     for phone in &p.phones {
         if let Some(key) = normalise_phone(phone) {
+            if let Some(tail) = phone_tail(&key) {
+                keys.push((KeyKind::PhoneTail, tail));
+            }
             keys.push((KeyKind::Phone, key));
         }
     }
@@ -108,10 +148,32 @@ pub(crate) fn find_match(
             return Ok(Some(id));
         }
     }
-    for phone in phones {
-        if let Some(key) = normalise_phone(phone) {
-            if let Some(id) = by_key(KeyKind::Phone, &key)? {
-                return Ok(Some(id));
+    let phones: Vec<String> = phones.iter().filter_map(|p| normalise_phone(p)).collect();
+    for key in &phones {
+        if let Some(id) = by_key(KeyKind::Phone, key)? {
+            return Ok(Some(id));
+        }
+    }
+    for key in &phones {
+        let Some(tail) = phone_tail(key) else {
+            continue;
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT t.person_id, k.key FROM person_keys t
+             JOIN people p ON p.id = t.person_id
+             JOIN person_keys k ON k.person_id = t.person_id AND k.kind = ?2
+             WHERE t.kind = ?1 AND t.key = ?3 AND p.deleted = 0
+             ORDER BY p.created_at, p.id",
+        )?;
+        let mut rows = stmt.query([
+            KeyKind::PhoneTail.as_str(),
+            KeyKind::Phone.as_str(),
+            &tail,
+        ])?;
+        while let Some(row) = rows.next()? {
+            let theirs: String = row.get(1)?;
+            if same_phone(key, &theirs) {
+                return Ok(Some(row.get(0)?));
             }
         }
     }
@@ -127,14 +189,18 @@ pub(crate) fn find_match(
         .optional()?)
 }
 
-/// Adds the email and phone keys of people written before keys were kept (they
-/// have none), so an import matches them too.
+/// Adds the keys of people written before keys (or phone tails) were kept, so an
+/// import matches them too.
 pub(crate) fn backfill_keys(conn: &Connection) -> Result<()> {
     let missing: Vec<(String, String, String)> = conn
         .prepare(
             "SELECT id, emails, phones FROM people
-             WHERE deleted = 0 AND (emails != '' OR phones != '')
-               AND id NOT IN (SELECT person_id FROM person_keys)",
+             WHERE deleted = 0
+               AND ((emails != '' OR phones != '')
+                      AND id NOT IN (SELECT person_id FROM person_keys)
+                    OR phones != ''
+                      AND id NOT IN (SELECT person_id FROM person_keys
+                                     WHERE kind = 'phone_tail'))",
         )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
@@ -174,6 +240,25 @@ mod tests {
         );
         assert_eq!(normalise_phone("555 0100 x 23").as_deref(), Some("5550100"));
         assert_eq!(normalise_phone("112"), None);
+    }
+
+    #[test]
+    fn a_national_number_is_the_same_as_it_with_a_country_code() {
+        let same = |a: &str, b: &str| {
+            same_phone(&normalise_phone(a).unwrap(), &normalise_phone(b).unwrap())
+        };
+        assert!(same("030 1234567", "+49 30 1234567"));
+        assert!(same("+49 30 1234567", "030 1234567"));
+        assert!(same("(555) 010-9999", "+1 555 010 9999"));
+        // Italy keeps the 0 after the country code.
+        assert!(same("06 1234 5678", "+39 06 1234 5678"));
+        assert!(same("0049 30 1234567", "+49 30 1234567"));
+        // Different numbers, or too few digits to tell.
+        assert!(!same("030 1234567", "+49 40 1234567"));
+        assert!(!same("+49 30 1234567", "+43 30 1234567"));
+        assert!(!same("030 1234567", "031 1234567"));
+        assert!(!same("123 4567", "+4912 3451234567"));
+        assert!(!same("34567", "+49 34567"));
     }
 
     #[test]

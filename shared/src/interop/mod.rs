@@ -37,7 +37,7 @@ mod vcard_write;
 pub use backup::{Backup, BackupDocument, BACKUP_FORMAT};
 pub use calendar::CALENDAR_PRODID;
 pub use contact::Contact;
-pub use import::{parse_vcards, ImportOptions, ParsedVcards};
+pub use import::{parse_vcards, ImportOptions, ParsedVcards, VcardImport};
 pub use markdown::{DiaryFile, MarkdownLayout};
 pub(crate) use matching::match_keys;
 pub use matching::{normalise_email, normalise_phone};

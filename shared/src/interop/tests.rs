@@ -148,6 +148,58 @@ fn a_card_matches_by_uid_then_email_or_phone_then_name() {
 }
 
 #[test]
+fn a_number_written_nationally_finds_the_person_who_has_it_with_a_country_code() {
+    let mut f = store(12);
+    let first = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Lena Vogt\r\nTEL:+49 30 1234567\r\nEND:VCARD\r\n\
+        BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Marco Bassi\r\nTEL:06 1234 5678\r\nEND:VCARD\r\n";
+    let added = f
+        .store
+        .import_vcards(first.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    assert_eq!(added.added(), 2);
+    // A store written before phone tails were kept has none: an import adds them.
+    f.store
+        .conn()
+        .execute("DELETE FROM person_keys WHERE kind = 'phone_tail'", [])
+        .unwrap();
+    let second = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:L. Vogt\r\nTEL:030 1234567\r\nEND:VCARD\r\n\
+        BEGIN:VCARD\r\nVERSION:3.0\r\nFN:M. Bassi\r\nTEL:+39 06 1234 5678\r\nEND:VCARD\r\n\
+        BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Somebody Else\r\nTEL:040 1234567\r\nEND:VCARD\r\n";
+    let report = f
+        .store
+        .import_vcards(second.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    let ids: Vec<&str> = report.cards.iter().map(|c| c.person_id.as_str()).collect();
+    assert_eq!(ids[0], added.cards[0].person_id, "{:?}", report.cards);
+    assert_eq!(ids[1], added.cards[1].person_id, "{:?}", report.cards);
+    assert_eq!(report.cards[2].outcome, Outcome::Added, "another city's number");
+    let lena = person(&mut f.store, ids[0]);
+    assert_eq!(
+        lena.phones,
+        ["+49 30 1234567", "030 1234567"],
+        "both ways of writing it are kept as written"
+    );
+}
+
+#[test]
+fn an_import_goes_a_batch_at_a_time_with_progress_between() {
+    let mut f = store(13);
+    let file: String = (0..600)
+        .map(|i| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person {i}\r\nEND:VCARD\r\n"))
+        .collect();
+    let mut import = VcardImport::new(file.as_bytes(), ImportOptions::default());
+    assert_eq!(import.progress(), ImportProgress { done: 0, total: 600 });
+    let mut steps = Vec::new();
+    while !import.is_finished() {
+        import.step(&mut f.store, &mut |_| {}).unwrap();
+        steps.push((import.progress().done, f.store.people(1000).unwrap().len()));
+    }
+    assert_eq!(steps, [(250, 250), (500, 500), (600, 600)]);
+    assert_eq!(f.store.own_log_head().unwrap(), 3, "one own-log entry a batch");
+    assert_eq!(import.into_report().added(), 600);
+}
+
+#[test]
 fn a_dry_run_reports_everything_and_writes_nothing() {
     let mut f = store(3);
     let mut seen = Vec::new();
@@ -218,6 +270,38 @@ fn a_backup_restores_into_an_empty_store_and_is_refused_elsewhere() {
     );
     let err = fresh.store.restore_backup(&backup).unwrap_err().to_string();
     assert!(err.contains("already holds data"), "{err}");
+}
+
+#[test]
+fn a_restore_that_fails_part_way_leaves_the_store_empty() {
+    let mut f = store(14);
+    let file: String = (0..450)
+        .map(|i| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person {i}\r\nEND:VCARD\r\n"))
+        .collect();
+    f.store
+        .import_vcards(file.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    let whole = f.store.backup().unwrap();
+
+    // The last record names an id that is already a person, as an interaction:
+    // writing it fails after hundreds of records have been written.
+    let mut broken = whole.clone();
+    let mut clash = broken.documents[0].clone();
+    clash.kind = DocKind::Interaction;
+    broken.documents.push(clash);
+    let mut fresh = store(15);
+    let err = fresh.store.restore_backup(&broken).unwrap_err().to_string();
+    assert!(err.contains("is of kind person, not interaction"), "{err}");
+    assert!(fresh.store.is_empty().unwrap(), "nothing of it is kept");
+    assert_eq!(fresh.store.own_log_head().unwrap(), 0);
+
+    // So the same store takes the good backup afterwards, in entries small enough to sync.
+    assert_eq!(fresh.store.restore_backup(&whole).unwrap(), 450);
+    assert_eq!(fresh.store.own_log_head().unwrap(), 3);
+    assert_eq!(
+        fresh.store.read_model_snapshot().unwrap(),
+        f.store.read_model_snapshot().unwrap()
+    );
 }
 
 /// A benchmark, not a timed test: `cargo test -p aftercall-shared --release

@@ -37,8 +37,15 @@ impl<'a> Writer<'a> {
         }
     }
 
-    pub(super) fn finish(self) -> Vec<DocChanges> {
-        self.changes
+    /// Records the changes made so far as one own-log entry and starts the next.
+    /// A large write (a restore, an import) ends an entry every few hundred records,
+    /// so each entry stays small enough to sync while the write commits as one.
+    pub fn end_entry(&mut self) -> Result<()> {
+        if !self.changes.is_empty() {
+            super::log::append(self.tx, &self.changes, self.now.timestamp_millis())?;
+            self.changes.clear();
+        }
+        Ok(())
     }
 
     /// The time of this write.
@@ -127,7 +134,7 @@ impl<'a> Writer<'a> {
             row.ok_or_else(|| Error::not_found(format!("no {kind} with id {id}")))?;
         if stored_kind != kind.as_str() {
             return Err(Error::not_found(format!(
-                "{id} is a {stored_kind}, not a {kind}"
+                "record {id} is of kind {stored_kind}, not {kind}"
             )));
         }
         Ok(AutoCommit::load(&bytes)?.with_actor(self.actor.clone()))

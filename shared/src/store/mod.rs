@@ -135,10 +135,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut writer = Writer::new(&tx, &self.actor, self.entropy.as_mut(), now);
         let out = f(&mut writer)?;
-        let changes = writer.finish();
-        if !changes.is_empty() {
-            log::append(&tx, &changes, now.timestamp_millis())?;
-        }
+        writer.end_entry()?;
         tx.commit()?;
         self.committed()?;
         Ok(out)
