@@ -204,6 +204,42 @@ test('desktop: contacts come in from pasted vCard text and every export writes i
   }
 });
 
+test('phone: a picked .vcf file imports with progress, lists what it skipped, and an export downloads', async () => {
+  const kind = 'phone';
+  const s = await session(kind);
+  const { page } = s;
+  try {
+    await go(page, kind, 'transfer');
+    let file = 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:\r\nEND:VCARD\r\n';
+    for (let i = 0; i < 1200; i++) {
+      file += `BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Picked Person ${i}\r\nTEL:+49 30 ${String(1000000 + i)}\r\nEND:VCARD\r\n`;
+    }
+    // Watch the progress line appear while the batches are written.
+    const seenProgress = page.locator('#import-progress').waitFor({ timeout: 15000 }).then(() => true, () => false);
+    await page.locator('#import-pick').setInputFiles({ name: 'contacts.vcf', mimeType: 'text/vcard', buffer: Buffer.from(file) });
+    assert.ok(await seenProgress, 'progress was shown while importing');
+    await page.locator('#import-report').waitFor();
+    const report = await page.locator('#import-report').innerText();
+    assert.match(report, /1200 added/);
+    assert.match(report, /1 card skipped/);
+    assert.match(report, /Line 1: /, 'the skipped card is named by its line');
+    await page.locator('#import-progress').waitFor({ state: 'detached' });
+    await shot(page, `${kind}-transfer-report`);
+    await tap(page, kind, '#export-vcard');
+    const link = page.locator('#export-download');
+    await link.waitFor();
+    assert.match(await link.getAttribute('download'), /^aftercall-.*\.vcf$/);
+    const [download] = await Promise.all([page.waitForEvent('download'), tap(page, kind, link)]);
+    const saved = join(s.dataDir, 'downloaded.vcf');
+    await download.saveAs(saved);
+    const vcf = readFileSync(saved, 'utf8');
+    assert.match(vcf, /Picked Person 1199/);
+    assert.equal((vcf.match(/BEGIN:VCARD/g) || []).length, 1200);
+  } finally {
+    await s.done();
+  }
+});
+
 test('phone: a long backlog shows 50 thank-yous with the count, and Show more brings the rest', async () => {
   const s = await session('phone');
   const { page } = s;

@@ -23,6 +23,9 @@ pub struct AppConfig {
     pub data_dir: PathBuf,
     /// Raise system notifications for follow-ups falling due (the desktop window).
     pub system_notifications: bool,
+    /// Ask where to save an export with the system's save dialog (the desktop
+    /// window); elsewhere exports go to the data directory and a download link.
+    pub native_dialogs: bool,
     /// The sync task for this data directory (one per process, shared by windows and tabs).
     pub sync: Option<crate::sync::SyncHandle>,
 }

@@ -29,6 +29,7 @@ pub fn launch(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let config = AppConfig {
         data_dir: crate::data::data_dir(data_dir.as_deref())?,
         system_notifications: cfg!(feature = "desktop"),
+        native_dialogs: cfg!(feature = "desktop"),
         sync: None,
     };
     launch_window(config)

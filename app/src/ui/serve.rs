@@ -53,6 +53,7 @@ pub fn router(data_dir: PathBuf, sync: Option<crate::sync::SyncHandle>) -> Route
                         let config = AppConfig {
                             data_dir,
                             system_notifications: false,
+                            native_dialogs: false,
                             sync,
                         };
                         let result = pool

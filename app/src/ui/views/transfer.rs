@@ -1,21 +1,31 @@
-//! Import / export: phone contacts in (a .vcf file or pasted vCard text); vCard,
-//! CSV, JSON backup, Markdown diary and calendar follow-ups out, written as files
-//! in the data directory's `exports` folder.
+//! Import / export: phone contacts in (a .vcf file picked or named, or pasted vCard
+//! text), a batch at a time with progress and a report of anything skipped; vCard,
+//! CSV, JSON backup, Markdown diary and calendar follow-ups out. The desktop window
+//! asks where to save with the system's save dialog; the browser mode and the phone
+//! write to the data directory's `exports` folder, and the browser mode also offers
+//! the file as a download.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use aftercall_shared::interop::{ImportOptions, MarkdownLayout, VcardVersion};
+use aftercall_shared::interop::{
+    ImportOptions, ImportProgress, ImportReport, MarkdownLayout, VcardImport, VcardVersion,
+};
 use aftercall_shared::Store;
+use base64::Engine;
 use dioxus::prelude::*;
 
+use crate::ui::app::AppConfig;
 use crate::ui::components::{TextArea, TextField};
-use crate::ui::session::use_session;
+use crate::ui::session::{use_session, Session};
 
 /// One export: its button label, file extension and how it is made.
 pub struct Export {
     pub label: &'static str,
     pub slug: &'static str,
     pub ext: &'static str,
+    /// The media type of a download.
+    pub mime: &'static str,
     pub make: fn(&Store) -> anyhow::Result<String>,
 }
 
@@ -25,24 +35,28 @@ pub const EXPORTS: [Export; 5] = [
         label: "People as vCard",
         slug: "vcard",
         ext: "vcf",
+        mime: "text/vcard",
         make: |s| Ok(s.export_vcards(None, VcardVersion::V4)?),
     },
     Export {
         label: "Conversations as CSV",
         slug: "csv",
         ext: "csv",
+        mime: "text/csv",
         make: |s| Ok(s.export_interactions_csv()?),
     },
     Export {
         label: "JSON backup",
         slug: "json",
         ext: "json",
+        mime: "application/json",
         make: |s| Ok(serde_json::to_string_pretty(&s.backup()?)?),
     },
     Export {
         label: "Diary as Markdown",
         slug: "markdown",
         ext: "md",
+        mime: "text/markdown",
         make: |s| {
             Ok(s.export_diary_markdown(MarkdownLayout::OneFile)?
                 .into_iter()
@@ -55,6 +69,7 @@ pub const EXPORTS: [Export; 5] = [
         label: "Follow-ups for the calendar",
         slug: "ics",
         ext: "ics",
+        mime: "text/calendar",
         make: |s| Ok(s.export_calendar()?),
     },
 ];
@@ -66,52 +81,219 @@ pub fn export_path(data_dir: &Path, stamp: &str, ext: &str) -> PathBuf {
         .join(format!("aftercall-{stamp}.{ext}"))
 }
 
+/// An export offered as a download (browser mode).
+#[derive(Debug, Clone, PartialEq)]
+struct Download {
+    name: String,
+    href: String,
+}
+
+/// Reads the picked file in the page itself: the browser mode's events carry only
+/// the file's name. Resolves to the bytes as base64, or "" when nothing is picked.
+const READ_PICKED_FILE: &str = r#"
+const file = document.getElementById('import-pick')?.files?.[0];
+if (!file) return '';
+const bytes = new Uint8Array(await file.arrayBuffer());
+let binary = '';
+for (let i = 0; i < bytes.length; i += 0x8000) {
+  binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+}
+return btoa(binary);
+"#;
+
+/// The bytes of the file just picked: from the event where the platform gives them
+/// (the desktop window, the phone), else read by the page (the browser mode).
+async fn picked_file(evt: &FormEvent) -> Result<Option<Vec<u8>>, String> {
+    if let Some(file) = evt.files().into_iter().next() {
+        if let Ok(bytes) = file.read_bytes().await {
+            return Ok(Some(bytes.to_vec()));
+        }
+    }
+    let encoded: String = document::eval(READ_PICKED_FILE)
+        .join()
+        .await
+        .map_err(|e| format!("cannot read the chosen file: {e}"))?;
+    if encoded.is_empty() {
+        return Ok(None);
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map(Some)
+        .map_err(|e| format!("cannot read the chosen file: {e}"))
+}
+
+/// Imports `bytes`, a batch at a time, showing how far it got between batches.
+fn start_import(
+    session: Session,
+    bytes: Vec<u8>,
+    mut progress: Signal<Option<ImportProgress>>,
+    mut report: Signal<Option<ImportReport>>,
+) {
+    spawn(async move {
+        let mut import = VcardImport::new(&bytes, ImportOptions::default());
+        report.set(None);
+        progress.set(Some(import.progress()));
+        while !import.is_finished() {
+            // Let the screen draw the progress before the next batch.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            if session
+                .command(|s| import.step(s, &mut |_| {}))
+                .is_none()
+            {
+                break;
+            }
+            progress.set(Some(import.progress()));
+        }
+        progress.set(None);
+        if import.is_finished() {
+            session.done("Contacts imported.");
+        }
+        report.set(Some(import.into_report()));
+    });
+}
+
+/// Writes an export where the user says (desktop) or to the exports folder.
+fn save_export(
+    session: &Session,
+    export: &Export,
+    native_dialog: bool,
+    mut download: Signal<Option<Download>>,
+) {
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+    let path = export_path(&session.data_dir, &stamp, export.ext);
+    let text = match session.peek(export.make) {
+        Ok(text) => text,
+        Err(e) => return session.error(format!("{e:#}")),
+    };
+    let label = export.label;
+    if native_dialog {
+        let session = session.clone();
+        spawn(async move {
+            match ask_where(&path).await {
+                Some(chosen) => {
+                    write_export(&session, label, &chosen, &text);
+                }
+                None => session.done("Export cancelled."),
+            }
+        });
+        return;
+    }
+    if write_export(session, label, &path, &text) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let data = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+        download.set(Some(Download {
+            href: format!("data:{};charset=utf-8;base64,{data}", export.mime),
+            name,
+        }));
+    }
+}
+
+/// Writes one export file and says where; false (with the error shown) if it failed.
+fn write_export(session: &Session, label: &str, path: &Path, text: &str) -> bool {
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(path, text));
+    match written {
+        Ok(()) => {
+            session.done(format!("{label} written to {}", path.display()));
+            true
+        }
+        Err(e) => {
+            session.error(format!("cannot write {}: {e}", path.display()));
+            false
+        }
+    }
+}
+
+/// The system's save dialog, starting at `suggested`; `None` when cancelled.
+#[cfg(feature = "desktop")]
+async fn ask_where(suggested: &Path) -> Option<PathBuf> {
+    let mut dialog = rfd::AsyncFileDialog::new().set_title("Save the export");
+    if let Some(dir) = suggested.parent() {
+        let _ = std::fs::create_dir_all(dir);
+        dialog = dialog.set_directory(dir);
+    }
+    if let Some(name) = suggested.file_name() {
+        dialog = dialog.set_file_name(name.to_string_lossy());
+    }
+    dialog.save_file().await.map(|f| f.path().to_path_buf())
+}
+
+/// Builds without a window have no save dialog: the suggested place is used.
+#[cfg(not(feature = "desktop"))]
+async fn ask_where(suggested: &Path) -> Option<PathBuf> {
+    Some(suggested.to_path_buf())
+}
+
 /// The Import / export screen.
 #[component]
 pub fn Transfer() -> Element {
     let session = use_session();
+    let native_dialog = use_context::<AppConfig>().native_dialogs;
     let mut path = use_signal(String::new);
     let mut pasted = use_signal(String::new);
-    let mut report = use_signal(|| None::<String>);
-    let mut import = {
-        let session = session.clone();
-        move |bytes: Vec<u8>| {
-            if let Some(r) = session
-                .command(|s| s.import_vcards(&bytes, ImportOptions { dry_run: false }, |_| {}))
-            {
-                report.set(Some(r.summary()));
-                session.done("Contacts imported.");
-            }
-        }
-    };
-    let mut import_file = import.clone();
-    let file_session = session.clone();
-    let export_session = session.clone();
+    let progress = use_signal(|| None::<ImportProgress>);
+    let report = use_signal(|| None::<ImportReport>);
+    let download = use_signal(|| None::<Download>);
+    let busy = progress().is_some();
+    let (file_session, path_session, paste_session, export_session) =
+        (session.clone(), session.clone(), session.clone(), session.clone());
     rsx! {
         section { class: "screen transfer", "aria-labelledby": "transfer-title",
             h1 { id: "transfer-title", "Import / export" }
             h2 { "Phone contacts in" }
             p { class: "hint", "Export your contacts from the phone or address book as a .vcf file. People you already have are updated, not doubled." }
-            TextField { id: "import-path", label: "Path to a .vcf file", placeholder: "/home/me/contacts.vcf",
-                on_input: move |v| path.set(v) }
-            button {
-                r#type: "button", id: "import-file", class: "secondary",
-                onclick: move |_| match std::fs::read(path().trim()) {
-                    Ok(bytes) => import_file(bytes),
-                    Err(e) => file_session.error(format!("cannot read {}: {e}", path().trim())),
-                },
-                "Import the file"
+            div { class: "form",
+                div { class: "field",
+                    label { r#for: "import-pick", "Choose a .vcf file" }
+                    input {
+                        id: "import-pick", r#type: "file", disabled: busy,
+                        accept: ".vcf,.vcard,text/vcard,text/x-vcard",
+                        onchange: move |evt| {
+                            let session = file_session.clone();
+                            spawn(async move {
+                                match picked_file(&evt).await {
+                                    Ok(Some(bytes)) => start_import(session, bytes, progress, report),
+                                    Ok(None) => {}
+                                    Err(e) => session.error(e),
+                                }
+                            });
+                        },
+                    }
+                }
+                TextField { id: "import-path", label: "Or type the path to a .vcf file", placeholder: "/home/me/contacts.vcf",
+                    on_input: move |v| path.set(v) }
+                button {
+                    r#type: "button", id: "import-file", class: "secondary", disabled: busy,
+                    onclick: move |_| match std::fs::read(path().trim()) {
+                        Ok(bytes) => start_import(path_session.clone(), bytes, progress, report),
+                        Err(e) => path_session.error(format!("cannot read {}: {e}", path().trim())),
+                    },
+                    "Import the file"
+                }
+                TextArea { id: "import-text", label: "Or paste vCard text", rows: 4,
+                    on_input: move |v| pasted.set(v) }
+                button {
+                    r#type: "button", id: "import-paste", class: "secondary", disabled: busy,
+                    onclick: move |_| start_import(paste_session.clone(), pasted().into_bytes(), progress, report),
+                    "Import pasted contacts"
+                }
             }
-            TextArea { id: "import-text", label: "Or paste vCard text", rows: 4,
-                on_input: move |v| pasted.set(v) }
-            button {
-                r#type: "button", id: "import-paste", class: "secondary",
-                onclick: move |_| import(pasted().into_bytes()),
-                "Import pasted contacts"
+            if let Some(p) = progress() {
+                div { id: "import-progress", role: "status",
+                    progress { max: "{p.total.max(1)}", value: "{p.done}" }
+                    span { "Importing… {p.done} of {p.total} contacts" }
+                }
             }
-            if let Some(r) = report() { p { class: "saved", id: "import-report", "{r}" } }
+            if let Some(r) = report() {
+                ImportReportView { report: r }
+            }
             h2 { "Your network out" }
-            p { class: "hint", "Each export is written as a file in the exports folder of your data directory." }
+            p { class: "hint",
+                if native_dialog { "You choose where each export is saved." }
+                else { "Each export is written to the exports folder of your data directory, with a link to download it." }
+            }
             div { class: "row-actions",
                 for export in EXPORTS.iter() {
                     button {
@@ -121,29 +303,39 @@ pub fn Transfer() -> Element {
                         class: "secondary",
                         onclick: {
                             let session = export_session.clone();
-                            let (make, ext, label) = (export.make, export.ext, export.label);
-                            move |_| {
-                                let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
-                                let path = export_path(&session.data_dir, &stamp, ext);
-                                let written = session.peek(make).and_then(|text| {
-                                    if let Some(dir) = path.parent() {
-                                        std::fs::create_dir_all(dir)?;
-                                    }
-                                    std::fs::write(&path, text)?;
-                                    Ok(())
-                                });
-                                match written {
-                                    Ok(()) => session.done(format!("{label} written to {}", path.display())),
-                                    Err(e) => session.error(format!("{e:#}")),
-                                }
-                            }
+                            move |_| save_export(&session, export, native_dialog, download)
                         },
                         "{export.label}"
                     }
                 }
             }
+            if let Some(d) = download() {
+                p { class: "saved",
+                    a { id: "export-download", href: "{d.href}", download: "{d.name}", "Download {d.name}" }
+                }
+            }
             h2 { "From a terminal" }
             p { class: "hint", "The same from the command line: " code { "aftercall import contacts.vcf" } ", " code { "aftercall export --help" } "." }
+        }
+    }
+}
+
+/// What an import did, with every skipped card or line by its line number.
+#[component]
+fn ImportReportView(report: ImportReport) -> Element {
+    rsx! {
+        div { id: "import-report", class: "saved report", role: "status",
+            p { "{report.summary()}" }
+            if !report.skipped.is_empty() {
+                ul { class: "skipped",
+                    for s in report.skipped.iter() {
+                        li { key: "{s.line}-{s.reason}", "Line {s.line}: {s.reason}" }
+                    }
+                }
+            }
+            for note in report.notes.iter() {
+                p { class: "hint", "{note}" }
+            }
         }
     }
 }
