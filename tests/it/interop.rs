@@ -695,6 +695,7 @@ fn the_command_line_imports_exports_and_restores() {
         ],
     );
 
+    ok(&data, &["capture", "--with", "Selma Other"]);
     for (format, check) in [
         ("vcf", "BEGIN:VCARD\r\nVERSION:4.0\r\n"),
         ("ics", "BEGIN:VCALENDAR\r\n"),
@@ -722,11 +723,25 @@ fn the_command_line_imports_exports_and_restores() {
     );
     assert!(v3.starts_with("BEGIN:VCARD\r\nVERSION:3.0\r\n"), "{v3}");
 
+    // A selection: only the people named.
+    let everyone = ok(&data, &["export", "--format", "vcf"]);
+    assert_eq!(everyone.matches("BEGIN:VCARD").count(), 2, "{everyone}");
+    let one = ok(
+        &data,
+        &["export", "--format", "vcf", "--person", "selma other"],
+    );
+    assert_eq!(one.matches("BEGIN:VCARD").count(), 1, "{one}");
+    assert!(one.contains("FN:Selma Other"), "{one}");
+    let unknown = fails(&data, &["export", "--format", "vcf", "--person", "Nobody"]);
+    assert!(unknown.contains("Nobody"), "{unknown}");
+    let misplaced = fails(&data, &["export", "--format", "csv", "--person", "Selma Other"]);
+    assert!(misplaced.contains("--format vcf only"), "{misplaced}");
+
     let backup = home.path().join("export.json");
     let backup = backup.to_str().unwrap();
     let restored_dir = home.path().join("restored");
     let restored = ok(&restored_dir, &["restore", backup]);
-    assert!(restored.starts_with("Restored 2 records"), "{restored}");
+    assert!(restored.starts_with("Restored 4 records"), "{restored}");
     assert_eq!(
         ok(&restored_dir, &["export", "--format", "csv"]),
         ok(&data, &["export", "--format", "csv"])

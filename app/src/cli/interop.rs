@@ -47,6 +47,9 @@ pub struct ExportArgs {
     /// vCard version for `--format vcf`: 3 or 4.
     #[arg(long, value_name = "3|4", default_value = "4")]
     vcard_version: String,
+    /// Only these people (name or record id; repeat for more), for `--format vcf`.
+    #[arg(long = "person", value_name = "NAME|ID")]
+    people: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -113,9 +116,20 @@ fn print_report(report: &ImportReport) {
 
 pub fn export(dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
     let version: VcardVersion = args.vcard_version.parse()?;
+    if !args.people.is_empty() && args.format != ExportFormat::Vcf {
+        anyhow::bail!("--person selects people for --format vcf only");
+    }
     let store = crate::data::open_store(dir)?;
     let text = match args.format {
-        ExportFormat::Vcf => store.export_vcards(None, version)?,
+        ExportFormat::Vcf if args.people.is_empty() => store.export_vcards(None, version)?,
+        ExportFormat::Vcf => {
+            let ids = args
+                .people
+                .iter()
+                .map(|p| store.find_person_by_id_or_name(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            store.export_vcards(Some(&ids), version)?
+        }
         ExportFormat::Ics => store.export_calendar()?,
         ExportFormat::Csv => store.export_interactions_csv()?,
         ExportFormat::Json => store.backup()?.to_json(),
