@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aftercall_shared::protocol::{AccountId, SealedEntry};
 use tokio::sync::broadcast;
@@ -16,6 +16,10 @@ pub(crate) type Live = Arc<Vec<SealedEntry>>;
 /// How many batches a slow session may fall behind before it is closed (it then
 /// reconnects and catches up from the store).
 const LIVE_BUFFER: usize = 1024;
+
+/// The longest a push is held back to keep its account under the entry rate
+/// before it is refused instead.
+pub(crate) const MAX_THROTTLE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Default)]
 pub(crate) struct Hub {
@@ -81,23 +85,35 @@ impl Hub {
         ))
     }
 
-    /// Takes `n` entries from the account's allowance; false when over the rate.
-    pub fn allow_entries(&self, account: &AccountId, n: usize, limits: &Limits) -> bool {
+    /// Takes `n` entries from the account's allowance. `Some(wait)`: store them
+    /// after `wait` (zero within the allowance), so a device uploading a backlog is
+    /// slowed to the account's rate rather than refused; `None`: the account is so far
+    /// over its rate that the wait would be longer than [`MAX_THROTTLE`].
+    pub fn reserve_entries(
+        &self,
+        account: &AccountId,
+        n: usize,
+        limits: &Limits,
+    ) -> Option<Duration> {
         let mut rooms = self.rooms();
-        let Some(room) = rooms.get_mut(account) else {
-            return false;
-        };
+        let room = rooms.get_mut(account)?;
         let now = Instant::now();
         let elapsed = now.duration_since(room.refilled).as_secs_f64();
         room.refilled = now;
-        room.tokens = (room.tokens + elapsed * f64::from(limits.entries_per_second))
-            .min(f64::from(limits.entries_burst));
-        if room.tokens >= n as f64 {
-            room.tokens -= n as f64;
-            true
-        } else {
-            false
+        let rate = f64::from(limits.entries_per_second.max(1));
+        room.tokens = (room.tokens + elapsed * rate).min(f64::from(limits.entries_burst));
+        let left = room.tokens - n as f64;
+        if left >= 0.0 {
+            room.tokens = left;
+            return Some(Duration::ZERO);
         }
+        let wait = Duration::from_secs_f64(-left / rate);
+        if wait > MAX_THROTTLE {
+            return None;
+        }
+        // Reserved: later pushes queue behind this one.
+        room.tokens = left;
+        Some(wait)
     }
 
     /// Sends newly stored entries to every session of the account.

@@ -30,6 +30,7 @@ pub(crate) struct Metrics {
     pub bytes_sent: AtomicU64,
     pub frames_received: AtomicU64,
     pub frames_sent: AtomicU64,
+    pub pushes_throttled: AtomicU64,
     refusals: [AtomicU64; 11],
 }
 
@@ -95,6 +96,12 @@ impl Metrics {
             "counter",
             "Frames sent.",
             self.frames_sent.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_pushes_throttled_total",
+            "counter",
+            "Uploads held back to keep an account under its entry rate.",
+            self.pushes_throttled.load(Relaxed).to_string(),
         );
         let _ = writeln!(s, "# HELP aftercall_relay_refusals_total Requests refused, by reason.\n# TYPE aftercall_relay_refusals_total counter");
         for (code, n) in CODES.iter().zip(&self.refusals) {

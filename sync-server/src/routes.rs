@@ -43,6 +43,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Bytes a session reads from its socket at a time.
+const SESSION_READ_BUFFER: usize = 8 * 1024;
+
 async fn sync(ws: WebSocketUpgrade, State(state): State<AppState>) -> impl IntoResponse {
     // Frames over our own limit are read (up to twice it) so they can be refused
     // with a clear error frame rather than a dropped connection.
@@ -54,6 +57,9 @@ async fn sync(ws: WebSocketUpgrade, State(state): State<AppState>) -> impl IntoR
         .max(1024);
     ws.max_message_size(cap)
         .max_frame_size(cap)
+        // Idle sessions are most of a relay's sessions: read in small chunks rather
+        // than hold the default 128 KiB buffer each.
+        .read_buffer_size(SESSION_READ_BUFFER)
         .on_upgrade(move |socket| session::run(socket, state))
 }
 

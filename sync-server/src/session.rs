@@ -273,7 +273,7 @@ async fn push(
         );
     }
     let limits = &state.config.limits;
-    if !state.hub.allow_entries(&account, entries.len(), limits) {
+    let Some(wait) = state.hub.reserve_entries(&account, entries.len(), limits) else {
         return refuse(
             RefusalCode::RateLimited,
             format!(
@@ -281,6 +281,10 @@ async fn push(
                 limits.entries_per_second
             ),
         );
+    };
+    if !wait.is_zero() {
+        state.metrics.pushes_throttled.fetch_add(1, Relaxed);
+        tokio::time::sleep(wait).await;
     }
     let store = state.store.clone();
     let appended = blocking(move || store.append(&account, &entries)).await?;

@@ -135,9 +135,10 @@ async fn limits_are_refused_with_a_clear_error_frame() {
         Some(RefusalCode::TooLarge)
     );
 
+    // Three more than the allowance would take three seconds to allow: refused.
     second
         .send(&ClientMessage::Push {
-            entries: (1..=4).map(|s| entry("d2", s, 64)).collect(),
+            entries: (1..=6).map(|s| entry("d2", s, 64)).collect(),
         })
         .await;
     let answer = second.next().await.unwrap();
@@ -149,6 +150,27 @@ async fn limits_are_refused_with_a_clear_error_frame() {
         refusal.message.contains("entries per second"),
         "{}",
         refusal.message
+    );
+
+    // One over the allowance is held back until the rate allows it, then stored.
+    drop((first, second));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut backlog = RawClient::connect(&relay).await;
+    assert_eq!(refusal_of(&backlog.hello(&phrase, "d1", false).await), None);
+    let started = std::time::Instant::now();
+    backlog
+        .send(&ClientMessage::Push {
+            entries: (1..=4).map(|s| entry("d1", s, 64)).collect(),
+        })
+        .await;
+    assert_eq!(
+        backlog.next().await.unwrap(),
+        ServerMessage::Stored { up_to: 4 }
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(800),
+        "held back about a second: {:?}",
+        started.elapsed()
     );
 
     let mut garbage = RawClient::connect(&relay).await;
@@ -164,6 +186,10 @@ async fn limits_are_refused_with_a_clear_error_frame() {
     );
     assert!(
         metrics.contains("aftercall_relay_refusals_total{reason=\"too_large\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("aftercall_relay_pushes_throttled_total 1"),
         "{metrics}"
     );
     assert!(http_get(&relay, "/health").await.ends_with("ok\n"));

@@ -1,7 +1,16 @@
 //! The SQLite relay store: one file, WAL, `synchronous = FULL`.
+//!
+//! Appends are group-committed: one writer thread with its own connection takes
+//! every append waiting for it and stores them in one transaction (each under its
+//! own savepoint, so one device's gap or error never touches another's entries),
+//! then answers each once the commit is on disk. Alone, an append commits at once;
+//! under load, many share one fsync. Reads use a second connection, so a catch-up
+//! page never waits behind a commit.
 
 use std::path::Path;
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Mutex;
+use std::thread::JoinHandle;
 
 use aftercall_shared::protocol::{AccountId, DeviceId, SealedEntry};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -34,22 +43,49 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 "#;
 
+/// Appends stored in one transaction at most.
+const MAX_GROUP: usize = 256;
+
 /// The relay's data in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteStore {
+    /// Reads, and the rare writes outside appends (accounts, invites).
     conn: Mutex<Connection>,
+    /// Appends, to the writer thread.
+    appends: Option<SyncSender<AppendJob>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+/// One append waiting for the writer thread.
+#[derive(Debug)]
+struct AppendJob {
+    account: AccountId,
+    entries: Vec<SealedEntry>,
+    reply: SyncSender<Result<Appended, RelayError>>,
+}
+
+fn connect(path: &Path) -> Result<Connection, RelayError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, RelayError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        let conn = connect(path)?;
         conn.execute_batch(SCHEMA)?;
+        let mut writer_conn = connect(path)?;
+        let (appends, jobs) = mpsc::sync_channel(4 * MAX_GROUP);
+        let writer = std::thread::Builder::new()
+            .name("relay-writer".into())
+            .spawn(move || write_appends(&mut writer_conn, &jobs))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            appends: Some(appends),
+            writer: Some(writer),
         })
     }
 
@@ -58,6 +94,130 @@ impl SqliteStore {
         // (transactions roll back), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // The writer finishes what it was given, then its connection closes.
+        drop(self.appends.take());
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// The writer thread: takes every waiting append, stores them in one transaction.
+fn write_appends(conn: &mut Connection, jobs: &Receiver<AppendJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        match append_group(conn, &group) {
+            Ok(results) => {
+                for (job, result) in group.into_iter().zip(results) {
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storing entries failed");
+                for job in group {
+                    let _ = job.reply.send(Err(RelayError::Task(format!(
+                        "storing entries failed: {e}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+/// Stores a group of appends in one transaction; each is all or nothing on its own.
+fn append_group(
+    conn: &mut Connection,
+    group: &[AppendJob],
+) -> Result<Vec<Result<Appended, RelayError>>, RelayError> {
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(group.len());
+    for job in group {
+        let savepoint = tx.savepoint()?;
+        match append_one(&savepoint, &job.account, &job.entries) {
+            Ok(appended) => {
+                savepoint.commit()?;
+                results.push(Ok(appended));
+            }
+            // Dropping the savepoint rolls this append back; the others stand.
+            Err(e) => results.push(Err(e)),
+        }
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+/// One device's entries, in order, stopping at the first gap or conflict.
+fn append_one(
+    tx: &Connection,
+    account: &AccountId,
+    entries: &[SealedEntry],
+) -> Result<Appended, RelayError> {
+    let mut out = Appended {
+        stored: Vec::new(),
+        head: 0,
+        refused: None,
+    };
+    let Some(first) = entries.first() else {
+        return Ok(out);
+    };
+    let device = first.device.as_str();
+    let mut head: u64 = tx
+        .prepare_cached("SELECT head FROM devices WHERE account = ?1 AND device = ?2")?
+        .query_row(params![&account.0[..], device], |r| r.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(0) as u64;
+    for entry in entries {
+        if entry.seq == head + 1 {
+            tx.prepare_cached(
+                "INSERT INTO entries (account, device, seq, sealed) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                &account.0[..],
+                device,
+                entry.seq as i64,
+                entry.sealed
+            ])?;
+            head = entry.seq;
+            out.stored.push(entry.clone());
+        } else if entry.seq <= head {
+            let stored: Option<Vec<u8>> = tx
+                .prepare_cached(
+                    "SELECT sealed FROM entries WHERE account = ?1 AND device = ?2 AND seq = ?3",
+                )?
+                .query_row(params![&account.0[..], device, entry.seq as i64], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            // A pruned entry cannot be compared; treat a re-push of it as identical.
+            if stored.is_some_and(|s| s != entry.sealed) {
+                out.refused = Some(AppendRefusal::Conflict { seq: entry.seq });
+                break;
+            }
+        } else {
+            out.refused = Some(AppendRefusal::Gap {
+                seq: entry.seq,
+                head,
+            });
+            break;
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO devices (account, device, head) VALUES (?1, ?2, ?3)
+         ON CONFLICT(account, device) DO UPDATE SET head = excluded.head",
+    )?
+    .execute(params![&account.0[..], device, head as i64])?;
+    out.head = head;
+    Ok(out)
 }
 
 impl RelayStore for SqliteStore {
@@ -153,62 +313,19 @@ impl RelayStore for SqliteStore {
     }
 
     fn append(&self, account: &AccountId, entries: &[SealedEntry]) -> Result<Appended, RelayError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut out = Appended {
-            stored: Vec::new(),
-            head: 0,
-            refused: None,
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = AppendJob {
+            account: *account,
+            entries: entries.to_vec(),
+            reply,
         };
-        let Some(first) = entries.first() else {
-            return Ok(out);
-        };
-        let device = first.device.as_str();
-        let mut head: u64 = tx
-            .query_row(
-                "SELECT head FROM devices WHERE account = ?1 AND device = ?2",
-                params![&account.0[..], device],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()?
-            .unwrap_or(0) as u64;
-        for entry in entries {
-            if entry.seq == head + 1 {
-                tx.execute(
-                    "INSERT INTO entries (account, device, seq, sealed) VALUES (?1, ?2, ?3, ?4)",
-                    params![&account.0[..], device, entry.seq as i64, entry.sealed],
-                )?;
-                head = entry.seq;
-                out.stored.push(entry.clone());
-            } else if entry.seq <= head {
-                let stored: Option<Vec<u8>> = tx
-                    .query_row(
-                        "SELECT sealed FROM entries WHERE account = ?1 AND device = ?2 AND seq = ?3",
-                        params![&account.0[..], device, entry.seq as i64],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                // A pruned entry cannot be compared; treat a re-push of it as identical.
-                if stored.is_some_and(|s| s != entry.sealed) {
-                    out.refused = Some(AppendRefusal::Conflict { seq: entry.seq });
-                    break;
-                }
-            } else {
-                out.refused = Some(AppendRefusal::Gap {
-                    seq: entry.seq,
-                    head,
-                });
-                break;
-            }
-        }
-        tx.execute(
-            "INSERT INTO devices (account, device, head) VALUES (?1, ?2, ?3)
-             ON CONFLICT(account, device) DO UPDATE SET head = excluded.head",
-            params![&account.0[..], device, head as i64],
-        )?;
-        tx.commit()?;
-        out.head = head;
-        Ok(out)
+        let gone = || RelayError::Task("the relay's writer has stopped".into());
+        self.appends
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(job)
+            .map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
     }
 }
 
@@ -251,6 +368,101 @@ mod tests {
             .unwrap();
         assert_eq!(page, vec![entry(2, 2), entry(3, 3)]);
         assert!(store.heads(&AccountId([2; 16])).unwrap().is_empty());
+    }
+
+    #[test]
+    fn appends_grouped_in_one_transaction_each_stand_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("relay.sqlite")).unwrap();
+        let account = AccountId([1; 16]);
+        store.append(&account, &[entry(1, 1)]).unwrap();
+        let job = |device: &str, entries: Vec<SealedEntry>| {
+            let entries = entries
+                .into_iter()
+                .map(|e| SealedEntry {
+                    device: DeviceId::new(device).unwrap(),
+                    ..e
+                })
+                .collect();
+            AppendJob {
+                account,
+                entries,
+                reply: mpsc::sync_channel(1).0,
+            }
+        };
+        let group = [
+            job("laptop", vec![entry(1, 1), entry(2, 2)]),
+            // A gap: what comes before it is stored, the rest refused.
+            job("phone", vec![entry(2, 2), entry(4, 4)]),
+            // A conflict at the phone's first entry: nothing of it is stored.
+            job("phone", vec![entry(1, 7)]),
+            job("tablet", vec![entry(1, 1)]),
+        ];
+        let mut conn = connect(&dir.path().join("relay.sqlite")).unwrap();
+        let results: Vec<Appended> = append_group(&mut conn, &group)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(results[0].head, 2);
+        assert_eq!(
+            results[1].refused,
+            Some(AppendRefusal::Gap { seq: 4, head: 2 })
+        );
+        assert_eq!(results[1].stored.len(), 1);
+        assert_eq!(results[2].refused, Some(AppendRefusal::Conflict { seq: 1 }));
+        assert_eq!(results[3].head, 1);
+        let mut heads: Vec<(String, u64)> = store
+            .heads(&account)
+            .unwrap()
+            .into_iter()
+            .map(|(d, h)| (d.as_str().to_string(), h))
+            .collect();
+        heads.sort();
+        assert_eq!(
+            heads,
+            [
+                ("laptop".into(), 2),
+                ("phone".into(), 2),
+                ("tablet".into(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn appends_from_many_threads_at_once_all_land_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            std::sync::Arc::new(SqliteStore::open(&dir.path().join("relay.sqlite")).unwrap());
+        let account = AccountId([3; 16]);
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let device = DeviceId::new(&format!("device-{t}")).unwrap();
+                    for seq in 1..=40u64 {
+                        let e = SealedEntry {
+                            device: device.clone(),
+                            seq,
+                            sealed: vec![t as u8; 32],
+                        };
+                        let out = store.append(&account, &[e]).unwrap();
+                        assert_eq!((out.head, out.stored.len()), (seq, 1));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let heads = store.heads(&account).unwrap();
+        assert_eq!(heads.len(), 16);
+        assert!(heads.iter().all(|(_, h)| *h == 40), "{heads:?}");
+        let page = store
+            .entries_after(&account, &DeviceId::new("device-7").unwrap(), 0, 100)
+            .unwrap();
+        assert_eq!(page.len(), 40);
+        assert!(page.iter().all(|e| e.sealed == vec![7u8; 32]));
     }
 
     #[test]

@@ -1,0 +1,318 @@
+//! The relay under load (a benchmark, not a timed test): run with
+//! `cargo bench -p aftercall-tests --bench relay_load`; figures are printed and
+//! recorded in docs/benchmarks.md, section "Sync".
+//!
+//! The relay runs in a child process of its own on 127.0.0.1 (port 0) with a fresh
+//! SQLite file; this process is the load. It opens `AFTERCALL_LOAD_CONNECTIONS`
+//! (default 2000) websocket sessions, four devices to an account, measures the
+//! relay's memory with every session idle, then has every device push entries as
+//! fast as the relay acknowledges them for `AFTERCALL_LOAD_SECONDS` (default 10),
+//! each push carrying `AFTERCALL_LOAD_BATCH` entries (default 1) of 256 bytes. It
+//! prints entries stored per second, entries fanned out to the other devices per
+//! second, the push → `Stored` latency, and memory per idle connection.
+//!
+//! The entries are random bytes: the relay cannot tell them from sealed ones, which
+//! is the point of sealing.
+
+#![allow(clippy::print_stdout)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aftercall_shared::protocol::{
+    AccountId, ClientMessage, Credential, DeviceId, SealedEntry, ServerMessage,
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+const DEVICES_PER_ACCOUNT: usize = 4;
+const ENTRY_BYTES: usize = 256;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("relay-child") {
+        return relay_child(&args[2]);
+    }
+    let connections = env_usize("AFTERCALL_LOAD_CONNECTIONS", 2000);
+    let seconds = env_usize("AFTERCALL_LOAD_SECONDS", 10);
+    let batch = env_usize("AFTERCALL_LOAD_BATCH", 1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(load(
+        connections,
+        Duration::from_secs(seconds as u64),
+        batch,
+    ));
+}
+
+/// The relay, alone in this process, until its standard input closes.
+fn relay_child(db: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("listening {}", listener.local_addr().unwrap());
+        let stdin_closed = async {
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut sink = String::new();
+                while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
+            })
+            .await;
+        };
+        aftercall_sync_server::launch_with_listener(
+            aftercall_sync_server::Config::new(db),
+            listener,
+            stdin_closed,
+        )
+        .await
+        .unwrap();
+    });
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A deterministic stream of bytes, so runs are comparable.
+fn filler(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+struct Counters {
+    stored: AtomicU64,
+    fanned_out: AtomicU64,
+    refused: AtomicU64,
+    running: AtomicBool,
+}
+
+async fn load(connections: usize, duration: Duration, batch: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut relay = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "relay-child",
+            dir.path().join("relay.sqlite").to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(relay.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().strip_prefix("listening ").unwrap().to_string();
+    let url = format!("ws://{addr}/sync");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let baseline = rss_kib(relay.id());
+
+    let counters = Arc::new(Counters {
+        stored: AtomicU64::new(0),
+        fanned_out: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+        running: AtomicBool::new(false),
+    });
+    let accounts = connections.div_ceil(DEVICES_PER_ACCOUNT);
+    let opening = Instant::now();
+    let mut sessions = Vec::with_capacity(connections);
+    // The first device of each account creates it; the others join it after.
+    for round in 0..DEVICES_PER_ACCOUNT {
+        let mut opened = Vec::new();
+        for a in 0..accounts {
+            let n = a * DEVICES_PER_ACCOUNT + round;
+            if n >= connections {
+                continue;
+            }
+            opened.push((a, round, tokio::spawn(open(url.clone(), a, round))));
+        }
+        for (a, round, o) in opened {
+            sessions.push((a, round, o.await.unwrap()));
+        }
+    }
+    let opened_in = opening.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_kib(relay.id());
+
+    let (go_tx, go) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::with_capacity(sessions.len());
+    for (account, device, socket) in sessions {
+        let counters = counters.clone();
+        let go = go.clone();
+        tasks.push(tokio::spawn(drive(
+            socket, account, device, batch, counters, go,
+        )));
+    }
+    counters.running.store(true, Relaxed);
+    let started = Instant::now();
+    go_tx.send(true).unwrap();
+    tokio::time::sleep(duration).await;
+    counters.running.store(false, Relaxed);
+    let elapsed = started.elapsed();
+    let stored = counters.stored.load(Relaxed);
+    let fanned_out = counters.fanned_out.load(Relaxed);
+    let busy = rss_kib(relay.id());
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    drop(relay.stdin.take());
+    let _ = relay.wait();
+
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "relay under load: {connections} connections ({accounts} accounts x {DEVICES_PER_ACCOUNT} devices), opened in {opened_in:.1?}"
+    );
+    println!(
+        "  memory: {baseline} KiB before, {idle} KiB with every session idle: {:.1} KiB per idle connection; {busy} KiB under load",
+        (idle.saturating_sub(baseline)) as f64 / connections as f64
+    );
+    println!(
+        "  {batch} entr{} of {ENTRY_BYTES} bytes per push, {secs:.1} s: {stored} stored ({:.0}/s), {fanned_out} fanned out to other devices ({:.0}/s), {} refusals",
+        if batch == 1 { "y" } else { "ies" },
+        stored as f64 / secs,
+        fanned_out as f64 / secs,
+        counters.refused.load(Relaxed)
+    );
+    println!(
+        "  push -> stored acknowledgement: p50 {:.1?}, p99 {:.1?}, max {:.1?} ({} pushes)",
+        pct(0.50),
+        pct(0.99),
+        latencies.last().copied().unwrap_or_default(),
+        latencies.len()
+    );
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens device `device` of account `account` and reads until it is caught up.
+async fn open(url: String, account: usize, device: usize) -> Socket {
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&(account as u64).to_le_bytes());
+    let hello = ClientMessage::Hello {
+        account: AccountId(id),
+        credential: Credential([account as u8; 32]),
+        device: DeviceId::new(&format!("load-{account}-{device}")).unwrap(),
+        create: true,
+        invite: None,
+        cursors: Vec::new(),
+    };
+    socket
+        .send(Message::Binary(hello.encode().into()))
+        .await
+        .unwrap();
+    loop {
+        let Some(Ok(Message::Binary(frame))) = socket.next().await else {
+            panic!("the relay closed session {account}/{device} before it was caught up");
+        };
+        match ServerMessage::decode(&frame).unwrap() {
+            ServerMessage::CaughtUp => return socket,
+            ServerMessage::Refused(r) => panic!("refused {account}/{device}: {r:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Pushes entries one push at a time, each after the last was acknowledged, while
+/// counting what the other devices' pushes bring in. Returns each push's latency.
+async fn drive(
+    socket: Socket,
+    account: usize,
+    device: usize,
+    batch: usize,
+    counters: Arc<Counters>,
+    mut go: tokio::sync::watch::Receiver<bool>,
+) -> Vec<Duration> {
+    let n = (account * DEVICES_PER_ACCOUNT + device) as u64;
+    let device = DeviceId::new(&format!("load-{account}-{device}")).unwrap();
+    let _ = go.wait_for(|g| *g).await;
+    let (mut tx, mut rx) = socket.split();
+    let (acked_tx, mut acked) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let reader_counters = counters.clone();
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(msg)) = rx.next().await {
+            let Message::Binary(frame) = msg else {
+                continue;
+            };
+            match ServerMessage::decode(&frame) {
+                Ok(ServerMessage::Entries { entries }) => {
+                    reader_counters
+                        .fanned_out
+                        .fetch_add(entries.len() as u64, Relaxed);
+                }
+                Ok(ServerMessage::Stored { up_to }) => {
+                    let _ = acked_tx.send(up_to);
+                }
+                Ok(ServerMessage::Refused(r)) => {
+                    if reader_counters.refused.fetch_add(1, Relaxed) == 0 {
+                        println!("  first refusal: {r:?}");
+                    }
+                    let _ = acked_tx.send(0);
+                }
+                _ => {}
+            }
+        }
+    });
+    let mut seq = 0u64;
+    let mut latencies = Vec::new();
+    while counters.running.load(Relaxed) {
+        let entries: Vec<SealedEntry> = (0..batch)
+            .map(|i| SealedEntry {
+                device: device.clone(),
+                seq: seq + 1 + i as u64,
+                sealed: filler(n << 32 | (seq + i as u64), ENTRY_BYTES),
+            })
+            .collect();
+        let frame = ClientMessage::Push { entries }.encode();
+        let started = Instant::now();
+        if tx.send(Message::Binary(frame.into())).await.is_err() {
+            break;
+        }
+        match acked.recv().await {
+            Some(up_to) if up_to == seq + batch as u64 => {
+                latencies.push(started.elapsed());
+                counters.stored.fetch_add(batch as u64, Relaxed);
+                seq = up_to;
+            }
+            _ => break,
+        }
+    }
+    let _ = tx.close().await;
+    reader.abort();
+    latencies
+}
