@@ -734,7 +734,10 @@ fn the_command_line_imports_exports_and_restores() {
     assert!(one.contains("FN:Selma Other"), "{one}");
     let unknown = fails(&data, &["export", "--format", "vcf", "--person", "Nobody"]);
     assert!(unknown.contains("Nobody"), "{unknown}");
-    let misplaced = fails(&data, &["export", "--format", "csv", "--person", "Selma Other"]);
+    let misplaced = fails(
+        &data,
+        &["export", "--format", "csv", "--person", "Selma Other"],
+    );
     assert!(misplaced.contains("--format vcf only"), "{misplaced}");
 
     let backup = home.path().join("export.json");

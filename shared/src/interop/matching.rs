@@ -165,11 +165,7 @@ pub(crate) fn find_match(
              WHERE t.kind = ?1 AND t.key = ?3 AND p.deleted = 0
              ORDER BY p.created_at, p.id",
         )?;
-        let mut rows = stmt.query([
-            KeyKind::PhoneTail.as_str(),
-            KeyKind::Phone.as_str(),
-            &tail,
-        ])?;
+        let mut rows = stmt.query([KeyKind::PhoneTail.as_str(), KeyKind::Phone.as_str(), &tail])?;
         while let Some(row) = rows.next()? {
             let theirs: String = row.get(1)?;
             if same_phone(key, &theirs) {

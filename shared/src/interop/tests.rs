@@ -172,7 +172,11 @@ fn a_number_written_nationally_finds_the_person_who_has_it_with_a_country_code()
     let ids: Vec<&str> = report.cards.iter().map(|c| c.person_id.as_str()).collect();
     assert_eq!(ids[0], added.cards[0].person_id, "{:?}", report.cards);
     assert_eq!(ids[1], added.cards[1].person_id, "{:?}", report.cards);
-    assert_eq!(report.cards[2].outcome, Outcome::Added, "another city's number");
+    assert_eq!(
+        report.cards[2].outcome,
+        Outcome::Added,
+        "another city's number"
+    );
     let lena = person(&mut f.store, ids[0]);
     assert_eq!(
         lena.phones,
@@ -188,14 +192,24 @@ fn an_import_goes_a_batch_at_a_time_with_progress_between() {
         .map(|i| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person {i}\r\nEND:VCARD\r\n"))
         .collect();
     let mut import = VcardImport::new(file.as_bytes(), ImportOptions::default());
-    assert_eq!(import.progress(), ImportProgress { done: 0, total: 600 });
+    assert_eq!(
+        import.progress(),
+        ImportProgress {
+            done: 0,
+            total: 600
+        }
+    );
     let mut steps = Vec::new();
     while !import.is_finished() {
         import.step(&mut f.store, &mut |_| {}).unwrap();
         steps.push((import.progress().done, f.store.people(1000).unwrap().len()));
     }
     assert_eq!(steps, [(250, 250), (500, 500), (600, 600)]);
-    assert_eq!(f.store.own_log_head().unwrap(), 3, "one own-log entry a batch");
+    assert_eq!(
+        f.store.own_log_head().unwrap(),
+        3,
+        "one own-log entry a batch"
+    );
     assert_eq!(import.into_report().added(), 600);
 }
 

@@ -136,10 +136,7 @@ fn start_import(
         while !import.is_finished() {
             // Let the screen draw the progress before the next batch.
             tokio::time::sleep(Duration::from_millis(1)).await;
-            if session
-                .command(|s| import.step(s, &mut |_| {}))
-                .is_none()
-            {
+            if session.command(|s| import.step(s, &mut |_| {})).is_none() {
                 break;
             }
             progress.set(Some(import.progress()));
@@ -179,7 +176,10 @@ fn save_export(
         return;
     }
     if write_export(session, label, &path, &text) {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let data = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
         download.set(Some(Download {
             href: format!("data:{};charset=utf-8;base64,{data}", export.mime),
@@ -237,8 +237,12 @@ pub fn Transfer() -> Element {
     let report = use_signal(|| None::<ImportReport>);
     let download = use_signal(|| None::<Download>);
     let busy = progress().is_some();
-    let (file_session, path_session, paste_session, export_session) =
-        (session.clone(), session.clone(), session.clone(), session.clone());
+    let (file_session, path_session, paste_session, export_session) = (
+        session.clone(),
+        session.clone(),
+        session.clone(),
+        session.clone(),
+    );
     rsx! {
         section { class: "screen transfer", "aria-labelledby": "transfer-title",
             h1 { id: "transfer-title", "Import / export" }
