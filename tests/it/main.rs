@@ -9,3 +9,4 @@ mod sync_random;
 mod sync_relay;
 mod sync_security;
 mod sync_support;
+mod sync_tls;
