@@ -44,7 +44,7 @@ pub mod sync;
 #[cfg(feature = "device")]
 pub use error::{Error, Result};
 #[cfg(feature = "device")]
-pub use store::{DocChanges, LogEntry, Store, Writer};
+pub use store::{DocChanges, LogEntry, RemoteEntry, Store, Writer};
 
 #[cfg(all(test, feature = "device"))]
 mod tests;

@@ -4,10 +4,10 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use aftercall_shared::crypto::AccountSecret;
+use aftercall_shared::crypto::{AccountSecret, OpenEntry};
 use aftercall_shared::protocol::DeviceId;
 use aftercall_shared::sync::{Effect, Engine, Event, SyncError};
-use aftercall_shared::Store;
+use aftercall_shared::{RemoteEntry, Store};
 use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
@@ -125,39 +125,21 @@ pub(crate) async fn run_session(
     loop {
         let mut applied = 0u64;
         while let Some(event) = queue.pop_front() {
+            // Entries to apply are gathered and applied together (a catch-up page is
+            // one transaction) before any other effect is carried out.
+            let mut to_apply = Vec::new();
             for effect in engine.handle(event, &mut rng) {
+                if let Effect::Apply(entry) = effect {
+                    to_apply.push(entry);
+                    continue;
+                }
+                applied += apply_entries(store, &mut to_apply, &mut queue, &mut report)?;
                 match effect {
                     Effect::Send(frame) => ws
                         .send(Message::Binary(frame.into()))
                         .await
                         .context("the connection to the relay broke")?,
-                    Effect::Apply(entry) => {
-                        match store.apply_remote_entry(
-                            entry.device.as_str(),
-                            entry.seq,
-                            &entry.plaintext,
-                        ) {
-                            Ok(true) => applied += 1,
-                            Ok(false) => {}
-                            Err(aftercall_shared::Error::Store(e)) => {
-                                return Err(e).context("cannot save entries from the relay")
-                            }
-                            Err(e) => {
-                                tracing::warn!(device = %entry.device, seq = entry.seq, error = %e, "entry quarantined");
-                                store.quarantine_entry(
-                                    entry.device.as_str(),
-                                    entry.seq,
-                                    &format!("cannot be applied: {e}"),
-                                    &[],
-                                )?;
-                                report.quarantined += 1;
-                                queue.push_back(Event::ApplyFailed {
-                                    device: entry.device,
-                                    seq: entry.seq,
-                                });
-                            }
-                        }
-                    }
+                    Effect::Apply(_) => unreachable!("gathered above"),
                     Effect::Quarantine { entry, reason } => {
                         tracing::warn!(device = %entry.device, seq = entry.seq, %reason, "entry quarantined");
                         store.quarantine_entry(
@@ -181,6 +163,7 @@ pub(crate) async fn run_session(
                     Effect::Failed(e) => return Err(e.into()),
                 }
             }
+            applied += apply_entries(store, &mut to_apply, &mut queue, &mut report)?;
         }
         report.received += applied;
         if applied > 0 {
@@ -308,4 +291,53 @@ pub(crate) async fn prove_and_sync(
     )
     .await?;
     Ok(())
+}
+
+/// Applies the entries the engine handed over in one transaction. Any that cannot be
+/// applied are quarantined and the engine is told, so everything else keeps syncing.
+/// Returns how many were applied (re-deliveries are not counted).
+fn apply_entries(
+    store: &mut Store,
+    to_apply: &mut Vec<OpenEntry>,
+    queue: &mut VecDeque<Event>,
+    report: &mut SyncReport,
+) -> anyhow::Result<u64> {
+    if to_apply.is_empty() {
+        return Ok(0);
+    }
+    let results = {
+        let entries: Vec<RemoteEntry<'_>> = to_apply
+            .iter()
+            .map(|e| RemoteEntry {
+                device: e.device.as_str(),
+                seq: e.seq,
+                plaintext: &e.plaintext,
+            })
+            .collect();
+        store
+            .apply_remote_entries(&entries)
+            .context("cannot save entries from the relay")?
+    };
+    let mut applied = 0;
+    for (entry, result) in to_apply.drain(..).zip(results) {
+        match result {
+            Ok(true) => applied += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(device = %entry.device, seq = entry.seq, error = %e, "entry quarantined");
+                store.quarantine_entry(
+                    entry.device.as_str(),
+                    entry.seq,
+                    &format!("cannot be applied: {e}"),
+                    &[],
+                )?;
+                report.quarantined += 1;
+                queue.push_back(Event::ApplyFailed {
+                    device: entry.device,
+                    seq: entry.seq,
+                });
+            }
+        }
+    }
+    Ok(applied)
 }

@@ -197,36 +197,86 @@ impl Store {
     /// in one transaction. An entry at or below the cursor is a re-delivery and
     /// changes nothing; an entry past `cursor + 1` is a gap and is refused.
     pub fn apply_remote_entry(&mut self, device: &str, seq: u64, plaintext: &[u8]) -> Result<bool> {
-        let changes = LogEntry::decode_changes(plaintext)?;
+        let mut results = self.apply_remote_entries(&[RemoteEntry {
+            device,
+            seq,
+            plaintext,
+        }])?;
+        results.pop().unwrap_or(Ok(false))
+    }
+
+    /// Applies a run of other devices' entries (a catch-up page) in one transaction,
+    /// each under its own savepoint: every entry is applied whole with its cursor or
+    /// not at all, and one that fails (a gap, bytes that do not parse or apply) leaves
+    /// nothing behind while the others stand. Returns each entry's outcome as
+    /// [`Store::apply_remote_entry`] would; a failure of the store itself fails the
+    /// call and nothing of it is kept.
+    pub fn apply_remote_entries(
+        &mut self,
+        entries: &[RemoteEntry<'_>],
+    ) -> Result<Vec<Result<bool>>> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: i64 = tx
-            .query_row("SELECT seq FROM cursors WHERE device = ?1", [device], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .unwrap_or(0);
-        let current = current as u64;
-        if seq <= current {
-            return Ok(false);
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in entries {
+            tx.execute_batch("SAVEPOINT remote_entry")?;
+            match apply_entry(&tx, entry) {
+                Ok(applied) => {
+                    tx.execute_batch("RELEASE remote_entry")?;
+                    out.push(Ok(applied));
+                }
+                Err(Error::Store(e)) => return Err(Error::Store(e)),
+                Err(e) => {
+                    tx.execute_batch("ROLLBACK TO remote_entry; RELEASE remote_entry")?;
+                    out.push(Err(e));
+                }
+            }
         }
-        if seq != current + 1 {
-            return Err(Error::Decode(format!(
-                "entry {seq} of device {device} arrived before entry {}",
-                current + 1
-            )));
-        }
-        apply_changes(&tx, &changes)?;
-        tx.execute(
-            "INSERT INTO cursors (device, seq) VALUES (?1, ?2)
-             ON CONFLICT(device) DO UPDATE SET seq = excluded.seq",
-            params![device, seq as i64],
-        )?;
         tx.commit()?;
-        self.committed()?;
-        Ok(true)
+        self.committed_many(entries.len())?;
+        Ok(out)
     }
+}
+
+/// One entry of another device's log, opened.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteEntry<'a> {
+    pub device: &'a str,
+    pub seq: u64,
+    pub plaintext: &'a [u8],
+}
+
+/// Applies one entry and advances its device's cursor, inside `tx`.
+fn apply_entry(tx: &Transaction<'_>, entry: &RemoteEntry<'_>) -> Result<bool> {
+    let RemoteEntry {
+        device,
+        seq,
+        plaintext,
+    } = *entry;
+    let current: i64 = tx
+        .prepare_cached("SELECT seq FROM cursors WHERE device = ?1")?
+        .query_row([device], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let current = current as u64;
+    if seq <= current {
+        return Ok(false);
+    }
+    if seq != current + 1 {
+        return Err(Error::Decode(format!(
+            "entry {seq} of device {device} arrived before entry {}",
+            current + 1
+        )));
+    }
+    let changes = LogEntry::decode_changes(plaintext)?;
+    apply_changes(tx, &changes)?;
+    tx.prepare_cached(
+        "INSERT INTO cursors (device, seq) VALUES (?1, ?2)
+         ON CONFLICT(device) DO UPDATE SET seq = excluded.seq",
+    )?
+    .execute(params![device, seq as i64])?;
+    Ok(true)
 }
 
 /// Byte vectors as CBOR byte strings rather than arrays of numbers.

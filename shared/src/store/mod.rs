@@ -21,7 +21,7 @@ use crate::model::DocKind;
 use crate::{Error, Result};
 
 pub use docs::Writer;
-pub use log::{DocChanges, LogEntry};
+pub use log::{DocChanges, LogEntry, RemoteEntry};
 pub use sync_state::QuarantinedEntry;
 
 /// An open store. Not shared between threads: open one per thread (SQLite's WAL lets
@@ -110,7 +110,16 @@ impl Store {
 
     /// Counts a commit, folding the log when too many went by without a checkpoint.
     pub(crate) fn committed(&self) -> Result<()> {
-        self.unfolded.set(self.unfolded.get() + 1);
+        self.committed_many(1)
+    }
+
+    /// Counts a commit that carried `n` writes' worth (a batch of remote entries).
+    pub(crate) fn committed_many(&self, n: usize) -> Result<()> {
+        self.unfolded.set(
+            self.unfolded
+                .get()
+                .saturating_add(n.try_into().unwrap_or(u32::MAX)),
+        );
         if self.unfolded.get() >= FOLD_EVERY {
             self.checkpoint()?;
         }

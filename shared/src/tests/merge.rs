@@ -105,6 +105,77 @@ fn a_delete_on_one_device_and_an_edit_on_another_keep_both_and_stay_deleted() {
 }
 
 #[test]
+fn a_page_of_entries_applies_in_one_go_and_a_bad_one_in_it_leaves_nothing_behind() {
+    let mut phone = fixture(36);
+    let mut desktop = fixture(37);
+    let mut reference = fixture(38);
+    for n in 0..4 {
+        phone
+            .store
+            .capture(&chat(
+                &format!("Person {n}"),
+                InteractionKind::Casual,
+                &format!("chat {n}"),
+            ))
+            .unwrap();
+    }
+    let log = phone.store.own_log_after(0, 10).unwrap();
+    let device = phone.store.device_id().to_string();
+    let entry = |seq: u64, plaintext| crate::RemoteEntry {
+        device: &device,
+        seq,
+        plaintext,
+    };
+    let garbage: &[u8] = b"\xff\x00garbage";
+    let page = [
+        entry(1, log[0].1.as_slice()),
+        entry(1, &log[0].1),
+        entry(2, garbage),
+        entry(3, &log[2].1),
+        entry(2, &log[1].1),
+        entry(3, &log[2].1),
+        entry(5, &log[3].1),
+    ];
+    let results = desktop.store.apply_remote_entries(&page).unwrap();
+    let outcomes: Vec<String> = results
+        .iter()
+        .map(|r| match r {
+            Ok(applied) => applied.to_string(),
+            Err(e) => format!("error: {e}"),
+        })
+        .collect();
+    assert_eq!(outcomes[..2], ["true", "false"], "{outcomes:?}");
+    assert!(outcomes[2].starts_with("error"), "{outcomes:?}");
+    assert!(
+        outcomes[3].contains("arrived before entry 2"),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[4..6], ["true", "true"], "{outcomes:?}");
+    assert!(
+        outcomes[6].contains("arrived before entry 4"),
+        "{outcomes:?}"
+    );
+    assert_eq!(desktop.store.cursor(&device).unwrap(), 3);
+
+    // The same as applying the good entries one by one.
+    for (seq, payload) in &log[..3] {
+        reference
+            .store
+            .apply_remote_entry(&device, *seq, payload)
+            .unwrap();
+    }
+    assert_eq!(
+        desktop.store.read_model_snapshot().unwrap(),
+        reference.store.read_model_snapshot().unwrap()
+    );
+    pull(&mut desktop.store, &phone.store);
+    assert_eq!(
+        phone.store.read_model_snapshot().unwrap(),
+        desktop.store.read_model_snapshot().unwrap()
+    );
+}
+
+#[test]
 fn re_delivered_entries_change_nothing_and_gaps_are_refused() {
     let mut phone = fixture(34);
     let mut desktop = fixture(35);
