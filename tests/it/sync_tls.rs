@@ -112,7 +112,11 @@ async fn a_relay_behind_tls_syncs_over_wss_and_an_untrusted_certificate_is_refus
 
     let init = aftercall_trusting(&trusted, &phone, &["init", "--relay", &wss]).await;
     assert!(init.status.success(), "{}", text(&init));
-    assert!(text(&init).contains("The account is ready on the relay"), "{}", text(&init));
+    assert!(
+        text(&init).contains("The account is ready on the relay"),
+        "{}",
+        text(&init)
+    );
     let phrase = text(&init)
         .lines()
         .skip_while(|l| !l.starts_with("Your recovery phrase"))
@@ -134,18 +138,24 @@ async fn a_relay_behind_tls_syncs_over_wss_and_an_untrusted_certificate_is_refus
     // A device that does not trust the certificate gets a clear error and pairs with nothing.
     let untrusted = home.path().join("nothing-trusted.pem");
     std::fs::write(&untrusted, "").unwrap();
-    let refused =
-        aftercall_trusting(&untrusted, &laptop, &["pair", "--relay", &wss, "--phrase", &phrase])
-            .await;
+    let refused = aftercall_trusting(
+        &untrusted,
+        &laptop,
+        &["pair", "--relay", &wss, "--phrase", &phrase],
+    )
+    .await;
     assert!(!refused.status.success());
     let said = text(&refused).to_lowercase();
     assert!(said.contains("certificate"), "{said}");
 
     // Trusting it, the same device pairs over https:// (read as wss://) and has the note.
     let https = format!("https://localhost:{}", front.port());
-    let paired =
-        aftercall_trusting(&trusted, &laptop, &["pair", "--relay", &https, "--phrase", &phrase])
-            .await;
+    let paired = aftercall_trusting(
+        &trusted,
+        &laptop,
+        &["pair", "--relay", &https, "--phrase", &phrase],
+    )
+    .await;
     assert!(paired.status.success(), "{}", text(&paired));
     let diary = aftercall_trusting(&trusted, &laptop, &["diary", "Tessa Tls"]).await;
     assert!(text(&diary).contains("certificates"), "{}", text(&diary));
