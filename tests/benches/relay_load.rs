@@ -16,6 +16,10 @@
 
 #![allow(clippy::print_stdout)]
 
+#[path = "common/env.rs"]
+mod bench_env;
+
+use bench_env::env_usize;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -30,13 +34,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 const DEVICES_PER_ACCOUNT: usize = 4;
 const ENTRY_BYTES: usize = 256;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -7,23 +7,20 @@
 
 #![allow(clippy::print_stdout)]
 
+#[path = "common/env.rs"]
+mod bench_env;
+
 #[path = "../it/sync_support.rs"]
 #[allow(dead_code)]
 mod sync_support;
 
+use bench_env::env_usize;
 use std::time::{Duration, Instant};
 
 use aftercall_app::sync::{self, SyncHandle};
 use aftercall_shared::commands::{CaptureDraft, PersonRef};
 use aftercall_shared::model::InteractionKind;
 use sync_support::{account, Device, Relay};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

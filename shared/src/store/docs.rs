@@ -182,11 +182,11 @@ pub(crate) fn save_doc(
 }
 
 fn insert_doc(tx: &Transaction<'_>, id: &str, kind: DocKind, bytes: &[u8]) -> Result<i64> {
-    Ok(tx.query_row(
-        "INSERT INTO docs (id, kind, bytes) VALUES (?1, ?2, ?3)
-         ON CONFLICT(id) DO UPDATE SET bytes = excluded.bytes
-         RETURNING rowid",
-        rusqlite::params![id, kind.as_str(), bytes],
-        |r| r.get(0),
-    )?)
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO docs (id, kind, bytes) VALUES (?1, ?2, ?3)
+             ON CONFLICT(id) DO UPDATE SET bytes = excluded.bytes
+             RETURNING rowid",
+        )?
+        .query_row(rusqlite::params![id, kind.as_str(), bytes], |r| r.get(0))?)
 }

@@ -80,11 +80,8 @@ pub(super) fn append(tx: &Transaction<'_>, changes: &[DocChanges], now: i64) -> 
 fn apply_changes(tx: &Transaction<'_>, changes: &[DocChanges]) -> Result<()> {
     for c in changes {
         let stored: Option<(String, Vec<u8>)> = tx
-            .query_row(
-                "SELECT kind, bytes FROM docs WHERE id = ?1",
-                [&c.doc_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT kind, bytes FROM docs WHERE id = ?1")?
+            .query_row([&c.doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let mut doc = match &stored {
             Some((kind, _)) if kind != c.kind.as_str() => {
@@ -205,37 +202,53 @@ impl Store {
         results.pop().unwrap_or(Ok(false))
     }
 
-    /// Applies a run of other devices' entries (a catch-up page) in one transaction,
-    /// each under its own savepoint: every entry is applied whole with its cursor or
-    /// not at all, and one that fails (a gap, bytes that do not parse or apply) leaves
-    /// nothing behind while the others stand. Returns each entry's outcome as
-    /// [`Store::apply_remote_entry`] would; a failure of the store itself fails the
-    /// call and nothing of it is kept.
+    /// Applies a run of other devices' entries (a catch-up page) in one transaction:
+    /// every entry is applied whole with its cursor or not at all, and one that fails
+    /// (a gap, bytes that do not parse or apply) leaves nothing behind while the
+    /// others stand. Returns each entry's outcome as [`Store::apply_remote_entry`]
+    /// would; a failure of the store itself fails the call.
     pub fn apply_remote_entries(
         &mut self,
         entries: &[RemoteEntry<'_>],
     ) -> Result<Vec<Result<bool>>> {
+        let mut out = Vec::with_capacity(entries.len());
+        self.apply_all(entries, &mut out)?;
+        Ok(out)
+    }
+
+    /// Applies `entries`, pushing each outcome to `out`. The run is tried as one
+    /// transaction; when an entry fails, that transaction is rolled back (so nothing
+    /// of the failed entry stays) and the entries around it are applied again
+    /// without it. Savepoints per entry would do the same, but FTS5 flushes its
+    /// index at every savepoint, which costs more than the rare retry.
+    fn apply_all(
+        &mut self,
+        entries: &[RemoteEntry<'_>],
+        out: &mut Vec<Result<bool>>,
+    ) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut out = Vec::with_capacity(entries.len());
-        for entry in entries {
-            tx.execute_batch("SAVEPOINT remote_entry")?;
+        let mut applied = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
             match apply_entry(&tx, entry) {
-                Ok(applied) => {
-                    tx.execute_batch("RELEASE remote_entry")?;
-                    out.push(Ok(applied));
-                }
+                Ok(a) => applied.push(a),
                 Err(Error::Store(e)) => return Err(Error::Store(e)),
                 Err(e) => {
-                    tx.execute_batch("ROLLBACK TO remote_entry; RELEASE remote_entry")?;
+                    drop(tx);
+                    self.apply_all(&entries[..i], out)?;
                     out.push(Err(e));
+                    return self.apply_all(&entries[i + 1..], out);
                 }
             }
         }
         tx.commit()?;
         self.committed_many(entries.len())?;
-        Ok(out)
+        out.extend(applied.into_iter().map(Ok));
+        Ok(())
     }
 }
 

@@ -68,6 +68,9 @@ impl Store {
         // SQLite would fold the log into the main file inside whichever commit fills
         // it, adding ~15 ms to that save; `checkpoint` does it between saves instead.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // 16 MB of page cache: a catch-up page of entries (hundreds of documents and
+        // their index rows in one transaction) then fits without spilling.
+        conn.pragma_update(None, "cache_size", -16_384)?;
         migrate(&conn)?;
         let device_id = match meta_get(&conn, "device_id")? {
             Some(id) => id,
@@ -256,7 +259,7 @@ impl Store {
              INSERT INTO search_own (search_own, rank) VALUES ('automerge', 4);
              INSERT INTO search_notes (search_notes) VALUES ('optimize');
              INSERT INTO search_notes (search_notes, rank) VALUES ('automerge', 4);
-             PRAGMA cache_size = -2000;",
+             PRAGMA cache_size = -16384;",
         )?;
         tx.commit()?;
         self.committed()?;
