@@ -14,6 +14,7 @@ mod sync_state;
 use std::path::Path;
 
 use automerge::ActorId;
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::env::{new_id, Clock, Entropy};
@@ -71,6 +72,13 @@ impl Store {
         // 16 MB of page cache: a catch-up page of entries (hundreds of documents and
         // their index rows in one transaction) then fits without spilling.
         conn.pragma_update(None, "cache_size", -16_384)?;
+        // Search text is stored folded; migration 6 folds what older stores hold.
+        conn.create_scalar_function(
+            "aftercall_fold",
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| Ok(crate::fold::fold(&ctx.get::<String>(0)?)),
+        )?;
         migrate(&conn)?;
         let device_id = match meta_get(&conn, "device_id")? {
             Some(id) => id,

@@ -171,11 +171,12 @@ fn set_search(
             }
         }
     }
+    // Stored as the search folds it, so every script matches without its accents.
     tx.prepare_cached(&format!(
         "INSERT INTO {} (rowid, body) VALUES (?1, ?2)",
         column.table()
     ))?
-    .execute(params![rowid, body])?;
+    .execute(params![rowid, fold::fold(&body)])?;
     Ok(())
 }
 
@@ -360,7 +361,19 @@ const TABLES: [&str; 10] = [
 
 pub(crate) fn clear(tx: &Transaction<'_>) -> Result<()> {
     for table in TABLES {
-        tx.execute(&format!("DELETE FROM {table}"), [])?;
+        if table.starts_with("search_") && table != "search_vocab" {
+            // Deleting an FTS5 table's rows re-reads and re-tokenizes each one to take
+            // it out of the index; dropping the table and making it again as the
+            // schema defines it is immediate.
+            let create: String = tx.query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )?;
+            tx.execute_batch(&format!("DROP TABLE {table}; {create};"))?;
+        } else {
+            tx.execute(&format!("DELETE FROM {table}"), [])?;
+        }
     }
     Ok(())
 }

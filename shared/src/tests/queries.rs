@@ -215,6 +215,36 @@ fn week_boundaries_follow_the_users_offset() {
 }
 
 #[test]
+fn greek_and_cyrillic_match_without_their_accents() {
+    let mut f = fixture(24);
+    f.store
+        .capture(&chat(
+            "Νίκος Παπαδόπουλος",
+            InteractionKind::Value,
+            "Ταξίδι στην Ελλάδα, μετά Йошкар-Ола",
+        ))
+        .unwrap();
+    f.store
+        .capture(&chat("Ana", InteractionKind::Casual, "pricing"))
+        .unwrap();
+    for query in [
+        "Ελλαδα",
+        "ελλάδα",
+        "ΕΛΛΑΔΑ",
+        "ελλ",
+        "ταξιδι",
+        "Νικος",
+        "παπαδοπ",
+        "йошкар",
+        "Иошкар",
+    ] {
+        let found = f.store.search_people(query, 5).unwrap();
+        assert_eq!(found.len(), 1, "{query}: {found:?}");
+        assert_eq!(found[0].name, "Νίκος Παπαδόπουλος", "{query}");
+    }
+}
+
+#[test]
 fn search_expands_typed_words_into_the_whole_words_they_begin() {
     let mut f = fixture(21);
     f.store

@@ -90,3 +90,39 @@ fn a_store_from_before_the_counts_and_split_index_gains_them_when_opened() {
         "the split index answers"
     );
 }
+
+#[test]
+fn a_store_from_before_folded_search_text_finds_greek_without_accents_once_opened() {
+    let mut f = fixture(310);
+    f.store
+        .capture(&chat("Eleni", InteractionKind::Value, "Ταξίδι στην Ελλάδα"))
+        .unwrap();
+    // Schema 5 indexed the text as written.
+    f.store
+        .conn()
+        .execute_batch(
+            "UPDATE search_notes SET body = 'Ταξίδι στην Ελλάδα';
+             DELETE FROM search_vocab;
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+    assert!(
+        f.store.search_people("Ελλαδα", 5).unwrap().is_empty(),
+        "schema 5 missed a word typed without its accent"
+    );
+    let path = f.dir.path().join("store.sqlite");
+    drop(f.store);
+    let reopened = Store::open(
+        &path,
+        Box::new(f.clock.clone()),
+        Box::new(SeededEntropy::new(311)),
+    )
+    .unwrap();
+    let found = reopened.search_people("Ελλαδα", 5).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let body: String = reopened
+        .conn()
+        .query_row("SELECT body FROM search_notes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(body, "ταξιδι στην ελλαδα");
+}
