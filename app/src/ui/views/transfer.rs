@@ -88,11 +88,17 @@ struct Download {
     href: String,
 }
 
+/// The largest contacts file the screen reads (an address book with photos is a few
+/// megabytes); a larger one is refused before it is read.
+pub const MAX_IMPORT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Reads the picked file in the page itself: the browser mode's events carry only
-/// the file's name. Resolves to the bytes as base64, or "" when nothing is picked.
+/// the file's name. Resolves to the bytes as base64, "" when nothing is picked, or
+/// "!" and the size of a file over `MAX_IMPORT_BYTES` (which is not read).
 const READ_PICKED_FILE: &str = r#"
 const file = document.getElementById('import-pick')?.files?.[0];
 if (!file) return '';
+if (file.size > MAX_IMPORT_BYTES) return '!' + file.size;
 const bytes = new Uint8Array(await file.arrayBuffer());
 let binary = '';
 for (let i = 0; i < bytes.length; i += 0x8000) {
@@ -105,21 +111,47 @@ return btoa(binary);
 /// (the desktop window, the phone), else read by the page (the browser mode).
 async fn picked_file(evt: &FormEvent) -> Result<Option<Vec<u8>>, String> {
     if let Some(file) = evt.files().into_iter().next() {
+        if file.size() > MAX_IMPORT_BYTES {
+            return Err(too_large(file.size()));
+        }
         if let Ok(bytes) = file.read_bytes().await {
             return Ok(Some(bytes.to_vec()));
         }
     }
-    let encoded: String = document::eval(READ_PICKED_FILE)
+    let script = READ_PICKED_FILE.replace("MAX_IMPORT_BYTES", &MAX_IMPORT_BYTES.to_string());
+    let encoded: String = document::eval(&script)
         .join()
         .await
         .map_err(|e| format!("cannot read the chosen file: {e}"))?;
     if encoded.is_empty() {
         return Ok(None);
     }
+    if let Some(size) = encoded.strip_prefix('!') {
+        return Err(too_large(size.parse().unwrap_or(u64::MAX)));
+    }
     base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .map(Some)
         .map_err(|e| format!("cannot read the chosen file: {e}"))
+}
+
+fn too_large(size: u64) -> String {
+    format!(
+        "this file is {} MB; a contacts file over {} MB is not read (export the contacts without photos, or in parts)",
+        size / (1024 * 1024),
+        MAX_IMPORT_BYTES / (1024 * 1024)
+    )
+}
+
+/// Reads a contacts file named by its path, refusing one over `MAX_IMPORT_BYTES`.
+fn read_named_file(path: &str) -> Result<Vec<u8>, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read {path}: {e}"))?
+        .len();
+    if size > MAX_IMPORT_BYTES {
+        return Err(too_large(size));
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
 }
 
 /// Imports `bytes`, a batch at a time, showing how far it got between batches.
@@ -270,9 +302,9 @@ pub fn Transfer() -> Element {
                     on_input: move |v| path.set(v) }
                 button {
                     r#type: "button", id: "import-file", class: "secondary", disabled: busy,
-                    onclick: move |_| match std::fs::read(path().trim()) {
+                    onclick: move |_| match read_named_file(path().trim()) {
                         Ok(bytes) => start_import(path_session.clone(), bytes, progress, report),
-                        Err(e) => path_session.error(format!("cannot read {}: {e}", path().trim())),
+                        Err(e) => path_session.error(e),
                     },
                     "Import the file"
                 }
@@ -341,5 +373,28 @@ fn ImportReportView(report: ImportReport) -> Element {
                 p { class: "hint", "{note}" }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_named_file_over_the_limit_is_refused_unread_and_a_missing_one_said_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.vcf");
+        let file = std::fs::File::create(&big).unwrap();
+        file.set_len(MAX_IMPORT_BYTES + 1).unwrap();
+        let err = read_named_file(big.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("over 64 MB is not read"), "{err}");
+        let small = dir.path().join("small.vcf");
+        std::fs::write(&small, "BEGIN:VCARD\r\nEND:VCARD\r\n").unwrap();
+        assert_eq!(read_named_file(small.to_str().unwrap()).unwrap().len(), 24);
+        let missing = read_named_file("/no/such/contacts.vcf").unwrap_err();
+        assert!(
+            missing.starts_with("cannot read /no/such/contacts.vcf"),
+            "{missing}"
+        );
     }
 }
