@@ -46,11 +46,14 @@ pub fn fts_prefix(word: &str) -> String {
 
 /// The words of a search, folded, for highlighting matches in results.
 pub fn search_terms(input: &str) -> Vec<String> {
-    fold(input)
+    words(&fold(input)).map(str::to_string).collect()
+}
+
+/// The words of text already folded: runs of letters and digits.
+pub fn words(folded: &str) -> impl Iterator<Item = &str> {
+    folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 #[cfg(test)]

@@ -161,22 +161,23 @@ fn set_search(
     let Some(body) = body else {
         return Ok(());
     };
+    // Stored as the search folds it, so every script matches without its accents.
+    let folded = fold::fold(&body);
     if rows == Rows::Replace {
         let mut vocab =
             tx.prepare_cached("INSERT OR IGNORE INTO search_vocab (term) VALUES (?1)")?;
         let mut seen = std::collections::HashSet::new();
-        for term in fold::search_terms(&body) {
-            if seen.insert(term.clone()) {
+        for term in fold::words(&folded) {
+            if seen.insert(term) {
                 vocab.execute([term])?;
             }
         }
     }
-    // Stored as the search folds it, so every script matches without its accents.
     tx.prepare_cached(&format!(
         "INSERT INTO {} (rowid, body) VALUES (?1, ?2)",
         column.table()
     ))?
-    .execute(params![rowid, fold::fold(&body)])?;
+    .execute(params![rowid, folded])?;
     Ok(())
 }
 
