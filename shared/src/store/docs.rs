@@ -126,9 +126,8 @@ impl<'a> Writer<'a> {
     fn load(&self, id: &str, kind: DocKind) -> Result<AutoCommit> {
         let row: Option<(String, Vec<u8>)> = self
             .tx
-            .query_row("SELECT kind, bytes FROM docs WHERE id = ?1", [id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .prepare_cached("SELECT kind, bytes FROM docs WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let (stored_kind, bytes) =
             row.ok_or_else(|| Error::not_found(format!("no {kind} with id {id}")))?;

@@ -63,12 +63,12 @@ impl LogEntry {
 
 pub(super) fn append(tx: &Transaction<'_>, changes: &[DocChanges], now: i64) -> Result<u64> {
     let payload = LogEntry::encode_changes(changes);
-    let seq: i64 = tx.query_row(
-        "INSERT INTO own_log (seq, payload, created_at)
-         VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM own_log), ?1, ?2) RETURNING seq",
-        params![payload, now],
-        |r| r.get(0),
-    )?;
+    let seq: i64 = tx
+        .prepare_cached(
+            "INSERT INTO own_log (seq, payload, created_at)
+             VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM own_log), ?1, ?2) RETURNING seq",
+        )?
+        .query_row(params![payload, now], |r| r.get(0))?;
     Ok(seq as u64)
 }
 

@@ -72,6 +72,9 @@ impl Store {
         // 16 MB of page cache: a catch-up page of entries (hundreds of documents and
         // their index rows in one transaction) then fits without spilling.
         conn.pragma_update(None, "cache_size", -16_384)?;
+        // A save runs a few dozen distinct statements; rusqlite keeps 16 prepared by
+        // default, so they pushed each other out and were parsed again every time.
+        conn.set_prepared_statement_cache_capacity(128);
         // Search text is stored folded; migration 6 folds what older stores hold.
         conn.create_scalar_function(
             "aftercall_fold",
