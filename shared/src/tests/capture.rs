@@ -113,12 +113,7 @@ fn a_saved_capture_is_on_disk_for_a_second_connection_at_once() {
     f.store
         .capture(&chat("Ana", InteractionKind::Value, "durable"))
         .unwrap();
-    let other = Store::open(
-        &f.dir.path().join("store.sqlite"),
-        Box::new(f.clock.clone()),
-        Box::new(SeededEntropy::new(99)),
-    )
-    .unwrap();
+    let other = open_store(f.dir.path(), &f.clock, 99);
     assert_eq!(other.search_people("durable", 10).unwrap().len(), 1);
     assert_eq!(
         other.device_id(),

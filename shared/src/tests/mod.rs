@@ -33,13 +33,18 @@ pub(crate) struct Fixture {
 pub(crate) fn fixture(seed: u64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::at(monday());
-    let store = Store::open(
-        &dir.path().join("store.sqlite"),
+    let store = open_store(dir.path(), &clock, seed);
+    Fixture { store, clock, dir }
+}
+
+/// Opens (again) the store file of a fixture's directory, as a restarted app would.
+pub(crate) fn open_store(dir: &std::path::Path, clock: &ManualClock, seed: u64) -> Store {
+    Store::open(
+        &dir.join("store.sqlite"),
         Box::new(clock.clone()),
         Box::new(SeededEntropy::new(seed)),
     )
-    .unwrap();
-    Fixture { store, clock, dir }
+    .unwrap()
 }
 
 /// A capture with one person and a kind, the rest empty.

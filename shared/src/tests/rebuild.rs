@@ -68,14 +68,8 @@ fn a_store_from_before_the_counts_and_split_index_gains_them_when_opened() {
             PRAGMA user_version = 4;"#,
         )
         .unwrap();
-    let path = f.dir.path().join("store.sqlite");
     drop(f.store);
-    let reopened = Store::open(
-        &path,
-        Box::new(f.clock.clone()),
-        Box::new(SeededEntropy::new(301)),
-    )
-    .unwrap();
+    let reopened = open_store(f.dir.path(), &f.clock, 301);
     assert_eq!(reopened.read_model_snapshot().unwrap(), expected);
     assert_eq!(reopened.people(10).unwrap(), people);
     let words: i64 = reopened
@@ -110,14 +104,8 @@ fn a_store_from_before_folded_search_text_finds_greek_without_accents_once_opene
         f.store.search_people("Ελλαδα", 5).unwrap().is_empty(),
         "schema 5 missed a word typed without its accent"
     );
-    let path = f.dir.path().join("store.sqlite");
     drop(f.store);
-    let reopened = Store::open(
-        &path,
-        Box::new(f.clock.clone()),
-        Box::new(SeededEntropy::new(311)),
-    )
-    .unwrap();
+    let reopened = open_store(f.dir.path(), &f.clock, 311);
     let found = reopened.search_people("Ελλαδα", 5).unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
     let body: String = reopened
