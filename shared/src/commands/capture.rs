@@ -6,7 +6,7 @@ use autosurgeon::Text;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::lookup::{event_by_name, person_by_name};
+use super::lookup::{event_by_name, person_by_name, person_name};
 use crate::model::{
     Channel, DocKind, Event, FollowUp, Interaction, InteractionKind, Person, Referral,
     ReferralStatus, ThankYou,
@@ -212,15 +212,12 @@ pub(super) fn resolve_person(
     event: Option<&Event>,
 ) -> Result<(String, String, bool)> {
     match person {
-        PersonRef::Existing(id) => {
-            let p: Person = w.read(id, DocKind::Person)?;
-            Ok((id.clone(), p.name, false))
-        }
+        PersonRef::Existing(id) => Ok((id.clone(), person_name(w.tx(), id)?, false)),
         PersonRef::Named(name) => {
             let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
             if let Some(id) = person_by_name(w.tx(), &name)? {
-                let p: Person = w.read(&id, DocKind::Person)?;
-                return Ok((id, p.name, false));
+                let name = person_name(w.tx(), &id)?;
+                return Ok((id, name, false));
             }
             let how_met = event
                 .map(|e| format!("Met at {} ({})", e.name, e.date))

@@ -16,6 +16,14 @@ pub(crate) fn person_by_name(conn: &Connection, name: &str) -> Result<Option<Str
         .optional()?)
 }
 
+/// The name of the person with this id, deleted or not, as the read model holds it.
+pub(crate) fn person_name(conn: &Connection, id: &str) -> Result<String> {
+    conn.prepare_cached("SELECT name FROM people WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("no {} with id {id}", DocKind::Person)))
+}
+
 pub(crate) fn event_by_name(conn: &Connection, name: &str) -> Result<Option<String>> {
     Ok(conn
         .prepare_cached(

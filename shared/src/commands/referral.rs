@@ -3,7 +3,7 @@
 use autosurgeon::Text;
 use rusqlite::OptionalExtension;
 
-use super::lookup::{person_by_name, resolve_prefix};
+use super::lookup::{person_by_name, person_name, resolve_prefix};
 use crate::model::{DocKind, Interaction, Person, ReferralStatus};
 use crate::{Error, Result, Store};
 
@@ -54,7 +54,7 @@ impl Store {
                     Some(id) => Some(id),
                     None => {
                         let referrer_name = match i.people.first() {
-                            Some(id) => w.read::<Person>(id, DocKind::Person)?.name,
+                            Some(id) => person_name(w.tx(), id)?,
                             None => String::new(),
                         };
                         let how_met = if referrer_name.is_empty() {

@@ -16,3 +16,29 @@ pub use interaction::{FollowUp, Interaction};
 pub use kinds::{Channel, DocKind, InteractionKind, ReferralStatus, ThankYou};
 pub use person::{Person, PostalAddress, RelatedName};
 pub use referral::Referral;
+
+/// Any one record, as the read model is written from it.
+#[derive(Debug, Clone)]
+pub enum Record {
+    Person(Person),
+    Interaction(Interaction),
+    Event(Event),
+}
+
+impl From<Person> for Record {
+    fn from(p: Person) -> Self {
+        Record::Person(p)
+    }
+}
+
+impl From<Interaction> for Record {
+    fn from(i: Interaction) -> Self {
+        Record::Interaction(i)
+    }
+}
+
+impl From<Event> for Record {
+    fn from(e: Event) -> Self {
+        Record::Event(e)
+    }
+}

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction};
 
 use super::log::DocChanges;
-use super::read_model;
+use super::read_model::{self, Rows};
 use crate::env::{new_id, Entropy};
-use crate::model::DocKind;
+use crate::model::{DocKind, Record};
 use crate::{Error, Result};
 
 /// The handle a command gets for one write. Every document it changes is saved,
@@ -64,11 +64,15 @@ impl<'a> Writer<'a> {
     }
 
     /// Creates a new document holding `value`; returns its id.
-    pub fn create<T: Reconcile>(&mut self, kind: DocKind, value: &T) -> Result<String> {
+    pub fn create<T: Reconcile + Clone + Into<Record>>(
+        &mut self,
+        kind: DocKind,
+        value: &T,
+    ) -> Result<String> {
         let id = self.new_id();
         let mut doc = AutoCommit::new().with_actor(self.actor.clone());
         reconcile(&mut doc, value)?;
-        self.commit(&id, kind, None, doc)?;
+        self.commit(&id, kind, None, doc, &value.clone().into())?;
         Ok(id)
     }
 
@@ -79,7 +83,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Changes a document: hydrate, let `f` edit the value, reconcile the difference.
-    pub fn update<T: Hydrate + Reconcile, R>(
+    pub fn update<T: Hydrate + Reconcile + Into<Record>, R>(
         &mut self,
         id: &str,
         kind: DocKind,
@@ -90,7 +94,7 @@ impl<'a> Writer<'a> {
         let mut value: T = hydrate(&doc)?;
         let out = f(&mut value)?;
         reconcile(&mut doc, &value)?;
-        self.commit(id, kind, Some(&heads), doc)?;
+        self.commit(id, kind, Some(&heads), doc, &value.into())?;
         Ok(out)
     }
 
@@ -114,7 +118,8 @@ impl<'a> Writer<'a> {
             return Ok(());
         }
         let rowid = save_doc(self.tx, id, kind, &mut doc)?;
-        read_model::project(self.tx, rowid, id, kind, &doc)?;
+        let rows = if exists { Rows::Replace } else { Rows::New };
+        read_model::project(self.tx, rowid, id, kind, &doc, rows)?;
         self.changes.push(DocChanges {
             doc_id: id.to_string(),
             kind,
@@ -139,28 +144,31 @@ impl<'a> Writer<'a> {
         Ok(AutoCommit::load(&bytes)?.with_actor(self.actor.clone()))
     }
 
+    /// Commits `doc`, which holds exactly `record`, saves it and writes its rows.
     fn commit(
         &mut self,
         id: &str,
         kind: DocKind,
         before: Option<&[automerge::ChangeHash]>,
         mut doc: AutoCommit,
+        record: &Record,
     ) -> Result<()> {
         let time = self.now.timestamp();
         doc.commit_with(CommitOptions::default().with_time(time));
-        let (rowid, changes) = match before {
+        let (rowid, changes, rows) = match before {
             Some(heads) if doc.get_heads() == heads => return Ok(()),
             Some(heads) => (
                 save_doc(self.tx, id, kind, &mut doc)?,
                 doc.save_after(heads),
+                Rows::Replace,
             ),
             None => {
                 // A new document's changes are the whole document: save it once.
                 let bytes = doc.save();
-                (insert_doc(self.tx, id, kind, &bytes)?, bytes)
+                (insert_doc(self.tx, id, kind, &bytes)?, bytes, Rows::New)
             }
         };
-        read_model::project(self.tx, rowid, id, kind, &doc)?;
+        read_model::project_record(self.tx, rowid, id, record, rows)?;
         self.changes.push(DocChanges {
             doc_id: id.to_string(),
             kind,

@@ -118,7 +118,11 @@ fn apply_changes(tx: &Transaction<'_>, changes: &[DocChanges]) -> Result<()> {
             continue; // A re-delivery, or nothing applicable yet.
         }
         let rowid = save_doc(tx, &c.doc_id, c.kind, &mut doc)?;
-        read_model::project(tx, rowid, &c.doc_id, c.kind, &doc)?;
+        let rows = match stored {
+            Some(_) => read_model::Rows::Replace,
+            None => read_model::Rows::New,
+        };
+        read_model::project(tx, rowid, &c.doc_id, c.kind, &doc, rows)?;
     }
     Ok(())
 }

@@ -41,6 +41,9 @@ pub struct Store {
 /// so that the log stays bounded in a process that never calls it.
 pub(crate) const FOLD_EVERY: u32 = 500;
 
+/// Pages of segment merging a checkpoint does per search index at most.
+const MERGE_PAGES: u32 = 256;
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
@@ -110,11 +113,22 @@ impl Store {
         })
     }
 
-    /// Folds the write-ahead log into the main file, without waiting for readers.
-    /// Call it between saves (the app does, shortly after each); a process that does
-    /// not call it gets it done by every `FOLD_EVERY`th commit, and on close.
+    /// Does the upkeep that saves leave for later: merges the search indexes' newest
+    /// segments (a bounded amount of work), then folds the write-ahead log into the
+    /// main file without waiting for readers. Call it between saves (the app does,
+    /// shortly after each); a process that does not call it gets it done by every
+    /// `FOLD_EVERY`th commit, and the log folded on close.
     pub fn checkpoint(&self) -> Result<()> {
         if self.unfolded.get() > 0 {
+            // Saves only add segments (automerge is off); a level with four or more
+            // is merged here, up to MERGE_PAGES pages per index.
+            let tx =
+                rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            tx.execute_batch(&format!(
+                "INSERT INTO search_own (search_own, rank) VALUES ('merge', {MERGE_PAGES});
+                 INSERT INTO search_notes (search_notes, rank) VALUES ('merge', {MERGE_PAGES});"
+            ))?;
+            tx.commit()?;
             self.conn
                 .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
             self.unfolded.set(0);
@@ -193,7 +207,7 @@ impl Store {
     /// Recreates every read-model table and the search index from the documents alone.
     /// Documents are decoded on worker threads while this one writes the rows.
     pub fn rebuild_read_model(&mut self) -> Result<()> {
-        type Decoded = Result<(i64, String, read_model::Record)>;
+        type Decoded = Result<(i64, String, crate::model::Record)>;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -264,12 +278,11 @@ impl Store {
             Ok(())
         })?;
         read_model::finish_fresh(&tx)?;
-        // Merge the index's segments into one, then let writes merge as usual again.
+        // Merge the index's segments into one. Merging inside writes stays off, as
+        // set above on the re-created tables: later merges wait for checkpoints.
         tx.execute_batch(
             "INSERT INTO search_own (search_own) VALUES ('optimize');
-             INSERT INTO search_own (search_own, rank) VALUES ('automerge', 4);
              INSERT INTO search_notes (search_notes) VALUES ('optimize');
-             INSERT INTO search_notes (search_notes, rank) VALUES ('automerge', 4);
              PRAGMA cache_size = -16384;",
         )?;
         tx.commit()?;
@@ -283,6 +296,26 @@ impl Store {
             .conn
             .query_row("SELECT COUNT(*) FROM interactions", [], |r| r.get(0))?;
         Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Every document's search text as written, with its rowid and index, for tests
+    /// that take a store back to an older schema.
+    #[cfg(test)]
+    pub(crate) fn search_texts(&self) -> Result<Vec<(i64, &'static str, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT rowid, kind, bytes FROM docs ORDER BY rowid")?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let kind: String = row.get(1)?;
+            let bytes: Vec<u8> = row.get(2)?;
+            let record = read_model::decode_stored(kind.parse()?, &bytes)?;
+            if let Some((table, text)) = read_model::search_text(&record) {
+                out.push((row.get(0)?, table, text));
+            }
+        }
+        Ok(out)
     }
 
     /// Every read-model row in a stable order, for comparing two stores.

@@ -7,7 +7,7 @@ use automerge::AutoCommit;
 use autosurgeon::hydrate;
 use rusqlite::{params, Connection, Transaction};
 
-use crate::model::{DocKind, Event, Interaction, Person};
+use crate::model::{DocKind, Event, Interaction, Person, Record};
 use crate::{fold, Result};
 
 /// Writes the rows of one document, and the conversation counts of the people it touches.
@@ -17,8 +17,22 @@ pub(crate) fn project(
     id: &str,
     kind: DocKind,
     doc: &AutoCommit,
+    rows: Rows,
 ) -> Result<()> {
-    for person in project_rows(tx, rowid, id, kind, doc)? {
+    project_record(tx, rowid, id, &decode(kind, doc)?, rows)
+}
+
+/// Writes the rows of a record whose document holds exactly it (a local write knows
+/// the value it has just written, so the document need not be read back). `rows` is
+/// `Replace` or `New`.
+pub(crate) fn project_record(
+    tx: &Transaction<'_>,
+    rowid: i64,
+    id: &str,
+    record: &Record,
+    rows: Rows,
+) -> Result<()> {
+    for person in write_rows(tx, rowid, id, record, rows)? {
         refresh_stats(tx, &person)?;
     }
     Ok(())
@@ -29,16 +43,13 @@ pub(crate) fn project(
 pub(crate) enum Rows {
     /// In place of the rows the document had.
     Replace,
+    /// The first rows of a document new to this store: nothing to delete first. (The
+    /// search indexes keep no copy of their text, so deleting a row they never had
+    /// would still write a tombstone for it.)
+    New,
     /// Into tables just cleared by a rebuild: nothing to delete first, and the search
     /// vocabulary and conversation counts are filled once at the end.
     Fresh,
-}
-
-/// A document read into its record, ready to be written as rows.
-pub(crate) enum Record {
-    Person(Person),
-    Interaction(Interaction),
-    Event(Event),
 }
 
 /// Reads a document into its record (the costly half of projecting, and the half
@@ -59,19 +70,9 @@ pub(crate) fn decode_stored(kind: DocKind, bytes: &[u8]) -> Result<Record> {
     decode(kind, &AutoCommit::load_with_options(bytes, options)?)
 }
 
-/// Writes the rows of one document; returns the people whose conversation counts it
-/// may have changed (the caller refreshes them, or all at once after a rebuild).
-pub(crate) fn project_rows(
-    tx: &Transaction<'_>,
-    rowid: i64,
-    id: &str,
-    kind: DocKind,
-    doc: &AutoCommit,
-) -> Result<Vec<String>> {
-    write_rows(tx, rowid, id, &decode(kind, doc)?, Rows::Replace)
-}
-
-/// Writes the rows of one decoded document, as `project_rows` does.
+/// Writes the rows of one decoded document; returns the people whose conversation
+/// counts it may have changed (the caller refreshes them, or all at once after a
+/// rebuild).
 pub(crate) fn write_rows(
     tx: &Transaction<'_>,
     rowid: i64,
@@ -163,7 +164,7 @@ fn set_search(
     };
     // Stored as the search folds it, so every script matches without its accents.
     let folded = fold::fold(&body);
-    if rows == Rows::Replace {
+    if rows != Rows::Fresh {
         let mut vocab =
             tx.prepare_cached("INSERT OR IGNORE INTO search_vocab (term) VALUES (?1)")?;
         let mut seen = std::collections::HashSet::new();
@@ -204,7 +205,12 @@ fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person, rows: Rows) ->
         p.deleted,
     ])?;
     person_keys(tx, id, p, rows)?;
-    let body = (!p.deleted).then(|| {
+    set_search(tx, rowid, Column::Own, person_text(p), rows)
+}
+
+/// The text a person is found by, as written (`None` once deleted).
+fn person_text(p: &Person) -> Option<String> {
+    (!p.deleted).then(|| {
         [
             p.name.as_str(),
             &p.organisation,
@@ -216,8 +222,7 @@ fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person, rows: Rows) ->
             p.notes.as_str(),
         ]
         .join("\n")
-    });
-    set_search(tx, rowid, Column::Own, body, rows)
+    })
 }
 
 /// The keys an address-book import matches a person on: uid, emails and phones, normalised.
@@ -271,19 +276,22 @@ fn interaction(
         i.created_at,
         i.deleted,
     ])?;
+    // The people whose counts change: those it was and is with (a rebuild counts all).
     let mut touched = Vec::new();
     if rows == Rows::Replace {
         touched = tx
             .prepare_cached("SELECT person_id FROM interaction_people WHERE interaction_id = ?1")?
             .query_map([id], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        touched.extend(i.people.iter().cloned());
-        touched.sort();
-        touched.dedup();
         tx.prepare_cached("DELETE FROM interaction_people WHERE interaction_id = ?1")?
             .execute([id])?;
         tx.prepare_cached("DELETE FROM referrals WHERE interaction_id = ?1")?
             .execute([id])?;
+    }
+    if rows != Rows::Fresh {
+        touched.extend(i.people.iter().cloned());
+        touched.sort();
+        touched.dedup();
     }
     let mut ins = tx.prepare_cached(
         "INSERT OR IGNORE INTO interaction_people (interaction_id, person_id, position, at, kind, deleted)
@@ -314,7 +322,13 @@ fn interaction(
             i.deleted,
         ])?;
     }
-    let body = (!i.deleted).then(|| {
+    set_search(tx, rowid, Column::Notes, interaction_text(i), rows)?;
+    Ok(touched)
+}
+
+/// The text a conversation is found by, as written (`None` once deleted).
+fn interaction_text(i: &Interaction) -> Option<String> {
+    (!i.deleted).then(|| {
         let mut parts = vec![
             i.talked_about.as_str().to_string(),
             i.recommended.as_str().to_string(),
@@ -326,9 +340,18 @@ fn interaction(
             parts.push(r.reach.as_str().to_string());
         }
         parts.join("\n")
-    });
-    set_search(tx, rowid, Column::Notes, body, rows)?;
-    Ok(touched)
+    })
+}
+
+/// The search index a record's text goes to, and that text as written, unfolded
+/// (`None` for a deleted record and for an event, which is not searched).
+#[cfg(test)]
+pub(crate) fn search_text(record: &Record) -> Option<(&'static str, String)> {
+    match record {
+        Record::Person(p) => person_text(p).map(|t| (Column::Own.table(), t)),
+        Record::Interaction(i) => interaction_text(i).map(|t| (Column::Notes.table(), t)),
+        Record::Event(_) => None,
+    }
 }
 
 fn event(tx: &Transaction<'_>, id: &str, e: &Event) -> Result<()> {
@@ -379,9 +402,16 @@ pub(crate) fn clear(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Every read-model row rendered as text, in a stable order.
+/// Every read-model row rendered as text, in a stable order. The search indexes keep
+/// no copy of their text: each word they hold is listed with its record and place.
 pub(crate) fn snapshot(conn: &Connection) -> Result<Vec<String>> {
     let mut out = Vec::new();
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.own_words
+            USING fts5vocab(main, search_own, 'instance');
+         CREATE VIRTUAL TABLE IF NOT EXISTS temp.notes_words
+            USING fts5vocab(main, search_notes, 'instance');",
+    )?;
     for (table, order) in [
         ("people", "id"),
         ("person_keys", "kind, key, person_id"),
@@ -390,8 +420,8 @@ pub(crate) fn snapshot(conn: &Connection) -> Result<Vec<String>> {
         ("person_stats", "person_id"),
         ("referrals", "id"),
         ("events", "id"),
-        ("(SELECT docs.id AS doc, s.body AS own FROM search_own s JOIN docs ON docs.rowid = s.rowid)", "doc"),
-        ("(SELECT docs.id AS doc, s.body AS notes FROM search_notes s JOIN docs ON docs.rowid = s.rowid)", "doc"),
+        ("(SELECT docs.id AS doc, w.term AS own, w.offset FROM temp.own_words w JOIN docs ON docs.rowid = w.doc)", "doc, offset, own"),
+        ("(SELECT docs.id AS doc, w.term AS notes, w.offset FROM temp.notes_words w JOIN docs ON docs.rowid = w.doc)", "doc, offset, notes"),
     ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
         let n = stmt.column_count();
@@ -406,5 +436,6 @@ pub(crate) fn snapshot(conn: &Connection) -> Result<Vec<String>> {
             out.push(format!("{}: {}", table.split_whitespace().next().unwrap_or(table), cells.join(" | ")));
         }
     }
+    conn.execute_batch("DROP TABLE temp.own_words; DROP TABLE temp.notes_words;")?;
     Ok(out)
 }

@@ -123,6 +123,63 @@ fn a_saved_capture_is_on_disk_for_a_second_connection_at_once() {
 }
 
 #[test]
+fn saves_leave_merging_the_search_index_to_checkpoints_also_after_a_rebuild() {
+    let mut f = fixture(41);
+    let segments = |store: &Store| -> i64 {
+        store
+            .conn()
+            .query_row(
+                "SELECT COUNT(DISTINCT segid) FROM search_notes_idx",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    for round in 0..2 {
+        for index in ["search_own", "search_notes"] {
+            let automerge: i64 = f
+                .store
+                .conn()
+                .query_row(
+                    &format!("SELECT v FROM {index}_config WHERE k = 'automerge'"),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(
+                automerge, 0,
+                "round {round}: {index} merges only when asked"
+            );
+        }
+        // Each save adds one segment and merges none.
+        let text = "pricing roadmap hiring Zürich coffee grant ".repeat(100);
+        for i in 0..12 {
+            f.store
+                .capture(&chat(
+                    &format!("P{round} {i}"),
+                    InteractionKind::Casual,
+                    &text,
+                ))
+                .unwrap();
+        }
+        let before = segments(&f.store);
+        assert!(before >= 12, "round {round}: {before} segments");
+        f.store.checkpoint().unwrap();
+        let after = segments(&f.store);
+        assert!(
+            after < before,
+            "round {round}: a checkpoint merges ({before} → {after})"
+        );
+        assert_eq!(
+            f.store.search_people("roadmap", 50).unwrap().len(),
+            12 + round * 12,
+            "round {round}"
+        );
+        f.store.rebuild_read_model().unwrap();
+    }
+}
+
+#[test]
 fn saves_leave_the_log_folding_to_checkpoints_and_bound_it_themselves() {
     let mut f = fixture(40);
     let main_file = f.dir.path().join("store.sqlite");

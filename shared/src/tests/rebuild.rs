@@ -55,18 +55,10 @@ fn a_store_from_before_the_counts_and_split_index_gains_them_when_opened() {
     let people = f.store.people(10).unwrap();
     assert!(people.iter().any(|p| p.conversations > 0));
     // Take the file back to schema 4: no counts, no vocabulary, a one-column index.
+    index_as_written(&f.store, &["search"]);
     f.store
         .conn()
-        .execute_batch(
-            r#"DROP TABLE person_stats; DROP TABLE search_vocab;
-            CREATE VIRTUAL TABLE search_old USING fts5(
-                body, tokenize = "unicode61 remove_diacritics 2", prefix = '1 2 3');
-            INSERT INTO search_old (rowid, body)
-                SELECT rowid, body FROM search_own UNION ALL SELECT rowid, body FROM search_notes;
-            DROP TABLE search_own; DROP TABLE search_notes;
-            ALTER TABLE search_old RENAME TO search;
-            PRAGMA user_version = 4;"#,
-        )
+        .execute_batch("DROP TABLE person_stats; DROP TABLE search_vocab; PRAGMA user_version = 4;")
         .unwrap();
     drop(f.store);
     let reopened = open_store(f.dir.path(), &f.clock, 301);
@@ -92,13 +84,10 @@ fn a_store_from_before_folded_search_text_finds_greek_without_accents_once_opene
         .capture(&chat("Eleni", InteractionKind::Value, "Ταξίδι στην Ελλάδα"))
         .unwrap();
     // Schema 5 indexed the text as written.
+    index_as_written(&f.store, &["search_own", "search_notes"]);
     f.store
         .conn()
-        .execute_batch(
-            "UPDATE search_notes SET body = 'Ταξίδι στην Ελλάδα';
-             DELETE FROM search_vocab;
-             PRAGMA user_version = 5;",
-        )
+        .execute_batch("DELETE FROM search_vocab; PRAGMA user_version = 5;")
         .unwrap();
     assert!(
         f.store.search_people("Ελλαδα", 5).unwrap().is_empty(),
@@ -108,9 +97,40 @@ fn a_store_from_before_folded_search_text_finds_greek_without_accents_once_opene
     let reopened = open_store(f.dir.path(), &f.clock, 311);
     let found = reopened.search_people("Ελλαδα", 5).unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
-    let body: String = reopened
+    let words: Vec<String> = reopened
         .conn()
-        .query_row("SELECT body FROM search_notes", [], |r| r.get(0))
+        .prepare("SELECT term FROM search_vocab ORDER BY term")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(body, "ταξιδι στην ελλαδα");
+    assert_eq!(
+        words,
+        ["eleni", "ελλαδα", "στην", "ταξιδι"],
+        "the index holds the folded words"
+    );
+}
+
+/// Replaces the search indexes with how schemas 4 to 6 kept them: the text as written,
+/// a copy of it in the index, in one index (`["search"]`) or in two.
+fn index_as_written(store: &Store, tables: &[&str]) {
+    let conn = store.conn();
+    conn.execute_batch("DROP TABLE search_own; DROP TABLE search_notes;")
+        .unwrap();
+    for table in tables {
+        conn.execute_batch(&format!(
+            r#"CREATE VIRTUAL TABLE {table} USING fts5(
+                body, tokenize = "unicode61 remove_diacritics 2", prefix = '1 2 3');"#
+        ))
+        .unwrap();
+    }
+    for (rowid, table, text) in store.search_texts().unwrap() {
+        let table = if tables.len() == 1 { tables[0] } else { table };
+        conn.execute(
+            &format!("INSERT INTO {table} (rowid, body) VALUES (?1, ?2)"),
+            rusqlite::params![rowid, text],
+        )
+        .unwrap();
+    }
 }
