@@ -1,11 +1,12 @@
 //! Benchmark of the local store: builds a realistic, seeded store and prints capture
 //! latency, open + Today, search, diary, rebuild and bytes on disk.
 //!
-//! `cargo run --release -p aftercall-tests --bin bench-store -- [PEOPLE] [INTERACTIONS] [--keep PATH]`
+//! `cargo run --release -p aftercall-tests --bin bench-store -- [PEOPLE] [INTERACTIONS] [--keep PATH] [--capture-only]`
 //! (default 10000 100000). Figures go to standard output as a Markdown table, each
 //! line as soon as it is measured. With `--keep PATH` the generated store is kept at
 //! PATH, and a later run with the same PATH measures it again instead of generating
-//! (generating 100,000 durable captures takes minutes).
+//! (generating 100,000 durable captures takes minutes). `--capture-only` stops after
+//! the capture figures.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -156,11 +157,14 @@ fn ms(d: Duration) -> String {
 #[allow(clippy::print_stdout)]
 fn main() {
     let mut keep = None;
+    let mut capture_only = false;
     let mut numbers = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--keep" {
             keep = Some(std::path::PathBuf::from(args.next().expect("--keep PATH")));
+        } else if arg == "--capture-only" {
+            capture_only = true;
         } else {
             numbers.push(
                 arg.parse::<usize>()
@@ -222,7 +226,8 @@ fn main() {
         );
     }
 
-    // As in the app, the log is folded into the file between saves, not inside one.
+    // As in the app, the upkeep (index merging, folding the log into the file) runs
+    // between saves, not inside one.
     let mut capture = Vec::new();
     let mut fold = Vec::new();
     for _ in 0..1000 {
@@ -235,6 +240,19 @@ fn main() {
         store.checkpoint().expect("checkpoint");
         fold.push(t.elapsed());
     }
+    let mut slowest: Vec<(Duration, usize)> = capture.iter().copied().zip(1..).collect::<Vec<_>>();
+    slowest.sort();
+    let slowest: Vec<String> = slowest
+        .iter()
+        .rev()
+        .take(5)
+        .map(|(d, i)| format!("{} (#{i})", ms(*d)))
+        .collect();
+    row(
+        "slowest five captures (capture number)",
+        slowest.join(", "),
+        "—",
+    );
     row(
         "capture p50 / p99 / max (durable commit, 1,000 captures)",
         format!(
@@ -246,7 +264,7 @@ fn main() {
         "p99 ≤ 3 ms",
     );
     row(
-        "log fold after each capture (off the save path) p50 / p99",
+        "upkeep after each capture (index merge + log fold, off the save path) p50 / p99",
         format!(
             "{} / {}",
             ms(percentile(&mut fold, 0.5)),
@@ -255,6 +273,9 @@ fn main() {
         "—",
     );
     drop(store);
+    if capture_only {
+        return;
+    }
 
     let today_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
     let mut open_today = Vec::new();
