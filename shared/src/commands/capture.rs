@@ -215,8 +215,7 @@ pub(super) fn resolve_person(
         PersonRef::Existing(id) => Ok((id.clone(), person_name(w.tx(), id)?, false)),
         PersonRef::Named(name) => {
             let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-            if let Some(id) = person_by_name(w.tx(), &name)? {
-                let name = person_name(w.tx(), &id)?;
+            if let Some((id, name)) = person_by_name(w.tx(), &name)? {
                 return Ok((id, name, false));
             }
             let how_met = event

@@ -5,14 +5,15 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::model::DocKind;
 use crate::{fold, Error, Result, Store};
 
-/// The live person with this name (case- and spacing-insensitive), most recently created first.
-pub(crate) fn person_by_name(conn: &Connection, name: &str) -> Result<Option<String>> {
+/// The live person with this name (case- and spacing-insensitive), most recently
+/// created first: their id and their name as stored.
+pub(crate) fn person_by_name(conn: &Connection, name: &str) -> Result<Option<(String, String)>> {
     Ok(conn
         .prepare_cached(
-            "SELECT id FROM people WHERE name_key = ?1 AND deleted = 0
+            "SELECT id, name FROM people WHERE name_key = ?1 AND deleted = 0
              ORDER BY created_at DESC, id LIMIT 1",
         )?
-        .query_row([fold::name_key(name)], |r| r.get(0))
+        .query_row([fold::name_key(name)], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }
 
@@ -76,9 +77,11 @@ impl Store {
 
     /// The live person with exactly this name, ignoring case and spacing.
     pub fn find_person(&self, name: &str) -> Result<String> {
-        person_by_name(self.conn(), name)?.ok_or_else(|| {
-            Error::not_found(format!("nobody called '{}' is in your people", name.trim()))
-        })
+        person_by_name(self.conn(), name)?
+            .map(|(id, _)| id)
+            .ok_or_else(|| {
+                Error::not_found(format!("nobody called '{}' is in your people", name.trim()))
+            })
     }
 
     /// A person by id prefix or, failing that, by name.

@@ -51,7 +51,7 @@ impl Store {
             let mut person_created = false;
             if person_id.is_none() && status >= ReferralStatus::IntroMade {
                 person_id = match person_by_name(w.tx(), &referral.name)? {
-                    Some(id) => Some(id),
+                    Some((id, _)) => Some(id),
                     None => {
                         let referrer_name = match i.people.first() {
                             Some(id) => person_name(w.tx(), id)?,
