@@ -150,6 +150,15 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[idx]
 }
 
+/// "p50 / p99" of the samples, in milliseconds.
+fn p50_p99(samples: &mut [Duration]) -> String {
+    format!(
+        "{} / {}",
+        ms(percentile(samples, 0.5)),
+        ms(percentile(samples, 0.99))
+    )
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -265,11 +274,7 @@ fn main() {
     );
     row(
         "upkeep after each capture (index merge + log fold, off the save path) p50 / p99",
-        format!(
-            "{} / {}",
-            ms(percentile(&mut fold, 0.5)),
-            ms(percentile(&mut fold, 0.99))
-        ),
+        p50_p99(&mut fold),
         "—",
     );
     drop(store);
@@ -320,11 +325,7 @@ fn main() {
         }
         row(
             &format!("search \"{query}\" ({shape}, {hits} people shown) p50 / p99"),
-            format!(
-                "{} / {}",
-                ms(percentile(&mut samples, 0.5)),
-                ms(percentile(&mut samples, 0.99))
-            ),
+            p50_p99(&mut samples),
             "≤ 5 ms / ≤ 20 ms",
         );
     }
@@ -338,15 +339,7 @@ fn main() {
         diary.push(t.elapsed());
         assert!(!d.person.name.is_empty());
     }
-    row(
-        "diary load p50 / p99",
-        format!(
-            "{} / {}",
-            ms(percentile(&mut diary, 0.5)),
-            ms(percentile(&mut diary, 0.99))
-        ),
-        "—",
-    );
+    row("diary load p50 / p99", p50_p99(&mut diary), "—");
 
     let t = Instant::now();
     store.rebuild_read_model().expect("rebuild");
