@@ -15,6 +15,10 @@ pub enum Error {
     /// A document could not be loaded or changed.
     #[error("a document is damaged: {0}")]
     Document(String),
+    /// A record is too large for one save (the limit keeps every entry within what
+    /// the relay accepts); nothing was written.
+    #[error("{0}")]
+    TooLarge(String),
     /// Bytes from outside (a file, the network) do not decode.
     #[error("cannot decode: {0}")]
     Decode(String),

@@ -44,7 +44,7 @@ pub mod sync;
 #[cfg(feature = "device")]
 pub use error::{Error, Result};
 #[cfg(feature = "device")]
-pub use store::{DocChanges, LogEntry, RemoteEntry, Store, Writer};
+pub use store::{DocChanges, LogEntry, Payload, RemoteEntry, Store, Writer, MAX_RECORD_CHANGES};
 
 #[cfg(all(test, feature = "device"))]
 mod tests;

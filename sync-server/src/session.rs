@@ -5,7 +5,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use aftercall_shared::protocol::{
-    AccountId, ClientMessage, DeviceId, ProtocolError, RefusalCode, SealedEntry, ServerMessage,
+    frame_runs, AccountId, ClientMessage, DeviceId, ProtocolError, RefusalCode, SealedEntry,
+    ServerMessage, FRAME_BUDGET, MAX_FRAME,
 };
 use axum::extract::ws::{Message, WebSocket};
 use tokio::sync::broadcast::error::RecvError;
@@ -72,6 +73,23 @@ async fn send(socket: &mut WebSocket, state: &AppState, msg: &ServerMessage) -> 
         .send(Message::Binary(frame.into()))
         .await
         .map_err(|_| End::Closed)
+}
+
+/// Sends `entries` in as many `Entries` frames as their size needs: each within the
+/// frame limit every device reads.
+async fn send_entries(
+    socket: &mut WebSocket,
+    state: &AppState,
+    entries: Vec<SealedEntry>,
+) -> Result<(), End> {
+    for run in frame_runs(entries, MAX_FRAME) {
+        state
+            .metrics
+            .entries_sent
+            .fetch_add(run.len() as u64, Relaxed);
+        send(socket, state, &ServerMessage::Entries { entries: run }).await?;
+    }
+    Ok(())
 }
 
 /// The next binary frame, checked against the size limit and decoded.
@@ -161,12 +179,31 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
     };
 
     let store = state.store.clone();
-    let heads = blocking(move || store.heads(&account)).await?;
+    let me = device.clone();
+    let (heads, own_hash, damaged) = blocking(move || {
+        let heads = store.heads(&account)?;
+        let own_head = heads.iter().find(|(d, _)| *d == me).map_or(0, |(_, h)| *h);
+        let own_hash = match own_head {
+            0 => None,
+            seq => store.entry_hash(&account, &me, seq)?,
+        };
+        Ok((heads, own_hash, store.damaged(&account, &me)?))
+    })
+    .await?;
     let own_head = heads
         .iter()
         .find(|(d, _)| *d == device)
         .map_or(0, |(_, h)| *h);
-    send(socket, state, &ServerMessage::Welcome { own_head }).await?;
+    send(
+        socket,
+        state,
+        &ServerMessage::Welcome {
+            own_head,
+            own_hash,
+            damaged,
+        },
+    )
+    .await?;
 
     let cursors: HashMap<DeviceId, u64> = cursors.into_iter().map(|c| (c.device, c.seq)).collect();
     for (other, head) in heads {
@@ -178,14 +215,13 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
             let store = state.store.clone();
             let limit = state.config.limits.page_entries;
             let d = other.clone();
-            let page = blocking(move || store.entries_after(&account, &d, after, limit)).await?;
+            let page =
+                blocking(move || store.entries_after(&account, &d, after, limit, FRAME_BUDGET / 2))
+                    .await?;
+            // Empty: the next entry is damaged, and waits for its device's repair.
             let Some(last) = page.last() else { break };
             after = last.seq;
-            state
-                .metrics
-                .entries_sent
-                .fetch_add(page.len() as u64, Relaxed);
-            send(socket, state, &ServerMessage::Entries { entries: page }).await?;
+            send_entries(socket, state, page).await?;
         }
     }
     send(socket, state, &ServerMessage::CaughtUp).await?;
@@ -196,16 +232,14 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
             () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => return Err(End::Closed),
             msg = next_message(socket, state) => match msg? {
                 ClientMessage::Push { entries } => push(socket, state, account, &device, entries).await?,
+                ClientMessage::Repair { entries } => repair(state, account, &device, entries).await?,
                 ClientMessage::Hello { .. } => return refuse(RefusalCode::BadMessage, "hello was already said"),
             },
             batch = live.recv() => match batch {
                 Ok(batch) => {
                     let entries: Vec<SealedEntry> =
                         batch.iter().filter(|e| e.device != device).cloned().collect();
-                    if !entries.is_empty() {
-                        state.metrics.entries_sent.fetch_add(entries.len() as u64, Relaxed);
-                        send(socket, state, &ServerMessage::Entries { entries }).await?;
-                    }
+                    send_entries(socket, state, entries).await?;
                 }
                 // Fell behind: closing makes the device reconnect and catch up.
                 Err(RecvError::Lagged(_)) => return Err(End::Closed),
@@ -318,4 +352,33 @@ async fn push(
             format!("a different entry {seq} of this device is already stored; the device's data was copied or restored — pair it again as a new device"),
         ),
     }
+}
+
+/// Stores fresh copies of this device's damaged entries and sends them to the
+/// account's other sessions, which were not sent past them.
+async fn repair(
+    state: &AppState,
+    account: AccountId,
+    device: &DeviceId,
+    entries: Vec<SealedEntry>,
+) -> Result<(), End> {
+    if entries.iter().any(|e| e.device != *device) {
+        return refuse(
+            RefusalCode::BadMessage,
+            "a device may only repair its own log",
+        );
+    }
+    let store = state.store.clone();
+    let repaired = blocking(move || store.repair(&account, &entries)).await?;
+    if let Some(first) = repaired.first() {
+        tracing::info!(%account, %device, from = first.seq, count = repaired.len(), "damaged entries repaired");
+        let store = state.store.clone();
+        let (d, after) = (device.clone(), first.seq - 1);
+        let limit = state.config.limits.page_entries;
+        let page =
+            blocking(move || store.entries_after(&account, &d, after, limit, FRAME_BUDGET / 2))
+                .await?;
+        state.hub.publish(&account, std::sync::Arc::new(page));
+    }
+    Ok(())
 }

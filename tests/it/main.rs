@@ -6,6 +6,7 @@ mod interop;
 mod support;
 mod sync_converge;
 mod sync_random;
+mod sync_real_data;
 mod sync_relay;
 mod sync_security;
 mod sync_support;

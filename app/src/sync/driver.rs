@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use super::session::{load_account, run_session, Links, Until};
+use super::session::{load_account, run_session, Links, Rehomed, Until};
 use super::status::{stored_status, ConnState, SyncStatus};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -151,6 +151,11 @@ async fn drive(
                 return;
             }
             Ok(_) => {}
+            // A new device id: connect again at once, under it.
+            Err(e) if e.is::<Rehomed>() => {
+                tracing::warn!(error = %e, "sync continues as a new device");
+                continue;
+            }
             Err(e) => {
                 tracing::info!(error = %format!("{e:#}"), retry_in = ?retry, "sync offline");
                 offline.last_error = Some(format!("{e:#}"));

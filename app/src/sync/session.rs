@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aftercall_shared::crypto::{AccountSecret, OpenEntry};
 use aftercall_shared::protocol::DeviceId;
-use aftercall_shared::sync::{Effect, Engine, Event, SyncError};
+use aftercall_shared::sync::{Effect, Engine, Event, OwnRead, SyncError};
 use aftercall_shared::{RemoteEntry, Store};
 use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
@@ -15,7 +15,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::account::{load_secret, settings};
 use super::status::{stored_status, ConnState, SyncStatus};
-use crate::system::OsEntropy;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A relay silent this long while entries are outstanding is treated as gone.
@@ -32,6 +31,33 @@ pub struct SyncReport {
     pub uploaded: u64,
     /// Entries set aside in this session.
     pub quarantined: u64,
+}
+
+/// A session ended because this device's log on the relay belongs to another copy
+/// of its data folder; the device now has a new id and should connect again at once.
+#[derive(Debug)]
+pub struct Rehomed {
+    pub new_device: String,
+}
+
+impl std::fmt::Display for Rehomed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "this data folder was copied or restored, so it continues as a new device ({}) and sends its changes again",
+            self.new_device
+        )
+    }
+}
+
+impl std::error::Error for Rehomed {}
+
+impl SyncReport {
+    fn add(&mut self, other: &SyncReport) {
+        self.received += other.received;
+        self.uploaded += other.uploaded;
+        self.quarantined += other.quarantined;
+    }
 }
 
 /// What a session has to run with.
@@ -113,10 +139,14 @@ pub(crate) async fn run_session(
 
     let mut report = SyncReport::default();
     let mut first_ack: Option<u64> = None;
-    let mut rng = OsEntropy;
+    let acked = store
+        .setting(settings::ACKED)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut queue = VecDeque::from([Event::Connected {
         cursors: store.cursors()?,
         own_head: store.own_log_head()?,
+        acked,
     }]);
     let mut last_heard = Instant::now();
     let mut last_ping = Instant::now();
@@ -128,7 +158,7 @@ pub(crate) async fn run_session(
             // Entries to apply are gathered and applied together (a catch-up page is
             // one transaction) before any other effect is carried out.
             let mut to_apply = Vec::new();
-            for effect in engine.handle(event, &mut rng) {
+            for effect in engine.handle(event) {
                 if let Effect::Apply(entry) = effect {
                     to_apply.push(entry);
                     continue;
@@ -152,6 +182,29 @@ pub(crate) async fn run_session(
                     }
                     Effect::ReadOwnLog { after, limit } => {
                         queue.push_back(Event::OwnEntries(store.own_log_after(after, limit)?));
+                    }
+                    Effect::ReadOwnEntries { purpose, seqs } => {
+                        if purpose == OwnRead::Repair {
+                            tracing::warn!(count = seqs.len(), "the relay found entries of this device damaged; sending them again");
+                        }
+                        queue.push_back(Event::OwnEntriesAt {
+                            purpose,
+                            entries: store.own_log_at(&seqs)?,
+                        });
+                    }
+                    Effect::SplitOwnLog { from } => {
+                        let own_head = store.split_own_log_from(from)?;
+                        tracing::warn!(
+                            from,
+                            own_head,
+                            "own entries too large for the relay were split"
+                        );
+                        queue.push_back(Event::OwnLogSplit { own_head });
+                    }
+                    Effect::Rehome { common } => {
+                        let new_device = store.rehome(common, &[settings::ACKED])?;
+                        let _ = ws.close(None).await;
+                        return Err(Rehomed { new_device }.into());
                     }
                     Effect::Acknowledged { up_to } => {
                         let first = *first_ack.get_or_insert(up_to);
@@ -258,14 +311,30 @@ pub async fn sync_once(data_dir: &Path) -> anyhow::Result<SyncReport> {
     let account = load_account(data_dir, &store)?.context(
         "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL --phrase \"WORDS\"`",
     )?;
-    run_session(
-        &mut store,
-        &account,
-        false,
-        Until::UpToDate,
-        &mut Links::default(),
-    )
-    .await
+    let mut report = SyncReport::default();
+    // A re-homed device connects again at once under its new id (at most twice: a
+    // second copy found under the new id would be a new problem, not this one).
+    for attempt in 0.. {
+        match run_session(
+            &mut store,
+            &account,
+            false,
+            Until::UpToDate,
+            &mut Links::default(),
+        )
+        .await
+        {
+            Ok(done) => {
+                report.add(&done);
+                return Ok(report);
+            }
+            Err(e) if attempt < 2 && e.is::<Rehomed>() => {
+                tracing::warn!(error = %e, "sync continues as a new device");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the loop returns")
 }
 
 /// Pairing: syncs with the relay under `secret` without creating the account, and

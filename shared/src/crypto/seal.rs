@@ -42,10 +42,21 @@ fn associated_data(account: &AccountId, device: &DeviceId, seq: u64) -> Vec<u8> 
     ad
 }
 
-/// Seals `entry` under the account key with a fresh random `nonce`.
-pub fn seal(keys: &AccountKeys, entry: &OpenEntry, nonce: [u8; NONCE]) -> SealedEntry {
+/// Seals `entry` under the account key.
+///
+/// Sealing is deterministic: the nonce is a keyed hash of the entry's account,
+/// device, position and plaintext, so the same entry always seals to the same bytes
+/// and two different entries never share a nonce. A device can therefore send an
+/// entry again byte for byte (a repair, a re-push after a lost acknowledgement) and
+/// tell whether the relay's copy of an entry is the one it wrote.
+pub fn seal(keys: &AccountKeys, entry: &OpenEntry) -> SealedEntry {
     let cipher = XChaCha20Poly1305::new((&keys.seal_key).into());
     let ad = associated_data(&keys.account, &entry.device, entry.seq);
+    let mut hasher = blake3::Hasher::new_keyed(&keys.nonce_key);
+    hasher.update(&ad);
+    hasher.update(&entry.plaintext);
+    let mut nonce = [0u8; NONCE];
+    nonce.copy_from_slice(&hasher.finalize().as_bytes()[..NONCE]);
     let ciphertext = cipher
         .encrypt(
             XNonce::from_slice(&nonce),
@@ -119,14 +130,28 @@ mod tests {
 
     #[test]
     fn a_sealed_entry_opens_with_the_same_key_and_hides_the_text() {
-        let sealed = seal(&keys(1), &entry(), [7; 24]);
+        let sealed = seal(&keys(1), &entry());
         assert!(!sealed.sealed.windows(3).any(|w| w == b"Ada"));
         assert_eq!(open(&keys(1), &sealed).unwrap(), entry());
     }
 
     #[test]
+    fn the_same_entry_seals_to_the_same_bytes_and_another_to_another_nonce() {
+        let a = seal(&keys(1), &entry());
+        assert_eq!(a, seal(&keys(1), &entry()));
+        let mut other = entry();
+        other.plaintext.push(b'!');
+        let b = seal(&keys(1), &other);
+        assert_ne!(a.sealed[..NONCE], b.sealed[..NONCE]);
+        let mut later = entry();
+        later.seq += 1;
+        assert_ne!(a.sealed[..NONCE], seal(&keys(1), &later).sealed[..NONCE]);
+        assert_ne!(a.sealed, seal(&keys(2), &entry()).sealed);
+    }
+
+    #[test]
     fn another_key_a_flipped_bit_or_a_relabelled_entry_does_not_open() {
-        let sealed = seal(&keys(1), &entry(), [7; 24]);
+        let sealed = seal(&keys(1), &entry());
         assert!(open(&keys(2), &sealed).is_err());
         for i in [0, 30, sealed.sealed.len() - 1] {
             let mut flipped = sealed.clone();

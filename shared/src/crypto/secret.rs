@@ -101,6 +101,7 @@ impl AccountSecret {
                 &self.0,
             )),
             seal_key: blake3::derive_key("aftercall 2026 entry sealing key v1", &self.0),
+            nonce_key: blake3::derive_key("aftercall 2026 entry nonce key v1", &self.0),
         }
     }
 }
@@ -113,6 +114,8 @@ pub struct AccountKeys {
     /// What the device shows the relay; the relay keeps only its hash.
     pub credential: Credential,
     pub(crate) seal_key: [u8; 32],
+    /// Keys the nonce derived from an entry's position and contents.
+    pub(crate) nonce_key: [u8; 32],
 }
 
 impl fmt::Debug for AccountKeys {

@@ -30,13 +30,24 @@ pub enum ClientMessage {
     },
     /// Entries of this device's own log, in order, for the relay to store.
     Push { entries: Vec<SealedEntry> },
+    /// Fresh copies of own entries the relay reported damaged in `Welcome`.
+    Repair { entries: Vec<SealedEntry> },
 }
 
 /// What the relay sends a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerMessage {
     /// The session is open; the relay holds the device's own log up to `own_head`.
-    Welcome { own_head: u64 },
+    Welcome {
+        own_head: u64,
+        /// The BLAKE3 hash of the sealed entry stored at `own_head` (none when the
+        /// log is empty), so a device can tell the log is really its own: a copied
+        /// or restored data folder writes different entries under the same numbers.
+        own_hash: Option<[u8; 32]>,
+        /// Own entries the relay found damaged on its disk, for the device to send
+        /// again with `Repair`; other devices are not sent past them until then.
+        damaged: Vec<u64>,
+    },
     /// Other devices' entries: a catch-up page, or live ones as they arrive.
     Entries { entries: Vec<SealedEntry> },
     /// Every entry past the device's cursors has been sent.
@@ -121,6 +132,7 @@ impl RefusalCode {
 
 const HELLO: u8 = 1;
 const PUSH: u8 = 2;
+const REPAIR: u8 = 3;
 const WELCOME: u8 = 1;
 const ENTRIES: u8 = 2;
 const CAUGHT_UP: u8 = 3;
@@ -151,6 +163,37 @@ fn write_entries(w: &mut Writer, entries: &[SealedEntry]) {
     for e in entries {
         e.write(w);
     }
+}
+
+/// What an entry adds to a frame besides its sealed bytes, at the most (device id,
+/// sequence number and two length prefixes).
+pub const ENTRY_OVERHEAD: usize = 1 + super::MAX_DEVICE_ID + 10 + 10;
+
+/// The most sealed bytes one `Entries` or `Push` frame carries, leaving room for its
+/// header and every entry's overhead under [`MAX_FRAME`](super::MAX_FRAME).
+pub const FRAME_BUDGET: usize = super::MAX_FRAME - 64;
+
+/// Splits `entries` into runs that each fit one frame within `max_frame` bytes and
+/// [`MAX_ENTRIES_PER_FRAME`] entries, keeping their order. An entry too large for
+/// any frame (over [`MAX_ENTRY`](super::MAX_ENTRY)) still gets a run of its own.
+pub fn frame_runs(entries: Vec<SealedEntry>, max_frame: usize) -> Vec<Vec<SealedEntry>> {
+    let budget = max_frame.saturating_sub(64);
+    let mut runs = Vec::new();
+    let mut run: Vec<SealedEntry> = Vec::new();
+    let mut bytes = 0;
+    for entry in entries {
+        let size = entry.sealed.len() + ENTRY_OVERHEAD;
+        if !run.is_empty() && (bytes + size > budget || run.len() >= MAX_ENTRIES_PER_FRAME) {
+            runs.push(std::mem::take(&mut run));
+            bytes = 0;
+        }
+        bytes += size;
+        run.push(entry);
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
 }
 
 fn read_entries(r: &mut Reader<'_>) -> Result<Vec<SealedEntry>, ProtocolError> {
@@ -194,6 +237,11 @@ impl ClientMessage {
                 write_entries(&mut w, entries);
                 w.out
             }
+            ClientMessage::Repair { entries } => {
+                let mut w = start(REPAIR);
+                write_entries(&mut w, entries);
+                w.out
+            }
         }
     }
 
@@ -231,6 +279,9 @@ impl ClientMessage {
             PUSH => ClientMessage::Push {
                 entries: read_entries(&mut r)?,
             },
+            REPAIR => ClientMessage::Repair {
+                entries: read_entries(&mut r)?,
+            },
             other => return Err(ProtocolError::UnknownTag(other)),
         };
         r.finish()?;
@@ -242,9 +293,24 @@ impl ServerMessage {
     /// The message as one frame.
     pub fn encode(&self) -> Vec<u8> {
         match self {
-            ServerMessage::Welcome { own_head } => {
+            ServerMessage::Welcome {
+                own_head,
+                own_hash,
+                damaged,
+            } => {
                 let mut w = start(WELCOME);
                 w.uint(*own_head);
+                match own_hash {
+                    Some(hash) => {
+                        w.u8(1);
+                        w.out.extend_from_slice(hash);
+                    }
+                    None => w.u8(0),
+                }
+                w.uint(damaged.len() as u64);
+                for seq in damaged {
+                    w.uint(*seq);
+                }
                 w.out
             }
             ServerMessage::Entries { entries } => {
@@ -274,6 +340,14 @@ impl ServerMessage {
         let msg = match tag {
             WELCOME => ServerMessage::Welcome {
                 own_head: r.uint()?,
+                own_hash: match r.bool()? {
+                    true => Some(r.fixed()?),
+                    false => None,
+                },
+                damaged: {
+                    let n = r.count("damaged entries", MAX_ENTRIES_PER_FRAME, 1)?;
+                    (0..n).map(|_| r.uint()).collect::<Result<_, _>>()?
+                },
             },
             ENTRIES => ServerMessage::Entries {
                 entries: read_entries(&mut r)?,

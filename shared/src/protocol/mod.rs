@@ -17,6 +17,12 @@
 //! 3. device → [`ClientMessage::Push`] of its entries the relay lacks, relay →
 //!    [`ServerMessage::Stored`] acknowledging them once they are on disk;
 //! 4. from then on the relay pushes other devices' new entries as they arrive.
+//!
+//! Every `Entries` and `Push` frame is filled by bytes, not by a count of entries
+//! ([`frame_runs`]), so no page ever exceeds [`MAX_FRAME`] however large the
+//! account's entries are. `Welcome` carries the hash of the device's newest entry on
+//! the relay, so a copied or restored data folder is recognised, and the entries the
+//! relay found damaged, which the device sends again with `ClientMessage::Repair`.
 
 mod codec;
 mod entry;
@@ -28,10 +34,13 @@ mod tests;
 
 pub use entry::{AccountId, Credential, DeviceId, SealedEntry};
 pub use error::ProtocolError;
-pub use message::{ClientMessage, Cursor, Refusal, RefusalCode, ServerMessage};
+pub use message::{
+    frame_runs, ClientMessage, Cursor, Refusal, RefusalCode, ServerMessage, ENTRY_OVERHEAD,
+    FRAME_BUDGET,
+};
 
 /// The protocol version this build speaks; the first byte of every frame.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// The largest frame either side accepts (bytes).
 pub const MAX_FRAME: usize = 4 * 1024 * 1024;
 /// The largest sealed entry (bytes).

@@ -46,12 +46,23 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
             }),
         proptest::collection::vec(entry(), 0..6)
             .prop_map(|entries| ClientMessage::Push { entries }),
+        proptest::collection::vec(entry(), 0..6)
+            .prop_map(|entries| ClientMessage::Repair { entries }),
     ]
 }
 
 fn server_message() -> impl Strategy<Value = ServerMessage> {
     prop_oneof![
-        any::<u64>().prop_map(|own_head| ServerMessage::Welcome { own_head }),
+        (
+            any::<u64>(),
+            proptest::option::of(any::<[u8; 32]>()),
+            proptest::collection::vec(any::<u64>(), 0..6)
+        )
+            .prop_map(|(own_head, own_hash, damaged)| ServerMessage::Welcome {
+                own_head,
+                own_hash,
+                damaged
+            }),
         proptest::collection::vec(entry(), 0..6)
             .prop_map(|entries| ServerMessage::Entries { entries }),
         Just(ServerMessage::CaughtUp),
@@ -116,4 +127,28 @@ fn another_protocol_version_is_named_in_the_error() {
         ServerMessage::decode(&frame),
         Err(ProtocolError::UnsupportedVersion(9))
     );
+}
+
+proptest! {
+    #[test]
+    fn frame_runs_keep_every_entry_in_order_and_each_run_within_the_frame(
+        sizes in proptest::collection::vec(0usize..300_000, 0..80)
+    ) {
+        let entries: Vec<SealedEntry> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| SealedEntry {
+                device: DeviceId::new("phone").unwrap(),
+                seq: i as u64 + 1,
+                sealed: vec![0; n],
+            })
+            .collect();
+        let runs = frame_runs(entries.clone(), 1024 * 1024);
+        prop_assert_eq!(runs.concat(), entries);
+        for run in &runs {
+            let frame = ServerMessage::Entries { entries: run.clone() }.encode();
+            prop_assert!(frame.len() <= 1024 * 1024 || run.len() == 1);
+            prop_assert!(!run.is_empty());
+        }
+    }
 }

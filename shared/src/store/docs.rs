@@ -5,7 +5,7 @@ use autosurgeon::{hydrate, reconcile, Hydrate, Reconcile};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction};
 
-use super::log::DocChanges;
+use super::log::{DocChanges, MAX_ENTRY_PLAINTEXT, MAX_RECORD_CHANGES};
 use super::read_model::{self, Rows};
 use crate::env::{new_id, Entropy};
 use crate::model::{DocKind, Record};
@@ -19,6 +19,8 @@ pub struct Writer<'a> {
     entropy: &'a mut dyn Entropy,
     now: DateTime<Utc>,
     changes: Vec<DocChanges>,
+    /// Bytes of `changes`, about.
+    pending: usize,
 }
 
 impl<'a> Writer<'a> {
@@ -34,6 +36,7 @@ impl<'a> Writer<'a> {
             entropy,
             now,
             changes: Vec::new(),
+            pending: 0,
         }
     }
 
@@ -42,9 +45,22 @@ impl<'a> Writer<'a> {
     /// so each entry stays small enough to sync while the write commits as one.
     pub fn end_entry(&mut self) -> Result<()> {
         if !self.changes.is_empty() {
-            super::log::append(self.tx, &self.changes, self.now.timestamp_millis())?;
-            self.changes.clear();
+            let changes = std::mem::take(&mut self.changes);
+            super::log::append(self.tx, changes, self.now.timestamp_millis())?;
+            self.pending = 0;
         }
+        Ok(())
+    }
+
+    /// Adds one document's changes to this write's entry, ending the entry first when
+    /// they would take it past what one sealed entry holds.
+    fn record(&mut self, change: DocChanges) -> Result<()> {
+        let size = change.wire_size();
+        if self.pending + size > MAX_ENTRY_PLAINTEXT {
+            self.end_entry()?;
+        }
+        self.pending += size;
+        self.changes.push(change);
         Ok(())
     }
 
@@ -120,12 +136,12 @@ impl<'a> Writer<'a> {
         let rowid = save_doc(self.tx, id, kind, &mut doc)?;
         let rows = if exists { Rows::Replace } else { Rows::New };
         read_model::project(self.tx, rowid, id, kind, &doc, rows)?;
-        self.changes.push(DocChanges {
+        // A restored record larger than one entry is sent in parts.
+        self.record(DocChanges {
             doc_id: id.to_string(),
             kind,
             bytes: changes.to_vec(),
-        });
-        Ok(())
+        })
     }
 
     fn load(&self, id: &str, kind: DocKind) -> Result<AutoCommit> {
@@ -157,6 +173,9 @@ impl<'a> Writer<'a> {
         doc.commit_with(CommitOptions::default().with_time(time));
         let (rowid, changes, rows) = match before {
             Some(heads) if doc.get_heads() == heads => return Ok(()),
+            Some(heads) if too_large(doc.save_after(heads).len()) => {
+                return Err(record_too_large(kind, doc.save_after(heads).len()))
+            }
             Some(heads) => (
                 save_doc(self.tx, id, kind, &mut doc)?,
                 doc.save_after(heads),
@@ -165,17 +184,32 @@ impl<'a> Writer<'a> {
             None => {
                 // A new document's changes are the whole document: save it once.
                 let bytes = doc.save();
+                if too_large(bytes.len()) {
+                    return Err(record_too_large(kind, bytes.len()));
+                }
                 (insert_doc(self.tx, id, kind, &bytes)?, bytes, Rows::New)
             }
         };
         read_model::project_record(self.tx, rowid, id, record, rows)?;
-        self.changes.push(DocChanges {
+        self.record(DocChanges {
             doc_id: id.to_string(),
             kind,
             bytes: changes,
-        });
-        Ok(())
+        })
     }
+}
+
+fn too_large(bytes: usize) -> bool {
+    bytes > MAX_RECORD_CHANGES
+}
+
+/// The refusal of a save whose one record would not fit an entry the relay accepts.
+fn record_too_large(kind: DocKind, bytes: usize) -> Error {
+    Error::TooLarge(format!(
+        "this {kind} is too large to save and sync: its changes take {}, and one save of a record may take at most {}; shorten the text or split it into several notes",
+        megabytes(bytes),
+        megabytes(MAX_RECORD_CHANGES)
+    ))
 }
 
 /// Writes a document's compacted bytes; returns its rowid.
@@ -196,4 +230,9 @@ fn insert_doc(tx: &Transaction<'_>, id: &str, kind: DocKind, bytes: &[u8]) -> Re
              RETURNING rowid",
         )?
         .query_row(rusqlite::params![id, kind.as_str(), bytes], |r| r.get(0))?)
+}
+
+/// Bytes as megabytes with one decimal, as a person reads a size.
+fn megabytes(bytes: usize) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
 }

@@ -10,7 +10,15 @@ use serde::{Deserialize, Serialize};
 
 use super::{docs::save_doc, read_model, Store};
 use crate::model::DocKind;
+use crate::protocol::MAX_ENTRY;
 use crate::{Error, Result};
+
+/// The most plaintext one own-log entry holds: sealed (a nonce and a tag more), it
+/// stays within the relay's [`MAX_ENTRY`], with room to spare.
+pub const MAX_ENTRY_PLAINTEXT: usize = MAX_ENTRY - 4096;
+
+/// The most one record's changes in one write may take: such a write fits one entry.
+pub const MAX_RECORD_CHANGES: usize = MAX_ENTRY_PLAINTEXT - 256;
 
 /// The Automerge changes one write made to one document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +40,83 @@ pub struct LogEntry {
 /// The longest id a document may have in an entry from elsewhere.
 const MAX_DOC_ID: usize = 64;
 
+/// What an own-log entry's plaintext holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// One write's changes (or a share of a large write's).
+    Changes(Vec<DocChanges>),
+    /// Part `part` (from 0) of `of` of a run of changes too large for one entry; the
+    /// parts are consecutive entries of one device, and the changes are the CBOR of
+    /// their bytes joined.
+    Fragment { part: u32, of: u32, bytes: Vec<u8> },
+}
+
+#[derive(Serialize, Deserialize)]
+struct FragmentWire {
+    part: u32,
+    of: u32,
+    #[serde(with = "serde_bytes_compat")]
+    bytes: Vec<u8>,
+}
+
+/// The plaintexts of entries holding `changes`: as few as fit within
+/// [`MAX_ENTRY_PLAINTEXT`] each, in order; one document's changes larger than that
+/// become fragments.
+pub(super) fn payloads(changes: Vec<DocChanges>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut group: Vec<DocChanges> = Vec::new();
+    let mut bytes = 0;
+    for c in changes {
+        let size = c.wire_size();
+        if !group.is_empty() && bytes + size > MAX_ENTRY_PLAINTEXT {
+            out.push(LogEntry::encode_changes(&std::mem::take(&mut group)));
+            bytes = 0;
+        }
+        if size > MAX_ENTRY_PLAINTEXT {
+            out.extend(fragments(&LogEntry::encode_changes(std::slice::from_ref(
+                &c,
+            ))));
+            continue;
+        }
+        bytes += size;
+        group.push(c);
+    }
+    if !group.is_empty() {
+        out.push(LogEntry::encode_changes(&group));
+    }
+    out
+}
+
+/// `encoded` changes cut into fragment payloads within [`MAX_ENTRY_PLAINTEXT`].
+fn fragments(encoded: &[u8]) -> Vec<Vec<u8>> {
+    let part_size = MAX_ENTRY_PLAINTEXT - 64;
+    let parts: Vec<&[u8]> = encoded.chunks(part_size).collect();
+    let of = parts.len() as u32;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let mut out = Vec::with_capacity(bytes.len() + 32);
+            let _ = ciborium::into_writer(
+                &FragmentWire {
+                    part: i as u32,
+                    of,
+                    bytes: bytes.to_vec(),
+                },
+                &mut out,
+            );
+            out
+        })
+        .collect()
+}
+
+impl DocChanges {
+    /// Bytes this takes in an entry's plaintext, about.
+    pub(crate) fn wire_size(&self) -> usize {
+        self.bytes.len() + self.doc_id.len() + 32
+    }
+}
+
 impl LogEntry {
     /// The entry's plaintext bytes (CBOR), as sealed for the relay.
     pub fn encode_changes(changes: &[DocChanges]) -> Vec<u8> {
@@ -39,6 +124,32 @@ impl LogEntry {
         // Writing CBOR into a Vec cannot fail.
         let _ = ciborium::into_writer(&changes, &mut out);
         out
+    }
+
+    /// Reads an entry's plaintext: changes, or a fragment of them. Anything
+    /// malformed is an error, never a panic.
+    pub fn decode_payload(bytes: &[u8]) -> Result<Payload> {
+        // A CBOR map (major type 5) is a fragment; changes are an array.
+        if bytes.first().is_some_and(|b| b >> 5 == 5) {
+            let f: FragmentWire = ciborium::from_reader(bytes)
+                .map_err(|e| Error::Decode(format!("log entry fragment: {e}")))?;
+            if f.of < 2 || f.part >= f.of {
+                return Err(Error::Decode(
+                    "log entry fragment is numbered wrongly".into(),
+                ));
+            }
+            return Ok(Payload::Fragment {
+                part: f.part,
+                of: f.of,
+                bytes: f.bytes,
+            });
+        }
+        Ok(Payload::Changes(LogEntry::decode_changes(bytes)?))
+    }
+
+    /// Checks an entry's plaintext reads as changes or a fragment.
+    pub fn check_payload(bytes: &[u8]) -> Result<()> {
+        LogEntry::decode_payload(bytes).map(|_| ())
     }
 
     /// Reads plaintext bytes back; anything malformed is an error, never a panic.
@@ -61,8 +172,17 @@ impl LogEntry {
     }
 }
 
-pub(super) fn append(tx: &Transaction<'_>, changes: &[DocChanges], now: i64) -> Result<u64> {
-    let payload = LogEntry::encode_changes(changes);
+/// Appends entries holding `changes` (several when they are large); returns the
+/// last sequence number.
+pub(super) fn append(tx: &Transaction<'_>, changes: Vec<DocChanges>, now: i64) -> Result<u64> {
+    let mut seq = 0;
+    for payload in payloads(changes) {
+        seq = append_payload(tx, &payload, now)?;
+    }
+    Ok(seq)
+}
+
+pub(super) fn append_payload(tx: &Transaction<'_>, payload: &[u8], now: i64) -> Result<u64> {
     let seq: i64 = tx
         .prepare_cached(
             "INSERT INTO own_log (seq, payload, created_at)
@@ -149,7 +269,25 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Decoded entries of this device's log after `after`.
+    /// This device's entries at `seqs` (those it has), in order.
+    pub fn own_log_at(&self, seqs: &[u64]) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT payload FROM own_log WHERE seq = ?1")?;
+        let mut out = Vec::with_capacity(seqs.len());
+        for &seq in seqs {
+            if let Some(payload) = stmt
+                .query_row([seq as i64], |r| r.get::<_, Vec<u8>>(0))
+                .optional()?
+            {
+                out.push((seq, payload));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decoded entries of this device's log after `after` (a fragment of a large
+    /// entry shows no changes).
     pub fn own_entries_after(&self, after: u64, limit: usize) -> Result<Vec<LogEntry>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, payload, created_at FROM own_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
@@ -166,7 +304,10 @@ impl Store {
             Ok(LogEntry {
                 seq: seq as u64,
                 created_at,
-                changes: LogEntry::decode_changes(&payload)?,
+                changes: match LogEntry::decode_payload(&payload)? {
+                    Payload::Changes(changes) => changes,
+                    Payload::Fragment { .. } => Vec::new(),
+                },
             })
         })
         .collect()
@@ -286,14 +427,55 @@ fn apply_entry(tx: &Transaction<'_>, entry: &RemoteEntry<'_>) -> Result<bool> {
             current + 1
         )));
     }
-    let changes = LogEntry::decode_changes(plaintext)?;
-    apply_changes(tx, &changes)?;
+    match LogEntry::decode_payload(plaintext)? {
+        Payload::Changes(changes) => apply_changes(tx, &changes)?,
+        Payload::Fragment { part, of, bytes } => {
+            // Parts are consecutive entries, applied in order: part k sits at
+            // seq - k, and the last part finds all of them.
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO entry_fragments (device, seq, bytes) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![device, seq as i64, bytes])?;
+            if part + 1 == of {
+                let changes = join_fragments(tx, device, seq, of)?;
+                apply_changes(tx, &changes)?;
+            }
+        }
+    }
     tx.prepare_cached(
         "INSERT INTO cursors (device, seq) VALUES (?1, ?2)
          ON CONFLICT(device) DO UPDATE SET seq = excluded.seq",
     )?
     .execute(params![device, seq as i64])?;
     Ok(true)
+}
+
+/// The changes of the fragments of `device` ending at `last`, joined; the fragments
+/// are removed.
+fn join_fragments(
+    tx: &Transaction<'_>,
+    device: &str,
+    last: u64,
+    of: u32,
+) -> Result<Vec<DocChanges>> {
+    let first = last + 1 - u64::from(of);
+    let parts: Vec<Vec<u8>> = tx
+        .prepare_cached(
+            "SELECT bytes FROM entry_fragments WHERE device = ?1 AND seq BETWEEN ?2 AND ?3
+             ORDER BY seq",
+        )?
+        .query_map(params![device, first as i64, last as i64], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if parts.len() != of as usize {
+        return Err(Error::Decode(format!(
+            "entry {last} of device {device} ends {of} parts, but only {} arrived",
+            parts.len()
+        )));
+    }
+    let joined = parts.concat();
+    tx.prepare_cached("DELETE FROM entry_fragments WHERE device = ?1 AND seq BETWEEN ?2 AND ?3")?
+        .execute(params![device, first as i64, last as i64])?;
+    LogEntry::decode_changes(&joined)
 }
 
 /// Byte vectors as CBOR byte strings rather than arrays of numbers.

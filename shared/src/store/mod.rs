@@ -8,6 +8,7 @@
 mod docs;
 mod log;
 mod read_model;
+mod rehome;
 mod schema;
 mod sync_state;
 
@@ -22,7 +23,7 @@ use crate::model::DocKind;
 use crate::{Error, Result};
 
 pub use docs::Writer;
-pub use log::{DocChanges, LogEntry, RemoteEntry};
+pub use log::{DocChanges, LogEntry, Payload, RemoteEntry, MAX_RECORD_CHANGES};
 pub use sync_state::QuarantinedEntry;
 
 /// An open store. Not shared between threads: open one per thread (SQLite's WAL lets
@@ -98,11 +99,7 @@ impl Store {
                 meta_get(&conn, "device_id")?.unwrap_or(id)
             }
         };
-        let actor = ActorId::from(
-            (0..device_id.len() / 2)
-                .filter_map(|i| u8::from_str_radix(&device_id[2 * i..2 * i + 2], 16).ok())
-                .collect::<Vec<u8>>(),
-        );
+        let actor = rehome::actor_for(&device_id);
         Ok(Store {
             conn,
             clock,

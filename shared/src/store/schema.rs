@@ -259,4 +259,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX interactions_follow_up_due ON interactions(follow_up_on, at, id)
         WHERE follow_up_on IS NOT NULL AND follow_up_done = 0 AND deleted = 0;
     "#,
+    // 8: parts of an entry too large for one sealed entry, kept until the last part
+    // arrives (a device splits such an entry, written by an older version, in parts).
+    r#"
+    CREATE TABLE entry_fragments (
+        device TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (device, seq)
+    ) WITHOUT ROWID;
+    "#,
 ];

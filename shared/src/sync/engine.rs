@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::SyncError;
 use crate::crypto::{open, seal, AccountKeys, OpenEntry};
-use crate::env::Entropy;
 use crate::protocol::{
-    ClientMessage, Cursor, DeviceId, SealedEntry, ServerMessage, MAX_ENTRIES_PER_FRAME, MAX_FRAME,
+    frame_runs, ClientMessage, Cursor, DeviceId, RefusalCode, SealedEntry, ServerMessage,
+    MAX_ENTRY, MAX_FRAME,
 };
 use crate::LogEntry;
 
@@ -19,10 +19,12 @@ const MAX_HELD: usize = 16_384;
 /// Something that happened, for the engine to decide on.
 #[derive(Debug)]
 pub enum Event {
-    /// The websocket is open. `cursors` and `own_head` are read from the store.
+    /// The websocket is open. `cursors`, `own_head` and `acked` (how far the relay
+    /// has acknowledged this device's log) are read from the store.
     Connected {
         cursors: Vec<(String, u64)>,
         own_head: u64,
+        acked: u64,
     },
     /// A frame arrived from the relay.
     Frame(Vec<u8>),
@@ -30,6 +32,15 @@ pub enum Event {
     LocalWrite { own_head: u64 },
     /// The own-log entries asked for by [`Effect::ReadOwnLog`], as `(seq, payload)`.
     OwnEntries(Vec<(u64, Vec<u8>)>),
+    /// The own-log entries asked for by [`Effect::ReadOwnEntries`] with the same
+    /// `purpose`, as `(seq, payload)`.
+    OwnEntriesAt {
+        purpose: OwnRead,
+        entries: Vec<(u64, Vec<u8>)>,
+    },
+    /// The own log was split as [`Effect::SplitOwnLog`] asked; it now ends at
+    /// `own_head`.
+    OwnLogSplit { own_head: u64 },
     /// The store could not apply an entry the engine passed as sound; it was
     /// quarantined, and later entries of that device wait behind it.
     ApplyFailed { device: DeviceId, seq: u64 },
@@ -62,6 +73,15 @@ impl std::fmt::Display for QuarantineReason {
     }
 }
 
+/// Why the engine asks for particular own-log entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnRead {
+    /// To check that the relay's newest entry of this device is the one it wrote.
+    Verify,
+    /// To send again entries the relay found damaged.
+    Repair,
+}
+
 /// Something for the driver to do.
 #[derive(Debug)]
 pub enum Effect {
@@ -77,6 +97,17 @@ pub enum Effect {
     /// Read own-log entries after `after` and hand them back as
     /// [`Event::OwnEntries`].
     ReadOwnLog { after: u64, limit: usize },
+    /// Read these own-log entries and hand them back as [`Event::OwnEntriesAt`].
+    ReadOwnEntries { purpose: OwnRead, seqs: Vec<u64> },
+    /// Own entries from `from` on seal too large for the relay (written by an older
+    /// version): split them into entries within the limit, then report a
+    /// [`Event::OwnLogSplit`]. None of them is on the relay yet.
+    SplitOwnLog { from: u64 },
+    /// This device's log on the relay is not the one in the store: the data folder
+    /// was copied, or restored from an old backup. Give the device a new id, keep
+    /// entries up to `common` as the old id's, and send every later change again
+    /// under the new one; then connect again.
+    Rehome { common: u64 },
     /// The relay has this device's log on disk up to `up_to`.
     Acknowledged { up_to: u64 },
     /// Every entry the relay held at connect time has been handled.
@@ -108,6 +139,12 @@ pub struct Engine {
     invite: Option<String>,
     must_prove_key: bool,
     phase: Phase,
+    /// How far the relay acknowledged this device's log before this session.
+    acked: u64,
+    /// The relay's copy of this device's log is known to be its own.
+    own_log_checked: bool,
+    /// The hash the relay gave for its newest entry of this device, until checked.
+    expected_hash: Option<[u8; 32]>,
     cursors: HashMap<DeviceId, u64>,
     blocked: HashSet<DeviceId>,
     /// Entries that arrived before an earlier entry of their device, by device and seq.
@@ -132,6 +169,9 @@ impl Engine {
             invite: None,
             must_prove_key,
             phase: Phase::Disconnected,
+            acked: 0,
+            own_log_checked: false,
+            expected_hash: None,
             cursors: HashMap::new(),
             blocked: HashSet::new(),
             held: HashMap::new(),
@@ -166,17 +206,24 @@ impl Engine {
 
     /// Caught up with the relay and every own entry acknowledged.
     pub fn is_up_to_date(&self) -> bool {
-        self.phase == Phase::Live && self.relay_head == Some(self.own_head)
+        self.phase == Phase::Live && self.own_log_checked && self.relay_head == Some(self.own_head)
     }
 
-    /// Decides what to do about `event`. `entropy` supplies sealing nonces.
-    pub fn handle(&mut self, event: Event, entropy: &mut dyn Entropy) -> Vec<Effect> {
+    /// Decides what to do about `event`.
+    pub fn handle(&mut self, event: Event) -> Vec<Effect> {
         let mut out = Vec::new();
         if self.phase == Phase::Failed && !matches!(event, Event::Connected { .. }) {
             return out;
         }
         match event {
-            Event::Connected { cursors, own_head } => self.connected(cursors, own_head, &mut out),
+            Event::Connected {
+                cursors,
+                own_head,
+                acked,
+            } => {
+                self.acked = acked;
+                self.connected(cursors, own_head, &mut out)
+            }
             Event::Frame(frame) => match ServerMessage::decode(&frame) {
                 Ok(msg) => self.received(msg, &mut out),
                 Err(e) => self.fail(SyncError::Protocol(e), &mut out),
@@ -185,7 +232,16 @@ impl Engine {
                 self.own_head = self.own_head.max(own_head);
                 self.maybe_upload(&mut out);
             }
-            Event::OwnEntries(entries) => self.upload(entries, entropy, &mut out),
+            Event::OwnLogSplit { own_head } => {
+                self.own_head = own_head;
+                self.reading = false;
+                self.maybe_upload(&mut out);
+            }
+            Event::OwnEntries(entries) => self.upload(entries, &mut out),
+            Event::OwnEntriesAt { purpose, entries } => match purpose {
+                OwnRead::Verify => self.verify(entries, &mut out),
+                OwnRead::Repair => self.repair(entries, &mut out),
+            },
             Event::ApplyFailed { device, seq } => {
                 self.cursors.insert(device.clone(), seq.saturating_sub(1));
                 self.blocked.insert(device);
@@ -212,6 +268,7 @@ impl Engine {
         self.held_count = 0;
         self.unproven_failures.clear();
         self.own_head = own_head;
+        self.own_log_checked = false;
         self.relay_head = None;
         self.in_flight = None;
         self.reading = false;
@@ -238,12 +295,17 @@ impl Engine {
 
     fn received(&mut self, msg: ServerMessage, out: &mut Vec<Effect>) {
         match msg {
-            ServerMessage::Welcome { own_head } => {
+            ServerMessage::Welcome {
+                own_head,
+                own_hash,
+                damaged,
+            } => {
                 if self.phase != Phase::Greeting {
                     return self.fail(SyncError::OutOfTurn("a welcome"), out);
                 }
                 if own_head > self.own_head {
-                    return self.fail(
+                    // The relay has entries of this device that the device lacks.
+                    return self.rehome(
                         SyncError::RelayAhead {
                             relay: own_head,
                             local: self.own_head,
@@ -255,8 +317,25 @@ impl Engine {
                 self.create = false;
                 self.relay_head = Some(own_head);
                 self.phase = Phase::CatchingUp;
-                out.push(Effect::Acknowledged { up_to: own_head });
-                self.maybe_upload(out);
+                let repair: Vec<u64> = damaged.into_iter().filter(|&s| s <= own_head).collect();
+                if !repair.is_empty() {
+                    out.push(Effect::ReadOwnEntries {
+                        purpose: OwnRead::Repair,
+                        seqs: repair,
+                    });
+                }
+                match own_hash {
+                    // Entries the relay acknowledged before are this device's; newer
+                    // ones may come from a copy of it, so the newest is compared.
+                    Some(hash) if own_head > self.acked => {
+                        self.expected_hash = Some(hash);
+                        out.push(Effect::ReadOwnEntries {
+                            purpose: OwnRead::Verify,
+                            seqs: vec![own_head],
+                        });
+                    }
+                    _ => self.own_log_is_ours(out),
+                }
             }
             ServerMessage::Entries { entries } => {
                 if !matches!(self.phase, Phase::CatchingUp | Phase::Live) {
@@ -292,11 +371,17 @@ impl Engine {
             }
             ServerMessage::Stored { up_to } => {
                 self.relay_head = Some(self.relay_head.unwrap_or(0).max(up_to));
+                self.acked = self.acked.max(up_to);
                 if self.in_flight.is_some_and(|sent| sent <= up_to) {
                     self.in_flight = None;
                 }
                 out.push(Effect::Acknowledged { up_to });
                 self.maybe_upload(out);
+            }
+            // Another copy of this device stored a different entry under a number this
+            // device uses.
+            ServerMessage::Refused(refusal) if refusal.code == RefusalCode::Conflict => {
+                self.rehome(SyncError::Refused(refusal), out)
             }
             ServerMessage::Refused(refusal) => self.fail(SyncError::Refused(refusal), out),
         }
@@ -373,7 +458,7 @@ impl Engine {
             }
             self.maybe_upload(out);
         }
-        if let Err(e) = LogEntry::decode_changes(&opened.plaintext) {
+        if let Err(e) = LogEntry::check_payload(&opened.plaintext) {
             self.blocked.insert(entry.device.clone());
             return self.set_aside(entry, QuarantineReason::Unparseable(e.to_string()), out);
         }
@@ -396,7 +481,7 @@ impl Engine {
             return;
         };
         let idle = self.in_flight.is_none() && !self.reading;
-        if idle && !self.must_prove_key && relay_head < self.own_head {
+        if idle && self.own_log_checked && !self.must_prove_key && relay_head < self.own_head {
             self.reading = true;
             out.push(Effect::ReadOwnLog {
                 after: relay_head,
@@ -405,48 +490,88 @@ impl Engine {
         }
     }
 
-    fn upload(
-        &mut self,
-        entries: Vec<(u64, Vec<u8>)>,
-        entropy: &mut dyn Entropy,
-        out: &mut Vec<Effect>,
-    ) {
+    fn upload(&mut self, entries: Vec<(u64, Vec<u8>)>, out: &mut Vec<Effect>) {
         self.reading = false;
         if !matches!(self.phase, Phase::CatchingUp | Phase::Live) || entries.is_empty() {
             return;
         }
-        let mut batch: Vec<SealedEntry> = Vec::new();
-        let mut batch_bytes = 0;
+        let mut sealed = Vec::with_capacity(entries.len());
         for (seq, plaintext) in entries {
-            let mut nonce = [0u8; 24];
-            entropy.fill(&mut nonce);
-            let open = OpenEntry {
+            let entry = self.seal_own(seq, plaintext);
+            if entry.sealed.len() > MAX_ENTRY {
+                // Written before entries were bounded: split it (and what follows)
+                // into entries the relay takes, then read again.
+                self.reading = true;
+                out.push(Effect::SplitOwnLog { from: seq });
+                break;
+            }
+            sealed.push(entry);
+        }
+        if let Some(last) = sealed.last() {
+            self.in_flight = Some(last.seq);
+        }
+        for run in frame_runs(sealed, MAX_FRAME) {
+            out.push(Effect::Send(ClientMessage::Push { entries: run }.encode()));
+        }
+    }
+
+    fn seal_own(&self, seq: u64, plaintext: Vec<u8>) -> SealedEntry {
+        seal(
+            &self.keys,
+            &OpenEntry {
                 device: self.device.clone(),
                 seq,
                 plaintext,
-            };
-            let sealed = seal(&self.keys, &open, nonce);
-            let size = sealed.sealed.len() + 80;
-            if !batch.is_empty()
-                && (batch_bytes + size > MAX_FRAME / 2 || batch.len() >= MAX_ENTRIES_PER_FRAME)
-            {
-                out.push(Effect::Send(
-                    ClientMessage::Push {
-                        entries: std::mem::take(&mut batch),
-                    }
-                    .encode(),
-                ));
-                batch_bytes = 0;
-            }
-            self.in_flight = Some(seq);
-            batch_bytes += size;
-            batch.push(sealed);
+            },
+        )
+    }
+
+    /// Compares the relay's newest entry of this device with the device's own.
+    fn verify(&mut self, entries: Vec<(u64, Vec<u8>)>, out: &mut Vec<Effect>) {
+        let Some(expected) = self.expected_hash.take() else {
+            return;
+        };
+        let ours = entries.into_iter().next().map(|(seq, plaintext)| {
+            *blake3::hash(&self.seal_own(seq, plaintext).sealed).as_bytes()
+        });
+        if ours == Some(expected) {
+            self.own_log_is_ours(out);
+        } else {
+            let relay = self.relay_head.unwrap_or(0);
+            self.rehome(SyncError::Diverged { seq: relay }, out);
         }
-        if !batch.is_empty() {
+    }
+
+    /// The relay's log of this device is the device's own: it counts as
+    /// acknowledged, and the upload of what the relay lacks can start.
+    fn own_log_is_ours(&mut self, out: &mut Vec<Effect>) {
+        self.own_log_checked = true;
+        let up_to = self.relay_head.unwrap_or(0);
+        self.acked = self.acked.max(up_to);
+        out.push(Effect::Acknowledged { up_to });
+        self.maybe_upload(out);
+    }
+
+    /// Sends fresh copies of own entries the relay found damaged.
+    fn repair(&mut self, entries: Vec<(u64, Vec<u8>)>, out: &mut Vec<Effect>) {
+        let sealed: Vec<SealedEntry> = entries
+            .into_iter()
+            .map(|(seq, plaintext)| self.seal_own(seq, plaintext))
+            .filter(|e| e.sealed.len() <= MAX_ENTRY)
+            .collect();
+        for run in frame_runs(sealed, MAX_FRAME) {
             out.push(Effect::Send(
-                ClientMessage::Push { entries: batch }.encode(),
+                ClientMessage::Repair { entries: run }.encode(),
             ));
         }
+    }
+
+    /// The relay's log of this device belongs to another copy of it: everything
+    /// after what both share is sent again under a new device id.
+    fn rehome(&mut self, error: SyncError, out: &mut Vec<Effect>) {
+        let common = self.acked.min(self.relay_head.unwrap_or(u64::MAX));
+        out.push(Effect::Rehome { common });
+        self.fail(error, out);
     }
 
     fn fail(&mut self, error: SyncError, out: &mut Vec<Effect>) {

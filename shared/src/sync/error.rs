@@ -12,8 +12,10 @@ pub enum SyncError {
     Protocol(#[from] ProtocolError),
     #[error("this recovery phrase does not open the account's data on the relay; nothing was uploaded — check the phrase on the first device")]
     WrongKey,
-    #[error("the relay holds entries {relay} of this device's log but the device has only {local}; this data directory was copied or restored from an old backup — pair it again as a new device")]
+    #[error("the relay holds entries {relay} of this device's log but the device has only {local}: this data folder was copied or restored from an old backup; it continues as a new device and sends its changes again")]
     RelayAhead { relay: u64, local: u64 },
+    #[error("entry {seq} of this device's log on the relay was written by another copy of this data folder; it continues as a new device and sends its changes again")]
+    Diverged { seq: u64 },
     #[error("the relay sent {0} out of turn")]
     OutOfTurn(&'static str),
 }

@@ -3,12 +3,17 @@
 //! The driver feeds it [`Event`]s (connected, a frame received, a local write, own
 //! entries read from the store, an apply that failed) and performs the [`Effect`]s
 //! it returns (send a frame, apply or quarantine an entry, read the own log, record
-//! an acknowledgement). Randomness (nonces) is passed in; the engine reads no clock.
+//! an acknowledgement). Sealing is deterministic, so the engine needs no randomness;
+//! it reads no clock.
 //!
 //! One session, as decided here:
 //! - on connect: send `Hello` with the cursor vector;
-//! - on `Welcome { own_head }`: upload the own entries the relay lacks, a page at a
-//!   time, each page acknowledged by `Stored` before the next is read;
+//! - on `Welcome`: check the relay's log of this device is its own (the hash of its
+//!   newest entry, unless the relay had acknowledged it before), then upload the own
+//!   entries the relay lacks, a frame filled by bytes at a time, each acknowledged by
+//!   `Stored` before the next is read; send fresh copies of entries the relay found
+//!   damaged. A log that is not its own (a copied or restored data folder), or a
+//!   push refused as a conflict, ends the session with [`Effect::Rehome`];
 //! - on `Entries`: skip re-deliveries (at or below the cursor), quarantine gaps,
 //!   entries that do not open and entries that do not parse, apply the rest in order;
 //! - on `CaughtUp`: everything on the relay is here; later entries arrive live.
@@ -25,5 +30,5 @@ mod error;
 mod tests;
 
 pub use crate::store::QuarantinedEntry;
-pub use engine::{Effect, Engine, Event, Phase, QuarantineReason, PUSH_PAGE};
+pub use engine::{Effect, Engine, Event, OwnRead, Phase, QuarantineReason, PUSH_PAGE};
 pub use error::SyncError;

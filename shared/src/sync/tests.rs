@@ -16,7 +16,15 @@ fn entry(keys_seed: u64, device: &str, seq: u64) -> SealedEntry {
         seq,
         plaintext: LogEntry::encode_changes(&[]),
     };
-    seal(&keys(keys_seed), &open, [seq as u8; 24])
+    seal(&keys(keys_seed), &open)
+}
+
+fn welcome(own_head: u64) -> ServerMessage {
+    ServerMessage::Welcome {
+        own_head,
+        own_hash: None,
+        damaged: Vec::new(),
+    }
 }
 
 fn frame(msg: ServerMessage) -> Event {
@@ -24,9 +32,12 @@ fn frame(msg: ServerMessage) -> Event {
 }
 
 fn connected(engine: &mut Engine, cursors: Vec<(String, u64)>, own_head: u64) -> Vec<Effect> {
-    let rng = &mut SeededEntropy::new(1);
-    let mut out = engine.handle(Event::Connected { cursors, own_head }, rng);
-    out.extend(engine.handle(frame(ServerMessage::Welcome { own_head: 0 }), rng));
+    let mut out = engine.handle(Event::Connected {
+        cursors,
+        own_head,
+        acked: 0,
+    });
+    out.extend(engine.handle(frame(welcome(0))));
     out
 }
 
@@ -53,14 +64,11 @@ fn quarantined(effects: &[Effect]) -> Vec<(String, u64)> {
 #[test]
 fn hello_carries_the_cursor_vector_and_welcome_starts_the_upload() {
     let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), true, false);
-    let rng = &mut SeededEntropy::new(1);
-    let out = engine.handle(
-        Event::Connected {
-            cursors: vec![("laptop".into(), 4)],
-            own_head: 3,
-        },
-        rng,
-    );
+    let out = engine.handle(Event::Connected {
+        cursors: vec![("laptop".into(), 4)],
+        own_head: 3,
+        acked: 0,
+    });
     let Some(Effect::Send(hello)) = out.first() else {
         panic!("no hello: {out:?}")
     };
@@ -74,17 +82,14 @@ fn hello_carries_the_cursor_vector_and_welcome_starts_the_upload() {
         }
         other => panic!("{other:?}"),
     }
-    let out = engine.handle(frame(ServerMessage::Welcome { own_head: 1 }), rng);
+    let out = engine.handle(frame(welcome(1)));
     assert!(out
         .iter()
         .any(|e| matches!(e, Effect::ReadOwnLog { after: 1, .. })));
-    let out = engine.handle(
-        Event::OwnEntries(vec![
-            (2, LogEntry::encode_changes(&[])),
-            (3, LogEntry::encode_changes(&[])),
-        ]),
-        rng,
-    );
+    let out = engine.handle(Event::OwnEntries(vec![
+        (2, LogEntry::encode_changes(&[])),
+        (3, LogEntry::encode_changes(&[])),
+    ]));
     let Some(Effect::Send(push)) = out.first() else {
         panic!("no push: {out:?}")
     };
@@ -96,8 +101,8 @@ fn hello_carries_the_cursor_vector_and_welcome_starts_the_upload() {
         vec![2, 3]
     );
     assert_eq!(engine.pending_upload(), 2);
-    engine.handle(frame(ServerMessage::Stored { up_to: 3 }), rng);
-    engine.handle(frame(ServerMessage::CaughtUp), rng);
+    engine.handle(frame(ServerMessage::Stored { up_to: 3 }));
+    engine.handle(frame(ServerMessage::CaughtUp));
     assert!(engine.is_up_to_date());
 }
 
@@ -105,25 +110,21 @@ fn hello_carries_the_cursor_vector_and_welcome_starts_the_upload() {
 fn re_deliveries_are_skipped_and_gaps_quarantined_without_blocking_other_devices() {
     let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), false, false);
     connected(&mut engine, vec![("laptop".into(), 1)], 0);
-    let rng = &mut SeededEntropy::new(2);
-    let mut out = engine.handle(
-        frame(ServerMessage::Entries {
-            entries: vec![
-                entry(1, "laptop", 1), // already applied
-                entry(1, "laptop", 3), // 2 is missing
-                entry(1, "tablet", 1),
-                entry(1, "laptop", 4),
-                entry(1, "tablet", 2),
-                entry(1, "tablet", 2), // duplicate in the same page
-            ],
-        }),
-        rng,
-    );
+    let mut out = engine.handle(frame(ServerMessage::Entries {
+        entries: vec![
+            entry(1, "laptop", 1), // already applied
+            entry(1, "laptop", 3), // 2 is missing
+            entry(1, "tablet", 1),
+            entry(1, "laptop", 4),
+            entry(1, "tablet", 2),
+            entry(1, "tablet", 2), // duplicate in the same page
+        ],
+    }));
     assert!(
         quarantined(&out).is_empty(),
         "early entries wait for catch-up to end"
     );
-    out.extend(engine.handle(frame(ServerMessage::CaughtUp), rng));
+    out.extend(engine.handle(frame(ServerMessage::CaughtUp)));
     assert_eq!(
         applied(&out),
         vec![("tablet".into(), 1), ("tablet".into(), 2)]
@@ -138,16 +139,15 @@ fn re_deliveries_are_skipped_and_gaps_quarantined_without_blocking_other_devices
 fn reordered_and_replayed_deliveries_apply_each_entry_once_in_order() {
     let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), false, false);
     connected(&mut engine, vec![], 0);
-    let rng = &mut SeededEntropy::new(2);
     let page = |seqs: &[u64]| {
         frame(ServerMessage::Entries {
             entries: seqs.iter().map(|&s| entry(1, "laptop", s)).collect(),
         })
     };
-    let mut out = engine.handle(page(&[3, 1, 3]), rng);
-    out.extend(engine.handle(page(&[2, 1, 2, 4]), rng));
-    out.extend(engine.handle(frame(ServerMessage::CaughtUp), rng));
-    out.extend(engine.handle(page(&[4, 2, 1]), rng));
+    let mut out = engine.handle(page(&[3, 1, 3]));
+    out.extend(engine.handle(page(&[2, 1, 2, 4])));
+    out.extend(engine.handle(frame(ServerMessage::CaughtUp)));
+    out.extend(engine.handle(page(&[4, 2, 1])));
     let seqs: Vec<u64> = applied(&out).into_iter().map(|(_, s)| s).collect();
     assert_eq!(seqs, vec![1, 2, 3, 4]);
     assert!(quarantined(&out).is_empty());
@@ -159,19 +159,15 @@ fn a_forged_entry_is_quarantined_and_the_next_one_of_its_device_waits_behind_it(
     connected(&mut engine, vec![], 0);
     let mut flipped = entry(1, "laptop", 2);
     flipped.sealed[30] ^= 0x01;
-    let rng = &mut SeededEntropy::new(2);
-    let out = engine.handle(
-        frame(ServerMessage::Entries {
-            entries: vec![
-                entry(1, "laptop", 1),
-                flipped,
-                entry(1, "laptop", 3),
-                entry(2, "tablet", 1),
-                entry(1, "desk", 1),
-            ],
-        }),
-        rng,
-    );
+    let out = engine.handle(frame(ServerMessage::Entries {
+        entries: vec![
+            entry(1, "laptop", 1),
+            flipped,
+            entry(1, "laptop", 3),
+            entry(2, "tablet", 1),
+            entry(1, "desk", 1),
+        ],
+    }));
     assert_eq!(
         applied(&out),
         vec![("laptop".into(), 1), ("desk".into(), 1)]
@@ -189,22 +185,16 @@ fn a_forged_entry_is_quarantined_and_the_next_one_of_its_device_waits_behind_it(
 #[test]
 fn a_paired_device_with_the_wrong_key_fails_and_uploads_nothing() {
     let mut engine = Engine::new(keys(2), DeviceId::new("phone").unwrap(), false, true);
-    let rng = &mut SeededEntropy::new(3);
-    let mut out = engine.handle(
-        Event::Connected {
-            cursors: vec![],
-            own_head: 5,
-        },
-        rng,
-    );
-    out.extend(engine.handle(frame(ServerMessage::Welcome { own_head: 0 }), rng));
-    out.extend(engine.handle(
-        frame(ServerMessage::Entries {
-            entries: vec![entry(1, "laptop", 1)],
-        }),
-        rng,
-    ));
-    out.extend(engine.handle(frame(ServerMessage::CaughtUp), rng));
+    let mut out = engine.handle(Event::Connected {
+        cursors: vec![],
+        own_head: 5,
+        acked: 0,
+    });
+    out.extend(engine.handle(frame(welcome(0))));
+    out.extend(engine.handle(frame(ServerMessage::Entries {
+        entries: vec![entry(1, "laptop", 1)],
+    })));
+    out.extend(engine.handle(frame(ServerMessage::CaughtUp)));
     assert!(!out
         .iter()
         .any(|e| matches!(e, Effect::ReadOwnLog { .. } | Effect::Quarantine { .. })));
@@ -217,22 +207,16 @@ fn a_paired_device_with_the_wrong_key_fails_and_uploads_nothing() {
 #[test]
 fn a_paired_device_uploads_once_its_key_opened_an_entry() {
     let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), false, true);
-    let rng = &mut SeededEntropy::new(3);
-    engine.handle(
-        Event::Connected {
-            cursors: vec![],
-            own_head: 2,
-        },
-        rng,
-    );
-    let out = engine.handle(frame(ServerMessage::Welcome { own_head: 0 }), rng);
+    engine.handle(Event::Connected {
+        cursors: vec![],
+        own_head: 2,
+        acked: 0,
+    });
+    let out = engine.handle(frame(welcome(0)));
     assert!(!out.iter().any(|e| matches!(e, Effect::ReadOwnLog { .. })));
-    let out = engine.handle(
-        frame(ServerMessage::Entries {
-            entries: vec![entry(1, "laptop", 1)],
-        }),
-        rng,
-    );
+    let out = engine.handle(frame(ServerMessage::Entries {
+        entries: vec![entry(1, "laptop", 1)],
+    }));
     assert!(out
         .iter()
         .any(|e| matches!(e, Effect::ReadOwnLog { after: 0, .. })));
@@ -243,10 +227,7 @@ fn a_paired_device_uploads_once_its_key_opened_an_entry() {
 fn garbage_from_the_relay_ends_the_session_without_panicking() {
     let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), false, false);
     connected(&mut engine, vec![], 0);
-    let out = engine.handle(
-        Event::Frame(vec![1, 2, 0xff, 0xff]),
-        &mut SeededEntropy::new(1),
-    );
+    let out = engine.handle(Event::Frame(vec![2, 2, 0xff, 0xff]));
     assert!(matches!(
         out.as_slice(),
         [Effect::Failed(SyncError::Protocol(_))]

@@ -60,13 +60,36 @@ pub trait RelayStore: Send + Sync + 'static {
     /// Where every device's log of `account` ends.
     fn heads(&self, account: &AccountId) -> Result<Vec<(DeviceId, u64)>, RelayError>;
 
-    /// Entries of `device` after `after`, oldest first, at most `limit`.
+    /// Entries of `device` after `after`, oldest first: at most `limit`, and no more
+    /// than `max_bytes` of sealed bytes (but always the first, when there is one).
+    /// The run stops before an entry found damaged on disk, which is then reported
+    /// by [`RelayStore::damaged`] until it is repaired.
     fn entries_after(
         &self,
         account: &AccountId,
         device: &DeviceId,
         after: u64,
         limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<SealedEntry>, RelayError>;
+
+    /// The BLAKE3 hash of entry `seq` of `device` as it was received.
+    fn entry_hash(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        seq: u64,
+    ) -> Result<Option<[u8; 32]>, RelayError>;
+
+    /// Entries of `device` found damaged on disk, waiting for a fresh copy.
+    fn damaged(&self, account: &AccountId, device: &DeviceId) -> Result<Vec<u64>, RelayError>;
+
+    /// Replaces damaged entries with the fresh copies among `entries` (others are
+    /// ignored: a stored entry is otherwise never replaced); returns those replaced.
+    fn repair(
+        &self,
+        account: &AccountId,
+        entries: &[SealedEntry],
     ) -> Result<Vec<SealedEntry>, RelayError>;
 
     /// Stores `entries` (all of one device, in order) in one durable transaction,

@@ -18,7 +18,11 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use super::{AppendRefusal, Appended, Registration, RelayStore};
 use crate::RelayError;
 
-const SCHEMA: &str = r#"
+/// The schema, one migration per step, appended only; `user_version` counts those
+/// applied. The first creates its tables only if missing: databases made before
+/// migrations were numbered have them already.
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE IF NOT EXISTS accounts (
     id BLOB PRIMARY KEY,
     verifier BLOB NOT NULL,
@@ -41,7 +45,40 @@ CREATE TABLE IF NOT EXISTS entries (
     sealed BLOB NOT NULL,
     PRIMARY KEY (account, device, seq)
 );
-"#;
+"#,
+    // 2: each entry's BLAKE3 hash as received, so damage on disk is found before an
+    // entry is sent; entries found damaged, until their device sends them again.
+    r#"
+ALTER TABLE entries ADD COLUMN sum BLOB;
+CREATE TABLE damaged (
+    account BLOB NOT NULL,
+    device TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (account, device, seq)
+) WITHOUT ROWID;
+"#,
+];
+
+fn migrate(conn: &mut Connection) -> Result<(), RelayError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = usize::try_from(version).unwrap_or(0);
+    if version > MIGRATIONS.len() {
+        return Err(RelayError::Task(format!(
+            "the relay database has schema {version}, newer than this relay; update it"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn sum(sealed: &[u8]) -> [u8; 32] {
+    *blake3::hash(sealed).as_bytes()
+}
 
 /// Appends stored in one transaction at most.
 const MAX_GROUP: usize = 256;
@@ -75,8 +112,8 @@ fn connect(path: &Path) -> Result<Connection, RelayError> {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, RelayError> {
-        let conn = connect(path)?;
-        conn.execute_batch(SCHEMA)?;
+        let mut conn = connect(path)?;
+        migrate(&mut conn)?;
         let mut writer_conn = connect(path)?;
         let (appends, jobs) = mpsc::sync_channel(4 * MAX_GROUP);
         let writer = std::thread::Builder::new()
@@ -179,13 +216,14 @@ fn append_one(
     for entry in entries {
         if entry.seq == head + 1 {
             tx.prepare_cached(
-                "INSERT INTO entries (account, device, seq, sealed) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO entries (account, device, seq, sealed, sum) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![
                 &account.0[..],
                 device,
                 entry.seq as i64,
-                entry.sealed
+                entry.sealed,
+                &sum(&entry.sealed)[..]
             ])?;
             head = entry.seq;
             out.stored.push(entry.clone());
@@ -293,23 +331,112 @@ impl RelayStore for SqliteStore {
         device: &DeviceId,
         after: u64,
         limit: usize,
+        max_bytes: usize,
     ) -> Result<Vec<SealedEntry>, RelayError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT seq, sealed FROM entries WHERE account = ?1 AND device = ?2 AND seq > ?3
+            "SELECT seq, sealed, sum FROM entries WHERE account = ?1 AND device = ?2 AND seq > ?3
              ORDER BY seq LIMIT ?4",
         )?;
-        let rows = stmt.query_map(
-            params![&account.0[..], device.as_str(), after as i64, limit as i64],
-            |r| {
-                Ok(SealedEntry {
-                    device: device.clone(),
-                    seq: r.get::<_, i64>(0)? as u64,
-                    sealed: r.get(1)?,
-                })
-            },
+        let mut rows = stmt.query(params![
+            &account.0[..],
+            device.as_str(),
+            after as i64,
+            limit as i64
+        ])?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        while let Some(row) = rows.next()? {
+            let seq = row.get::<_, i64>(0)? as u64;
+            let sealed: Vec<u8> = row.get(1)?;
+            let stored_sum: Option<Vec<u8>> = row.get(2)?;
+            if stored_sum.is_some_and(|s| s[..] != sum(&sealed)) {
+                // Damaged on disk: no device is sent past it until its own device
+                // sends it again.
+                tracing::warn!(account = %account, device = %device, seq, "stored entry is damaged");
+                conn.execute(
+                    "INSERT OR IGNORE INTO damaged (account, device, seq) VALUES (?1, ?2, ?3)",
+                    params![&account.0[..], device.as_str(), seq as i64],
+                )?;
+                break;
+            }
+            if !out.is_empty() && bytes + sealed.len() > max_bytes {
+                break;
+            }
+            bytes += sealed.len();
+            out.push(SealedEntry {
+                device: device.clone(),
+                seq,
+                sealed,
+            });
+        }
+        Ok(out)
+    }
+
+    fn entry_hash(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        seq: u64,
+    ) -> Result<Option<[u8; 32]>, RelayError> {
+        let row: Option<(Vec<u8>, Option<Vec<u8>>)> = self
+            .conn()
+            .query_row(
+                "SELECT sealed, sum FROM entries WHERE account = ?1 AND device = ?2 AND seq = ?3",
+                params![&account.0[..], device.as_str(), seq as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.map(|(sealed, stored)| {
+            stored
+                .and_then(|s| <[u8; 32]>::try_from(s.as_slice()).ok())
+                .unwrap_or_else(|| sum(&sealed))
+        }))
+    }
+
+    fn damaged(&self, account: &AccountId, device: &DeviceId) -> Result<Vec<u64>, RelayError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq FROM damaged WHERE account = ?1 AND device = ?2 ORDER BY seq LIMIT 1024",
         )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map(params![&account.0[..], device.as_str()], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        rows.map(|r| Ok(r? as u64)).collect()
+    }
+
+    fn repair(
+        &self,
+        account: &AccountId,
+        entries: &[SealedEntry],
+    ) -> Result<Vec<SealedEntry>, RelayError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut repaired = Vec::new();
+        for entry in entries {
+            let key = params![&account.0[..], entry.device.as_str(), entry.seq as i64];
+            if tx.execute(
+                "DELETE FROM damaged WHERE account = ?1 AND device = ?2 AND seq = ?3",
+                key,
+            )? == 0
+            {
+                continue; // Not damaged: stored entries are never replaced.
+            }
+            tx.execute(
+                "UPDATE entries SET sealed = ?4, sum = ?5
+                 WHERE account = ?1 AND device = ?2 AND seq = ?3",
+                params![
+                    &account.0[..],
+                    entry.device.as_str(),
+                    entry.seq as i64,
+                    entry.sealed,
+                    &sum(&entry.sealed)[..]
+                ],
+            )?;
+            repaired.push(entry.clone());
+        }
+        tx.commit()?;
+        Ok(repaired)
     }
 
     fn append(&self, account: &AccountId, entries: &[SealedEntry]) -> Result<Appended, RelayError> {
@@ -364,7 +491,13 @@ mod tests {
         assert_eq!(gap.head, 3);
 
         let page = store
-            .entries_after(&account, &DeviceId::new("phone").unwrap(), 1, 10)
+            .entries_after(
+                &account,
+                &DeviceId::new("phone").unwrap(),
+                1,
+                10,
+                usize::MAX,
+            )
             .unwrap();
         assert_eq!(page, vec![entry(2, 2), entry(3, 3)]);
         assert!(store.heads(&AccountId([2; 16])).unwrap().is_empty());
@@ -459,7 +592,13 @@ mod tests {
         assert_eq!(heads.len(), 16);
         assert!(heads.iter().all(|(_, h)| *h == 40), "{heads:?}");
         let page = store
-            .entries_after(&account, &DeviceId::new("device-7").unwrap(), 0, 100)
+            .entries_after(
+                &account,
+                &DeviceId::new("device-7").unwrap(),
+                0,
+                100,
+                usize::MAX,
+            )
             .unwrap();
         assert_eq!(page.len(), 40);
         assert!(page.iter().all(|e| e.sealed == vec![7u8; 32]));
