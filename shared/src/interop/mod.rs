@@ -30,6 +30,7 @@ mod matching;
 mod people_docs;
 mod report;
 mod spreadsheet;
+mod vcard_charset;
 mod vcard_file;
 mod vcard_read;
 mod vcard_write;
