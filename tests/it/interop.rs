@@ -536,7 +536,22 @@ fn a_property_folded_before_its_colon_reads_whole() {
     assert_eq!(c.note, "Seen at the São Paulo meetup.");
 }
 
-const ALL_FIXTURES: [&str; 19] = [
+#[test]
+fn every_organisation_and_title_of_a_card_is_kept() {
+    let c = the_contact("two_organisations.vcf");
+    assert_eq!(
+        c.organisation,
+        "Acme Robotics, R&D; Open Hardware Foundation"
+    );
+    assert_eq!(c.role, "CTO; Board member");
+    let mut d = device(7);
+    import(&mut d.store, &fixture("two_organisations.vcf"));
+    let exported = d.store.export_vcards(None, VcardVersion::V4).unwrap();
+    let again = import(&mut d.store, exported.as_bytes());
+    assert_eq!(again.unchanged(), 1, "{exported}");
+}
+
+const ALL_FIXTURES: [&str; 20] = [
     "ios.vcf",
     "android_2_1.vcf",
     "android_windows_1252.vcf",
@@ -556,6 +571,7 @@ const ALL_FIXTURES: [&str; 19] = [
     "bare_quoted_printable.vcf",
     "qp_soft_break_blank_line.vcf",
     "folded_before_colon.vcf",
+    "two_organisations.vcf",
 ];
 
 #[test]
