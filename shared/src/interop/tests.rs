@@ -186,6 +186,37 @@ fn a_number_written_nationally_finds_the_person_who_has_it_with_a_country_code()
 }
 
 #[test]
+fn line_breaks_are_exported_as_newlines_only() {
+    let mut f = store(18);
+    let file = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Dee Rao\r\nNOTE:one\\ntwo\r\nEND:VCARD\r\n";
+    let report = f
+        .store
+        .import_vcards(file.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    let id = report.cards[0].person_id.clone();
+    f.store
+        .edit_person(
+            &id,
+            &crate::commands::PersonEdit {
+                notes: Some("first\r\nsecond\rthird\nfourth".into()),
+                role: Some("Head of\r\nSales".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    for version in [VcardVersion::V4, VcardVersion::V3] {
+        let out = f.store.export_vcards(None, version).unwrap();
+        let unfolded = out.replace("\r\n ", "");
+        assert!(!unfolded.contains("\\r"), "{version:?}: {out}");
+        assert!(
+            unfolded.contains("NOTE:first\\nsecond\\nthird\\nfourth\r\n"),
+            "{version:?}: {out}"
+        );
+        assert!(unfolded.contains("TITLE:Head of\\nSales\r\n"), "{out}");
+    }
+}
+
+#[test]
 fn an_import_goes_a_batch_at_a_time_with_progress_between() {
     let mut f = store(13);
     let file: String = (0..600)

@@ -13,6 +13,7 @@ use calcard::vcard::{
 
 use super::contact::Contact;
 use super::vcard_file::CardText;
+use super::vcard_write::newlines_only;
 use crate::model::{PostalAddress, RelatedName};
 
 /// The largest photo kept, in bytes; larger ones are left out (and said so).
@@ -205,8 +206,8 @@ fn is_other(entry: &VCardEntry, name: &str) -> bool {
 
 fn value_texts(value: &VCardValue) -> Vec<String> {
     match value {
-        VCardValue::Text(s) => vec![s.clone()],
-        VCardValue::Component(parts) => parts.clone(),
+        VCardValue::Text(s) => vec![newlines_only(s)],
+        VCardValue::Component(parts) => parts.iter().map(|s| newlines_only(s)).collect(),
         VCardValue::Binary(data) => vec![String::from_utf8_lossy(&data.data).into_owned()],
         VCardValue::PartialDateTime(dt) => vec![format_date(dt).unwrap_or_default()],
         VCardValue::Integer(i) => vec![i.to_string()],
