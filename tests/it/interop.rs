@@ -551,7 +551,27 @@ fn every_organisation_and_title_of_a_card_is_kept() {
     assert_eq!(again.unchanged(), 1, "{exported}");
 }
 
-const ALL_FIXTURES: [&str; 20] = [
+#[test]
+fn colleagues_sharing_an_office_number_stay_two_people() {
+    let mut d = device(8);
+    let first = import(&mut d.store, &fixture("shared_phone.vcf"));
+    assert_eq!(first.added(), 2, "{:?}", first.cards);
+    let again = import(&mut d.store, &fixture("shared_phone.vcf"));
+    assert_eq!(again.unchanged(), 2, "{:?}", again.cards);
+    let names: Vec<String> = d
+        .store
+        .people(10)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, ["Eleanor Whitfield", "Kwame Osei"]);
+    for (a, b) in first.cards.iter().zip(&again.cards) {
+        assert_eq!(a.person_id, b.person_id, "{}", a.name);
+    }
+}
+
+const ALL_FIXTURES: [&str; 21] = [
     "ios.vcf",
     "android_2_1.vcf",
     "android_windows_1252.vcf",
@@ -572,6 +592,7 @@ const ALL_FIXTURES: [&str; 20] = [
     "qp_soft_break_blank_line.vcf",
     "folded_before_colon.vcf",
     "two_organisations.vcf",
+    "shared_phone.vcf",
 ];
 
 #[test]

@@ -27,6 +27,7 @@ mod contact;
 mod import;
 mod markdown;
 mod matching;
+mod name_likeness;
 mod people_docs;
 mod report;
 mod spreadsheet;
