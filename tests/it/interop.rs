@@ -376,7 +376,202 @@ fn broken_cards_and_lines_are_skipped_with_line_numbers_and_every_good_card_impo
     );
 }
 
-const ALL_FIXTURES: [&str; 13] = [
+#[test]
+fn a_shift_jis_card_reads_its_kanji_even_where_a_byte_looks_like_a_backslash() {
+    let bytes = fixture("shift_jis.vcf");
+    assert!(
+        bytes.windows(2).any(|w| w == [0x94, b'\\']),
+        "the fixture holds 能 (0x94 0x5C)"
+    );
+    let all = contacts("shift_jis.vcf");
+    assert_eq!(all.len(), 2);
+    let c = &all[0];
+    assert_eq!(c.name, "能登 宗介");
+    assert_eq!(c.name_parts, ["能登", "宗介", "", "", ""]);
+    assert_eq!(c.organisation, "表参道ソフト, 技能");
+    assert_eq!(c.role, "課長");
+    assert_eq!(c.phones, ["090-1234-5678"]);
+    assert_eq!(c.emails, ["sosuke.noto@example.jp"]);
+    assert_eq!(
+        c.addresses,
+        [PostalAddress {
+            label: "home".into(),
+            extended: "メゾン表".into(),
+            street: "南青山1-2-3".into(),
+            locality: "港区".into(),
+            region: "東京都".into(),
+            postcode: "107-0062".into(),
+            country: "日本".into(),
+            ..Default::default()
+        }]
+    );
+    assert_eq!(
+        c.note, "表参道の展示会で紹介された。ソフト開発と技能検定の話。",
+        "quoted-printable in Shift_JIS, broken across lines inside a character"
+    );
+    assert!(
+        c.extra.iter().any(|l| l.contains("ﾉﾄ;ｿｳｽｹ")),
+        "the reading of the name is kept: {:?}",
+        c.extra
+    );
+    let c = &all[1];
+    assert_eq!(
+        c.name, "十河 能子",
+        "quoted-printable with the 0x5C byte left as it is"
+    );
+    assert_eq!(c.name_parts[..2], ["十河".to_string(), "能子".to_string()]);
+}
+
+#[test]
+fn each_property_is_read_in_the_charset_it_names() {
+    let bytes = fixture("charsets.vcf");
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the fixture is not UTF-8"
+    );
+    let all = contacts("charsets.vcf");
+    let got: Vec<(&str, &str)> = all
+        .iter()
+        .map(|c| (c.name.as_str(), c.organisation.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("王小明", "北京科技有限公司"),
+            ("許功明", "功夫科技, 研發部"),
+            ("김민준", "서울전자"),
+            ("Иван Петров", ""),
+            ("Łukasz Żółkiewski", ""),
+            ("Γιώργος Παπαδόπουλος", "Ελληνικά Λιμάνια"),
+            ("Renée Dubois", ""),
+            ("Zoë Ångström", "Café Nord"),
+        ]
+    );
+    assert_eq!(
+        all[0].name_parts[..2],
+        ["王".to_string(), "小明".to_string()]
+    );
+    assert_eq!(
+        all[3].name_parts[..2],
+        ["Петров".to_string(), "Иван".to_string()]
+    );
+    assert_eq!(all[3].note, "Встретились в Москве, говорили о грантах.");
+    assert_eq!(all[4].addresses[0].locality, "Łódź");
+    assert_eq!(
+        all[6].note, "Budget 5000 € par an",
+        "ISO-8859-15 has the euro"
+    );
+}
+
+#[test]
+fn a_line_folded_inside_a_utf8_character_unfolds_to_the_character() {
+    let c = the_contact("folded_utf8.vcf");
+    assert_eq!(c.name, "Αικατερίνη Μ Παπαδοπούλου-Σταματοπούλου");
+    assert_eq!(
+        c.name_parts,
+        ["Παπαδοπούλου-Σταματοπούλου", "Αικατερίνη", "", "", ""]
+    );
+    assert_eq!(
+        c.note,
+        "Συναντηθήκαμε στη Θεσσαλονίκη· 東京の展示会でも会った。Θέλει εισαγωγή στην ομάδα πληρωμών."
+    );
+    assert_eq!(c.uid, "pas-id-6612A3F500000001");
+    assert_eq!(c.phones, ["+30 69 5555 0109"]);
+    assert!(
+        c.extra
+            .iter()
+            .any(|l| l == "X-EVOLUTION-FILE-AS:Παπαδοπούλου-Σταματοπούλου\\, Αικατερίνη"),
+        "{:?}",
+        c.extra
+    );
+}
+
+#[test]
+fn a_bare_quoted_printable_parameter_decodes_with_its_soft_breaks() {
+    let c = the_contact("bare_quoted_printable.vcf");
+    assert_eq!(c.name, "Małgorzata Łęcka");
+    assert_eq!(
+        c.name_parts[..2],
+        ["Łęcka".to_string(), "Małgorzata".to_string()]
+    );
+    assert_eq!(c.addresses[0].street, "Straße 1");
+    assert_eq!(c.addresses[0].locality, "München");
+    assert_eq!(c.addresses[0].label, "home");
+    assert_eq!(
+        c.note,
+        "Met at the Warsaw fintech meetup; wants an intro to the payments team.\nCall after the 15th."
+    );
+    assert_eq!(c.phones, ["+48 22 555 0104"]);
+    assert!(c.extra.is_empty(), "{:?}", c.extra);
+}
+
+#[test]
+fn a_soft_break_before_a_blank_line_ends_the_value_there() {
+    let all = contacts("qp_soft_break_blank_line.vcf");
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].note, "Met at the Dublin\ninvestor dinner.");
+    assert_eq!(
+        all[0].phones,
+        ["+353 87 555 0105"],
+        "the next property is read"
+    );
+    assert_eq!(all[0].emails, ["siobhan@brennan.example"]);
+    assert_eq!(all[1].name, "Tadhg Murphy");
+    assert_eq!(all[1].note, "Wants the deck before Pádraig's");
+    assert_eq!(all[1].phones, ["+353 1 555 0106"]);
+}
+
+#[test]
+fn a_property_folded_before_its_colon_reads_whole() {
+    let c = the_contact("folded_before_colon.vcf");
+    assert_eq!(c.emails, ["ana@lima.example"]);
+    assert_eq!(c.phones, ["+55 11 95555 0107"]);
+    assert_eq!(
+        labels(&c),
+        [
+            ("+55 11 95555 0107", "cell"),
+            ("https://lima.example", "Studio")
+        ]
+    );
+    assert_eq!(c.note, "Seen at the São Paulo meetup.");
+}
+
+#[test]
+fn every_organisation_and_title_of_a_card_is_kept() {
+    let c = the_contact("two_organisations.vcf");
+    assert_eq!(
+        c.organisation,
+        "Acme Robotics, R&D; Open Hardware Foundation"
+    );
+    assert_eq!(c.role, "CTO; Board member");
+    let mut d = device(7);
+    import(&mut d.store, &fixture("two_organisations.vcf"));
+    let exported = d.store.export_vcards(None, VcardVersion::V4).unwrap();
+    let again = import(&mut d.store, exported.as_bytes());
+    assert_eq!(again.unchanged(), 1, "{exported}");
+}
+
+#[test]
+fn colleagues_sharing_an_office_number_stay_two_people() {
+    let mut d = device(8);
+    let first = import(&mut d.store, &fixture("shared_phone.vcf"));
+    assert_eq!(first.added(), 2, "{:?}", first.cards);
+    let again = import(&mut d.store, &fixture("shared_phone.vcf"));
+    assert_eq!(again.unchanged(), 2, "{:?}", again.cards);
+    let names: Vec<String> = d
+        .store
+        .people(10)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, ["Eleanor Whitfield", "Kwame Osei"]);
+    for (a, b) in first.cards.iter().zip(&again.cards) {
+        assert_eq!(a.person_id, b.person_id, "{}", a.name);
+    }
+}
+
+const ALL_FIXTURES: [&str; 21] = [
     "ios.vcf",
     "android_2_1.vcf",
     "android_windows_1252.vcf",
@@ -390,6 +585,14 @@ const ALL_FIXTURES: [&str; 13] = [
     "missing_names.vcf",
     "missing_version.vcf",
     "broken.vcf",
+    "shift_jis.vcf",
+    "charsets.vcf",
+    "folded_utf8.vcf",
+    "bare_quoted_printable.vcf",
+    "qp_soft_break_blank_line.vcf",
+    "folded_before_colon.vcf",
+    "two_organisations.vcf",
+    "shared_phone.vcf",
 ];
 
 #[test]

@@ -69,11 +69,12 @@ impl Backup {
 }
 
 impl Store {
-    /// Everything this store holds, for a backup file.
+    /// Everything this store holds, for a backup file: records by id, so devices
+    /// holding the same records write them in one order.
     pub fn backup(&self) -> Result<Backup> {
         let mut stmt = self
             .conn()
-            .prepare("SELECT id, kind, bytes FROM docs ORDER BY rowid")?;
+            .prepare("SELECT id, kind, bytes FROM docs ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,

@@ -31,7 +31,7 @@ impl Store {
                     i.talked_about,
                     (SELECT GROUP_CONCAT(name, ', ') FROM (
                         SELECT p.name FROM interaction_people ip JOIN people p ON p.id = ip.person_id
-                        WHERE ip.interaction_id = i.id ORDER BY ip.position))
+                        WHERE ip.interaction_id = i.id ORDER BY ip.position, ip.person_id))
              FROM interactions i
              WHERE i.deleted = 0
                AND ((i.follow_up_on IS NOT NULL AND i.follow_up_done = 0) OR i.thank_you = 'to_send')

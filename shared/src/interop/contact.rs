@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::matching::{normalise_email, normalise_phone};
-use super::vcard_write::derived_name_parts;
+use super::vcard_write::{derived_name_parts, newlines_only};
 use crate::model::{Person, PostalAddress, RelatedName};
 
 /// What one card says about a person, already mapped to Aftercall's fields.
@@ -82,7 +82,8 @@ impl Contact {
             }
         }
         let note = self.note.trim();
-        if !note.is_empty() && !p.notes.as_str().contains(note) {
+        // Notes written before line breaks were read as newlines may hold CRs.
+        if !note.is_empty() && !newlines_only(p.notes.as_str()).contains(&newlines_only(note)) {
             let joined = if p.notes.as_str().trim().is_empty() {
                 note.to_string()
             } else {

@@ -147,8 +147,9 @@ impl VcardImport {
 }
 
 impl Store {
-    /// Imports a `.vcf` file: each card updates the person it matches (uid, then
-    /// email or phone, then exact name) or adds a new one. `progress` is called after
+    /// Imports a `.vcf` file: each card updates the person it matches (its uid, or
+    /// a shared email, phone or exact name weighed against the names and uids; see
+    /// `matching`) or adds a new one. `progress` is called after
     /// every card with how many are done out of how many.
     pub fn import_vcards(
         &mut self,

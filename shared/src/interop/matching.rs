@@ -1,14 +1,22 @@
 //! Telling whether a card from an address book is someone already in the user's people.
 //!
-//! A card matches on its uid, then on any email or phone, then on its exact name
-//! (ignoring case and spacing). Emails and phones are compared normalised, so
-//! `Ana@Example.com` is `ana@example.com` and `+49 (170) 123-4567` is `+491701234567`.
+//! A card matches on its uid. Without one known, it matches the person who shares the
+//! most with it of those who share an email, a phone or its exact name (ignoring
+//! case and spacing), where the names must agree for a shared phone to count, and
+//! nearly so for an email: two colleagues behind one office number stay two people,
+//! and importing their cards again does not swap them. Emails and phones are compared
+//! normalised, so `Ana@Example.com` is `ana@example.com` and `+49 (170) 123-4567` is
+//! `+491701234567`.
 //! A number written the national way (`030 1234567`) also matches the same number
 //! written with its country code (`+49 30 1234567`): each phone is kept under its
 //! last seven digits too, and candidates found that way are confirmed by
 //! [`same_phone`].
 
+use std::collections::BTreeMap;
+
 use rusqlite::{Connection, OptionalExtension};
+
+use super::name_likeness::{name_likeness, NameLikeness};
 
 use crate::model::Person;
 use crate::{fold, Result};
@@ -120,7 +128,17 @@ pub(crate) fn match_keys(p: &Person) -> Vec<(KeyKind, String)> {
     keys
 }
 
-/// The live person a card with these keys and this name is, if any.
+/// What a card has in common with one person.
+#[derive(Debug, Default, Clone, Copy)]
+struct Shared {
+    email: bool,
+    phone: bool,
+}
+
+/// The live person a card with these keys and this name is, if any: the one with
+/// its uid; else, of the people who share an email, a phone or the name with it,
+/// the one who shares the most and is not told apart by the name or the uid (see
+/// [`weight`]), the earliest written on a tie.
 pub(crate) fn find_match(
     conn: &Connection,
     uid: &str,
@@ -128,61 +146,105 @@ pub(crate) fn find_match(
     phones: &[String],
     name: &str,
 ) -> Result<Option<String>> {
-    let by_key = |kind: KeyKind, key: &str| -> Result<Option<String>> {
-        Ok(conn
-            .prepare_cached(
-                "SELECT k.person_id FROM person_keys k JOIN people p ON p.id = k.person_id
-                 WHERE k.kind = ?1 AND k.key = ?2 AND p.deleted = 0
-                 ORDER BY p.created_at, p.id LIMIT 1",
-            )?
-            .query_row([kind.as_str(), key], |r| r.get(0))
-            .optional()?)
-    };
-    if !uid.trim().is_empty() {
-        if let Some(id) = by_key(KeyKind::Uid, uid.trim())? {
+    let uid = uid.trim();
+    if !uid.is_empty() {
+        if let Some(id) = people_with_key(conn, KeyKind::Uid, uid)?.into_iter().next() {
             return Ok(Some(id));
         }
     }
+    let mut shared: BTreeMap<String, Shared> = BTreeMap::new();
     for email in emails {
-        if let Some(id) = by_key(KeyKind::Email, &normalise_email(email))? {
-            return Ok(Some(id));
+        for id in people_with_key(conn, KeyKind::Email, &normalise_email(email))? {
+            shared.entry(id).or_default().email = true;
         }
     }
-    let phones: Vec<String> = phones.iter().filter_map(|p| normalise_phone(p)).collect();
-    for key in &phones {
-        if let Some(id) = by_key(KeyKind::Phone, key)? {
-            return Ok(Some(id));
+    for phone in phones.iter().filter_map(|p| normalise_phone(p)) {
+        for id in people_with_phone(conn, &phone)? {
+            shared.entry(id).or_default().phone = true;
         }
     }
-    for key in &phones {
-        let Some(tail) = phone_tail(key) else {
-            continue;
-        };
+    if !name.trim().is_empty() {
         let mut stmt = conn.prepare_cached(
-            "SELECT t.person_id, k.key FROM person_keys t
-             JOIN people p ON p.id = t.person_id
-             JOIN person_keys k ON k.person_id = t.person_id AND k.kind = ?2
-             WHERE t.kind = ?1 AND t.key = ?3 AND p.deleted = 0
-             ORDER BY p.created_at, p.id",
+            "SELECT id FROM people WHERE name_key = ?1 AND deleted = 0 ORDER BY created_at, id",
         )?;
-        let mut rows = stmt.query([KeyKind::PhoneTail.as_str(), KeyKind::Phone.as_str(), &tail])?;
-        while let Some(row) = rows.next()? {
-            let theirs: String = row.get(1)?;
-            if same_phone(key, &theirs) {
-                return Ok(Some(row.get(0)?));
-            }
+        for id in stmt.query_map([fold::name_key(name)], |r| r.get::<_, String>(0))? {
+            shared.entry(id?).or_default();
         }
     }
-    if name.trim().is_empty() {
-        return Ok(None);
+    let mut matches: Vec<(u32, i64, String)> = Vec::new();
+    for (id, with) in shared {
+        let (their_name, their_uid, created_at) = person_facts(conn, &id)?;
+        let other_uid = !uid.is_empty() && !their_uid.is_empty() && their_uid != uid;
+        if let Some(weight) = weight(with, name_likeness(name, &their_name), other_uid) {
+            matches.push((weight, created_at, id));
+        }
     }
-    Ok(conn
-        .prepare_cached(
-            "SELECT id FROM people WHERE name_key = ?1 AND deleted = 0
-             ORDER BY created_at, id LIMIT 1",
-        )?
-        .query_row([fold::name_key(name)], |r| r.get(0))
-        .optional()?)
+    // The strongest; of equals, the earliest written (then the smallest id).
+    let best = matches
+        .into_iter()
+        .max_by(|a, b| a.0.cmp(&b.0).then_with(|| (&b.1, &b.2).cmp(&(&a.1, &a.2))));
+    Ok(best.map(|(_, _, id)| id))
+}
+
+/// How strongly a card is a person it shares `with`, or `None` when it is someone
+/// else. An email is personal: it matches unless the names differ (a changed family
+/// name still matches, unless the person came from another card of a known uid). A
+/// phone is often shared (an office line, a family's landline): it matches only
+/// when the names agree. The name alone matches when it is the same and no other
+/// uid tells the two apart.
+fn weight(with: Shared, names: NameLikeness, other_uid: bool) -> Option<u32> {
+    let agree = names >= NameLikeness::Compatible;
+    let by_email = with.email && (agree || (names == NameLikeness::SameFirstWord && !other_uid));
+    let by_phone = with.phone && agree;
+    let by_name = names == NameLikeness::Same && !other_uid;
+    (by_email || by_phone || by_name)
+        .then(|| 4 * u32::from(with.email) + 2 * u32::from(with.phone) + names as u32)
+}
+
+/// The live people who have this key, earliest written first.
+fn people_with_key(conn: &Connection, kind: KeyKind, key: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT k.person_id FROM person_keys k JOIN people p ON p.id = k.person_id
+         WHERE k.kind = ?1 AND k.key = ?2 AND p.deleted = 0
+         ORDER BY p.created_at, p.id",
+    )?;
+    let ids = stmt.query_map([kind.as_str(), key], |r| r.get(0))?;
+    Ok(ids.collect::<Result<_, _>>()?)
+}
+
+/// The live people who have this normalised phone, written this way or another.
+fn people_with_phone(conn: &Connection, phone: &str) -> Result<Vec<String>> {
+    let mut ids = people_with_key(conn, KeyKind::Phone, phone)?;
+    let Some(tail) = phone_tail(phone) else {
+        return Ok(ids);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.person_id, k.key FROM person_keys t
+         JOIN people p ON p.id = t.person_id
+         JOIN person_keys k ON k.person_id = t.person_id AND k.kind = ?2
+         WHERE t.kind = ?1 AND t.key = ?3 AND p.deleted = 0
+         ORDER BY p.created_at, p.id",
+    )?;
+    let mut rows = stmt.query([KeyKind::PhoneTail.as_str(), KeyKind::Phone.as_str(), &tail])?;
+    while let Some(row) = rows.next()? {
+        let (id, theirs): (String, String) = (row.get(0)?, row.get(1)?);
+        if same_phone(phone, &theirs) && !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// A person's name, uid (empty without one) and when they were written.
+fn person_facts(conn: &Connection, id: &str) -> Result<(String, String, i64)> {
+    let (name, created_at) = conn
+        .prepare_cached("SELECT name, created_at FROM people WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let uid: Option<String> = conn
+        .prepare_cached("SELECT key FROM person_keys WHERE person_id = ?1 AND kind = ?2")?
+        .query_row([id, KeyKind::Uid.as_str()], |r| r.get(0))
+        .optional()?;
+    Ok((name, uid.unwrap_or_default(), created_at))
 }
 
 /// Adds the keys of people written before keys (or phone tails) were kept, so an

@@ -43,13 +43,13 @@ impl Store {
                     COALESCE(i.thank_you_sent_on, ''), COALESCE(i.follow_up_on, ''),
                     i.follow_up_done,
                     COALESCE((SELECT GROUP_CONCAT(name, '; ') FROM (SELECT r.name FROM referrals r
-                        WHERE r.interaction_id = i.id ORDER BY r.position)), ''),
+                        WHERE r.interaction_id = i.id ORDER BY r.position, r.id)), ''),
                     COALESCE((SELECT GROUP_CONCAT(name, '; ') FROM (SELECT p.name
                         FROM interaction_people ip JOIN people p ON p.id = ip.person_id
-                        WHERE ip.interaction_id = i.id ORDER BY ip.position)), ''),
+                        WHERE ip.interaction_id = i.id ORDER BY ip.position, ip.person_id)), ''),
                     COALESCE((SELECT GROUP_CONCAT(person_id, ' ') FROM (SELECT ip.person_id
                         FROM interaction_people ip WHERE ip.interaction_id = i.id
-                        ORDER BY ip.position)), '')
+                        ORDER BY ip.position, ip.person_id)), '')
              FROM interactions i WHERE i.deleted = 0 ORDER BY i.at, i.id",
         )?;
         let mut rows = stmt.query([])?;

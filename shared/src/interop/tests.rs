@@ -186,6 +186,91 @@ fn a_number_written_nationally_finds_the_person_who_has_it_with_a_country_code()
 }
 
 #[test]
+fn two_cards_sharing_a_phone_stay_two_people_and_a_second_import_changes_nothing() {
+    let mut f = store(16);
+    let file = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ana Ruiz\r\nTEL:+34 600 555 010\r\nEND:VCARD\r\n\
+        BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ben Ode\r\nTEL:+34 600 555 010\r\nEND:VCARD\r\n";
+    let first = f
+        .store
+        .import_vcards(file.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    assert_eq!(first.added(), 2, "{:?}", first.cards);
+    for _ in 0..2 {
+        let again = f
+            .store
+            .import_vcards(file.as_bytes(), ImportOptions::default(), |_| {})
+            .unwrap();
+        assert_eq!(again.unchanged(), 2, "{:?}", again.cards);
+    }
+    let ana = person(&mut f.store, &first.cards[0].person_id);
+    let ben = person(&mut f.store, &first.cards[1].person_id);
+    assert_eq!(
+        (ana.name.as_str(), ben.name.as_str()),
+        ("Ana Ruiz", "Ben Ode")
+    );
+}
+
+#[test]
+fn cards_with_different_uids_are_different_people_even_with_one_name() {
+    let mut f = store(17);
+    let file =
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a-1\r\nFN:John Smith\r\nORG:Acme\r\nEND:VCARD\r\n\
+        BEGIN:VCARD\r\nVERSION:3.0\r\nUID:b-2\r\nFN:John Smith\r\nORG:Beta\r\nEND:VCARD\r\n";
+    let first = f
+        .store
+        .import_vcards(file.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    assert_eq!(first.added(), 2, "{:?}", first.cards);
+    let again = f
+        .store
+        .import_vcards(file.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    assert_eq!(again.unchanged(), 2, "{:?}", again.cards);
+    // A card without a uid still finds a person of its name.
+    let typed = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Cleo Park\r\nEND:VCARD\r\n";
+    f.store
+        .import_vcards(typed.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    let with_uid = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c-3\r\nFN:cleo park\r\nEND:VCARD\r\n";
+    let report = f
+        .store
+        .import_vcards(with_uid.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    assert_eq!(report.updated(), 1, "{:?}", report.cards);
+}
+
+#[test]
+fn line_breaks_are_exported_as_newlines_only() {
+    let mut f = store(18);
+    let file = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Dee Rao\r\nNOTE:one\\ntwo\r\nEND:VCARD\r\n";
+    let report = f
+        .store
+        .import_vcards(file.as_bytes(), ImportOptions::default(), |_| {})
+        .unwrap();
+    let id = report.cards[0].person_id.clone();
+    f.store
+        .edit_person(
+            &id,
+            &crate::commands::PersonEdit {
+                notes: Some("first\r\nsecond\rthird\nfourth".into()),
+                role: Some("Head of\r\nSales".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    for version in [VcardVersion::V4, VcardVersion::V3] {
+        let out = f.store.export_vcards(None, version).unwrap();
+        let unfolded = out.replace("\r\n ", "");
+        assert!(!unfolded.contains("\\r"), "{version:?}: {out}");
+        assert!(
+            unfolded.contains("NOTE:first\\nsecond\\nthird\\nfourth\r\n"),
+            "{version:?}: {out}"
+        );
+        assert!(unfolded.contains("TITLE:Head of\\nSales\r\n"), "{out}");
+    }
+}
+
+#[test]
 fn an_import_goes_a_batch_at_a_time_with_progress_between() {
     let mut f = store(13);
     let file: String = (0..600)

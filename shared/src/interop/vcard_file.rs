@@ -1,12 +1,18 @@
 //! Reading a `.vcf` file into the text of each card, with line numbers.
 //!
 //! The parsing library takes one card as UTF-8 text. What real files need before
-//! that is done here: decoding lines that are not UTF-8 (old Android and Outlook
-//! exports write ISO-8859-1 or Windows-1252), finding where each card starts and
-//! ends, and setting aside broken cards and lines with their line numbers so the
-//! good cards still import.
+//! that is done here, on the file's bytes: finding where each card starts and
+//! ends; joining each property's physical lines (folds, quoted-printable soft
+//! breaks, vCard 2.1 base64 runs) before anything is decoded, so that a fold inside
+//! a UTF-8 character or inside the parameters joins back whole (RFC 6350 §3.2);
+//! decoding each property by its own `CHARSET` and quoted-printable encoding
+//! ([`super::vcard_charset`]); and setting aside broken cards and lines with their
+//! line numbers so the good cards still import.
+
+use std::borrow::Cow;
 
 use super::report::Skipped;
+use super::vcard_charset::{decode, value_text};
 
 /// One card's text as the library reads it, and where it starts in the file.
 #[derive(Debug, Clone)]
@@ -23,16 +29,19 @@ pub(crate) struct SplitFile {
     pub skipped: Vec<Skipped>,
 }
 
-/// Decodes the file and splits it into cards.
+/// A card being read: the line of its `BEGIN:VCARD`, and its lines with their numbers.
+type OpenCard<'a> = (usize, Vec<(usize, &'a [u8])>);
+
+/// Splits the file into cards and decodes each.
 pub(crate) fn split_cards(bytes: &[u8]) -> SplitFile {
-    let text = decode(bytes);
+    let bytes = without_bom(bytes);
     let mut out = SplitFile::default();
-    let mut card: Option<(usize, Vec<(usize, &str)>)> = None;
-    for (i, raw) in text.split('\n').enumerate() {
+    let mut card: Option<OpenCard<'_>> = None;
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let n = i + 1;
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let word = line.trim();
-        if word.eq_ignore_ascii_case("BEGIN:VCARD") {
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let word = line.trim_ascii();
+        if word.eq_ignore_ascii_case(b"BEGIN:VCARD") {
             if let Some((start, _)) = card.take() {
                 out.skipped.push(Skipped::card(
                     start,
@@ -40,7 +49,7 @@ pub(crate) fn split_cards(bytes: &[u8]) -> SplitFile {
                 ));
             }
             card = Some((n, Vec::new()));
-        } else if word.eq_ignore_ascii_case("END:VCARD") {
+        } else if word.eq_ignore_ascii_case(b"END:VCARD") {
             match card.take() {
                 Some((start, lines)) => out.cards.push(assemble(start, &lines, &mut out.skipped)),
                 None => out
@@ -65,58 +74,220 @@ pub(crate) fn split_cards(bytes: &[u8]) -> SplitFile {
     out
 }
 
-/// Rebuilds one card's text, leaving out lines that are neither a property nor the
-/// continuation of one (reported with their line numbers).
-fn assemble(start: usize, lines: &[(usize, &str)], skipped: &mut Vec<Skipped>) -> CardText {
+/// Rebuilds one card's text, a decoded line per property, leaving out lines that
+/// are not a property (reported with their line numbers).
+fn assemble(start: usize, lines: &[(usize, &[u8])], skipped: &mut Vec<Skipped>) -> CardText {
     let mut text =
         String::with_capacity(lines.iter().map(|(_, l)| l.len() + 2).sum::<usize>() + 32);
     text.push_str("BEGIN:VCARD\r\n");
-    // What the previous property allows to follow it without a leading space.
-    let mut open_qp = false;
-    let mut in_base64 = false;
-    for &(n, line) in lines {
-        let continues_fold = line.starts_with([' ', '\t']);
-        let continues_qp = open_qp;
-        let continues_base64 = in_base64 && !line.is_empty() && is_base64_text(line);
-        if line.trim().is_empty() {
-            // A blank line ends a 2.1 base64 value; elsewhere it means nothing.
-            in_base64 = false;
-            open_qp = false;
-            continue;
-        }
-        if !(continues_fold || continues_qp || continues_base64) {
-            let Some(colon) = property_colon(line) else {
-                skipped.push(Skipped::line(n, "not a property: it has no ':'"));
-                continue;
-            };
-            let head = line[..colon].to_ascii_uppercase();
-            in_base64 = head.contains("BASE64") || head.contains("ENCODING=B");
-            open_qp = head.contains("QUOTED-PRINTABLE") && line.ends_with('=');
-            let name_end = head.find(';').unwrap_or(colon);
-            let name = head[..name_end].rsplit('.').next().unwrap_or_default();
-            if name == "BDAY" && !head.contains("VALUE=") {
-                // Birthdays come as `--MM-DD`, `--MMDD`, `YYYYMMDD`, `YYYY-MM-DD` or
-                // with a time; read as text, they are parsed in one place.
-                text.push_str(&line[..name_end]);
-                text.push_str(";VALUE=text");
-                text.push_str(&line[name_end..]);
+    for property in unfold(lines) {
+        match property_line(&property.bytes) {
+            Some(line) => {
+                text.push_str(&line);
                 text.push_str("\r\n");
-                continue;
             }
-        } else if continues_qp {
-            open_qp = line.ends_with('=');
+            None => skipped.push(Skipped::line(
+                property.line,
+                "not a property: it has no ':'",
+            )),
         }
-        text.push_str(line);
-        text.push_str("\r\n");
     }
     text.push_str("END:VCARD\r\n");
     CardText { line: start, text }
 }
 
-/// Where the name and parameters of a property end (the first `:` outside quotes).
-fn property_colon(line: &str) -> Option<usize> {
+/// One property's bytes with its physical lines joined, and the line it starts on.
+#[derive(Debug)]
+struct Unfolded {
+    line: usize,
+    bytes: Vec<u8>,
+    /// How the property's next physical line may continue it without a fold.
+    open: Open,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Closed,
+    /// A quoted-printable value whose last line ends in a soft break (`=`).
+    SoftBreak,
+    /// A base64 value: vCard 2.1 writes its lines without a leading space.
+    Base64,
+}
+
+/// Joins physical lines into properties: a line starting with a space or tab
+/// continues the one before (that one character removed); after a quoted-printable
+/// soft break the next line continues the value as it is; a base64 value takes the
+/// base64 lines that follow it. A blank line ends a soft break or a base64 run.
+fn unfold(lines: &[(usize, &[u8])]) -> Vec<Unfolded> {
+    let mut out: Vec<Unfolded> = Vec::new();
+    for &(n, line) in lines {
+        let Some(last) = out.last_mut() else {
+            if !line.trim_ascii().is_empty() {
+                out.push(Unfolded::start(n, line.trim_ascii_start()));
+            }
+            continue;
+        };
+        if line.trim_ascii().is_empty() {
+            last.open = Open::Closed;
+            continue;
+        }
+        match last.open {
+            Open::SoftBreak => {
+                last.bytes.pop();
+                last.bytes.extend_from_slice(line);
+            }
+            Open::Base64 if line.starts_with(b" ") || line.starts_with(b"\t") => {
+                last.bytes.extend_from_slice(line.trim_ascii());
+            }
+            Open::Base64 if is_base64_text(line) => last.bytes.extend_from_slice(line.trim_ascii()),
+            _ if line.starts_with(b" ") || line.starts_with(b"\t") => {
+                last.bytes.extend_from_slice(&line[1..]);
+            }
+            _ => {
+                out.push(Unfolded::start(n, line));
+                continue;
+            }
+        }
+        last.refresh();
+    }
+    out
+}
+
+impl Unfolded {
+    fn start(line: usize, bytes: &[u8]) -> Unfolded {
+        let mut u = Unfolded {
+            line,
+            bytes: bytes.to_vec(),
+            open: Open::Closed,
+        };
+        u.refresh();
+        u
+    }
+
+    /// Works out, from the parameters once the colon is there, what may follow.
+    fn refresh(&mut self) {
+        let Some(colon) = property_colon(&self.bytes) else {
+            self.open = Open::Closed;
+            return;
+        };
+        let head = Head::parse(&decode(&self.bytes[..colon], None));
+        self.open = if head.base64 {
+            Open::Base64
+        } else if head.quoted_printable && self.bytes.ends_with(b"=") {
+            Open::SoftBreak
+        } else {
+            Open::Closed
+        };
+    }
+}
+
+/// One unfolded property as a decoded line, or `None` when it has no `:`.
+fn property_line(bytes: &[u8]) -> Option<String> {
+    let colon = property_colon(bytes)?;
+    let head = Head::parse(&decode(&bytes[..colon], None));
+    let value = &bytes[colon + 1..];
+    if head.base64 {
+        // Binary: left to the library, with every parameter it names.
+        return Some(format!("{}:{}", head.raw, decode(value, None)));
+    }
+    let charset = head.charset.as_deref();
+    let text = value_text(value, charset, head.quoted_printable);
+    Some(format!("{}:{text}", head.written()))
+}
+
+/// A property's name and parameters (what comes before its colon).
+#[derive(Debug)]
+struct Head {
+    raw: String,
+    /// `group.NAME`, as written.
+    name: String,
+    /// The parameters kept for the library, as written.
+    params: Vec<String>,
+    charset: Option<String>,
+    quoted_printable: bool,
+    base64: bool,
+}
+
+impl Head {
+    fn parse(raw: &str) -> Head {
+        let mut parts = split_unquoted(raw, b';').into_iter();
+        let mut head = Head {
+            raw: raw.to_string(),
+            name: parts.next().unwrap_or_default().to_string(),
+            params: Vec::new(),
+            charset: None,
+            quoted_printable: false,
+            base64: false,
+        };
+        for param in parts {
+            let (key, value) = match param.split_once('=') {
+                Some((k, v)) => (k.trim(), Some(v.trim().trim_matches('"'))),
+                None => (param.trim(), None),
+            };
+            let is = |word: &str| key.eq_ignore_ascii_case(word);
+            let value_is = |words: &[&str]| {
+                value.is_some_and(|v| words.iter().any(|w| v.eq_ignore_ascii_case(w)))
+            };
+            if is("CHARSET") {
+                head.charset = value.map(str::to_string);
+            } else if (is("ENCODING") && value_is(&["QUOTED-PRINTABLE", "Q"]))
+                || (value.is_none() && is("QUOTED-PRINTABLE"))
+            {
+                // vCard 2.1 lets a parameter be written by its value alone.
+                head.quoted_printable = true;
+            } else {
+                head.base64 |= (is("ENCODING") && value_is(&["BASE64", "B"]))
+                    || (value.is_none() && is("BASE64"));
+                head.params.push(param.to_string());
+            }
+        }
+        head
+    }
+
+    /// The head as the library reads the decoded value: without the charset and
+    /// encoding already applied. Birthdays are read as text (they come as `--MM-DD`,
+    /// `--MMDD`, `YYYYMMDD`, `YYYY-MM-DD` or with a time) and parsed in one place.
+    fn written(&self) -> String {
+        let mut out = self.name.clone();
+        let property = self.name.rsplit('.').next().unwrap_or_default();
+        let has_value_type = self
+            .params
+            .iter()
+            .any(|p| p.trim_start().to_ascii_uppercase().starts_with("VALUE="));
+        if property.eq_ignore_ascii_case("BDAY") && !has_value_type {
+            out.push_str(";VALUE=text");
+        }
+        for param in &self.params {
+            out.push(';');
+            out.push_str(param);
+        }
+        out
+    }
+}
+
+/// `text` split at `sep` where it is outside double quotes.
+fn split_unquoted(text: &str, sep: u8) -> Vec<&str> {
+    let mut parts = Vec::new();
     let mut quoted = false;
-    for (i, b) in line.bytes().enumerate() {
+    let mut from = 0;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            _ if b == sep && !quoted => {
+                parts.push(&text[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[from..]);
+    parts
+}
+
+/// Where the name and parameters of a property end (the first `:` outside quotes).
+fn property_colon(line: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    for (i, &b) in line.iter().enumerate() {
         match b {
             b'"' => quoted = !quoted,
             b':' if !quoted => return Some(i),
@@ -126,53 +297,22 @@ fn property_colon(line: &str) -> Option<usize> {
     None
 }
 
-fn is_base64_text(line: &str) -> bool {
-    line.trim_end()
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+fn is_base64_text(line: &[u8]) -> bool {
+    line.trim_ascii_end()
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
-/// The file as text: UTF-8 (with or without a byte-order mark), UTF-16 with a
-/// byte-order mark, and otherwise line by line, reading a line that is not UTF-8 as
-/// Windows-1252 (a superset of ISO-8859-1's printable characters).
-pub(crate) fn decode(bytes: &[u8]) -> String {
-    if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        return decode(rest);
-    }
-    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        return utf16(rest, u16::from_le_bytes);
-    }
-    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        return utf16(rest, u16::from_be_bytes);
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_string(),
-        Err(_) => bytes
-            .split(|&b| b == b'\n')
-            .map(|line| match std::str::from_utf8(line) {
-                Ok(text) => text.to_string(),
-                Err(_) => line.iter().map(|&b| windows_1252(b)).collect(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-    }
-}
-
-fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {
-    let units: Vec<u16> = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]])).collect();
-    String::from_utf16_lossy(&units)
-}
-
-/// One Windows-1252 byte as a character.
-pub(crate) fn windows_1252(b: u8) -> char {
-    const HIGH: [char; 32] = [
-        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž',
-        '\u{8F}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}',
-        'ž', 'Ÿ',
-    ];
-    match b {
-        0x80..=0x9F => HIGH[usize::from(b - 0x80)],
-        _ => char::from(b),
+/// The file's bytes without a UTF-8 byte-order mark, and UTF-16 with a byte-order
+/// mark as UTF-8. Everything else is decoded a property at a time.
+fn without_bom(bytes: &[u8]) -> Cow<'_, [u8]> {
+    match encoding_rs::Encoding::for_bom(bytes) {
+        Some((encoding, bom)) if encoding == encoding_rs::UTF_8 => Cow::Borrowed(&bytes[bom..]),
+        Some((encoding, _)) => {
+            let (text, _) = encoding.decode_with_bom_removal(bytes);
+            Cow::Owned(text.into_owned().into_bytes())
+        }
+        None => Cow::Borrowed(bytes),
     }
 }
 
@@ -180,10 +320,73 @@ pub(crate) fn windows_1252(b: u8) -> char {
 mod tests {
     use super::*;
 
+    fn card_text(lines: &str) -> String {
+        let file = format!("BEGIN:VCARD\r\n{lines}END:VCARD\r\n");
+        let split = split_cards(file.as_bytes());
+        assert!(split.skipped.is_empty(), "{:?}", split.skipped);
+        split.cards[0].text.clone()
+    }
+
     #[test]
     fn latin1_lines_are_read_beside_utf8_ones() {
-        let bytes = b"FN:J\xf6rg M\xfcller\nNOTE:caf\xc3\xa9\n";
-        assert_eq!(decode(bytes), "FN:Jörg Müller\nNOTE:café\n");
+        let split =
+            split_cards(b"BEGIN:VCARD\nFN:J\xf6rg M\xfcller\nNOTE:caf\xc3\xa9\nEND:VCARD\n");
+        assert_eq!(
+            split.cards[0].text,
+            "BEGIN:VCARD\r\nFN:Jörg Müller\r\nNOTE:café\r\nEND:VCARD\r\n"
+        );
+    }
+
+    #[test]
+    fn utf16_files_with_a_byte_order_mark_are_read() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in "BEGIN:VCARD\r\nFN:Zoë\r\nEND:VCARD\r\n".encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        let split = split_cards(&bytes);
+        assert!(split.cards[0].text.contains("FN:Zoë\r\n"));
+    }
+
+    #[test]
+    fn lines_are_joined_as_bytes_before_they_are_decoded() {
+        let é = "é".as_bytes();
+        let mut file = b"BEGIN:VCARD\r\nFN:Ren".to_vec();
+        file.extend_from_slice(&[é[0], b'\r', b'\n', b' ', é[1]]);
+        file.extend_from_slice(b"e\r\nEMAIL;TYPE=\r\n INTERNET:r@x\r\nEND:VCARD\r\n");
+        let split = split_cards(&file);
+        assert!(split.skipped.is_empty(), "{:?}", split.skipped);
+        assert_eq!(
+            split.cards[0].text,
+            "BEGIN:VCARD\r\nFN:Renée\r\nEMAIL;TYPE=INTERNET:r@x\r\nEND:VCARD\r\n"
+        );
+    }
+
+    #[test]
+    fn quoted_printable_is_decoded_here_and_its_parameters_dropped() {
+        assert_eq!(
+            card_text("NOTE;QUOTED-PRINTABLE;CHARSET=UTF-8:M=C3=BC=\r\nller=\r\n\r\nTEL:1\r\n"),
+            "BEGIN:VCARD\r\nNOTE:Müller\r\nTEL:1\r\nEND:VCARD\r\n"
+        );
+        assert_eq!(
+            card_text("item1.ADR;HOME;ENCODING=QUOTED-PRINTABLE:;;a=0D=0Ab;c\r\n"),
+            "BEGIN:VCARD\r\nitem1.ADR;HOME:;;a\\nb;c\r\nEND:VCARD\r\n"
+        );
+    }
+
+    #[test]
+    fn base64_keeps_its_parameters_and_joins_its_lines() {
+        assert_eq!(
+            card_text("PHOTO;ENCODING=BASE64;JPEG:\r\n /9j/\r\n  AAAA\r\nBBBB\r\n\r\nTEL:1\r\n"),
+            "BEGIN:VCARD\r\nPHOTO;ENCODING=BASE64;JPEG:/9j/AAAABBBB\r\nTEL:1\r\nEND:VCARD\r\n"
+        );
+    }
+
+    #[test]
+    fn birthdays_are_read_as_text() {
+        assert_eq!(
+            card_text("item2.BDAY:--0412\r\n"),
+            "BEGIN:VCARD\r\nitem2.BDAY;VALUE=text:--0412\r\nEND:VCARD\r\n"
+        );
     }
 
     #[test]

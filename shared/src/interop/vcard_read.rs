@@ -13,6 +13,7 @@ use calcard::vcard::{
 
 use super::contact::Contact;
 use super::vcard_file::CardText;
+use super::vcard_write::newlines_only;
 use crate::model::{PostalAddress, RelatedName};
 
 /// The largest photo kept, in bytes; larger ones are left out (and said so).
@@ -47,6 +48,8 @@ pub(crate) fn read_card(card: &CardText, notes: &mut Vec<String>) -> Result<Cont
         .collect();
     let mut kept_groups: Vec<String> = Vec::new();
     let mut photo_too_large = None;
+    // A card may name several (Android writes each job as its ORG and TITLE).
+    let (mut organisations, mut titles, mut roles) = (Vec::new(), Vec::new(), Vec::new());
     for entry in &vcard.entries {
         let label = || {
             entry
@@ -64,15 +67,16 @@ pub(crate) fn read_card(card: &CardText, notes: &mut Vec<String>) -> Result<Cont
             | VCardProperty::Rev => {}
             VCardProperty::Fn => c.name = clean_space(&text_of(entry)),
             VCardProperty::N => c.name_parts = components(entry, 5),
-            VCardProperty::Org => {
-                c.organisation = components(entry, 0)
+            VCardProperty::Org => push_new(
+                &mut organisations,
+                components(entry, 0)
                     .into_iter()
                     .filter(|s| !s.is_empty())
                     .collect::<Vec<_>>()
-                    .join(", ")
-            }
-            VCardProperty::Title => c.role = text_of(entry),
-            VCardProperty::Role if c.role.is_empty() => c.role = text_of(entry),
+                    .join(", "),
+            ),
+            VCardProperty::Title => push_new(&mut titles, text_of(entry)),
+            VCardProperty::Role => push_new(&mut roles, text_of(entry)),
             VCardProperty::Email => {
                 let email = text_of(entry).trim().to_string();
                 push_labelled(&mut c.emails, &mut c.labels, email, label());
@@ -167,6 +171,8 @@ pub(crate) fn read_card(card: &CardText, notes: &mut Vec<String>) -> Result<Cont
             }
         }
     }
+    c.organisation = organisations.join(ALSO);
+    c.role = if titles.is_empty() { roles } else { titles }.join(ALSO);
     if c.name.is_empty() {
         c.name = fallback_name(&c).ok_or_else(|| {
             "the card has no name, organisation, email or phone to know the person by".to_string()
@@ -200,8 +206,8 @@ fn is_other(entry: &VCardEntry, name: &str) -> bool {
 
 fn value_texts(value: &VCardValue) -> Vec<String> {
     match value {
-        VCardValue::Text(s) => vec![s.clone()],
-        VCardValue::Component(parts) => parts.clone(),
+        VCardValue::Text(s) => vec![newlines_only(s)],
+        VCardValue::Component(parts) => parts.iter().map(|s| newlines_only(s)).collect(),
         VCardValue::Binary(data) => vec![String::from_utf8_lossy(&data.data).into_owned()],
         VCardValue::PartialDateTime(dt) => vec![format_date(dt).unwrap_or_default()],
         VCardValue::Integer(i) => vec![i.to_string()],
@@ -281,6 +287,17 @@ fn type_label(entry: &VCardEntry) -> String {
         }
     }
     words.join(",")
+}
+
+/// Between the values of a field a card names more than once ("CTO; Board member").
+const ALSO: &str = "; ";
+
+/// Adds a value not yet in the list.
+fn push_new(list: &mut Vec<String>, value: String) {
+    let value = value.trim();
+    if !value.is_empty() && !list.iter().any(|known| known == value) {
+        list.push(value.to_string());
+    }
 }
 
 fn push_labelled(

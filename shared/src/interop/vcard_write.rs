@@ -144,11 +144,36 @@ pub(crate) fn write_card(out: &mut String, id: &str, p: &Person, version: VcardV
         card.entries.push(photo);
     }
     card.entries.extend(kept);
+    for entry in &mut card.entries {
+        line_breaks_as_newlines(entry);
+    }
     let version = match version {
         VcardVersion::V3 => VCardVersion::V3_0,
         VcardVersion::V4 => VCardVersion::V4_0,
     };
     let _ = card.write_to(out, version);
+}
+
+/// Writes every line break in the entry's text as `\n`: RFC 6350 escapes a line
+/// break as `\n` and defines no `\r`, which the library would write for a CR.
+fn line_breaks_as_newlines(entry: &mut VCardEntry) {
+    let as_newlines = |s: &mut String| {
+        if s.contains('\r') {
+            *s = newlines_only(s);
+        }
+    };
+    for value in &mut entry.values {
+        match value {
+            VCardValue::Text(s) => as_newlines(s),
+            VCardValue::Component(parts) => parts.iter_mut().for_each(as_newlines),
+            _ => {}
+        }
+    }
+}
+
+/// The text with every CRLF and lone CR as a newline.
+pub(crate) fn newlines_only(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 /// The property with its label: as `TYPE=` when every word of it is a vCard type,

@@ -37,14 +37,14 @@ impl Store {
         let referrals_given = referrals_where(
             conn,
             "r.referrer_id = ?1 AND r.deleted = 0",
-            "r.at, r.position",
+            "r.at, r.position, r.id",
             None,
             &[&person_id],
         )?;
         let referrals_received = referrals_where(
             conn,
             "r.person_id = ?1 AND r.deleted = 0",
-            "r.at, r.position",
+            "r.at, r.position, r.id",
             None,
             &[&person_id],
         )?;

@@ -19,7 +19,7 @@ impl Store {
     /// Live events, newest first.
     pub fn events(&self, limit: usize) -> Result<Vec<EventName>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT id, name, date FROM events WHERE deleted = 0 ORDER BY date DESC, name LIMIT ?1",
+            "SELECT id, name, date FROM events WHERE deleted = 0 ORDER BY date DESC, name, id LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], |r| {
             Ok(EventName {

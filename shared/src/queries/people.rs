@@ -25,7 +25,9 @@ const SUMMARY: &str = "SELECT p.id AS id, p.name AS name, p.organisation, p.role
     p.name_key AS name_key
     FROM people p LEFT JOIN person_stats st ON st.person_id = p.id WHERE p.deleted = 0";
 
-const RECENT_FIRST: &str = "last_at IS NULL, last_at DESC, name COLLATE NOCASE";
+/// Most recently talked to first, then by name; people of one name by id, so every
+/// device lists (and cuts a `--limit`) alike.
+const RECENT_FIRST: &str = "last_at IS NULL, last_at DESC, name COLLATE NOCASE, id";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonSummary> {
     Ok(PersonSummary {

@@ -96,7 +96,7 @@ impl Store {
              WHERE ip.deleted = 0 AND ip.kind = 'casual'
                AND NOT EXISTS (SELECT 1 FROM interaction_people v
                    WHERE v.person_id = ip.person_id AND v.kind = 'value' AND v.deleted = 0)
-             GROUP BY p.id ORDER BY MAX(ip.at) DESC, p.name",
+             GROUP BY p.id ORDER BY MAX(ip.at) DESC, p.name, p.id",
         )?;
         let casual_only = stmt
             .query_map([], |r| {

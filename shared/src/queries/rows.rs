@@ -265,7 +265,7 @@ pub(crate) fn interactions_where(
         .collect::<Result<_, _>>()?;
     let mut people_stmt = conn.prepare_cached(
         "SELECT p.id, p.name FROM interaction_people ip JOIN people p ON p.id = ip.person_id
-         WHERE ip.interaction_id = ?1 ORDER BY ip.position",
+         WHERE ip.interaction_id = ?1 ORDER BY ip.position, ip.person_id",
     )?;
     raw.into_iter()
         .map(|(mut row, event)| {
@@ -283,7 +283,7 @@ pub(crate) fn interactions_where(
             row.referrals = referrals_where(
                 conn,
                 "r.interaction_id = ?1",
-                "r.position",
+                "r.position, r.id",
                 None,
                 &[&row.id],
             )?;

@@ -384,3 +384,75 @@ fn the_vocabulary_holds_exactly_the_words_the_index_holds() {
         "index words missing from the vocabulary: {missed:?}"
     );
 }
+
+#[test]
+fn records_with_equal_names_and_times_list_in_one_order_on_every_device() {
+    use crate::commands::PersonEdit;
+    let mut a = fixture(27);
+    let at = Some(monday() - Duration::days(1));
+    let mut sams = Vec::new();
+    for i in 0..4 {
+        let mut draft = chat(&format!("Sam Lee {i}"), InteractionKind::Casual, "coffee");
+        draft.at = at;
+        sams.push(a.store.capture(&draft).unwrap().people[0].0.clone());
+    }
+    for id in &sams {
+        let rename = PersonEdit {
+            name: Some("Sam Lee".into()),
+            ..Default::default()
+        };
+        a.store.edit_person(id, &rename).unwrap();
+    }
+    // One person refers two people in two conversations held at the same moment.
+    let mut referrer = String::new();
+    for name in ["Rin", "Ola"] {
+        let mut draft = chat("Kai", InteractionKind::Value, "intros");
+        draft.at = at;
+        draft.referrals = vec![referral(name, true)];
+        referrer = a.store.capture(&draft).unwrap().people[0].0.clone();
+    }
+    // The other device gets the same records in the opposite order.
+    let mut backup = a.store.backup().unwrap();
+    backup.documents.reverse();
+    let mut b = fixture(28);
+    b.store.restore_backup(&backup).unwrap();
+
+    let lists = |s: &crate::Store| -> Vec<Vec<String>> {
+        let ids = |people: Vec<crate::queries::PersonSummary>| -> Vec<String> {
+            people.into_iter().map(|p| p.id).collect()
+        };
+        let review = s
+            .review(
+                monday().date_naive(),
+                chrono::FixedOffset::east_opt(0).unwrap(),
+            )
+            .unwrap();
+        vec![
+            ids(s.people(10).unwrap()),
+            ids(s.people(2).unwrap()),
+            ids(s.people_named_like("sam", 3).unwrap()),
+            ids(s.search_people("coffee", 3).unwrap()),
+            review
+                .casual_only
+                .into_iter()
+                .map(|c| c.person.id)
+                .collect(),
+            s.diary(&referrer)
+                .unwrap()
+                .referrals_given
+                .into_iter()
+                .map(|r| r.id)
+                .collect(),
+            s.today(monday().date_naive())
+                .unwrap()
+                .intros
+                .into_iter()
+                .map(|r| r.id)
+                .collect(),
+        ]
+    };
+    let on_a = lists(&a.store);
+    assert_eq!(on_a[0].len(), 5, "{on_a:?}");
+    assert_eq!(on_a[5].len(), 2, "{on_a:?}");
+    assert_eq!(lists(&b.store), on_a);
+}
