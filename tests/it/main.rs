@@ -5,6 +5,8 @@ mod crash;
 mod interop;
 mod support;
 mod sync_converge;
+#[cfg(unix)]
+mod sync_dos;
 mod sync_random;
 mod sync_relay;
 mod sync_security;
