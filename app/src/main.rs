@@ -8,10 +8,12 @@ use clap::Parser;
 use aftercall_app::cli::{self, Cli};
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("AFTERCALL_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = std::env::var("AFTERCALL_LOG").ok();
+    tracing_subscriber::util::SubscriberInitExt::init(aftercall_app::logging::subscriber(
+        filter.as_deref(),
+        "error",
+        std::io::stderr,
+    ));
     let args = Cli::parse();
     let result = match args.command {
         Some(command) => cli::run(args.data_dir, command),

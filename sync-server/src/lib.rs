@@ -17,6 +17,7 @@
 //! - `session`: one websocket connection: hello, catch-up pages, uploads, live push.
 //! - `hub`: per-account fan-out, connection counts and the entry rate limit.
 //! - `metrics`: counters behind `/metrics`.
+//! - [`logging`]: the log filter, which keeps raw websocket frames out of every log.
 //!
 //! Invariant: every open socket holds a place in the connection budget, kept below
 //! the file-descriptor limit, so the database always has descriptors; a connection
@@ -31,6 +32,7 @@ mod connections;
 mod descriptors;
 mod error;
 mod hub;
+pub mod logging;
 mod metrics;
 mod routes;
 mod serve;

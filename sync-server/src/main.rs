@@ -59,13 +59,12 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SYNC_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = std::env::var("SYNC_LOG").ok();
+    tracing_subscriber::util::SubscriberInitExt::init(aftercall_sync_server::logging::subscriber(
+        filter.as_deref(),
+        "info",
+        std::io::stderr,
+    ));
     let args = Args::parse();
     if let Some(Command::Invite) = args.command {
         let store = SqliteStore::open(&args.db)

@@ -3,10 +3,14 @@
 mod cli;
 mod crash;
 mod interop;
+#[cfg(unix)]
+mod relay_process;
 mod support;
 mod sync_converge;
 #[cfg(unix)]
 mod sync_dos;
+#[cfg(unix)]
+mod sync_logs;
 mod sync_random;
 mod sync_relay;
 mod sync_security;

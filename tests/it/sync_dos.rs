@@ -7,7 +7,6 @@
 //! clients' ends, so it raises its own limit.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aftercall_app::sync;
@@ -15,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use crate::support::sync_server_bin;
+use crate::relay_process::RelayProcess;
 use crate::sync_support::Device;
 
 /// The relay's file descriptor limit in these stories.
@@ -29,88 +28,6 @@ const SLOW: usize = 20;
 
 /// How long a device may take to sync while the relay is under this load.
 const SYNC_WITHIN: Duration = Duration::from_secs(5);
-
-/// A relay in a child process, listening on 127.0.0.1.
-struct RelayProcess {
-    addr: SocketAddr,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl RelayProcess {
-    /// Starts `sync-server` with `flags` under a descriptor limit of `descriptors`.
-    fn start(descriptors: u32, flags: &[&str]) -> RelayProcess {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let log = std::fs::File::create(dir.path().join("relay.log")).unwrap();
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(format!("ulimit -n {descriptors} && exec \"$0\" \"$@\""))
-            .arg(sync_server_bin())
-            .args(["--listen", &addr.to_string(), "--db"])
-            .arg(dir.path().join("relay.sqlite"))
-            .args(flags)
-            .env("SYNC_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start sync-server");
-        let relay = RelayProcess {
-            addr,
-            child,
-            _dir: dir,
-        };
-        relay.wait_until_up();
-        relay
-    }
-
-    fn wait_until_up(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(self.addr).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the relay did not start: {}", self.log());
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("relay.log")).unwrap_or_default()
-    }
-
-    /// `GET /metrics`, as text.
-    async fn metrics(&self) -> String {
-        let mut stream = TcpStream::connect(self.addr).await.unwrap();
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut text = String::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut text))
-            .await
-            .expect("metrics within 5 s")
-            .unwrap();
-        text
-    }
-}
-
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The value of a metric (with its labels, if any).
 fn metric(text: &str, name: &str) -> u64 {
