@@ -11,6 +11,7 @@ mod sync_converge;
 mod sync_dos;
 #[cfg(unix)]
 mod sync_logs;
+mod sync_pair;
 mod sync_random;
 mod sync_relay;
 mod sync_security;
