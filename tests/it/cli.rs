@@ -265,3 +265,79 @@ fn the_data_directory_can_come_from_the_environment() {
     assert!(dir.path().join("aftercall.sqlite").exists());
     assert_eq!(names(&json(dir.path(), &["people"])), ["Env Person"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_data_folder_store_its_log_and_exports_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let set = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    let home = tempfile::tempdir().unwrap();
+    let d = home.path().join("data");
+    ok(
+        &d,
+        &[
+            "capture",
+            "--with",
+            "Ana Müller",
+            "--talked",
+            "private notes",
+        ],
+    );
+    let out = home.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let backup = out.join("backup.json");
+    ok(
+        &d,
+        &[
+            "export",
+            "--format",
+            "json",
+            "--out",
+            backup.to_str().unwrap(),
+        ],
+    );
+    let diary = out.join("diary");
+    std::fs::create_dir(&diary).unwrap();
+    ok(
+        &d,
+        &["export", "--format", "md", "--out", diary.to_str().unwrap()],
+    );
+
+    let store = d.join("aftercall.sqlite");
+    let wal = d.join("aftercall.sqlite-wal");
+    let shm = d.join("aftercall.sqlite-shm");
+    assert_eq!(mode(&d), 0o700, "data folder");
+    assert_eq!(mode(&store), 0o600, "store");
+    assert_eq!(mode(&backup), 0o600, "backup export");
+    let pages: Vec<_> = std::fs::read_dir(&diary)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!pages.is_empty());
+    for page in &pages {
+        assert_eq!(mode(page), 0o600, "{}", page.display());
+    }
+    // The write-ahead log and shared memory exist while the store is open, as in
+    // the app: SQLite gives them the store file's permissions.
+    let open = rusqlite::Connection::open(&store).unwrap();
+    let _: i64 = open
+        .query_row("SELECT COUNT(*) FROM meta", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode(&wal), 0o600, "write-ahead log");
+    assert_eq!(mode(&shm), 0o600, "shared memory");
+
+    // A store left readable by everyone (as older versions made it) is narrowed
+    // when it is next opened.
+    for (path, wide) in [(&d, 0o755), (&store, 0o644), (&wal, 0o644), (&shm, 0o644)] {
+        set(path, wide);
+    }
+    ok(&d, &["today"]);
+    assert_eq!(mode(&d), 0o700, "data folder");
+    for path in [&store, &wal, &shm] {
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+    drop(open);
+}
