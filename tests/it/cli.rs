@@ -341,3 +341,50 @@ fn the_data_folder_store_its_log_and_exports_are_readable_by_their_owner_only() 
     }
     drop(open);
 }
+
+#[test]
+fn output_piped_into_a_reader_that_stops_early_ends_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Enough people that every listing is far larger than a pipe's buffer.
+    let cards: String = (0..1500)
+        .map(|i| {
+            format!(
+                "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person Number {i}\r\nN:Number {i};Person;;;\r\nEMAIL:person{i}@example.com\r\nNOTE:met at the conference about pricing and clinics\r\nEND:VCARD\r\n"
+            )
+        })
+        .collect();
+    let vcf = dir.path().join("contacts.vcf");
+    std::fs::write(&vcf, cards).unwrap();
+    ok(d, &["import", vcf.to_str().unwrap()]);
+
+    for args in [
+        &["people", "--json"][..],
+        &["people"][..],
+        &["export", "--format", "vcf"][..],
+    ] {
+        // As `aftercall … | head -c 10`: ten bytes read, then the pipe is closed.
+        let mut child = Command::new(crate::support::aftercall_bin())
+            .arg("--data-dir")
+            .arg(d)
+            .args(args)
+            .env_remove("AFTERCALL_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 10];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && stderr.trim().is_empty(),
+            "aftercall {args:?} said: {stderr}"
+        );
+        assert!(out.status.success(), "aftercall {args:?}: {:?}", out.status);
+    }
+}

@@ -168,8 +168,12 @@ pub fn export(dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
         }
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(text.as_bytes())?;
-            stdout.flush()?;
+            if let Err(e) = stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                super::output_error(&e);
+            }
         }
     }
     Ok(())
@@ -188,9 +192,8 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// Status for a person at a terminal, kept off standard output (which may be the export).
-#[allow(clippy::print_stderr)]
 fn eprintln_status(text: &str) {
-    eprintln!("{text}");
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 /// `aftercall restore FILE.json` restores a backup; `aftercall restore ID` brings

@@ -115,9 +115,9 @@ fn read_phrase() -> anyhow::Result<String> {
 }
 
 /// A note for the person at the terminal, kept off standard output.
-#[allow(clippy::print_stderr)]
 fn warn(text: &str) {
-    eprintln!("{text}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 fn count_records(dir: &Path) -> anyhow::Result<usize> {
@@ -150,6 +150,9 @@ pub fn sync(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
             if shown.as_ref() != Some(&line) {
                 out(&line);
                 shown = Some(line);
+            }
+            if super::stdout_closed() {
+                break;
             }
             tokio::select! {
                 changed = status.changed() => if changed.is_err() { break },
