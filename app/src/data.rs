@@ -34,13 +34,15 @@ pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let path = dir.join(STORE_FILE);
     // SQLite gives the write-ahead log and shared memory the store file's
-    // permissions: the file is made owner-only before SQLite first opens it, and
-    // an older store (and its folder) is narrowed now.
+    // permissions: the file is made owner-only before SQLite first opens it, an
+    // older store (and its folder) is narrowed now, and the log files follow the
+    // store (one left read-only by a read-only store would keep it read-only).
     owner_only::tighten(dir);
     owner_only::create_file(&path)
         .with_context(|| format!("cannot create the store at {}", path.display()))?;
-    for file in [path.clone(), sidecar(&path, "-wal"), sidecar(&path, "-shm")] {
-        owner_only::tighten(&file);
+    owner_only::tighten(&path);
+    for suffix in ["-wal", "-shm"] {
+        owner_only::follow(&sidecar(&path, suffix), &path);
     }
     Store::open(&path, Box::new(SystemClock), Box::new(OsEntropy))
         .with_context(|| format!("cannot open the store at {}", path.display()))

@@ -62,6 +62,28 @@ pub fn tighten(path: &Path) {
     let _ = path;
 }
 
+/// Gives `path`, if it exists, the owner permissions of `like` and no others (as
+/// SQLite gives its write-ahead log and shared memory the store's): a log left
+/// read-only while the store was read-only becomes writable with it again.
+pub fn follow(path: &Path, like: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let (Ok(meta), Ok(model)) = (std::fs::metadata(path), std::fs::metadata(like)) else {
+            return;
+        };
+        let wanted = model.permissions().mode() & 0o700;
+        if meta.permissions().mode() & 0o777 != wanted {
+            let set = std::fs::set_permissions(path, std::fs::Permissions::from_mode(wanted));
+            if let Err(e) = set {
+                tracing::warn!(path = %path.display(), error = %e, "cannot set its permissions");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, like);
+}
+
 #[cfg(unix)]
 fn tighten_open(file: &std::fs::File) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -112,5 +134,15 @@ mod tests {
         std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o444)).unwrap();
         tighten(&read_only);
         assert_eq!(mode(&read_only), 0o400, "tightening never adds write");
+
+        let store = nested.join("store");
+        let log = nested.join("store-shm");
+        std::fs::write(&store, "x").unwrap();
+        std::fs::write(&log, "x").unwrap();
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o444)).unwrap();
+        follow(&log, &store);
+        assert_eq!(mode(&log), 0o600, "the log follows the store");
+        follow(&nested.join("missing"), &store);
     }
 }
