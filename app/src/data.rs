@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use aftercall_shared::Store;
 use anyhow::{bail, Context};
 
+use crate::owner_only;
 use crate::system::{OsEntropy, SystemClock};
 
 /// The store's file name inside the data directory.
@@ -29,9 +30,27 @@ pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
             dir.display()
         );
     }
-    std::fs::create_dir_all(dir)
+    owner_only::create_dir_all(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let path = dir.join(STORE_FILE);
+    // SQLite gives the write-ahead log and shared memory the store file's
+    // permissions: the file is made owner-only before SQLite first opens it, an
+    // older store (and its folder) is narrowed now, and the log files follow the
+    // store (one left read-only by a read-only store would keep it read-only).
+    owner_only::tighten(dir);
+    owner_only::create_file(&path)
+        .with_context(|| format!("cannot create the store at {}", path.display()))?;
+    owner_only::tighten(&path);
+    for suffix in ["-wal", "-shm"] {
+        owner_only::follow(&sidecar(&path, suffix), &path);
+    }
     Store::open(&path, Box::new(SystemClock), Box::new(OsEntropy))
         .with_context(|| format!("cannot open the store at {}", path.display()))
+}
+
+/// The store's write-ahead log (`-wal`) or shared memory (`-shm`) file.
+fn sidecar(store: &Path, suffix: &str) -> PathBuf {
+    let mut name = store.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
 }

@@ -3,6 +3,8 @@
 //! - [`cli`]: the command line (headless subcommands for scripting).
 //! - [`ui`]: the Dioxus screens, for the desktop window, mobile and the browser mode.
 //! - [`data`]: where the data directory is, and opening the store in it.
+//! - [`logging`]: the log filter, which keeps raw websocket frames out of the log.
+//! - [`owner_only`]: files and folders only their owner can read (store, drafts, exports).
 //! - [`format`]: how dates, kinds and states read, shared by screens and command line.
 //! - [`system`]: the real clock and randomness handed to the domain.
 //! - [`sync`]: the account, pairing, and the background task syncing with the relay.
@@ -10,6 +12,8 @@
 pub mod cli;
 pub mod data;
 pub mod format;
+pub mod logging;
+pub mod owner_only;
 pub mod sync;
 pub mod system;
 pub mod ui;

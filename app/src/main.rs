@@ -5,24 +5,39 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use aftercall_app::cli::{self, Cli};
+use aftercall_app::cli::{self, Cli, OutputFailure};
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("AFTERCALL_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = std::env::var("AFTERCALL_LOG").ok();
+    tracing_subscriber::util::SubscriberInitExt::init(aftercall_app::logging::subscriber(
+        filter.as_deref(),
+        "error",
+        std::io::stderr,
+    ));
     let args = Cli::parse();
     let result = match args.command {
         Some(command) => cli::run(args.data_dir, command),
         None => aftercall_app::ui::launch(args.data_dir),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    // A reader that closed standard output early (`aftercall people | head`) had
+    // what it wanted: end quietly and successfully.
+    match (cli::output_failure(result.as_ref().err()), result) {
+        (Some(OutputFailure::Closed), _) => ExitCode::SUCCESS,
+        (_, Err(e)) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("aftercall: {}", chain.join(": "));
+            say(&format!("aftercall: {}", chain.join(": ")));
             ExitCode::FAILURE
         }
+        (Some(OutputFailure::Failed(e)), Ok(())) => {
+            say(&format!("aftercall: cannot write the output: {e}"));
+            ExitCode::FAILURE
+        }
+        (None, Ok(())) => ExitCode::SUCCESS,
     }
+}
+
+/// A line on standard error, which may be closed too.
+fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }

@@ -1,6 +1,7 @@
 //! The relay's settings: where to listen, where the database is, the limits.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// How the relay runs.
 #[derive(Debug, Clone)]
@@ -12,7 +13,7 @@ pub struct Config {
     pub limits: Limits,
 }
 
-/// What one account or one frame may use.
+/// What one account, one frame or one connection may use.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// The largest frame accepted (bytes).
@@ -25,6 +26,22 @@ pub struct Limits {
     pub connections_per_account: usize,
     /// Entries per catch-up page.
     pub page_entries: usize,
+    /// How long a client has to send a request's headers; a connection that has
+    /// not sent them whole by then is closed.
+    pub header_read_timeout: Duration,
+    /// How long a connection that has not become a session may go without a new
+    /// request (a silent one, or one that never finishes its request) before it is
+    /// closed.
+    pub idle_timeout: Duration,
+    /// Connections not yet upgraded to a session, from everywhere. Past it, the
+    /// oldest of them is closed to make room for the newest.
+    pub max_unauthenticated: usize,
+    /// Connections not yet upgraded to a session from one address (an IPv6 /64).
+    /// Past it, that address's oldest is closed to make room for its newest.
+    pub max_unauthenticated_per_ip: usize,
+    /// Open connections at most, sessions included. `None`: as many as the file
+    /// descriptor limit allows, less a reserve for the database and the relay itself.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for Limits {
@@ -35,6 +52,11 @@ impl Default for Limits {
             entries_burst: 20_000,
             connections_per_account: 16,
             page_entries: 512,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_unauthenticated: 512,
+            max_unauthenticated_per_ip: 32,
+            max_connections: None,
         }
     }
 }

@@ -9,23 +9,38 @@
 //! - [`store`]: the [`RelayStore`](store::RelayStore) trait and its SQLite
 //!   implementation: accounts (credential hashes only), invites, and entries by
 //!   (account, device, seq), refusing gaps and conflicting re-pushes.
+//! - `serve`: the accept loop: hyper's HTTP/1 per connection with a header-read
+//!   timeout and an idle timeout, until the connection upgrades to a session.
+//! - `connections`: the descriptor budget and the caps on connections not yet
+//!   authenticated (in all and per address); past a cap the oldest of those is
+//!   closed to make room for the newest. `descriptors`: the file-descriptor limit.
 //! - `session`: one websocket connection: hello, catch-up pages, uploads, live push.
 //! - `hub`: per-account fan-out, connection counts and the entry rate limit.
 //! - `metrics`: counters behind `/metrics`.
+//! - [`logging`]: the log filter, which keeps raw websocket frames out of every log.
+//!
+//! Invariant: every open socket holds a place in the connection budget, kept below
+//! the file-descriptor limit, so the database always has descriptors; a connection
+//! that never completes a request is closed by the header-read or idle timeout.
 //!
 //! Invariant: a `Stored` acknowledgement is sent only after the entries' transaction
 //! committed with `synchronous = FULL`, so an acknowledged entry survives a crash or
 //! shutdown.
 
 mod config;
+mod connections;
+mod descriptors;
 mod error;
 mod hub;
+pub mod logging;
 mod metrics;
 mod routes;
+mod serve;
 mod session;
 pub mod store;
 
 use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 pub use config::{Config, Limits};
@@ -49,16 +64,33 @@ pub async fn launch_with_store(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
+    let descriptor_limit = descriptors::raise_limit();
+    let budget = descriptors::connection_budget(descriptor_limit, config.limits.max_connections);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let limits = config.limits.clone();
     let state = routes::AppState::new(config, store, stop_rx);
-    let app = routes::router(state);
-    tracing::info!(addr = ?listener.local_addr().ok(), "relay listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
+    let metrics = state.metrics.clone();
+    metrics
+        .descriptor_limit
+        .store(descriptor_limit.unwrap_or(0), Relaxed);
+    let server = serve::Server {
+        router: routes::router(state),
+        connections: connections::Connections::new(budget, &limits, metrics.clone()),
+        metrics,
+        limits,
+    };
+    tracing::info!(
+        addr = ?listener.local_addr().ok(),
+        descriptor_limit = ?descriptor_limit,
+        connection_budget = budget,
+        "relay listening"
+    );
+    server
+        .run(listener, async move {
             shutdown.await;
             tracing::info!("shutting down: closing sessions");
             let _ = stop_tx.send(true);
         })
-        .await
-        .map_err(RelayError::Io)
+        .await;
+    Ok(())
 }

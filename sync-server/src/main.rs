@@ -2,6 +2,7 @@
 //! `sync-server invite --db PATH` to issue an invite code.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use aftercall_sync_server::{
     launch_with_listener, store::RelayStore, store::SqliteStore, Config, Limits,
@@ -31,6 +32,22 @@ struct Args {
     /// Devices of one account connected at once.
     #[arg(long, env = "SYNC_CONNECTIONS_PER_ACCOUNT")]
     connections_per_account: Option<usize>,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, env = "SYNC_HEADER_READ_TIMEOUT", value_name = "SECS", value_parser = seconds)]
+    header_read_timeout: Option<Duration>,
+    /// Seconds a connection that is not a session may go without a new request.
+    #[arg(long, env = "SYNC_IDLE_TIMEOUT", value_name = "SECS", value_parser = seconds)]
+    idle_timeout: Option<Duration>,
+    /// Connections not yet upgraded to a session, in all (past it the oldest is closed).
+    #[arg(long, env = "SYNC_MAX_UNAUTHENTICATED")]
+    max_unauthenticated: Option<usize>,
+    /// Connections not yet upgraded to a session from one address (an IPv6 /64).
+    #[arg(long, env = "SYNC_MAX_UNAUTHENTICATED_PER_IP")]
+    max_unauthenticated_per_ip: Option<usize>,
+    /// Open connections at most, sessions included (default: the file descriptor
+    /// limit, raised to its hard limit, less a reserve for the database).
+    #[arg(long, env = "SYNC_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -42,13 +59,12 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SYNC_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = std::env::var("SYNC_LOG").ok();
+    tracing_subscriber::util::SubscriberInitExt::init(aftercall_sync_server::logging::subscriber(
+        filter.as_deref(),
+        "info",
+        std::io::stderr,
+    ));
     let args = Args::parse();
     if let Some(Command::Invite) = args.command {
         let store = SqliteStore::open(&args.db)
@@ -80,6 +96,17 @@ fn main() -> anyhow::Result<()> {
                 .connections_per_account
                 .unwrap_or(defaults.connections_per_account),
             page_entries: defaults.page_entries,
+            header_read_timeout: args
+                .header_read_timeout
+                .unwrap_or(defaults.header_read_timeout),
+            idle_timeout: args.idle_timeout.unwrap_or(defaults.idle_timeout),
+            max_unauthenticated: args
+                .max_unauthenticated
+                .unwrap_or(defaults.max_unauthenticated),
+            max_unauthenticated_per_ip: args
+                .max_unauthenticated_per_ip
+                .unwrap_or(defaults.max_unauthenticated_per_ip),
+            max_connections: args.max_connections.or(defaults.max_connections),
         },
     };
     let runtime = tokio::runtime::Runtime::new()?;
@@ -91,6 +118,17 @@ fn main() -> anyhow::Result<()> {
         tracing::info!("stopped; every acknowledged entry is on disk");
         anyhow::Ok(())
     })
+}
+
+/// A number of seconds, fractions allowed ("10", "0.5").
+fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{text:?} is not a positive number of seconds"))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

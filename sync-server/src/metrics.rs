@@ -19,10 +19,46 @@ const CODES: [RefusalCode; 11] = [
     RefusalCode::UnsupportedVersion,
 ];
 
+/// Why a connection not yet authenticated was closed to make room.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Eviction {
+    /// The descriptor budget was full.
+    Budget,
+    /// Too many unauthenticated connections in all.
+    Unauthenticated,
+    /// Too many from one address.
+    PerAddress,
+}
+
+/// Why an HTTP connection was closed for taking too long.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Timeout {
+    /// Its request headers were not in within the header-read timeout.
+    Header,
+    /// No new request within the idle timeout.
+    Idle,
+}
+
 /// The relay's counters.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
+    /// Open device sessions (upgraded websockets).
     pub connections: AtomicI64,
+    /// Open sockets, sessions included.
+    pub open_connections: AtomicI64,
+    /// Sockets not yet upgraded to a session.
+    pub unauthenticated_connections: AtomicI64,
+    /// Open sockets the relay allows, below its file descriptor limit.
+    pub connection_budget: AtomicU64,
+    /// The soft file descriptor limit in force (0: unlimited or unknown).
+    pub descriptor_limit: AtomicU64,
+    pub connections_accepted: AtomicU64,
+    /// Connections closed at once because the budget was full of sessions.
+    pub connections_refused: AtomicU64,
+    /// Accepts that failed (for example out of descriptors).
+    pub accept_errors: AtomicU64,
+    evictions: [AtomicU64; 3],
+    timeouts: [AtomicU64; 2],
     pub entries_stored: AtomicU64,
     pub bytes_stored: AtomicU64,
     pub entries_sent: AtomicU64,
@@ -35,6 +71,14 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
+    pub fn evicted(&self, why: Eviction) {
+        self.evictions[why as usize].fetch_add(1, Relaxed);
+    }
+
+    pub fn timed_out(&self, why: Timeout) {
+        self.timeouts[why as usize].fetch_add(1, Relaxed);
+    }
+
     pub fn refused(&self, code: RefusalCode) {
         if let Some(i) = CODES.iter().position(|c| *c == code) {
             self.refusals[i].fetch_add(1, Relaxed);
@@ -54,6 +98,48 @@ impl Metrics {
             "gauge",
             "Open device sessions.",
             self.connections.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_open_connections",
+            "gauge",
+            "Open sockets, sessions included.",
+            self.open_connections.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_unauthenticated_connections",
+            "gauge",
+            "Sockets not yet upgraded to a session.",
+            self.unauthenticated_connections.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_connection_budget",
+            "gauge",
+            "Open sockets allowed, below the file descriptor limit.",
+            self.connection_budget.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_descriptor_limit",
+            "gauge",
+            "The soft file descriptor limit in force (0: unlimited or unknown).",
+            self.descriptor_limit.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_connections_accepted_total",
+            "counter",
+            "Connections accepted.",
+            self.connections_accepted.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_connections_refused_total",
+            "counter",
+            "Connections closed at once because the budget was full of sessions.",
+            self.connections_refused.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_accept_errors_total",
+            "counter",
+            "Accepts that failed (for example out of file descriptors).",
+            self.accept_errors.load(Relaxed).to_string(),
         );
         metric(
             "aftercall_relay_entries_stored_total",
@@ -109,6 +195,25 @@ impl Metrics {
                 s,
                 "aftercall_relay_refusals_total{{reason=\"{}\"}} {}",
                 code.as_str(),
+                n.load(Relaxed)
+            );
+        }
+        let _ = writeln!(s, "# HELP aftercall_relay_connections_evicted_total Unauthenticated connections closed to make room for newer ones, by cap.\n# TYPE aftercall_relay_connections_evicted_total counter");
+        for (reason, n) in ["budget", "unauthenticated", "per_address"]
+            .iter()
+            .zip(&self.evictions)
+        {
+            let _ = writeln!(
+                s,
+                "aftercall_relay_connections_evicted_total{{reason=\"{reason}\"}} {}",
+                n.load(Relaxed)
+            );
+        }
+        let _ = writeln!(s, "# HELP aftercall_relay_connections_timed_out_total HTTP connections closed for taking too long, by timeout.\n# TYPE aftercall_relay_connections_timed_out_total counter");
+        for (reason, n) in ["header", "idle"].iter().zip(&self.timeouts) {
+            let _ = writeln!(
+                s,
+                "aftercall_relay_connections_timed_out_total{{reason=\"{reason}\"}} {}",
                 n.load(Relaxed)
             );
         }

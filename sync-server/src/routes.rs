@@ -5,11 +5,13 @@ use std::sync::Arc;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use tokio::sync::watch;
 
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::serve::Handshake;
 use crate::store::RelayStore;
 use crate::{session, Config};
 
@@ -46,7 +48,11 @@ pub(crate) fn router(state: AppState) -> Router {
 /// Bytes a session reads from its socket at a time.
 const SESSION_READ_BUFFER: usize = 8 * 1024;
 
-async fn sync(ws: WebSocketUpgrade, State(state): State<AppState>) -> impl IntoResponse {
+async fn sync(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    handshake: Option<Extension<Handshake>>,
+) -> impl IntoResponse {
     // Frames over our own limit are read (up to twice it) so they can be refused
     // with a clear error frame rather than a dropped connection.
     let cap = state
@@ -60,7 +66,16 @@ async fn sync(ws: WebSocketUpgrade, State(state): State<AppState>) -> impl IntoR
         // Idle sessions are most of a relay's sessions: read in small chunks rather
         // than hold the default 128 KiB buffer each.
         .read_buffer_size(SESSION_READ_BUFFER)
-        .on_upgrade(move |socket| session::run(socket, state))
+        .on_upgrade(move |socket| {
+            // The connection stops counting as unauthenticated once it is a
+            // websocket: its session then has HELLO_TIMEOUT to authenticate.
+            if let Some(Extension(handshake)) = handshake {
+                if let Some(unauthenticated) = handshake.take() {
+                    unauthenticated.authenticated();
+                }
+            }
+            session::run(socket, state)
+        })
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -265,3 +265,309 @@ fn the_data_directory_can_come_from_the_environment() {
     assert!(dir.path().join("aftercall.sqlite").exists());
     assert_eq!(names(&json(dir.path(), &["people"])), ["Env Person"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_data_folder_store_its_log_and_exports_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let set = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    let home = tempfile::tempdir().unwrap();
+    let d = home.path().join("data");
+    ok(
+        &d,
+        &[
+            "capture",
+            "--with",
+            "Ana Müller",
+            "--talked",
+            "private notes",
+        ],
+    );
+    let out = home.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let backup = out.join("backup.json");
+    ok(
+        &d,
+        &[
+            "export",
+            "--format",
+            "json",
+            "--out",
+            backup.to_str().unwrap(),
+        ],
+    );
+    let diary = out.join("diary");
+    std::fs::create_dir(&diary).unwrap();
+    ok(
+        &d,
+        &["export", "--format", "md", "--out", diary.to_str().unwrap()],
+    );
+
+    let store = d.join("aftercall.sqlite");
+    let wal = d.join("aftercall.sqlite-wal");
+    let shm = d.join("aftercall.sqlite-shm");
+    assert_eq!(mode(&d), 0o700, "data folder");
+    assert_eq!(mode(&store), 0o600, "store");
+    assert_eq!(mode(&backup), 0o600, "backup export");
+    let pages: Vec<_> = std::fs::read_dir(&diary)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!pages.is_empty());
+    for page in &pages {
+        assert_eq!(mode(page), 0o600, "{}", page.display());
+    }
+    // The write-ahead log and shared memory exist while the store is open, as in
+    // the app: SQLite gives them the store file's permissions.
+    let open = rusqlite::Connection::open(&store).unwrap();
+    let _: i64 = open
+        .query_row("SELECT COUNT(*) FROM meta", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode(&wal), 0o600, "write-ahead log");
+    assert_eq!(mode(&shm), 0o600, "shared memory");
+
+    // A store left readable by everyone (as older versions made it) is narrowed
+    // when it is next opened.
+    for (path, wide) in [(&d, 0o755), (&store, 0o644), (&wal, 0o644), (&shm, 0o644)] {
+        set(path, wide);
+    }
+    ok(&d, &["today"]);
+    assert_eq!(mode(&d), 0o700, "data folder");
+    for path in [&store, &wal, &shm] {
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+    drop(open);
+}
+
+#[test]
+fn output_piped_into_a_reader_that_stops_early_ends_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Enough people that every listing is far larger than a pipe's buffer.
+    let cards: String = (0..1500)
+        .map(|i| {
+            format!(
+                "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person Number {i}\r\nN:Number {i};Person;;;\r\nEMAIL:person{i}@example.com\r\nNOTE:met at the conference about pricing and clinics\r\nEND:VCARD\r\n"
+            )
+        })
+        .collect();
+    let vcf = dir.path().join("contacts.vcf");
+    std::fs::write(&vcf, cards).unwrap();
+    ok(d, &["import", vcf.to_str().unwrap()]);
+
+    for args in [
+        &["people", "--json"][..],
+        &["people"][..],
+        &["export", "--format", "vcf"][..],
+    ] {
+        // As `aftercall … | head -c 10`: ten bytes read, then the pipe is closed.
+        let mut child = Command::new(crate::support::aftercall_bin())
+            .arg("--data-dir")
+            .arg(d)
+            .args(args)
+            .env_remove("AFTERCALL_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 10];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && stderr.trim().is_empty(),
+            "aftercall {args:?} said: {stderr}"
+        );
+        assert!(out.status.success(), "aftercall {args:?}: {:?}", out.status);
+    }
+}
+
+/// What a damaged store tells the user to do.
+fn says_damaged_and_how_to_recover(stderr: &str) {
+    assert!(stderr.contains("damaged"), "{stderr}");
+    assert!(
+        stderr.contains("recovery phrase") && stderr.contains("backup"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("writable and not full"), "{stderr}");
+}
+
+#[test]
+fn a_store_of_garbage_bytes_is_reported_damaged_and_takes_no_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let store = d.join("aftercall.sqlite");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 13) as u8).collect();
+    std::fs::write(&store, &garbage).unwrap();
+
+    says_damaged_and_how_to_recover(&fails(d, &["today"]));
+    let refused = fails(d, &["capture", "--with", "Ana", "--talked", "lost?"]);
+    says_damaged_and_how_to_recover(&refused);
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        garbage,
+        "nothing was written"
+    );
+}
+
+#[test]
+fn a_truncated_store_is_reported_damaged_and_takes_no_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for i in 0..40 {
+        ok(
+            d,
+            &[
+                "capture",
+                "--with",
+                &format!("Person {i}"),
+                "--talked",
+                &"a long conversation about pricing ".repeat(20),
+            ],
+        );
+    }
+    let store = d.join("aftercall.sqlite");
+    let whole = std::fs::read(&store).unwrap();
+    assert!(whole.len() > 64 * 1024, "{} bytes", whole.len());
+    let half = &whole[..whole.len() / 2];
+    std::fs::write(&store, half).unwrap();
+
+    says_damaged_and_how_to_recover(&fails(d, &["people"]));
+    says_damaged_and_how_to_recover(&fails(
+        d,
+        &["capture", "--with", "Ana", "--talked", "after the damage"],
+    ));
+    assert_eq!(std::fs::read(&store).unwrap(), half, "nothing was written");
+}
+
+/// Runs the command line as an unprivileged user: as root (tests run as root in CI)
+/// permission bits stop nothing, so a read-only folder is only read-only for
+/// someone else. Not root: runs as the current user.
+#[cfg(unix)]
+fn aftercall_unprivileged(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(crate::support::aftercall_bin());
+    command
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("AFTERCALL_DATA_DIR");
+    if running_as_root() {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    command.output().expect("run aftercall")
+}
+
+#[cfg(unix)]
+const NOBODY: u32 = 65_534;
+
+#[cfg(unix)]
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let probe = tempfile::tempfile().unwrap();
+    probe.metadata().unwrap().uid() == 0
+}
+
+/// Hands `path` (and everything under it) to the unprivileged user.
+#[cfg(unix)]
+fn give_away(path: &std::path::Path) {
+    if !running_as_root() {
+        return;
+    }
+    std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY)).unwrap();
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            give_away(&entry.unwrap().path());
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_data_folder_still_shows_and_exports_but_refuses_changes() {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    let home = tempfile::tempdir().unwrap();
+    set(home.path(), 0o755);
+    let d = home.path().join("data");
+    ok(
+        &d,
+        &[
+            "capture",
+            "--with",
+            "Ana Müller",
+            "--talked",
+            "pricing for clinics",
+            "--thank-you",
+        ],
+    );
+    let out = home.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    give_away(&d);
+    give_away(&out);
+    let store = d.join("aftercall.sqlite");
+    set(&store, 0o400);
+    set(&d, 0o500);
+    let before = std::fs::read(&store).unwrap();
+
+    let run = |args: &[&str]| {
+        let output = aftercall_unprivileged(&d, args);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.success(), stdout, stderr)
+    };
+    let (fine, today, err) = run(&["today"]);
+    assert!(fine, "today: {err}");
+    assert!(today.contains("Ana Müller"), "{today}");
+    let (fine, people, err) = run(&["people", "--search", "clinics"]);
+    assert!(
+        fine && people.contains("Ana Müller"),
+        "people: {people}{err}"
+    );
+    let (fine, diary, err) = run(&["diary", "Ana Müller"]);
+    assert!(
+        fine && diary.contains("pricing for clinics"),
+        "diary: {diary}{err}"
+    );
+    let csv = out.join("conversations.csv");
+    let (fine, _, err) = run(&["export", "--format", "csv", "--out", csv.to_str().unwrap()]);
+    assert!(fine, "export: {err}");
+    assert!(std::fs::read_to_string(&csv)
+        .unwrap()
+        .contains("pricing for clinics"));
+    let backup = out.join("backup.json");
+    let (fine, _, err) = run(&[
+        "export",
+        "--format",
+        "json",
+        "--out",
+        backup.to_str().unwrap(),
+    ]);
+    assert!(fine, "backup: {err}");
+    assert!(std::fs::read_to_string(&backup)
+        .unwrap()
+        .contains("aftercall-backup"));
+
+    let (fine, _, err) = run(&["capture", "--with", "Bob", "--talked", "not saved"]);
+    assert!(!fine);
+    assert!(err.contains("the data folder is read-only"), "{err}");
+    let (fine, _, err) = run(&["thanked", "Ana Müller"]);
+    assert!(!fine);
+    assert!(err.contains("the data folder is read-only"), "{err}");
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        before,
+        "nothing was written"
+    );
+
+    set(&d, 0o700);
+}

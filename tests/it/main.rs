@@ -3,8 +3,15 @@
 mod cli;
 mod crash;
 mod interop;
+#[cfg(unix)]
+mod relay_process;
 mod support;
 mod sync_converge;
+#[cfg(unix)]
+mod sync_dos;
+#[cfg(unix)]
+mod sync_logs;
+mod sync_pair;
 mod sync_random;
 mod sync_real_data;
 mod sync_relay;

@@ -15,23 +15,26 @@ pub fn target_dir() -> PathBuf {
 pub fn aftercall_bin() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let status = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "aftercall-app",
-                    "--bin",
-                    "aftercall",
-                ])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "cargo build -p aftercall-app failed");
-            target_dir().join("debug").join("aftercall")
-        })
+        .get_or_init(|| build("aftercall-app", "aftercall"))
         .clone()
+}
+
+/// The relay's `sync-server` binary, built (once per test run) from the current sources.
+pub fn sync_server_bin() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build("aftercall-sync-server", "sync-server"))
+        .clone()
+}
+
+fn build(package: &str, bin: &str) -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build -p {package} failed");
+    target_dir().join("debug").join(bin)
 }
 
 /// Runs `aftercall --data-dir DIR ARGS…` to completion.

@@ -144,7 +144,7 @@ pub fn export(dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
             if let (true, Some(dir)) = (into_dir, args.out.as_deref()) {
                 for file in &files {
                     let path = dir.join(&file.name);
-                    std::fs::write(&path, &file.text)
+                    crate::owner_only::write(&path, file.text.as_bytes())
                         .with_context(|| format!("cannot write {}", path.display()))?;
                 }
                 eprintln_status(&format!(
@@ -168,8 +168,12 @@ pub fn export(dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
         }
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(text.as_bytes())?;
-            stdout.flush()?;
+            if let Err(e) = stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                super::output_error(&e);
+            }
         }
     }
     Ok(())
@@ -181,15 +185,15 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .file_name()
         .with_context(|| format!("{} is not a file name", path.display()))?;
     let tmp = path.with_file_name(format!(".{}.part", name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::owner_only::write(&tmp, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
 /// Status for a person at a terminal, kept off standard output (which may be the export).
-#[allow(clippy::print_stderr)]
 fn eprintln_status(text: &str) {
-    eprintln!("{text}");
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 /// `aftercall restore FILE.json` restores a backup; `aftercall restore ID` brings

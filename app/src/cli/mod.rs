@@ -7,7 +7,10 @@ mod interop;
 mod report;
 mod sync;
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Mutex;
 
 use clap::{Parser, Subcommand};
 
@@ -113,8 +116,62 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Standard output was closed by its reader (`aftercall people | head`).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// The first error writing standard output, other than it being closed.
+static STDOUT_FAILED: Mutex<Option<String>> = Mutex::new(None);
+
 /// Writes a line to standard output (the one place the command line prints results).
-#[allow(clippy::print_stdout)]
+/// Once the reader has closed it, further lines are dropped: the command finishes
+/// its work and [`output_failure`] tells `main` how to end.
 pub(crate) fn out(text: &str) {
-    println!("{text}");
+    if STDOUT_CLOSED.load(Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}") {
+        output_error(&e);
+    }
+}
+
+/// Notes a failed write to standard output.
+pub(crate) fn output_error(e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        STDOUT_CLOSED.store(true, Relaxed);
+    } else {
+        let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|p| p.into_inner());
+        failed.get_or_insert_with(|| e.to_string());
+    }
+}
+
+/// Whether standard output's reader has gone away.
+pub(crate) fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Relaxed)
+}
+
+/// How a command's output went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OutputFailure {
+    /// The reader closed standard output early; nothing is wrong.
+    Closed,
+    /// Writing failed otherwise (a full disk, say).
+    Failed(String),
+}
+
+/// Why output went missing, if it did. `err`: the command's own error, which may be
+/// the closed pipe itself (a large write to standard output fails with it); any
+/// other error is never hidden behind a closed pipe.
+pub fn output_failure(err: Option<&anyhow::Error>) -> Option<OutputFailure> {
+    let broken_pipe = err.is_some_and(|e| {
+        e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        })
+    });
+    if broken_pipe || (err.is_none() && stdout_closed()) {
+        return Some(OutputFailure::Closed);
+    }
+    let failed = STDOUT_FAILED.lock().unwrap_or_else(|p| p.into_inner());
+    failed.clone().map(OutputFailure::Failed)
 }

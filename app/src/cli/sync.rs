@@ -22,9 +22,11 @@ pub struct PairArgs {
     /// The relay the account syncs with: http(s):// or ws(s):// address.
     #[arg(long, value_name = "URL")]
     pub relay: String,
-    /// The 24-word recovery phrase shown on the first device.
+    /// The 24-word recovery phrase shown on the first device. Better left out: it is
+    /// then asked for without echo (or read as one line from standard input), instead
+    /// of showing in the process list and staying in the shell history.
     #[arg(long, value_name = "WORDS")]
-    pub phrase: String,
+    pub phrase: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -72,7 +74,17 @@ pub fn init(dir: &Path, args: InitArgs) -> anyhow::Result<()> {
 }
 
 pub fn pair(dir: &Path, args: PairArgs) -> anyhow::Result<()> {
-    runtime()?.block_on(device_sync::pair(dir, &args.relay, &args.phrase))?;
+    let phrase = match args.phrase {
+        Some(phrase) => {
+            warn(
+                "warning: --phrase shows the recovery phrase to other users in the process list \
+                 and keeps it in your shell history; leave it out to be asked for it instead",
+            );
+            phrase
+        }
+        None => read_phrase()?,
+    };
+    runtime()?.block_on(device_sync::pair(dir, &args.relay, &phrase))?;
     let status = device_sync::read_status(dir)?;
     out(&format!(
         "Paired with the account on {}. {} people and conversations are here now.",
@@ -80,6 +92,32 @@ pub fn pair(dir: &Path, args: PairArgs) -> anyhow::Result<()> {
         count_records(dir)?
     ));
     Ok(())
+}
+
+/// The recovery phrase: asked for without echo at a terminal, else the first line of
+/// standard input.
+fn read_phrase() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    let phrase = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Recovery phrase (24 words, not shown as you type): ")
+            .context("cannot read the recovery phrase from the terminal")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the recovery phrase from standard input")?;
+        line
+    };
+    if phrase.trim().is_empty() {
+        anyhow::bail!("no recovery phrase given: type it at the prompt, or pipe it in on one line");
+    }
+    Ok(phrase)
+}
+
+/// A note for the person at the terminal, kept off standard output.
+fn warn(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 fn count_records(dir: &Path) -> anyhow::Result<usize> {
@@ -112,6 +150,9 @@ pub fn sync(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
             if shown.as_ref() != Some(&line) {
                 out(&line);
                 shown = Some(line);
+            }
+            if super::stdout_closed() {
+                break;
             }
             tokio::select! {
                 changed = status.changed() => if changed.is_err() { break },

@@ -41,7 +41,7 @@ pub(crate) fn load_secret(data_dir: &Path) -> anyhow::Result<Option<AccountSecre
 
 /// Writes the secret readable by the owner only, atomically.
 fn save_secret(data_dir: &Path, secret: &AccountSecret) -> anyhow::Result<()> {
-    std::fs::create_dir_all(data_dir)
+    crate::owner_only::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let path = key_path(data_dir);
     let tmp = data_dir.join(format!("{KEY_FILE}.tmp"));

@@ -119,10 +119,10 @@ pub fn store(dir: &Path, draft: &Draft) -> std::io::Result<()> {
     if draft.is_blank() {
         return clear(dir);
     }
-    std::fs::create_dir_all(dir)?;
+    crate::owner_only::create_dir_all(dir)?;
     let tmp = dir.join(format!("{DRAFT_FILE}.tmp"));
     let text = serde_json::to_string(draft).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, text)?;
+    crate::owner_only::write(&tmp, text.as_bytes())?;
     std::fs::rename(tmp, path(dir))
 }
 

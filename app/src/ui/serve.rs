@@ -77,7 +77,7 @@ pub fn serve(
     listen: SocketAddr,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&data_dir)?;
+    crate::owner_only::create_dir_all(&data_dir)?;
     // Open once up front so a bad data directory fails here, not in the browser.
     drop(crate::data::open_store(&data_dir)?);
     let runtime = tokio::runtime::Runtime::new()?;

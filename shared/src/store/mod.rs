@@ -55,27 +55,70 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating if needed) the store at `path`, migrating it to the current schema.
-    pub fn open(
-        path: &Path,
-        clock: Box<dyn Clock>,
-        mut entropy: Box<dyn Entropy>,
-    ) -> Result<Store> {
-        let conn = Connection::open_with_flags(
+    /// A store that can be read but not written (a read-only folder or file) is
+    /// opened read-only, as [`Store::open_read_only`]: every write is then refused
+    /// with an error for which [`Error::is_read_only`] holds.
+    pub fn open(path: &Path, clock: Box<dyn Clock>, entropy: Box<dyn Entropy>) -> Result<Store> {
+        let writable = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // SQLite would fold the log into the main file inside whichever commit fills
-        // it, adding ~15 ms to that save; `checkpoint` does it between saves instead.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        // 16 MB of page cache: a catch-up page of entries (hundreds of documents and
-        // their index rows in one transaction) then fits without spilling.
-        conn.pragma_update(None, "cache_size", -16_384)?;
+        )
+        .map_err(Error::from)
+        .and_then(|conn| {
+            // SQLite quietly opens a file it may not write read-only.
+            if conn.is_readonly(rusqlite::MAIN_DB)? {
+                return Err(Error::Store(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                    None,
+                )));
+            }
+            configure_writable(&conn)?;
+            Ok(conn)
+        });
+        let conn = match writable {
+            Ok(conn) => conn,
+            Err(e) if cannot_write(&e) && path.is_file() => {
+                return Store::open_read_only(path, clock, entropy);
+            }
+            Err(e) => return Err(e),
+        };
+        Store::ready(conn, clock, entropy)
+    }
+
+    /// Opens the existing store at `path` for reading only: lists, searches and
+    /// exports work; every write is refused (SQLite's `query_only`). A folder in which
+    /// SQLite cannot create the shared-memory file is read with the store treated as
+    /// immutable, provided no write-ahead log is waiting to be folded in.
+    pub fn open_read_only(
+        path: &Path,
+        clock: Box<dyn Clock>,
+        entropy: Box<dyn Entropy>,
+    ) -> Result<Store> {
+        let conn = match read_only_connection(path, false) {
+            Ok(conn) => conn,
+            Err(e) if e.is_damaged() => return Err(e),
+            Err(e) => {
+                let mut wal = path.as_os_str().to_os_string();
+                wal.push("-wal");
+                let log_waiting = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+                if log_waiting {
+                    return Err(e);
+                }
+                read_only_connection(path, true)?
+            }
+        };
+        Store::ready(conn, clock, entropy)
+    }
+
+    /// Finishes opening on a configured connection: the store's SQL function, the
+    /// schema, and this device's id.
+    fn ready(
+        conn: Connection,
+        clock: Box<dyn Clock>,
+        mut entropy: Box<dyn Entropy>,
+    ) -> Result<Store> {
         // A save runs a few dozen distinct statements; rusqlite keeps 16 prepared by
         // default, so they pushed each other out and were parsed again every time.
         conn.set_prepared_statement_cache_capacity(128);
@@ -319,6 +362,72 @@ impl Store {
     pub fn read_model_snapshot(&self) -> Result<Vec<String>> {
         read_model::snapshot(&self.conn)
     }
+}
+
+/// The settings of a connection that writes.
+fn configure_writable(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // SQLite would fold the log into the main file inside whichever commit fills
+    // it, adding ~15 ms to that save; `checkpoint` does it between saves instead.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // 16 MB of page cache: a catch-up page of entries (hundreds of documents and
+    // their index rows in one transaction) then fits without spilling.
+    conn.pragma_update(None, "cache_size", -16_384)?;
+    Ok(())
+}
+
+/// Whether opening for writing failed only because the store may not be written.
+fn cannot_write(e: &Error) -> bool {
+    e.is_read_only()
+        || matches!(
+            e,
+            Error::Store(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::CannotOpen)
+        )
+}
+
+/// A read-only connection to the store at `path`; `immutable`: read the file as it
+/// is, without the shared-memory file (which a read-only folder cannot hold).
+fn read_only_connection(path: &Path, immutable: bool) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = match sqlite_uri(path, immutable) {
+        Some(uri) => Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?,
+        None => Connection::open_with_flags(path, flags)?,
+    };
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    conn.pragma_update(None, "cache_size", -16_384)?;
+    // Reading the schema version reaches the file (and the log), so a store that
+    // cannot be read fails here rather than in the first query.
+    conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?;
+    Ok(conn)
+}
+
+/// `file:` URI of `path` opened read-only (and `immutable`), for SQLite; `None` where
+/// paths do not map onto one simply (not unix): the plain path is read-only then.
+#[cfg(unix)]
+fn sqlite_uri(path: &Path, immutable: bool) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?mode=ro");
+    if immutable {
+        uri.push_str("&immutable=1");
+    }
+    Some(uri)
+}
+
+#[cfg(not(unix))]
+fn sqlite_uri(_: &Path, _: bool) -> Option<String> {
+    None
 }
 
 fn migrate(conn: &Connection) -> Result<()> {

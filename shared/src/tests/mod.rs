@@ -3,6 +3,7 @@
 mod capture;
 mod edits;
 mod merge;
+mod opening;
 mod queries;
 mod rebuild;
 

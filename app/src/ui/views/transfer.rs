@@ -224,8 +224,8 @@ fn save_export(
 fn write_export(session: &Session, label: &str, path: &Path, text: &str) -> bool {
     let written = path
         .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(path, text));
+        .map_or(Ok(()), crate::owner_only::create_dir_all)
+        .and_then(|()| crate::owner_only::write(path, text.as_bytes()));
     match written {
         Ok(()) => {
             session.done(format!("{label} written to {}", path.display()));
@@ -243,7 +243,7 @@ fn write_export(session: &Session, label: &str, path: &Path, text: &str) -> bool
 async fn ask_where(suggested: &Path) -> Option<PathBuf> {
     let mut dialog = rfd::AsyncFileDialog::new().set_title("Save the export");
     if let Some(dir) = suggested.parent() {
-        let _ = std::fs::create_dir_all(dir);
+        let _ = crate::owner_only::create_dir_all(dir);
         dialog = dialog.set_directory(dir);
     }
     if let Some(name) = suggested.file_name() {
