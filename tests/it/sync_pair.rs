@@ -62,6 +62,11 @@ fn a_device_pairs_with_the_phrase_on_standard_input_and_phrase_on_the_command_li
     let stderr = String::from_utf8_lossy(&paired.stderr);
     assert!(paired.status.success(), "{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
+    let said = String::from_utf8_lossy(&paired.stdout);
+    assert!(
+        said.contains("1 people and 1 conversations are here now"),
+        "counts people and conversations, not read-model rows: {said}"
+    );
     assert!(ok(laptop.path(), &["diary", "Ada"]).contains("phrases"));
 
     let tablet = tempfile::tempdir().unwrap();

@@ -86,10 +86,10 @@ pub fn pair(dir: &Path, args: PairArgs) -> anyhow::Result<()> {
     };
     runtime()?.block_on(device_sync::pair(dir, &args.relay, &phrase))?;
     let status = device_sync::read_status(dir)?;
+    let (people, conversations) = count_records(dir)?;
     out(&format!(
-        "Paired with the account on {}. {} people and conversations are here now.",
+        "Paired with the account on {}. {people} people and {conversations} conversations are here now.",
         status.relay.unwrap_or_default(),
-        count_records(dir)?
     ));
     Ok(())
 }
@@ -120,9 +120,10 @@ fn warn(text: &str) {
     let _ = writeln!(std::io::stderr(), "{text}");
 }
 
-fn count_records(dir: &Path) -> anyhow::Result<usize> {
+/// How many people and conversations the device in `dir` holds.
+fn count_records(dir: &Path) -> anyhow::Result<(usize, usize)> {
     let store = crate::data::open_store(dir)?;
-    Ok(store.read_model_snapshot()?.len())
+    Ok((store.people(usize::MAX)?.len(), store.interaction_count()?))
 }
 
 pub fn sync(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {

@@ -38,7 +38,10 @@ impl SyncHandle {
     /// small tokio runtime), so it never blocks the caller or the UI. Without an
     /// account the status is [`ConnState::NoAccount`] until one is created or paired.
     pub fn start(data_dir: PathBuf) -> SyncHandle {
-        let (status_tx, status) = watch::channel(SyncStatus::no_account());
+        // What was last recorded, so a paired device never shows "no account" first.
+        let first =
+            super::status::read_status(&data_dir).unwrap_or_else(|_| SyncStatus::no_account());
+        let (status_tx, status) = watch::channel(first);
         let (changes_tx, changes) = watch::channel(0u64);
         let (nudge, nudge_rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(false);
