@@ -36,7 +36,69 @@ fn main() {
         reconnect(env_usize("AFTERCALL_BENCH_DOCS", 10_000)).await;
         propagation(200).await;
         bootstrap(env_usize("AFTERCALL_BENCH_BOOTSTRAP", 10_000)).await;
+        contacts(env_usize("AFTERCALL_BENCH_CONTACTS", 10_000), 3).await;
     });
+}
+
+/// An address book of `n` cards with 600-byte notes, as phones export them.
+fn address_book(n: usize) -> String {
+    let note = "met at the clinic fair, wants the pricing deck and an intro ".repeat(10);
+    (0..n)
+        .map(|i| {
+            format!(
+                "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bench-{i}\r\nFN:Contact {i}\r\n\
+                 EMAIL:contact{i}@example.org\r\nTEL:+44 20 7946 {:04}\r\nNOTE:{i} {note}\r\n\
+                 END:VCARD\r\n",
+                i % 10_000
+            )
+        })
+        .collect()
+}
+
+/// `n` contacts imported on one device, uploaded, and received by another through
+/// the relay, `runs` times on fresh accounts; prints each run and the medians.
+async fn contacts(n: usize, runs: usize) {
+    let file = address_book(n);
+    let (mut import, mut upload, mut receive) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay::start(dir.path());
+        let (devices, _) = account(&relay, &["phone", "laptop"]).await;
+        let (phone, laptop) = (&devices[0], &devices[1]);
+        let started = Instant::now();
+        phone
+            .store()
+            .import_vcards(
+                file.as_bytes(),
+                aftercall_shared::interop::ImportOptions::default(),
+                |_| {},
+            )
+            .unwrap();
+        import.push(started.elapsed());
+        let started = Instant::now();
+        phone.sync().await;
+        upload.push(started.elapsed());
+        let started = Instant::now();
+        let got = laptop.sync().await;
+        receive.push(started.elapsed());
+        println!(
+            "contacts: {n} imported in {:.2} s, uploaded in {:.2} s, received ({} entries) in {:.2} s",
+            import.last().unwrap().as_secs_f64(),
+            upload.last().unwrap().as_secs_f64(),
+            got.received,
+            receive.last().unwrap().as_secs_f64()
+        );
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    println!(
+        "contacts: median of {runs}: import {:.2} s, upload {:.2} s, receive {:.2} s (target: sync after the import <= 5 s)",
+        median(&mut import),
+        median(&mut upload),
+        median(&mut receive)
+    );
 }
 
 /// Captures `n` conversations, each with a new person (two documents each), in

@@ -309,7 +309,7 @@ pub(crate) async fn run_session(
 pub async fn sync_once(data_dir: &Path) -> anyhow::Result<SyncReport> {
     let mut store = crate::data::open_store(data_dir)?;
     let account = load_account(data_dir, &store)?.context(
-        "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL --phrase \"WORDS\"`",
+        "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL`",
     )?;
     let mut report = SyncReport::default();
     // A re-homed device connects again at once under its new id (at most twice: a

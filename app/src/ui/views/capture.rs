@@ -297,6 +297,7 @@ fn CaptureForm(on_saved: EventHandler<Saved>) -> Element {
                     "Save"
                 }
                 span { class: "hint wide-only", "or Ctrl+Enter" }
+                span { class: "hint", id: "save-limit", "{SAVE_LIMIT_HINT}" }
             }
         }
     }
@@ -391,3 +392,6 @@ fn ReferralRow(
         }
     }
 }
+
+/// The size one save may take, as the capture screen states it.
+const SAVE_LIMIT_HINT: &str = "up to 1 MB of notes per save";
