@@ -84,7 +84,7 @@ impl Store {
                 .optional()?;
             let Some(stored) = stored else { continue };
             let mut doc = AutoCommit::load(&stored)?;
-            let doc = match without_changes(&mut doc, &change_hashes(&bytes)?)? {
+            let mut doc = match without_changes(&mut doc, &change_hashes(&bytes)?)? {
                 // Written only here since the copies parted: no other copy has it.
                 None => doc,
                 Some(kept) => {
@@ -106,7 +106,6 @@ impl Store {
                     fork
                 }
             };
-            let mut doc = doc;
             resend.push(DocChanges {
                 doc_id,
                 kind,
