@@ -2,8 +2,9 @@
 //! `cargo bench -p aftercall-tests --bench sync`; figures are printed and recorded
 //! in docs/benchmarks.md, section "Sync".
 //!
-//! Set `AFTERCALL_BENCH_DOCS` (default 10000) and `AFTERCALL_BENCH_BOOTSTRAP`
-//! (interactions, default 10000) to scale.
+//! Set `AFTERCALL_BENCH_DOCS` (default 10000), `AFTERCALL_BENCH_BOOTSTRAP`
+//! (interactions, default 10000) and `AFTERCALL_BENCH_CONTACTS` (cards, default
+//! 10000) to scale.
 
 #![allow(clippy::print_stdout)]
 
