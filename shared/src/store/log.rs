@@ -447,6 +447,10 @@ fn apply_entry(tx: &Transaction<'_>, entry: &RemoteEntry<'_>) -> Result<bool> {
          ON CONFLICT(device) DO UPDATE SET seq = excluded.seq",
     )?
     .execute(params![device, seq as i64])?;
+    // An entry set aside earlier and now applied (a repaired copy arrived) is no
+    // longer quarantined.
+    tx.prepare_cached("DELETE FROM quarantine WHERE device = ?1 AND seq <= ?2")?
+        .execute(params![device, seq as i64])?;
     Ok(true)
 }
 

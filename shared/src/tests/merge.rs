@@ -272,3 +272,46 @@ fn pair(devices: &mut [Fixture; 3], to: usize, from: usize) -> (&mut Fixture, &F
         (&mut right[0], &left[from])
     }
 }
+
+#[test]
+fn an_entry_applied_after_being_quarantined_leaves_the_quarantine() {
+    let mut phone = fixture(36);
+    let mut desktop = fixture(37);
+    for n in 0..2 {
+        phone
+            .store
+            .capture(&chat("Ana", InteractionKind::Casual, &format!("chat {n}")))
+            .unwrap();
+    }
+    let log = phone.store.own_log_after(0, 10).unwrap();
+    let device = phone.store.device_id().to_string();
+    desktop
+        .store
+        .quarantine_entry(&device, 1, "damaged on the relay", b"\x01")
+        .unwrap();
+    desktop
+        .store
+        .quarantine_entry(&device, 2, "arrived before entry 1", b"\x02")
+        .unwrap();
+    desktop
+        .store
+        .quarantine_entry("other", 1, "forged", b"\x03")
+        .unwrap();
+    desktop
+        .store
+        .apply_remote_entry(&device, 1, &log[0].1)
+        .unwrap();
+    let left: Vec<(String, u64)> = desktop
+        .store
+        .quarantined()
+        .unwrap()
+        .into_iter()
+        .map(|q| (q.device, q.seq))
+        .collect();
+    assert_eq!(left, vec![(device.clone(), 2), ("other".to_string(), 1)]);
+    desktop
+        .store
+        .apply_remote_entry(&device, 2, &log[1].1)
+        .unwrap();
+    assert_eq!(desktop.store.quarantined_count().unwrap(), 1);
+}
