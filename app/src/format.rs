@@ -1,5 +1,6 @@
 //! How dates, kinds and lists read to a person: shared by the screens and the command line.
 
+use aftercall_shared::model::{Day, InteractionKind, ReferralStatus};
 use chrono::{DateTime, Local, NaiveDate, TimeZone};
 
 /// A moment (ms since the epoch) as a short local date and time: "Mon 23 Nov, 14:05".
@@ -18,11 +19,9 @@ pub fn local_date(millis: i64) -> Option<NaiveDate> {
         .map(|t: DateTime<Local>| t.date_naive())
 }
 
-/// An ISO date as "Mon 23 Nov".
-pub fn day(iso: &str) -> String {
-    NaiveDate::parse_from_str(iso, "%Y-%m-%d")
-        .map(|d| d.format("%a %-d %b").to_string())
-        .unwrap_or_else(|_| iso.to_string())
+/// A day as "Mon 23 Nov".
+pub fn day(day: Day) -> String {
+    day.date().format("%a %-d %b").to_string()
 }
 
 /// How late a follow-up is: "due today", "1 day overdue", "due in 3 days".
@@ -37,23 +36,22 @@ pub fn due(overdue_days: i64) -> String {
 }
 
 /// The kind of a conversation in words: "value call", "casual chat".
-pub fn kind(kind: &str) -> &'static str {
+pub fn kind(kind: InteractionKind) -> &'static str {
     match kind {
-        "value" => "value call",
-        "casual" => "casual chat",
-        "event" => "met at an event",
-        _ => "other",
+        InteractionKind::Value => "value call",
+        InteractionKind::Casual => "casual chat",
+        InteractionKind::Event => "met at an event",
+        InteractionKind::Other => "other",
     }
 }
 
 /// A referral's status in words.
-pub fn referral_status(status: &str) -> &'static str {
+pub fn referral_status(status: ReferralStatus) -> &'static str {
     match status {
-        "suggested" => "suggested",
-        "intro-asked" => "intro asked",
-        "intro-made" => "intro made",
-        "talked" => "talked",
-        _ => "unknown",
+        ReferralStatus::Suggested => "suggested",
+        ReferralStatus::IntroAsked => "intro asked",
+        ReferralStatus::IntroMade => "intro made",
+        ReferralStatus::Talked => "talked",
     }
 }
 
@@ -69,7 +67,8 @@ pub fn gist(text: &str, max: usize) -> String {
 }
 
 /// The first 8 characters of an id: enough to name it on the command line.
-pub fn short(id: &str) -> &str {
+pub fn short(id: &impl AsRef<str>) -> &str {
+    let id = id.as_ref();
     &id[..id.len().min(8)]
 }
 
@@ -93,6 +92,6 @@ mod tests {
             "Zoë talked pricing"
         );
         assert_eq!(gist("ééééééé", 4), "ééé…");
-        assert_eq!(day("2026-11-23"), "Mon 23 Nov");
+        assert_eq!(day("2026-11-23".parse().unwrap()), "Mon 23 Nov");
     }
 }

@@ -12,10 +12,15 @@
 //!   Each is one durable transaction.
 //! - [`queries`]: Today, People and search, a person's Diary, the weekly Review.
 //! - [`dates`]: dates as typed after a call ("in 3 days", "friday").
+//! - [`api`]: every command and query as a [`Request`](api::Request) value with its
+//!   typed [`Reply`](api::Reply), answered by [`Store::answer`], encoded compactly
+//!   to cross a thread or worker boundary.
 //!
 //! With the `device` feature off, only the wire protocol is compiled: that is what the
 //! relay links.
 
+#[cfg(feature = "device")]
+pub mod api;
 #[cfg(feature = "device")]
 pub mod commands;
 #[cfg(feature = "device")]

@@ -66,7 +66,7 @@ fn captures_that_returned_survive_sigkill_at_random_moments() {
         let row = diary
             .interactions
             .iter()
-            .find(|i| i.id == full)
+            .find(|i| i.id.as_str() == full.as_str())
             .expect("in the diary");
         assert!(row
             .talked_about

@@ -686,7 +686,7 @@ fn capture(
             kind: InteractionKind::Value,
             talked_about: talked.into(),
             next_step: "Send the deck, then call".into(),
-            follow_up,
+            follow_up: follow_up.map(Into::into),
             thank_you,
             ..Default::default()
         })

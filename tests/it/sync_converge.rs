@@ -86,7 +86,7 @@ async fn the_same_note_edited_on_two_offline_devices_keeps_both_edits() {
     let rows = assert_converged(&[phone, laptop]);
     let row = rows
         .iter()
-        .find(|r| r.starts_with("interactions:") && r.contains(&id))
+        .find(|r| r.starts_with("interactions:") && r.contains(id.as_str()))
         .expect("the interaction row");
     assert!(row.contains("Phone: she wants a demo."), "{row}");
     assert!(row.contains("Laptop: budget is fixed."), "{row}");
@@ -137,8 +137,8 @@ async fn a_delete_on_one_device_and_an_edit_on_another_end_the_same_everywhere()
     );
 }
 
-fn interaction_row<'a>(rows: &'a [String], id: &str) -> &'a str {
+fn interaction_row<'a>(rows: &'a [String], id: &aftercall_shared::model::InteractionId) -> &'a str {
     rows.iter()
-        .find(|r| r.starts_with("interactions:") && r.contains(id))
+        .find(|r| r.starts_with("interactions:") && r.contains(id.as_str()))
         .expect("the interaction row")
 }

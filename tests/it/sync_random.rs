@@ -14,7 +14,7 @@ async fn random_run(seed: u64) {
     let names = ["phone", "laptop", "tablet", "desk", "watch"];
     let (devices, _) = account(relay.as_ref().unwrap(), &names).await;
     let people = ["Ada", "Grace", "Linus", "Barbara"];
-    let mut interactions: Vec<String> = Vec::new();
+    let mut interactions: Vec<aftercall_shared::model::InteractionId> = Vec::new();
 
     for step in 0..60 {
         let d = &devices[pick(devices.len())];

@@ -261,7 +261,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn edit_note(device: &Device, id: &str, text: &str) {
+fn edit_note(device: &Device, id: &aftercall_shared::model::InteractionId, text: &str) {
     device
         .store()
         .edit_interaction(

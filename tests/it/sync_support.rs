@@ -133,7 +133,11 @@ impl Device {
     }
 
     /// Saves a conversation with `person` about `talked_about`; returns its id.
-    pub fn capture(&self, person: &str, talked_about: &str) -> String {
+    pub fn capture(
+        &self,
+        person: &str,
+        talked_about: &str,
+    ) -> aftercall_shared::model::InteractionId {
         let draft = CaptureDraft {
             people: vec![PersonRef::Named(person.to_string())],
             kind: InteractionKind::Value,

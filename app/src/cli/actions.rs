@@ -3,10 +3,12 @@
 use std::path::Path;
 
 use aftercall_shared::dates::parse_date;
-use aftercall_shared::model::ReferralStatus;
+use aftercall_shared::model::{Day, ReferralStatus};
 use clap::Args;
 
-use super::{local_now, out};
+use aftercall_shared::api::{Reply, Request};
+
+use super::{ask, local_now, out, unexpected};
 use crate::format;
 
 #[derive(Debug, Args)]
@@ -54,10 +56,14 @@ pub fn thanked(dir: &Path, args: ThankedArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|d| parse_date(d, today))
         .transpose()?
-        .unwrap_or(today);
+        .unwrap_or(today)
+        .into();
     let mut store = crate::data::open_store(dir)?;
     let id = store.find_person_by_id_or_name(&args.name)?;
-    let n = store.mark_person_thanked(&id, on)?;
+    let n = match ask(&mut store, Request::PersonThanked { id, on })? {
+        Reply::Thanked(n) => n,
+        other => return Err(unexpected(other)),
+    };
     out(&format!(
         "Marked {n} thank-you{} as sent.",
         if n == 1 { "" } else { "s" }
@@ -68,20 +74,20 @@ pub fn thanked(dir: &Path, args: ThankedArgs) -> anyhow::Result<()> {
 pub fn done(dir: &Path, args: DoneArgs) -> anyhow::Result<()> {
     let mut store = crate::data::open_store(dir)?;
     let id = store.resolve_follow_up(&args.id)?;
-    store.complete_follow_up(&id)?;
+    ask(&mut store, Request::FollowUpDone { id: id.clone() })?;
     out(&format!("Follow-up {} done.", format::short(&id)));
     Ok(())
 }
 
 pub fn move_follow_up(dir: &Path, args: MoveArgs) -> anyhow::Result<()> {
-    let to = parse_date(&args.to, local_now().date_naive())?;
+    let to: Day = parse_date(&args.to, local_now().date_naive())?.into();
     let mut store = crate::data::open_store(dir)?;
     let id = store.resolve_follow_up(&args.id)?;
-    store.move_follow_up(&id, to)?;
+    ask(&mut store, Request::FollowUpMoved { id: id.clone(), to })?;
     out(&format!(
         "Follow-up {} moved to {}.",
         format::short(&id),
-        format::day(&to.to_string())
+        format::day(to)
     ));
     Ok(())
 }
@@ -90,7 +96,16 @@ pub fn referral(dir: &Path, args: ReferralArgs) -> anyhow::Result<()> {
     let status: ReferralStatus = args.status.parse()?;
     let mut store = crate::data::open_store(dir)?;
     let id = store.resolve_referral(&args.id)?;
-    let done = store.set_referral_status(&id, status)?;
+    let done = match ask(
+        &mut store,
+        Request::ReferralStatus {
+            id: id.clone(),
+            status,
+        },
+    )? {
+        Reply::ReferralAdvanced(done) => done,
+        other => return Err(unexpected(other)),
+    };
     let extra = if done.person_created {
         " and added to your people"
     } else {
@@ -99,7 +114,7 @@ pub fn referral(dir: &Path, args: ReferralArgs) -> anyhow::Result<()> {
     out(&format!(
         "Referral {} is now {}{extra}.",
         format::short(&id),
-        format::referral_status(status.as_str())
+        format::referral_status(status)
     ));
     Ok(())
 }
@@ -108,14 +123,14 @@ pub fn delete(dir: &Path, args: IdArgs, delete: bool) -> anyhow::Result<()> {
     let mut store = crate::data::open_store(dir)?;
     let (id, kind) = store.resolve_doc(&args.id)?;
     if delete {
-        store.delete(&id)?;
+        ask(&mut store, Request::Delete { id: id.clone() })?;
         out(&format!(
             "Deleted {kind} {}. `aftercall restore {}` brings it back.",
             format::short(&id),
             format::short(&id)
         ));
     } else {
-        store.restore(&id)?;
+        ask(&mut store, Request::Restore { id: id.clone() })?;
         out(&format!("Restored {kind} {}.", format::short(&id)));
     }
     Ok(())

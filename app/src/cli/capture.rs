@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
+use aftercall_shared::api::{Reply, Request};
 use aftercall_shared::commands::{CaptureDraft, EventRef, PersonRef, ReferralDraft};
 use aftercall_shared::dates::{parse_date, parse_datetime};
-use aftercall_shared::model::{Channel, InteractionKind};
+use aftercall_shared::model::{Channel, Day, InteractionKind};
 use anyhow::bail;
 use clap::Args;
 
@@ -120,7 +121,7 @@ pub fn run(dir: &Path, args: CaptureArgs) -> anyhow::Result<()> {
         follow_up: args
             .follow_up
             .as_deref()
-            .map(|d| parse_date(d, now.date_naive()))
+            .map(|d| parse_date(d, now.date_naive()).map(Day::from))
             .transpose()?,
         referrals: args
             .referrals
@@ -134,18 +135,21 @@ pub fn run(dir: &Path, args: CaptureArgs) -> anyhow::Result<()> {
     };
     // Everything is read and checked; only now is the store touched.
     let mut store = crate::data::open_store(dir)?;
-    let saved = store.capture(&draft)?;
+    let saved = match super::ask(&mut store, Request::Capture(draft.clone()))? {
+        Reply::Captured(saved) => saved,
+        other => return Err(super::unexpected(other)),
+    };
     if args.json {
         return super::print_json(&saved);
     }
     let names: Vec<String> = saved
         .people
         .iter()
-        .map(|(_, name, created)| {
-            if *created {
-                format!("{name} (new)")
+        .map(|p| {
+            if p.created {
+                format!("{} (new)", p.name)
             } else {
-                name.clone()
+                p.name.clone()
             }
         })
         .collect();
@@ -153,7 +157,7 @@ pub fn run(dir: &Path, args: CaptureArgs) -> anyhow::Result<()> {
         "Saved {} with {} [{}]",
         draft.kind,
         names.join(", "),
-        &saved.interaction_id[..8]
+        crate::format::short(&saved.interaction_id)
     ));
     Ok(())
 }

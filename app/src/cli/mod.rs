@@ -104,6 +104,23 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// Asks the store through the API, as the screens do; a failure becomes the
+/// command's error.
+pub(crate) fn ask(
+    store: &mut aftercall_shared::Store,
+    request: aftercall_shared::api::Request,
+) -> anyhow::Result<aftercall_shared::api::Reply> {
+    match store.answer(&request) {
+        aftercall_shared::api::Reply::Failed(failure) => Err(anyhow::anyhow!(failure.message)),
+        reply => Ok(reply),
+    }
+}
+
+/// The error for a reply of another shape than the request's.
+pub(crate) fn unexpected(reply: aftercall_shared::api::Reply) -> anyhow::Error {
+    anyhow::anyhow!("the store answered with something else: {reply:?}")
+}
+
 /// Now, in the local time zone: what date words are read against.
 pub(crate) fn local_now() -> chrono::DateTime<chrono::FixedOffset> {
     chrono::Local::now().fixed_offset()

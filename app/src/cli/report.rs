@@ -2,11 +2,12 @@
 
 use std::path::Path;
 
+use aftercall_shared::api::{Reply, Request};
 use aftercall_shared::dates::parse_date;
 use aftercall_shared::queries::{InteractionRow, ReferralRow};
 use clap::Args;
 
-use super::{local_now, out, print_json};
+use super::{ask, local_now, out, print_json, unexpected};
 use crate::format;
 
 #[derive(Debug, Args)]
@@ -85,18 +86,25 @@ fn referral_line(r: &ReferralRow) -> String {
     format!(
         "{}{by}, {}{flags}{reach}  [referral {}]",
         r.name,
-        format::referral_status(&r.status),
+        format::referral_status(r.status),
         format::short(&r.id)
     )
 }
 
 pub fn today(dir: &Path, args: TodayArgs) -> anyhow::Result<()> {
-    let store = crate::data::open_store(dir)?;
-    let today = store.today_showing(local_now().date_naive(), args.limit)?;
+    let mut store = crate::data::open_store(dir)?;
+    let request = Request::Today {
+        day: local_now().date_naive().into(),
+        limit: args.limit,
+    };
+    let today = match ask(&mut store, request)? {
+        Reply::Today(today) => today,
+        other => return Err(unexpected(other)),
+    };
     if args.json {
         return print_json(&today);
     }
-    out(&format!("Today, {}", format::day(&today.date)));
+    out(&format!("Today, {}", format::day(today.date)));
     if today.is_clear() {
         out("Nothing owed today. Capture your next call with `aftercall capture --with NAME`.");
     }
@@ -110,7 +118,7 @@ pub fn today(dir: &Path, args: TodayArgs) -> anyhow::Result<()> {
             out(&format!(
                 "  • {} — {}, {}: {}  [{}]",
                 people_of(i),
-                format::kind(&i.kind),
+                format::kind(i.kind),
                 format::when(i.at),
                 format::gist(&i.talked_about, 60),
                 format::short(&i.id)
@@ -147,7 +155,7 @@ pub fn today(dir: &Path, args: TodayArgs) -> anyhow::Result<()> {
             out(&format!(
                 "  • {} — {}  [follow-up {}]",
                 people_of(&f.interaction),
-                format::day(&f.on),
+                format::day(f.on),
                 format::short(&f.id)
             ));
         }
@@ -167,10 +175,16 @@ fn more(total: usize, shown: usize) {
 }
 
 pub fn people(dir: &Path, args: PeopleArgs) -> anyhow::Result<()> {
-    let store = crate::data::open_store(dir)?;
+    let mut store = crate::data::open_store(dir)?;
     let people = match args.search.as_deref() {
-        Some(q) => store.search_people(q, args.limit)?,
-        None => store.people(args.limit)?,
+        Some(q) => people_reply(ask(
+            &mut store,
+            Request::SearchPeople {
+                query: q.clone(),
+                limit: args.limit,
+            },
+        )?)?,
+        None => people_reply(ask(&mut store, Request::People { limit: args.limit })?)?,
     };
     if args.json {
         return print_json(&people);
@@ -207,9 +221,12 @@ pub fn people(dir: &Path, args: PeopleArgs) -> anyhow::Result<()> {
 }
 
 pub fn diary(dir: &Path, args: DiaryArgs) -> anyhow::Result<()> {
-    let store = crate::data::open_store(dir)?;
+    let mut store = crate::data::open_store(dir)?;
     let id = store.find_person_by_id_or_name(&args.name)?;
-    let diary = store.diary(&id)?;
+    let diary = match ask(&mut store, Request::Diary { person: id })? {
+        Reply::Diary(diary) => diary,
+        other => return Err(unexpected(other)),
+    };
     if args.json {
         return print_json(&diary);
     }
@@ -229,7 +246,7 @@ pub fn diary(dir: &Path, args: DiaryArgs) -> anyhow::Result<()> {
         out(&format!(
             "\n{} — {} ({})",
             format::when(i.at),
-            format::kind(&i.kind),
+            format::kind(i.kind),
             i.channel
         ));
         for (label, text) in [
@@ -262,8 +279,15 @@ pub fn review(dir: &Path, args: ReviewArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|w| parse_date(w, now.date_naive()))
         .transpose()?;
-    let store = crate::data::open_store(dir)?;
-    let review = store.review(day.unwrap_or(now.date_naive()), *now.offset())?;
+    let mut store = crate::data::open_store(dir)?;
+    let request = Request::Review {
+        day: day.unwrap_or(now.date_naive()).into(),
+        offset_minutes: now.offset().local_minus_utc() / 60,
+    };
+    let review = match ask(&mut store, request)? {
+        Reply::Review(review) => review,
+        other => return Err(unexpected(other)),
+    };
     if args.json {
         return print_json(&review);
     }
@@ -273,7 +297,7 @@ pub fn review(dir: &Path, args: ReviewArgs) -> anyhow::Result<()> {
     ] {
         out(&format!(
             "{label} (from {}): {} value calls, {} casual chats, {} at events, {} other; offers made: {}",
-            format::day(&w.start),
+            format::day(w.start),
             w.value,
             w.casual,
             w.event,
@@ -303,4 +327,11 @@ pub fn review(dir: &Path, args: ReviewArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn people_reply(reply: Reply) -> anyhow::Result<Vec<aftercall_shared::queries::PersonSummary>> {
+    match reply {
+        Reply::People(people) => Ok(people),
+        other => Err(unexpected(other)),
+    }
 }

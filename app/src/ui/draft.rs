@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use aftercall_shared::commands::{CaptureDraft, PersonRef, ReferralDraft};
-use aftercall_shared::model::InteractionKind;
-use chrono::NaiveDate;
+use aftercall_shared::model::{Day, InteractionKind, PersonId};
 use serde::{Deserialize, Serialize};
 
 /// The draft file's name inside the data directory.
@@ -22,7 +21,7 @@ pub struct Draft {
     /// The person as typed.
     pub person_text: String,
     /// The person picked from the suggestions: (id, name).
-    pub person_picked: Option<(String, String)>,
+    pub person_picked: Option<(PersonId, String)>,
     /// A stable key per referral row, so rows keep their typed text when one is removed.
     pub referral_keys: Vec<u64>,
 }
@@ -86,7 +85,7 @@ impl Draft {
     }
 
     /// Sets or clears the follow-up date; choosing the chosen date again clears it.
-    pub fn toggle_follow_up(&mut self, date: NaiveDate) {
+    pub fn toggle_follow_up(&mut self, date: Day) {
         self.capture.follow_up = if self.capture.follow_up == Some(date) {
             None
         } else {
@@ -188,7 +187,7 @@ mod tests {
     #[test]
     fn choosing_the_same_follow_up_twice_clears_it() {
         let mut d = Draft::default();
-        let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let day: Day = "2026-11-24".parse().unwrap();
         d.toggle_follow_up(day);
         assert_eq!(d.capture.follow_up, Some(day));
         d.toggle_follow_up(day);

@@ -24,7 +24,7 @@ pub fn plan<'a>(due: &'a [FollowUpDue], notified: &str) -> (Vec<&'a FollowUpDue>
 
 /// Raises one notification per follow-up newly due and remembers them.
 pub fn follow_ups_falling_due(session: &Session) {
-    let Ok(today) = session.query(|s| s.today(local_today())) else {
+    let Ok(today) = session.query(|s| s.today(local_today().into())) else {
         return;
     };
     let notified = session.setting(NOTIFIED).unwrap_or_default();
@@ -73,13 +73,13 @@ mod tests {
     fn due(id: &str, on: &str) -> FollowUpDue {
         FollowUpDue {
             id: id.into(),
-            on: on.into(),
+            on: on.parse().unwrap(),
             overdue_days: 0,
             interaction: InteractionRow {
                 id: id.into(),
                 at: 0,
-                kind: "value".into(),
-                channel: "phone".into(),
+                kind: aftercall_shared::model::InteractionKind::Value,
+                channel: aftercall_shared::model::Channel::Phone,
                 people: Vec::new(),
                 talked_about: String::new(),
                 recommended: String::new(),
@@ -87,9 +87,9 @@ mod tests {
                 next_step: String::new(),
                 business_discussed: false,
                 offer_made: false,
-                thank_you: "not_needed".into(),
+                thank_you: aftercall_shared::model::ThankYouState::NotNeeded,
                 thank_you_sent_on: None,
-                follow_up_on: Some(on.into()),
+                follow_up_on: Some(on.parse().unwrap()),
                 follow_up_done: false,
                 event: None,
                 referrals: Vec::new(),

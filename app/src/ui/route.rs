@@ -6,10 +6,10 @@ pub enum Screen {
     Capture,
     Today,
     People,
-    Person(String),
+    Person(aftercall_shared::model::PersonId),
     Review,
     Event,
-    EventPage(String),
+    EventPage(aftercall_shared::model::EventId),
     Sync,
     Transfer,
     /// On a phone: the screens that do not fit the bottom bar.

@@ -16,7 +16,7 @@ pub struct Notice {
     pub text: String,
     pub error: bool,
     /// A record that was just deleted and can be brought back.
-    pub undo: Option<String>,
+    pub undo: Option<aftercall_shared::model::RecordId>,
 }
 
 /// How long after a save its write-ahead log is folded into the store's file.

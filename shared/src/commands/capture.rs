@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 
 use autosurgeon::Text;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::lookup::{event_by_name, person_by_name, person_name};
 use crate::model::{
-    Channel, DocKind, Event, FollowUp, Interaction, InteractionKind, Person, Referral,
-    ReferralStatus, ThankYou,
+    Channel, Day, DocKind, Event, EventId, FollowUp, Interaction, InteractionId, InteractionKind,
+    Person, PersonId, Referral, ReferralStatus, ThankYou,
 };
 use crate::store::Writer;
 use crate::{Error, Result, Store};
@@ -18,7 +18,7 @@ use crate::{Error, Result, Store};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PersonRef {
-    Existing(String),
+    Existing(PersonId),
     Named(String),
 }
 
@@ -26,7 +26,7 @@ pub enum PersonRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventRef {
-    Existing(String),
+    Existing(EventId),
     Named(String),
 }
 
@@ -57,18 +57,26 @@ pub struct CaptureDraft {
     pub business_discussed: bool,
     pub offer_made: bool,
     pub thank_you: bool,
-    pub follow_up: Option<NaiveDate>,
+    pub follow_up: Option<Day>,
     pub referrals: Vec<ReferralDraft>,
     pub event: Option<EventRef>,
 }
 
 /// What a capture wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Captured {
-    pub interaction_id: String,
-    /// (person id, name, newly created)
-    pub people: Vec<(String, String, bool)>,
-    pub event_id: Option<String>,
+    pub interaction_id: InteractionId,
+    pub people: Vec<CapturedPerson>,
+    pub event_id: Option<EventId>,
+}
+
+/// One person of a capture: found, or created by it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedPerson {
+    pub id: PersonId,
+    pub name: String,
+    /// True when the capture created them.
+    pub created: bool,
 }
 
 impl CaptureDraft {
@@ -129,10 +137,7 @@ impl Store {
                 } else {
                     ThankYou::NotNeeded
                 },
-                follow_up: draft.follow_up.map(|d| FollowUp {
-                    on: d.format("%Y-%m-%d").to_string(),
-                    done: false,
-                }),
+                follow_up: draft.follow_up.map(|on| FollowUp { on, done: false }),
                 referrals,
                 event: event_id.clone(),
                 created_at: now.timestamp_millis(),
@@ -140,9 +145,16 @@ impl Store {
             };
             let interaction_id = w.create(DocKind::Interaction, &interaction)?;
             Ok(Captured {
-                interaction_id,
-                people,
-                event_id,
+                interaction_id: interaction_id.into(),
+                people: people
+                    .into_iter()
+                    .map(|(id, name, created)| CapturedPerson {
+                        id: id.into(),
+                        name,
+                        created,
+                    })
+                    .collect(),
+                event_id: event_id.map(Into::into),
             })
         })
     }
@@ -150,7 +162,7 @@ impl Store {
 
 fn validate(draft: &CaptureDraft) -> Result<()> {
     let named = draft.people.iter().any(|p| match p {
-        PersonRef::Existing(id) => !id.trim().is_empty(),
+        PersonRef::Existing(id) => !id.as_str().trim().is_empty(),
         PersonRef::Named(name) => !name.trim().is_empty(),
     });
     if !named {
@@ -182,8 +194,8 @@ pub(super) fn referral_from(r: &ReferralDraft, order: usize) -> Referral {
 fn resolve_event(w: &mut Writer<'_>, event: &EventRef) -> Result<String> {
     match event {
         EventRef::Existing(id) => {
-            let _: Event = w.read(id, DocKind::Event)?;
-            Ok(id.clone())
+            let _: Event = w.read(id.as_str(), DocKind::Event)?;
+            Ok(id.to_string())
         }
         EventRef::Named(name) => {
             if let Some(id) = event_by_name(w.tx(), name)? {
@@ -212,7 +224,7 @@ pub(super) fn resolve_person(
     event: Option<&Event>,
 ) -> Result<(String, String, bool)> {
     match person {
-        PersonRef::Existing(id) => Ok((id.clone(), person_name(w.tx(), id)?, false)),
+        PersonRef::Existing(id) => Ok((id.to_string(), person_name(w.tx(), id.as_str())?, false)),
         PersonRef::Named(name) => {
             let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
             if let Some((id, name)) = person_by_name(w.tx(), &name)? {

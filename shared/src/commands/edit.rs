@@ -1,11 +1,14 @@
 //! Editing any field of a past record. Text fields change by diff, so an edit on
 //! one device merges with an edit of the same note on another.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::capture::{referral_from, resolve_person, PersonRef, ReferralDraft};
-use crate::model::{Channel, DocKind, FollowUp, Interaction, InteractionKind, Person, ThankYou};
+use crate::model::{
+    Channel, Day, DocKind, FollowUp, Interaction, InteractionId, InteractionKind, Person, PersonId,
+    ReferralId, ThankYou,
+};
 use crate::{Error, Result, Store};
 
 /// Fields to change on an interaction; `None` leaves a field as it is.
@@ -24,17 +27,17 @@ pub struct InteractionEdit {
     pub offer_made: Option<bool>,
     pub thank_you: Option<ThankYou>,
     /// `Some(None)` removes the follow-up.
-    pub follow_up: Option<Option<NaiveDate>>,
+    pub follow_up: Option<Option<Day>>,
     pub add_referrals: Vec<ReferralDraft>,
     pub edit_referrals: Vec<ReferralEdit>,
-    pub remove_referrals: Vec<String>,
+    pub remove_referrals: Vec<ReferralId>,
 }
 
 /// Fields to change on one referral.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReferralEdit {
-    pub id: String,
+    pub id: ReferralId,
     pub name: Option<String>,
     pub will_introduce: Option<bool>,
     pub will_tell: Option<bool>,
@@ -53,7 +56,7 @@ pub struct PersonEdit {
     pub phones: Option<Vec<String>>,
     pub how_met: Option<String>,
     /// `Some(None)` clears who introduced them.
-    pub introduced_by: Option<Option<String>>,
+    pub introduced_by: Option<Option<PersonId>>,
     pub tags: Option<Vec<String>>,
     pub notes: Option<String>,
 }
@@ -69,7 +72,7 @@ where
 
 impl Store {
     /// Changes fields of an interaction.
-    pub fn edit_interaction(&mut self, id: &str, edit: &InteractionEdit) -> Result<()> {
+    pub fn edit_interaction(&mut self, id: &InteractionId, edit: &InteractionEdit) -> Result<()> {
         self.write(|w| {
             let people = match &edit.people {
                 Some(refs) => {
@@ -88,7 +91,7 @@ impl Store {
                 None => None,
             };
             let new_ids: Vec<String> = edit.add_referrals.iter().map(|_| w.new_id()).collect();
-            w.update(id, DocKind::Interaction, |i: &mut Interaction| {
+            w.update(id.as_str(), DocKind::Interaction, |i: &mut Interaction| {
                 set(&mut i.people, &people);
                 if let Some(at) = edit.at {
                     i.at = at.timestamp_millis();
@@ -109,13 +112,10 @@ impl Store {
                 set(&mut i.offer_made, &edit.offer_made);
                 set(&mut i.thank_you, &edit.thank_you);
                 if let Some(follow_up) = &edit.follow_up {
-                    i.follow_up = follow_up.map(|d| FollowUp {
-                        on: d.format("%Y-%m-%d").to_string(),
-                        done: false,
-                    });
+                    i.follow_up = follow_up.map(|on| FollowUp { on, done: false });
                 }
                 for r in &edit.edit_referrals {
-                    let referral = i.referrals.get_mut(&r.id).ok_or_else(|| {
+                    let referral = i.referrals.get_mut(r.id.as_str()).ok_or_else(|| {
                         Error::not_found(format!("no referral {} in this conversation", r.id))
                     })?;
                     set(&mut referral.name, &r.name);
@@ -127,7 +127,7 @@ impl Store {
                     }
                 }
                 for rid in &edit.remove_referrals {
-                    i.referrals.remove(rid);
+                    i.referrals.remove(rid.as_str());
                 }
                 let next = i.referrals.values().map(|r| r.order + 1).max().unwrap_or(0);
                 for (k, (draft, rid)) in edit.add_referrals.iter().zip(&new_ids).enumerate() {
@@ -142,14 +142,14 @@ impl Store {
     }
 
     /// Changes fields of a person.
-    pub fn edit_person(&mut self, id: &str, edit: &PersonEdit) -> Result<()> {
+    pub fn edit_person(&mut self, id: &PersonId, edit: &PersonEdit) -> Result<()> {
         if let Some(name) = &edit.name {
             if name.trim().is_empty() {
                 return Err(Error::invalid("a person needs a name"));
             }
         }
         self.write(|w| {
-            w.update(id, DocKind::Person, |p: &mut Person| {
+            w.update(id.as_str(), DocKind::Person, |p: &mut Person| {
                 if let Some(name) = &edit.name {
                     p.name = name.split_whitespace().collect::<Vec<_>>().join(" ");
                 }
@@ -157,7 +157,9 @@ impl Store {
                 set(&mut p.role, &edit.role);
                 set(&mut p.emails, &edit.emails);
                 set(&mut p.phones, &edit.phones);
-                set(&mut p.introduced_by, &edit.introduced_by);
+                if let Some(by) = &edit.introduced_by {
+                    p.introduced_by = by.as_ref().map(|id| id.to_string());
+                }
                 set(&mut p.tags, &edit.tags);
                 if let Some(v) = &edit.how_met {
                     p.how_met.update(v);

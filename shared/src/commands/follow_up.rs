@@ -1,24 +1,19 @@
 //! Keeping the user honest: thank-yous sent, follow-ups done or moved.
 
-use chrono::NaiveDate;
 use rusqlite::params;
 
-use crate::model::{DocKind, Interaction, ThankYou};
+use crate::model::{Day, DocKind, Interaction, InteractionId, PersonId, ThankYou};
 use crate::{Error, Result, Store};
-
-fn iso(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
 
 impl Store {
     /// Marks the thank-you for one conversation as sent on `on`.
-    pub fn mark_thank_you_sent(&mut self, interaction_id: &str, on: NaiveDate) -> Result<()> {
+    pub fn mark_thank_you_sent(&mut self, interaction_id: &InteractionId, on: Day) -> Result<()> {
         self.write(|w| {
             w.update(
-                interaction_id,
+                interaction_id.as_str(),
                 DocKind::Interaction,
                 |i: &mut Interaction| {
-                    i.thank_you = ThankYou::Sent { on: iso(on) };
+                    i.thank_you = ThankYou::Sent { on };
                     Ok(())
                 },
             )
@@ -26,7 +21,7 @@ impl Store {
     }
 
     /// Marks every thank-you still to send to this person as sent; returns how many.
-    pub fn mark_person_thanked(&mut self, person_id: &str, on: NaiveDate) -> Result<usize> {
+    pub fn mark_person_thanked(&mut self, person_id: &PersonId, on: Day) -> Result<usize> {
         let ids: Vec<String> = self
             .conn()
             .prepare(
@@ -44,7 +39,7 @@ impl Store {
         self.write(|w| {
             for id in &ids {
                 w.update(id, DocKind::Interaction, |i: &mut Interaction| {
-                    i.thank_you = ThankYou::Sent { on: iso(on) };
+                    i.thank_you = ThankYou::Sent { on };
                     Ok(())
                 })?;
             }
@@ -53,10 +48,10 @@ impl Store {
     }
 
     /// Marks a follow-up (named by its conversation's id) as done.
-    pub fn complete_follow_up(&mut self, interaction_id: &str) -> Result<()> {
+    pub fn complete_follow_up(&mut self, interaction_id: &InteractionId) -> Result<()> {
         self.write(|w| {
             w.update(
-                interaction_id,
+                interaction_id.as_str(),
                 DocKind::Interaction,
                 |i: &mut Interaction| {
                     let f = i
@@ -71,17 +66,17 @@ impl Store {
     }
 
     /// Moves a follow-up to another day (and opens it again if it was done).
-    pub fn move_follow_up(&mut self, interaction_id: &str, to: NaiveDate) -> Result<()> {
+    pub fn move_follow_up(&mut self, interaction_id: &InteractionId, to: Day) -> Result<()> {
         self.write(|w| {
             w.update(
-                interaction_id,
+                interaction_id.as_str(),
                 DocKind::Interaction,
                 |i: &mut Interaction| {
                     let f = i
                         .follow_up
                         .as_mut()
                         .ok_or_else(|| Error::not_found("that conversation has no follow-up"))?;
-                    f.on = iso(to);
+                    f.on = to;
                     f.done = false;
                     Ok(())
                 },
@@ -90,7 +85,7 @@ impl Store {
     }
 
     /// Resolves a follow-up id (its conversation's id or a unique prefix).
-    pub fn resolve_follow_up(&self, id: &str) -> Result<String> {
-        super::lookup::resolve_prefix(self.conn(), "interactions", "follow-up", id)
+    pub fn resolve_follow_up(&self, id: &str) -> Result<InteractionId> {
+        super::lookup::resolve_prefix(self.conn(), "interactions", "follow-up", id).map(Into::into)
     }
 }

@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::model::DocKind;
+use crate::model::{DocKind, PersonId, RecordId};
 use crate::{fold, Error, Result, Store};
 
 /// The live person with this name (case- and spacing-insensitive), most recently
@@ -67,27 +67,27 @@ pub(crate) fn resolve_prefix(
 
 impl Store {
     /// The kind of the document with this id (or unique id prefix), and its full id.
-    pub fn resolve_doc(&self, id: &str) -> Result<(String, DocKind)> {
+    pub fn resolve_doc(&self, id: &str) -> Result<(RecordId, DocKind)> {
         let full = resolve_prefix(self.conn(), "docs", "record", id)?;
         let kind: String =
             self.conn()
                 .query_row("SELECT kind FROM docs WHERE id = ?1", [&full], |r| r.get(0))?;
-        Ok((full, kind.parse()?))
+        Ok((full.into(), kind.parse()?))
     }
 
     /// The live person with exactly this name, ignoring case and spacing.
-    pub fn find_person(&self, name: &str) -> Result<String> {
+    pub fn find_person(&self, name: &str) -> Result<PersonId> {
         person_by_name(self.conn(), name)?
-            .map(|(id, _)| id)
+            .map(|(id, _)| id.into())
             .ok_or_else(|| {
                 Error::not_found(format!("nobody called '{}' is in your people", name.trim()))
             })
     }
 
     /// A person by id prefix or, failing that, by name.
-    pub fn find_person_by_id_or_name(&self, text: &str) -> Result<String> {
+    pub fn find_person_by_id_or_name(&self, text: &str) -> Result<PersonId> {
         if let Ok(id) = resolve_prefix(self.conn(), "people", "person", text) {
-            return Ok(id);
+            return Ok(id.into());
         }
         self.find_person(text)
     }

@@ -9,6 +9,6 @@ mod follow_up;
 mod lookup;
 mod referral;
 
-pub use capture::{CaptureDraft, Captured, EventRef, PersonRef, ReferralDraft};
+pub use capture::{CaptureDraft, Captured, CapturedPerson, EventRef, PersonRef, ReferralDraft};
 pub use edit::{InteractionEdit, PersonEdit, ReferralEdit};
 pub use referral::ReferralAdvanced;

@@ -4,24 +4,24 @@ use autosurgeon::Text;
 use rusqlite::OptionalExtension;
 
 use super::lookup::{person_by_name, person_name, resolve_prefix};
-use crate::model::{DocKind, Interaction, Person, ReferralStatus};
+use crate::model::{DocKind, Interaction, Person, PersonId, ReferralId, ReferralStatus};
 use crate::{Error, Result, Store};
 
 /// What advancing a referral did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReferralAdvanced {
-    pub referral_id: String,
+    pub referral_id: ReferralId,
     pub status: ReferralStatus,
     /// The person it is linked to, once intro is made or you talked.
-    pub person_id: Option<String>,
+    pub person_id: Option<PersonId>,
     /// True when this step created the person.
     pub person_created: bool,
 }
 
 impl Store {
     /// Resolves a referral id (or a unique prefix of one).
-    pub fn resolve_referral(&self, id: &str) -> Result<String> {
-        resolve_prefix(self.conn(), "referrals", "referral", id)
+    pub fn resolve_referral(&self, id: &str) -> Result<ReferralId> {
+        resolve_prefix(self.conn(), "referrals", "referral", id).map(Into::into)
     }
 
     /// Sets a referral's status. From "intro made" on, the referral is linked to a
@@ -29,9 +29,10 @@ impl Store {
     /// referrer), so the diary and the People list know them.
     pub fn set_referral_status(
         &mut self,
-        referral_id: &str,
+        referral_id: &ReferralId,
         status: ReferralStatus,
     ) -> Result<ReferralAdvanced> {
+        let referral_id = referral_id.as_str();
         let interaction_id: String = self
             .conn()
             .query_row(
@@ -89,9 +90,9 @@ impl Store {
                 },
             )?;
             Ok(ReferralAdvanced {
-                referral_id: referral_id.to_string(),
+                referral_id: referral_id.into(),
                 status,
-                person_id,
+                person_id: person_id.map(Into::into),
                 person_created,
             })
         })

@@ -41,9 +41,9 @@ impl Store {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, i64>(1)?,
-                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<crate::model::Day>>(2)?,
                 r.get::<_, bool>(3)?,
-                r.get::<_, String>(4)?,
+                r.get::<_, crate::model::ThankYouState>(4)?,
                 r.get::<_, String>(5)?,
                 r.get::<_, String>(6)?,
                 r.get::<_, Option<String>>(7)?.unwrap_or_default(),
@@ -65,17 +65,15 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join("\n\n")
             };
-            if let (Some(on), false) = (&follow_up_on, follow_up_done) {
-                if let Ok(day) = NaiveDate::parse_from_str(on, "%Y-%m-%d") {
-                    items.push(Item {
-                        uid: format!("follow-up-{id}@aftercall"),
-                        day,
-                        summary: format!("Follow up with {with}"),
-                        description: context(&next_step),
-                    });
-                }
+            if let (Some(on), false) = (follow_up_on, follow_up_done) {
+                items.push(Item {
+                    uid: format!("follow-up-{id}@aftercall"),
+                    day: on.date(),
+                    summary: format!("Follow up with {with}"),
+                    description: context(&next_step),
+                });
             }
-            if thank_you == "to_send" {
+            if thank_you == crate::model::ThankYouState::ToSend {
                 items.push(Item {
                     uid: format!("thank-you-{id}@aftercall"),
                     day: met.date_naive(),

@@ -225,7 +225,7 @@ fn import_one(w: &mut Writer<'_>, contact: &Contact) -> Result<ImportedCard> {
     };
     Ok(ImportedCard {
         line: contact.line,
-        person_id,
+        person_id: person_id.into(),
         name: contact.name.clone(),
         outcome,
     })

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::model::{InteractionKind, ThankYouState};
 use crate::queries::{Diary, InteractionRow};
 use crate::{Result, Store};
 
@@ -30,7 +31,7 @@ impl Store {
         let people = self.people_documents(None)?;
         let mut files = Vec::with_capacity(people.len());
         for (id, _) in &people {
-            let diary = self.diary(id)?;
+            let diary = self.diary(&id.as_str().into())?;
             files.push(DiaryFile {
                 name: format!("{}-{}.md", slug(&diary.person.name), &id[..id.len().min(8)]),
                 text: person_page(&diary, 1),
@@ -41,7 +42,7 @@ impl Store {
             MarkdownLayout::OneFile => {
                 let mut text = String::from("# Aftercall diary\n\n");
                 for (id, _) in &people {
-                    text.push_str(&person_page(&self.diary(id)?, 2));
+                    text.push_str(&person_page(&self.diary(&id.as_str().into())?, 2));
                     text.push('\n');
                 }
                 vec![DiaryFile {
@@ -99,11 +100,11 @@ fn person_page(d: &Diary, level: usize) -> String {
 
 fn conversation(i: &InteractionRow, heading: &str) -> String {
     let at = DateTime::<Utc>::from_timestamp_millis(i.at).unwrap_or_default();
-    let kind = match i.kind.as_str() {
-        "value" => "value call",
-        "casual" => "casual chat",
-        "event" => "met at an event",
-        _ => "conversation",
+    let kind = match i.kind {
+        InteractionKind::Value => "value call",
+        InteractionKind::Casual => "casual chat",
+        InteractionKind::Event => "met at an event",
+        InteractionKind::Other => "conversation",
     };
     let mut out = format!(
         "{heading} {} — {kind} ({})\n\n",
@@ -137,9 +138,9 @@ fn conversation(i: &InteractionRow, heading: &str) -> String {
         out.push('\n');
     }
     let mut status = Vec::new();
-    match (i.thank_you.as_str(), &i.thank_you_sent_on) {
-        ("to_send", _) => status.push("thank-you to send".to_string()),
-        ("sent", Some(on)) => status.push(format!("thank-you sent {on}")),
+    match (i.thank_you, &i.thank_you_sent_on) {
+        (ThankYouState::ToSend, _) => status.push("thank-you to send".to_string()),
+        (ThankYouState::Sent, Some(on)) => status.push(format!("thank-you sent {on}")),
         _ => {}
     }
     if let Some(on) = &i.follow_up_on {

@@ -7,7 +7,10 @@ use crate::{Result, Store};
 
 impl Store {
     /// Every live person with their id, by name; only those in `ids` when given.
-    pub(crate) fn people_documents(&self, ids: Option<&[String]>) -> Result<Vec<(String, Person)>> {
+    pub(crate) fn people_documents(
+        &self,
+        ids: Option<&[crate::model::PersonId]>,
+    ) -> Result<Vec<(String, Person)>> {
         let mut stmt = self.conn().prepare(
             "SELECT d.id, d.bytes FROM docs d JOIN people p ON p.id = d.id
              WHERE d.kind = 'person' AND p.deleted = 0 ORDER BY p.name_key, p.id",
@@ -18,7 +21,7 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (id, bytes) = row?;
-            if ids.is_some_and(|ids| !ids.contains(&id)) {
+            if ids.is_some_and(|ids| !ids.iter().any(|i| i.as_str() == id)) {
                 continue;
             }
             let doc = automerge::AutoCommit::load(&bytes)?;

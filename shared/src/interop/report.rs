@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// A card or line that was not imported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Skipped {
     /// 1-based line number in the file: the line itself, or the card's `BEGIN:VCARD`.
     pub line: usize,
@@ -30,7 +30,7 @@ impl Skipped {
 }
 
 /// What happened to one imported card.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A new person was created.
@@ -42,17 +42,17 @@ pub enum Outcome {
 }
 
 /// One imported card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ImportedCard {
     /// Line of the card's `BEGIN:VCARD`.
     pub line: usize,
-    pub person_id: String,
+    pub person_id: crate::model::PersonId,
     pub name: String,
     pub outcome: Outcome,
 }
 
 /// The report an import prints and the Import screen shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ImportReport {
     /// True when nothing was written (`--dry-run`).
     pub dry_run: bool,
@@ -105,7 +105,7 @@ impl ImportReport {
 }
 
 /// How far an import has come, for a progress bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ImportProgress {
     /// Cards handled so far (imported or skipped).
     pub done: usize,

@@ -24,8 +24,10 @@ fn store(seed: u64) -> Fixture {
     Fixture { _dir: dir, store }
 }
 
-fn person(store: &mut Store, id: &str) -> Person {
-    store.write(|w| w.read(id, DocKind::Person)).unwrap()
+fn person(store: &mut Store, id: &crate::model::PersonId) -> Person {
+    store
+        .write(|w| w.read(id.as_str(), DocKind::Person))
+        .unwrap()
 }
 
 fn only(contacts: &str) -> Contact {
@@ -132,7 +134,7 @@ fn a_card_matches_by_uid_then_email_or_phone_then_name() {
     let ids: Vec<&str> = report.cards.iter().map(|c| c.person_id.as_str()).collect();
     assert_eq!(ids[0], ids[1], "email and phone lead to the same person");
     assert_eq!(ids[2], ids[3], "uid, then the exact name");
-    let ana = person(&mut f.store, ids[1]);
+    let ana = person(&mut f.store, &ids[1].into());
     assert_eq!(ana.name, "Ana R.");
     assert_eq!(ana.role, "CFO");
     assert_eq!(
@@ -140,7 +142,7 @@ fn a_card_matches_by_uid_then_email_or_phone_then_name() {
         ["Ana@Example.com"],
         "one email, written as first seen"
     );
-    let ben = person(&mut f.store, ids[3]);
+    let ben = person(&mut f.store, &ids[3].into());
     assert_eq!(
         (ben.name.as_str(), ben.organisation.as_str()),
         ("benjamin ODE", "Ode Labs")
@@ -170,14 +172,24 @@ fn a_number_written_nationally_finds_the_person_who_has_it_with_a_country_code()
         .import_vcards(second.as_bytes(), ImportOptions::default(), |_| {})
         .unwrap();
     let ids: Vec<&str> = report.cards.iter().map(|c| c.person_id.as_str()).collect();
-    assert_eq!(ids[0], added.cards[0].person_id, "{:?}", report.cards);
-    assert_eq!(ids[1], added.cards[1].person_id, "{:?}", report.cards);
+    assert_eq!(
+        ids[0],
+        added.cards[0].person_id.as_str(),
+        "{:?}",
+        report.cards
+    );
+    assert_eq!(
+        ids[1],
+        added.cards[1].person_id.as_str(),
+        "{:?}",
+        report.cards
+    );
     assert_eq!(
         report.cards[2].outcome,
         Outcome::Added,
         "another city's number"
     );
-    let lena = person(&mut f.store, ids[0]);
+    let lena = person(&mut f.store, &ids[0].into());
     assert_eq!(
         lena.phones,
         ["+49 30 1234567", "030 1234567"],

@@ -33,7 +33,11 @@ impl std::str::FromStr for VcardVersion {
 
 impl Store {
     /// Everyone (or the people in `ids`) as one `.vcf` text, CRLF line ends.
-    pub fn export_vcards(&self, ids: Option<&[String]>, version: VcardVersion) -> Result<String> {
+    pub fn export_vcards(
+        &self,
+        ids: Option<&[crate::model::PersonId]>,
+        version: VcardVersion,
+    ) -> Result<String> {
         let people = self.people_documents(ids)?;
         let mut out = String::with_capacity(people.len() * 400);
         for (id, person) in &people {

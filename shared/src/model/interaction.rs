@@ -4,13 +4,12 @@ use std::collections::BTreeMap;
 
 use autosurgeon::{Hydrate, Reconcile, Text};
 
-use super::{Channel, InteractionKind, Referral, ThankYou};
+use super::{Channel, Day, InteractionKind, Referral, ThankYou};
 
 /// A follow-up date and whether it was done.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate)]
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
 pub struct FollowUp {
-    /// ISO date (YYYY-MM-DD).
-    pub on: String,
+    pub on: Day,
     pub done: bool,
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+use super::Day;
 use crate::Error;
 
 /// Which kind of record a document holds.
@@ -62,9 +63,19 @@ pub enum ThankYou {
     NotNeeded,
     #[autosurgeon(rename = "to_send")]
     ToSend,
-    /// Sent on the given ISO date (YYYY-MM-DD).
+    /// Sent on the given day.
     #[autosurgeon(rename = "sent")]
-    Sent { on: String },
+    Sent { on: Day },
+}
+
+/// The state of a [`ThankYou`] without its date, as lists carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThankYouState {
+    #[default]
+    NotNeeded,
+    ToSend,
+    Sent,
 }
 
 /// How far a suggested introduction has come.
@@ -120,6 +131,26 @@ macro_rules! words {
         impl fmt::Display for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
         }
+        impl $ty {
+            /// Every value, in the order choices are offered.
+            pub const ALL: &'static [$ty] = &[$($variant),+];
+        }
+        impl rusqlite::types::ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(rusqlite::types::ToSqlOutput::Borrowed(
+                    rusqlite::types::ValueRef::Text(self.as_str().as_bytes()),
+                ))
+            }
+        }
+        impl rusqlite::types::FromSql for $ty {
+            fn column_result(
+                value: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                value.as_str()?.parse().map_err(|e: Error| {
+                    rusqlite::types::FromSqlError::Other(Box::new(e))
+                })
+            }
+        }
     };
     (@first $first:literal $(, $rest:literal)*) => { $first };
     (@build $variant:path) => { $variant };
@@ -142,6 +173,11 @@ words!(Channel, "channel",
     Channel::InPerson => ["in-person", "inperson", "person", "meeting"],
     Channel::Message => ["message", "email", "text", "chat"],
 );
+words!(ThankYouState, "thank-you state",
+    ThankYouState::NotNeeded => ["not_needed", "not-needed", "none"],
+    ThankYouState::ToSend => ["to_send", "to-send"],
+    ThankYouState::Sent => ["sent"],
+);
 words!(ReferralStatus, "referral status",
     ReferralStatus::Suggested => ["suggested"],
     ReferralStatus::IntroAsked => ["intro-asked", "asked"],
@@ -150,19 +186,19 @@ words!(ReferralStatus, "referral status",
 );
 
 impl ThankYou {
-    /// `not_needed`, `to_send` or `sent`.
-    pub fn state(&self) -> &'static str {
+    /// Its state without the date.
+    pub fn state(&self) -> ThankYouState {
         match self {
-            ThankYou::NotNeeded => "not_needed",
-            ThankYou::ToSend => "to_send",
-            ThankYou::Sent { .. } => "sent",
+            ThankYou::NotNeeded => ThankYouState::NotNeeded,
+            ThankYou::ToSend => ThankYouState::ToSend,
+            ThankYou::Sent { .. } => ThankYouState::Sent,
         }
     }
 
-    /// The date it was sent, if it was.
-    pub fn sent_on(&self) -> Option<&str> {
+    /// The day it was sent, if it was.
+    pub fn sent_on(&self) -> Option<Day> {
         match self {
-            ThankYou::Sent { on } => Some(on),
+            ThankYou::Sent { on } => Some(*on),
             _ => None,
         }
     }

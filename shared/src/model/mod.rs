@@ -10,12 +10,14 @@ mod interaction;
 mod kinds;
 mod person;
 mod referral;
+mod vocab;
 
 pub use event::Event;
 pub use interaction::{FollowUp, Interaction};
-pub use kinds::{Channel, DocKind, InteractionKind, ReferralStatus, ThankYou};
+pub use kinds::{Channel, DocKind, InteractionKind, ReferralStatus, ThankYou, ThankYouState};
 pub use person::{Person, PostalAddress, RelatedName};
 pub use referral::Referral;
+pub use vocab::{Day, EventId, InteractionId, PersonId, RecordId, ReferralId};
 
 /// Any one record, as the read model is written from it.
 #[derive(Debug, Clone)]

@@ -1,14 +1,15 @@
 //! A person's diary: every conversation in time order, and the referrals around them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rows::{
     interactions_where, person_detail, referrals_where, InteractionRow, PersonDetail, ReferralRow,
 };
+use crate::model::{InteractionKind, PersonId};
 use crate::{Error, Result, Store};
 
 /// Everything the person page shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diary {
     pub person: PersonDetail,
     /// Every live conversation with them, oldest first.
@@ -23,8 +24,9 @@ pub struct Diary {
 
 impl Store {
     /// The diary of one person (by id).
-    pub fn diary(&self, person_id: &str) -> Result<Diary> {
+    pub fn diary(&self, person_id: &PersonId) -> Result<Diary> {
         let conn = self.conn();
+        let person_id = person_id.as_str();
         let person = person_detail(conn, person_id)?
             .ok_or_else(|| Error::NotFound(format!("no person with id {person_id}")))?;
         let interactions = interactions_where(
@@ -50,7 +52,7 @@ impl Store {
         )?;
         let last_value_call = interactions
             .iter()
-            .filter(|i| i.kind == "value")
+            .filter(|i| i.kind == InteractionKind::Value)
             .map(|i| i.at)
             .max();
         Ok(Diary {

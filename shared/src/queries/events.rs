@@ -1,12 +1,13 @@
 //! Events: the list of networking events and one event's page, everyone met there.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rows::{event_name, interactions_where, EventName, InteractionRow, PersonName};
+use crate::model::EventId;
 use crate::{Error, Result, Store};
 
 /// An event's page: the event, the conversations held there and everyone met there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventPage {
     pub event: EventName,
     /// Conversations held at the event, in the order they happened.
@@ -32,8 +33,9 @@ impl Store {
     }
 
     /// One event's page (by id).
-    pub fn event_page(&self, event_id: &str) -> Result<EventPage> {
+    pub fn event_page(&self, event_id: &EventId) -> Result<EventPage> {
         let conn = self.conn();
+        let event_id = event_id.as_str();
         let event = event_name(conn, event_id)?
             .ok_or_else(|| Error::not_found(format!("no event with id {event_id}")))?;
         let interactions = interactions_where(

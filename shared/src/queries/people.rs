@@ -1,14 +1,15 @@
 //! The People list: everyone, most recently talked to first, and instant search.
 
 use rusqlite::params;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::model::PersonId;
 use crate::{fold, Result, Store};
 
 /// One line of the People list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonSummary {
-    pub id: String,
+    pub id: PersonId,
     pub name: String,
     pub organisation: String,
     pub role: String,

@@ -1,18 +1,19 @@
 //! The weekly review: value calls against casual chats, and who deserves a value call.
 
 use chrono::{Duration, FixedOffset, NaiveDate, TimeZone};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rows::{count_where, interactions_where, InteractionRow, PersonName};
 use super::today::THANK_YOUS;
 use crate::dates::week_start;
+use crate::model::{Day, InteractionKind};
 use crate::{Result, Store};
 
 /// Counts for one week.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeekCounts {
-    /// Monday, ISO date.
-    pub start: String,
+    /// Monday.
+    pub start: Day,
     pub value: i64,
     pub casual: i64,
     pub event: i64,
@@ -22,7 +23,7 @@ pub struct WeekCounts {
 }
 
 /// Someone the user has only ever chatted with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CasualOnly {
     pub person: PersonName,
     pub casual_chats: i64,
@@ -31,7 +32,7 @@ pub struct CasualOnly {
 }
 
 /// The Review screen for one week and the one before it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Review {
     pub this_week: WeekCounts,
     pub last_week: WeekCounts,
@@ -51,9 +52,9 @@ fn millis(day: NaiveDate, offset: FixedOffset) -> i64 {
 
 impl Store {
     /// The review of the week holding `day`, weeks starting on Monday in `offset`.
-    pub fn review(&self, day: NaiveDate, offset: FixedOffset) -> Result<Review> {
+    pub fn review(&self, day: Day, offset: FixedOffset) -> Result<Review> {
         let conn = self.conn();
-        let start = week_start(day);
+        let start = week_start(day.date());
         let bounds = |start: NaiveDate| {
             (
                 millis(start, offset),
@@ -63,8 +64,13 @@ impl Store {
         let counts = |start: NaiveDate| -> Result<WeekCounts> {
             let (from, to) = bounds(start);
             let mut counts = WeekCounts {
-                start: start.format("%Y-%m-%d").to_string(),
-                ..Default::default()
+                start: Day::new(start),
+                value: 0,
+                casual: 0,
+                event: 0,
+                other: 0,
+                offers_made: 0,
+                no_business: 0,
             };
             let mut stmt = conn.prepare_cached(
                 "SELECT kind, COUNT(*), SUM(offer_made), SUM(business_discussed = 0) FROM interactions
@@ -72,15 +78,15 @@ impl Store {
             )?;
             let mut rows = stmt.query([from, to])?;
             while let Some(r) = rows.next()? {
-                let kind: String = r.get(0)?;
+                let kind: InteractionKind = r.get(0)?;
                 let n: i64 = r.get(1)?;
                 counts.offers_made += r.get::<_, i64>(2)?;
                 counts.no_business += r.get::<_, i64>(3)?;
-                match kind.as_str() {
-                    "value" => counts.value = n,
-                    "casual" => counts.casual = n,
-                    "event" => counts.event = n,
-                    _ => counts.other += n,
+                match kind {
+                    InteractionKind::Value => counts.value = n,
+                    InteractionKind::Casual => counts.casual = n,
+                    InteractionKind::Event => counts.event = n,
+                    InteractionKind::Other => counts.other += n,
                 }
             }
             Ok(counts)

@@ -3,29 +3,33 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::model::{
+    Channel, Day, EventId, InteractionId, InteractionKind, PersonId, ReferralId, ReferralStatus,
+    ThankYouState,
+};
 use crate::Result;
 
 /// A person's id and name, as lists show them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonName {
-    pub id: String,
+    pub id: PersonId,
     pub name: String,
 }
 
 /// An event's id and name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventName {
-    pub id: String,
+    pub id: EventId,
     pub name: String,
-    pub date: String,
+    pub date: Day,
 }
 
 /// Everything stored about a person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonDetail {
-    pub id: String,
+    pub id: PersonId,
     pub name: String,
     pub organisation: String,
     pub role: String,
@@ -41,29 +45,29 @@ pub struct PersonDetail {
 }
 
 /// A referral with who gave it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReferralRow {
-    pub id: String,
-    pub interaction_id: String,
+    pub id: ReferralId,
+    pub interaction_id: InteractionId,
     pub referrer: Option<PersonName>,
     pub name: String,
-    pub person_id: Option<String>,
+    pub person_id: Option<PersonId>,
     pub will_introduce: bool,
     pub will_tell: bool,
     pub may_use_name: bool,
     pub reach: String,
-    pub status: String,
+    pub status: ReferralStatus,
     /// When it was suggested (the conversation's time), ms since the epoch.
     pub at: i64,
 }
 
 /// A conversation as lists and the diary show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InteractionRow {
-    pub id: String,
+    pub id: InteractionId,
     pub at: i64,
-    pub kind: String,
-    pub channel: String,
+    pub kind: InteractionKind,
+    pub channel: Channel,
     pub people: Vec<PersonName>,
     pub talked_about: String,
     pub recommended: String,
@@ -71,9 +75,9 @@ pub struct InteractionRow {
     pub next_step: String,
     pub business_discussed: bool,
     pub offer_made: bool,
-    pub thank_you: String,
-    pub thank_you_sent_on: Option<String>,
-    pub follow_up_on: Option<String>,
+    pub thank_you: ThankYouState,
+    pub thank_you_sent_on: Option<Day>,
+    pub follow_up_on: Option<Day>,
     pub follow_up_done: bool,
     pub event: Option<EventName>,
     pub referrals: Vec<ReferralRow>,

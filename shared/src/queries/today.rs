@@ -1,23 +1,23 @@
 //! Today: what the user owes people right now.
 
-use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rows::{count_where, interactions_where, referrals_where, InteractionRow, ReferralRow};
+use crate::model::{Day, InteractionId};
 use crate::{Result, Store};
 
 /// A thank-you still to send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThankYouDue {
     pub interaction: InteractionRow,
 }
 
 /// A follow-up due today or earlier (or soon, in `upcoming`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowUpDue {
     /// The follow-up's id: the id of the conversation it belongs to.
-    pub id: String,
-    pub on: String,
+    pub id: InteractionId,
+    pub on: Day,
     /// Days past the due date (0 when due today, negative when still ahead).
     pub overdue_days: i64,
     pub interaction: InteractionRow,
@@ -25,7 +25,7 @@ pub struct FollowUpDue {
 
 /// How many items each of Today's lists holds in all; the lists themselves hold at
 /// most the limit asked for, the most pressing first.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TodayCounts {
     pub thank_yous: usize,
     pub follow_ups: usize,
@@ -34,9 +34,9 @@ pub struct TodayCounts {
 }
 
 /// The Today screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Today {
-    pub date: String,
+    pub date: Day,
     pub counts: TodayCounts,
     pub thank_yous: Vec<ThankYouDue>,
     /// Due today or overdue, most overdue first.
@@ -66,33 +66,30 @@ const INTROS: &str = "r.status IN ('suggested', 'intro-asked') AND r.deleted = 0
 impl Store {
     /// Thank-yous to send, follow-ups due or overdue on `today`, intros to chase: the
     /// first [`TODAY_PAGE`] of each, with their counts.
-    pub fn today(&self, today: NaiveDate) -> Result<Today> {
+    pub fn today(&self, today: Day) -> Result<Today> {
         self.today_showing(today, TODAY_PAGE)
     }
 
     /// Today with at most `limit` items in each list (the counts are always whole).
-    pub fn today_showing(&self, today: NaiveDate, limit: usize) -> Result<Today> {
+    pub fn today_showing(&self, today: Day, limit: usize) -> Result<Today> {
         let conn = self.conn();
         let limit = Some(limit);
         let thank_yous = interactions_where(conn, THANK_YOUS, "i.at, i.id", limit, &[])?
             .into_iter()
             .map(|interaction| ThankYouDue { interaction })
             .collect();
-        let day = today.format("%Y-%m-%d").to_string();
-        let week = (today + chrono::Duration::days(7))
-            .format("%Y-%m-%d")
-            .to_string();
+        let day = today;
+        let week = Day::new(today.date() + chrono::Duration::days(7));
         let due = |filter: &str, params: &[&dyn rusqlite::ToSql]| -> Result<Vec<FollowUpDue>> {
             Ok(
                 interactions_where(conn, filter, "i.follow_up_on, i.at, i.id", limit, params)?
                     .into_iter()
                     .filter_map(|interaction| {
-                        let on = interaction.follow_up_on.clone()?;
-                        let date = NaiveDate::parse_from_str(&on, "%Y-%m-%d").ok()?;
+                        let on = interaction.follow_up_on?;
                         Some(FollowUpDue {
                             id: interaction.id.clone(),
                             on,
-                            overdue_days: (today - date).num_days(),
+                            overdue_days: on.days_until(today),
                             interaction,
                         })
                     })

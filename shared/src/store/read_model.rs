@@ -270,7 +270,7 @@ fn interaction(
         i.offer_made,
         i.thank_you.state(),
         i.thank_you.sent_on(),
-        i.follow_up.as_ref().map(|f| f.on.as_str()),
+        i.follow_up.as_ref().map(|f| f.on),
         i.follow_up.as_ref().is_some_and(|f| f.done),
         i.event,
         i.created_at,
@@ -364,7 +364,7 @@ fn event(tx: &Transaction<'_>, id: &str, e: &Event) -> Result<()> {
         e.name,
         fold::name_key(&e.name),
         e.place,
-        e.date,
+        e.day(),
         e.deleted
     ])?;
     Ok(())

@@ -11,15 +11,18 @@ fn capture_creates_the_person_and_reuses_them_by_name_ignoring_case() {
         .store
         .capture(&chat("Ana Müller", InteractionKind::Value, "pricing"))
         .unwrap();
-    assert!(first.people[0].2, "a new name creates a person");
+    assert!(first.people[0].created, "a new name creates a person");
     let second = f
         .store
         .capture(&chat("  ana   MÜLLER ", InteractionKind::Casual, "coffee"))
         .unwrap();
-    assert_eq!(second.people[0].0, first.people[0].0, "same person reused");
-    assert!(!second.people[0].2);
+    assert_eq!(
+        second.people[0].id, first.people[0].id,
+        "same person reused"
+    );
+    assert!(!second.people[0].created);
     assert_eq!(f.store.people(10).unwrap().len(), 1);
-    let diary = f.store.diary(&first.people[0].0).unwrap();
+    let diary = f.store.diary(&first.people[0].id).unwrap();
     assert_eq!(diary.interactions.len(), 2);
     assert_eq!(
         diary.person.name, "Ana Müller",
@@ -73,7 +76,7 @@ fn people_met_at_an_event_know_how_they_were_met() {
         saved.event_id, second.event_id,
         "the event is found by name"
     );
-    let chen = f.store.diary(&saved.people[0].0).unwrap().person;
+    let chen = f.store.diary(&saved.people[0].id).unwrap().person;
     assert_eq!(chen.how_met, "Met at Web Summit (2026-11-23)");
     assert_eq!(chen.event.unwrap().name, "Web Summit");
 }
@@ -94,7 +97,7 @@ fn referrals_keep_their_flags_and_order() {
         referral("   ", true),
     ];
     let saved = f.store.capture(&draft).unwrap();
-    let diary = f.store.diary(&saved.people[0].0).unwrap();
+    let diary = f.store.diary(&saved.people[0].id).unwrap();
     let refs = &diary.interactions[0].referrals;
     assert_eq!(
         refs.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
@@ -102,7 +105,7 @@ fn referrals_keep_their_flags_and_order() {
     );
     assert!(refs[0].will_introduce && refs[0].may_use_name && !refs[0].will_tell);
     assert_eq!(refs[0].reach, "mornings, email");
-    assert_eq!(refs[0].status, ReferralStatus::Suggested.as_str());
+    assert_eq!(refs[0].status, ReferralStatus::Suggested);
     assert_eq!(diary.referrals_given.len(), 2);
     assert_eq!(refs[0].referrer.as_ref().unwrap().name, "Ana");
 }

@@ -21,8 +21,8 @@ fn editing_a_past_note_changes_only_the_given_fields() {
             },
         )
         .unwrap();
-    let i = &f.store.diary(&saved.people[0].0).unwrap().interactions[0];
-    assert_eq!(i.kind, "value");
+    let i = &f.store.diary(&saved.people[0].id).unwrap().interactions[0];
+    assert_eq!(i.kind, InteractionKind::Value);
     assert_eq!(i.talked_about, "weather, then her pricing problem");
     assert_eq!(i.next_step, "send deck");
     assert!(i.business_discussed);
@@ -47,7 +47,7 @@ fn thank_yous_and_follow_ups_leave_today_when_done() {
     assert_eq!(today.follow_ups[0].overdue_days, 3);
 
     f.store
-        .mark_person_thanked(&saved.people[0].0, date("2026-11-23"))
+        .mark_person_thanked(&saved.people[0].id, date("2026-11-23"))
         .unwrap();
     f.store
         .move_follow_up(&saved.interaction_id, date("2026-11-26"))
@@ -56,23 +56,23 @@ fn thank_yous_and_follow_ups_leave_today_when_done() {
     assert!(today.thank_yous.is_empty());
     assert!(today.follow_ups.is_empty(), "moved into the future");
     assert_eq!(today.upcoming.len(), 1);
-    assert_eq!(today.upcoming[0].on, "2026-11-26");
+    assert_eq!(today.upcoming[0].on, date("2026-11-26"));
 
     f.store.complete_follow_up(&saved.interaction_id).unwrap();
     let later = f.store.today(date("2026-11-30")).unwrap();
     assert!(later.is_clear(), "{later:?}");
-    let i = &f.store.diary(&saved.people[0].0).unwrap().interactions[0];
+    let i = &f.store.diary(&saved.people[0].id).unwrap().interactions[0];
     assert_eq!(
         i.thank_you,
         ThankYou::Sent {
-            on: "2026-11-23".into()
+            on: date("2026-11-23")
         }
         .state()
     );
-    assert_eq!(i.thank_you_sent_on.as_deref(), Some("2026-11-23"));
+    assert_eq!(i.thank_you_sent_on, Some(date("2026-11-23")));
     let again = f
         .store
-        .mark_person_thanked(&saved.people[0].0, date("2026-11-24"));
+        .mark_person_thanked(&saved.people[0].id, date("2026-11-24"));
     assert!(again
         .unwrap_err()
         .to_string()
@@ -111,16 +111,22 @@ fn a_referral_becomes_a_person_introduced_by_the_referrer_once_the_intro_is_made
     let bob = made.person_id.unwrap();
     assert!(f.store.today(date("2026-11-23")).unwrap().intros.is_empty());
     let diary = f.store.diary(&bob).unwrap();
-    assert_eq!(diary.person.introduced_by.unwrap().id, saved.people[0].0);
+    assert_eq!(diary.person.introduced_by.unwrap().id, saved.people[0].id);
     assert_eq!(diary.person.how_met, "Referred by Ana");
     assert_eq!(diary.referrals_received.len(), 1);
-    assert_eq!(diary.referrals_received[0].status, "intro-made");
+    assert_eq!(
+        diary.referrals_received[0].status,
+        ReferralStatus::IntroMade
+    );
 
     let talked = f
         .store
         .set_referral_status(&rid, ReferralStatus::Talked)
         .unwrap();
-    assert_eq!(talked.person_id.as_deref(), Some(bob.as_str()));
+    assert_eq!(
+        talked.person_id.as_ref().map(|p| p.as_str()),
+        Some(bob.as_str())
+    );
     assert!(!talked.person_created, "the person is made once");
     assert_eq!(f.store.people(10).unwrap().len(), 2);
 }
@@ -142,7 +148,7 @@ fn a_referral_to_someone_already_known_links_to_them() {
         .store
         .set_referral_status(&rid, ReferralStatus::Talked)
         .unwrap();
-    assert_eq!(made.person_id, Some(known.people[0].0.clone()));
+    assert_eq!(made.person_id, Some(known.people[0].id.clone()));
     assert!(!made.person_created);
 }
 
@@ -194,7 +200,7 @@ fn deleted_records_leave_lists_and_search_and_come_back_on_restore() {
     let mut draft = chat("Ana", InteractionKind::Value, "quantum widgets");
     draft.thank_you = true;
     let saved = f.store.capture(&draft).unwrap();
-    f.store.delete(&saved.interaction_id[..6]).unwrap();
+    f.store.delete(&saved.interaction_id.as_str()[..6]).unwrap();
     assert!(f.store.search_people("quantum", 5).unwrap().is_empty());
     assert!(f
         .store
@@ -204,17 +210,17 @@ fn deleted_records_leave_lists_and_search_and_come_back_on_restore() {
         .is_empty());
     assert!(f
         .store
-        .diary(&saved.people[0].0)
+        .diary(&saved.people[0].id)
         .unwrap()
         .interactions
         .is_empty());
 
-    f.store.delete(&saved.people[0].0).unwrap();
+    f.store.delete(&saved.people[0].id).unwrap();
     assert!(f.store.people(10).unwrap().is_empty());
     assert!(f.store.find_person("Ana").is_err());
 
     f.store.restore(&saved.interaction_id).unwrap();
-    f.store.restore(&saved.people[0].0).unwrap();
+    f.store.restore(&saved.people[0].id).unwrap();
     assert_eq!(f.store.search_people("quantum", 5).unwrap().len(), 1);
     assert_eq!(
         f.store.today(date("2026-11-23")).unwrap().thank_yous.len(),
@@ -229,7 +235,7 @@ fn people_edits_show_in_search_and_the_diary() {
         .store
         .capture(&chat("Ana", InteractionKind::Casual, ""))
         .unwrap();
-    let id = &saved.people[0].0;
+    let id = &saved.people[0].id;
     f.store
         .edit_person(
             id,
@@ -266,8 +272,11 @@ fn ids_resolve_from_unique_prefixes_only() {
         .store
         .capture(&chat("Ana", InteractionKind::Casual, ""))
         .unwrap();
-    let (full, kind) = f.store.resolve_doc(&saved.interaction_id[..8]).unwrap();
-    assert_eq!(full, saved.interaction_id);
+    let (full, kind) = f
+        .store
+        .resolve_doc(&saved.interaction_id.as_str()[..8])
+        .unwrap();
+    assert_eq!(full, saved.interaction_id.as_str());
     assert_eq!(kind, crate::model::DocKind::Interaction);
     assert!(f
         .store

@@ -45,12 +45,12 @@ fn concurrent_edits_of_the_same_note_both_survive() {
         .unwrap();
     pull(&mut desktop.store, &phone.store);
     pull(&mut phone.store, &desktop.store);
-    let on_phone = phone.store.diary(&saved.people[0].0).unwrap().interactions[0]
+    let on_phone = phone.store.diary(&saved.people[0].id).unwrap().interactions[0]
         .talked_about
         .clone();
     let on_desktop = desktop
         .store
-        .diary(&saved.people[0].0)
+        .diary(&saved.people[0].id)
         .unwrap()
         .interactions[0]
         .talked_about
@@ -88,7 +88,7 @@ fn a_delete_on_one_device_and_an_edit_on_another_keep_both_and_stay_deleted() {
     for store in [&phone.store, &desktop.store] {
         assert!(
             store
-                .diary(&saved.people[0].0)
+                .diary(&saved.people[0].id)
                 .unwrap()
                 .interactions
                 .is_empty(),
@@ -97,7 +97,7 @@ fn a_delete_on_one_device_and_an_edit_on_another_keep_both_and_stay_deleted() {
     }
     desktop.store.restore(&saved.interaction_id).unwrap();
     pull(&mut phone.store, &desktop.store);
-    let back = &phone.store.diary(&saved.people[0].0).unwrap().interactions[0];
+    let back = &phone.store.diary(&saved.people[0].id).unwrap().interactions[0];
     assert_eq!(
         back.talked_about, "new text",
         "the edit made meanwhile is kept"

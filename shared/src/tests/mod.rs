@@ -7,12 +7,12 @@ mod opening;
 mod queries;
 mod rebuild;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use tempfile::TempDir;
 
 use crate::commands::{CaptureDraft, PersonRef, ReferralDraft};
 use crate::env::{ManualClock, SeededEntropy};
-use crate::model::InteractionKind;
+use crate::model::{Day, InteractionKind};
 use crate::Store;
 
 /// 23 November 2026, 10:00 UTC: a Monday.
@@ -20,8 +20,8 @@ pub(crate) fn monday() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
 }
 
-pub(crate) fn date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+pub(crate) fn date(s: &str) -> Day {
+    s.parse().unwrap()
 }
 
 /// A store in its own temporary directory with a clock the test controls.
@@ -80,7 +80,7 @@ pub(crate) fn random_step(store: &mut Store, rng: &mut SeededEntropy, names: &[&
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let interactions: Vec<String> = store
+    let interactions: Vec<crate::model::InteractionId> = store
         .conn()
         .prepare("SELECT id FROM interactions ORDER BY id")
         .unwrap()

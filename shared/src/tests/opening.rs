@@ -24,7 +24,7 @@ fn a_store_opened_read_only_shows_everything_and_refuses_every_write() {
     .unwrap();
     assert_eq!(store.people(10).unwrap()[0].name, "Ana");
     assert_eq!(store.search_people("clinics", 10).unwrap().len(), 1);
-    store.today(monday().date_naive()).unwrap();
+    store.today(monday().date_naive().into()).unwrap();
 
     let err = store
         .capture(&chat("Bob", InteractionKind::Casual, "not saved"))

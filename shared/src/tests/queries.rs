@@ -122,7 +122,7 @@ fn the_diary_lists_conversations_in_time_order_with_the_last_value_call() {
     let mut early = chat("Ana", InteractionKind::Value, "first");
     early.at = Some(monday() - Duration::days(3));
     let saved = f.store.capture(&early).unwrap();
-    let diary = f.store.diary(&saved.people[0].0).unwrap();
+    let diary = f.store.diary(&saved.people[0].id).unwrap();
     let order: Vec<&str> = diary
         .interactions
         .iter()
@@ -160,7 +160,7 @@ fn the_review_counts_the_week_and_queues_casual_only_people_by_latest_chat() {
             chrono::FixedOffset::east_opt(0).unwrap(),
         )
         .unwrap();
-    assert_eq!(review.this_week.start, "2026-11-23");
+    assert_eq!(review.this_week.start, date("2026-11-23"));
     assert_eq!(
         (
             review.this_week.value,
@@ -394,7 +394,7 @@ fn records_with_equal_names_and_times_list_in_one_order_on_every_device() {
     for i in 0..4 {
         let mut draft = chat(&format!("Sam Lee {i}"), InteractionKind::Casual, "coffee");
         draft.at = at;
-        sams.push(a.store.capture(&draft).unwrap().people[0].0.clone());
+        sams.push(a.store.capture(&draft).unwrap().people[0].id.clone());
     }
     for id in &sams {
         let rename = PersonEdit {
@@ -404,12 +404,12 @@ fn records_with_equal_names_and_times_list_in_one_order_on_every_device() {
         a.store.edit_person(id, &rename).unwrap();
     }
     // One person refers two people in two conversations held at the same moment.
-    let mut referrer = String::new();
+    let mut referrer = crate::model::PersonId::default();
     for name in ["Rin", "Ola"] {
         let mut draft = chat("Kai", InteractionKind::Value, "intros");
         draft.at = at;
         draft.referrals = vec![referral(name, true)];
-        referrer = a.store.capture(&draft).unwrap().people[0].0.clone();
+        referrer = a.store.capture(&draft).unwrap().people[0].id.clone();
     }
     // The other device gets the same records in the opposite order.
     let mut backup = a.store.backup().unwrap();
@@ -419,11 +419,11 @@ fn records_with_equal_names_and_times_list_in_one_order_on_every_device() {
 
     let lists = |s: &crate::Store| -> Vec<Vec<String>> {
         let ids = |people: Vec<crate::queries::PersonSummary>| -> Vec<String> {
-            people.into_iter().map(|p| p.id).collect()
+            people.into_iter().map(|p| p.id.into()).collect()
         };
         let review = s
             .review(
-                monday().date_naive(),
+                monday().date_naive().into(),
                 chrono::FixedOffset::east_opt(0).unwrap(),
             )
             .unwrap();
@@ -435,19 +435,19 @@ fn records_with_equal_names_and_times_list_in_one_order_on_every_device() {
             review
                 .casual_only
                 .into_iter()
-                .map(|c| c.person.id)
+                .map(|c| c.person.id.into())
                 .collect(),
             s.diary(&referrer)
                 .unwrap()
                 .referrals_given
                 .into_iter()
-                .map(|r| r.id)
+                .map(|r| r.id.into())
                 .collect(),
-            s.today(monday().date_naive())
+            s.today(monday().date_naive().into())
                 .unwrap()
                 .intros
                 .into_iter()
-                .map(|r| r.id)
+                .map(|r| r.id.into())
                 .collect(),
         ]
     };

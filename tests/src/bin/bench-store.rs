@@ -119,8 +119,9 @@ impl Gen {
         };
         if self.below(4) == 0 {
             d.follow_up = Some(
-                chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
-                    + chrono::Duration::days(self.below(60) as i64),
+                (chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
+                    + chrono::Duration::days(self.below(60) as i64))
+                .into(),
             );
         }
         if self.below(6) == 0 {
@@ -288,7 +289,7 @@ fn main() {
     for i in 0..20 {
         let t = Instant::now();
         let s = open(&path, &clock, 100 + i);
-        let today = s.today(today_date).expect("today");
+        let today = s.today(today_date.into()).expect("today");
         open_today.push(t.elapsed());
         today_counts = (
             today.counts.thank_yous,

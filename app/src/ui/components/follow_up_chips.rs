@@ -1,7 +1,7 @@
 //! Follow-up chips: tomorrow, in 3 days, next week, or a picked date.
 
 use aftercall_shared::dates::parse_date;
-use chrono::NaiveDate;
+use aftercall_shared::model::Day;
 use dioxus::prelude::*;
 
 use crate::format;
@@ -18,15 +18,12 @@ pub const QUICK: [(&str, &str, &str); 3] = [
 #[component]
 pub fn FollowUpChips(
     id: String,
-    selected: Option<NaiveDate>,
-    on_choose: EventHandler<Option<NaiveDate>>,
+    selected: Option<Day>,
+    on_choose: EventHandler<Option<Day>>,
 ) -> Element {
     let today = local_today();
     let summary = match selected {
-        Some(d) => format!(
-            "Follow up on {}",
-            format::day(&d.format("%Y-%m-%d").to_string())
-        ),
+        Some(d) => format!("Follow up on {}", format::day(d)),
         None => "No follow-up".to_string(),
     };
     rsx! {
@@ -35,7 +32,7 @@ pub fn FollowUpChips(
             div { class: "chips", role: "group", "aria-labelledby": "{id}-label",
                 for (label, words, slug) in QUICK {
                     {
-                        let date = parse_date(words, today).ok();
+                        let date = parse_date(words, today).ok().map(Day::from);
                         let on = date.is_some() && date == selected;
                         rsx! {
                             button {
@@ -56,7 +53,7 @@ pub fn FollowUpChips(
                         id: "{id}-date",
                         r#type: "date",
                         onchange: move |e: FormEvent| {
-                            on_choose.call(NaiveDate::parse_from_str(&e.value(), "%Y-%m-%d").ok())
+                            on_choose.call(e.value().parse::<Day>().ok())
                         },
                     }
                 }

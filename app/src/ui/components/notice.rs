@@ -27,7 +27,7 @@ pub fn NoticeLine() -> Element {
                             let session = session.clone();
                             move |_| {
                                 let id = id.clone();
-                                if session.command(|s| s.restore(&id)).is_some() {
+                                if session.command(|s| s.restore(id.as_str())).is_some() {
                                     session.done("Brought back.");
                                 }
                             }

@@ -3,6 +3,7 @@
 //! keeps the typed name as a new person.
 
 use aftercall_shared::fold::name_key;
+use aftercall_shared::model::PersonId;
 use dioxus::prelude::*;
 
 use super::TextField;
@@ -12,7 +13,7 @@ use crate::ui::session::use_session;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Picked {
     /// Someone already in their people: (id, name).
-    Existing(String, String),
+    Existing(PersonId, String),
     /// A new person with the typed name.
     New(String),
 }
@@ -24,7 +25,7 @@ const SUGGESTIONS: usize = 6;
 #[component]
 pub fn PersonPicker(
     initial_text: String,
-    picked: Option<(String, String)>,
+    picked: Option<(PersonId, String)>,
     on_text: EventHandler<String>,
     on_pick: EventHandler<Picked>,
 ) -> Element {

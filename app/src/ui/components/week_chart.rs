@@ -68,21 +68,23 @@ mod tests {
 
     #[test]
     fn bars_scale_to_the_busiest_week() {
-        let this = WeekCounts {
-            value: 2,
-            casual: 4,
-            ..Default::default()
+        let week = |value, casual| WeekCounts {
+            start: "2026-11-23".parse().unwrap(),
+            value,
+            casual,
+            event: 0,
+            other: 0,
+            offers_made: 0,
+            no_business: 0,
         };
-        let last = WeekCounts {
-            value: 1,
-            ..Default::default()
-        };
+        let this = week(2, 4);
+        let last = week(1, 0);
         let b = bars(&this, &last);
         assert_eq!(b[0].1[0].percent, 50);
         assert_eq!(b[0].1[1].percent, 100);
         assert_eq!(b[1].1[0].percent, 25);
         assert_eq!(b[1].1[1].percent, 0);
-        let empty = bars(&WeekCounts::default(), &WeekCounts::default());
+        let empty = bars(&week(0, 0), &week(0, 0));
         assert!(empty.iter().all(|(_, g)| g.iter().all(|b| b.percent == 0)));
     }
 }

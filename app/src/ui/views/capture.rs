@@ -16,7 +16,7 @@ use crate::ui::session::use_session;
 #[derive(Debug, Clone, PartialEq)]
 struct Saved {
     text: String,
-    person_id: Option<String>,
+    person_id: Option<aftercall_shared::model::PersonId>,
 }
 
 /// The Capture screen: the form, and the confirmation of the last save.
@@ -132,19 +132,15 @@ fn CaptureForm(on_saved: EventHandler<Saved>) -> Element {
             if let Err(e) = draft::clear(&session.data_dir) {
                 tracing::warn!("cannot remove the saved draft: {e}");
             }
-            let (person_id, name, new) = done
-                .people
-                .first()
-                .cloned()
-                .unwrap_or_else(|| (String::new(), d.person_name(), false));
-            let mut text = format!("Saved: {} with {name}", format::kind(capture.kind.as_str()));
+            let (person_id, name, new) = match done.people.first() {
+                Some(p) => (Some(p.id.clone()), p.name.clone(), p.created),
+                None => (None, d.person_name(), false),
+            };
+            let mut text = format!("Saved: {} with {name}", format::kind(capture.kind));
             if new {
                 text.push_str(" (new person)");
             }
-            on_saved.call(Saved {
-                text,
-                person_id: (!person_id.is_empty()).then_some(person_id),
-            });
+            on_saved.call(Saved { text, person_id });
         }
     };
     let save_click = save.clone();

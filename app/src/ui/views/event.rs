@@ -3,7 +3,6 @@
 
 use aftercall_shared::commands::{CaptureDraft, EventRef, PersonRef, ReferralDraft};
 use aftercall_shared::model::{Channel, InteractionKind};
-use chrono::NaiveDate;
 use dioxus::prelude::*;
 
 use crate::format;
@@ -22,7 +21,7 @@ pub struct Met {
     pub name: String,
     pub line: String,
     pub referral: String,
-    pub follow_up: Option<NaiveDate>,
+    pub follow_up: Option<aftercall_shared::model::Day>,
 }
 
 impl Met {
@@ -104,7 +103,7 @@ fn StartEvent() -> Element {
                                     move |_| session.go(Screen::EventPage(id.clone()))
                                 },
                                 span { class: "who", "{e.name}" }
-                                span { class: "meta", "{format::day(&e.date)}" }
+                                span { class: "meta", "{format::day(e.date)}" }
                             }
                         }
                     }
@@ -121,7 +120,7 @@ fn AtEvent(name: String) -> Element {
     let event_id = session.setting(EVENT_ID);
     let page = event_id
         .as_deref()
-        .and_then(|id| session.query(|s| s.event_page(id)).ok());
+        .and_then(|id| session.query(|s| s.event_page(&id.into())).ok());
     let end = session.clone();
     rsx! {
         section { class: "screen event", "aria-labelledby": "event-title",
@@ -182,13 +181,13 @@ fn QuickCapture(
             return;
         }
         let event = match &event_id {
-            Some(id) => EventRef::Existing(id.clone()),
+            Some(id) => EventRef::Existing(id.as_str().into()),
             None => EventRef::Named(event_name.clone()),
         };
         let draft = m.draft(event);
         if let Some(done) = session.command(|s| s.capture(&draft)) {
             if let Some(id) = done.event_id {
-                session.set_setting(EVENT_ID, Some(&id));
+                session.set_setting(EVENT_ID, Some(id.as_str()));
             }
             session.done(format!("Saved: {} at {event_name}.", m.name.trim()));
             on_saved.call(());
@@ -220,7 +219,7 @@ fn QuickCapture(
 
 /// An event's page: everyone met there and what was said.
 #[component]
-pub fn EventPageView(id: String) -> Element {
+pub fn EventPageView(id: aftercall_shared::model::EventId) -> Element {
     let session = use_session();
     let page = match session.query(|s| s.event_page(&id)) {
         Ok(p) => p,
@@ -231,7 +230,7 @@ pub fn EventPageView(id: String) -> Element {
         section { class: "screen event-page", "aria-labelledby": "event-page-title",
             button { r#type: "button", class: "link back", onclick: move |_| back.go(Screen::Event), "‹ Events" }
             h1 { id: "event-page-title", "{page.event.name}" }
-            p { class: "subtitle", "{format::day(&page.event.date)} · {page.people.len()} people met" }
+            p { class: "subtitle", "{format::day(page.event.date)} · {page.people.len()} people met" }
             ul { class: "cards", id: "event-people",
                 for p in page.people.clone() {
                     li { key: "{p.id}", class: "card",

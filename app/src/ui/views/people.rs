@@ -36,7 +36,7 @@ pub fn matching_excerpt(diary: &Diary, terms: &[String]) -> Option<String> {
 
 /// The People screen; `selected` is the person whose page is open.
 #[component]
-pub fn People(selected: Option<String>) -> Element {
+pub fn People(selected: Option<aftercall_shared::model::PersonId>) -> Element {
     let session = use_session();
     let mut query = use_signal(String::new);
     let q = query();
@@ -99,7 +99,7 @@ pub fn People(selected: Option<String>) -> Element {
                             button {
                                 r#type: "button",
                                 class: "person-row",
-                                "aria-current": if selected.as_deref() == Some(p.id.as_str()) { "true" } else { "false" },
+                                "aria-current": if selected.as_ref() == Some(&p.id) { "true" } else { "false" },
                                 onclick: {
                                     let session = session.clone();
                                     let id = p.id.clone();
@@ -146,10 +146,7 @@ pub fn summary_line(p: &PersonSummary) -> String {
         n => format!("{n} conversations"),
     };
     match p.last_at.and_then(format::local_date) {
-        Some(d) => format!(
-            "{n} · last {}",
-            format::day(&d.format("%Y-%m-%d").to_string())
-        ),
+        Some(d) => format!("{n} · last {}", format::day(d.into())),
         None => n,
     }
 }

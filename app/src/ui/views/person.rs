@@ -2,9 +2,8 @@
 //! their last value call; every past note can be edited here.
 
 use aftercall_shared::commands::{InteractionEdit, PersonEdit};
-use aftercall_shared::model::{InteractionKind, ThankYou};
+use aftercall_shared::model::{Day, InteractionKind, PersonId, ThankYou, ThankYouState};
 use aftercall_shared::queries::{InteractionRow, ReferralRow};
-use chrono::NaiveDate;
 use dioxus::prelude::*;
 
 use crate::format;
@@ -14,7 +13,7 @@ use crate::ui::session::{local_today, use_session, Notice};
 
 /// One person's page.
 #[component]
-pub fn PersonPage(id: String) -> Element {
+pub fn PersonPage(id: PersonId) -> Element {
     let session = use_session();
     let mut editing_person = use_signal(|| false);
     let diary = match session.query(|s| s.diary(&id)) {
@@ -39,7 +38,7 @@ pub fn PersonPage(id: String) -> Element {
     let owed: usize = diary
         .interactions
         .iter()
-        .filter(|i| i.thank_you == "to_send")
+        .filter(|i| i.thank_you == ThankYouState::ToSend)
         .count();
     let pid = p.id.clone();
     let name = p.name.clone();
@@ -107,7 +106,7 @@ pub fn PersonPage(id: String) -> Element {
                             class: "primary",
                             onclick: move |_| {
                                 let pid = pid.clone();
-                                if thank_session.command(|s| s.mark_person_thanked(&pid, local_today())).is_some() {
+                                if thank_session.command(|s| s.mark_person_thanked(&pid, local_today().into())).is_some() {
                                     thank_session.done(format!("Thank-you to {name} marked sent."));
                                 }
                             },
@@ -138,7 +137,7 @@ pub fn PersonPage(id: String) -> Element {
 }
 
 #[component]
-fn PersonButton(id: String, name: String) -> Element {
+fn PersonButton(id: PersonId, name: String) -> Element {
     let session = use_session();
     rsx! {
         button {
@@ -160,7 +159,7 @@ fn ReferralLine(r: ReferralRow) -> Element {
                 } else {
                     span { class: "who", "{r.name}" }
                 }
-                span { class: "meta", "{format::referral_status(&r.status)}" }
+                span { class: "meta", "{format::referral_status(r.status)}" }
                 if !r.reach.is_empty() { span { class: "gist", "{r.reach}" } }
             }
         }
@@ -192,12 +191,14 @@ fn DiaryEntry(row: InteractionRow) -> Element {
     if row.offer_made {
         flags.push("offer made".into());
     }
-    match (row.thank_you.as_str(), &row.thank_you_sent_on) {
-        ("to_send", _) => flags.push("thank-you to send".into()),
-        ("sent", Some(on)) => flags.push(format!("thank-you sent {}", format::day(on))),
+    match (row.thank_you, row.thank_you_sent_on) {
+        (ThankYouState::ToSend, _) => flags.push("thank-you to send".into()),
+        (ThankYouState::Sent, Some(on)) => {
+            flags.push(format!("thank-you sent {}", format::day(on)))
+        }
         _ => {}
     }
-    if let Some(on) = &row.follow_up_on {
+    if let Some(on) = row.follow_up_on {
         flags.push(if row.follow_up_done {
             format!("followed up ({})", format::day(on))
         } else {
@@ -208,7 +209,7 @@ fn DiaryEntry(row: InteractionRow) -> Element {
     rsx! {
         li { class: "entry kind-{row.kind}",
             div { class: "entry-head",
-                span { class: "badge {row.kind}", "{format::kind(&row.kind)}" }
+                span { class: "badge {row.kind}", "{format::kind(row.kind)}" }
                 span { class: "meta", "{format::when(row.at)} · {row.channel}" }
             }
             if let Some(ev) = row.event.clone() {
@@ -238,7 +239,7 @@ fn DiaryEntry(row: InteractionRow) -> Element {
                     span { class: "label", "Suggested" }
                     p {
                         for r in row.referrals.clone() {
-                            span { key: "{r.id}", class: "tag", "{r.name} ({format::referral_status(&r.status)})" }
+                            span { key: "{r.id}", class: "tag", "{r.name} ({format::referral_status(r.status)})" }
                         }
                     }
                 }
@@ -257,7 +258,7 @@ fn DiaryEntry(row: InteractionRow) -> Element {
                     onclick: move |_| {
                         let id = id.clone();
                         if session.command(|s| s.delete(&id)).is_some() {
-                            session.notify(Notice { text: "Conversation deleted.".into(), error: false, undo: Some(id) });
+                            session.notify(Notice { text: "Conversation deleted.".into(), error: false, undo: Some(id.into()) });
                         }
                     },
                     "Delete"
@@ -273,29 +274,22 @@ fn InteractionEditor(row: InteractionRow, on_close: EventHandler<()>) -> Element
     let session = use_session();
     let original = row.clone();
     let mut edit = use_signal(InteractionEdit::default);
-    let kind = edit()
-        .kind
-        .map(|k| k.as_str().to_string())
-        .unwrap_or(row.kind.clone());
+    let kind = edit().kind.unwrap_or(row.kind).as_str().to_string();
     let business = edit().business_discussed.unwrap_or(row.business_discussed);
     let offer = edit().offer_made.unwrap_or(row.offer_made);
     let thank = match &edit().thank_you {
         Some(t) => *t == ThankYou::ToSend,
-        None => row.thank_you == "to_send",
+        None => row.thank_you == ThankYouState::ToSend,
     };
     let follow = edit()
         .follow_up
-        .unwrap_or_else(|| {
-            row.follow_up_on
-                .as_deref()
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        })
-        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or(row.follow_up_on)
+        .map(|d| d.to_string())
         .unwrap_or_default();
     let id = row.id.clone();
-    let kinds: Vec<ChoiceOption> = ["value", "casual", "event", "other"]
-        .into_iter()
-        .map(|k| ChoiceOption::new(k, format::kind(k)))
+    let kinds: Vec<ChoiceOption> = InteractionKind::ALL
+        .iter()
+        .map(|k| ChoiceOption::new(k.as_str(), format::kind(*k)))
         .collect();
     let p = format!("edit-{}", format::short(&row.id));
     rsx! {
@@ -329,7 +323,7 @@ fn InteractionEditor(row: InteractionRow, on_close: EventHandler<()>) -> Element
                 kind: "date",
                 initial: follow,
                 on_input: move |v: String| {
-                    edit.write().follow_up = Some(NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok());
+                    edit.write().follow_up = Some(v.parse::<Day>().ok());
                 },
             }
             div { class: "row-actions",
@@ -338,7 +332,7 @@ fn InteractionEditor(row: InteractionRow, on_close: EventHandler<()>) -> Element
                     class: "primary",
                     onclick: move |_| {
                         let mut e = edit();
-                        if e.follow_up == Some(original.follow_up_on.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())) {
+                        if e.follow_up == Some(original.follow_up_on) {
                             e.follow_up = None;
                         }
                         let id = id.clone();

@@ -20,7 +20,7 @@ pub fn value_share(w: &WeekCounts) -> Option<i64> {
 #[component]
 pub fn Review() -> Element {
     let session = use_session();
-    let review = match session.query(|s| s.review(local_today(), local_offset())) {
+    let review = match session.query(|s| s.review(local_today().into(), local_offset())) {
         Ok(r) => r,
         Err(e) => return rsx! { p { class: "error", "{e}" } },
     };
@@ -32,7 +32,7 @@ pub fn Review() -> Element {
     rsx! {
         section { class: "screen review", "aria-labelledby": "review-title",
             h1 { id: "review-title", "Review" }
-            p { class: "subtitle", "Week of {format::day(&this.start)}" }
+            p { class: "subtitle", "Week of {format::day(this.start)}" }
             div { class: "stats", id: "review-stats",
                 Stat { id: "stat-value", label: "Value calls", value: this.value, before: last.value }
                 Stat { id: "stat-casual", label: "Casual chats", value: this.casual, before: last.casual }
@@ -76,7 +76,7 @@ pub fn Review() -> Element {
                     li { key: "{i.id}", class: "card",
                         div { class: "card-main",
                             span { class: "who", "{people_names(&i)}" }
-                            span { class: "meta", "{format::kind(&i.kind)} · {format::when(i.at)}" }
+                            span { class: "meta", "{format::kind(i.kind)} · {format::when(i.at)}" }
                         }
                     }
                 }
@@ -110,13 +110,16 @@ mod tests {
 
     #[test]
     fn value_share_is_among_value_and_casual_only() {
-        let w = WeekCounts {
-            value: 1,
-            casual: 3,
-            event: 5,
-            ..Default::default()
+        let week = |value, casual, event| WeekCounts {
+            start: "2026-11-23".parse().unwrap(),
+            value,
+            casual,
+            event,
+            other: 0,
+            offers_made: 0,
+            no_business: 0,
         };
-        assert_eq!(value_share(&w), Some(25));
-        assert_eq!(value_share(&WeekCounts::default()), None);
+        assert_eq!(value_share(&week(1, 3, 5)), Some(25));
+        assert_eq!(value_share(&week(0, 0, 0)), None);
     }
 }

@@ -2,7 +2,7 @@
 //! done or moved with one tap.
 
 use aftercall_shared::dates::parse_date;
-use aftercall_shared::model::ReferralStatus;
+use aftercall_shared::model::{Day, ReferralStatus};
 use aftercall_shared::queries::{
     FollowUpDue, InteractionRow, ReferralRow, ThankYouDue, TODAY_PAGE,
 };
@@ -24,12 +24,12 @@ pub fn people_names(row: &InteractionRow) -> String {
 }
 
 /// The next step of a referral and the button label that takes it.
-pub fn next_referral_step(status: &str) -> Option<(ReferralStatus, &'static str)> {
+pub fn next_referral_step(status: ReferralStatus) -> Option<(ReferralStatus, &'static str)> {
     match status {
-        "suggested" => Some((ReferralStatus::IntroAsked, "Asked for intro")),
-        "intro-asked" => Some((ReferralStatus::IntroMade, "Intro made")),
-        "intro-made" => Some((ReferralStatus::Talked, "Talked")),
-        _ => None,
+        ReferralStatus::Suggested => Some((ReferralStatus::IntroAsked, "Asked for intro")),
+        ReferralStatus::IntroAsked => Some((ReferralStatus::IntroMade, "Intro made")),
+        ReferralStatus::IntroMade => Some((ReferralStatus::Talked, "Talked")),
+        ReferralStatus::Talked => None,
     }
 }
 
@@ -37,7 +37,7 @@ pub fn next_referral_step(status: &str) -> Option<(ReferralStatus, &'static str)
 #[component]
 pub fn Today() -> Element {
     let session = use_session();
-    let today = local_today();
+    let today = Day::from(local_today());
     let mut shown = use_signal(|| TODAY_PAGE);
     let data = match session.query(|s| s.today_showing(today, shown())) {
         Ok(t) => t,
@@ -61,7 +61,7 @@ pub fn Today() -> Element {
     rsx! {
         section { class: "screen today", "aria-labelledby": "today-title",
             h1 { id: "today-title", "Today" }
-            p { class: "subtitle", "{format::day(&data.date)}" }
+            p { class: "subtitle", "{format::day(data.date)}" }
             if clear {
                 EmptyState {
                     title: "All square: nothing owed today.",
@@ -103,7 +103,7 @@ pub fn Today() -> Element {
                         li { key: "{f.id}", class: "card",
                             div { class: "card-main",
                                 span { class: "who", "{people_names(&f.interaction)}" }
-                                span { class: "meta", "{format::due(f.overdue_days)} · {format::day(&f.on)}" }
+                                span { class: "meta", "{format::due(f.overdue_days)} · {format::day(f.on)}" }
                             }
                         }
                     }
@@ -144,7 +144,7 @@ fn ThankYouCard(item: ThankYouDue) -> Element {
         li { class: "card",
             div { class: "card-main",
                 PersonLink { row: row.clone() }
-                span { class: "meta", "{format::kind(&row.kind)} · {format::when(row.at)}" }
+                span { class: "meta", "{format::kind(row.kind)} · {format::when(row.at)}" }
                 if !gist.is_empty() { span { class: "gist", "{gist}" } }
             }
             div { class: "card-actions",
@@ -154,7 +154,7 @@ fn ThankYouCard(item: ThankYouDue) -> Element {
                     "aria-label": "Thank-you sent to {names}",
                     onclick: move |_| {
                         let id = id.clone();
-                        if session.command(|s| s.mark_thank_you_sent(&id, local_today())).is_some() {
+                        if session.command(|s| s.mark_thank_you_sent(&id, local_today().into())).is_some() {
                             session.done(format!("Thank-you to {names} marked sent."));
                         }
                     },
@@ -207,7 +207,7 @@ fn FollowUpCard(item: FollowUpDue) -> Element {
                     "aria-label": "Move follow-up with {n2} to tomorrow",
                     onclick: move |_| {
                         let id = move_id.clone();
-                        let Ok(day) = parse_date("tomorrow", local_today()) else { return };
+                        let Ok(day) = parse_date("tomorrow", local_today()).map(Day::from) else { return };
                         if s2.command(|s| s.move_follow_up(&id, day)).is_some() {
                             s2.done(format!("Follow-up with {n2} moved to tomorrow."));
                         }
@@ -220,7 +220,7 @@ fn FollowUpCard(item: FollowUpDue) -> Element {
                     "aria-label": "Move follow-up with {n3} to next week",
                     onclick: move |_| {
                         let id = move_id2.clone();
-                        let Ok(day) = parse_date("next week", local_today()) else { return };
+                        let Ok(day) = parse_date("next week", local_today()).map(Day::from) else { return };
                         if s3.command(|s| s.move_follow_up(&id, day)).is_some() {
                             s3.done(format!("Follow-up with {n3} moved to next week."));
                         }
@@ -249,14 +249,14 @@ fn IntroCard(item: ReferralRow) -> Element {
     .filter(|(on, _)| *on)
     .map(|(_, w)| w)
     .collect();
-    let next = next_referral_step(&item.status);
+    let next = next_referral_step(item.status);
     let id = item.id.clone();
     let name = item.name.clone();
     rsx! {
         li { class: "card",
             div { class: "card-main",
                 span { class: "who", "{item.name}" }
-                span { class: "meta", "{format::referral_status(&item.status)} {from}" }
+                span { class: "meta", "{format::referral_status(item.status)} {from}" }
                 if !flags.is_empty() { span { class: "gist", {flags.join(" · ")} } }
                 if !item.reach.is_empty() { span { class: "gist", "Reach: {item.reach}" } }
             }
@@ -269,7 +269,7 @@ fn IntroCard(item: ReferralRow) -> Element {
                         onclick: move |_| {
                             let id = id.clone();
                             if session.command(|s| s.set_referral_status(&id, status)).is_some() {
-                                session.done(format!("{name}: {}.", format::referral_status(status.as_str())));
+                                session.done(format!("{name}: {}.", format::referral_status(status)));
                             }
                         },
                         "{label}"

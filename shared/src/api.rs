@@ -1,0 +1,266 @@
+//! The API as data: every command and query the screens and the command line use,
+//! as a [`Request`] value with its typed [`Reply`]. [`Store::answer`] is the one
+//! function that answers a request; [`encode`] and [`decode`] carry both across a
+//! boundary (a thread, a worker) in a compact encoding (CBOR).
+
+use chrono::FixedOffset;
+use serde::{Deserialize, Serialize};
+
+use crate::commands::{CaptureDraft, Captured, InteractionEdit, PersonEdit, ReferralAdvanced};
+use crate::model::{Day, EventId, InteractionId, PersonId, RecordId, ReferralId, ReferralStatus};
+use crate::queries::{Diary, EventName, EventPage, PersonSummary, Review, Today};
+use crate::{Error, Result, Store};
+
+/// Something the user asks of their data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Save a conversation.
+    Capture(CaptureDraft),
+    EditInteraction {
+        id: InteractionId,
+        edit: InteractionEdit,
+    },
+    EditPerson {
+        id: PersonId,
+        edit: PersonEdit,
+    },
+    /// One conversation's thank-you went out on `on`.
+    ThankYouSent {
+        id: InteractionId,
+        on: Day,
+    },
+    /// Every thank-you owed to a person went out on `on`.
+    PersonThanked {
+        id: PersonId,
+        on: Day,
+    },
+    FollowUpDone {
+        id: InteractionId,
+    },
+    FollowUpMoved {
+        id: InteractionId,
+        to: Day,
+    },
+    ReferralStatus {
+        id: ReferralId,
+        status: ReferralStatus,
+    },
+    Delete {
+        id: RecordId,
+    },
+    Restore {
+        id: RecordId,
+    },
+    /// Today on `day`, at most `limit` items in each list.
+    Today {
+        day: Day,
+        limit: usize,
+    },
+    People {
+        limit: usize,
+    },
+    /// People whose name begins like `typed` (the capture form's typeahead).
+    PeopleNamedLike {
+        typed: String,
+        limit: usize,
+    },
+    /// People by any word of their records.
+    SearchPeople {
+        query: String,
+        limit: usize,
+    },
+    Diary {
+        person: PersonId,
+    },
+    /// The week holding `day`, weeks starting on Monday `offset_minutes` east of UTC.
+    Review {
+        day: Day,
+        offset_minutes: i32,
+    },
+    Events {
+        limit: usize,
+    },
+    EventPage {
+        id: EventId,
+    },
+    /// A local setting of this device.
+    Setting {
+        key: String,
+    },
+    SetSetting {
+        key: String,
+        value: Option<String>,
+    },
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    Captured(Captured),
+    /// A command with nothing to tell but that it was done.
+    Done,
+    /// How many thank-yous were marked sent.
+    Thanked(usize),
+    ReferralAdvanced(ReferralAdvanced),
+    Today(Today),
+    People(Vec<PersonSummary>),
+    Diary(Diary),
+    Review(Review),
+    Events(Vec<EventName>),
+    EventPage(EventPage),
+    Setting(Option<String>),
+    Failed(Failure),
+}
+
+/// Why a request was not done, in words a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+/// The kind of a [`Failure`], for a caller that reacts differently to each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureKind {
+    /// The input cannot be used as given.
+    Invalid,
+    /// Nothing has that id or name.
+    NotFound,
+    /// Too large for one save; nothing was written.
+    TooLarge,
+    /// The store file is damaged.
+    Damaged,
+    /// The store can be read but not written.
+    ReadOnly,
+    /// Anything else the store or a document reported.
+    Store,
+}
+
+impl From<&Error> for Failure {
+    fn from(e: &Error) -> Self {
+        let kind = match e {
+            Error::Invalid(_) | Error::Decode(_) => FailureKind::Invalid,
+            Error::NotFound(_) => FailureKind::NotFound,
+            Error::TooLarge(_) => FailureKind::TooLarge,
+            e if e.is_damaged() => FailureKind::Damaged,
+            e if e.is_read_only() => FailureKind::ReadOnly,
+            Error::Store(_) | Error::Document(_) => FailureKind::Store,
+        };
+        Failure {
+            kind,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Request {
+    /// Whether answering it may change data (views re-query after one).
+    pub fn writes(&self) -> bool {
+        !matches!(
+            self,
+            Request::Today { .. }
+                | Request::People { .. }
+                | Request::PeopleNamedLike { .. }
+                | Request::SearchPeople { .. }
+                | Request::Diary { .. }
+                | Request::Review { .. }
+                | Request::Events { .. }
+                | Request::EventPage { .. }
+                | Request::Setting { .. }
+        )
+    }
+}
+
+impl Store {
+    /// Answers one request. A failure is a [`Reply::Failed`], never a panic.
+    pub fn answer(&mut self, request: &Request) -> Reply {
+        self.try_answer(request)
+            .unwrap_or_else(|e| Reply::Failed(Failure::from(&e)))
+    }
+
+    fn try_answer(&mut self, request: &Request) -> Result<Reply> {
+        Ok(match request {
+            Request::Capture(draft) => Reply::Captured(self.capture(draft)?),
+            Request::EditInteraction { id, edit } => {
+                self.edit_interaction(id, edit)?;
+                Reply::Done
+            }
+            Request::EditPerson { id, edit } => {
+                self.edit_person(id, edit)?;
+                Reply::Done
+            }
+            Request::ThankYouSent { id, on } => {
+                self.mark_thank_you_sent(id, *on)?;
+                Reply::Done
+            }
+            Request::PersonThanked { id, on } => Reply::Thanked(self.mark_person_thanked(id, *on)?),
+            Request::FollowUpDone { id } => {
+                self.complete_follow_up(id)?;
+                Reply::Done
+            }
+            Request::FollowUpMoved { id, to } => {
+                self.move_follow_up(id, *to)?;
+                Reply::Done
+            }
+            Request::ReferralStatus { id, status } => {
+                Reply::ReferralAdvanced(self.set_referral_status(id, *status)?)
+            }
+            Request::Delete { id } => {
+                self.delete(id)?;
+                Reply::Done
+            }
+            Request::Restore { id } => {
+                self.restore(id)?;
+                Reply::Done
+            }
+            Request::Today { day, limit } => Reply::Today(self.today_showing(*day, *limit)?),
+            Request::People { limit } => Reply::People(self.people(*limit)?),
+            Request::PeopleNamedLike { typed, limit } => {
+                Reply::People(self.people_named_like(typed, *limit)?)
+            }
+            Request::SearchPeople { query, limit } => {
+                Reply::People(self.search_people(query, *limit)?)
+            }
+            Request::Diary { person } => Reply::Diary(self.diary(person)?),
+            Request::Review {
+                day,
+                offset_minutes,
+            } => {
+                let offset = FixedOffset::east_opt(offset_minutes.saturating_mul(60))
+                    .ok_or_else(|| Error::invalid("that time zone offset is not on Earth"))?;
+                Reply::Review(self.review(*day, offset)?)
+            }
+            Request::Events { limit } => Reply::Events(self.events(*limit)?),
+            Request::EventPage { id } => Reply::EventPage(self.event_page(id)?),
+            Request::Setting { key } => Reply::Setting(self.setting(key)?),
+            Request::SetSetting { key, value } => {
+                self.set_setting(key, value.as_deref())?;
+                Reply::Done
+            }
+        })
+    }
+}
+
+/// A request or reply as bytes.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail, and every API type serializes.
+    ciborium::into_writer(value, &mut out).unwrap_or_else(|e| {
+        unreachable!("an API value always encodes: {e}");
+    });
+    out
+}
+
+/// Bytes back into a request or reply; bytes that are not one give an error.
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
+    ciborium::from_reader(bytes).map_err(|e| Error::Decode(format!("an API message: {e}")))
+}
+
+#[cfg(test)]
+mod tests;
