@@ -180,7 +180,7 @@ pub fn people(dir: &Path, args: PeopleArgs) -> anyhow::Result<()> {
         Some(q) => people_reply(ask(
             &mut store,
             Request::SearchPeople {
-                query: q.clone(),
+                query: q.to_string(),
                 limit: args.limit,
             },
         )?)?,

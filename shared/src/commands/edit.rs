@@ -27,6 +27,7 @@ pub struct InteractionEdit {
     pub offer_made: Option<bool>,
     pub thank_you: Option<ThankYou>,
     /// `Some(None)` removes the follow-up.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub follow_up: Option<Option<Day>>,
     pub add_referrals: Vec<ReferralDraft>,
     pub edit_referrals: Vec<ReferralEdit>,
@@ -56,9 +57,20 @@ pub struct PersonEdit {
     pub phones: Option<Vec<String>>,
     pub how_met: Option<String>,
     /// `Some(None)` clears who introduced them.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub introduced_by: Option<Option<PersonId>>,
     pub tags: Option<Vec<String>>,
     pub notes: Option<String>,
+}
+
+/// A field that is there, even as null, is `Some`: "clear it" (`Some(None)`) survives
+/// encoding, and a field left out (`None`, not written) means "leave it".
+fn present<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 fn set<T>(field: &mut T, value: &Option<T>)

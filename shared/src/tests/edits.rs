@@ -276,7 +276,7 @@ fn ids_resolve_from_unique_prefixes_only() {
         .store
         .resolve_doc(&saved.interaction_id.as_str()[..8])
         .unwrap();
-    assert_eq!(full, saved.interaction_id.as_str());
+    assert_eq!(full.as_str(), saved.interaction_id.as_str());
     assert_eq!(kind, crate::model::DocKind::Interaction);
     assert!(f
         .store
