@@ -22,8 +22,29 @@ pub fn data_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     Ok(dirs.data_dir().to_path_buf())
 }
 
+thread_local! {
+    static SCREENS_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as one the screens run on: it must never open the store (the
+/// backend's thread owns it). In debug builds opening it here panics, and the
+/// end-to-end tests run debug builds.
+pub fn screens_run_on_this_thread() {
+    SCREENS_THREAD.with(|marked| marked.set(true));
+}
+
+/// Whether the screens run on this thread.
+pub fn is_screens_thread() -> bool {
+    SCREENS_THREAD.with(|marked| marked.get())
+}
+
 /// Opens (creating if needed) the store in `dir`.
 pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
+    debug_assert!(
+        !is_screens_thread(),
+        "the store was opened on a thread that must not touch it ({:?})",
+        std::thread::current().name()
+    );
     if dir.exists() && !dir.is_dir() {
         bail!(
             "the data directory {} is a file, not a directory",

@@ -1,5 +1,8 @@
 //! # The Aftercall app
 //!
+//! - [`backend`]: the thread that owns the store and answers the screens' requests.
+//! - [`platform`]: what the screens need from the platform (draft, files, exports,
+//!   notifications, timers), behind one interface.
 //! - [`cli`]: the command line (headless subcommands for scripting).
 //! - [`ui`]: the Dioxus screens, for the desktop window, mobile and the browser mode.
 //! - [`data`]: where the data directory is, and opening the store in it.
@@ -9,11 +12,13 @@
 //! - [`system`]: the real clock and randomness handed to the domain.
 //! - [`sync`]: the account, pairing, and the background task syncing with the relay.
 
+pub mod backend;
 pub mod cli;
 pub mod data;
 pub mod format;
 pub mod logging;
 pub mod owner_only;
+pub mod platform;
 pub mod sync;
 pub mod system;
 pub mod ui;

@@ -6,10 +6,17 @@
 use chrono::FixedOffset;
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::commands::{CaptureDraft, Captured, InteractionEdit, PersonEdit, ReferralAdvanced};
+use crate::interop::{
+    ImportOptions, ImportProgress, ImportReport, MarkdownLayout, VcardImport, VcardVersion,
+};
 use crate::model::{Day, EventId, InteractionId, PersonId, RecordId, ReferralId, ReferralStatus};
 use crate::queries::{Diary, EventName, EventPage, PersonSummary, Review, Today};
 use crate::{Error, Result, Store};
+
+mod bytes;
 
 /// Something the user asks of their data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +98,60 @@ pub enum Request {
         key: String,
         value: Option<String>,
     },
+    /// One whole export as text.
+    Export {
+        export: Export,
+    },
+    /// Start importing a contacts file (`.vcf`); the first batch is written at once.
+    ImportContacts {
+        #[serde(with = "bytes")]
+        file: Vec<u8>,
+        dry_run: bool,
+    },
+    /// Write the next batch of an import in progress.
+    ImportNext {
+        id: ImportId,
+    },
+}
+
+/// The exports the app offers, each a whole file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Export {
+    /// Everyone as vCards, for address books.
+    Vcards(VcardVersion),
+    /// One row per conversation, for spreadsheets.
+    ConversationsCsv,
+    /// A complete backup, for a restore.
+    Backup,
+    /// The whole diary as one Markdown file.
+    DiaryMarkdown,
+    /// Follow-ups and thank-yous to send, for calendars.
+    Calendar,
+}
+
+impl Export {
+    /// Every export, in the order the app lists them.
+    pub const ALL: [Export; 5] = [
+        Export::Vcards(VcardVersion::V4),
+        Export::ConversationsCsv,
+        Export::Backup,
+        Export::DiaryMarkdown,
+        Export::Calendar,
+    ];
+}
+
+/// An import in progress, between its batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ImportId(pub u64);
+
+/// How far an import got; its report once it is finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportState {
+    pub id: ImportId,
+    pub progress: ImportProgress,
+    /// Set once every card is handled (the import is then forgotten).
+    pub report: Option<ImportReport>,
 }
 
 /// The answer to a [`Request`].
@@ -109,7 +170,53 @@ pub enum Reply {
     Events(Vec<EventName>),
     EventPage(EventPage),
     Setting(Option<String>),
+    /// An export's text.
+    Exported(String),
+    Import(ImportState),
     Failed(Failure),
+}
+
+/// A reply's typed content: what a caller asking one kind of request expects back.
+pub trait FromReply: Sized {
+    /// The content, or the failure (a reply of another kind is a failure too).
+    fn from_reply(reply: Reply) -> std::result::Result<Self, Failure>;
+}
+
+macro_rules! from_reply {
+    ($($variant:ident => $ty:ty),* $(,)?) => {$(
+        impl FromReply for $ty {
+            fn from_reply(reply: Reply) -> std::result::Result<Self, Failure> {
+                match reply {
+                    Reply::$variant(value) => Ok(value),
+                    other => Err(Failure::unexpected(&other)),
+                }
+            }
+        }
+    )*};
+}
+
+from_reply! {
+    Captured => Captured,
+    Thanked => usize,
+    ReferralAdvanced => ReferralAdvanced,
+    Today => Today,
+    People => Vec<PersonSummary>,
+    Diary => Diary,
+    Review => Review,
+    Events => Vec<EventName>,
+    EventPage => EventPage,
+    Setting => Option<String>,
+    Exported => String,
+    Import => ImportState,
+}
+
+impl FromReply for () {
+    fn from_reply(reply: Reply) -> std::result::Result<Self, Failure> {
+        match reply {
+            Reply::Done => Ok(()),
+            other => Err(Failure::unexpected(&other)),
+        }
+    }
 }
 
 /// Why a request was not done, in words a user can act on.
@@ -153,6 +260,19 @@ impl From<&Error> for Failure {
     }
 }
 
+impl Failure {
+    /// A reply that is not the kind asked for (or the failure it carries).
+    fn unexpected(reply: &Reply) -> Failure {
+        match reply {
+            Reply::Failed(f) => f.clone(),
+            other => Failure {
+                kind: FailureKind::Store,
+                message: format!("an unexpected answer: {other:?}"),
+            },
+        }
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -160,6 +280,35 @@ impl std::fmt::Display for Failure {
 }
 
 impl Request {
+    /// The request's kind, for logs and spans.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Capture(_) => "capture",
+            Request::EditInteraction { .. } => "edit_interaction",
+            Request::EditPerson { .. } => "edit_person",
+            Request::ThankYouSent { .. } => "thank_you_sent",
+            Request::PersonThanked { .. } => "person_thanked",
+            Request::FollowUpDone { .. } => "follow_up_done",
+            Request::FollowUpMoved { .. } => "follow_up_moved",
+            Request::ReferralStatus { .. } => "referral_status",
+            Request::Delete { .. } => "delete",
+            Request::Restore { .. } => "restore",
+            Request::Today { .. } => "today",
+            Request::People { .. } => "people",
+            Request::PeopleNamedLike { .. } => "people_named_like",
+            Request::SearchPeople { .. } => "search_people",
+            Request::Diary { .. } => "diary",
+            Request::Review { .. } => "review",
+            Request::Events { .. } => "events",
+            Request::EventPage { .. } => "event_page",
+            Request::Setting { .. } => "setting",
+            Request::SetSetting { .. } => "set_setting",
+            Request::Export { .. } => "export",
+            Request::ImportContacts { .. } => "import_contacts",
+            Request::ImportNext { .. } => "import_next",
+        }
+    }
+
     /// Whether answering it may change data (views re-query after one).
     pub fn writes(&self) -> bool {
         !matches!(
@@ -173,12 +322,75 @@ impl Request {
                 | Request::Events { .. }
                 | Request::EventPage { .. }
                 | Request::Setting { .. }
+                | Request::Export { .. }
         )
     }
 }
 
-impl Store {
+/// A store with the work it carries between requests (imports in progress): what a
+/// backend holds to answer every request.
+#[derive(Debug)]
+pub struct Service {
+    pub store: Store,
+    imports: BTreeMap<ImportId, VcardImport>,
+    next_import: u64,
+}
+
+impl Service {
+    pub fn new(store: Store) -> Service {
+        Service {
+            store,
+            imports: BTreeMap::new(),
+            next_import: 1,
+        }
+    }
+
     /// Answers one request. A failure is a [`Reply::Failed`], never a panic.
+    pub fn answer(&mut self, request: &Request) -> Reply {
+        match request {
+            Request::ImportContacts { file, dry_run } => {
+                let id = ImportId(self.next_import);
+                self.next_import += 1;
+                let import = VcardImport::new(file, ImportOptions { dry_run: *dry_run });
+                self.imports.insert(id, import);
+                self.import_next(id)
+            }
+            Request::ImportNext { id } => self.import_next(*id),
+            other => self.store.answer(other),
+        }
+    }
+
+    fn import_next(&mut self, id: ImportId) -> Reply {
+        let Some(import) = self.imports.get_mut(&id) else {
+            return Reply::Failed(Failure {
+                kind: FailureKind::NotFound,
+                message: "that import is not in progress any more: import the file again".into(),
+            });
+        };
+        if !import.is_finished() {
+            if let Err(e) = import.step(&mut self.store, &mut |_| {}) {
+                // Batches written so far stay; importing the file again finishes it.
+                self.imports.remove(&id);
+                return Reply::Failed(Failure::from(&e));
+            }
+        }
+        let progress = import.progress();
+        let report = if import.is_finished() {
+            self.imports.remove(&id).map(VcardImport::into_report)
+        } else {
+            None
+        };
+        Reply::Import(ImportState {
+            id,
+            progress,
+            report,
+        })
+    }
+}
+
+impl Store {
+    /// Answers one request that needs nothing but the store (an import in progress
+    /// needs a [`Service`]). A failure is a [`Reply::Failed`], never a panic.
     pub fn answer(&mut self, request: &Request) -> Reply {
         self.try_answer(request)
             .unwrap_or_else(|e| Reply::Failed(Failure::from(&e)))
@@ -243,6 +455,28 @@ impl Store {
                 self.set_setting(key, value.as_deref())?;
                 Reply::Done
             }
+            Request::Export { export } => Reply::Exported(self.export(*export)?),
+            Request::ImportContacts { .. } | Request::ImportNext { .. } => {
+                return Err(Error::invalid(
+                    "an import is answered by the service that keeps it between batches",
+                ))
+            }
+        })
+    }
+
+    /// One whole export as text.
+    pub fn export(&self, export: Export) -> Result<String> {
+        Ok(match export {
+            Export::Vcards(version) => self.export_vcards(None, version)?,
+            Export::ConversationsCsv => self.export_interactions_csv()?,
+            Export::Backup => self.backup()?.to_json(),
+            Export::DiaryMarkdown => self
+                .export_diary_markdown(MarkdownLayout::OneFile)?
+                .into_iter()
+                .map(|f| f.text)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Export::Calendar => self.export_calendar()?,
         })
     }
 }

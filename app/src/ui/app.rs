@@ -1,9 +1,10 @@
 //! The root component: opens the store, provides the session, lays out the
 //! navigation and the current screen.
 
-use std::path::PathBuf;
-
 use dioxus::prelude::*;
+
+use crate::backend::Backend;
+use crate::platform::Platform;
 
 use super::components::{Nav, NoticeLine};
 use super::route::Screen;
@@ -20,34 +21,42 @@ pub const STYLE: &str = include_str!("../../assets/main.css");
 /// What the app is started with, by the desktop launcher or the browser mode.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
-    pub data_dir: PathBuf,
-    /// Raise system notifications for follow-ups falling due (the desktop window).
-    pub system_notifications: bool,
-    /// Ask where to save an export with the system's save dialog (the desktop
-    /// window); elsewhere exports go to the data directory and a download link.
-    pub native_dialogs: bool,
-    /// The sync task for this data directory (one per process, shared by windows and tabs).
+    /// The backend owning this data folder's store (one per process, shared by
+    /// windows and tabs).
+    pub backend: Backend,
+    pub platform: Platform,
+    /// The sync task for this data folder (one per process).
     pub sync: Option<crate::sync::SyncHandle>,
-}
-
-impl PartialEq for Session {
-    fn eq(&self, other: &Self) -> bool {
-        self.same_store(other)
-    }
 }
 
 /// The app.
 #[component]
 pub fn App() -> Element {
     let config = use_context::<AppConfig>();
-    let opened = use_hook(|| {
-        crate::data::open_store(&config.data_dir)
-            .map(|store| Session::new(config.data_dir.clone(), store, config.sync.clone()))
-            .map_err(|e| format!("{e:#}"))
+    // The screens never touch the store: opening it here would panic in debug builds.
+    use_hook(crate::data::screens_run_on_this_thread);
+    let session = use_hook(|| {
+        Session::new(
+            config.backend.clone(),
+            config.platform.clone(),
+            config.sync.clone(),
+        )
     });
+    let opened = use_resource({
+        let backend = config.backend.clone();
+        move || {
+            let backend = backend.clone();
+            async move { backend.opened().await }
+        }
+    });
+    let opened = opened.read().clone();
     match opened {
-        Ok(session) => rsx! { Shell { session, notifications: config.system_notifications } },
-        Err(e) => rsx! {
+        None => rsx! {
+            style { {STYLE} }
+            main { class: "screen", p { class: "loading", role: "status", "Opening your notes…" } }
+        },
+        Some(Ok(())) => rsx! { Shell { session } },
+        Some(Err(e)) => rsx! {
             style { {STYLE} }
             main { class: "screen",
                 h1 { "Aftercall cannot open your data" }
@@ -58,17 +67,27 @@ pub fn App() -> Element {
 }
 
 #[component]
-fn Shell(session: Session, notifications: bool) -> Element {
+fn Shell(session: Session) -> Element {
     let session = use_context_provider(|| session.clone());
     use_hook({
         let session = session.clone();
         move || {
-            if notifications {
-                super::notify::follow_ups_falling_due(&session);
+            if session.platform.system_notifications {
+                let session = session.clone();
+                spawn(async move { super::notify::follow_ups_falling_due(&session).await });
             }
+            // Every change the backend announces (a write, entries synced in) makes
+            // the views ask again.
+            let mut revision = session.revision;
+            let mut changes = session.backend.revision();
+            spawn(async move {
+                while changes.changed().await.is_ok() {
+                    revision += 1;
+                }
+            });
         }
     });
-    // Follow the sync task: its status, and re-query when other devices' changes land.
+    // Follow the sync task's status.
     use_hook({
         let session = session.clone();
         move || {
@@ -82,13 +101,6 @@ fn Shell(session: Session, notifications: bool) -> Element {
                         if rx.changed().await.is_err() {
                             break;
                         }
-                    }
-                });
-                let mut changes = handle.changes();
-                let s = session.clone();
-                spawn(async move {
-                    while changes.changed().await.is_ok() {
-                        s.changed();
                     }
                 });
             }

@@ -1,7 +1,5 @@
-//! The capture form's state and its autosave: a half-typed capture is written to a
-//! small JSON file in the data directory on every change and removed once saved.
-
-use std::path::{Path, PathBuf};
+//! The capture form's state. A half-typed capture is kept (by the platform, see
+//! `platform.rs`) on every change and removed once saved.
 
 use aftercall_shared::commands::{CaptureDraft, PersonRef, ReferralDraft};
 use aftercall_shared::model::{Day, InteractionKind, PersonId};
@@ -94,15 +92,10 @@ impl Draft {
     }
 }
 
-fn path(dir: &Path) -> PathBuf {
-    dir.join(DRAFT_FILE)
-}
-
-/// The saved draft, if there is one that reads.
-pub fn load(dir: &Path) -> Option<Draft> {
-    let text = std::fs::read_to_string(path(dir)).ok()?;
-    let mut draft: Draft = serde_json::from_str(&text).ok()?;
-    // Rows and keys always pair up, whatever an older file held.
+/// A draft read back from JSON, if it reads; its rows and keys always pair up,
+/// whatever an older file held.
+pub fn from_json(text: &str) -> Option<Draft> {
+    let mut draft: Draft = serde_json::from_str(text).ok()?;
     let n = draft.capture.referrals.len();
     draft.referral_keys.truncate(n);
     while draft.referral_keys.len() < n {
@@ -112,58 +105,9 @@ pub fn load(dir: &Path) -> Option<Draft> {
     Some(draft)
 }
 
-/// Writes the draft (or removes the file when the form is blank). Written to a
-/// temporary file first, so a crash mid-write keeps the previous draft.
-pub fn store(dir: &Path, draft: &Draft) -> std::io::Result<()> {
-    if draft.is_blank() {
-        return clear(dir);
-    }
-    crate::owner_only::create_dir_all(dir)?;
-    let tmp = dir.join(format!("{DRAFT_FILE}.tmp"));
-    let text = serde_json::to_string(draft).map_err(std::io::Error::other)?;
-    crate::owner_only::write(&tmp, text.as_bytes())?;
-    std::fs::rename(tmp, path(dir))
-}
-
-/// Removes the draft after a save.
-pub fn clear(dir: &Path) -> std::io::Result<()> {
-    match std::fs::remove_file(path(dir)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_half_typed_capture_survives_a_restart_and_goes_once_saved() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(load(dir.path()).is_none());
-        let mut d = Draft::new(InteractionKind::Value);
-        d.person_text = "Ana Mül".into();
-        d.capture.talked_about = "pricing ✓ ünïcode".into();
-        d.add_referral();
-        d.referral_mut(0).unwrap().name = "Bo".into();
-        store(dir.path(), &d).unwrap();
-        assert_eq!(load(dir.path()).unwrap(), d);
-        clear(dir.path()).unwrap();
-        assert!(load(dir.path()).is_none());
-        clear(dir.path()).unwrap();
-    }
-
-    #[test]
-    fn a_blank_form_leaves_no_draft_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut d = Draft::new(InteractionKind::Casual);
-        d.person_text = "x".into();
-        store(dir.path(), &d).unwrap();
-        assert!(load(dir.path()).is_some());
-        d.person_text.clear();
-        store(dir.path(), &d).unwrap();
-        assert!(load(dir.path()).is_none());
-    }
 
     #[test]
     fn picked_people_win_over_typed_text_and_empty_referrals_are_dropped() {

@@ -2,7 +2,8 @@
 //! mobile build and the browser mode.
 //!
 //! - [`app`]: the root component and the stylesheet.
-//! - [`session`]: the open store, current screen and message line that views share.
+//! - [`session`]: the backend, platform services, current screen and message line
+//!   that views share, and the hooks views read and write through.
 //! - [`route`]: the screens and the navigation entries.
 //! - [`draft`]: the capture form's state and its autosave.
 //! - `components/`: reusable pieces (inputs that never drop a keystroke, switches,
@@ -24,20 +25,32 @@ use std::path::PathBuf;
 
 pub use app::{App, AppConfig};
 
+impl AppConfig {
+    /// Starts the backend (and, with `sync`, the sync task) for the data in `data_dir`.
+    pub fn start(platform: crate::platform::Platform, data_dir: PathBuf, sync: bool) -> AppConfig {
+        let sync = sync.then(|| crate::sync::SyncHandle::start(data_dir.clone()));
+        AppConfig {
+            backend: crate::backend::Backend::start(data_dir, sync.clone()),
+            platform,
+            sync,
+        }
+    }
+}
+
 /// Opens the app window on the data in `data_dir` (or the platform's data directory).
 pub fn launch(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let config = AppConfig {
-        data_dir: crate::data::data_dir(data_dir.as_deref())?,
-        system_notifications: cfg!(feature = "desktop"),
-        native_dialogs: cfg!(feature = "desktop"),
-        sync: None,
-    };
-    launch_window(config)
+    let data_dir = crate::data::data_dir(data_dir.as_deref())?;
+    let window = cfg!(any(feature = "desktop", feature = "mobile"));
+    let platform = crate::platform::Platform::new(
+        data_dir.clone(),
+        cfg!(feature = "desktop"),
+        cfg!(feature = "desktop"),
+    );
+    launch_window(AppConfig::start(platform, data_dir, window))
 }
 
 #[cfg(feature = "desktop")]
-fn launch_window(mut config: AppConfig) -> anyhow::Result<()> {
-    config.sync = Some(crate::sync::SyncHandle::start(config.data_dir.clone()));
+fn launch_window(config: AppConfig) -> anyhow::Result<()> {
     use dioxus::desktop::{Config, LogicalSize, WindowBuilder};
     let window = WindowBuilder::new()
         .with_title("Aftercall")
@@ -50,8 +63,7 @@ fn launch_window(mut config: AppConfig) -> anyhow::Result<()> {
 }
 
 #[cfg(all(feature = "mobile", not(feature = "desktop")))]
-fn launch_window(mut config: AppConfig) -> anyhow::Result<()> {
-    config.sync = Some(crate::sync::SyncHandle::start(config.data_dir.clone()));
+fn launch_window(config: AppConfig) -> anyhow::Result<()> {
     dioxus::LaunchBuilder::mobile()
         .with_context(config)
         .launch(App);
@@ -61,4 +73,52 @@ fn launch_window(mut config: AppConfig) -> anyhow::Result<()> {
 #[cfg(not(any(feature = "desktop", feature = "mobile")))]
 fn launch_window(_config: AppConfig) -> anyhow::Result<()> {
     anyhow::bail!("this build has no window: use `aftercall serve-ui` and open it in a browser")
+}
+
+#[cfg(test)]
+mod tests {
+    /// The screens' code, read as text: none of it can name the store, SQLite, a
+    /// file, a thread or a runtime. (The two shells, `serve.rs` for the browser mode
+    /// and this file's window launch, start the backend and are not screens.)
+    #[test]
+    fn the_screens_reach_neither_the_store_nor_files_threads_or_runtimes() {
+        let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui");
+        let forbidden = [
+            "Store",
+            "open_store",
+            "rusqlite",
+            "std::fs",
+            "std::thread",
+            "tokio::runtime",
+            "spawn_blocking",
+            "data_dir",
+        ];
+        let mut files = Vec::new();
+        let mut dirs = vec![ui.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files.push(path);
+                }
+            }
+        }
+        let shells = [ui.join("serve.rs"), ui.join("mod.rs")];
+        let screens: Vec<_> = files.iter().filter(|f| !shells.contains(f)).collect();
+        assert!(screens.len() > 20, "found {} files", screens.len());
+        for file in screens {
+            let text = std::fs::read_to_string(file).unwrap();
+            // Tests inside a file may use temporary folders.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for word in forbidden {
+                assert!(
+                    !code.contains(word),
+                    "{} names {word}: screens go through the backend and the platform",
+                    file.display()
+                );
+            }
+        }
+    }
 }

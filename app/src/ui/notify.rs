@@ -1,7 +1,8 @@
 //! System notifications for follow-ups falling due: each one once, not at every
 //! start (the ones already raised are remembered in a setting).
 
-use aftercall_shared::queries::FollowUpDue;
+use aftercall_shared::api::Request;
+use aftercall_shared::queries::{FollowUpDue, Today, TODAY_PAGE};
 
 use super::session::{local_today, Session};
 use super::views::people_names;
@@ -23,11 +24,21 @@ pub fn plan<'a>(due: &'a [FollowUpDue], notified: &str) -> (Vec<&'a FollowUpDue>
 }
 
 /// Raises one notification per follow-up newly due and remembers them.
-pub fn follow_ups_falling_due(session: &Session) {
-    let Ok(today) = session.query(|s| s.today(local_today().into())) else {
+pub async fn follow_ups_falling_due(session: &Session) {
+    let today = Request::Today {
+        day: local_today().into(),
+        limit: TODAY_PAGE,
+    };
+    let Some(today) = session.send::<Today>(today).await else {
         return;
     };
-    let notified = session.setting(NOTIFIED).unwrap_or_default();
+    let notified = session
+        .send::<Option<String>>(Request::Setting {
+            key: NOTIFIED.into(),
+        })
+        .await
+        .flatten()
+        .unwrap_or_default();
     let (fresh, keep) = plan(&today.follow_ups, &notified);
     for f in fresh {
         let who = people_names(&f.interaction);
@@ -36,33 +47,16 @@ pub fn follow_ups_falling_due(session: &Session) {
         } else {
             crate::format::gist(&f.interaction.next_step, 80)
         };
-        show(
+        session.platform.notify(
             &format!("Follow up with {who}"),
             &format!("{} · {what}", crate::format::due(f.overdue_days)),
         );
     }
-    session.set_setting(NOTIFIED, (!keep.is_empty()).then_some(keep.as_str()));
-}
-
-#[cfg(feature = "desktop")]
-fn show(summary: &str, body: &str) {
-    let (summary, body) = (summary.to_string(), body.to_string());
-    // The notification service may be slow or absent: never hold up the window.
-    std::thread::spawn(move || {
-        if let Err(e) = notify_rust::Notification::new()
-            .appname("Aftercall")
-            .summary(&summary)
-            .body(&body)
-            .show()
-        {
-            tracing::info!("no system notification: {e}");
-        }
-    });
-}
-
-#[cfg(not(feature = "desktop"))]
-fn show(summary: &str, _body: &str) {
-    tracing::info!("follow-up due: {summary}");
+    let remember = Request::SetSetting {
+        key: NOTIFIED.into(),
+        value: (!keep.is_empty()).then_some(keep),
+    };
+    session.send::<()>(remember).await;
 }
 
 #[cfg(test)]

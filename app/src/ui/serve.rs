@@ -36,8 +36,9 @@ pub fn index_page() -> String {
     )
 }
 
-/// The browser-mode routes for the data in `data_dir`: `/` and the app's websocket.
-pub fn router(data_dir: PathBuf, sync: Option<crate::sync::SyncHandle>) -> Router {
+/// The browser-mode routes for the app `config` runs: `/` and the app's websocket.
+/// Every tab shares its backend.
+pub fn router(config: AppConfig) -> Router {
     let pool = Arc::new(LiveViewPool::new());
     let page = index_page();
     Router::new()
@@ -46,16 +47,9 @@ pub fn router(data_dir: PathBuf, sync: Option<crate::sync::SyncHandle>) -> Route
             "/ws",
             get(move |ws: WebSocketUpgrade| {
                 let pool = pool.clone();
-                let data_dir = data_dir.clone();
-                let sync = sync.clone();
+                let config = config.clone();
                 async move {
                     ws.on_upgrade(move |socket| async move {
-                        let config = AppConfig {
-                            data_dir,
-                            system_notifications: false,
-                            native_dialogs: false,
-                            sync,
-                        };
                         let result = pool
                             .launch_virtualdom(axum_socket(socket), move || {
                                 VirtualDom::new(App).with_root_context(config)
@@ -78,17 +72,21 @@ pub fn serve(
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     crate::owner_only::create_dir_all(&data_dir)?;
-    // Open once up front so a bad data directory fails here, not in the browser.
-    drop(crate::data::open_store(&data_dir)?);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
+        let platform = crate::platform::Platform::new(data_dir.clone(), false, false);
+        let config = AppConfig::start(platform, data_dir, true);
+        // A bad data directory fails here, not in the browser.
+        config.backend.opened().await.map_err(anyhow::Error::msg)?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         on_ready(listener.local_addr()?);
-        let sync = crate::sync::SyncHandle::start(data_dir.clone());
-        axum::serve(listener, router(data_dir, Some(sync.clone())))
+        let sync = config.sync.clone();
+        axum::serve(listener, router(config))
             .with_graceful_shutdown(shutdown())
             .await?;
-        sync.stop();
+        if let Some(sync) = sync {
+            sync.stop();
+        }
         Ok(())
     })
 }

@@ -1,14 +1,14 @@
-//! The session a window or browser tab shares: the open store, the screen, the
-//! revision that tells views to re-query, and the message line.
+//! The session a window or browser tab shares: the backend that owns the store,
+//! the platform's services, the screen, the revision that tells views to ask
+//! again, and the message line. Views read through [`use_query`] and write through
+//! [`Session::send`]; neither the store nor a file is reachable from here.
 
-use std::cell::RefCell;
-use std::path::PathBuf;
-use std::rc::Rc;
-
-use aftercall_shared::Store;
+use aftercall_shared::api::{FromReply, Reply, Request};
 use dioxus::prelude::*;
 
 use super::route::Screen;
+use crate::backend::Backend;
+use crate::platform::Platform;
 
 /// A short message shown over the screen: a confirmation or an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,121 +19,68 @@ pub struct Notice {
     pub undo: Option<aftercall_shared::model::RecordId>,
 }
 
-/// How long after a save its write-ahead log is folded into the store's file.
-const CHECKPOINT_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Called after every local write (the sync driver hooks in here).
-pub type AfterWrite = Rc<dyn Fn()>;
-
-/// Everything the screens share. Cheap to clone: signals are handles.
+/// Everything the screens share. Cheap to clone: signals and handles.
 #[derive(Clone)]
 pub struct Session {
-    pub data_dir: PathBuf,
-    store: Rc<RefCell<Store>>,
+    pub backend: Backend,
+    pub platform: Platform,
+    /// Raised whenever the data changed (a write here, entries synced in).
     pub revision: Signal<u64>,
     pub screen: Signal<Screen>,
     pub notice: Signal<Option<Notice>>,
-    after_write: Rc<RefCell<Option<AfterWrite>>>,
-    /// Counts saves; a pending checkpoint runs only if no save came after it.
-    checkpoint_due: Rc<std::cell::Cell<u64>>,
     /// The sync task, when this app runs one.
     pub sync: Option<crate::sync::SyncHandle>,
     /// Its latest status.
     pub sync_status: Signal<Option<crate::sync::SyncStatus>>,
 }
 
+impl PartialEq for Session {
+    fn eq(&self, other: &Self) -> bool {
+        self.backend == other.backend
+    }
+}
+
 impl Session {
-    /// Makes the session for a freshly opened store (inside a component).
-    pub fn new(data_dir: PathBuf, store: Store, sync: Option<crate::sync::SyncHandle>) -> Self {
+    /// Makes the session (inside a component).
+    pub fn new(
+        backend: Backend,
+        platform: Platform,
+        sync: Option<crate::sync::SyncHandle>,
+    ) -> Self {
         Session {
+            backend,
+            platform,
             sync,
             sync_status: Signal::new(None),
-            data_dir,
-            store: Rc::new(RefCell::new(store)),
             revision: Signal::new(0),
             screen: Signal::new(Screen::Capture),
             notice: Signal::new(None),
-            after_write: Rc::new(RefCell::new(None)),
-            checkpoint_due: Rc::new(std::cell::Cell::new(0)),
         }
     }
 
-    /// Whether two sessions share one store.
-    pub fn same_store(&self, other: &Session) -> bool {
-        Rc::ptr_eq(&self.store, &other.store)
-    }
-
-    /// Runs a query; the calling component re-renders when data changes.
-    pub fn query<T>(
-        &self,
-        f: impl FnOnce(&Store) -> aftercall_shared::Result<T>,
-    ) -> Result<T, String> {
-        let _ = (self.revision)();
-        f(&self.store.borrow()).map_err(|e| e.to_string())
-    }
-
-    /// Reads the store without subscribing to changes (for one-off reads in handlers).
-    pub fn peek<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
-        f(&self.store.borrow())
-    }
-
-    /// Runs a command: on success every view re-queries and sync is told; on failure
-    /// the error is shown and `None` returned.
-    pub fn command<T>(
-        &self,
-        f: impl FnOnce(&mut Store) -> aftercall_shared::Result<T>,
-    ) -> Option<T> {
-        let result = f(&mut self.store.borrow_mut());
-        match result {
-            Ok(value) => {
-                self.changed();
-                if let Some(hook) = self.after_write.borrow().clone() {
-                    hook();
-                }
-                self.sync_nudge();
-                self.checkpoint_soon();
-                Some(value)
-            }
-            Err(e) => {
-                self.error(e.to_string());
+    /// Sends a request and gives its typed reply; a failure is shown on the message
+    /// line and gives `None`.
+    pub async fn send<T: FromReply>(&self, request: Request) -> Option<T> {
+        match self.backend.get::<T>(&request).await {
+            Ok(value) => Some(value),
+            Err(failure) => {
+                self.error(failure.message);
                 None
             }
         }
     }
 
-    /// Folds the store's write-ahead log into its file once the user has moved on, so
-    /// that no save waits for it. Saves close together share one fold.
-    fn checkpoint_soon(&self) {
-        let store = self.store.clone();
-        let generation = self.checkpoint_due.get() + 1;
-        self.checkpoint_due.set(generation);
-        let due = self.checkpoint_due.clone();
+    /// Sends a command without waiting for it and confirms it with `done` once it
+    /// is saved (a failure is shown instead).
+    pub fn act(&self, request: Request, done: impl Into<String>) {
+        let session = self.clone();
+        let done = done.into();
         spawn(async move {
-            tokio::time::sleep(CHECKPOINT_AFTER).await;
-            if due.get() == generation {
-                if let Err(e) = store.borrow().checkpoint() {
-                    tracing::warn!("folding the store's log: {e}");
-                }
+            match session.backend.ask(&request).await {
+                Reply::Failed(failure) => session.error(failure.message),
+                _ => session.done(done),
             }
         });
-    }
-
-    /// Tells every view to re-query (after a local write or remote changes).
-    pub fn changed(&self) {
-        let mut revision = self.revision;
-        revision += 1;
-    }
-
-    /// Tells the sync task to look again (after a write or a change of account).
-    pub fn sync_nudge(&self) {
-        if let Some(handle) = &self.sync {
-            handle.local_write();
-        }
-    }
-
-    /// Registers what to do after every local write.
-    pub fn on_write(&self, hook: AfterWrite) {
-        *self.after_write.borrow_mut() = Some(hook);
     }
 
     /// Goes to a screen.
@@ -168,18 +115,6 @@ impl Session {
         let mut n = self.notice;
         n.set(Some(notice));
     }
-
-    /// A setting, or `None` when unset or unreadable.
-    pub fn setting(&self, key: &str) -> Option<String> {
-        self.store.borrow().setting(key).ok().flatten()
-    }
-
-    /// Stores a setting; failures are shown.
-    pub fn set_setting(&self, key: &str, value: Option<&str>) {
-        if let Err(e) = self.store.borrow().set_setting(key, value) {
-            self.error(e.to_string());
-        }
-    }
 }
 
 /// The session of the surrounding app.
@@ -190,6 +125,80 @@ pub fn use_session() -> Session {
 /// The latest sync status (`None` when no sync task runs here).
 pub fn use_sync_status() -> Option<crate::sync::SyncStatus> {
     (use_session().sync_status)()
+}
+
+/// What a view has of a query: nothing yet, the answer, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loaded<T> {
+    Loading,
+    Ready(T),
+    Failed(String),
+}
+
+impl<T> Loaded<T> {
+    /// The answer, if it is in.
+    pub fn ready(self) -> Option<T> {
+        match self {
+            Loaded::Ready(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// What to show instead of the answer while there is none.
+    pub fn placeholder(&self) -> Element {
+        match self {
+            Loaded::Loading => rsx! {
+                p { class: "loading", role: "status", "aria-live": "polite", "Loading…" }
+            },
+            Loaded::Failed(e) => rsx! { p { class: "error", role: "alert", "{e}" } },
+            Loaded::Ready(_) => rsx! {},
+        }
+    }
+}
+
+/// Asks `request`, and again whenever the view asks a different one or the data
+/// changes. While a new answer is on its way the previous one stays shown.
+pub fn use_query<T>(request: Request) -> Loaded<T>
+where
+    T: FromReply + Clone + 'static,
+{
+    query_hook(request, false)
+}
+
+/// As [`use_query`], but an answer to an earlier request is not shown: the
+/// typeahead must not offer the people of a name typed a keystroke ago.
+pub fn use_query_exact<T>(request: Request) -> Loaded<T>
+where
+    T: FromReply + Clone + 'static,
+{
+    query_hook(request, true)
+}
+
+fn query_hook<T>(request: Request, exact: bool) -> Loaded<T>
+where
+    T: FromReply + Clone + 'static,
+{
+    let session = use_session();
+    let mut asked = use_signal(|| request.clone());
+    if *asked.peek() != request {
+        asked.set(request.clone());
+    }
+    let resource = use_resource(move || {
+        let request = asked();
+        let _ = (session.revision)();
+        let backend = session.backend.clone();
+        async move {
+            let answer = backend.get::<T>(&request).await;
+            (request, answer)
+        }
+    });
+    let value = resource.read();
+    match &*value {
+        None => Loaded::Loading,
+        Some((answered, _)) if exact && *answered != request => Loaded::Loading,
+        Some((_, Ok(v))) => Loaded::Ready(v.clone()),
+        Some((_, Err(f))) => Loaded::Failed(f.message.clone()),
+    }
 }
 
 /// Today in the user's time zone.

@@ -11,7 +11,7 @@ use crate::model::Person;
 use crate::{Error, Result, Store};
 
 /// Which vCard to write.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum VcardVersion {
     V3,
     #[default]

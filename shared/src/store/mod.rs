@@ -12,6 +12,9 @@ mod rehome;
 mod schema;
 mod sync_state;
 
+#[cfg(test)]
+pub(crate) use rehome::actor_for;
+
 use std::path::Path;
 
 use automerge::ActorId;
@@ -210,10 +213,23 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut writer = Writer::new(&tx, &self.actor, self.entropy.as_mut(), now);
+        // Another connection to this file (the sync driver's) may have re-homed the
+        // device since this one opened: write under the id the file holds now.
+        let rehomed = meta_get(&tx, "device_id")?.filter(|id| *id != self.device_id);
+        let actor = rehomed.as_deref().map(rehome::actor_for);
+        let mut writer = Writer::new(
+            &tx,
+            actor.as_ref().unwrap_or(&self.actor),
+            self.entropy.as_mut(),
+            now,
+        );
         let out = f(&mut writer)?;
         writer.end_entry()?;
         tx.commit()?;
+        if let (Some(id), Some(actor)) = (rehomed, actor) {
+            self.device_id = id;
+            self.actor = actor;
+        }
         self.committed()?;
         Ok(out)
     }

@@ -22,7 +22,7 @@ use crate::model::{DocKind, Record};
 use crate::{Error, Result};
 
 /// The Automerge actor of a device: its id's bytes.
-pub(super) fn actor_for(device_id: &str) -> ActorId {
+pub(crate) fn actor_for(device_id: &str) -> ActorId {
     ActorId::from(
         (0..device_id.len() / 2)
             .filter_map(|i| u8::from_str_radix(&device_id[2 * i..2 * i + 2], 16).ok())

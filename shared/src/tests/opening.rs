@@ -69,3 +69,46 @@ fn a_file_that_is_not_a_store_is_damaged_not_a_full_disk() {
     }
     assert_eq!(std::fs::read(&path).unwrap(), vec![0x5a; 4096]);
 }
+
+#[test]
+fn a_write_through_a_second_connection_follows_a_rehome_made_by_the_first() {
+    let f = super::fixture(70);
+    let mut sync_side = super::open_store(f.dir.path(), &f.clock, 71);
+    let mut app_side = f.store;
+    let first = app_side
+        .capture(&super::chat(
+            "Ana",
+            crate::model::InteractionKind::Value,
+            "before",
+        ))
+        .unwrap();
+    let head = sync_side.own_log_head().unwrap();
+    let new_device = sync_side.rehome(head, &[]).unwrap();
+    assert_ne!(app_side.device_id(), new_device, "not yet noticed");
+    let second = app_side
+        .capture(&super::chat(
+            "Ana",
+            crate::model::InteractionKind::Value,
+            "after",
+        ))
+        .unwrap();
+    assert_eq!(app_side.device_id(), new_device);
+    let actor_of_last_change = |id: &str| {
+        let bytes: Vec<u8> = app_side
+            .conn()
+            .query_row("SELECT bytes FROM docs WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap();
+        let mut doc = automerge::AutoCommit::load(&bytes).unwrap();
+        let changes = doc.get_changes(&[]);
+        changes.last().unwrap().actor_id().clone()
+    };
+    assert_eq!(
+        actor_of_last_change(second.interaction_id.as_str()),
+        crate::store::actor_for(&new_device),
+        "the new conversation is written under the new device's actor"
+    );
+    assert_ne!(
+        actor_of_last_change(first.interaction_id.as_str()),
+        actor_of_last_change(second.interaction_id.as_str())
+    );
+}

@@ -1,5 +1,6 @@
 //! The message line: confirmations and errors, over the screen so nothing moves.
 
+use aftercall_shared::api::Request;
 use dioxus::prelude::*;
 
 use crate::ui::session::use_session;
@@ -25,12 +26,7 @@ pub fn NoticeLine() -> Element {
                         id: "notice-undo",
                         onclick: {
                             let session = session.clone();
-                            move |_| {
-                                let id = id.clone();
-                                if session.command(|s| s.restore(id.as_str())).is_some() {
-                                    session.done("Brought back.");
-                                }
-                            }
+                            move |_| session.act(Request::Restore { id: id.clone() }, "Brought back.")
                         },
                         "Undo"
                     }

@@ -2,12 +2,14 @@
 //! (recent first) in a row of fixed height below; Enter or a tap picks one, or
 //! keeps the typed name as a new person.
 
+use aftercall_shared::api::Request;
 use aftercall_shared::fold::name_key;
 use aftercall_shared::model::PersonId;
+use aftercall_shared::queries::PersonSummary;
 use dioxus::prelude::*;
 
 use super::TextField;
-use crate::ui::session::use_session;
+use crate::ui::session::use_query_exact;
 
 /// What the user picked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,18 +31,24 @@ pub fn PersonPicker(
     on_text: EventHandler<String>,
     on_pick: EventHandler<Picked>,
 ) -> Element {
-    let session = use_session();
     let mut typed = use_signal(|| initial_text.clone());
     let mut generation = use_signal(|| 0u32);
     let mut highlight = use_signal(|| 0usize);
 
     let text = typed();
+    // Nothing is asked while a person is picked.
+    let asked = use_query_exact::<Vec<PersonSummary>>(Request::PeopleNamedLike {
+        typed: if picked.is_some() {
+            String::new()
+        } else {
+            text.clone()
+        },
+        limit: if picked.is_some() { 0 } else { SUGGESTIONS },
+    });
     let suggestions = if picked.is_some() {
         Vec::new()
     } else {
-        session
-            .query(|s| s.people_named_like(&text, SUGGESTIONS))
-            .unwrap_or_default()
+        asked.ready().unwrap_or_default()
     };
     let exact = suggestions
         .iter()

@@ -1,6 +1,8 @@
 //! Capture: the start screen. Who, what kind, what was said, what comes next,
 //! saved in one tap (Ctrl/Cmd+Enter) and kept as a draft until then.
 
+use aftercall_shared::api::Request;
+use aftercall_shared::commands::Captured;
 use aftercall_shared::model::{Channel, InteractionKind};
 use dioxus::prelude::*;
 
@@ -8,14 +10,16 @@ use crate::format;
 use crate::ui::components::{
     Choice, ChoiceOption, FollowUpChips, PersonPicker, Picked, Switch, TextArea, TextField,
 };
-use crate::ui::draft::{self, Draft, KIND_SETTING};
+use crate::ui::draft::{Draft, KIND_SETTING};
 use crate::ui::route::Screen;
-use crate::ui::session::use_session;
+use crate::ui::session::{use_query, use_session, Loaded};
 
 /// What the last save did, for the confirmation.
 #[derive(Debug, Clone, PartialEq)]
 struct Saved {
     text: String,
+    /// Its kind, the next capture's default.
+    kind: InteractionKind,
     person_id: Option<aftercall_shared::model::PersonId>,
 }
 
@@ -25,6 +29,17 @@ pub fn Capture() -> Element {
     let mut generation = use_signal(|| 0u64);
     let mut saved = use_signal(|| None::<Saved>);
     let session = use_session();
+    // The kind of the last capture is the next one's default.
+    let last_kind = use_query::<Option<String>>(Request::Setting {
+        key: KIND_SETTING.into(),
+    });
+    let kind = match (saved(), last_kind) {
+        (Some(s), _) => s.kind,
+        (None, Loaded::Ready(kind)) => kind
+            .and_then(|k| k.parse().ok())
+            .unwrap_or(InteractionKind::Value),
+        (None, other) => return other.placeholder(),
+    };
     rsx! {
         section { class: "screen capture", "aria-labelledby": "capture-title",
             h1 { id: "capture-title", "Capture" }
@@ -45,6 +60,7 @@ pub fn Capture() -> Element {
             for g in std::iter::once(generation()) {
                 CaptureForm {
                     key: "{g}",
+                    kind,
                     on_saved: move |s: Saved| {
                         saved.set(Some(s));
                         generation += 1;
@@ -89,34 +105,23 @@ fn channel_options() -> Vec<ChoiceOption> {
 
 /// The form itself; remounted (with a new key) after each save to start blank.
 #[component]
-fn CaptureForm(on_saved: EventHandler<Saved>) -> Element {
+fn CaptureForm(kind: InteractionKind, on_saved: EventHandler<Saved>) -> Element {
     let session = use_session();
     let initial = use_hook({
-        let session = session.clone();
-        move || {
-            draft::load(&session.data_dir).unwrap_or_else(|| {
-                let kind = session
-                    .setting(KIND_SETTING)
-                    .and_then(|k| k.parse().ok())
-                    .unwrap_or(InteractionKind::Value);
-                Draft::new(kind)
-            })
-        }
+        let platform = session.platform.clone();
+        move || platform.load_draft().unwrap_or_else(|| Draft::new(kind))
     });
     let mut form = use_signal(|| initial.clone());
     let mut talked_field = use_signal(|| None::<std::rc::Rc<MountedData>>);
 
-    // Autosave: every change is written to the draft file.
+    // Autosave: every change is kept as the draft.
     use_effect({
-        let dir = session.data_dir.clone();
-        move || {
-            if let Err(e) = draft::store(&dir, &form.read()) {
-                tracing::warn!("cannot keep the draft: {e}");
-            }
-        }
+        let platform = session.platform.clone();
+        move || platform.keep_draft(&form.read())
     });
 
-    let save = {
+    let mut saving = use_signal(|| false);
+    let mut save = {
         let session = session.clone();
         move || {
             let d = form();
@@ -125,25 +130,41 @@ fn CaptureForm(on_saved: EventHandler<Saved>) -> Element {
                 session.error("Say who it was with: type a name first.");
                 return;
             }
-            let Some(done) = session.command(|s| s.capture(&capture)) else {
+            // One tap, one conversation: a second tap while saving does nothing.
+            if saving() {
                 return;
-            };
-            session.set_setting(KIND_SETTING, Some(capture.kind.as_str()));
-            if let Err(e) = draft::clear(&session.data_dir) {
-                tracing::warn!("cannot remove the saved draft: {e}");
             }
-            let (person_id, name, new) = match done.people.first() {
-                Some(p) => (Some(p.id.clone()), p.name.clone(), p.created),
-                None => (None, d.person_name(), false),
-            };
-            let mut text = format!("Saved: {} with {name}", format::kind(capture.kind));
-            if new {
-                text.push_str(" (new person)");
-            }
-            on_saved.call(Saved { text, person_id });
+            saving.set(true);
+            let session = session.clone();
+            spawn(async move {
+                let kind = capture.kind;
+                let Some(done) = session.send::<Captured>(Request::Capture(capture)).await else {
+                    saving.set(false);
+                    return;
+                };
+                session.platform.clear_draft();
+                let (person_id, name, new) = match done.people.first() {
+                    Some(p) => (Some(p.id.clone()), p.name.clone(), p.created),
+                    None => (None, d.person_name(), false),
+                };
+                let mut text = format!("Saved: {} with {name}", format::kind(kind));
+                if new {
+                    text.push_str(" (new person)");
+                }
+                on_saved.call(Saved {
+                    text,
+                    kind,
+                    person_id,
+                });
+                let remember = Request::SetSetting {
+                    key: KIND_SETTING.into(),
+                    value: Some(kind.as_str().into()),
+                };
+                session.send::<()>(remember).await;
+            });
         }
     };
-    let save_click = save.clone();
+    let mut save_click = save.clone();
 
     let focus_talked = move || {
         if let Some(m) = talked_field() {

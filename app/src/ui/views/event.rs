@@ -1,14 +1,16 @@
 //! Event mode: name the event once, then a few seconds per person met, all linked
 //! to the event; and an event's page, everyone met there.
 
-use aftercall_shared::commands::{CaptureDraft, EventRef, PersonRef, ReferralDraft};
-use aftercall_shared::model::{Channel, InteractionKind};
+use aftercall_shared::api::Request;
+use aftercall_shared::commands::{CaptureDraft, Captured, EventRef, PersonRef, ReferralDraft};
+use aftercall_shared::model::{Channel, EventId, InteractionKind};
+use aftercall_shared::queries::{EventName, EventPage};
 use dioxus::prelude::*;
 
 use crate::format;
 use crate::ui::components::{EmptyState, FollowUpChips, TextField};
 use crate::ui::route::Screen;
-use crate::ui::session::use_session;
+use crate::ui::session::{use_query, use_session, Loaded};
 
 /// The setting holding the name of the event under way.
 pub const EVENT_NAME: &str = "event.current.name";
@@ -47,15 +49,24 @@ impl Met {
     }
 }
 
+fn setting(key: &str) -> Request {
+    Request::Setting { key: key.into() }
+}
+
+fn set(key: &str, value: Option<String>) -> Request {
+    Request::SetSetting {
+        key: key.into(),
+        value,
+    }
+}
+
 /// The Event mode screen.
 #[component]
 pub fn EventMode() -> Element {
-    let session = use_session();
-    let _ = (session.revision)();
-    let name = session.setting(EVENT_NAME);
-    match name {
-        None => rsx! { StartEvent {} },
-        Some(name) => rsx! { AtEvent { name } },
+    match use_query::<Option<String>>(setting(EVENT_NAME)) {
+        Loaded::Ready(None) => rsx! { StartEvent {} },
+        Loaded::Ready(Some(name)) => rsx! { AtEvent { name } },
+        other => other.placeholder(),
     }
 }
 
@@ -63,7 +74,9 @@ pub fn EventMode() -> Element {
 fn StartEvent() -> Element {
     let session = use_session();
     let mut typed = use_signal(String::new);
-    let events = session.query(|s| s.events(20)).unwrap_or_default();
+    let events = use_query::<Vec<EventName>>(Request::Events { limit: 20 })
+        .ready()
+        .unwrap_or_default();
     let start_session = session.clone();
     let start = move || {
         let name = typed().trim().to_string();
@@ -71,9 +84,12 @@ fn StartEvent() -> Element {
             start_session.error("Name the event first.");
             return;
         }
-        start_session.set_setting(EVENT_NAME, Some(&name));
-        start_session.set_setting(EVENT_ID, None);
-        start_session.changed();
+        let session = start_session.clone();
+        spawn(async move {
+            if session.send::<()>(set(EVENT_ID, None)).await.is_some() {
+                session.send::<()>(set(EVENT_NAME, Some(name))).await;
+            }
+        });
     };
     let start2 = start.clone();
     rsx! {
@@ -117,10 +133,9 @@ fn StartEvent() -> Element {
 fn AtEvent(name: String) -> Element {
     let session = use_session();
     let mut generation = use_signal(|| 0u64);
-    let event_id = session.setting(EVENT_ID);
-    let page = event_id
-        .as_deref()
-        .and_then(|id| session.query(|s| s.event_page(&id.into())).ok());
+    let event_id = use_query::<Option<String>>(setting(EVENT_ID))
+        .ready()
+        .flatten();
     let end = session.clone();
     rsx! {
         section { class: "screen event", "aria-labelledby": "event-title",
@@ -131,10 +146,14 @@ fn AtEvent(name: String) -> Element {
                     id: "event-end",
                     class: "secondary",
                     onclick: move |_| {
-                        end.set_setting(EVENT_NAME, None);
-                        end.set_setting(EVENT_ID, None);
-                        end.changed();
-                        end.done("Event ended. Its page stays under Past events.");
+                        let end = end.clone();
+                        async move {
+                            if end.send::<()>(set(EVENT_NAME, None)).await.is_some()
+                                && end.send::<()>(set(EVENT_ID, None)).await.is_some()
+                            {
+                                end.done("Event ended. Its page stays under Past events.");
+                            }
+                        }
                     },
                     "End event"
                 }
@@ -148,19 +167,31 @@ fn AtEvent(name: String) -> Element {
                 }
             }
             h2 { "Met here so far" }
-            if let Some(page) = page {
-                ul { class: "cards", id: "met-here",
-                    for i in page.interactions.iter().rev().cloned() {
-                        li { key: "{i.id}", class: "card",
-                            div { class: "card-main",
-                                span { class: "who", "{super::today::people_names(&i)}" }
-                                if !i.talked_about.is_empty() { span { class: "gist", "{format::gist(&i.talked_about, 80)}" } }
-                            }
-                        }
-                    }
-                }
+            if let Some(id) = event_id {
+                MetHere { id: EventId::from(id) }
             } else {
                 p { class: "hint", "Nobody yet: the first person you save starts the list." }
+            }
+        }
+    }
+}
+
+/// Everyone saved at the event under way, newest first.
+#[component]
+fn MetHere(id: EventId) -> Element {
+    let page = match use_query::<EventPage>(Request::EventPage { id }) {
+        Loaded::Ready(page) => page,
+        other => return other.placeholder(),
+    };
+    rsx! {
+        ul { class: "cards", id: "met-here",
+            for i in page.interactions.iter().rev().cloned() {
+                li { key: "{i.id}", class: "card",
+                    div { class: "card-main",
+                        span { class: "who", "{super::today::people_names(&i)}" }
+                        if !i.talked_about.is_empty() { span { class: "gist", "{format::gist(&i.talked_about, 80)}" } }
+                    }
+                }
             }
         }
     }
@@ -174,10 +205,14 @@ fn QuickCapture(
 ) -> Element {
     let session = use_session();
     let mut met = use_signal(Met::default);
-    let save = move || {
+    let mut saving = use_signal(|| false);
+    let mut save = move || {
         let m = met();
         if m.name.trim().is_empty() {
             session.error("Type the name of the person you met.");
+            return;
+        }
+        if saving() {
             return;
         }
         let event = match &event_id {
@@ -185,15 +220,22 @@ fn QuickCapture(
             None => EventRef::Named(event_name.clone()),
         };
         let draft = m.draft(event);
-        if let Some(done) = session.command(|s| s.capture(&draft)) {
-            if let Some(id) = done.event_id {
-                session.set_setting(EVENT_ID, Some(id.as_str()));
+        let (session, event_name) = (session.clone(), event_name.clone());
+        saving.set(true);
+        spawn(async move {
+            if let Some(done) = session.send::<Captured>(Request::Capture(draft)).await {
+                if let Some(id) = done.event_id {
+                    session
+                        .send::<()>(set(EVENT_ID, Some(id.to_string())))
+                        .await;
+                }
+                session.done(format!("Saved: {} at {event_name}.", m.name.trim()));
+                on_saved.call(());
             }
-            session.done(format!("Saved: {} at {event_name}.", m.name.trim()));
-            on_saved.call(());
-        }
+            saving.set(false);
+        });
     };
-    let save2 = save.clone();
+    let mut save2 = save.clone();
     let m = met();
     rsx! {
         div {
@@ -219,11 +261,14 @@ fn QuickCapture(
 
 /// An event's page: everyone met there and what was said.
 #[component]
-pub fn EventPageView(id: aftercall_shared::model::EventId) -> Element {
+pub fn EventPageView(id: EventId) -> Element {
     let session = use_session();
-    let page = match session.query(|s| s.event_page(&id)) {
-        Ok(p) => p,
-        Err(e) => return rsx! { EmptyState { title: "This event cannot be shown.", hint: "{e}" } },
+    let page = match use_query::<EventPage>(Request::EventPage { id }) {
+        Loaded::Ready(p) => p,
+        Loaded::Failed(e) => {
+            return rsx! { EmptyState { title: "This event cannot be shown.", hint: "{e}" } }
+        }
+        loading => return loading.placeholder(),
     };
     let back = session.clone();
     rsx! {

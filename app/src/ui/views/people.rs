@@ -1,7 +1,9 @@
 //! People: everyone, with instant search over names and every note; on a wide
 //! window the selected person's diary sits beside the list.
 
+use aftercall_shared::api::Request;
 use aftercall_shared::fold::search_terms;
+use aftercall_shared::model::PersonId;
 use aftercall_shared::queries::{Diary, PersonSummary};
 use dioxus::prelude::*;
 
@@ -9,7 +11,7 @@ use super::person::PersonPage;
 use crate::format;
 use crate::ui::components::{excerpt, EmptyState, Highlight, TextField};
 use crate::ui::route::Screen;
-use crate::ui::session::use_session;
+use crate::ui::session::{use_query, use_session, Loaded};
 
 /// How many people the list shows.
 const LIMIT: usize = 200;
@@ -36,31 +38,23 @@ pub fn matching_excerpt(diary: &Diary, terms: &[String]) -> Option<String> {
 
 /// The People screen; `selected` is the person whose page is open.
 #[component]
-pub fn People(selected: Option<aftercall_shared::model::PersonId>) -> Element {
+pub fn People(selected: Option<PersonId>) -> Element {
     let session = use_session();
     let mut query = use_signal(String::new);
     let q = query();
     let terms = search_terms(&q);
-    let people: Vec<PersonSummary> = session
-        .query(|s| {
-            if terms.is_empty() {
-                s.people(LIMIT)
-            } else {
-                s.search_people(&q, LIMIT)
-            }
-        })
-        .unwrap_or_default();
-    let excerpts: Vec<Option<String>> = people
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            if terms.is_empty() || i >= EXCERPTS {
-                return None;
-            }
-            let d = session.query(|s| s.diary(&p.id)).ok()?;
-            matching_excerpt(&d, &terms)
-        })
-        .collect();
+    let asked = use_query::<Vec<PersonSummary>>(if terms.is_empty() {
+        Request::People { limit: LIMIT }
+    } else {
+        Request::SearchPeople {
+            query: q.clone(),
+            limit: LIMIT,
+        }
+    });
+    let people = match asked {
+        Loaded::Ready(people) => people,
+        other => return other.placeholder(),
+    };
     let has_selection = selected.is_some();
     let count = people.len();
     rsx! {
@@ -94,7 +88,7 @@ pub fn People(selected: Option<aftercall_shared::model::PersonId>) -> Element {
                     p { class: "meta", id: "people-count", "{count} shown" }
                 }
                 ul { class: "people-list", id: "people-list",
-                    for (p, ex) in people.into_iter().zip(excerpts) {
+                    for (i, p) in people.into_iter().enumerate() {
                         li { key: "{p.id}",
                             button {
                                 r#type: "button",
@@ -112,8 +106,8 @@ pub fn People(selected: Option<aftercall_shared::model::PersonId>) -> Element {
                                     }
                                     {summary_line(&p)}
                                 }
-                                if let Some(ex) = ex {
-                                    span { class: "gist", Highlight { text: ex, terms: terms.clone() } }
+                                if !terms.is_empty() && i < EXCERPTS {
+                                    MatchingExcerpt { person: p.id.clone(), terms: terms.clone() }
                                 }
                             }
                         }
@@ -135,6 +129,16 @@ pub fn People(selected: Option<aftercall_shared::model::PersonId>) -> Element {
                 }
             }
         }
+    }
+}
+
+/// The piece of a found person's notes that matched, highlighted.
+#[component]
+fn MatchingExcerpt(person: PersonId, terms: Vec<String>) -> Element {
+    let diary = use_query::<Diary>(Request::Diary { person });
+    match diary.ready().and_then(|d| matching_excerpt(&d, &terms)) {
+        Some(ex) => rsx! { span { class: "gist", Highlight { text: ex, terms: terms.clone() } } },
+        None => rsx! {},
     }
 }
 

@@ -1,28 +1,30 @@
 //! A person's page: their diary timeline, who introduced them, whom they referred,
 //! their last value call; every past note can be edited here.
 
+use aftercall_shared::api::Request;
 use aftercall_shared::commands::{InteractionEdit, PersonEdit};
 use aftercall_shared::model::{Day, InteractionKind, PersonId, ThankYou, ThankYouState};
-use aftercall_shared::queries::{InteractionRow, ReferralRow};
+use aftercall_shared::queries::{Diary, InteractionRow, ReferralRow};
 use dioxus::prelude::*;
 
 use crate::format;
 use crate::ui::components::{Choice, ChoiceOption, EmptyState, Switch, TextArea, TextField};
 use crate::ui::route::Screen;
-use crate::ui::session::{local_today, use_session, Notice};
+use crate::ui::session::{local_today, use_query, use_session, Loaded, Notice};
 
 /// One person's page.
 #[component]
 pub fn PersonPage(id: PersonId) -> Element {
     let session = use_session();
     let mut editing_person = use_signal(|| false);
-    let diary = match session.query(|s| s.diary(&id)) {
-        Ok(d) => d,
-        Err(e) => {
+    let diary = match use_query::<Diary>(Request::Diary { person: id.clone() }) {
+        Loaded::Ready(d) => d,
+        Loaded::Failed(e) => {
             return rsx! {
                 EmptyState { title: "This person cannot be shown.", hint: "{e}" }
             }
         }
+        loading => return loading.placeholder(),
     };
     let p = diary.person.clone();
     let last_value = diary
@@ -104,12 +106,10 @@ pub fn PersonPage(id: PersonId) -> Element {
                         button {
                             r#type: "button",
                             class: "primary",
-                            onclick: move |_| {
-                                let pid = pid.clone();
-                                if thank_session.command(|s| s.mark_person_thanked(&pid, local_today().into())).is_some() {
-                                    thank_session.done(format!("Thank-you to {name} marked sent."));
-                                }
-                            },
+                            onclick: move |_| thank_session.act(
+                                Request::PersonThanked { id: pid.clone(), on: local_today().into() },
+                                format!("Thank-you to {name} marked sent."),
+                            ),
                             "Thank-you sent"
                         }
                     }
@@ -256,9 +256,11 @@ fn DiaryEntry(row: InteractionRow) -> Element {
                     r#type: "button",
                     class: "link danger",
                     onclick: move |_| {
-                        let id = id.clone();
-                        if session.command(|s| s.delete(&id)).is_some() {
-                            session.notify(Notice { text: "Conversation deleted.".into(), error: false, undo: Some(id.into()) });
+                        let (session, id) = (session.clone(), id.clone());
+                        async move {
+                            if session.send::<()>(Request::Delete { id: id.clone().into() }).await.is_some() {
+                                session.notify(Notice { text: "Conversation deleted.".into(), error: false, undo: Some(id.into()) });
+                            }
                         }
                     },
                     "Delete"
@@ -335,10 +337,12 @@ fn InteractionEditor(row: InteractionRow, on_close: EventHandler<()>) -> Element
                         if e.follow_up == Some(original.follow_up_on) {
                             e.follow_up = None;
                         }
-                        let id = id.clone();
-                        if session.command(|s| s.edit_interaction(&id, &e)).is_some() {
-                            session.done("Changes saved.");
-                            on_close.call(());
+                        let (session, id) = (session.clone(), id.clone());
+                        async move {
+                            if session.send::<()>(Request::EditInteraction { id, edit: e }).await.is_some() {
+                                session.done("Changes saved.");
+                                on_close.call(());
+                            }
                         }
                     },
                     "Save changes"
@@ -385,11 +389,12 @@ fn PersonEditor(
                     r#type: "button",
                     class: "primary",
                     onclick: move |_| {
-                        let e = edit();
-                        let id = id.clone();
-                        if session.command(|s| s.edit_person(&id, &e)).is_some() {
-                            session.done("Details saved.");
-                            on_close.call(());
+                        let (session, id, e) = (session.clone(), id.clone(), edit());
+                        async move {
+                            if session.send::<()>(Request::EditPerson { id, edit: e }).await.is_some() {
+                                session.done("Details saved.");
+                                on_close.call(());
+                            }
                         }
                     },
                     "Save details"

@@ -1,14 +1,15 @@
 //! Review: this week against last, value calls against casual chats, and whom to
 //! book a value call with.
 
-use aftercall_shared::queries::WeekCounts;
+use aftercall_shared::api::Request;
+use aftercall_shared::queries::{Review as ReviewData, WeekCounts};
 use dioxus::prelude::*;
 
 use super::today::people_names;
 use crate::format;
 use crate::ui::components::{EmptyState, WeekChart};
 use crate::ui::route::Screen;
-use crate::ui::session::{local_offset, local_today, use_session};
+use crate::ui::session::{local_offset, local_today, use_query, use_session, Loaded};
 
 /// The share of value calls among value and casual conversations, in percent.
 pub fn value_share(w: &WeekCounts) -> Option<i64> {
@@ -20,9 +21,12 @@ pub fn value_share(w: &WeekCounts) -> Option<i64> {
 #[component]
 pub fn Review() -> Element {
     let session = use_session();
-    let review = match session.query(|s| s.review(local_today().into(), local_offset())) {
-        Ok(r) => r,
-        Err(e) => return rsx! { p { class: "error", "{e}" } },
+    let review = match use_query::<ReviewData>(Request::Review {
+        day: local_today().into(),
+        offset_minutes: local_offset().local_minus_utc() / 60,
+    }) {
+        Loaded::Ready(r) => r,
+        other => return other.placeholder(),
     };
     let this = review.this_week.clone();
     let last = review.last_week.clone();

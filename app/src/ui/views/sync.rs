@@ -5,8 +5,9 @@
 use aftercall_shared::crypto::qr_svg;
 use dioxus::prelude::*;
 
+use crate::backend::{AccountReply, AccountRequest};
 use crate::format;
-use crate::sync::{self, ConnState, SyncStatus};
+use crate::sync::{ConnState, SyncStatus};
 use crate::ui::components::{TextArea, TextField};
 use crate::ui::session::{use_session, use_sync_status};
 
@@ -81,26 +82,6 @@ fn StatusCard(status: SyncStatus) -> Element {
     }
 }
 
-/// Runs an async sync call on a thread of its own (with its own runtime), so the
-/// window's executor never has to provide one.
-async fn off_thread<T: Send + 'static>(
-    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.await
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("the sync call stopped")))
-}
-
-fn block_on<T>(fut: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(fut)
-}
-
 #[component]
 fn SetUp() -> Element {
     let session = use_session();
@@ -123,15 +104,14 @@ fn SetUp() -> Element {
                 id: "sync-create",
                 class: "primary",
                 onclick: move |_| {
-                    let r = relay();
-                    let r = r.trim();
-                    match sync::create_account(&create_session.data_dir, (!r.is_empty()).then_some(r)) {
-                        Ok(_) => {
-                            create_session.sync_nudge();
-                            create_session.done("Account created. Write down your recovery phrase below.");
-                            create_session.changed();
+                    let r = relay().trim().to_string();
+                    let session = create_session.clone();
+                    async move {
+                        let ask = AccountRequest::Create { relay: (!r.is_empty()).then_some(r) };
+                        match session.backend.account(ask).await {
+                            Ok(_) => session.done("Account created. Write down your recovery phrase below."),
+                            Err(e) => session.error(e),
                         }
-                        Err(e) => create_session.error(format!("{e:#}")),
                     }
                 },
                 "Create an account"
@@ -151,20 +131,15 @@ fn SetUp() -> Element {
             class: "primary",
             disabled: busy(),
             onclick: move |_| {
-                let dir = session.data_dir.clone();
-                let (r, p) = (relay().trim().to_string(), phrase().trim().to_string());
+                let (relay, phrase) = (relay().trim().to_string(), phrase().trim().to_string());
                 let session = session.clone();
                 busy.set(true);
                 spawn(async move {
-                    let result = off_thread(move || block_on(sync::pair(&dir, &r, &p))).await;
+                    let result = session.backend.account(AccountRequest::Pair { relay, phrase }).await;
                     busy.set(false);
                     match result {
-                        Ok(()) => {
-                            session.sync_nudge();
-                            session.done("Paired: this device now syncs with your account.");
-                            session.changed();
-                        }
-                        Err(e) => session.error(format!("{e:#}")),
+                        Ok(_) => session.done("Paired: this device now syncs with your account."),
+                        Err(e) => session.error(e),
                     }
                 });
             },
@@ -189,12 +164,14 @@ fn RelayForm(relay: String) -> Element {
             r#type: "button",
             id: "relay-save",
             class: "secondary",
-            onclick: move |_| match sync::set_relay(&session.data_dir, typed().trim()) {
-                Ok(()) => {
-                    session.sync_nudge();
-                    session.done("Relay saved.");
+            onclick: move |_| {
+                let (session, relay) = (session.clone(), typed().trim().to_string());
+                async move {
+                    match session.backend.account(AccountRequest::SetRelay { relay }).await {
+                        Ok(_) => session.done("Relay saved."),
+                        Err(e) => session.error(e),
+                    }
                 }
-                Err(e) => session.error(format!("{e:#}")),
             },
             "Save relay"
         }
@@ -205,11 +182,25 @@ fn RelayForm(relay: String) -> Element {
 fn RecoveryPhrase() -> Element {
     let session = use_session();
     let mut shown = use_signal(|| false);
-    let phrase = if shown() {
-        sync::recovery_phrase(&session.data_dir).ok().flatten()
-    } else {
-        None
+    let mut phrase = use_signal(|| None::<String>);
+    let show = move |_| {
+        let session = session.clone();
+        async move {
+            match session
+                .backend
+                .account(AccountRequest::RecoveryPhrase)
+                .await
+            {
+                Ok(AccountReply::RecoveryPhrase(Some(p))) => {
+                    phrase.set(Some(p));
+                    shown.set(true);
+                }
+                Ok(_) => session.error("this device has no account yet"),
+                Err(e) => session.error(e),
+            }
+        }
     };
+    let phrase = if shown() { phrase() } else { None };
     rsx! {
         h2 { "Pair another device" }
         p { class: "hint", "On the other device, open Sync & devices, enter the same relay and this phrase (or scan the code). Anyone with the phrase can read your notes: keep it private." }
@@ -218,7 +209,7 @@ fn RecoveryPhrase() -> Element {
             div { class: "qr", "aria-label": "QR code of the recovery phrase", dangerous_inner_html: qr_svg(&p) }
             button { r#type: "button", class: "secondary", onclick: move |_| shown.set(false), "Hide" }
         } else {
-            button { r#type: "button", id: "show-phrase", class: "secondary", onclick: move |_| shown.set(true), "Show recovery phrase and QR code" }
+            button { r#type: "button", id: "show-phrase", class: "secondary", onclick: show, "Show recovery phrase and QR code" }
         }
     }
 }

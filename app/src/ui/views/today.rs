@@ -1,17 +1,18 @@
 //! Today: thank-yous to send, follow-ups due or overdue, intros to chase, each
 //! done or moved with one tap.
 
+use aftercall_shared::api::Request;
 use aftercall_shared::dates::parse_date;
 use aftercall_shared::model::{Day, ReferralStatus};
 use aftercall_shared::queries::{
-    FollowUpDue, InteractionRow, ReferralRow, ThankYouDue, TODAY_PAGE,
+    FollowUpDue, InteractionRow, ReferralRow, ThankYouDue, Today as TodayData, TODAY_PAGE,
 };
 use dioxus::prelude::*;
 
 use crate::format;
 use crate::ui::components::EmptyState;
 use crate::ui::route::Screen;
-use crate::ui::session::{local_today, use_session};
+use crate::ui::session::{local_today, use_query, use_session, Loaded};
 
 /// The names of the people in a conversation, joined.
 pub fn people_names(row: &InteractionRow) -> String {
@@ -36,12 +37,13 @@ pub fn next_referral_step(status: ReferralStatus) -> Option<(ReferralStatus, &'s
 /// The Today screen.
 #[component]
 pub fn Today() -> Element {
-    let session = use_session();
-    let today = Day::from(local_today());
     let mut shown = use_signal(|| TODAY_PAGE);
-    let data = match session.query(|s| s.today_showing(today, shown())) {
-        Ok(t) => t,
-        Err(e) => return rsx! { p { class: "error", "{e}" } },
+    let data = match use_query::<TodayData>(Request::Today {
+        day: local_today().into(),
+        limit: shown(),
+    }) {
+        Loaded::Ready(t) => t,
+        other => return other.placeholder(),
     };
     let clear = data.is_clear();
     let counts = data.counts;
@@ -152,12 +154,10 @@ fn ThankYouCard(item: ThankYouDue) -> Element {
                     r#type: "button",
                     class: "primary",
                     "aria-label": "Thank-you sent to {names}",
-                    onclick: move |_| {
-                        let id = id.clone();
-                        if session.command(|s| s.mark_thank_you_sent(&id, local_today().into())).is_some() {
-                            session.done(format!("Thank-you to {names} marked sent."));
-                        }
-                    },
+                    onclick: move |_| session.act(
+                        Request::ThankYouSent { id: id.clone(), on: local_today().into() },
+                        format!("Thank-you to {names} marked sent."),
+                    ),
                     "Sent ✓"
                 }
             }
@@ -193,12 +193,10 @@ fn FollowUpCard(item: FollowUpDue) -> Element {
                     r#type: "button",
                     class: "primary",
                     "aria-label": "Follow-up with {n1} done",
-                    onclick: move |_| {
-                        let id = done_id.clone();
-                        if s1.command(|s| s.complete_follow_up(&id)).is_some() {
-                            s1.done(format!("Follow-up with {n1} done."));
-                        }
-                    },
+                    onclick: move |_| s1.act(
+                        Request::FollowUpDone { id: done_id.clone() },
+                        format!("Follow-up with {n1} done."),
+                    ),
                     "Done ✓"
                 }
                 button {
@@ -206,11 +204,11 @@ fn FollowUpCard(item: FollowUpDue) -> Element {
                     class: "secondary",
                     "aria-label": "Move follow-up with {n2} to tomorrow",
                     onclick: move |_| {
-                        let id = move_id.clone();
-                        let Ok(day) = parse_date("tomorrow", local_today()).map(Day::from) else { return };
-                        if s2.command(|s| s.move_follow_up(&id, day)).is_some() {
-                            s2.done(format!("Follow-up with {n2} moved to tomorrow."));
-                        }
+                        let Ok(to) = parse_date("tomorrow", local_today()).map(Day::from) else { return };
+                        s2.act(
+                            Request::FollowUpMoved { id: move_id.clone(), to },
+                            format!("Follow-up with {n2} moved to tomorrow."),
+                        );
                     },
                     "Tomorrow"
                 }
@@ -219,11 +217,11 @@ fn FollowUpCard(item: FollowUpDue) -> Element {
                     class: "secondary",
                     "aria-label": "Move follow-up with {n3} to next week",
                     onclick: move |_| {
-                        let id = move_id2.clone();
-                        let Ok(day) = parse_date("next week", local_today()).map(Day::from) else { return };
-                        if s3.command(|s| s.move_follow_up(&id, day)).is_some() {
-                            s3.done(format!("Follow-up with {n3} moved to next week."));
-                        }
+                        let Ok(to) = parse_date("next week", local_today()).map(Day::from) else { return };
+                        s3.act(
+                            Request::FollowUpMoved { id: move_id2.clone(), to },
+                            format!("Follow-up with {n3} moved to next week."),
+                        );
                     },
                     "Next week"
                 }
@@ -266,12 +264,10 @@ fn IntroCard(item: ReferralRow) -> Element {
                         r#type: "button",
                         class: "primary",
                         "aria-label": "{label}: {name}",
-                        onclick: move |_| {
-                            let id = id.clone();
-                            if session.command(|s| s.set_referral_status(&id, status)).is_some() {
-                                session.done(format!("{name}: {}.", format::referral_status(status)));
-                            }
-                        },
+                        onclick: move |_| session.act(
+                            Request::ReferralStatus { id: id.clone(), status },
+                            format!("{name}: {}.", format::referral_status(status)),
+                        ),
                         "{label}"
                     }
                 }

@@ -5,17 +5,14 @@
 //! write to the data directory's `exports` folder, and the browser mode also offers
 //! the file as a download.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aftercall_shared::interop::{
-    ImportOptions, ImportProgress, ImportReport, MarkdownLayout, VcardImport, VcardVersion,
-};
-use aftercall_shared::Store;
+use aftercall_shared::api::{Export as Made, ImportState, Request};
+use aftercall_shared::interop::{ImportProgress, ImportReport, VcardVersion};
 use base64::Engine;
 use dioxus::prelude::*;
 
-use crate::ui::app::AppConfig;
+use crate::platform::{FileError, Saved};
 use crate::ui::components::{TextArea, TextField};
 use crate::ui::session::{use_session, Session};
 
@@ -26,59 +23,51 @@ pub struct Export {
     pub ext: &'static str,
     /// The media type of a download.
     pub mime: &'static str,
-    pub make: fn(&Store) -> anyhow::Result<String>,
+    pub made: Made,
 }
 
 /// Every export the screen offers.
-pub const EXPORTS: [Export; 5] = [
+pub static EXPORTS: [Export; 5] = [
     Export {
         label: "People as vCard",
         slug: "vcard",
         ext: "vcf",
         mime: "text/vcard",
-        make: |s| Ok(s.export_vcards(None, VcardVersion::V4)?),
+        made: Made::Vcards(VcardVersion::V4),
     },
     Export {
         label: "Conversations as CSV",
         slug: "csv",
         ext: "csv",
         mime: "text/csv",
-        make: |s| Ok(s.export_interactions_csv()?),
+        made: Made::ConversationsCsv,
     },
     Export {
         label: "JSON backup",
         slug: "json",
         ext: "json",
         mime: "application/json",
-        make: |s| Ok(serde_json::to_string_pretty(&s.backup()?)?),
+        made: Made::Backup,
     },
     Export {
         label: "Diary as Markdown",
         slug: "markdown",
         ext: "md",
         mime: "text/markdown",
-        make: |s| {
-            Ok(s.export_diary_markdown(MarkdownLayout::OneFile)?
-                .into_iter()
-                .map(|f| f.text)
-                .collect::<Vec<_>>()
-                .join("\n"))
-        },
+        made: Made::DiaryMarkdown,
     },
     Export {
         label: "Follow-ups for the calendar",
         slug: "ics",
         ext: "ics",
         mime: "text/calendar",
-        make: |s| Ok(s.export_calendar()?),
+        made: Made::Calendar,
     },
 ];
 
-/// Where an export is written: `<data dir>/exports/aftercall-<stamp>.<ext>`.
-pub fn export_path(data_dir: &Path, stamp: &str, ext: &str) -> PathBuf {
-    data_dir
-        .join("exports")
-        .join(format!("aftercall-{stamp}.{ext}"))
+/// The name an export is saved under: `aftercall-<stamp>.<ext>`.
+pub fn export_name(stamp: &str, ext: &str) -> String {
+    format!("aftercall-{stamp}.{ext}")
 }
 
 /// An export offered as a download (browser mode).
@@ -143,126 +132,76 @@ fn too_large(size: u64) -> String {
     )
 }
 
-/// Reads a contacts file named by its path, refusing one over `MAX_IMPORT_BYTES`.
-fn read_named_file(path: &str) -> Result<Vec<u8>, String> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read {path}: {e}"))?
-        .len();
-    if size > MAX_IMPORT_BYTES {
-        return Err(too_large(size));
-    }
-    std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
-}
-
-/// Imports `bytes`, a batch at a time, showing how far it got between batches.
+/// Imports `file`, a batch at a time, showing how far it got between batches.
 fn start_import(
     session: Session,
-    bytes: Vec<u8>,
+    file: Vec<u8>,
     mut progress: Signal<Option<ImportProgress>>,
     mut report: Signal<Option<ImportReport>>,
 ) {
     spawn(async move {
-        let mut import = VcardImport::new(&bytes, ImportOptions::default());
         report.set(None);
-        progress.set(Some(import.progress()));
-        while !import.is_finished() {
-            // Let the screen draw the progress before the next batch.
-            tokio::time::sleep(Duration::from_millis(1)).await;
-            if session.command(|s| import.step(s, &mut |_| {})).is_none() {
-                break;
+        let mut request = Request::ImportContacts {
+            file,
+            dry_run: false,
+        };
+        let finished = loop {
+            let Some(state) = session.send::<ImportState>(request).await else {
+                break None;
+            };
+            progress.set(Some(state.progress));
+            if let Some(done) = state.report {
+                break Some(done);
             }
-            progress.set(Some(import.progress()));
-        }
+            // Let the screen draw the progress before the next batch.
+            session.platform.sleep(Duration::from_millis(1)).await;
+            request = Request::ImportNext { id: state.id };
+        };
         progress.set(None);
-        if import.is_finished() {
+        if let Some(done) = finished {
             session.done("Contacts imported.");
+            report.set(Some(done));
         }
-        report.set(Some(import.into_report()));
     });
 }
 
-/// Writes an export where the user says (desktop) or to the exports folder.
-fn save_export(
-    session: &Session,
-    export: &Export,
-    native_dialog: bool,
-    mut download: Signal<Option<Download>>,
-) {
-    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
-    let path = export_path(&session.data_dir, &stamp, export.ext);
-    let text = match session.peek(export.make) {
-        Ok(text) => text,
-        Err(e) => return session.error(format!("{e:#}")),
-    };
-    let label = export.label;
-    if native_dialog {
-        let session = session.clone();
-        spawn(async move {
-            match ask_where(&path).await {
-                Some(chosen) => {
-                    write_export(&session, label, &chosen, &text);
+/// Makes an export and saves it where the user says (desktop) or in the exports
+/// folder, offering it as a download there (browser mode).
+fn save_export(session: &Session, export: &'static Export, mut download: Signal<Option<Download>>) {
+    let session = session.clone();
+    spawn(async move {
+        let Some(text) = session
+            .send::<String>(Request::Export {
+                export: export.made,
+            })
+            .await
+        else {
+            return;
+        };
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+        let name = export_name(&stamp, export.ext);
+        match session.platform.save_export(&name, &text).await {
+            Ok(Saved::Cancelled) => session.done("Export cancelled."),
+            Err(e) => session.error(e),
+            Ok(Saved::Written(path)) => {
+                session.done(format!("{} written to {}", export.label, path.display()));
+                if !session.platform.native_dialogs {
+                    let data = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+                    download.set(Some(Download {
+                        href: format!("data:{};charset=utf-8;base64,{data}", export.mime),
+                        name,
+                    }));
                 }
-                None => session.done("Export cancelled."),
             }
-        });
-        return;
-    }
-    if write_export(session, label, &path, &text) {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let data = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
-        download.set(Some(Download {
-            href: format!("data:{};charset=utf-8;base64,{data}", export.mime),
-            name,
-        }));
-    }
-}
-
-/// Writes one export file and says where; false (with the error shown) if it failed.
-fn write_export(session: &Session, label: &str, path: &Path, text: &str) -> bool {
-    let written = path
-        .parent()
-        .map_or(Ok(()), crate::owner_only::create_dir_all)
-        .and_then(|()| crate::owner_only::write(path, text.as_bytes()));
-    match written {
-        Ok(()) => {
-            session.done(format!("{label} written to {}", path.display()));
-            true
         }
-        Err(e) => {
-            session.error(format!("cannot write {}: {e}", path.display()));
-            false
-        }
-    }
-}
-
-/// The system's save dialog, starting at `suggested`; `None` when cancelled.
-#[cfg(feature = "desktop")]
-async fn ask_where(suggested: &Path) -> Option<PathBuf> {
-    let mut dialog = rfd::AsyncFileDialog::new().set_title("Save the export");
-    if let Some(dir) = suggested.parent() {
-        let _ = crate::owner_only::create_dir_all(dir);
-        dialog = dialog.set_directory(dir);
-    }
-    if let Some(name) = suggested.file_name() {
-        dialog = dialog.set_file_name(name.to_string_lossy());
-    }
-    dialog.save_file().await.map(|f| f.path().to_path_buf())
-}
-
-/// Builds without a window have no save dialog: the suggested place is used.
-#[cfg(not(feature = "desktop"))]
-async fn ask_where(suggested: &Path) -> Option<PathBuf> {
-    Some(suggested.to_path_buf())
+    });
 }
 
 /// The Import / export screen.
 #[component]
 pub fn Transfer() -> Element {
     let session = use_session();
-    let native_dialog = use_context::<AppConfig>().native_dialogs;
+    let native_dialog = session.platform.native_dialogs;
     let mut path = use_signal(String::new);
     let mut pasted = use_signal(String::new);
     let progress = use_signal(|| None::<ImportProgress>);
@@ -302,9 +241,10 @@ pub fn Transfer() -> Element {
                     on_input: move |v| path.set(v) }
                 button {
                     r#type: "button", id: "import-file", class: "secondary", disabled: busy,
-                    onclick: move |_| match read_named_file(path().trim()) {
+                    onclick: move |_| match path_session.platform.read_file(path().trim(), MAX_IMPORT_BYTES) {
                         Ok(bytes) => start_import(path_session.clone(), bytes, progress, report),
-                        Err(e) => path_session.error(e),
+                        Err(FileError::TooLarge(size)) => path_session.error(too_large(size)),
+                        Err(FileError::Unreadable(e)) => path_session.error(e),
                     },
                     "Import the file"
                 }
@@ -339,7 +279,7 @@ pub fn Transfer() -> Element {
                         class: "secondary",
                         onclick: {
                             let session = export_session.clone();
-                            move |_| save_export(&session, export, native_dialog, download)
+                            move |_| save_export(&session, export, download)
                         },
                         "{export.label}"
                     }
@@ -381,20 +321,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_named_file_over_the_limit_is_refused_unread_and_a_missing_one_said_so() {
-        let dir = tempfile::tempdir().unwrap();
-        let big = dir.path().join("big.vcf");
-        let file = std::fs::File::create(&big).unwrap();
-        file.set_len(MAX_IMPORT_BYTES + 1).unwrap();
-        let err = read_named_file(big.to_str().unwrap()).unwrap_err();
-        assert!(err.contains("over 64 MB is not read"), "{err}");
-        let small = dir.path().join("small.vcf");
-        std::fs::write(&small, "BEGIN:VCARD\r\nEND:VCARD\r\n").unwrap();
-        assert_eq!(read_named_file(small.to_str().unwrap()).unwrap().len(), 24);
-        let missing = read_named_file("/no/such/contacts.vcf").unwrap_err();
-        assert!(
-            missing.starts_with("cannot read /no/such/contacts.vcf"),
-            "{missing}"
-        );
+    fn every_export_the_domain_makes_has_a_button() {
+        let offered: Vec<Made> = EXPORTS.iter().map(|e| e.made).collect();
+        assert_eq!(offered, Made::ALL.to_vec());
+        assert!(too_large(MAX_IMPORT_BYTES + 1).contains("over 64 MB is not read"));
     }
 }

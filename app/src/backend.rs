@@ -1,0 +1,409 @@
+//! The backend: one thread that owns the store and answers the screens' requests,
+//! sent as encoded bytes over a channel (as they will cross to a web worker), and
+//! announces every change (its own writes and entries the sync task applied) so
+//! views ask again. The screens hold a [`Backend`] and never the store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aftercall_shared::api::{self, Failure, FailureKind, FromReply, Reply, Request, Service};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::sync::SyncHandle;
+
+/// How long after a write its write-ahead log is folded into the store's file.
+const CHECKPOINT_AFTER: Duration = Duration::from_secs(2);
+
+/// The handle the screens hold. Clones share one backend thread.
+#[derive(Clone)]
+pub struct Backend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    jobs: mpsc::UnboundedSender<Job>,
+    revision: watch::Receiver<u64>,
+    opened: watch::Receiver<Option<Result<(), String>>>,
+}
+
+impl PartialEq for Backend {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("revision", &*self.inner.revision.borrow())
+            .finish()
+    }
+}
+
+/// Work for the backend thread.
+enum Job {
+    /// An encoded [`Request`]; the encoded [`Reply`] goes back.
+    Ask {
+        request: Vec<u8>,
+        reply: oneshot::Sender<Vec<u8>>,
+    },
+    /// Something about the account (files beside the store, the relay).
+    Account {
+        ask: AccountRequest,
+        reply: oneshot::Sender<Result<AccountReply, String>>,
+    },
+}
+
+/// What the Sync & devices screen asks about the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountRequest {
+    /// Make a new account on this device (created on the relay at the first sync).
+    Create { relay: Option<String> },
+    /// Join the account of `phrase` on `relay`, proving the key first.
+    Pair { relay: String, phrase: String },
+    /// Sync with another relay.
+    SetRelay { relay: String },
+    /// The account's recovery phrase, to show.
+    RecoveryPhrase,
+}
+
+/// The answers to an [`AccountRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountReply {
+    /// The recovery phrase of a new account.
+    Created {
+        phrase: String,
+    },
+    Paired,
+    RelaySet,
+    RecoveryPhrase(Option<String>),
+}
+
+impl Backend {
+    /// Starts the backend thread for the data in `data_dir`; it opens the store
+    /// itself. Entries applied by `sync` are announced like local writes, and local
+    /// writes tell `sync` to upload.
+    pub fn start(data_dir: PathBuf, sync: Option<SyncHandle>) -> Backend {
+        let (jobs, jobs_rx) = mpsc::unbounded_channel();
+        let (revision_tx, revision) = watch::channel(0u64);
+        let (opened_tx, opened) = watch::channel(None);
+        let spawned = std::thread::Builder::new()
+            .name("aftercall-store".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(serve(data_dir, sync, jobs_rx, revision_tx, opened_tx)),
+                    Err(e) => {
+                        opened_tx.send_replace(Some(Err(format!(
+                            "cannot start the store's thread: {e}"
+                        ))));
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the store's thread");
+        }
+        Backend {
+            inner: Arc::new(Inner {
+                jobs,
+                revision,
+                opened,
+            }),
+        }
+    }
+
+    /// Whether the store opened, once it is known.
+    pub async fn opened(&self) -> Result<(), String> {
+        let mut opened = self.inner.opened.clone();
+        let state = match opened.wait_for(Option::is_some).await {
+            Ok(state) => state.clone().unwrap_or(Ok(())),
+            Err(_) => Err("the store's thread stopped".into()),
+        };
+        state
+    }
+
+    /// Asks one request and waits for its reply.
+    pub async fn ask(&self, request: &Request) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.inner.jobs.send(Job::Ask {
+            request: api::encode(request),
+            reply,
+        });
+        let bytes = match (sent, answer.await) {
+            (Ok(()), Ok(bytes)) => bytes,
+            _ => return stopped(),
+        };
+        api::decode(&bytes).unwrap_or_else(|e| {
+            Reply::Failed(Failure {
+                kind: FailureKind::Store,
+                message: e.to_string(),
+            })
+        })
+    }
+
+    /// Asks and takes the reply's typed content.
+    pub async fn get<T: FromReply>(&self, request: &Request) -> Result<T, Failure> {
+        T::from_reply(self.ask(request).await)
+    }
+
+    /// Asks something about the account.
+    pub async fn account(&self, ask: AccountRequest) -> Result<AccountReply, String> {
+        let (reply, answer) = oneshot::channel();
+        if self.inner.jobs.send(Job::Account { ask, reply }).is_err() {
+            return Err("the store's thread stopped".into());
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the store's thread stopped".into()))
+    }
+
+    /// A counter raised after every change to the data, local or synced.
+    pub fn revision(&self) -> watch::Receiver<u64> {
+        self.inner.revision.clone()
+    }
+}
+
+fn stopped() -> Reply {
+    Reply::Failed(Failure {
+        kind: FailureKind::Store,
+        message: "the store's thread stopped".into(),
+    })
+}
+
+/// The backend thread's loop.
+async fn serve(
+    data_dir: PathBuf,
+    sync: Option<SyncHandle>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    revision: watch::Sender<u64>,
+    opened: watch::Sender<Option<Result<(), String>>>,
+) {
+    let revision = Arc::new(revision);
+    let mut service = match crate::data::open_store(&data_dir) {
+        Ok(store) => {
+            opened.send_replace(Some(Ok(())));
+            Some(Service::new(store))
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            opened.send_replace(Some(Err(message)));
+            None
+        }
+    };
+    let mut synced = sync.as_ref().map(SyncHandle::changes);
+    let mut checkpoint_at: Option<tokio::time::Instant> = None;
+    loop {
+        let checkpoint = async {
+            match checkpoint_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let applied = async {
+            match synced.as_mut() {
+                Some(rx) => {
+                    if rx.changed().await.is_err() {
+                        std::future::pending::<()>().await
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            job = jobs.recv() => {
+                let Some(job) = job else { break };
+                if handle(job, service.as_mut(), &data_dir, sync.as_ref(), &revision) {
+                    revision.send_modify(|n| *n += 1);
+                    if let Some(sync) = &sync {
+                        sync.local_write();
+                    }
+                    checkpoint_at = Some(tokio::time::Instant::now() + CHECKPOINT_AFTER);
+                }
+            }
+            () = applied => revision.send_modify(|n| *n += 1),
+            () = checkpoint => {
+                checkpoint_at = None;
+                if let Some(service) = &service {
+                    if let Err(e) = service.store.checkpoint() {
+                        tracing::warn!("folding the store's log: {e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Does one job; true when it changed data.
+fn handle(
+    job: Job,
+    service: Option<&mut Service>,
+    data_dir: &std::path::Path,
+    sync: Option<&SyncHandle>,
+    revision: &Arc<watch::Sender<u64>>,
+) -> bool {
+    match job {
+        Job::Ask { request, reply } => {
+            let (answer, wrote) = match (api::decode::<Request>(&request), service) {
+                (Err(e), _) => (Reply::Failed(Failure::from(&e)), false),
+                (Ok(_), None) => (
+                    Reply::Failed(Failure {
+                        kind: FailureKind::Store,
+                        message: "the store could not be opened".into(),
+                    }),
+                    false,
+                ),
+                (Ok(request), Some(service)) => {
+                    let span = tracing::debug_span!("request", kind = request.name());
+                    let _entered = span.enter();
+                    let answer = service.answer(&request);
+                    let wrote = request.writes() && !matches!(answer, Reply::Failed(_));
+                    (answer, wrote)
+                }
+            };
+            let _ = reply.send(api::encode(&answer));
+            wrote
+        }
+        Job::Account { ask, reply } => {
+            let nudge = !matches!(ask, AccountRequest::RecoveryPhrase);
+            let outcome = account(data_dir, ask, reply, revision.clone());
+            if nudge {
+                if let Some(sync) = sync {
+                    sync.local_write();
+                }
+            }
+            outcome
+        }
+    }
+}
+
+/// Answers an account request. Pairing talks to the relay for as long as it takes,
+/// so it runs on a thread of its own and the store keeps answering meanwhile.
+fn account(
+    data_dir: &std::path::Path,
+    ask: AccountRequest,
+    reply: oneshot::Sender<Result<AccountReply, String>>,
+    revision: Arc<watch::Sender<u64>>,
+) -> bool {
+    let words = |e: anyhow::Error| format!("{e:#}");
+    let answer = match ask {
+        AccountRequest::Create { relay } => crate::sync::create_account(data_dir, relay.as_deref())
+            .map(|phrase| AccountReply::Created { phrase }),
+        AccountRequest::SetRelay { relay } => {
+            crate::sync::set_relay(data_dir, &relay).map(|()| AccountReply::RelaySet)
+        }
+        AccountRequest::RecoveryPhrase => {
+            crate::sync::recovery_phrase(data_dir).map(AccountReply::RecoveryPhrase)
+        }
+        AccountRequest::Pair { relay, phrase } => {
+            let dir = data_dir.to_path_buf();
+            let spawned = std::thread::Builder::new()
+                .name("aftercall-pair".into())
+                .spawn(move || {
+                    let paired = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(anyhow::Error::from)
+                        .and_then(|rt| rt.block_on(crate::sync::pair(&dir, &relay, &phrase)));
+                    if paired.is_ok() {
+                        // The account's data arrived through a connection of its own.
+                        revision.send_modify(|n| *n += 1);
+                    }
+                    let _ = reply.send(paired.map(|()| AccountReply::Paired).map_err(words));
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start pairing");
+            }
+            return false;
+        }
+    };
+    let _ = reply.send(answer.map_err(words));
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use aftercall_shared::commands::{CaptureDraft, Captured, PersonRef};
+    use aftercall_shared::queries::PersonSummary;
+
+    use super::*;
+
+    fn capture(name: &str) -> Request {
+        Request::Capture(CaptureDraft {
+            people: vec![PersonRef::Named(name.into())],
+            talked_about: "pricing".into(),
+            ..Default::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn the_backend_answers_on_its_own_thread_and_announces_only_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::start(dir.path().to_path_buf(), None);
+        backend.opened().await.unwrap();
+        let mut revision = backend.revision();
+        let before = *revision.borrow_and_update();
+        let people: Vec<PersonSummary> = backend.get(&Request::People { limit: 10 }).await.unwrap();
+        assert!(people.is_empty());
+        assert!(!revision.has_changed().unwrap(), "a read changes nothing");
+        let saved: Captured = backend.get(&capture("Ana")).await.unwrap();
+        assert!(saved.people[0].created);
+        revision.changed().await.unwrap();
+        assert!(*revision.borrow_and_update() > before);
+        let people: Vec<PersonSummary> = backend.get(&Request::People { limit: 10 }).await.unwrap();
+        assert_eq!(people[0].name, "Ana");
+        // A failure is a reply, and announces nothing.
+        let failed = backend
+            .ask(&Request::Diary {
+                person: "nobody".into(),
+            })
+            .await;
+        assert!(matches!(failed, Reply::Failed(_)), "{failed:?}");
+        assert!(!revision.has_changed().unwrap());
+    }
+
+    #[tokio::test]
+    async fn many_screens_asking_at_once_lose_no_capture() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::start(dir.path().to_path_buf(), None);
+        let asks = (0..50).map(|i| {
+            let backend = backend.clone();
+            async move { backend.get::<Captured>(&capture(&format!("P{i}"))).await }
+        });
+        for saved in futures_util::future::join_all(asks).await {
+            saved.unwrap();
+        }
+        let people: Vec<PersonSummary> =
+            backend.get(&Request::People { limit: 100 }).await.unwrap();
+        assert_eq!(people.len(), 50);
+    }
+
+    #[tokio::test]
+    async fn a_data_folder_that_cannot_hold_a_store_is_said_so_and_every_request_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-folder");
+        std::fs::write(&file, "x").unwrap();
+        let backend = Backend::start(file, None);
+        let opened = backend.opened().await.unwrap_err();
+        assert!(opened.contains("is a file, not a directory"), "{opened}");
+        let reply = backend.ask(&Request::People { limit: 1 }).await;
+        assert!(matches!(reply, Reply::Failed(_)), "{reply:?}");
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    fn opening_the_store_on_the_screens_thread_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let opened = std::thread::spawn(move || {
+            crate::data::screens_run_on_this_thread();
+            crate::data::open_store(&path).map(drop)
+        })
+        .join();
+        assert!(opened.is_err(), "the screens' thread opened the store");
+        // Any other thread may.
+        crate::data::open_store(dir.path()).unwrap();
+    }
+}

@@ -1,0 +1,251 @@
+//! What the screens need from the platform they run on, behind one small
+//! interface: the capture draft kept in the data folder, reading a file the user
+//! names, saving an export (the system's save dialog, or the exports folder and a
+//! download link), system notifications, and timers. Views call these and do no
+//! file IO, start no thread and no runtime of their own.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::ui::draft::{self, Draft, DRAFT_FILE};
+
+/// The platform services of one app (a desktop window, or the browser mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    data_dir: PathBuf,
+    /// Exports ask where to go with the system's save dialog (the desktop window).
+    pub native_dialogs: bool,
+    /// Follow-ups falling due raise system notifications (the desktop window).
+    pub system_notifications: bool,
+}
+
+/// Where an export ended up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    /// Written to this file.
+    Written(PathBuf),
+    /// The user closed the save dialog.
+    Cancelled,
+}
+
+impl Platform {
+    pub fn new(data_dir: PathBuf, native_dialogs: bool, system_notifications: bool) -> Platform {
+        Platform {
+            data_dir,
+            native_dialogs,
+            system_notifications,
+        }
+    }
+
+    /// The capture draft left from last time, if one reads.
+    pub fn load_draft(&self) -> Option<Draft> {
+        let text = std::fs::read_to_string(self.data_dir.join(DRAFT_FILE)).ok()?;
+        draft::from_json(&text)
+    }
+
+    /// Keeps the half-typed capture (a blank one removes the file).
+    pub fn keep_draft(&self, draft: &Draft) {
+        if let Err(e) = self.write_draft(draft) {
+            tracing::warn!("cannot keep the draft: {e}");
+        }
+    }
+
+    /// Forgets the draft once it is saved.
+    pub fn clear_draft(&self) {
+        if let Err(e) = self.remove_draft() {
+            tracing::warn!("cannot remove the saved draft: {e}");
+        }
+    }
+
+    /// Written to a temporary file first, so a crash mid-write keeps the previous
+    /// draft; a blank form removes the file.
+    fn write_draft(&self, draft: &Draft) -> std::io::Result<()> {
+        if draft.is_blank() {
+            return self.remove_draft();
+        }
+        crate::owner_only::create_dir_all(&self.data_dir)?;
+        let tmp = self.data_dir.join(format!("{DRAFT_FILE}.tmp"));
+        let text = serde_json::to_string(draft).map_err(std::io::Error::other)?;
+        crate::owner_only::write(&tmp, text.as_bytes())?;
+        std::fs::rename(tmp, self.data_dir.join(DRAFT_FILE))
+    }
+
+    fn remove_draft(&self) -> std::io::Result<()> {
+        match std::fs::remove_file(self.data_dir.join(DRAFT_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// The bytes of the file at `path`, refusing one over `limit` bytes unread.
+    pub fn read_file(&self, path: &str, limit: u64) -> Result<Vec<u8>, FileError> {
+        let cannot = |e: std::io::Error| FileError::Unreadable(format!("cannot read {path}: {e}"));
+        let size = std::fs::metadata(path).map_err(cannot)?.len();
+        if size > limit {
+            return Err(FileError::TooLarge(size));
+        }
+        std::fs::read(path).map_err(cannot)
+    }
+
+    /// Saves an export named like `name` (with its extension): where the user
+    /// chooses (desktop), else in the data folder's `exports/`.
+    pub async fn save_export(&self, name: &str, text: &str) -> Result<Saved, String> {
+        let path = self.data_dir.join("exports").join(name);
+        let path = if self.native_dialogs {
+            match ask_where(&path).await {
+                Some(chosen) => chosen,
+                None => return Ok(Saved::Cancelled),
+            }
+        } else {
+            path
+        };
+        path.parent()
+            .map_or(Ok(()), crate::owner_only::create_dir_all)
+            .and_then(|()| crate::owner_only::write(&path, text.as_bytes()))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(Saved::Written(path))
+    }
+
+    /// Raises a system notification where the platform has them; never waits.
+    pub fn notify(&self, summary: &str, body: &str) {
+        if self.system_notifications {
+            show(summary, body);
+        } else {
+            tracing::info!("{summary}");
+        }
+    }
+
+    /// Waits `duration` without holding up the screens.
+    pub async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// Why a named file was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileError {
+    /// Larger than the limit asked for: this many bytes.
+    TooLarge(u64),
+    Unreadable(String),
+}
+
+#[cfg(feature = "desktop")]
+fn show(summary: &str, body: &str) {
+    let (summary, body) = (summary.to_string(), body.to_string());
+    // The notification service may be slow or absent: never hold up the window.
+    std::thread::spawn(move || {
+        if let Err(e) = notify_rust::Notification::new()
+            .appname("Aftercall")
+            .summary(&summary)
+            .body(&body)
+            .show()
+        {
+            tracing::info!("no system notification: {e}");
+        }
+    });
+}
+
+#[cfg(not(feature = "desktop"))]
+fn show(summary: &str, _body: &str) {
+    tracing::info!("follow-up due: {summary}");
+}
+
+/// The system's save dialog, starting at `suggested`; `None` when cancelled.
+#[cfg(feature = "desktop")]
+async fn ask_where(suggested: &Path) -> Option<PathBuf> {
+    let mut dialog = rfd::AsyncFileDialog::new().set_title("Save the export");
+    if let Some(dir) = suggested.parent() {
+        let _ = crate::owner_only::create_dir_all(dir);
+        dialog = dialog.set_directory(dir);
+    }
+    if let Some(name) = suggested.file_name() {
+        dialog = dialog.set_file_name(name.to_string_lossy());
+    }
+    dialog.save_file().await.map(|f| f.path().to_path_buf())
+}
+
+/// Builds without a window have no save dialog: the suggested place is used.
+#[cfg(not(feature = "desktop"))]
+async fn ask_where(suggested: &Path) -> Option<PathBuf> {
+    Some(suggested.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aftercall_shared::model::InteractionKind;
+
+    #[test]
+    fn a_half_typed_capture_survives_a_restart_and_goes_once_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let platform = Platform::new(dir.path().to_path_buf(), false, false);
+        assert!(platform.load_draft().is_none());
+        let mut d = Draft::new(InteractionKind::Value);
+        d.person_text = "Ana Mül".into();
+        d.capture.talked_about = "pricing ✓ ünïcode".into();
+        d.add_referral();
+        d.referral_mut(0).unwrap().name = "Bo".into();
+        platform.keep_draft(&d);
+        assert_eq!(platform.load_draft().unwrap(), d);
+        platform.clear_draft();
+        assert!(platform.load_draft().is_none());
+        assert!(platform.remove_draft().is_ok(), "clearing twice is fine");
+    }
+
+    #[test]
+    fn a_blank_form_leaves_no_draft_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let platform = Platform::new(dir.path().to_path_buf(), false, false);
+        let mut d = Draft::new(InteractionKind::Casual);
+        d.person_text = "x".into();
+        platform.keep_draft(&d);
+        assert!(platform.load_draft().is_some());
+        d.person_text.clear();
+        platform.keep_draft(&d);
+        assert!(platform.load_draft().is_none());
+        assert!(!dir.path().join(DRAFT_FILE).exists());
+    }
+
+    #[test]
+    fn a_named_file_over_the_limit_is_refused_unread_and_a_missing_one_said_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let platform = Platform::new(dir.path().to_path_buf(), false, false);
+        let big = dir.path().join("big.vcf");
+        let file = std::fs::File::create(&big).unwrap();
+        file.set_len(1001).unwrap();
+        assert_eq!(
+            platform.read_file(big.to_str().unwrap(), 1000),
+            Err(FileError::TooLarge(1001))
+        );
+        let small = dir.path().join("small.vcf");
+        std::fs::write(&small, "BEGIN:VCARD\r\nEND:VCARD\r\n").unwrap();
+        assert_eq!(
+            platform
+                .read_file(small.to_str().unwrap(), 1000)
+                .unwrap()
+                .len(),
+            24
+        );
+        let Err(FileError::Unreadable(missing)) = platform.read_file("/no/such/contacts.vcf", 10)
+        else {
+            panic!("a missing file reads")
+        };
+        assert!(
+            missing.starts_with("cannot read /no/such/contacts.vcf"),
+            "{missing}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_export_goes_to_the_exports_folder_without_a_dialog() {
+        let dir = tempfile::tempdir().unwrap();
+        let platform = Platform::new(dir.path().to_path_buf(), false, false);
+        let saved = platform
+            .save_export("aftercall-1.csv", "a,b\n")
+            .await
+            .unwrap();
+        let path = dir.path().join("exports").join("aftercall-1.csv");
+        assert_eq!(saved, Saved::Written(path.clone()));
+        assert_eq!(std::fs::read_to_string(path).unwrap(), "a,b\n");
+    }
+}
