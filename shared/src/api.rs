@@ -102,7 +102,7 @@ pub enum Request {
     Export {
         export: Export,
     },
-    /// Start importing a contacts file (`.vcf`); the first batch is written at once.
+    /// Start importing a contacts file (`.vcf`): it is read, and nothing written yet.
     ImportContacts {
         #[serde(with = "bytes")]
         file: Vec<u8>,
@@ -352,8 +352,15 @@ impl Service {
                 let id = ImportId(self.next_import);
                 self.next_import += 1;
                 let import = VcardImport::new(file, ImportOptions { dry_run: *dry_run });
+                // The file is read; the batches are written by `ImportNext`, so the
+                // caller can show how many cards there are before the first one.
+                let state = ImportState {
+                    id,
+                    progress: import.progress(),
+                    report: None,
+                };
                 self.imports.insert(id, import);
-                self.import_next(id)
+                Reply::Import(state)
             }
             Request::ImportNext { id } => self.import_next(*id),
             other => self.store.answer(other),

@@ -264,8 +264,12 @@ fn an_import_goes_batch_by_batch_through_the_service_and_ends_with_its_report() 
         dry_run: false,
     }))
     .unwrap();
-    assert!(first.report.is_none(), "600 cards take more than one batch");
-    assert!(first.progress.done > 0 && first.progress.done < first.progress.total);
+    assert!(first.report.is_none(), "nothing is written by the start");
+    assert_eq!(first.progress.total, 601);
+    assert_eq!(
+        first.progress.done, 1,
+        "only the unreadable card is handled"
+    );
     let mut state = first.clone();
     let mut steps = 1;
     while state.report.is_none() {
@@ -278,7 +282,7 @@ fn an_import_goes_batch_by_batch_through_the_service_and_ends_with_its_report() 
         state = next;
         steps += 1;
     }
-    assert_eq!(steps, 3, "250 cards a batch");
+    assert_eq!(steps, 4, "the start, then 250 cards a batch");
     let report = state.report.unwrap();
     assert_eq!(report.cards.len(), 600);
     assert_eq!(
