@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aftercall_shared::crypto::{AccountSecret, OpenEntry};
 use aftercall_shared::protocol::DeviceId;
-use aftercall_shared::sync::{Effect, Engine, Event, OwnRead, SyncError};
+use aftercall_shared::sync::{Effect, Engine, EngineOptions, Event, OwnRead, SyncError};
 use aftercall_shared::{RemoteEntry, Store};
 use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
@@ -109,10 +109,12 @@ fn engine_for(store: &Store, account: &Account, must_prove_key: bool) -> anyhow:
     Ok(Engine::new(
         account.secret.keys(),
         device,
-        account.create,
-        must_prove_key,
-    )
-    .with_invite(account.invite.clone()))
+        EngineOptions {
+            create_account: account.create,
+            invite: account.invite.clone(),
+            must_prove_key,
+        },
+    ))
 }
 
 /// Runs one session with the relay until `until`.
