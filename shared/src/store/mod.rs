@@ -354,7 +354,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Every read-model row in a stable order, for comparing two stores.
+    /// Every read-model row in a stable order, for comparing two stores (tests only:
+    /// the `test-support` feature).
+    #[cfg(any(test, feature = "test-support"))]
     pub fn read_model_snapshot(&self) -> Result<Vec<String>> {
         read_model::snapshot(&self.conn)
     }
