@@ -13,7 +13,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::account::{load_secret, settings};
+use super::account::Account;
+use super::settings::SyncSettings;
 use super::status::{stored_status, ConnState, SyncStatus};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,30 +59,6 @@ impl SyncReport {
         self.uploaded += other.uploaded;
         self.quarantined += other.quarantined;
     }
-}
-
-/// What a session has to run with.
-pub(crate) struct Account {
-    pub secret: AccountSecret,
-    pub relay: String,
-    pub create: bool,
-    pub invite: Option<String>,
-}
-
-/// The account set up in `data_dir`: `None` without one; an error without a relay.
-pub(crate) fn load_account(data_dir: &Path, store: &Store) -> anyhow::Result<Option<Account>> {
-    let Some(secret) = load_secret(data_dir)? else {
-        return Ok(None);
-    };
-    let relay = store.setting(settings::RELAY)?.context(
-        "no relay is set for this device; set one with `aftercall init --relay URL` or in Sync & devices",
-    )?;
-    Ok(Some(Account {
-        secret,
-        relay,
-        create: store.setting(settings::CREATE)?.as_deref() == Some("1"),
-        invite: store.setting(settings::INVITE)?,
-    }))
 }
 
 /// When a session ends by itself.
@@ -141,10 +118,7 @@ pub(crate) async fn run_session(
 
     let mut report = SyncReport::default();
     let mut first_ack: Option<u64> = None;
-    let acked = store
-        .setting(settings::ACKED)?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let acked = SyncSettings::of(store).acked()?;
     let mut queue = VecDeque::from([Event::Connected {
         cursors: store.cursors()?,
         own_head: store.own_log_head()?,
@@ -204,14 +178,14 @@ pub(crate) async fn run_session(
                         queue.push_back(Event::OwnLogSplit { own_head });
                     }
                     Effect::Rehome { common } => {
-                        let new_device = store.rehome(common, &[settings::ACKED])?;
+                        let new_device = store.rehome(common, SyncSettings::CLEARED_ON_REHOME)?;
                         let _ = ws.close(None).await;
                         return Err(Rehomed { new_device }.into());
                     }
                     Effect::Acknowledged { up_to } => {
                         let first = *first_ack.get_or_insert(up_to);
                         report.uploaded = up_to.saturating_sub(first);
-                        store.set_setting(settings::ACKED, Some(&up_to.to_string()))?;
+                        SyncSettings::of(store).set_acked(up_to)?;
                     }
                     Effect::CaughtUp => links.reached_live = true,
                     Effect::Failed(SyncError::WrongKey) => return Err(SyncError::WrongKey.into()),
@@ -229,7 +203,7 @@ pub(crate) async fn run_session(
         let up_to_date = engine.is_up_to_date();
         if up_to_date {
             let now = store.now().timestamp_millis();
-            store.set_setting(settings::LAST_SYNCED, Some(&now.to_string()))?;
+            SyncSettings::of(store).set_last_synced_at(now)?;
             // Caught up: a quiet moment to fold what was applied into the main file.
             store.checkpoint()?;
         }
@@ -310,7 +284,7 @@ pub(crate) async fn run_session(
 /// Runs one sync of the device in `data_dir` until it is up to date.
 pub async fn sync_once(data_dir: &Path) -> anyhow::Result<SyncReport> {
     let mut store = crate::data::open_store(data_dir)?;
-    let account = load_account(data_dir, &store)?.context(
+    let account = Account::load(data_dir, &store)?.context(
         "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL`",
     )?;
     let mut report = SyncReport::default();
