@@ -10,7 +10,8 @@
 //!   this device's own log and the sync cursors.
 //! - [`commands`]: capture, edit, thank, follow up, advance a referral, delete, restore.
 //!   Each is one durable transaction.
-//! - [`queries`]: Today, People and search, a person's Diary, the weekly Review.
+//! - [`queries`]: Today, People and search, a person's Diary, the weekly Review,
+//!   how many records are here.
 //! - [`dates`]: dates as typed after a call ("in 3 days", "friday").
 //! - [`api`]: every command and query as a [`Request`](api::Request) value with its
 //!   typed [`Reply`](api::Reply), answered by [`Store::answer`], encoded compactly

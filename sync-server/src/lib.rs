@@ -15,6 +15,8 @@
 //!   authenticated (in all and per address); past a cap the oldest of those is
 //!   closed to make room for the newest. `descriptors`: the file-descriptor limit.
 //! - `session`: one websocket connection: hello, catch-up pages, uploads, live push.
+//! - `state`: what the routes and every session share (config, store, hub, metrics,
+//!   the stop signal).
 //! - `hub`: per-account fan-out, connection counts and the entry rate limit.
 //! - `metrics`: counters behind `/metrics`.
 //! - [`logging`]: the log filter, which keeps raw websocket frames out of every log.
@@ -37,6 +39,7 @@ mod metrics;
 mod routes;
 mod serve;
 mod session;
+mod state;
 pub mod store;
 
 use std::future::Future;
@@ -68,7 +71,7 @@ pub async fn launch_with_store(
     let budget = descriptors::connection_budget(descriptor_limit, config.limits.max_connections);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let limits = config.limits.clone();
-    let state = routes::AppState::new(config, store, stop_rx);
+    let state = state::AppState::new(config, store, stop_rx);
     let metrics = state.metrics.clone();
     metrics
         .descriptor_limit

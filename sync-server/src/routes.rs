@@ -1,41 +1,14 @@
 //! The HTTP surface: `/sync` (websocket), `/health`, `/metrics`.
 
-use std::sync::Arc;
-
 use axum::extract::{State, WebSocketUpgrade};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Extension;
 use axum::Router;
-use tokio::sync::watch;
 
-use crate::hub::Hub;
-use crate::metrics::Metrics;
 use crate::serve::Handshake;
-use crate::store::RelayStore;
-use crate::{session, Config};
-
-/// What every request handler shares.
-#[derive(Clone)]
-pub(crate) struct AppState {
-    pub config: Arc<Config>,
-    pub store: Arc<dyn RelayStore>,
-    pub hub: Arc<Hub>,
-    pub metrics: Arc<Metrics>,
-    pub stop: watch::Receiver<bool>,
-}
-
-impl AppState {
-    pub fn new(config: Config, store: Arc<dyn RelayStore>, stop: watch::Receiver<bool>) -> Self {
-        AppState {
-            config: Arc::new(config),
-            store,
-            hub: Arc::new(Hub::default()),
-            metrics: Arc::new(Metrics::default()),
-            stop,
-        }
-    }
-}
+use crate::session;
+use crate::state::AppState;
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()

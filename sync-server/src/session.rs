@@ -11,7 +11,7 @@ use aftercall_shared::protocol::{
 use axum::extract::ws::{Message, WebSocket};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::routes::AppState;
+use crate::state::AppState;
 use crate::store::{AppendRefusal, Registration};
 use crate::RelayError;
 

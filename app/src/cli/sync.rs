@@ -122,8 +122,8 @@ fn warn(text: &str) {
 
 /// How many people and conversations the device in `dir` holds.
 fn count_records(dir: &Path) -> anyhow::Result<(usize, usize)> {
-    let store = crate::data::open_store(dir)?;
-    Ok((store.people(usize::MAX)?.len(), store.interaction_count()?))
+    let counts = crate::data::open_store(dir)?.record_counts()?;
+    Ok((counts.people, counts.interactions))
 }
 
 pub fn sync(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {

@@ -1,29 +1,16 @@
-//! Creating an account, pairing a device to one, and the relay address.
+//! The account on this device: its secret in `account.key`, and the relay address.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use aftercall_shared::crypto::AccountSecret;
+use aftercall_shared::Store;
 use anyhow::{bail, Context};
 
-use crate::system::OsEntropy;
+use super::settings::SyncSettings;
 
 /// The file holding the account secret, inside the data directory.
 pub const KEY_FILE: &str = "account.key";
-
-/// Keys of the store's local settings used by sync.
-pub(crate) mod settings {
-    /// The relay's websocket address.
-    pub const RELAY: &str = "sync.relay";
-    /// "1" while this device may create the account on the relay (set by init).
-    pub const CREATE: &str = "sync.create";
-    /// An invite code for a relay with closed registration.
-    pub const INVITE: &str = "sync.invite";
-    /// How far the relay has acknowledged this device's own log.
-    pub const ACKED: &str = "sync.acked";
-    /// When the device was last up to date (ms since the epoch).
-    pub const LAST_SYNCED: &str = "sync.last_synced_at";
-}
 
 fn key_path(data_dir: &Path) -> PathBuf {
     data_dir.join(KEY_FILE)
@@ -40,7 +27,7 @@ pub(crate) fn load_secret(data_dir: &Path) -> anyhow::Result<Option<AccountSecre
 }
 
 /// Writes the secret readable by the owner only, atomically.
-fn save_secret(data_dir: &Path, secret: &AccountSecret) -> anyhow::Result<()> {
+pub(crate) fn save_secret(data_dir: &Path, secret: &AccountSecret) -> anyhow::Result<()> {
     crate::owner_only::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let path = key_path(data_dir);
@@ -81,67 +68,31 @@ pub fn relay_url(relay: &str) -> anyhow::Result<String> {
     Ok(format!("{scheme}://{host}/{path}"))
 }
 
-/// Creates a new account on this device and returns its recovery phrase. The
-/// account is created on the relay at the first sync.
-pub fn create_account(data_dir: &Path, relay: Option<&str>) -> anyhow::Result<String> {
-    create_account_with_invite(data_dir, relay, None)
+/// What a session has to run with.
+pub(crate) struct Account {
+    pub secret: AccountSecret,
+    pub relay: String,
+    pub create: bool,
+    pub invite: Option<String>,
 }
 
-/// As [`create_account`], with an invite code for a relay with closed registration.
-pub fn create_account_with_invite(
-    data_dir: &Path,
-    relay: Option<&str>,
-    invite: Option<&str>,
-) -> anyhow::Result<String> {
-    if load_secret(data_dir)?.is_some() {
-        bail!("this device already belongs to an account; `aftercall status` shows it");
+impl Account {
+    /// The account set up in `data_dir`: `None` without one; an error without a relay.
+    pub fn load(data_dir: &Path, store: &Store) -> anyhow::Result<Option<Account>> {
+        let Some(secret) = load_secret(data_dir)? else {
+            return Ok(None);
+        };
+        let settings = SyncSettings::of(store);
+        let relay = settings.relay()?.context(
+            "no relay is set for this device; set one with `aftercall init --relay URL` or in Sync & devices",
+        )?;
+        Ok(Some(Account {
+            secret,
+            relay,
+            create: settings.create_account()?,
+            invite: settings.invite()?,
+        }))
     }
-    let relay = relay.map(relay_url).transpose()?;
-    let store = crate::data::open_store(data_dir)?;
-    let secret = AccountSecret::generate(&mut OsEntropy);
-    save_secret(data_dir, &secret)?;
-    store.set_setting(settings::CREATE, Some("1"))?;
-    if let Some(relay) = &relay {
-        store.set_setting(settings::RELAY, Some(relay))?;
-    }
-    if let Some(code) = invite {
-        store.set_setting(settings::INVITE, Some(code))?;
-    }
-    Ok(secret.phrase())
-}
-
-/// Joins this device to the account of `phrase` on `relay`. First proves the key
-/// opens the account's data on the relay; a wrong phrase is an error and nothing
-/// is uploaded or saved.
-pub async fn pair(data_dir: &Path, relay: &str, phrase: &str) -> anyhow::Result<()> {
-    let secret = AccountSecret::from_phrase(phrase)?;
-    if let Some(existing) = load_secret(data_dir)? {
-        if existing != secret {
-            bail!(
-                "this device already belongs to another account; use a new data directory to pair"
-            );
-        }
-    }
-    let relay = relay_url(relay)?;
-    super::session::prove_and_sync(data_dir, &relay, &secret).await?;
-    save_secret(data_dir, &secret)?;
-    let store = crate::data::open_store(data_dir)?;
-    store.set_setting(settings::RELAY, Some(&relay))?;
-    store.set_setting(settings::CREATE, None)?;
-    Ok(())
-}
-
-/// The recovery phrase of this device's account, if it has one.
-pub fn recovery_phrase(data_dir: &Path) -> anyhow::Result<Option<String>> {
-    Ok(load_secret(data_dir)?.map(|s| s.phrase()))
-}
-
-/// Sets the relay this device syncs with.
-pub fn set_relay(data_dir: &Path, relay: &str) -> anyhow::Result<()> {
-    let url = relay_url(relay)?;
-    let store = crate::data::open_store(data_dir)?;
-    store.set_setting(settings::RELAY, Some(&url))?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -164,26 +115,5 @@ mod tests {
         );
         assert!(relay_url("relay.example").is_err());
         assert!(relay_url("ftp://relay.example").is_err());
-    }
-
-    #[test]
-    fn a_new_account_keeps_its_secret_private_and_gives_its_phrase_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let phrase = create_account(dir.path(), Some("http://127.0.0.1:1")).unwrap();
-        assert_eq!(phrase.split(' ').count(), 24);
-        assert_eq!(recovery_phrase(dir.path()).unwrap(), Some(phrase));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        assert!(
-            create_account(dir.path(), None).is_err(),
-            "a second account on one device"
-        );
     }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use super::session::{load_account, run_session, Links, Rehomed, Until};
+use super::account::Account;
+use super::session::{run_session, Links, Rehomed, Until};
 use super::status::{stored_status, ConnState, SyncStatus};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -115,7 +116,7 @@ async fn drive(
                 continue;
             }
         };
-        let account = match load_account(&data_dir, &store) {
+        let account = match Account::load(&data_dir, &store) {
             Ok(Some(account)) => account,
             Ok(None) => {
                 status.send_replace(stored_status(&store, false));

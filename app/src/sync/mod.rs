@@ -10,16 +10,24 @@
 //!
 //! Where things live: the account secret in `account.key` in the data directory
 //! (hex, file mode 0600); the relay address, the invite code and the sync progress
-//! in the store's local (never synced) settings.
+//! in the store's local (never synced) settings, read and written as
+//! `SyncSettings`.
+//!
+//! The files, each using only those before it: `settings` (`SyncSettings`),
+//! `account` (the secret, the relay address, what a session runs with), `status`
+//! (what the screens show), `session` (one connection to the relay), `setup`
+//! (creating an account, pairing, setting the relay) and `driver` (the background
+//! task behind `SyncHandle`).
 
 mod account;
 mod driver;
 mod session;
+mod settings;
+mod setup;
 mod status;
 
-pub use account::{
-    create_account, create_account_with_invite, pair, recovery_phrase, relay_url, set_relay,
-};
+pub use account::relay_url;
 pub use driver::SyncHandle;
 pub use session::{sync_once, SyncReport};
+pub use setup::{create_account, create_account_with_invite, pair, recovery_phrase, set_relay};
 pub use status::{read_status, ConnState, SyncStatus};

@@ -6,14 +6,17 @@ use std::time::{Duration, Instant};
 
 use aftercall_shared::crypto::{AccountSecret, OpenEntry};
 use aftercall_shared::protocol::DeviceId;
-use aftercall_shared::sync::{Effect, Engine, Event, OwnRead, SyncError};
+use aftercall_shared::sync::{Effect, Engine, EngineOptions, Event, OwnRead, SyncError};
 use aftercall_shared::{RemoteEntry, Store};
 use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::account::{load_secret, settings};
+use super::account::Account;
+use super::settings::SyncSettings;
 use super::status::{stored_status, ConnState, SyncStatus};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,30 +63,6 @@ impl SyncReport {
     }
 }
 
-/// What a session has to run with.
-pub(crate) struct Account {
-    pub secret: AccountSecret,
-    pub relay: String,
-    pub create: bool,
-    pub invite: Option<String>,
-}
-
-/// The account set up in `data_dir`: `None` without one; an error without a relay.
-pub(crate) fn load_account(data_dir: &Path, store: &Store) -> anyhow::Result<Option<Account>> {
-    let Some(secret) = load_secret(data_dir)? else {
-        return Ok(None);
-    };
-    let relay = store.setting(settings::RELAY)?.context(
-        "no relay is set for this device; set one with `aftercall init --relay URL` or in Sync & devices",
-    )?;
-    Ok(Some(Account {
-        secret,
-        relay,
-        create: store.setting(settings::CREATE)?.as_deref() == Some("1"),
-        invite: store.setting(settings::INVITE)?,
-    }))
-}
-
 /// When a session ends by itself.
 pub(crate) enum Until {
     /// Once caught up and every own entry is acknowledged.
@@ -109,10 +88,12 @@ fn engine_for(store: &Store, account: &Account, must_prove_key: bool) -> anyhow:
     Ok(Engine::new(
         account.secret.keys(),
         device,
-        account.create,
-        must_prove_key,
-    )
-    .with_invite(account.invite.clone()))
+        EngineOptions {
+            create_account: account.create,
+            invite: account.invite.clone(),
+            must_prove_key,
+        },
+    ))
 }
 
 /// Runs one session with the relay until `until`.
@@ -123,192 +104,298 @@ pub(crate) async fn run_session(
     until: Until,
     links: &mut Links<'_>,
 ) -> anyhow::Result<SyncReport> {
-    let mut engine = engine_for(store, account, must_prove_key)?;
-    let (mut ws, _) = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        tokio_tungstenite::connect_async(account.relay.as_str()),
-    )
-    .await
-    .map_err(|_| {
-        anyhow::anyhow!(
-            "the relay at {} did not answer within 10 seconds",
-            account.relay
-        )
-    })?
-    .with_context(|| format!("cannot reach the relay at {}", account.relay))?;
-
-    let mut report = SyncReport::default();
-    let mut first_ack: Option<u64> = None;
-    let acked = store
-        .setting(settings::ACKED)?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut queue = VecDeque::from([Event::Connected {
-        cursors: store.cursors()?,
-        own_head: store.own_log_head()?,
-        acked,
-    }]);
-    let mut last_heard = Instant::now();
-    let mut last_ping = Instant::now();
-    let mut own_head = store.own_log_head()?;
-    let mut tick = tokio::time::interval(TICK);
+    let engine = engine_for(store, account, must_prove_key)?;
+    let ws = connect(&account.relay).await?;
+    let mut session = Session::start(store, engine, ws, links)?;
     loop {
+        let applied = session.perform_queued().await?;
+        let up_to_date = session.publish(applied)?;
+        if up_to_date && matches!(until, Until::UpToDate) {
+            return Ok(session.close().await);
+        }
+        match session.next_input(up_to_date).await? {
+            Woken::Event(event) => session.queue.push_back(event),
+            Woken::Idle => {}
+            Woken::Stopped => return Ok(session.close().await),
+        }
+    }
+}
+
+/// The websocket to the relay.
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Opens the websocket to `relay`, giving up after [`CONNECT_TIMEOUT`].
+async fn connect(relay: &str) -> anyhow::Result<Socket> {
+    let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(relay))
+        .await
+        .map_err(|_| anyhow::anyhow!("the relay at {relay} did not answer within 10 seconds"))?
+        .with_context(|| format!("cannot reach the relay at {relay}"))?;
+    Ok(ws)
+}
+
+/// What waiting for the next input brought.
+enum Woken {
+    /// Something for the engine to decide on.
+    Event(Event),
+    /// Only time passed, or a frame that is not for the engine arrived.
+    Idle,
+    /// `stop` turned true.
+    Stopped,
+}
+
+/// A connected session: the engine, its socket and what it has done so far.
+struct Session<'s, 'l> {
+    store: &'s mut Store,
+    engine: Engine,
+    ws: Socket,
+    /// Events waiting for the engine.
+    queue: VecDeque<Event>,
+    report: SyncReport,
+    /// The first acknowledgement of this session; uploads are counted from it.
+    first_ack: Option<u64>,
+    links: &'s mut Links<'l>,
+    last_heard: Instant,
+    last_ping: Instant,
+    /// The own log's head as last told to the engine.
+    own_head: u64,
+    tick: tokio::time::Interval,
+}
+
+impl<'s, 'l> Session<'s, 'l> {
+    /// A session that has just connected: its first event tells the engine where
+    /// the store stands.
+    fn start(
+        store: &'s mut Store,
+        engine: Engine,
+        ws: Socket,
+        links: &'s mut Links<'l>,
+    ) -> anyhow::Result<Self> {
+        let acked = SyncSettings::of(store).acked()?;
+        let queue = VecDeque::from([Event::Connected {
+            cursors: store.cursors()?,
+            own_head: store.own_log_head()?,
+            acked,
+        }]);
+        let own_head = store.own_log_head()?;
+        Ok(Session {
+            store,
+            engine,
+            ws,
+            queue,
+            report: SyncReport::default(),
+            first_ack: None,
+            links,
+            last_heard: Instant::now(),
+            last_ping: Instant::now(),
+            own_head,
+            tick: tokio::time::interval(TICK),
+        })
+    }
+
+    /// Hands every queued event to the engine and performs the effects it returns,
+    /// until the queue is empty. Returns how many entries of other devices were
+    /// applied.
+    async fn perform_queued(&mut self) -> anyhow::Result<u64> {
         let mut applied = 0u64;
-        while let Some(event) = queue.pop_front() {
+        while let Some(event) = self.queue.pop_front() {
             // Entries to apply are gathered and applied together (a catch-up page is
             // one transaction) before any other effect is carried out.
             let mut to_apply = Vec::new();
-            for effect in engine.handle(event) {
+            for effect in self.engine.handle(event) {
                 if let Effect::Apply(entry) = effect {
                     to_apply.push(entry);
                     continue;
                 }
-                applied += apply_entries(store, &mut to_apply, &mut queue, &mut report)?;
-                match effect {
-                    Effect::Send(frame) => ws
-                        .send(Message::Binary(frame.into()))
-                        .await
-                        .context("the connection to the relay broke")?,
-                    Effect::Apply(_) => unreachable!("gathered above"),
-                    Effect::Quarantine { entry, reason } => {
-                        tracing::warn!(device = %entry.device, seq = entry.seq, %reason, "entry quarantined");
-                        store.quarantine_entry(
-                            entry.device.as_str(),
-                            entry.seq,
-                            &reason.to_string(),
-                            &entry.sealed,
-                        )?;
-                        report.quarantined += 1;
-                    }
-                    Effect::ReadOwnLog { after, limit } => {
-                        queue.push_back(Event::OwnEntries(store.own_log_after(after, limit)?));
-                    }
-                    Effect::ReadOwnEntries { purpose, seqs } => {
-                        if purpose == OwnRead::Repair {
-                            tracing::warn!(count = seqs.len(), "the relay found entries of this device damaged; sending them again");
-                        }
-                        queue.push_back(Event::OwnEntriesAt {
-                            purpose,
-                            entries: store.own_log_at(&seqs)?,
-                        });
-                    }
-                    Effect::SplitOwnLog { from } => {
-                        let own_head = store.split_own_log_from(from)?;
-                        tracing::warn!(
-                            from,
-                            own_head,
-                            "own entries too large for the relay were split"
-                        );
-                        queue.push_back(Event::OwnLogSplit { own_head });
-                    }
-                    Effect::Rehome { common } => {
-                        let new_device = store.rehome(common, &[settings::ACKED])?;
-                        let _ = ws.close(None).await;
-                        return Err(Rehomed { new_device }.into());
-                    }
-                    Effect::Acknowledged { up_to } => {
-                        let first = *first_ack.get_or_insert(up_to);
-                        report.uploaded = up_to.saturating_sub(first);
-                        store.set_setting(settings::ACKED, Some(&up_to.to_string()))?;
-                    }
-                    Effect::CaughtUp => links.reached_live = true,
-                    Effect::Failed(SyncError::WrongKey) => return Err(SyncError::WrongKey.into()),
-                    Effect::Failed(e) => return Err(e.into()),
-                }
+                applied += self.apply(&mut to_apply)?;
+                self.perform(effect).await?;
             }
-            applied += apply_entries(store, &mut to_apply, &mut queue, &mut report)?;
+            applied += self.apply(&mut to_apply)?;
         }
-        report.received += applied;
+        self.report.received += applied;
+        Ok(applied)
+    }
+
+    /// Applies the gathered entries (see [`apply_entries`]).
+    fn apply(&mut self, to_apply: &mut Vec<OpenEntry>) -> anyhow::Result<u64> {
+        apply_entries(self.store, to_apply, &mut self.queue, &mut self.report)
+    }
+
+    /// Performs one effect other than [`Effect::Apply`]; what it reads from the
+    /// store goes back to the engine through the queue.
+    async fn perform(&mut self, effect: Effect) -> anyhow::Result<()> {
+        let store = &mut *self.store;
+        match effect {
+            Effect::Send(frame) => self
+                .ws
+                .send(Message::Binary(frame.into()))
+                .await
+                .context("the connection to the relay broke")?,
+            Effect::Apply(_) => unreachable!("gathered by perform_queued"),
+            Effect::Quarantine { entry, reason } => {
+                tracing::warn!(device = %entry.device, seq = entry.seq, %reason, "entry quarantined");
+                store.quarantine_entry(
+                    entry.device.as_str(),
+                    entry.seq,
+                    &reason.to_string(),
+                    &entry.sealed,
+                )?;
+                self.report.quarantined += 1;
+            }
+            Effect::ReadOwnLog { after, limit } => {
+                self.queue
+                    .push_back(Event::OwnEntries(store.own_log_after(after, limit)?));
+            }
+            Effect::ReadOwnEntries { purpose, seqs } => {
+                if purpose == OwnRead::Repair {
+                    tracing::warn!(
+                        count = seqs.len(),
+                        "the relay found entries of this device damaged; sending them again"
+                    );
+                }
+                self.queue.push_back(Event::OwnEntriesAt {
+                    purpose,
+                    entries: store.own_log_at(&seqs)?,
+                });
+            }
+            Effect::SplitOwnLog { from } => {
+                let own_head = store.split_own_log_from(from)?;
+                tracing::warn!(
+                    from,
+                    own_head,
+                    "own entries too large for the relay were split"
+                );
+                self.queue.push_back(Event::OwnLogSplit { own_head });
+            }
+            Effect::Rehome { common } => {
+                let new_device = store.rehome(common, SyncSettings::CLEARED_ON_REHOME)?;
+                let _ = self.ws.close(None).await;
+                return Err(Rehomed { new_device }.into());
+            }
+            Effect::Acknowledged { up_to } => {
+                let first = *self.first_ack.get_or_insert(up_to);
+                self.report.uploaded = up_to.saturating_sub(first);
+                SyncSettings::of(store).set_acked(up_to)?;
+            }
+            Effect::CaughtUp => self.links.reached_live = true,
+            Effect::Failed(SyncError::WrongKey) => return Err(SyncError::WrongKey.into()),
+            Effect::Failed(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// Tells the screens what changed: the change counter when entries were applied,
+    /// and the status. Up to date, the time is recorded and the store checkpointed.
+    /// Returns whether the session is up to date.
+    fn publish(&mut self, applied: u64) -> anyhow::Result<bool> {
         if applied > 0 {
-            if let Some(changes) = links.changes {
+            if let Some(changes) = self.links.changes {
                 changes.send_modify(|n| *n += 1);
             }
         }
-        let up_to_date = engine.is_up_to_date();
+        let up_to_date = self.engine.is_up_to_date();
         if up_to_date {
-            let now = store.now().timestamp_millis();
-            store.set_setting(settings::LAST_SYNCED, Some(&now.to_string()))?;
+            let now = self.store.now().timestamp_millis();
+            SyncSettings::of(self.store).set_last_synced_at(now)?;
             // Caught up: a quiet moment to fold what was applied into the main file.
-            store.checkpoint()?;
+            self.store.checkpoint()?;
         }
-        if let Some(status) = links.status {
-            let mut next = stored_status(store, true);
+        if let Some(status) = self.links.status {
+            let mut next = stored_status(self.store, true);
             next.state = if up_to_date {
                 ConnState::UpToDate
             } else {
                 ConnState::Syncing
             };
-            next.pending_upload = engine.pending_upload();
+            next.pending_upload = self.engine.pending_upload();
             status.send_if_modified(|s| {
                 let changed = *s != next;
                 *s = next;
                 changed
             });
         }
-        if up_to_date && matches!(until, Until::UpToDate) {
-            let _ = ws.close(None).await;
-            return Ok(report);
-        }
+        Ok(up_to_date)
+    }
 
-        let stop = async {
-            match links.stop.as_mut() {
-                Some(stop) => {
-                    let _ = stop.wait_for(|s| *s).await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        let nudge = async {
-            match links.nudges.as_mut() {
-                Some(rx) => {
-                    if rx.recv().await.is_none() {
-                        std::future::pending::<()>().await
-                    }
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
+    /// Waits for the next input: a frame from the relay, a local write (nudged or
+    /// seen at a tick), or `stop`. A broken or silent connection is an error.
+    async fn next_input(&mut self, up_to_date: bool) -> anyhow::Result<Woken> {
+        let stop = stopped(self.links.stop.as_mut());
+        let nudge = nudged(self.links.nudges.as_deref_mut());
         tokio::select! {
-            msg = ws.next() => {
-                last_heard = Instant::now();
+            msg = self.ws.next() => {
+                self.last_heard = Instant::now();
                 match msg {
-                    Some(Ok(Message::Binary(frame))) => queue.push_back(Event::Frame(frame.to_vec())),
+                    Some(Ok(Message::Binary(frame))) => Ok(Woken::Event(Event::Frame(frame.to_vec()))),
                     Some(Ok(Message::Close(_))) | None => bail!("the relay closed the connection"),
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(e).context("the connection to the relay broke"),
+                    Some(Ok(_)) => Ok(Woken::Idle),
+                    Some(Err(e)) => Err(e).context("the connection to the relay broke"),
                 }
             }
             () = nudge => {
-                own_head = store.own_log_head()?;
-                queue.push_back(Event::LocalWrite { own_head });
+                self.own_head = self.store.own_log_head()?;
+                Ok(Woken::Event(Event::LocalWrite { own_head: self.own_head }))
             }
-            _ = tick.tick() => {
-                // Writes from another process (the command line) show up here.
-                let head = store.own_log_head()?;
-                if head != own_head {
-                    own_head = head;
-                    queue.push_back(Event::LocalWrite { own_head });
-                }
-                if !up_to_date && last_heard.elapsed() > SILENCE_TIMEOUT {
-                    bail!("the relay stopped answering");
-                }
-                if last_ping.elapsed() > PING_EVERY {
-                    last_ping = Instant::now();
-                    ws.send(Message::Ping(Vec::new().into())).await.context("the connection to the relay broke")?;
-                }
-            }
-            () = stop => {
-                let _ = ws.close(None).await;
-                return Ok(report);
+            _ = self.tick.tick() => self.on_tick(up_to_date).await,
+            () = stop => Ok(Woken::Stopped),
+        }
+    }
+
+    /// Every [`TICK`]: notices writes from another process (the command line),
+    /// gives up on a relay silent while entries are outstanding, and pings.
+    async fn on_tick(&mut self, up_to_date: bool) -> anyhow::Result<Woken> {
+        let mut woken = Woken::Idle;
+        let head = self.store.own_log_head()?;
+        if head != self.own_head {
+            self.own_head = head;
+            woken = Woken::Event(Event::LocalWrite { own_head: head });
+        }
+        if !up_to_date && self.last_heard.elapsed() > SILENCE_TIMEOUT {
+            bail!("the relay stopped answering");
+        }
+        if self.last_ping.elapsed() > PING_EVERY {
+            self.last_ping = Instant::now();
+            self.ws
+                .send(Message::Ping(Vec::new().into()))
+                .await
+                .context("the connection to the relay broke")?;
+        }
+        Ok(woken)
+    }
+
+    /// Closes the connection cleanly; returns what the session did.
+    async fn close(mut self) -> SyncReport {
+        let _ = self.ws.close(None).await;
+        self.report
+    }
+}
+
+/// Resolves once `stop` turns true; never without one.
+async fn stopped(stop: Option<&mut watch::Receiver<bool>>) {
+    match stop {
+        Some(stop) => {
+            let _ = stop.wait_for(|s| *s).await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Resolves at the next nudge (a local write); never without nudges or once their
+/// sender is gone.
+async fn nudged(nudges: Option<&mut mpsc::UnboundedReceiver<()>>) {
+    match nudges {
+        Some(rx) => {
+            if rx.recv().await.is_none() {
+                std::future::pending::<()>().await
             }
         }
+        None => std::future::pending::<()>().await,
     }
 }
 
 /// Runs one sync of the device in `data_dir` until it is up to date.
 pub async fn sync_once(data_dir: &Path) -> anyhow::Result<SyncReport> {
     let mut store = crate::data::open_store(data_dir)?;
-    let account = load_account(data_dir, &store)?.context(
+    let account = Account::load(data_dir, &store)?.context(
         "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL`",
     )?;
     let mut report = SyncReport::default();

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use aftercall_shared::Store;
 
-use super::account::{self, settings};
+use super::account;
+use super::settings::SyncSettings;
 
 /// Where the connection to the relay stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,10 +51,8 @@ impl SyncStatus {
 
 /// The status as stored, with `state` for a device that is not connected.
 pub(crate) fn stored_status(store: &Store, has_account: bool) -> SyncStatus {
-    let setting = |key: &str| store.setting(key).ok().flatten();
-    let acked: u64 = setting(settings::ACKED)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let settings = SyncSettings::of(store);
+    let acked = settings.acked().unwrap_or(0);
     let head = store.own_log_head().unwrap_or(0);
     SyncStatus {
         state: if has_account {
@@ -62,8 +61,8 @@ pub(crate) fn stored_status(store: &Store, has_account: bool) -> SyncStatus {
             ConnState::NoAccount
         },
         pending_upload: head.saturating_sub(acked),
-        last_synced_at: setting(settings::LAST_SYNCED).and_then(|v| v.parse().ok()),
-        relay: setting(settings::RELAY),
+        last_synced_at: settings.last_synced_at().ok().flatten(),
+        relay: settings.relay().ok().flatten(),
         last_error: None,
         quarantined: store.quarantined_count().unwrap_or(0),
     }

@@ -1,6 +1,7 @@
 //! Read-only questions the screens and the command line ask. They read the
 //! read-model tables only; no Automerge document is loaded to answer them.
 
+mod counts;
 mod diary;
 mod events;
 mod people;
@@ -8,6 +9,7 @@ mod review;
 mod rows;
 mod today;
 
+pub use counts::RecordCounts;
 pub use diary::Diary;
 pub use events::EventPage;
 pub use people::PersonSummary;

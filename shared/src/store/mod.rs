@@ -6,11 +6,13 @@
 //! or none of it; with `synchronous = FULL` it is on disk when the command returns.
 
 mod docs;
+mod entry;
 mod log;
 mod read_model;
 mod rehome;
 mod schema;
 mod sync_state;
+mod writer;
 
 #[cfg(test)]
 pub(crate) use rehome::actor_for;
@@ -25,9 +27,10 @@ use crate::env::{new_id, Clock, Entropy};
 use crate::model::DocKind;
 use crate::{Error, Result};
 
-pub use docs::Writer;
-pub use log::{DocChanges, LogEntry, Payload, RemoteEntry, MAX_RECORD_CHANGES};
+pub use entry::{DocChanges, LogEntry, Payload, MAX_RECORD_CHANGES};
+pub use log::RemoteEntry;
 pub use sync_state::QuarantinedEntry;
+pub use writer::Writer;
 
 /// An open store. Not shared between threads: open one per thread (SQLite's WAL lets
 /// readers and one writer work side by side, also across processes).
@@ -305,11 +308,8 @@ impl Store {
                 read_model::write_rows(&tx, rowid, &id, &record, read_model::Rows::Fresh)?;
                 Ok(())
             };
-            let mut stmt = tx.prepare("SELECT rowid, id, kind, bytes FROM docs ORDER BY rowid")?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                let kind: String = row.get(2)?;
-                let mut job = (row.get(0)?, row.get(1)?, kind.parse()?, row.get(3)?);
+            docs::each(&tx, |rowid, id, kind, bytes| {
+                let mut job = (rowid, id, kind, bytes);
                 // While every worker is busy, write finished documents.
                 loop {
                     match todo_tx.try_send(job) {
@@ -326,7 +326,8 @@ impl Store {
                 while let Ok(decoded) = done_rx.try_recv() {
                     write(decoded)?;
                 }
-            }
+                Ok(())
+            })?;
             drop(todo_tx);
             for decoded in done_rx {
                 write(decoded)?;
@@ -358,23 +359,20 @@ impl Store {
     /// that take a store back to an older schema.
     #[cfg(test)]
     pub(crate) fn search_texts(&self) -> Result<Vec<(i64, &'static str, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT rowid, kind, bytes FROM docs ORDER BY rowid")?;
-        let mut rows = stmt.query([])?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let kind: String = row.get(1)?;
-            let bytes: Vec<u8> = row.get(2)?;
-            let record = read_model::decode_stored(kind.parse()?, &bytes)?;
+        docs::each(&self.conn, |rowid, _, kind, bytes| {
+            let record = read_model::decode_stored(kind, &bytes)?;
             if let Some((table, text)) = read_model::search_text(&record) {
-                out.push((row.get(0)?, table, text));
+                out.push((rowid, table, text));
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// Every read-model row in a stable order, for comparing two stores.
+    /// Every read-model row in a stable order, for comparing two stores (tests only:
+    /// the `test-support` feature).
+    #[cfg(any(test, feature = "test-support"))]
     pub fn read_model_snapshot(&self) -> Result<Vec<String>> {
         read_model::snapshot(&self.conn)
     }

@@ -5,7 +5,7 @@
 
 use automerge::AutoCommit;
 use autosurgeon::hydrate;
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Transaction};
 
 use crate::model::{DocKind, Event, Interaction, Person, Record};
 use crate::{fold, Result};
@@ -404,7 +404,8 @@ pub(crate) fn clear(tx: &Transaction<'_>) -> Result<()> {
 
 /// Every read-model row rendered as text, in a stable order. The search indexes keep
 /// no copy of their text: each word they hold is listed with its record and place.
-pub(crate) fn snapshot(conn: &Connection) -> Result<Vec<String>> {
+#[cfg(any(test, feature = "test-support"))]
+pub(crate) fn snapshot(conn: &rusqlite::Connection) -> Result<Vec<String>> {
     let mut out = Vec::new();
     conn.execute_batch(
         "CREATE VIRTUAL TABLE IF NOT EXISTS temp.own_words

@@ -12,11 +12,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use automerge::{transaction::CommitOptions, ActorId, AutoCommit, ChangeHash};
 use autosurgeon::{reconcile, Text};
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, TransactionBehavior};
 
-use super::docs::save_doc;
-use super::log::{append, append_payload, payloads, DocChanges, LogEntry, Payload};
-use super::{read_model, Store};
+use super::entry::{payloads, DocChanges, LogEntry, Payload};
+use super::log::{append, append_payload};
+use super::{docs, read_model, Store};
 use crate::env::new_id;
 use crate::model::{DocKind, Record};
 use crate::{Error, Result};
@@ -77,13 +77,10 @@ impl Store {
         let ours = changes_after(&tx, common)?;
         let mut resend = Vec::new();
         for (doc_id, (kind, bytes)) in ours {
-            let stored: Option<Vec<u8>> = tx
-                .query_row("SELECT bytes FROM docs WHERE id = ?1", [&doc_id], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            let Some(stored) = stored else { continue };
-            let mut doc = AutoCommit::load(&stored)?;
+            let Some(stored) = docs::read(&tx, &doc_id)? else {
+                continue;
+            };
+            let mut doc = AutoCommit::load(&stored.bytes)?;
             let mut doc = match without_changes(&mut doc, &change_hashes(&bytes)?)? {
                 // Written only here since the copies parted: no other copy has it.
                 None => doc,
@@ -94,7 +91,7 @@ impl Store {
                     rebase(&mut local, &base);
                     reconcile_record(&mut fork, &local)?;
                     fork.commit_with(CommitOptions::default().with_time(now.timestamp()));
-                    let rowid = save_doc(&tx, &doc_id, kind, &mut fork)?;
+                    let rowid = docs::save(&tx, &doc_id, kind, &mut fork)?;
                     read_model::project(
                         &tx,
                         rowid,

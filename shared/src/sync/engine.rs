@@ -130,6 +130,18 @@ pub enum Phase {
     Failed,
 }
 
+/// How an [`Engine`] starts a session: what it asks of the relay, and what it
+/// must prove first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Ask the relay to create the account if it has none (a new install).
+    pub create_account: bool,
+    /// An invite code to send when the account is created on a closed relay.
+    pub invite: Option<String>,
+    /// Hold uploads until the key has opened the relay's data (a paired device).
+    pub must_prove_key: bool,
+}
+
 /// One device's sync state machine.
 #[derive(Debug)]
 pub struct Engine {
@@ -158,15 +170,19 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine for `device` of the account `keys` belong to. `create` asks the
-    /// relay to create the account if it has none (a new install); `must_prove_key`
-    /// holds uploads until the key has opened the relay's data (a paired device).
-    pub fn new(keys: AccountKeys, device: DeviceId, create: bool, must_prove_key: bool) -> Engine {
+    /// An engine for `device` of the account `keys` belong to, starting as `options`
+    /// say.
+    pub fn new(keys: AccountKeys, device: DeviceId, options: EngineOptions) -> Engine {
+        let EngineOptions {
+            create_account,
+            invite,
+            must_prove_key,
+        } = options;
         Engine {
             keys,
             device,
-            create,
-            invite: None,
+            create: create_account,
+            invite,
             must_prove_key,
             phase: Phase::Disconnected,
             acked: 0,
@@ -182,12 +198,6 @@ impl Engine {
             in_flight: None,
             reading: false,
         }
-    }
-
-    /// An invite code to send when the account is created on a closed relay.
-    pub fn with_invite(mut self, invite: Option<String>) -> Engine {
-        self.invite = invite;
-        self
     }
 
     pub fn phase(&self) -> Phase {

@@ -30,5 +30,7 @@ mod error;
 mod tests;
 
 pub use crate::store::QuarantinedEntry;
-pub use engine::{Effect, Engine, Event, OwnRead, Phase, QuarantineReason, PUSH_PAGE};
+pub use engine::{
+    Effect, Engine, EngineOptions, Event, OwnRead, Phase, QuarantineReason, PUSH_PAGE,
+};
 pub use error::SyncError;

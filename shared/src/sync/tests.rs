@@ -63,7 +63,14 @@ fn quarantined(effects: &[Effect]) -> Vec<(String, u64)> {
 
 #[test]
 fn hello_carries_the_cursor_vector_and_welcome_starts_the_upload() {
-    let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), true, false);
+    let mut engine = Engine::new(
+        keys(1),
+        DeviceId::new("phone").unwrap(),
+        EngineOptions {
+            create_account: true,
+            ..Default::default()
+        },
+    );
     let out = engine.handle(Event::Connected {
         cursors: vec![("laptop".into(), 4)],
         own_head: 3,
@@ -108,7 +115,11 @@ fn hello_carries_the_cursor_vector_and_welcome_starts_the_upload() {
 
 #[test]
 fn re_deliveries_are_skipped_and_gaps_quarantined_without_blocking_other_devices() {
-    let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), false, false);
+    let mut engine = Engine::new(
+        keys(1),
+        DeviceId::new("phone").unwrap(),
+        EngineOptions::default(),
+    );
     connected(&mut engine, vec![("laptop".into(), 1)], 0);
     let mut out = engine.handle(frame(ServerMessage::Entries {
         entries: vec![
@@ -137,7 +148,11 @@ fn re_deliveries_are_skipped_and_gaps_quarantined_without_blocking_other_devices
 
 #[test]
 fn reordered_and_replayed_deliveries_apply_each_entry_once_in_order() {
-    let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), false, false);
+    let mut engine = Engine::new(
+        keys(1),
+        DeviceId::new("phone").unwrap(),
+        EngineOptions::default(),
+    );
     connected(&mut engine, vec![], 0);
     let page = |seqs: &[u64]| {
         frame(ServerMessage::Entries {
@@ -155,7 +170,11 @@ fn reordered_and_replayed_deliveries_apply_each_entry_once_in_order() {
 
 #[test]
 fn a_forged_entry_is_quarantined_and_the_next_one_of_its_device_waits_behind_it() {
-    let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), false, false);
+    let mut engine = Engine::new(
+        keys(1),
+        DeviceId::new("phone").unwrap(),
+        EngineOptions::default(),
+    );
     connected(&mut engine, vec![], 0);
     let mut flipped = entry(1, "laptop", 2);
     flipped.sealed[30] ^= 0x01;
@@ -184,7 +203,14 @@ fn a_forged_entry_is_quarantined_and_the_next_one_of_its_device_waits_behind_it(
 
 #[test]
 fn a_paired_device_with_the_wrong_key_fails_and_uploads_nothing() {
-    let mut engine = Engine::new(keys(2), DeviceId::new("phone").unwrap(), false, true);
+    let mut engine = Engine::new(
+        keys(2),
+        DeviceId::new("phone").unwrap(),
+        EngineOptions {
+            must_prove_key: true,
+            ..Default::default()
+        },
+    );
     let mut out = engine.handle(Event::Connected {
         cursors: vec![],
         own_head: 5,
@@ -206,7 +232,14 @@ fn a_paired_device_with_the_wrong_key_fails_and_uploads_nothing() {
 
 #[test]
 fn a_paired_device_uploads_once_its_key_opened_an_entry() {
-    let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), false, true);
+    let mut engine = Engine::new(
+        keys(1),
+        DeviceId::new("phone").unwrap(),
+        EngineOptions {
+            must_prove_key: true,
+            ..Default::default()
+        },
+    );
     engine.handle(Event::Connected {
         cursors: vec![],
         own_head: 2,
@@ -225,7 +258,11 @@ fn a_paired_device_uploads_once_its_key_opened_an_entry() {
 
 #[test]
 fn garbage_from_the_relay_ends_the_session_without_panicking() {
-    let mut engine = Engine::new(keys(1), DeviceId::new("phone").unwrap(), false, false);
+    let mut engine = Engine::new(
+        keys(1),
+        DeviceId::new("phone").unwrap(),
+        EngineOptions::default(),
+    );
     connected(&mut engine, vec![], 0);
     let out = engine.handle(Event::Frame(vec![2, 2, 0xff, 0xff]));
     assert!(matches!(

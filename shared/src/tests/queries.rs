@@ -456,3 +456,30 @@ fn records_with_equal_names_and_times_list_in_one_order_on_every_device() {
     assert_eq!(on_a[5].len(), 2, "{on_a:?}");
     assert_eq!(lists(&b.store), on_a);
 }
+
+#[test]
+fn record_counts_say_how_many_people_conversations_and_events_are_here() {
+    let mut f = fixture(31);
+    assert_eq!(
+        f.store.record_counts().unwrap(),
+        crate::queries::RecordCounts::default()
+    );
+    let mut at_event = chat("Ana", InteractionKind::Value, "pricing");
+    at_event.event = Some(crate::commands::EventRef::Named("RustConf".into()));
+    f.store.capture(&at_event).unwrap();
+    let bea = f
+        .store
+        .capture(&chat("Bea", InteractionKind::Casual, ""))
+        .unwrap();
+    let counts = f.store.record_counts().unwrap();
+    assert_eq!(
+        (counts.people, counts.interactions, counts.events),
+        (2, 2, 1)
+    );
+    f.store.delete(bea.people[0].id.clone()).unwrap();
+    assert_eq!(
+        f.store.record_counts().unwrap().people,
+        1,
+        "a deleted person is not counted"
+    );
+}

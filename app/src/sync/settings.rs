@@ -1,0 +1,146 @@
+//! The sync settings a device keeps in its store's local (never synced) settings.
+
+use aftercall_shared::{Result, Store};
+
+/// The keys as stored. Existing data folders hold these spellings: never change them.
+mod key {
+    /// The relay's websocket address.
+    pub const RELAY: &str = "sync.relay";
+    /// "1" while this device may create the account on the relay (set by init).
+    pub const CREATE: &str = "sync.create";
+    /// An invite code for a relay with closed registration.
+    pub const INVITE: &str = "sync.invite";
+    /// How far the relay has acknowledged this device's own log.
+    pub const ACKED: &str = "sync.acked";
+    /// When the device was last up to date (ms since the epoch).
+    pub const LAST_SYNCED: &str = "sync.last_synced_at";
+}
+
+/// This device's sync settings, read from and written to its store.
+#[derive(Clone, Copy)]
+pub(crate) struct SyncSettings<'a> {
+    store: &'a Store,
+}
+
+impl<'a> SyncSettings<'a> {
+    /// What a re-homed device forgets with its old id: how far the relay had
+    /// acknowledged the old id's log.
+    pub const CLEARED_ON_REHOME: &'static [&'static str] = &[key::ACKED];
+
+    /// The sync settings of `store`.
+    pub fn of(store: &'a Store) -> Self {
+        SyncSettings { store }
+    }
+
+    /// The relay's websocket address, if one is set.
+    pub fn relay(&self) -> Result<Option<String>> {
+        self.store.setting(key::RELAY)
+    }
+
+    pub fn set_relay(&self, relay: &str) -> Result<()> {
+        self.store.set_setting(key::RELAY, Some(relay))
+    }
+
+    /// Whether this device may create the account on the relay (a new account not
+    /// yet there).
+    pub fn create_account(&self) -> Result<bool> {
+        Ok(self.store.setting(key::CREATE)?.as_deref() == Some("1"))
+    }
+
+    pub fn set_create_account(&self, create: bool) -> Result<()> {
+        self.store.set_setting(key::CREATE, create.then_some("1"))
+    }
+
+    /// The invite code for a relay with closed registration, if one was given.
+    pub fn invite(&self) -> Result<Option<String>> {
+        self.store.setting(key::INVITE)
+    }
+
+    pub fn set_invite(&self, code: &str) -> Result<()> {
+        self.store.set_setting(key::INVITE, Some(code))
+    }
+
+    /// How far the relay has acknowledged this device's own log (0 before it has).
+    pub fn acked(&self) -> Result<u64> {
+        Ok(self
+            .store
+            .setting(key::ACKED)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    pub fn set_acked(&self, up_to: u64) -> Result<()> {
+        self.store.set_setting(key::ACKED, Some(&up_to.to_string()))
+    }
+
+    /// When the device was last up to date with the relay (ms since the epoch).
+    pub fn last_synced_at(&self) -> Result<Option<i64>> {
+        Ok(self
+            .store
+            .setting(key::LAST_SYNCED)?
+            .and_then(|v| v.parse().ok()))
+    }
+
+    pub fn set_last_synced_at(&self, millis: i64) -> Result<()> {
+        self.store
+            .set_setting(key::LAST_SYNCED, Some(&millis.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(dir: &std::path::Path) -> Store {
+        crate::data::open_store(dir).unwrap()
+    }
+
+    #[test]
+    fn sync_settings_keep_the_keys_and_spellings_older_data_folders_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let settings = SyncSettings::of(&store);
+        settings.set_relay("ws://relay.example/sync").unwrap();
+        settings.set_create_account(true).unwrap();
+        settings.set_invite("welcome").unwrap();
+        settings.set_acked(42).unwrap();
+        settings.set_last_synced_at(1_700_000_000_000).unwrap();
+        let raw = |key: &str| store.setting(key).unwrap();
+        assert_eq!(
+            raw("sync.relay").as_deref(),
+            Some("ws://relay.example/sync")
+        );
+        assert_eq!(raw("sync.create").as_deref(), Some("1"));
+        assert_eq!(raw("sync.invite").as_deref(), Some("welcome"));
+        assert_eq!(raw("sync.acked").as_deref(), Some("42"));
+        assert_eq!(raw("sync.last_synced_at").as_deref(), Some("1700000000000"));
+        settings.set_create_account(false).unwrap();
+        assert_eq!(raw("sync.create"), None);
+        assert_eq!(SyncSettings::CLEARED_ON_REHOME, ["sync.acked"]);
+    }
+
+    #[test]
+    fn sync_settings_read_what_older_versions_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let settings = SyncSettings::of(&store);
+        assert_eq!(settings.relay().unwrap(), None);
+        assert!(!settings.create_account().unwrap());
+        assert_eq!(settings.acked().unwrap(), 0);
+        assert_eq!(settings.last_synced_at().unwrap(), None);
+        store.set_setting("sync.create", Some("1")).unwrap();
+        store.set_setting("sync.acked", Some("7")).unwrap();
+        store
+            .set_setting("sync.last_synced_at", Some("12"))
+            .unwrap();
+        store.set_setting("sync.invite", Some("code")).unwrap();
+        assert!(settings.create_account().unwrap());
+        assert_eq!(settings.acked().unwrap(), 7);
+        assert_eq!(settings.last_synced_at().unwrap(), Some(12));
+        assert_eq!(settings.invite().unwrap().as_deref(), Some("code"));
+        store
+            .set_setting("sync.acked", Some("not a number"))
+            .unwrap();
+        assert_eq!(settings.acked().unwrap(), 0);
+    }
+}
