@@ -1,6 +1,6 @@
 //! How dates, kinds and lists read to a person: shared by the screens and the command line.
 
-use aftercall_shared::model::{Day, InteractionKind, ReferralStatus};
+use aftercall_shared::model::{Channel, Day, InteractionKind, ReferralStatus};
 use chrono::{DateTime, Local, NaiveDate, TimeZone};
 
 /// A moment (ms since the epoch) as a short local date and time: "Mon 23 Nov, 14:05".
@@ -42,6 +42,26 @@ pub fn kind(kind: InteractionKind) -> &'static str {
         InteractionKind::Casual => "casual chat",
         InteractionKind::Event => "met at an event",
         InteractionKind::Other => "other",
+    }
+}
+
+/// A kind as a choice on the capture form: "Value", "Casual".
+pub fn kind_choice(kind: InteractionKind) -> &'static str {
+    match kind {
+        InteractionKind::Value => "Value",
+        InteractionKind::Casual => "Casual",
+        InteractionKind::Event => "Event",
+        InteractionKind::Other => "Other",
+    }
+}
+
+/// A channel as a choice on the capture form: "Phone", "In person".
+pub fn channel_choice(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Phone => "Phone",
+        Channel::Video => "Video",
+        Channel::InPerson => "In person",
+        Channel::Message => "Message",
     }
 }
 

@@ -72,35 +72,17 @@ pub fn Capture() -> Element {
 }
 
 fn kind_options() -> Vec<ChoiceOption> {
-    [
-        InteractionKind::Value,
-        InteractionKind::Casual,
-        InteractionKind::Event,
-        InteractionKind::Other,
-    ]
-    .into_iter()
-    .map(|k| {
-        let label = match k {
-            InteractionKind::Value => "Value",
-            InteractionKind::Casual => "Casual",
-            InteractionKind::Event => "Event",
-            InteractionKind::Other => "Other",
-        };
-        ChoiceOption::new(k.as_str(), label)
-    })
-    .collect()
+    InteractionKind::ALL
+        .iter()
+        .map(|k| ChoiceOption::new(k.as_str(), format::kind_choice(*k)))
+        .collect()
 }
 
 fn channel_options() -> Vec<ChoiceOption> {
-    [
-        (Channel::Phone, "Phone"),
-        (Channel::Video, "Video"),
-        (Channel::InPerson, "In person"),
-        (Channel::Message, "Message"),
-    ]
-    .into_iter()
-    .map(|(c, l)| ChoiceOption::new(c.as_str(), l))
-    .collect()
+    Channel::ALL
+        .iter()
+        .map(|c| ChoiceOption::new(c.as_str(), format::channel_choice(*c)))
+        .collect()
 }
 
 /// The form itself; remounted (with a new key) after each save to start blank.
