@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts the Aftercall desktop app, installing the system libraries it builds
-# against if they are missing (Debian/Ubuntu). Extra arguments go to the app,
+# against if they are missing (Debian/Ubuntu). Builds the command line `aftercall`
+# and the window `aftercall-window` beside it, then runs `aftercall`, which with no
+# subcommand opens the window. Extra arguments go to `aftercall`,
 # e.g. `bash app/run.sh --data-dir /tmp/aftercall-demo`.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,4 +21,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 cd "$repo"
-exec cargo run --release -p aftercall-app --bin aftercall -- "$@"
+cargo build --release -p aftercall-app -p aftercall-window
+exec "${CARGO_TARGET_DIR:-$repo/target}/release/aftercall" "$@"

@@ -1,5 +1,6 @@
-//! The `aftercall` binary: with no subcommand it opens the app; with one it runs
-//! headless as a command line.
+//! The `aftercall` binary: with one subcommand it runs headless as a command line;
+//! with none it opens the app, handing over to the `aftercall-window` program
+//! beside it (this binary links no window libraries, so commands start fast).
 
 use std::process::ExitCode;
 
@@ -17,7 +18,7 @@ fn main() -> ExitCode {
     let args = Cli::parse();
     let result = match args.command {
         Some(command) => cli::run(args.data_dir, command),
-        None => aftercall_app::ui::launch(args.data_dir),
+        None => open_app(args.data_dir),
     };
     // A reader that closed standard output early (`aftercall people | head`) had
     // what it wanted: end quietly and successfully.
@@ -34,6 +35,18 @@ fn main() -> ExitCode {
         }
         (None, Ok(())) => ExitCode::SUCCESS,
     }
+}
+
+/// The app's window: the desktop program beside this one.
+#[cfg(not(feature = "mobile"))]
+fn open_app(data_dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    aftercall_app::window::open(data_dir.as_deref())
+}
+
+/// The app's window: on a phone, this process shows it.
+#[cfg(feature = "mobile")]
+fn open_app(data_dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    aftercall_app::ui::launch_mobile(data_dir)
 }
 
 /// A line on standard error, which may be closed too.

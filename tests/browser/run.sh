@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds the app and the relay and runs the browser end-to-end tests (liveview in Debian's
-# Chromium at 390×844 and 1280×800) and the desktop smoke test under Xvfb.
+# Builds the app (`aftercall` and the window `aftercall-window` beside it) and the relay
+# and runs the browser end-to-end tests (liveview in Debian's Chromium at 390×844 and
+# 1280×800) and the desktop smoke test under Xvfb.
 # Usage: tests/browser/run.sh [node --test options or test files]
 # Screenshots land in tests/browser/screenshots/. Run .ci/setup once first.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 cd "$repo"
-cargo build -p aftercall-app
+cargo build -p aftercall-app -p aftercall-window
 cargo build -p aftercall-sync-server
 target="${CARGO_TARGET_DIR:-$repo/target}"
 export AFTERCALL_BIN="${AFTERCALL_BIN:-$target/debug/aftercall}"

@@ -1,6 +1,7 @@
 //! One integration-test binary: every story across crates.
 
 mod cli;
+mod cli_window;
 mod crash;
 mod interop;
 #[cfg(unix)]

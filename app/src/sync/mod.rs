@@ -19,15 +19,30 @@
 //! (creating an account, pairing, setting the relay) and `driver` (the background
 //! task behind `SyncHandle`).
 
+//!
+//! In a browser build only [`SyncStatus`] and [`ConnState`] are here: the phone web
+//! app's sync runs beside its store.
+
+#[cfg(not(target_arch = "wasm32"))]
 mod account;
+#[cfg(not(target_arch = "wasm32"))]
 mod driver;
+#[cfg(not(target_arch = "wasm32"))]
 mod session;
+#[cfg(not(target_arch = "wasm32"))]
 mod settings;
+#[cfg(not(target_arch = "wasm32"))]
 mod setup;
 mod status;
 
+#[cfg(not(target_arch = "wasm32"))]
 pub use account::relay_url;
+#[cfg(not(target_arch = "wasm32"))]
 pub use driver::SyncHandle;
+#[cfg(not(target_arch = "wasm32"))]
 pub use session::{sync_once, SyncReport};
+#[cfg(not(target_arch = "wasm32"))]
 pub use setup::{create_account, create_account_with_invite, pair, recovery_phrase, set_relay};
-pub use status::{read_status, ConnState, SyncStatus};
+#[cfg(not(target_arch = "wasm32"))]
+pub use status::read_status;
+pub use status::{ConnState, SyncStatus};

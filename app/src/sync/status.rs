@@ -1,10 +1,14 @@
 //! What the UI shows about sync: connection state, entries waiting, last sync.
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
+#[cfg(not(target_arch = "wasm32"))]
 use aftercall_shared::Store;
 
+#[cfg(not(target_arch = "wasm32"))]
 use super::account;
+#[cfg(not(target_arch = "wasm32"))]
 use super::settings::SyncSettings;
 
 /// Where the connection to the relay stands.
@@ -36,6 +40,7 @@ pub struct SyncStatus {
     pub quarantined: u64,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl SyncStatus {
     pub(crate) fn no_account() -> SyncStatus {
         SyncStatus {
@@ -49,6 +54,7 @@ impl SyncStatus {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// The status as stored, with `state` for a device that is not connected.
 pub(crate) fn stored_status(store: &Store, has_account: bool) -> SyncStatus {
     let settings = SyncSettings::of(store);
@@ -69,6 +75,7 @@ pub(crate) fn stored_status(store: &Store, has_account: bool) -> SyncStatus {
 }
 
 /// The status of the device in `data_dir` as last recorded (for `aftercall status`).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn read_status(data_dir: &Path) -> anyhow::Result<SyncStatus> {
     let store = crate::data::open_store(data_dir)?;
     Ok(stored_status(

@@ -25,7 +25,8 @@ pub struct AppConfig {
     /// windows and tabs).
     pub backend: Backend,
     pub platform: Platform,
-    /// The sync task for this data folder (one per process).
+    /// The sync task for this data folder (one per process), stopped at shut-down.
+    #[cfg(not(target_arch = "wasm32"))]
     pub sync: Option<crate::sync::SyncHandle>,
 }
 
@@ -34,14 +35,9 @@ pub struct AppConfig {
 pub fn App() -> Element {
     let config = use_context::<AppConfig>();
     // The screens never touch the store: opening it here would panic in debug builds.
+    #[cfg(not(target_arch = "wasm32"))]
     use_hook(crate::data::screens_run_on_this_thread);
-    let session = use_hook(|| {
-        Session::new(
-            config.backend.clone(),
-            config.platform.clone(),
-            config.sync.clone(),
-        )
-    });
+    let session = use_hook(|| Session::new(config.backend.clone(), config.platform.clone()));
     let opened = use_resource({
         let backend = config.backend.clone();
         move || {
@@ -91,9 +87,8 @@ fn Shell(session: Session) -> Element {
     use_hook({
         let session = session.clone();
         move || {
-            if let Some(handle) = session.sync.clone() {
+            if let Some(mut rx) = session.backend.sync_status() {
                 let mut status = session.sync_status;
-                let mut rx = handle.status();
                 spawn(async move {
                     loop {
                         let now = rx.borrow_and_update().clone();

@@ -11,20 +11,26 @@
 //! - `views/`: the screens, one per file.
 //! - [`serve`]: the browser mode (liveview over axum).
 //! - [`notify`]: system notifications for follow-ups falling due.
+//!
+//! The desktop window itself is another program, `aftercall-window` (`app/window/`),
+//! so that the command line never loads the window's libraries.
 
 pub mod app;
 mod components;
 pub mod draft;
 pub mod notify;
 pub mod route;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod serve;
 pub mod session;
 mod views;
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::PathBuf;
 
 pub use app::{App, AppConfig};
 
+#[cfg(not(target_arch = "wasm32"))]
 impl AppConfig {
     /// Starts the backend (and, with `sync`, the sync task) for the data in `data_dir`.
     pub fn start(platform: crate::platform::Platform, data_dir: PathBuf, sync: bool) -> AppConfig {
@@ -37,49 +43,35 @@ impl AppConfig {
     }
 }
 
-/// Opens the app window on the data in `data_dir` (or the platform's data directory).
-pub fn launch(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+/// What a window starts the app with: the backend and the sync task on the data in
+/// `data_dir` (or the platform's data directory). The desktop window
+/// (`aftercall-window`, in `app/window/`) and the phone build share it; the
+/// `desktop` feature adds system notifications and the native save dialog.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn window_config(data_dir: Option<PathBuf>) -> anyhow::Result<AppConfig> {
     let data_dir = crate::data::data_dir(data_dir.as_deref())?;
-    let window = cfg!(any(feature = "desktop", feature = "mobile"));
     let platform = crate::platform::Platform::new(
         data_dir.clone(),
         cfg!(feature = "desktop"),
         cfg!(feature = "desktop"),
     );
-    launch_window(AppConfig::start(platform, data_dir, window))
+    Ok(AppConfig::start(platform, data_dir, true))
 }
 
-#[cfg(feature = "desktop")]
-fn launch_window(config: AppConfig) -> anyhow::Result<()> {
-    use dioxus::desktop::{Config, LogicalSize, WindowBuilder};
-    let window = WindowBuilder::new()
-        .with_title("Aftercall")
-        .with_inner_size(LogicalSize::new(1100.0, 760.0));
-    dioxus::LaunchBuilder::desktop()
-        .with_cfg(Config::new().with_window(window).with_menu(None))
-        .with_context(config)
-        .launch(App);
-    Ok(())
-}
-
-#[cfg(all(feature = "mobile", not(feature = "desktop")))]
-fn launch_window(config: AppConfig) -> anyhow::Result<()> {
+/// Opens the app on a phone, on the data in `data_dir`.
+#[cfg(feature = "mobile")]
+pub fn launch_mobile(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     dioxus::LaunchBuilder::mobile()
-        .with_context(config)
+        .with_context(window_config(data_dir)?)
         .launch(App);
     Ok(())
-}
-
-#[cfg(not(any(feature = "desktop", feature = "mobile")))]
-fn launch_window(_config: AppConfig) -> anyhow::Result<()> {
-    anyhow::bail!("this build has no window: use `aftercall serve-ui` and open it in a browser")
 }
 
 #[cfg(test)]
 mod tests {
     /// The screens' code, read as text: none of it can name the store, SQLite, a
     /// file, a thread or a runtime. (The two shells, `serve.rs` for the browser mode
-    /// and this file's window launch, start the backend and are not screens.)
+    /// and this file's window set-up, start the backend and are not screens.)
     #[test]
     fn the_screens_reach_neither_the_store_nor_files_threads_or_runtimes() {
         let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui");

@@ -28,9 +28,7 @@ pub struct Session {
     pub revision: Signal<u64>,
     pub screen: Signal<Screen>,
     pub notice: Signal<Option<Notice>>,
-    /// The sync task, when this app runs one.
-    pub sync: Option<crate::sync::SyncHandle>,
-    /// Its latest status.
+    /// The sync task's latest status (`None` when no sync task runs here).
     pub sync_status: Signal<Option<crate::sync::SyncStatus>>,
 }
 
@@ -42,15 +40,10 @@ impl PartialEq for Session {
 
 impl Session {
     /// Makes the session (inside a component).
-    pub fn new(
-        backend: Backend,
-        platform: Platform,
-        sync: Option<crate::sync::SyncHandle>,
-    ) -> Self {
+    pub fn new(backend: Backend, platform: Platform) -> Self {
         Session {
             backend,
             platform,
-            sync,
             sync_status: Signal::new(None),
             revision: Signal::new(0),
             screen: Signal::new(Screen::Capture),

@@ -1,84 +1,19 @@
-//! The backend: one thread that owns the store and answers the screens' requests,
-//! sent as encoded bytes over a channel (as they will cross to a web worker), and
-//! announces every change (its own writes and entries the sync task applied) so
-//! views ask again. The screens hold a [`Backend`] and never the store.
+//! The backend on desktop and in browser mode: a thread of its own that opens the
+//! store, answers the jobs, folds the write-ahead log after writes, and announces
+//! local writes and entries the sync task applied.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aftercall_shared::api::{self, Failure, FailureKind, FromReply, Reply, Request, Service};
+use aftercall_shared::api::{self, Failure, FailureKind, Reply, Request, Service};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::{AccountReply, AccountRequest, Backend, Job};
 use crate::sync::SyncHandle;
 
 /// How long after a write its write-ahead log is folded into the store's file.
 const CHECKPOINT_AFTER: Duration = Duration::from_secs(2);
-
-/// The handle the screens hold. Clones share one backend thread.
-#[derive(Clone)]
-pub struct Backend {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    jobs: mpsc::UnboundedSender<Job>,
-    revision: watch::Receiver<u64>,
-    opened: watch::Receiver<Option<Result<(), String>>>,
-}
-
-impl PartialEq for Backend {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
-    }
-}
-
-impl std::fmt::Debug for Backend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Backend")
-            .field("revision", &*self.inner.revision.borrow())
-            .finish()
-    }
-}
-
-/// Work for the backend thread.
-enum Job {
-    /// An encoded [`Request`]; the encoded [`Reply`] goes back.
-    Ask {
-        request: Vec<u8>,
-        reply: oneshot::Sender<Vec<u8>>,
-    },
-    /// Something about the account (files beside the store, the relay).
-    Account {
-        ask: AccountRequest,
-        reply: oneshot::Sender<Result<AccountReply, String>>,
-    },
-}
-
-/// What the Sync & devices screen asks about the account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccountRequest {
-    /// Make a new account on this device (created on the relay at the first sync).
-    Create { relay: Option<String> },
-    /// Join the account of `phrase` on `relay`, proving the key first.
-    Pair { relay: String, phrase: String },
-    /// Sync with another relay.
-    SetRelay { relay: String },
-    /// The account's recovery phrase, to show.
-    RecoveryPhrase,
-}
-
-/// The answers to an [`AccountRequest`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccountReply {
-    /// The recovery phrase of a new account.
-    Created {
-        phrase: String,
-    },
-    Paired,
-    RelaySet,
-    RecoveryPhrase(Option<String>),
-}
 
 impl Backend {
     /// Starts the backend thread for the data in `data_dir`; it opens the store
@@ -88,6 +23,7 @@ impl Backend {
         let (jobs, jobs_rx) = mpsc::unbounded_channel();
         let (revision_tx, revision) = watch::channel(0u64);
         let (opened_tx, opened) = watch::channel(None);
+        let sync_status = sync.as_ref().map(SyncHandle::status);
         let spawned = std::thread::Builder::new()
             .name("aftercall-store".into())
             .spawn(move || {
@@ -106,71 +42,8 @@ impl Backend {
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the store's thread");
         }
-        Backend {
-            inner: Arc::new(Inner {
-                jobs,
-                revision,
-                opened,
-            }),
-        }
+        Backend::new(jobs, revision, opened, sync_status)
     }
-
-    /// Whether the store opened, once it is known.
-    pub async fn opened(&self) -> Result<(), String> {
-        let mut opened = self.inner.opened.clone();
-        let state = match opened.wait_for(Option::is_some).await {
-            Ok(state) => state.clone().unwrap_or(Ok(())),
-            Err(_) => Err("the store's thread stopped".into()),
-        };
-        state
-    }
-
-    /// Asks one request and waits for its reply.
-    pub async fn ask(&self, request: &Request) -> Reply {
-        let (reply, answer) = oneshot::channel();
-        let sent = self.inner.jobs.send(Job::Ask {
-            request: api::encode(request),
-            reply,
-        });
-        let bytes = match (sent, answer.await) {
-            (Ok(()), Ok(bytes)) => bytes,
-            _ => return stopped(),
-        };
-        api::decode(&bytes).unwrap_or_else(|e| {
-            Reply::Failed(Failure {
-                kind: FailureKind::Store,
-                message: e.to_string(),
-            })
-        })
-    }
-
-    /// Asks and takes the reply's typed content.
-    pub async fn get<T: FromReply>(&self, request: &Request) -> Result<T, Failure> {
-        T::from_reply(self.ask(request).await)
-    }
-
-    /// Asks something about the account.
-    pub async fn account(&self, ask: AccountRequest) -> Result<AccountReply, String> {
-        let (reply, answer) = oneshot::channel();
-        if self.inner.jobs.send(Job::Account { ask, reply }).is_err() {
-            return Err("the store's thread stopped".into());
-        }
-        answer
-            .await
-            .unwrap_or_else(|_| Err("the store's thread stopped".into()))
-    }
-
-    /// A counter raised after every change to the data, local or synced.
-    pub fn revision(&self) -> watch::Receiver<u64> {
-        self.inner.revision.clone()
-    }
-}
-
-fn stopped() -> Reply {
-    Reply::Failed(Failure {
-        kind: FailureKind::Store,
-        message: "the store's thread stopped".into(),
-    })
 }
 
 /// The backend thread's loop.

@@ -1,0 +1,166 @@
+//! The backend: what owns the store and answers the screens' requests, sent as
+//! encoded bytes over a channel (as they will cross to a web worker), and announces
+//! every change (its own writes and entries the sync task applied) so views ask
+//! again. The screens hold a [`Backend`], the handle here, and never the store; on
+//! desktop and in browser mode `thread` serves it from a thread of its own
+//! ([`Backend::start`]).
+
+use std::sync::Arc;
+
+use aftercall_shared::api::{self, Failure, FailureKind, FromReply, Reply, Request};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::sync::SyncStatus;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod thread;
+
+/// The handle the screens hold. Clones share one backend thread.
+#[derive(Clone)]
+pub struct Backend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    jobs: mpsc::UnboundedSender<Job>,
+    revision: watch::Receiver<u64>,
+    opened: watch::Receiver<Option<Result<(), String>>>,
+    sync_status: Option<watch::Receiver<SyncStatus>>,
+}
+
+impl PartialEq for Backend {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("revision", &*self.inner.revision.borrow())
+            .finish()
+    }
+}
+
+/// Work for the backend.
+#[derive(Debug)]
+pub enum Job {
+    /// An encoded [`Request`]; the encoded [`Reply`] goes back.
+    Ask {
+        request: Vec<u8>,
+        reply: oneshot::Sender<Vec<u8>>,
+    },
+    /// Something about the account (files beside the store, the relay).
+    Account {
+        ask: AccountRequest,
+        reply: oneshot::Sender<Result<AccountReply, String>>,
+    },
+}
+
+/// What the Sync & devices screen asks about the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountRequest {
+    /// Make a new account on this device (created on the relay at the first sync).
+    Create { relay: Option<String> },
+    /// Join the account of `phrase` on `relay`, proving the key first.
+    Pair { relay: String, phrase: String },
+    /// Sync with another relay.
+    SetRelay { relay: String },
+    /// The account's recovery phrase, to show.
+    RecoveryPhrase,
+}
+
+/// The answers to an [`AccountRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountReply {
+    /// The recovery phrase of a new account.
+    Created {
+        phrase: String,
+    },
+    Paired,
+    RelaySet,
+    RecoveryPhrase(Option<String>),
+}
+
+impl Backend {
+    /// A handle on a backend that reads `jobs`, raises `revision` after every change,
+    /// says in `opened` whether its store opened, and publishes the sync task's
+    /// status in `sync_status` when there is one.
+    pub fn new(
+        jobs: mpsc::UnboundedSender<Job>,
+        revision: watch::Receiver<u64>,
+        opened: watch::Receiver<Option<Result<(), String>>>,
+        sync_status: Option<watch::Receiver<SyncStatus>>,
+    ) -> Backend {
+        Backend {
+            inner: Arc::new(Inner {
+                jobs,
+                revision,
+                opened,
+                sync_status,
+            }),
+        }
+    }
+
+    /// Whether the store opened, once it is known.
+    pub async fn opened(&self) -> Result<(), String> {
+        let mut opened = self.inner.opened.clone();
+        let state = match opened.wait_for(Option::is_some).await {
+            Ok(state) => state.clone().unwrap_or(Ok(())),
+            Err(_) => Err("the store's thread stopped".into()),
+        };
+        state
+    }
+
+    /// Asks one request and waits for its reply.
+    pub async fn ask(&self, request: &Request) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.inner.jobs.send(Job::Ask {
+            request: api::encode(request),
+            reply,
+        });
+        let bytes = match (sent, answer.await) {
+            (Ok(()), Ok(bytes)) => bytes,
+            _ => return stopped(),
+        };
+        api::decode(&bytes).unwrap_or_else(|e| {
+            Reply::Failed(Failure {
+                kind: FailureKind::Store,
+                message: e.to_string(),
+            })
+        })
+    }
+
+    /// Asks and takes the reply's typed content.
+    pub async fn get<T: FromReply>(&self, request: &Request) -> Result<T, Failure> {
+        T::from_reply(self.ask(request).await)
+    }
+
+    /// Asks something about the account.
+    pub async fn account(&self, ask: AccountRequest) -> Result<AccountReply, String> {
+        let (reply, answer) = oneshot::channel();
+        if self.inner.jobs.send(Job::Account { ask, reply }).is_err() {
+            return Err("the store's thread stopped".into());
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the store's thread stopped".into()))
+    }
+
+    /// A counter raised after every change to the data, local or synced.
+    pub fn revision(&self) -> watch::Receiver<u64> {
+        self.inner.revision.clone()
+    }
+
+    /// The sync task's status as it changes, when this backend syncs.
+    pub fn sync_status(&self) -> Option<watch::Receiver<SyncStatus>> {
+        self.inner.sync_status.clone()
+    }
+}
+
+fn stopped() -> Reply {
+    Reply::Failed(Failure {
+        kind: FailureKind::Store,
+        message: "the store's thread stopped".into(),
+    })
+}
