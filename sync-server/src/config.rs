@@ -11,6 +11,8 @@ pub struct Config {
     /// New accounts need an invite code issued with `sync-server invite`.
     pub closed_registration: bool,
     pub limits: Limits,
+    /// The phone web app's folder, served at `/` when set (`--web DIR`).
+    pub web: Option<crate::web::WebRoot>,
 }
 
 /// What one account, one frame or one connection may use.
@@ -68,6 +70,7 @@ impl Config {
             db: db.into(),
             closed_registration: false,
             limits: Limits::default(),
+            web: None,
         }
     }
 }

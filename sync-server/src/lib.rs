@@ -20,6 +20,7 @@
 //! - `hub`: per-account fan-out, connection counts and the entry rate limit.
 //! - `metrics`: counters behind `/metrics`.
 //! - [`logging`]: the log filter, which keeps raw websocket frames out of every log.
+//! - [`web`]: the phone web app's static files, served from a folder with `--web`.
 //!
 //! Invariant: every open socket holds a place in the connection budget, kept below
 //! the file-descriptor limit, so the database always has descriptors; a connection
@@ -41,6 +42,7 @@ mod serve;
 mod session;
 mod state;
 pub mod store;
+pub mod web;
 
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;

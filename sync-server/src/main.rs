@@ -48,6 +48,9 @@ struct Args {
     /// limit, raised to its hard limit, less a reserve for the database).
     #[arg(long, env = "SYNC_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Serve the phone web app built into DIR (`bash app/web/build.sh`) at `/`.
+    #[arg(long, env = "SYNC_WEB", value_name = "DIR")]
+    web: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -81,7 +84,15 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let defaults = Limits::default();
+    let web = match &args.web {
+        Some(dir) => Some(
+            aftercall_sync_server::web::WebRoot::open(dir)
+                .with_context(|| format!("cannot serve the web app from {}", dir.display()))?,
+        ),
+        None => None,
+    };
     let config = Config {
+        web,
         db: args.db,
         closed_registration: args.closed_registration,
         limits: Limits {

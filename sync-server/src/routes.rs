@@ -1,4 +1,5 @@
-//! The HTTP surface: `/sync` (websocket), `/health`, `/metrics`.
+//! The HTTP surface: `/sync` (websocket), `/health`, `/metrics`, and with `--web`
+//! the phone web app at every other path.
 
 use axum::extract::{State, WebSocketUpgrade};
 use axum::response::IntoResponse;
@@ -11,11 +12,18 @@ use crate::session;
 use crate::state::AppState;
 
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/sync", get(sync))
         .route("/health", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
-        .with_state(state)
+        .route("/metrics", get(metrics));
+    let router = match state.config.web.clone() {
+        Some(web) => router.fallback(move |method, uri, headers| {
+            let web = web.clone();
+            async move { web.answer(method, uri, headers).await }
+        }),
+        None => router,
+    };
+    router.with_state(state)
 }
 
 /// Bytes a session reads from its socket at a time.

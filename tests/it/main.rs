@@ -6,6 +6,8 @@ mod crash;
 mod interop;
 #[cfg(unix)]
 mod relay_process;
+#[cfg(unix)]
+mod relay_web;
 mod support;
 mod sync_converge;
 #[cfg(unix)]

@@ -73,17 +73,20 @@ impl RelayProcess {
 
     /// `GET /metrics`, as text.
     pub async fn metrics(&self) -> String {
+        self.get("/metrics").await
+    }
+
+    /// `GET path`: the whole response (status line, headers and body) as text.
+    pub async fn get(&self, path: &str) -> String {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n")
+        let request = format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut bytes = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut bytes))
             .await
+            .expect("an answer within 5 s")
             .unwrap();
-        let mut text = String::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut text))
-            .await
-            .expect("metrics within 5 s")
-            .unwrap();
-        text
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 }
 
