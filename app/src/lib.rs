@@ -30,7 +30,6 @@ pub mod logging;
 pub mod owner_only;
 pub mod platform;
 pub mod sync;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod system;
 pub mod ui;
 #[cfg(not(target_arch = "wasm32"))]

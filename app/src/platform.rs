@@ -3,6 +3,9 @@
 //! names, saving an export (the system's save dialog, or the exports folder and a
 //! download link), system notifications, and timers. Views call these and do no
 //! file IO, start no thread and no runtime of their own.
+//!
+//! In a browser (the phone web app, `wasm32`) the draft is kept in the page's local
+//! storage, an export is offered as a download, and a file is read only when picked.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,6 +29,8 @@ pub enum Saved {
     Written(PathBuf),
     /// The user closed the save dialog.
     Cancelled,
+    /// Nowhere to write it (a browser): the screen offers it as a download.
+    Download,
 }
 
 impl Platform {
@@ -39,7 +44,10 @@ impl Platform {
 
     /// The capture draft left from last time, if one reads.
     pub fn load_draft(&self) -> Option<Draft> {
+        #[cfg(not(target_arch = "wasm32"))]
         let text = std::fs::read_to_string(self.data_dir.join(DRAFT_FILE)).ok()?;
+        #[cfg(target_arch = "wasm32")]
+        let text = web::storage()?.get_item(&self.draft_key()).ok()??;
         draft::from_json(&text)
     }
 
@@ -63,14 +71,31 @@ impl Platform {
         if draft.is_blank() {
             return self.remove_draft();
         }
-        crate::owner_only::create_dir_all(&self.data_dir)?;
-        let tmp = self.data_dir.join(format!("{DRAFT_FILE}.tmp"));
-        let text = serde_json::to_string(draft).map_err(std::io::Error::other)?;
-        crate::owner_only::write(&tmp, text.as_bytes())?;
-        std::fs::rename(tmp, self.data_dir.join(DRAFT_FILE))
+        #[cfg(target_arch = "wasm32")]
+        {
+            let text = serde_json::to_string(draft).map_err(std::io::Error::other)?;
+            web::storage()
+                .ok_or_else(|| std::io::Error::other("no local storage"))?
+                .set_item(&self.draft_key(), &text)
+                .map_err(|e| std::io::Error::other(format!("{e:?}")))
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            crate::owner_only::create_dir_all(&self.data_dir)?;
+            let tmp = self.data_dir.join(format!("{DRAFT_FILE}.tmp"));
+            let text = serde_json::to_string(draft).map_err(std::io::Error::other)?;
+            crate::owner_only::write(&tmp, text.as_bytes())?;
+            std::fs::rename(tmp, self.data_dir.join(DRAFT_FILE))
+        }
     }
 
     fn remove_draft(&self) -> std::io::Result<()> {
+        #[cfg(target_arch = "wasm32")]
+        if let Some(storage) = web::storage() {
+            return storage
+                .remove_item(&self.draft_key())
+                .map_err(|e| std::io::Error::other(format!("{e:?}")));
+        }
         match std::fs::remove_file(self.data_dir.join(DRAFT_FILE)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -79,6 +104,11 @@ impl Platform {
 
     /// The bytes of the file at `path`, refusing one over `limit` bytes unread.
     pub fn read_file(&self, path: &str, limit: u64) -> Result<Vec<u8>, FileError> {
+        if cfg!(target_arch = "wasm32") {
+            return Err(FileError::Unreadable(
+                "a browser reads only a file you choose: use “Choose a file”".into(),
+            ));
+        }
         let cannot = |e: std::io::Error| FileError::Unreadable(format!("cannot read {path}: {e}"));
         let size = std::fs::metadata(path).map_err(cannot)?.len();
         if size > limit {
@@ -90,6 +120,9 @@ impl Platform {
     /// Saves an export named like `name` (with its extension): where the user
     /// chooses (desktop), else in the data folder's `exports/`.
     pub async fn save_export(&self, name: &str, text: &str) -> Result<Saved, String> {
+        if cfg!(target_arch = "wasm32") {
+            return Ok(Saved::Download);
+        }
         let path = self.data_dir.join("exports").join(name);
         let path = if self.native_dialogs {
             match ask_where(&path).await {
@@ -117,7 +150,38 @@ impl Platform {
 
     /// Waits `duration` without holding up the screens.
     pub async fn sleep(&self, duration: Duration) {
+        #[cfg(not(target_arch = "wasm32"))]
         tokio::time::sleep(duration).await;
+        #[cfg(target_arch = "wasm32")]
+        web::sleep(duration).await;
+    }
+
+    /// Where a browser keeps the draft: one key per data folder name.
+    #[cfg(target_arch = "wasm32")]
+    fn draft_key(&self) -> String {
+        format!("{}/{DRAFT_FILE}", self.data_dir.display())
+    }
+}
+
+/// The browser's side of the platform.
+#[cfg(target_arch = "wasm32")]
+mod web {
+    use std::time::Duration;
+
+    /// The page's local storage, where there is one.
+    pub fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    /// Resolves after `duration`, through the browser's timer.
+    pub async fn sleep(duration: Duration) {
+        let ms = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(window) = web_sys::window() {
+                let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
     }
 }
 

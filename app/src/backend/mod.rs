@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use aftercall_shared::api::{self, Failure, FailureKind, FromReply, Reply, Request};
+use aftercall_shared::api::{self, Failure, FailureKind, FromReply, Reply, Request, Service};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::sync::SyncStatus;
@@ -156,6 +156,30 @@ impl Backend {
     pub fn sync_status(&self) -> Option<watch::Receiver<SyncStatus>> {
         self.inner.sync_status.clone()
     }
+}
+
+/// Answers one encoded request against the store (`None`: it could not be opened),
+/// as the backend does wherever it runs: the encoded reply, and whether the request
+/// changed data.
+pub fn answer_encoded(service: Option<&mut Service>, request: &[u8]) -> (Vec<u8>, bool) {
+    let (answer, wrote) = match (api::decode::<Request>(request), service) {
+        (Err(e), _) => (Reply::Failed(Failure::from(&e)), false),
+        (Ok(_), None) => (
+            Reply::Failed(Failure {
+                kind: FailureKind::Store,
+                message: "the store could not be opened".into(),
+            }),
+            false,
+        ),
+        (Ok(request), Some(service)) => {
+            let span = tracing::debug_span!("request", kind = request.name());
+            let _entered = span.enter();
+            let answer = service.answer(&request);
+            let wrote = request.writes() && !matches!(answer, Reply::Failed(_));
+            (answer, wrote)
+        }
+    };
+    (api::encode(&answer), wrote)
 }
 
 fn stopped() -> Reply {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aftercall_shared::api::{self, Failure, FailureKind, Reply, Request, Service};
+use aftercall_shared::api::Service;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{AccountReply, AccountRequest, Backend, Job};
@@ -119,24 +119,8 @@ fn handle(
 ) -> bool {
     match job {
         Job::Ask { request, reply } => {
-            let (answer, wrote) = match (api::decode::<Request>(&request), service) {
-                (Err(e), _) => (Reply::Failed(Failure::from(&e)), false),
-                (Ok(_), None) => (
-                    Reply::Failed(Failure {
-                        kind: FailureKind::Store,
-                        message: "the store could not be opened".into(),
-                    }),
-                    false,
-                ),
-                (Ok(request), Some(service)) => {
-                    let span = tracing::debug_span!("request", kind = request.name());
-                    let _entered = span.enter();
-                    let answer = service.answer(&request);
-                    let wrote = request.writes() && !matches!(answer, Reply::Failed(_));
-                    (answer, wrote)
-                }
-            };
-            let _ = reply.send(api::encode(&answer));
+            let (answer, wrote) = super::answer_encoded(service, &request);
+            let _ = reply.send(answer);
             wrote
         }
         Job::Account { ask, reply } => {

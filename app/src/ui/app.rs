@@ -49,12 +49,12 @@ pub fn App() -> Element {
     match opened {
         None => rsx! {
             style { {STYLE} }
-            main { class: "screen", p { class: "loading", role: "status", "Opening your notes…" } }
+            main { class: "main screen", p { class: "loading", role: "status", "Opening your notes…" } }
         },
         Some(Ok(())) => rsx! { Shell { session } },
         Some(Err(e)) => rsx! {
             style { {STYLE} }
-            main { class: "screen",
+            main { class: "main screen",
                 h1 { "Aftercall cannot open your data" }
                 p { class: "error", "{e}" }
             }

@@ -264,9 +264,9 @@ impl Store {
     }
 
     /// Recreates every read-model table and the search index from the documents alone.
-    /// Documents are decoded on worker threads while this one writes the rows.
+    /// Documents are decoded on worker threads (where there are threads) while this
+    /// one writes the rows.
     pub fn rebuild_read_model(&mut self) -> Result<()> {
-        type Decoded = Result<(i64, String, crate::model::Record)>;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -278,62 +278,16 @@ impl Store {
              INSERT INTO search_own (search_own, rank) VALUES ('automerge', 0);
              INSERT INTO search_notes (search_notes, rank) VALUES ('automerge', 0);",
         )?;
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 4);
-        let stopped = || Error::invalid("a rebuild worker stopped");
-        let (todo_tx, todo_rx) =
-            std::sync::mpsc::sync_channel::<(i64, String, DocKind, Vec<u8>)>(64);
-        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Decoded>(256);
-        let todo_rx = std::sync::Mutex::new(todo_rx);
-        std::thread::scope(|scope| -> Result<()> {
-            for _ in 0..workers {
-                let (todo_rx, done_tx) = (&todo_rx, done_tx.clone());
-                scope.spawn(move || loop {
-                    let next = todo_rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok((rowid, id, kind, bytes))) = next else {
-                        return;
-                    };
-                    let decoded =
-                        read_model::decode_stored(kind, &bytes).map(|record| (rowid, id, record));
-                    if done_tx.send(decoded).is_err() {
-                        return;
-                    }
-                });
-            }
-            drop(done_tx);
-            let write = |decoded: Decoded| -> Result<()> {
-                let (rowid, id, record) = decoded?;
+        if cfg!(target_arch = "wasm32") {
+            // A browser's worker has no threads: decode and write in turn.
+            docs::each(&tx, |rowid, id, kind, bytes| {
+                let record = read_model::decode_stored(kind, &bytes)?;
                 read_model::write_rows(&tx, rowid, &id, &record, read_model::Rows::Fresh)?;
                 Ok(())
-            };
-            docs::each(&tx, |rowid, id, kind, bytes| {
-                let mut job = (rowid, id, kind, bytes);
-                // While every worker is busy, write finished documents.
-                loop {
-                    match todo_tx.try_send(job) {
-                        Ok(()) => break,
-                        Err(std::sync::mpsc::TrySendError::Full(back)) => {
-                            job = back;
-                            write(done_rx.recv().map_err(|_| stopped())?)?;
-                        }
-                        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
-                            return Err(stopped())
-                        }
-                    }
-                }
-                while let Ok(decoded) = done_rx.try_recv() {
-                    write(decoded)?;
-                }
-                Ok(())
             })?;
-            drop(todo_tx);
-            for decoded in done_rx {
-                write(decoded)?;
-            }
-            Ok(())
-        })?;
+        } else {
+            decode_on_workers(&tx)?;
+        }
         read_model::finish_fresh(&tx)?;
         // Merge the index's segments into one. Merging inside writes stays off, as
         // set above on the re-created tables: later merges wait for checkpoints.
@@ -378,10 +332,79 @@ impl Store {
     }
 }
 
+/// Decodes every document on worker threads while this one writes the rows.
+fn decode_on_workers(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    type Decoded = Result<(i64, String, crate::model::Record)>;
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4);
+    let stopped = || Error::invalid("a rebuild worker stopped");
+    let (todo_tx, todo_rx) = std::sync::mpsc::sync_channel::<(i64, String, DocKind, Vec<u8>)>(64);
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Decoded>(256);
+    let todo_rx = std::sync::Mutex::new(todo_rx);
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..workers {
+            let (todo_rx, done_tx) = (&todo_rx, done_tx.clone());
+            scope.spawn(move || loop {
+                let next = todo_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok((rowid, id, kind, bytes))) = next else {
+                    return;
+                };
+                let decoded =
+                    read_model::decode_stored(kind, &bytes).map(|record| (rowid, id, record));
+                if done_tx.send(decoded).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        let write = |decoded: Decoded| -> Result<()> {
+            let (rowid, id, record) = decoded?;
+            read_model::write_rows(&tx, rowid, &id, &record, read_model::Rows::Fresh)?;
+            Ok(())
+        };
+        docs::each(&tx, |rowid, id, kind, bytes| {
+            let mut job = (rowid, id, kind, bytes);
+            // While every worker is busy, write finished documents.
+            loop {
+                match todo_tx.try_send(job) {
+                    Ok(()) => break,
+                    Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                        job = back;
+                        write(done_rx.recv().map_err(|_| stopped())?)?;
+                    }
+                    Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Err(stopped()),
+                }
+            }
+            while let Ok(decoded) = done_rx.try_recv() {
+                write(decoded)?;
+            }
+            Ok(())
+        })?;
+        drop(todo_tx);
+        for decoded in done_rx {
+            write(decoded)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// A write-ahead log, folded between saves by [`Store::checkpoint`]. In a browser
+/// the store lives on the origin-private file system through the sync-access-handle
+/// pool, which has no shared memory for the log's index: there a rollback journal
+/// is truncated after each commit (with `synchronous = FULL`, a commit is on disk
+/// when it returns either way).
+#[cfg(not(target_arch = "wasm32"))]
+const JOURNAL_MODE: &str = "WAL";
+#[cfg(target_arch = "wasm32")]
+const JOURNAL_MODE: &str = "TRUNCATE";
+
 /// The settings of a connection that writes.
 fn configure_writable(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "journal_mode", JOURNAL_MODE)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // SQLite would fold the log into the main file inside whichever commit fills

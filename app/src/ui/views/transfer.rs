@@ -77,6 +77,17 @@ struct Download {
     href: String,
 }
 
+impl Download {
+    /// `text` as a file called `name` of type `mime`, in a link the browser downloads.
+    fn of(text: &str, mime: &str, name: String) -> Download {
+        let data = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+        Download {
+            href: format!("data:{mime};charset=utf-8;base64,{data}"),
+            name,
+        }
+    }
+}
+
 /// The largest contacts file the screen reads (an address book with photos is a few
 /// megabytes); a larger one is refused before it is read.
 pub const MAX_IMPORT_BYTES: u64 = 64 * 1024 * 1024;
@@ -182,15 +193,15 @@ fn save_export(session: &Session, export: &'static Export, mut download: Signal<
         let name = export_name(&stamp, export.ext);
         match session.platform.save_export(&name, &text).await {
             Ok(Saved::Cancelled) => session.done("Export cancelled."),
+            Ok(Saved::Download) => {
+                session.done(format!("{} ready to download", export.label));
+                download.set(Some(Download::of(&text, export.mime, name)));
+            }
             Err(e) => session.error(e),
             Ok(Saved::Written(path)) => {
                 session.done(format!("{} written to {}", export.label, path.display()));
                 if !session.platform.native_dialogs {
-                    let data = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
-                    download.set(Some(Download {
-                        href: format!("data:{};charset=utf-8;base64,{data}", export.mime),
-                        name,
-                    }));
+                    download.set(Some(Download::of(&text, export.mime, name)));
                 }
             }
         }

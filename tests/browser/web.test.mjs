@@ -1,0 +1,96 @@
+// The phone web app (`bash app/web/build.sh`), served by the relay with `--web`, in
+// Chromium at phone size: the store in its worker on the origin-private file system.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { repo, tempDir, openBrowser, tap, go, shot, eventually } from './lib.mjs';
+
+const webDir = process.env.AFTERCALL_WEB_DIR || join(repo, 'app', 'web', 'dist');
+
+function relayBinary() {
+  if (process.env.SYNC_SERVER_BIN) return process.env.SYNC_SERVER_BIN;
+  const target = process.env.CARGO_TARGET_DIR || join(repo, 'target');
+  return join(target, 'debug', 'sync-server');
+}
+
+async function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** The relay serving the built web app on a free loopback port. */
+async function startRelay() {
+  if (!existsSync(join(webDir, 'index.html'))) throw new Error(`no web build in ${webDir}: run bash app/web/build.sh`);
+  const data = tempDir('aftercall-relay-');
+  const port = await freePort();
+  const child = spawn(relayBinary(), ['--listen', `127.0.0.1:${port}`, '--db', join(data.dir, 'relay.sqlite'), '--web', webDir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, SYNC_LOG: 'warn' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const url = `http://127.0.0.1:${port}/`;
+  await eventually(async () => (await fetch(`${url}health`)).ok, 20000).catch((e) => {
+    throw new Error(`the relay did not start: ${e.message}\n${stderr}`);
+  });
+  const stop = () => new Promise((done) => {
+    if (child.exitCode !== null) { data.cleanup(); return done(); }
+    child.once('exit', () => { data.cleanup(); done(); });
+    child.kill('SIGTERM');
+  });
+  return { url, stop };
+}
+
+test('phone web app: a capture is kept on the phone across a reload, and a second tab is kept out', async () => {
+  const relay = await startRelay();
+  const browser = await openBrowser('phone');
+  const { page, context } = browser;
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  try {
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    // Nothing of the page's own placeholder is left once the screens are up.
+    await eventually(async () => (await page.locator('.loading').count()) === 0);
+    await shot(page, 'web-capture-empty');
+    await tap(page, 'phone', '#person');
+    await page.keyboard.type('Ana Web');
+    await page.keyboard.press('Enter');
+    await eventually(async () => (await page.evaluate(() => document.activeElement?.id)) === 'talked-about');
+    await page.keyboard.type('pricing, typed on the phone');
+    await tap(page, 'phone', '#save');
+    await page.locator('#saved').waitFor();
+    assert.match(await page.locator('#saved').innerText(), /Saved: .* with Ana Web/);
+    await shot(page, 'web-capture-saved');
+
+    // A second tab of the same app is told to use the first, and opens nothing.
+    const other = await context.newPage();
+    await other.goto(relay.url);
+    await other.getByText('Aftercall is open in another tab').waitFor({ timeout: 30000 });
+    await shot(other, 'web-second-tab');
+    await other.close();
+
+    // The note is in the store on the phone's private file system: a reload finds it.
+    await page.reload();
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await go(page, 'phone', 'people');
+    await eventually(async () => /Ana Web/.test(await page.locator('#people-list').innerText()), 20000);
+    await page.locator('#search').fill('typed');
+    await eventually(async () => (await page.locator('#people-list mark').allInnerTexts()).some((t) => /typed/i.test(t)));
+    await shot(page, 'web-people-search');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await relay.stop();
+  }
+});
