@@ -25,7 +25,7 @@ if [ -z "${AFTERCALL_WEB_DIR:-}" ]; then
     2) echo "NOT RUN: the phone web app's tests (its build needs the wasm32 target and wasm-bindgen-cli)" ;;
     *) exit "$built" ;;
   esac
-else
+elif [ -f "$AFTERCALL_WEB_DIR/index.html" ]; then
   web_tests=(web.test.mjs)
 fi
 cd "$here"
