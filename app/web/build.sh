@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the phone web app into a folder of static files (default app/web/dist):
-# the wasm module (page and store worker), its JavaScript glue, and the page.
+# the wasm module (page and store worker), its JavaScript glue, the page, the web
+# manifest and icons, and the service worker with this build's file list.
 # Serve it with `sync-server --web DIR`. Needs the wasm32-unknown-unknown target,
 # clang and wasm-bindgen-cli at the version in Cargo.lock (bash .ci/setup installs them).
 # Usage: bash app/web/build.sh [--release] [OUT_DIR]
@@ -35,5 +36,15 @@ rm -rf "$out"
 mkdir -p "$out/pkg"
 wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" \
   "$target/wasm32-unknown-unknown/$profile/aftercall_web.wasm"
-cp "$here/static/"* "$out/"
-echo "web build: $out"
+cp -r "$here/static/"* "$out/"
+
+# The service worker keeps exactly this build: its file list, and a version that
+# changes whenever a byte of it does.
+cd "$out"
+files="$(find . -type f ! -name sw.js | sed 's|^\./||' | LC_ALL=C sort)"
+version="$(for f in $files; do sha256sum "$f"; done | sha256sum | cut -c1-16)"
+list="$( { echo './'; echo "$files"; } | sed 's/.*/"&"/' | paste -sd, -)"
+sed -i "s|__VERSION__|$version|; s|__FILES__|[$list]|" sw.js
+# Compressed copies for the relay to send to browsers that take gzip.
+gzip -9 -k -f pkg/aftercall_web_bg.wasm pkg/aftercall_web.js
+echo "web build: $out (version $version)"

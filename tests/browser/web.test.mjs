@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repo, tempDir, openBrowser, tap, go, shot, eventually } from './lib.mjs';
@@ -28,12 +28,12 @@ async function freePort() {
   });
 }
 
-/** The relay serving the built web app on a free loopback port. */
-async function startRelay() {
-  if (!existsSync(join(webDir, 'index.html'))) throw new Error(`no web build in ${webDir}: run bash app/web/build.sh`);
+/** The relay serving the built web app (from `dir`) on a free loopback port. */
+async function startRelay(dir = webDir) {
+  if (!existsSync(join(dir, 'index.html'))) throw new Error(`no web build in ${dir}: run bash app/web/build.sh`);
   const data = tempDir('aftercall-relay-');
   const port = await freePort();
-  const child = spawn(relayBinary(), ['--listen', `127.0.0.1:${port}`, '--db', join(data.dir, 'relay.sqlite'), '--web', webDir], {
+  const child = spawn(relayBinary(), ['--listen', `127.0.0.1:${port}`, '--db', join(data.dir, 'relay.sqlite'), '--web', dir], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, SYNC_LOG: 'warn' },
   });
@@ -92,5 +92,70 @@ test('phone web app: a capture is kept on the phone across a reload, and a secon
   } finally {
     await browser.close();
     await relay.stop();
+  }
+});
+
+test('phone web app: installable, kept by its service worker, updated at the next launch, and working with the server stopped', async () => {
+  // A copy of the build, so that this test can publish a new version of it.
+  const site = tempDir('aftercall-site-');
+  cpSync(webDir, site.dir, { recursive: true });
+  const relay = await startRelay(site.dir);
+  const browser = await openBrowser('phone');
+  const { page, context } = browser;
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  let stopped = false;
+  try {
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    // The service worker keeps the app and, from the next load on, serves it.
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+    await page.reload();
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    assert.equal(await page.evaluate(() => Boolean(navigator.serviceWorker.controller)), true);
+
+    // Chromium finds nothing standing in the way of installing it.
+    const cdp = await context.newCDPSession(page);
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+    assert.deepEqual(installabilityErrors, []);
+    const { errors: manifestErrors } = await cdp.send('Page.getAppManifest');
+    assert.deepEqual(manifestErrors, []);
+    assert.equal(await page.locator('#update').isVisible(), false);
+
+    // A new version on the server is fetched in the background and announced; the
+    // running one stays until the next launch.
+    const sw = join(site.dir, 'sw.js');
+    writeFileSync(sw, readFileSync(sw, 'utf8').replace(/const VERSION = '[^']*'/, "const VERSION = 'next'"));
+    await page.reload();
+    await page.locator('#update').waitFor({ timeout: 30000 });
+    assert.match(await page.locator('#update').innerText(), /new version of Aftercall is ready/);
+    await shot(page, 'web-update-ready');
+
+    // No server at all: the app still opens, captures, searches and shows Today.
+    await relay.stop();
+    stopped = true;
+    await page.reload();
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await tap(page, 'phone', '#person');
+    await page.keyboard.type('Olga Offline');
+    await page.keyboard.press('Enter');
+    await eventually(async () => (await page.evaluate(() => document.activeElement?.id)) === 'talked-about');
+    await page.keyboard.type('met at the booth with no signal');
+    await tap(page, 'phone', '#thank-you');
+    await tap(page, 'phone', '#save');
+    await page.locator('#saved').waitFor();
+    assert.match(await page.locator('#saved').innerText(), /with Olga Offline/);
+    await go(page, 'phone', 'today');
+    await page.locator('#thank-yous').waitFor();
+    assert.match(await page.locator('#thank-yous').innerText(), /Olga Offline/);
+    await shot(page, 'web-offline-today');
+    await go(page, 'phone', 'people');
+    await page.locator('#search').fill('booth');
+    await eventually(async () => /Olga Offline/.test(await page.locator('#people-list').innerText()));
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    if (!stopped) await relay.stop();
+    site.cleanup();
   }
 });

@@ -1,4 +1,5 @@
-// Starts the phone web app: the store's worker, then the screens in this page.
+// Starts the phone web app: the store's worker, then the screens in this page, and
+// the service worker that keeps the app for use with no network.
 import init, { start_page } from './pkg/aftercall_web.js';
 
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -6,7 +7,26 @@ await init();
 // The screens take over the page's placeholder.
 document.getElementById('main').replaceChildren();
 start_page(worker);
+
 // Keep what is stored here unless the person clears it themselves.
 if (navigator.storage && navigator.storage.persist) {
   navigator.storage.persist().catch(() => {});
+}
+
+const update = document.getElementById('update');
+update.addEventListener('click', () => { update.hidden = true; });
+
+if ('serviceWorker' in navigator) {
+  const hadOne = Boolean(navigator.serviceWorker.controller);
+  navigator.serviceWorker.register('./sw.js').then((registration) => {
+    // A new version waits for the next launch; say so once it is in.
+    const waiting = () => {
+      if (hadOne && registration.waiting) update.hidden = false;
+    };
+    waiting();
+    registration.addEventListener('updatefound', () => {
+      const next = registration.installing;
+      if (next) next.addEventListener('statechange', waiting);
+    });
+  }).catch((e) => console.warn('no offline copy of the app:', e));
 }
