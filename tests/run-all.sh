@@ -11,6 +11,9 @@ bash .ci/setup
 echo "== Rust tests (every crate)"
 cargo test --workspace --no-fail-fast
 
+echo "== The benchmarks compile (they run with cargo bench; see README)"
+cargo build --workspace --benches
+
 echo "== The mobile build compiles on this host"
 cargo check -p aftercall-app --no-default-features --features mobile
 

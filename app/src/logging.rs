@@ -9,6 +9,24 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{Layer, Registry};
 
+/// Logs to standard error through [`subscriber`], filtered by `AFTERCALL_LOG`
+/// (errors only by default): what `aftercall` and `aftercall-window` start with.
+pub fn init_from_env() {
+    let filter = std::env::var("AFTERCALL_LOG").ok();
+    tracing_subscriber::util::SubscriberInitExt::init(subscriber(
+        filter.as_deref(),
+        "error",
+        std::io::stderr,
+    ));
+}
+
+/// An error and its causes on one line, as a program's last words:
+/// `aftercall: cannot open …: permission denied`.
+pub fn last_words(e: &anyhow::Error) -> String {
+    let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    format!("aftercall: {}", chain.join(": "))
+}
+
 /// Libraries whose trace output holds raw frames or request bytes.
 pub const FRAME_LOGGING_TARGETS: [&str; 5] = [
     "tungstenite",

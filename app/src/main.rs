@@ -9,12 +9,7 @@ use clap::Parser;
 use aftercall_app::cli::{self, Cli, OutputFailure};
 
 fn main() -> ExitCode {
-    let filter = std::env::var("AFTERCALL_LOG").ok();
-    tracing_subscriber::util::SubscriberInitExt::init(aftercall_app::logging::subscriber(
-        filter.as_deref(),
-        "error",
-        std::io::stderr,
-    ));
+    aftercall_app::logging::init_from_env();
     let args = Cli::parse();
     let result = match args.command {
         Some(command) => cli::run(args.data_dir, command),
@@ -25,8 +20,7 @@ fn main() -> ExitCode {
     match (cli::output_failure(result.as_ref().err()), result) {
         (Some(OutputFailure::Closed), _) => ExitCode::SUCCESS,
         (_, Err(e)) => {
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            say(&format!("aftercall: {}", chain.join(": ")));
+            say(&aftercall_app::logging::last_words(&e));
             ExitCode::FAILURE
         }
         (Some(OutputFailure::Failed(e)), Ok(())) => {

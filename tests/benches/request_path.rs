@@ -93,7 +93,8 @@ fn main() {
     let mut direct = Vec::with_capacity(ROUNDS);
     let mut requested = Vec::with_capacity(ROUNDS);
     for round in 0..ROUNDS {
-        let draft = gen.draft(&names[gen.below(people)]);
+        let who = gen.below(people);
+        let draft = gen.draft(&names[who]);
         // Alternate which path goes first, so neither always follows the upkeep.
         for path in [round % 2, 1 - round % 2] {
             let draft = draft.clone();

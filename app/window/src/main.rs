@@ -21,12 +21,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let filter = std::env::var("AFTERCALL_LOG").ok();
-    tracing_subscriber::util::SubscriberInitExt::init(aftercall_app::logging::subscriber(
-        filter.as_deref(),
-        "error",
-        std::io::stderr,
-    ));
+    aftercall_app::logging::init_from_env();
     let args = Args::parse();
     match window_config(args.data_dir) {
         Ok(config) => {
@@ -39,9 +34,12 @@ fn main() -> ExitCode {
             )
         }
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "aftercall: {}", chain.join(": "));
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}",
+                aftercall_app::logging::last_words(&e)
+            );
             ExitCode::FAILURE
         }
     }
