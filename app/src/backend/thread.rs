@@ -182,6 +182,7 @@ fn account(
 
 #[cfg(test)]
 mod tests {
+    use aftercall_shared::api::{Reply, Request};
     use aftercall_shared::commands::{CaptureDraft, Captured, PersonRef};
     use aftercall_shared::queries::PersonSummary;
 
