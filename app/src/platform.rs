@@ -42,6 +42,29 @@ impl Platform {
         }
     }
 
+    /// Whether files are read and written by path here (not in a browser, where
+    /// files are picked and exports download).
+    pub fn has_file_paths(&self) -> bool {
+        cfg!(not(target_arch = "wasm32"))
+    }
+
+    /// The relay to suggest when setting up sync: in a browser, the server the app
+    /// came from (the relay serves the phone web app), over `wss://` when the page
+    /// came over HTTPS.
+    pub fn suggested_relay(&self) -> Option<String> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let location = web_sys::window()?.location();
+            let scheme = match location.protocol().ok()?.as_str() {
+                "https:" => "wss",
+                _ => "ws",
+            };
+            Some(format!("{scheme}://{}/sync", location.host().ok()?))
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        None
+    }
+
     /// The capture draft left from last time, if one reads.
     pub fn load_draft(&self) -> Option<Draft> {
         #[cfg(not(target_arch = "wasm32"))]
@@ -165,7 +188,7 @@ impl Platform {
 
 /// The browser's side of the platform.
 #[cfg(target_arch = "wasm32")]
-mod web {
+pub(crate) mod web {
     use std::time::Duration;
 
     /// The page's local storage, where there is one.
@@ -173,12 +196,18 @@ mod web {
         web_sys::window()?.local_storage().ok()?
     }
 
-    /// Resolves after `duration`, through the browser's timer.
+    /// Resolves after `duration`, through the browser's timer: the page's or, in
+    /// a worker, the worker's.
     pub async fn sleep(duration: Duration) {
+        use wasm_bindgen::JsCast;
         let ms = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
         let promise = js_sys::Promise::new(&mut |resolve, _| {
-            if let Some(window) = web_sys::window() {
-                let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+            let global = js_sys::global();
+            let set_timeout = js_sys::Reflect::get(&global, &"setTimeout".into())
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+            if let Some(set_timeout) = set_timeout {
+                let _ = set_timeout.call2(&global, &resolve, &ms.into());
             }
         });
         let _ = wasm_bindgen_futures::JsFuture::from(promise).await;

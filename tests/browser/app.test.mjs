@@ -5,16 +5,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { session, tap, go, shot, draft, eventually } from './lib.mjs';
+import { session, tap, go, shot, eventually, TARGETS, webBuilt } from './lib.mjs';
 
-for (const kind of ['phone', 'desktop']) {
-  test(`${kind}: a value call with a referral and a follow-up shows in Today, People, the diary and Review`, async () => {
-    const s = await session(kind);
+for (const { name, kind, web } of TARGETS) {
+  const skip = web && !webBuilt && 'the phone web app is not built';
+  // Screenshots of the web app are named web-…
+  const label = web ? 'web' : kind;
+  test(`${name}: a value call with a referral and a follow-up shows in Today, People, the diary and Review`, { skip }, async () => {
+    const s = await session(kind, { web });
     const { page } = s;
     try {
       // Capture is the start screen with the cursor in the person field.
       assert.equal(await page.evaluate(() => document.activeElement?.id), 'person');
-      await shot(page, `${kind}-capture-empty`);
+      await shot(page, `${label}-capture-empty`);
 
       await page.keyboard.type('Ana Müller');
       await page.keyboard.press('Enter'); // keeps the typed name as a new person
@@ -31,15 +34,15 @@ for (const kind of ['phone', 'desktop']) {
       await page.locator('#referral-1-name').fill('Bo Lind');
       await page.locator('#referral-1-reach').fill('mornings, by email');
       await tap(page, kind, '#referral-1-introduce');
-      await eventually(() => draft(s.dataDir)?.capture?.referrals?.[0]?.will_introduce === true);
-      await shot(page, `${kind}-capture-filled`);
+      await eventually(async () => (await s.draft())?.capture?.referrals?.[0]?.will_introduce === true);
+      await shot(page, `${label}-capture-filled`);
       await tap(page, kind, '#save');
       await page.locator('#saved').waitFor();
       assert.match(await page.locator('#saved').innerText(), /Saved: value call with Ana Müller/);
       // The form is blank again and the draft is gone.
       assert.equal(await page.locator('#talked-about').inputValue(), '');
-      await eventually(() => draft(s.dataDir) === null);
-      await shot(page, `${kind}-capture-saved`);
+      await eventually(async () => (await s.draft()) === null);
+      await shot(page, `${label}-capture-saved`);
 
       // Today: the thank-you, the intro to chase and the follow-up.
       await go(page, kind, 'today');
@@ -47,19 +50,19 @@ for (const kind of ['phone', 'desktop']) {
       assert.match(await page.locator('#thank-yous').innerText(), /Ana Müller/);
       assert.match(await page.locator('#intros').innerText(), /Bo Lind/);
       assert.match(await page.locator('#upcoming').innerText(), /Ana Müller[\s\S]*due tomorrow/);
-      await shot(page, `${kind}-today`);
+      await shot(page, `${label}-today`);
 
       // People: a word from the notes finds her, highlighted, and the diary shows the call.
       await go(page, kind, 'people');
       await page.locator('#search').fill('onboard');
       await eventually(async () => (await page.locator('#people-list mark').allInnerTexts()).some((t) => /onboard/i.test(t)));
       assert.match(await page.locator('#people-list').innerText(), /Ana Müller/);
-      await shot(page, `${kind}-people-search`);
+      await shot(page, `${label}-people-search`);
       await tap(page, kind, page.locator('.person-row', { hasText: 'Ana Müller' }));
       await page.locator('#diary').waitFor();
       assert.match(await page.locator('#diary').innerText(), /pricing for the onboarding workshop/);
       assert.match(await page.locator('#referrals-given').innerText(), /Bo Lind/);
-      await shot(page, `${kind}-person`);
+      await shot(page, `${label}-person`);
 
       // Mark the thank-you sent from Today: it leaves the list.
       await go(page, kind, 'today');
@@ -87,27 +90,27 @@ for (const kind of ['phone', 'desktop']) {
       assert.match(await page.locator('#casual-only').innerText(), /Cy Casual/);
       assert.doesNotMatch(await page.locator('#casual-only').innerText(), /Ana Müller/);
       assert.match(await page.locator('#no-business').innerText(), /Cy Casual/);
-      await shot(page, `${kind}-review`);
+      await shot(page, `${label}-review`);
 
       // The remaining screens, for the record.
       await go(page, kind, 'sync');
       await page.locator('#sync-title').waitFor();
-      await shot(page, `${kind}-sync`);
+      await shot(page, `${label}-sync`);
       await go(page, kind, 'transfer');
       await page.locator('#transfer-title').waitFor();
-      await shot(page, `${kind}-transfer`);
+      await shot(page, `${label}-transfer`);
       if (kind === 'phone') {
         await tap(page, kind, '#nav-more');
         await page.locator('#more-title').waitFor();
-        await shot(page, `${kind}-more`);
+        await shot(page, `${label}-more`);
       }
     } finally {
       await s.done();
     }
   });
 
-  test(`${kind}: from opening the app to a saved note takes three taps besides typing`, async () => {
-    const s = await session(kind);
+  test(`${name}: from opening the app to a saved note takes three taps besides typing`, { skip }, async () => {
+    const s = await session(kind, { web });
     const { page } = s;
     try {
       await page.keyboard.type('Dee Quick');
@@ -126,14 +129,14 @@ for (const kind of ['phone', 'desktop']) {
     }
   });
 
-  test(`${kind}: a half-typed capture survives closing the app`, async () => {
-    const s = await session(kind);
+  test(`${name}: a half-typed capture survives closing the app`, { skip }, async () => {
+    const s = await session(kind, { web });
     const { page } = s;
     try {
       await page.keyboard.type('Eve Draft');
       await page.locator('#talked-about').fill('half a thought');
       await tap(page, kind, '#kind-other');
-      await eventually(() => draft(s.dataDir)?.capture?.talked_about === 'half a thought' && draft(s.dataDir)?.capture?.kind === 'other');
+      await eventually(async () => (await s.draft())?.capture?.talked_about === 'half a thought' && (await s.draft())?.capture?.kind === 'other');
       await page.reload();
       await page.locator('#person').waitFor();
       assert.equal(await page.locator('#person').inputValue(), 'Eve Draft');
@@ -144,8 +147,8 @@ for (const kind of ['phone', 'desktop']) {
     }
   });
 
-  test(`${kind}: event mode links everyone met to the event`, async () => {
-    const s = await session(kind);
+  test(`${name}: event mode links everyone met to the event`, { skip }, async () => {
+    const s = await session(kind, { web });
     const { page } = s;
     try {
       await go(page, kind, 'event');
@@ -160,7 +163,7 @@ for (const kind of ['phone', 'desktop']) {
         // The quick form is blank again for the next person.
         await eventually(async () => (await page.locator('#met-name').inputValue()) === '');
       }
-      await shot(page, `${kind}-event`);
+      await shot(page, `${label}-event`);
       await tap(page, kind, '#event-end');
       await page.locator('#events').waitFor();
       await tap(page, kind, page.locator('#events button', { hasText: 'Summit Berlin' }));
@@ -168,7 +171,7 @@ for (const kind of ['phone', 'desktop']) {
       const met = await page.locator('#event-people').innerText();
       assert.match(met, /Fay Event/);
       assert.match(met, /Gus Event/);
-      await shot(page, `${kind}-event-page`);
+      await shot(page, `${label}-event-page`);
     } finally {
       await s.done();
     }
@@ -204,9 +207,9 @@ test('desktop: contacts come in from pasted vCard text and every export writes i
   }
 });
 
-test('phone: a picked .vcf file imports with progress, lists what it skipped, and an export downloads', async () => {
+for (const { name, web } of TARGETS.filter((t) => t.kind === 'phone')) test(`${name}: a picked .vcf file imports with progress, lists what it skipped, and an export downloads`, { skip: web && !webBuilt && 'the phone web app is not built' }, async () => {
   const kind = 'phone';
-  const s = await session(kind);
+  const s = await session(kind, { web });
   const { page } = s;
   try {
     await go(page, kind, 'transfer');
@@ -224,7 +227,7 @@ test('phone: a picked .vcf file imports with progress, lists what it skipped, an
     assert.match(report, /1 card skipped/);
     assert.match(report, /Line 1: /, 'the skipped card is named by its line');
     await page.locator('#import-progress').waitFor({ state: 'detached' });
-    await shot(page, `${kind}-transfer-report`);
+    await shot(page, `${web ? 'web' : kind}-transfer-report`);
     await tap(page, kind, '#export-vcard');
     const link = page.locator('#export-download');
     await link.waitFor();

@@ -1,7 +1,9 @@
 // Shared helpers for the browser tests: start `aftercall serve-ui` on a free port
-// with a fresh data directory, and open Debian's Chromium at a phone or desktop size.
+// with a fresh data directory, or the relay serving the phone web app, and open
+// Debian's Chromium at a phone or desktop size.
 
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -18,6 +20,61 @@ export function appBinary() {
   if (process.env.AFTERCALL_BIN) return process.env.AFTERCALL_BIN;
   const target = process.env.CARGO_TARGET_DIR || join(repo, 'target');
   return join(target, 'debug', 'aftercall');
+}
+
+/** The relay binary: $SYNC_SERVER_BIN, else beside the app binary. */
+export function relayBinary() {
+  return process.env.SYNC_SERVER_BIN || join(dirname(appBinary()), 'sync-server');
+}
+
+/** The built phone web app (`bash app/web/build.sh`). */
+export const webDir = process.env.AFTERCALL_WEB_DIR || join(repo, 'app', 'web', 'dist');
+
+/** Whether the phone web app is built (else its tests are not run). */
+export const webBuilt = existsSync(join(webDir, 'index.html'));
+
+/** A free port on loopback (for servers that must come back on the same one). */
+export function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/**
+ * Starts the relay on loopback, serving the web app in `web` when given: on a free
+ * port with a fresh database, or on `port` with its database in `data` (a tempDir)
+ * to start it again where it was. Resolves with { url, port, stop }.
+ */
+export async function startRelay({ web, port, data } = {}) {
+  if (web && !existsSync(join(web, 'index.html'))) throw new Error(`no web build in ${web}: run bash app/web/build.sh`);
+  const own = !data;
+  data = data || tempDir('aftercall-relay-');
+  port = port || await freePort();
+  const args = ['--listen', `127.0.0.1:${port}`, '--db', join(data.dir, 'relay.sqlite')];
+  if (web) args.push('--web', web);
+  const child = spawn(relayBinary(), args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, SYNC_LOG: 'warn' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const url = `http://127.0.0.1:${port}/`;
+  await eventually(async () => (await fetch(`${url}health`)).ok, 20000).catch((e) => {
+    throw new Error(`the relay did not start: ${e.message}\n${stderr}`);
+  });
+  const cleanup = () => { if (own) data.cleanup(); };
+  const stop = () => new Promise((done) => {
+    if (child.exitCode !== null) { cleanup(); return done(); }
+    child.once('exit', () => { cleanup(); done(); });
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+  return { url, port, stop };
 }
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -81,18 +138,34 @@ export async function openBrowser(kind) {
   return { page, context, close };
 }
 
-/** A data dir, a server and a browser for one test; everything is torn down by `done`. */
-export async function session(kind) {
+/**
+ * A server and a browser for one test, torn down by `done`: browser mode on a fresh
+ * data directory, or with `{ web: true }` the phone web app (its store in the
+ * browser's fresh profile) served by the relay. `draft()` resolves with the capture
+ * draft the app autosaved, or null; `dataDir` is a scratch folder for the test.
+ */
+export async function session(kind, { web = false } = {}) {
   const data = tempDir('aftercall-data-');
-  const app = await startApp(data.dir);
+  const server = web ? await startRelay({ web: webDir }) : await startApp(data.dir);
   const browser = await openBrowser(kind);
-  await browser.page.goto(app.url);
-  await browser.page.locator('#person').waitFor();
+  const { page } = browser;
+  await page.goto(server.url);
+  await page.locator('#person').waitFor({ timeout: web ? 60000 : 15000 });
   // The user starts typing once the cursor is in the person field.
-  await eventually(() => browser.page.evaluate(() => document.activeElement?.id === 'person'));
-  const done = async () => { await browser.close(); await app.stop(); data.cleanup(); };
-  return { page: browser.page, app, dataDir: data.dir, done };
+  await eventually(() => page.evaluate(() => document.activeElement?.id === 'person'));
+  const done = async () => { await browser.close(); await server.stop(); data.cleanup(); };
+  const readDraft = web
+    ? async () => JSON.parse(await page.evaluate(() => localStorage.getItem('aftercall/capture-draft.json')) || 'null')
+    : async () => draft(data.dir);
+  return { page, context: browser.context, server, dataDir: data.dir, draft: readDraft, done };
 }
+
+/** Where a test runs: browser mode at a phone and a desktop size, and the phone web app. */
+export const TARGETS = [
+  { name: 'phone', kind: 'phone', web: false },
+  { name: 'desktop', kind: 'desktop', web: false },
+  { name: 'phone web app', kind: 'phone', web: true },
+];
 
 /** Clicks (phone: taps) an element. */
 export async function tap(page, kind, selector) {

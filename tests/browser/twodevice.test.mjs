@@ -4,35 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { appBinary, tempDir, startApp, openBrowser, go, eventually, shot } from './lib.mjs';
-
-function relayBinary() {
-  return process.env.AFTERCALL_RELAY_BIN || join(dirname(appBinary()), 'sync-server');
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-async function startRelay(port, db) {
-  const child = spawn(relayBinary(), ['--listen', `127.0.0.1:${port}`, '--db', db], { stdio: 'ignore' });
-  await eventually(() => new Promise((resolve) => {
-    fetch(`http://127.0.0.1:${port}/health`).then(() => resolve(true), () => resolve(false));
-  }), 20000);
-  return () => new Promise((done) => {
-    if (child.exitCode !== null) return done();
-    child.once('exit', () => done());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-  });
-}
+import { relayBinary, tempDir, startApp, startRelay, freePort, openBrowser, go, eventually, shot } from './lib.mjs';
 
 async function device(name) {
   const data = tempDir(`aftercall-${name}-`);
@@ -58,8 +31,7 @@ async function capture(page, who, what) {
 test('two devices paired through a relay: captures cross over live, offline is honest, both converge after a restart', { skip: !existsSync(relayBinary()) && 'no relay binary: cargo build -p aftercall-sync-server' }, async () => {
   const port = await freePort();
   const relayData = tempDir('aftercall-relay-');
-  const db = join(relayData.dir, 'relay.sqlite');
-  let stopRelay = await startRelay(port, db);
+  let stopRelay = (await startRelay({ port, data: relayData })).stop;
   const a = await device('a');
   const b = await device('b');
   try {
@@ -94,7 +66,7 @@ test('two devices paired through a relay: captures cross over live, offline is h
     await capture(b.page, 'Lee Offline', 'also written offline');
 
     // Relay back: they converge.
-    stopRelay = await startRelay(port, db);
+    stopRelay = (await startRelay({ port, data: relayData })).stop;
     for (const [d, other] of [[a, 'Lee Offline'], [b, 'Kim Offline']]) {
       await go(d.page, 'desktop', 'people');
       await eventually(async () => (await d.page.locator('#people-list').innerText()).includes(other), 90000);

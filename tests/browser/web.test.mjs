@@ -3,56 +3,41 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repo, tempDir, openBrowser, tap, go, shot, eventually } from './lib.mjs';
+import { chromium } from 'playwright-core';
+import { appBinary, tempDir, startApp, startRelay, webDir, openBrowser, tap, go, shot, eventually, CHROMIUM, CHROMIUM_FLAGS } from './lib.mjs';
 
-const webDir = process.env.AFTERCALL_WEB_DIR || join(repo, 'app', 'web', 'dist');
+/** The relay serving the web app in `dir`, on `port` with `data` when given. */
+const serveWeb = (dir = webDir, { port, data } = {}) => startRelay({ web: dir, port, data });
 
-function relayBinary() {
-  if (process.env.SYNC_SERVER_BIN) return process.env.SYNC_SERVER_BIN;
-  const target = process.env.CARGO_TARGET_DIR || join(repo, 'target');
-  return join(target, 'debug', 'sync-server');
-}
-
-async function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
+/** Runs the command line on the desktop device's data folder; its standard output. */
+function cli(dataDir, ...args) {
+  return execFileSync(appBinary(), ['--data-dir', dataDir, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, AFTERCALL_LOG: 'warn' },
   });
 }
 
-/** The relay serving the built web app (from `dir`) on a free loopback port. */
-async function startRelay(dir = webDir) {
-  if (!existsSync(join(dir, 'index.html'))) throw new Error(`no web build in ${dir}: run bash app/web/build.sh`);
-  const data = tempDir('aftercall-relay-');
-  const port = await freePort();
-  const child = spawn(relayBinary(), ['--listen', `127.0.0.1:${port}`, '--db', join(data.dir, 'relay.sqlite'), '--web', dir], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, SYNC_LOG: 'warn' },
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
-  const url = `http://127.0.0.1:${port}/`;
-  await eventually(async () => (await fetch(`${url}health`)).ok, 20000).catch((e) => {
-    throw new Error(`the relay did not start: ${e.message}\n${stderr}`);
-  });
-  const stop = () => new Promise((done) => {
-    if (child.exitCode !== null) { data.cleanup(); return done(); }
-    child.once('exit', () => { data.cleanup(); done(); });
-    child.kill('SIGTERM');
-  });
-  return { url, stop };
+async function syncState(page) {
+  return (await page.locator('#sync-state').innerText().catch(() => '')).trim();
+}
+
+/** Opens a person's diary from People and edits the first conversation's notes. */
+async function editTalkedAbout(page, kind, who, change) {
+  await go(page, kind, 'people');
+  await tap(page, kind, page.locator('.person-row', { hasText: who }));
+  await page.locator('#diary').waitFor();
+  await tap(page, kind, page.locator('#diary button', { hasText: 'Edit' }).first());
+  const field = page.locator('#diary textarea[id$="-talked"]');
+  await field.fill(change(await field.inputValue()));
+  await tap(page, kind, page.locator('#diary button', { hasText: 'Save changes' }));
+  await page.getByText('Changes saved.').waitFor();
 }
 
 test('phone web app: a capture is kept on the phone across a reload, and a second tab is kept out', async () => {
-  const relay = await startRelay();
+  const relay = await serveWeb();
   const browser = await openBrowser('phone');
   const { page, context } = browser;
   const errors = [];
@@ -99,7 +84,7 @@ test('phone web app: installable, kept by its service worker, updated at the nex
   // A copy of the build, so that this test can publish a new version of it.
   const site = tempDir('aftercall-site-');
   cpSync(webDir, site.dir, { recursive: true });
-  const relay = await startRelay(site.dir);
+  const relay = await serveWeb(site.dir);
   const browser = await openBrowser('phone');
   const { page, context } = browser;
   const errors = [];
@@ -157,5 +142,187 @@ test('phone web app: installable, kept by its service worker, updated at the nex
     await browser.close();
     if (!stopped) await relay.stop();
     site.cleanup();
+  }
+});
+
+test('phone web app and a desktop device pair through a relay and converge both ways, a note edited on both while apart included', async () => {
+  const relayData = tempDir('aftercall-relay-');
+  let relay = await serveWeb(webDir, { data: relayData });
+  const desk = tempDir('aftercall-desk-');
+  const relayUrl = `ws://127.0.0.1:${relay.port}`;
+  let desktopUi = null;
+  const browser = await openBrowser('phone');
+  const { page } = browser;
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  try {
+    // The desktop: an account on the relay, a conversation, synced.
+    const init = cli(desk.dir, 'init', '--relay', relayUrl);
+    const phrase = init.split('\n').map((l) => l.trim()).find((l) => l.split(' ').length === 24);
+    assert.ok(phrase, `no recovery phrase in: ${init}`);
+    cli(desk.dir, 'capture', '--with', 'Dana Desk', '--kind', 'value', '--talked', 'the roadmap review');
+    cli(desk.dir, 'sync');
+
+    // The phone pairs by typing the relay and the phrase, and gets the desktop's notes.
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await go(page, 'phone', 'sync');
+    assert.equal(await syncState(page), 'Not set up: this device only');
+    // The relay that served the app is the one suggested.
+    assert.equal(await page.locator('#relay').inputValue(), `${relayUrl}/sync`);
+    await page.locator('#pair-phrase').fill(phrase);
+    await tap(page, 'phone', '#sync-pair');
+    await page.getByText('Paired: this device now syncs with your account.').waitFor({ timeout: 60000 });
+    await eventually(async () => (await syncState(page)) === 'Up to date', 30000);
+    await shot(page, 'web-sync-paired');
+    await go(page, 'phone', 'people');
+    await eventually(async () => /Dana Desk/.test(await page.locator('#people-list').innerText()), 20000);
+
+    // A capture on the phone reaches the desktop.
+    await go(page, 'phone', 'capture');
+    await tap(page, 'phone', '#person');
+    await page.keyboard.type('Pia Phone');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('coffee after the meetup');
+    await tap(page, 'phone', '#save');
+    await page.locator('#saved').waitFor();
+    await go(page, 'phone', 'sync');
+    await eventually(async () => (await page.locator('#sync-pending').innerText()) === 'Nothing waiting to upload'
+      && (await syncState(page)) === 'Up to date', 30000);
+    cli(desk.dir, 'sync');
+    assert.match(cli(desk.dir, 'people'), /Pia Phone/);
+
+    // Apart: the relay stops; the phone says so and both edit the same note.
+    await relay.stop();
+    await eventually(async () => ['Offline', 'Connecting…'].includes(await syncState(page)), 30000);
+    await shot(page, 'web-sync-offline');
+    await editTalkedAbout(page, 'phone', 'Dana Desk', (t) => `${t}, and the phone's hiring question`);
+    desktopUi = await startApp(desk.dir);
+    const desktop = await openBrowser('desktop');
+    try {
+      await desktop.page.goto(desktopUi.url);
+      await desktop.page.locator('#person').waitFor();
+      await editTalkedAbout(desktop.page, 'desktop', 'Dana Desk', (t) => `Budget first: ${t}`);
+    } finally {
+      await desktop.close();
+      await desktopUi.stop();
+      desktopUi = null;
+    }
+
+    // Together again: the relay is back where it was, and both edits are on both.
+    relay = await serveWeb(webDir, { port: relay.port, data: relayData });
+    // The phone hears that the network is back and connects at once.
+    await browser.context.setOffline(true);
+    await browser.context.setOffline(false);
+    const merged = /Budget first: the roadmap review, and the phone's hiring question/;
+    await eventually(async () => {
+      cli(desk.dir, 'sync');
+      return merged.test(cli(desk.dir, 'diary', 'Dana Desk'));
+    }, 90000);
+    await go(page, 'phone', 'people');
+    await tap(page, 'phone', page.locator('.person-row', { hasText: 'Dana Desk' }));
+    await eventually(async () => merged.test(await page.locator('#diary').innerText()), 90000);
+    await shot(page, 'web-diary-merged');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    if (desktopUi) await desktopUi.stop();
+    await relay.stop();
+    relayData.cleanup();
+    desk.cleanup();
+  }
+});
+
+/**
+ * Chromium started by hand on `profile` (so that it can be killed like a phone
+ * killing an app), driven over the DevTools protocol at phone size.
+ */
+async function launchChromium(profile) {
+  const child = spawn(CHROMIUM, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  const endpoint = await new Promise((resolveEndpoint, reject) => {
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`Chromium gave no DevTools address: ${err}`)), 30000);
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = err.match(/DevTools listening on (ws:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolveEndpoint(m[1]); }
+    });
+  });
+  const browser = await chromium.connectOverCDP(endpoint);
+  const context = browser.contexts()[0];
+  const page = context.pages()[0] || await context.newPage();
+  await page.setViewportSize({ width: 390, height: 844 });
+  page.setDefaultTimeout(15000);
+  const exited = new Promise((done) => child.once('exit', done));
+  return {
+    page,
+    /** Closes the browser as a person would (a connected browser's own close only disconnects). */
+    close: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const cdp = await browser.newBrowserCDPSession();
+        await cdp.send('Browser.close').catch(() => {});
+      }
+      await exited;
+    },
+    /** Kills every process of the browser at once. */
+    kill: async () => { process.kill(-child.pid, 'SIGKILL'); await exited; await browser.close().catch(() => {}); },
+  };
+}
+
+// A browser driven over the DevTools protocol has no touch emulation: these click.
+async function captureOn(page, who, what) {
+  await go(page, 'desktop', 'capture');
+  await page.locator('#person').fill(who);
+  await page.locator('#talked-about').fill(what);
+  await tap(page, 'desktop', '#save');
+  await page.locator('#saved').waitFor();
+  assert.match(await page.locator('#saved').innerText(), new RegExp(who));
+}
+
+async function openApp(page, url) {
+  await page.goto(url);
+  await page.locator('#person').waitFor({ timeout: 60000 });
+}
+
+async function peopleOn(page) {
+  await go(page, 'desktop', 'people');
+  await page.locator('#people-list').waitFor();
+  return page.locator('#people-list').innerText();
+}
+
+test('phone web app: captures made offline survive closing the browser, and killing it the moment Save returns', async () => {
+  const relay = await serveWeb();
+  const profile = tempDir('aftercall-chromium-');
+  let browser = await launchChromium(profile.dir);
+  let stopped = false;
+  try {
+    await openApp(browser.page, relay.url);
+    await browser.page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+    await relay.stop();
+    stopped = true;
+
+    await captureOn(browser.page, 'Cara Closed', 'written offline, then the browser was closed');
+    await browser.close();
+    browser = await launchChromium(profile.dir);
+    await openApp(browser.page, relay.url);
+    assert.match(await peopleOn(browser.page), /Cara Closed/);
+
+    // Killed right after the reply to Save came back: nothing else ran in between.
+    await captureOn(browser.page, 'Kai Killed', 'written offline, then the browser was killed');
+    await browser.kill();
+    browser = await launchChromium(profile.dir);
+    await openApp(browser.page, relay.url);
+    const people = await peopleOn(browser.page);
+    assert.match(people, /Cara Closed/);
+    assert.match(people, /Kai Killed/);
+    await browser.page.locator('#search').fill('killed');
+    await eventually(async () => /Kai Killed/.test(await browser.page.locator('#people-list').innerText()));
+  } finally {
+    await browser.close().catch(() => {});
+    if (!stopped) await relay.stop();
+    profile.cleanup();
   }
 });

@@ -58,7 +58,7 @@ pub enum Job {
 }
 
 /// What the Sync & devices screen asks about the account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AccountRequest {
     /// Make a new account on this device (created on the relay at the first sync).
     Create { relay: Option<String> },
@@ -71,7 +71,7 @@ pub enum AccountRequest {
 }
 
 /// The answers to an [`AccountRequest`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AccountReply {
     /// The recovery phrase of a new account.
     Created {
@@ -158,28 +158,41 @@ impl Backend {
     }
 }
 
+/// One request answered: the encoded reply, whether the request changed data, and
+/// which request it was (when it could be read).
+#[derive(Debug)]
+pub struct Answered {
+    pub reply: Vec<u8>,
+    pub wrote: bool,
+    pub name: Option<&'static str>,
+}
+
 /// Answers one encoded request against the store (`None`: it could not be opened),
-/// as the backend does wherever it runs: the encoded reply, and whether the request
-/// changed data.
-pub fn answer_encoded(service: Option<&mut Service>, request: &[u8]) -> (Vec<u8>, bool) {
-    let (answer, wrote) = match (api::decode::<Request>(request), service) {
-        (Err(e), _) => (Reply::Failed(Failure::from(&e)), false),
-        (Ok(_), None) => (
+/// as the backend does wherever it runs.
+pub fn answer_encoded(service: Option<&mut Service>, request: &[u8]) -> Answered {
+    let (answer, wrote, name) = match (api::decode::<Request>(request), service) {
+        (Err(e), _) => (Reply::Failed(Failure::from(&e)), false, None),
+        (Ok(request), None) => (
             Reply::Failed(Failure {
                 kind: FailureKind::Store,
                 message: "the store could not be opened".into(),
             }),
             false,
+            Some(request.name()),
         ),
         (Ok(request), Some(service)) => {
             let span = tracing::debug_span!("request", kind = request.name());
             let _entered = span.enter();
             let answer = service.answer(&request);
             let wrote = request.writes() && !matches!(answer, Reply::Failed(_));
-            (answer, wrote)
+            (answer, wrote, Some(request.name()))
         }
     };
-    (api::encode(&answer), wrote)
+    Answered {
+        reply: api::encode(&answer),
+        wrote,
+        name,
+    }
 }
 
 fn stopped() -> Reply {

@@ -119,9 +119,9 @@ fn handle(
 ) -> bool {
     match job {
         Job::Ask { request, reply } => {
-            let (answer, wrote) = super::answer_encoded(service, &request);
-            let _ = reply.send(answer);
-            wrote
+            let answered = super::answer_encoded(service, &request);
+            let _ = reply.send(answered.reply);
+            answered.wrote
         }
         Job::Account { ask, reply } => {
             let nudge = !matches!(ask, AccountRequest::RecoveryPhrase);

@@ -1,6 +1,10 @@
-//! The account on this device: its secret in `account.key`, and the relay address.
+//! The account on this device: its secret (in `account.key` beside the store; in
+//! the browser, where there is no folder of files, in the store's local settings),
+//! and the relay address.
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::io::Write;
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::{Path, PathBuf};
 
 use aftercall_shared::crypto::AccountSecret;
@@ -9,13 +13,16 @@ use anyhow::{bail, Context};
 
 use super::settings::SyncSettings;
 
+#[cfg(not(target_arch = "wasm32"))]
 /// The file holding the account secret, inside the data directory.
 pub const KEY_FILE: &str = "account.key";
 
+#[cfg(not(target_arch = "wasm32"))]
 fn key_path(data_dir: &Path) -> PathBuf {
     data_dir.join(KEY_FILE)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// The account secret of the device in `data_dir`, if it has one.
 pub(crate) fn load_secret(data_dir: &Path) -> anyhow::Result<Option<AccountSecret>> {
     let path = key_path(data_dir);
@@ -26,6 +33,7 @@ pub(crate) fn load_secret(data_dir: &Path) -> anyhow::Result<Option<AccountSecre
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Writes the secret readable by the owner only, atomically.
 pub(crate) fn save_secret(data_dir: &Path, secret: &AccountSecret) -> anyhow::Result<()> {
     crate::owner_only::create_dir_all(data_dir)
@@ -78,20 +86,27 @@ pub(crate) struct Account {
 
 impl Account {
     /// The account set up in `data_dir`: `None` without one; an error without a relay.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn load(data_dir: &Path, store: &Store) -> anyhow::Result<Option<Account>> {
-        let Some(secret) = load_secret(data_dir)? else {
-            return Ok(None);
-        };
+        match load_secret(data_dir)? {
+            Some(secret) => Account::with_secret(secret, store).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The account of `secret` as `store`'s settings describe it; an error without
+    /// a relay.
+    pub fn with_secret(secret: AccountSecret, store: &Store) -> anyhow::Result<Account> {
         let settings = SyncSettings::of(store);
         let relay = settings.relay()?.context(
             "no relay is set for this device; set one with `aftercall init --relay URL` or in Sync & devices",
         )?;
-        Ok(Some(Account {
+        Ok(Account {
             secret,
             relay,
             create: settings.create_account()?,
             invite: settings.invite()?,
-        }))
+        })
     }
 }
 

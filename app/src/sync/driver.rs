@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use super::account::Account;
-use super::session::{run_session, Links, Rehomed, Until};
+use super::core::Rehomed;
+use super::session::{run_session, Links, Until};
 use super::status::{stored_status, ConnState, SyncStatus};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);

@@ -15,32 +15,36 @@
 //!
 //! The files, each using only those before it: `settings` (`SyncSettings`),
 //! `account` (the secret, the relay address, what a session runs with), `status`
-//! (what the screens show), `session` (one connection to the relay), `setup`
-//! (creating an account, pairing, setting the relay) and `driver` (the background
-//! task behind `SyncHandle`).
-
+//! (what the screens show), `core` (one session's work against the store, with no
+//! IO: the engine's effects, the frames to send, the status), `session` (`core`
+//! over a websocket to the relay), `setup` (creating an account, pairing, setting
+//! the relay) and `driver` (the background task behind `SyncHandle`).
 //!
-//! In a browser build only [`SyncStatus`] and [`ConnState`] are here: the phone web
-//! app's sync runs beside its store.
+//! In the phone web app, `browser` ([`BrowserSync`]) takes the place of `session`,
+//! `setup` and `driver`: it drives `core` over the browser's WebSocket from the
+//! store's worker, and keeps the account secret in the store's local settings.
 
-#[cfg(not(target_arch = "wasm32"))]
 mod account;
+#[cfg(target_arch = "wasm32")]
+mod browser;
+mod core;
 #[cfg(not(target_arch = "wasm32"))]
 mod driver;
 #[cfg(not(target_arch = "wasm32"))]
 mod session;
-#[cfg(not(target_arch = "wasm32"))]
 mod settings;
 #[cfg(not(target_arch = "wasm32"))]
 mod setup;
 mod status;
 
-#[cfg(not(target_arch = "wasm32"))]
 pub use account::relay_url;
+#[cfg(target_arch = "wasm32")]
+pub use browser::{BrowserSync, SyncNews};
+pub use core::SyncReport;
 #[cfg(not(target_arch = "wasm32"))]
 pub use driver::SyncHandle;
 #[cfg(not(target_arch = "wasm32"))]
-pub use session::{sync_once, SyncReport};
+pub use session::sync_once;
 #[cfg(not(target_arch = "wasm32"))]
 pub use setup::{create_account, create_account_with_invite, pair, recovery_phrase, set_relay};
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,5 +1,7 @@
 //! The sync settings a device keeps in its store's local (never synced) settings.
 
+#[cfg(target_arch = "wasm32")]
+use aftercall_shared::crypto::AccountSecret;
 use aftercall_shared::{Result, Store};
 
 /// The keys as stored. Existing data folders hold these spellings: never change them.
@@ -14,6 +16,9 @@ mod key {
     pub const ACKED: &str = "sync.acked";
     /// When the device was last up to date (ms since the epoch).
     pub const LAST_SYNCED: &str = "sync.last_synced_at";
+    /// The account secret (hex) in the browser, where there is no `account.key` file.
+    #[cfg(target_arch = "wasm32")]
+    pub const SECRET: &str = "sync.secret";
 }
 
 /// This device's sync settings, read from and written to its store.
@@ -84,6 +89,41 @@ impl<'a> SyncSettings<'a> {
     pub fn set_last_synced_at(&self, millis: i64) -> Result<()> {
         self.store
             .set_setting(key::LAST_SYNCED, Some(&millis.to_string()))
+    }
+
+    /// Records a new account on this device: it may create the account on `relay`
+    /// (when one is given) at the first sync, with `invite` where registration is
+    /// closed.
+    pub fn begin_account(&self, relay: Option<&str>, invite: Option<&str>) -> Result<()> {
+        self.set_create_account(true)?;
+        if let Some(relay) = relay {
+            self.set_relay(relay)?;
+        }
+        if let Some(code) = invite {
+            self.set_invite(code)?;
+        }
+        Ok(())
+    }
+
+    /// Records that this device joined an existing account on `relay`.
+    pub fn paired(&self, relay: &str) -> Result<()> {
+        self.set_relay(relay)?;
+        self.set_create_account(false)
+    }
+
+    /// The account secret kept in the store (the browser's way).
+    #[cfg(target_arch = "wasm32")]
+    pub fn secret(&self) -> anyhow::Result<Option<AccountSecret>> {
+        self.store
+            .setting(key::SECRET)?
+            .map(|hex| AccountSecret::from_hex(&hex))
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    pub fn set_secret(&self, secret: &AccountSecret) -> Result<()> {
+        self.store.set_setting(key::SECRET, Some(&secret.to_hex()))
     }
 }
 

@@ -29,14 +29,7 @@ pub fn create_account_with_invite(
     let store = crate::data::open_store(data_dir)?;
     let secret = AccountSecret::generate(&mut OsEntropy);
     save_secret(data_dir, &secret)?;
-    let settings = SyncSettings::of(&store);
-    settings.set_create_account(true)?;
-    if let Some(relay) = &relay {
-        settings.set_relay(relay)?;
-    }
-    if let Some(code) = invite {
-        settings.set_invite(code)?;
-    }
+    SyncSettings::of(&store).begin_account(relay.as_deref(), invite)?;
     Ok(secret.phrase())
 }
 
@@ -56,9 +49,7 @@ pub async fn pair(data_dir: &Path, relay: &str, phrase: &str) -> anyhow::Result<
     prove_and_sync(data_dir, &relay, &secret).await?;
     save_secret(data_dir, &secret)?;
     let store = crate::data::open_store(data_dir)?;
-    let settings = SyncSettings::of(&store);
-    settings.set_relay(&relay)?;
-    settings.set_create_account(false)?;
+    SyncSettings::of(&store).paired(&relay)?;
     Ok(())
 }
 

@@ -3,16 +3,14 @@
 #[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
-#[cfg(not(target_arch = "wasm32"))]
 use aftercall_shared::Store;
 
 #[cfg(not(target_arch = "wasm32"))]
 use super::account;
-#[cfg(not(target_arch = "wasm32"))]
 use super::settings::SyncSettings;
 
 /// Where the connection to the relay stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ConnState {
     /// No account on this device yet: create one or pair.
     NoAccount,
@@ -26,7 +24,7 @@ pub enum ConnState {
 }
 
 /// The honest sync status.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SyncStatus {
     pub state: ConnState,
     /// Own entries not yet acknowledged by the relay.
@@ -40,9 +38,9 @@ pub struct SyncStatus {
     pub quarantined: u64,
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 impl SyncStatus {
-    pub(crate) fn no_account() -> SyncStatus {
+    /// A device with no account: nothing synced, nothing waiting.
+    pub fn no_account() -> SyncStatus {
         SyncStatus {
             state: ConnState::NoAccount,
             pending_upload: 0,
@@ -54,7 +52,6 @@ impl SyncStatus {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 /// The status as stored, with `state` for a device that is not connected.
 pub(crate) fn stored_status(store: &Store, has_account: bool) -> SyncStatus {
     let settings = SyncSettings::of(store);

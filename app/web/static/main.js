@@ -7,6 +7,8 @@ await init();
 // The screens take over the page's placeholder.
 document.getElementById('main').replaceChildren();
 start_page(worker);
+// Back online: sync now rather than at the next retry.
+window.addEventListener('online', () => worker.postMessage({ kind: 'online' }));
 
 // Keep what is stored here unless the person clears it themselves.
 if (navigator.storage && navigator.storage.persist) {

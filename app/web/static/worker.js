@@ -1,5 +1,6 @@
 // The store's worker: one tab at a time holds the store (a Web Lock), opens it on
-// the origin-private file system, and answers the page's requests in order.
+// the origin-private file system with its sync beside it, and answers the page's
+// requests in order.
 import init, { StoreWorker } from './pkg/aftercall_web.js';
 
 const queue = [];
@@ -12,18 +13,34 @@ self.onmessage = (event) => {
 
 function drain() {
   while (queue.length > 0) {
-    const { id, request } = queue.shift();
-    const answer = store.answer(request);
-    const reply = answer.reply;
-    const wrote = answer.wrote;
-    answer.free();
-    self.postMessage({ kind: 'reply', id, reply, wrote }, [reply.buffer]);
+    const message = queue.shift();
+    switch (message.kind) {
+      case 'ask': {
+        const answer = store.answer(message.request);
+        const reply = answer.reply;
+        const wrote = answer.wrote;
+        const name = answer.name;
+        answer.free();
+        self.postMessage({ kind: 'reply', id: message.id, reply, wrote, name }, [reply.buffer]);
+        break;
+      }
+      case 'account':
+        store.account(message.ask).then((reply) => {
+          self.postMessage({ kind: 'account', id: message.id, reply }, [reply.buffer]);
+        });
+        break;
+      case 'online':
+        store.online();
+        break;
+      default:
+        console.warn('the store was sent a message it does not know:', message);
+    }
   }
 }
 
 async function open() {
   await init();
-  store = await StoreWorker.open();
+  store = await StoreWorker.open((news) => self.postMessage({ kind: 'sync', news }, [news.buffer]));
   self.postMessage({ kind: 'opened' });
   drain();
 }

@@ -44,15 +44,18 @@ pub fn SyncScreen() -> Element {
         };
     };
     let has_account = status.state != ConnState::NoAccount;
+    // The set-up form stays while a pairing runs, even once the account is there, so
+    // that its outcome is said where it was asked.
+    let pairing = use_signal(|| false);
     rsx! {
         section { class: "screen sync", "aria-labelledby": "sync-title",
             h1 { id: "sync-title", "Sync & devices" }
             StatusCard { status: status.clone() }
-            if has_account {
+            if has_account && !pairing() {
                 RelayForm { relay: status.relay.clone().unwrap_or_default() }
                 RecoveryPhrase {}
             } else {
-                SetUp {}
+                SetUp { busy: pairing }
             }
         }
     }
@@ -83,11 +86,11 @@ fn StatusCard(status: SyncStatus) -> Element {
 }
 
 #[component]
-fn SetUp() -> Element {
+fn SetUp(mut busy: Signal<bool>) -> Element {
     let session = use_session();
-    let mut relay = use_signal(String::new);
+    let suggested = session.platform.suggested_relay().unwrap_or_default();
+    let mut relay = use_signal(|| suggested.clone());
     let mut phrase = use_signal(String::new);
-    let mut busy = use_signal(|| false);
     let create_session = session.clone();
     rsx! {
         h2 { "Set up sync" }
@@ -96,6 +99,7 @@ fn SetUp() -> Element {
             id: "relay",
             label: "Relay address",
             placeholder: "ws://127.0.0.1:8787",
+            initial: suggested,
             on_input: move |v| relay.set(v),
         }
         div { class: "row-actions",
@@ -136,11 +140,11 @@ fn SetUp() -> Element {
                 busy.set(true);
                 spawn(async move {
                     let result = session.backend.account(AccountRequest::Pair { relay, phrase }).await;
-                    busy.set(false);
                     match result {
                         Ok(_) => session.done("Paired: this device now syncs with your account."),
                         Err(e) => session.error(e),
                     }
+                    busy.set(false);
                 });
             },
             if busy() { "Pairing…" } else { "Pair" }

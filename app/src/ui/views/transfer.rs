@@ -213,6 +213,7 @@ fn save_export(session: &Session, export: &'static Export, mut download: Signal<
 pub fn Transfer() -> Element {
     let session = use_session();
     let native_dialog = session.platform.native_dialogs;
+    let has_paths = session.platform.has_file_paths();
     let mut path = use_signal(String::new);
     let mut pasted = use_signal(String::new);
     let progress = use_signal(|| None::<ImportProgress>);
@@ -248,16 +249,18 @@ pub fn Transfer() -> Element {
                         },
                     }
                 }
-                TextField { id: "import-path", label: "Or type the path to a .vcf file", placeholder: "/home/me/contacts.vcf",
-                    on_input: move |v| path.set(v) }
-                button {
-                    r#type: "button", id: "import-file", class: "secondary", disabled: busy,
-                    onclick: move |_| match path_session.platform.read_file(path().trim(), MAX_IMPORT_BYTES) {
-                        Ok(bytes) => start_import(path_session.clone(), bytes, progress, report),
-                        Err(FileError::TooLarge(size)) => path_session.error(too_large(size)),
-                        Err(FileError::Unreadable(e)) => path_session.error(e),
-                    },
-                    "Import the file"
+                if has_paths {
+                    TextField { id: "import-path", label: "Or type the path to a .vcf file", placeholder: "/home/me/contacts.vcf",
+                        on_input: move |v| path.set(v) }
+                    button {
+                        r#type: "button", id: "import-file", class: "secondary", disabled: busy,
+                        onclick: move |_| match path_session.platform.read_file(path().trim(), MAX_IMPORT_BYTES) {
+                            Ok(bytes) => start_import(path_session.clone(), bytes, progress, report),
+                            Err(FileError::TooLarge(size)) => path_session.error(too_large(size)),
+                            Err(FileError::Unreadable(e)) => path_session.error(e),
+                        },
+                        "Import the file"
+                    }
                 }
                 TextArea { id: "import-text", label: "Or paste vCard text", rows: 4,
                     on_input: move |v| pasted.set(v) }
@@ -279,7 +282,8 @@ pub fn Transfer() -> Element {
             h2 { "Your network out" }
             p { class: "hint",
                 if native_dialog { "You choose where each export is saved." }
-                else { "Each export is written to the exports folder of your data directory, with a link to download it." }
+                else if has_paths { "Each export is written to the exports folder of your data directory, with a link to download it." }
+                else { "Each export downloads to this device." }
             }
             div { class: "row-actions",
                 for export in EXPORTS.iter() {
