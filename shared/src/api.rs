@@ -503,5 +503,5 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
     ciborium::from_reader(bytes).map_err(|e| Error::Decode(format!("an API message: {e}")))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

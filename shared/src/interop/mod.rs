@@ -48,5 +48,5 @@ pub use spreadsheet::CSV_COLUMNS;
 pub use vcard_read::MAX_PHOTO_BYTES;
 pub use vcard_write::VcardVersion;
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

@@ -29,7 +29,7 @@ mod entry;
 mod error;
 mod message;
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
 
 pub use entry::{AccountId, Credential, DeviceId, SealedEntry};

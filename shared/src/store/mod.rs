@@ -14,7 +14,7 @@ mod schema;
 mod sync_state;
 mod writer;
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) use rehome::actor_for;
 
 use std::path::Path;

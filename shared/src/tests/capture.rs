@@ -3,6 +3,8 @@
 use super::*;
 use crate::commands::EventRef;
 use crate::model::ReferralStatus;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 #[test]
 fn capture_creates_the_person_and_reuses_them_by_name_ignoring_case() {
@@ -182,6 +184,8 @@ fn saves_leave_merging_the_search_index_to_checkpoints_also_after_a_rebuild() {
     }
 }
 
+// Reads the store's files' sizes: the desktop's alone.
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn saves_leave_the_log_folding_to_checkpoints_and_bound_it_themselves() {
     let mut f = fixture(40);

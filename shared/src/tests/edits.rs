@@ -3,6 +3,8 @@
 use super::*;
 use crate::commands::{InteractionEdit, PersonEdit, ReferralEdit};
 use crate::model::{ReferralStatus, ThankYou};
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 #[test]
 fn editing_a_past_note_changes_only_the_given_fields() {

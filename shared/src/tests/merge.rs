@@ -1,9 +1,12 @@
 //! Two devices that exchange their logs end up with the same data, whatever the order.
 
+#[cfg(not(target_arch = "wasm32"))]
 use proptest::prelude::*;
 
 use super::*;
 use crate::commands::InteractionEdit;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 /// Applies every entry of `from`'s log that `to` has not applied yet.
 fn pull(to: &mut Store, from: &Store) {
@@ -221,6 +224,7 @@ fn re_delivered_entries_change_nothing_and_gaps_are_refused() {
     );
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
 
@@ -262,6 +266,7 @@ proptest! {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn pair(devices: &mut [Fixture; 3], to: usize, from: usize) -> (&mut Fixture, &Fixture) {
     assert_ne!(to, from);
     if to < from {

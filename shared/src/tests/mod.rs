@@ -1,14 +1,43 @@
 //! Stories about the domain, told against real SQLite files in temporary directories.
+//!
+//! They run in a browser too (`bash tests/wasm-stories.sh`): there `#[test]` is
+//! wasm-bindgen-test's, in a dedicated worker, and a "directory" is a fresh name in
+//! SQLite's in-memory file system for wasm. The stories that handle the store's
+//! files themselves (`opening`, and the few marked below) are the desktop's alone.
 
 mod capture;
 mod edits;
 mod merge;
+#[cfg(not(target_arch = "wasm32"))]
 mod opening;
 mod queries;
 mod rebuild;
 
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
 use chrono::{DateTime, TimeZone, Utc};
-use tempfile::TempDir;
+#[cfg(not(target_arch = "wasm32"))]
+use tempfile::{tempdir, TempDir};
+
+/// In a browser: a fresh name for each story's files, in SQLite's in-memory VFS.
+#[cfg(target_arch = "wasm32")]
+pub(crate) struct TempDir(std::path::PathBuf);
+
+#[cfg(target_arch = "wasm32")]
+impl TempDir {
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn tempdir() -> std::io::Result<TempDir> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    Ok(TempDir(std::path::PathBuf::from(format!("/story-{n}"))))
+}
 
 use crate::commands::{CaptureDraft, PersonRef, ReferralDraft};
 use crate::env::{ManualClock, SeededEntropy};
@@ -32,7 +61,7 @@ pub(crate) struct Fixture {
 }
 
 pub(crate) fn fixture(seed: u64) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir().unwrap();
     let clock = ManualClock::at(monday());
     let store = open_store(dir.path(), &clock, seed);
     Fixture { store, clock, dir }

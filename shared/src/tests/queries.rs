@@ -3,6 +3,8 @@
 use chrono::Duration;
 
 use super::*;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 #[test]
 fn search_matches_prefixes_of_any_word_ignoring_accents_and_case() {

@@ -1,6 +1,8 @@
 //! The read model is derived data: rebuilding it from documents gives the same rows.
 
 use super::*;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 #[test]
 fn rebuilding_the_read_model_reproduces_it_exactly_after_random_histories() {
