@@ -7,7 +7,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 # Each step says when it started, so a slow run shows where its time went.
-step() { step "$(date -u +%H:%M:%S) $*"; }
+step() { echo "== $(date -u +%H:%M:%S) $*"; }
 
 bash .ci/setup
 
