@@ -61,7 +61,8 @@ test('phone web app: a capture is kept on the phone across a reload, and a secon
     // A second tab of the same app is told to use the first, and opens nothing.
     const other = await context.newPage();
     await other.goto(relay.url);
-    await other.getByText('Aftercall is open in another tab').waitFor({ timeout: 30000 });
+    await other.getByRole('heading', { name: 'Aftercall is open in another tab' }).waitFor({ timeout: 30000 });
+    assert.match(await other.locator('main').innerText(), /Use that one, or close it and reload this page/);
     await shot(other, 'web-second-tab');
     await other.close();
 
@@ -324,5 +325,67 @@ test('phone web app: captures made offline survive closing the browser, and kill
     await browser.close().catch(() => {});
     if (!stopped) await relay.stop();
     profile.cleanup();
+  }
+});
+
+/** Every visible control on the page smaller than `min` px in either direction. */
+function smallControls(page, min) {
+  return page.evaluate((least) => {
+    const small = [];
+    for (const el of document.querySelectorAll('button, input, textarea, select, a[href], [role="switch"], [role="radio"]')) {
+      const box = el.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0) continue; // not shown
+      // A date field inside its chip: the chip is the target.
+      const target = el.closest('.date-chip') || el;
+      const hit = target.getBoundingClientRect();
+      if (hit.height < least || hit.width < least) small.push(`${el.id || el.className || el.tagName} ${Math.round(hit.width)}×${Math.round(hit.height)}`);
+    }
+    return small;
+  }, min);
+}
+
+test('phone web app: touch targets of at least 44 px, clear of the notch and home indicator, and Save above the keyboard', async () => {
+  const relay = await serveWeb();
+  const browser = await openBrowser('phone');
+  const { page, context } = browser;
+  try {
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    // An iPhone's insets: the notch at the top, the home indicator at the bottom.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Emulation.setSafeAreaInsetsOverride', { insets: { top: 47, bottom: 34, left: 0, right: 0 } });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    for (const screen of ['capture', 'today', 'people', 'review', 'sync']) {
+      await go(page, 'phone', screen);
+      await page.locator('main h1, main #person').first().waitFor();
+      assert.deepEqual(await smallControls(page, 44), [], `controls under 44 px on ${screen}`);
+      const layout = await page.evaluate(() => {
+        const nav = document.querySelector('.nav').getBoundingClientRect();
+        const first = document.querySelector('main h1, main label').getBoundingClientRect();
+        const items = [...document.querySelectorAll('.nav-item')].map((i) => i.getBoundingClientRect()).filter((b) => b.height > 0);
+        return { navBottom: nav.bottom, firstTop: first.top, itemBottom: Math.max(...items.map((i) => i.bottom)), itemHeight: Math.min(...items.map((i) => i.height)), viewport: innerHeight };
+      });
+      assert.ok(layout.firstTop >= 47, `${screen}: the top of the screen sits under the notch (${layout.firstTop} px)`);
+      assert.ok(layout.itemBottom <= layout.viewport - 34, `${screen}: the bottom bar's buttons reach into the home indicator (${layout.itemBottom} of ${layout.viewport} px)`);
+      assert.ok(layout.itemHeight >= 44, `${screen}: bottom bar buttons ${layout.itemHeight} px tall`);
+    }
+    await shot(page, 'web-sync-safe-area');
+
+    // The keyboard open (the page resizes to what is left, as the viewport asks):
+    // typing in the last field of the form, Save is still in sight, above the bar.
+    await go(page, 'phone', 'capture');
+    await page.setViewportSize({ width: 390, height: 844 - 336 });
+    await tap(page, 'phone', '#observations');
+    await page.keyboard.type('typed with the keyboard up');
+    const { save, nav, viewport } = await page.evaluate(() => ({
+      save: document.querySelector('#save').getBoundingClientRect().toJSON(),
+      nav: document.querySelector('.nav').getBoundingClientRect().toJSON(),
+      viewport: innerHeight,
+    }));
+    assert.ok(save.top >= 0 && save.bottom <= nav.top, `Save (${save.top}–${save.bottom}) is not visible above the bar at ${nav.top} of ${viewport}`);
+    await shot(page, 'web-capture-keyboard');
+  } finally {
+    await browser.close();
+    await relay.stop();
   }
 });

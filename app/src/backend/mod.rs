@@ -24,7 +24,7 @@ pub struct Backend {
 struct Inner {
     jobs: mpsc::UnboundedSender<Job>,
     revision: watch::Receiver<u64>,
-    opened: watch::Receiver<Option<Result<(), String>>>,
+    opened: watch::Receiver<Option<Result<(), NotOpened>>>,
     sync_status: Option<watch::Receiver<SyncStatus>>,
 }
 
@@ -41,6 +41,26 @@ impl std::fmt::Debug for Backend {
             .finish()
     }
 }
+
+/// Why the store is not open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotOpened {
+    /// Another tab of the app holds it (the phone web app); the sentence says what
+    /// to do.
+    InUse(String),
+    /// It could not be opened: the sentence says why.
+    Failed(String),
+}
+
+impl std::fmt::Display for NotOpened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotOpened::InUse(why) | NotOpened::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for NotOpened {}
 
 /// Work for the backend.
 #[derive(Debug)]
@@ -89,7 +109,7 @@ impl Backend {
     pub fn new(
         jobs: mpsc::UnboundedSender<Job>,
         revision: watch::Receiver<u64>,
-        opened: watch::Receiver<Option<Result<(), String>>>,
+        opened: watch::Receiver<Option<Result<(), NotOpened>>>,
         sync_status: Option<watch::Receiver<SyncStatus>>,
     ) -> Backend {
         Backend {
@@ -103,11 +123,11 @@ impl Backend {
     }
 
     /// Whether the store opened, once it is known.
-    pub async fn opened(&self) -> Result<(), String> {
+    pub async fn opened(&self) -> Result<(), NotOpened> {
         let mut opened = self.inner.opened.clone();
         let state = match opened.wait_for(Option::is_some).await {
             Ok(state) => state.clone().unwrap_or(Ok(())),
-            Err(_) => Err("the store's thread stopped".into()),
+            Err(_) => Err(NotOpened::Failed("the store's thread stopped".into())),
         };
         state
     }

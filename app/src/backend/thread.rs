@@ -9,7 +9,7 @@ use std::time::Duration;
 use aftercall_shared::api::Service;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{AccountReply, AccountRequest, Backend, Job};
+use super::{AccountReply, AccountRequest, Backend, Job, NotOpened};
 use crate::sync::SyncHandle;
 
 /// How long after a write its write-ahead log is folded into the store's file.
@@ -33,9 +33,9 @@ impl Backend {
                 {
                     Ok(rt) => rt.block_on(serve(data_dir, sync, jobs_rx, revision_tx, opened_tx)),
                     Err(e) => {
-                        opened_tx.send_replace(Some(Err(format!(
+                        opened_tx.send_replace(Some(Err(NotOpened::Failed(format!(
                             "cannot start the store's thread: {e}"
-                        ))));
+                        )))));
                     }
                 }
             });
@@ -52,7 +52,7 @@ async fn serve(
     sync: Option<SyncHandle>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     revision: watch::Sender<u64>,
-    opened: watch::Sender<Option<Result<(), String>>>,
+    opened: watch::Sender<Option<Result<(), NotOpened>>>,
 ) {
     let revision = Arc::new(revision);
     let mut service = match crate::data::open_store(&data_dir) {
@@ -62,7 +62,7 @@ async fn serve(
         }
         Err(e) => {
             let message = format!("{e:#}");
-            opened.send_replace(Some(Err(message)));
+            opened.send_replace(Some(Err(NotOpened::Failed(message))));
             None
         }
     };
@@ -244,7 +244,7 @@ mod tests {
         let file = dir.path().join("not-a-folder");
         std::fs::write(&file, "x").unwrap();
         let backend = Backend::start(file, None);
-        let opened = backend.opened().await.unwrap_err();
+        let opened = backend.opened().await.unwrap_err().to_string();
         assert!(opened.contains("is a file, not a directory"), "{opened}");
         let reply = backend.ask(&Request::People { limit: 1 }).await;
         assert!(matches!(reply, Reply::Failed(_)), "{reply:?}");

@@ -3,7 +3,7 @@
 
 use dioxus::prelude::*;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, NotOpened};
 use crate::platform::Platform;
 
 use super::components::{Nav, NoticeLine};
@@ -52,13 +52,19 @@ pub fn App() -> Element {
             main { class: "main screen", p { class: "loading", role: "status", "Opening your notes…" } }
         },
         Some(Ok(())) => rsx! { Shell { session } },
-        Some(Err(e)) => rsx! {
-            style { {STYLE} }
-            main { class: "main screen",
-                h1 { "Aftercall cannot open your data" }
-                p { class: "error", "{e}" }
+        Some(Err(e)) => {
+            let heading = match e {
+                NotOpened::InUse(_) => "Aftercall is open in another tab",
+                NotOpened::Failed(_) => "Aftercall cannot open your data",
+            };
+            rsx! {
+                style { {STYLE} }
+                main { class: "main screen",
+                    h1 { "{heading}" }
+                    p { class: "error", "{e}" }
+                }
             }
-        },
+        }
     }
 }
 

@@ -77,7 +77,7 @@ pub fn serve(
         let platform = crate::platform::Platform::new(data_dir.clone(), false, false);
         let config = AppConfig::start(platform, data_dir, true);
         // A bad data directory fails here, not in the browser.
-        config.backend.opened().await.map_err(anyhow::Error::msg)?;
+        config.backend.opened().await?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         on_ready(listener.local_addr()?);
         let sync = config.sync.clone();

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use aftercall_app::backend::{AccountReply, Job};
+use aftercall_app::backend::{AccountReply, Job, NotOpened};
 use aftercall_app::platform::Platform;
 use aftercall_app::sync::{SyncNews, SyncStatus};
 use aftercall_app::ui::{App, AppConfig};
@@ -57,7 +57,12 @@ pub fn start_page(worker: web_sys::Worker) {
                     let message = field("message")
                         .and_then(|m| m.as_string())
                         .unwrap_or_else(|| "the store's worker failed".into());
-                    opened_tx.send_replace(Some(Err(message)));
+                    let why = if field("inUse").and_then(|b| b.as_bool()) == Some(true) {
+                        NotOpened::InUse(message)
+                    } else {
+                        NotOpened::Failed(message)
+                    };
+                    opened_tx.send_replace(Some(Err(why)));
                 }
                 Some("reply") => {
                     let reply = bytes("reply");

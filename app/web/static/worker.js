@@ -65,7 +65,7 @@ async function hold(triesLeft) {
     await new Promise((r) => setTimeout(r, 400));
     return hold(triesLeft - 1);
   }
-  self.postMessage({ kind: 'failed', message: 'Aftercall is open in another tab: use that one, or close it and reload.' });
+  self.postMessage({ kind: 'failed', inUse: true, message: 'Use that one, or close it and reload this page.' });
 }
 
 hold(5);
