@@ -389,3 +389,33 @@ test('phone web app: touch targets of at least 44 px, clear of the notch and hom
     await relay.stop();
   }
 });
+
+test('phone web app: when the network comes back it syncs at once, not at the next retry', async () => {
+  const relayData = tempDir('aftercall-relay-');
+  let relay = await serveWeb(webDir, { data: relayData });
+  const browser = await openBrowser('phone');
+  const { page, context } = browser;
+  try {
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await go(page, 'phone', 'sync');
+    await tap(page, 'phone', '#sync-create');
+    await eventually(async () => (await syncState(page)) === 'Up to date', 30000);
+
+    // The relay away for 40 s: the retries back off to 1, 2, 4, 8, 16, then 32 s.
+    await relay.stop();
+    await eventually(async () => ['Offline', 'Connecting…'].includes(await syncState(page)), 30000);
+    await page.waitForTimeout(40000);
+    relay = await serveWeb(webDir, { port: relay.port, data: relayData });
+    // The next retry is still far off; the network coming back starts one now.
+    const back = Date.now();
+    await context.setOffline(true);
+    await context.setOffline(false);
+    await eventually(async () => (await syncState(page)) === 'Up to date', 10000);
+    console.log(`up to date ${Date.now() - back} ms after the network came back`);
+  } finally {
+    await browser.close();
+    await relay.stop();
+    relayData.cleanup();
+  }
+});
