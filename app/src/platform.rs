@@ -5,7 +5,8 @@
 //! file IO, start no thread and no runtime of their own.
 //!
 //! In a browser (the phone web app, `wasm32`) the draft is kept in the page's local
-//! storage, an export is offered as a download, and a file is read only when picked.
+//! storage, an export is offered as a download, a file is read only when picked, and
+//! the camera reads the recovery phrase's QR code (`static/scan.js`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,6 +64,28 @@ impl Platform {
         }
         #[cfg(not(target_arch = "wasm32"))]
         None
+    }
+
+    /// Whether the camera can read a QR code here: in a browser that gives the page
+    /// a camera (the phone web app).
+    pub fn can_scan(&self) -> bool {
+        #[cfg(target_arch = "wasm32")]
+        return web::can_scan();
+        #[cfg(not(target_arch = "wasm32"))]
+        false
+    }
+
+    /// Reads a QR code with the camera, showing what it sees in the page's `<video>`
+    /// of id `video_id`: the code's text; `None` once that element has left the page
+    /// (the person cancelled); or why the camera could not be used.
+    pub async fn scan_code(&self, video_id: &str) -> Result<Option<String>, String> {
+        #[cfg(target_arch = "wasm32")]
+        return web::scan_code(video_id).await;
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = video_id;
+            Err("there is no camera to scan with here".into())
+        }
     }
 
     /// The capture draft left from last time, if one reads.
@@ -194,6 +217,54 @@ pub(crate) mod web {
     /// The page's local storage, where there is one.
     pub fn storage() -> Option<web_sys::Storage> {
         web_sys::window()?.local_storage().ok()?
+    }
+
+    /// The page's `navigator.mediaDevices.getUserMedia` is there and `scan.js`
+    /// installed `aftercallScan`.
+    pub fn can_scan() -> bool {
+        let Some(window) = web_sys::window() else {
+            return false;
+        };
+        let get = |from: &wasm_bindgen::JsValue, name: &str| {
+            js_sys::Reflect::get(from, &name.into()).unwrap_or(wasm_bindgen::JsValue::UNDEFINED)
+        };
+        let window = wasm_bindgen::JsValue::from(window);
+        let devices = get(&get(&window, "navigator"), "mediaDevices");
+        !devices.is_undefined()
+            && get(&devices, "getUserMedia").is_function()
+            && get(&window, "aftercallScan").is_function()
+    }
+
+    /// Runs `aftercallScan(video_id)` (static/scan.js): a string, null when
+    /// cancelled, or a rejection saying why.
+    pub async fn scan_code(video_id: &str) -> Result<Option<String>, String> {
+        use wasm_bindgen::JsCast;
+        let window = web_sys::window().ok_or("no page to scan in")?;
+        let scan = js_sys::Reflect::get(&window, &"aftercallScan".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+            .ok_or("this page cannot scan")?;
+        let promise = scan
+            .call1(&window, &video_id.into())
+            .map_err(|e| describe(&e))?
+            .dyn_into::<js_sys::Promise>()
+            .map_err(|_| "the scanner gave no answer".to_string())?;
+        match wasm_bindgen_futures::JsFuture::from(promise).await {
+            Ok(text) => Ok(text.as_string()),
+            Err(e) => Err(describe(&e)),
+        }
+    }
+
+    /// A JavaScript error's message (`NotAllowedError: Permission denied`).
+    fn describe(error: &wasm_bindgen::JsValue) -> String {
+        let get = |name: &str| js_sys::Reflect::get(error, &name.into()).ok()?.as_string();
+        match (get("name"), get("message")) {
+            (Some(name), Some(message)) => format!("{name}: {message}"),
+            (None, Some(message)) => message,
+            _ => error
+                .as_string()
+                .unwrap_or_else(|| "the camera failed".into()),
+        }
     }
 
     /// Resolves after `duration`, through the browser's timer: the page's or, in

@@ -123,13 +123,17 @@ export async function startApp(dataDir) {
   return { url, dataDir, stop, stderr: () => stderr };
 }
 
-/** Opens Chromium with a fresh profile at the given viewport; resolves with { page, close }. */
-export async function openBrowser(kind) {
+/**
+ * Opens Chromium with a fresh profile at the given viewport, with `args` added to
+ * its flags and `permissions` granted; resolves with { page, context, close }.
+ */
+export async function openBrowser(kind, { args = [], permissions = [] } = {}) {
   const profile = tempDir('aftercall-chromium-');
   const context = await chromium.launchPersistentContext(profile.dir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_FLAGS,
+    args: [...CHROMIUM_FLAGS, ...args],
+    permissions,
     ...VIEWPORTS[kind],
   });
   const page = context.pages()[0] || await context.newPage();

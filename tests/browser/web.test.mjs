@@ -419,3 +419,142 @@ test('phone web app: when the network comes back it syncs at once, not at the ne
     relayData.cleanup();
   }
 });
+
+/**
+ * A camera's view of the QR code that `page` shows on Sync & devices, as a Y4M file
+ * for Chromium's fake camera: the code at 360 px on a grey desk, 640×480.
+ */
+async function cameraFileOfQr(page, path) {
+  const [width, height] = [640, 480];
+  const luma = await page.evaluate(async ([width, height]) => {
+    const svg = document.querySelector('.qr svg');
+    const image = new Image();
+    image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(new XMLSerializer().serializeToString(svg))}`;
+    await image.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = width;
+    canvas.height = height;
+    const context = canvas.getContext('2d');
+    context.fillStyle = '#6b6b6b';
+    context.fillRect(0, 0, width, height);
+    context.fillStyle = '#ffffff';
+    context.fillRect(130, 50, 380, 380);
+    context.drawImage(image, 140, 60, 360, 360);
+    const { data } = context.getImageData(0, 0, width, height);
+    const y = [];
+    for (let i = 0; i < data.length; i += 4) y.push(Math.round(0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2]));
+    return y;
+  }, [width, height]);
+  const chroma = Buffer.alloc((width / 2) * (height / 2), 128);
+  writeFileSync(path, Buffer.concat([
+    Buffer.from(`YUV4MPEG2 W${width} H${height} F10:1 Ip A1:1 C420jpeg\nFRAME\n`),
+    Buffer.from(luma), chroma, chroma,
+  ]));
+}
+
+test('phone web app: pairs by scanning the QR code the desktop shows, with the camera', async () => {
+  const relay = await serveWeb();
+  const relayUrl = `ws://127.0.0.1:${relay.port}`;
+  const desk = tempDir('aftercall-desk-');
+  const camera = tempDir('aftercall-camera-');
+  let phone = null;
+  try {
+    // The desktop: an account on the relay and a conversation, synced.
+    const init = cli(desk.dir, 'init', '--relay', relayUrl);
+    const phrase = init.split('\n').map((l) => l.trim()).find((l) => l.split(' ').length === 24);
+    assert.ok(phrase, `no recovery phrase in: ${init}`);
+    cli(desk.dir, 'capture', '--with', 'Quinn Scanned', '--kind', 'value', '--talked', 'met at the QR booth');
+    cli(desk.dir, 'sync');
+
+    // Its Sync & devices screen shows the QR code; the phone's camera will see it.
+    const desktopUi = await startApp(desk.dir);
+    const desktop = await openBrowser('desktop');
+    try {
+      await desktop.page.goto(desktopUi.url);
+      await go(desktop.page, 'desktop', 'sync');
+      await tap(desktop.page, 'desktop', '#show-phrase');
+      assert.equal((await desktop.page.locator('#recovery-phrase').innerText()).trim(), phrase);
+      await desktop.page.locator('.qr svg').waitFor();
+      await cameraFileOfQr(desktop.page, join(camera.dir, 'qr.y4m'));
+    } finally {
+      await desktop.close();
+      await desktopUi.stop();
+    }
+
+    phone = await openBrowser('phone', {
+      args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+        `--use-file-for-fake-video-capture=${join(camera.dir, 'qr.y4m')}`],
+      permissions: ['camera'],
+    });
+    const { page } = phone;
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await go(page, 'phone', 'sync');
+    await page.locator('#scan-code').waitFor();
+    await shot(page, 'web-sync-scan');
+    // Headless Chromium on Linux has no BarcodeDetector: the app's own reader reads it.
+    assert.equal(await page.evaluate(() => 'BarcodeDetector' in window), false);
+    await tap(page, 'phone', '#scan-code');
+    await page.getByText('Paired: this device now syncs with your account.').waitFor({ timeout: 60000 });
+    assert.equal(await page.locator('#pair-phrase').count(), 0, 'the set-up form gives way to the account');
+    await eventually(async () => (await syncState(page)) === 'Up to date', 30000);
+    // The camera is released once the code is read.
+    assert.equal(await page.locator('#scan-video').count(), 0);
+    await go(page, 'phone', 'people');
+    await eventually(async () => /Quinn Scanned/.test(await page.locator('#people-list').innerText()), 20000);
+    assert.deepEqual(errors, []);
+  } finally {
+    if (phone) await phone.close();
+    await relay.stop();
+    desk.cleanup();
+    camera.cleanup();
+  }
+});
+
+test('phone web app: scanning shows the camera until cancelled, and a camera refused is said plainly', async () => {
+  const relay = await serveWeb();
+  const browsers = [];
+  try {
+    // Chromium's own fake camera: a moving test pattern, no code in it.
+    const withCamera = await openBrowser('phone', {
+      args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+      permissions: ['camera'],
+    });
+    browsers.push(withCamera);
+    let page = withCamera.page;
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await go(page, 'phone', 'sync');
+    await tap(page, 'phone', '#scan-code');
+    await page.locator('#scan-video').waitFor();
+    await eventually(() => page.evaluate(() => {
+      const video = document.getElementById('scan-video');
+      return video && video.readyState >= 2 && video.videoWidth > 0 && !video.paused;
+    }));
+    await page.waitForTimeout(1000);
+    await shot(page, 'web-sync-scanning');
+    assert.equal(await page.locator('#notice').count(), 0, 'nothing read, nothing said');
+    await tap(page, 'phone', '#scan-cancel');
+    await page.locator('#scan-code').waitFor();
+    assert.equal(await page.locator('#scan-video').count(), 0);
+    assert.equal(await page.locator('#notice').count(), 0);
+    assert.equal(await syncState(page), 'Not set up: this device only');
+
+    // A browser that gives no camera: the person is told, and typing still works.
+    const noCamera = await openBrowser('phone');
+    browsers.push(noCamera);
+    page = noCamera.page;
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await go(page, 'phone', 'sync');
+    await tap(page, 'phone', '#scan-code');
+    await page.getByText(/The camera cannot be used here \(.+\); type the phrase instead\./).waitFor({ timeout: 30000 });
+    await page.locator('#scan-code').waitFor();
+    await page.locator('#pair-phrase').waitFor();
+  } finally {
+    for (const b of browsers) await b.close();
+    await relay.stop();
+  }
+});

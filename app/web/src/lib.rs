@@ -6,7 +6,8 @@
 //! store with SQLite on the origin-private file system (the sync-access-handle
 //! pool) and answers them: a capture is on disk when its reply leaves the worker.
 //! `static/worker.js` takes the Web Lock that keeps a second tab out and carries
-//! the messages; `static/main.js` starts both.
+//! the messages; `static/main.js` starts both, and gives `static/scan.js` (the
+//! camera, for pairing) [`read_qr`] to read its frames with.
 
 #![cfg(target_arch = "wasm32")]
 
@@ -17,3 +18,11 @@ pub use page::start_page;
 pub use worker::{Answer, StoreWorker};
 
 use aftercall_app::backend::Backend;
+
+/// The text of a QR code in a camera frame (a canvas's RGBA pixels), for
+/// `static/scan.js` where the browser has no `BarcodeDetector` (Safari, Firefox,
+/// desktop Chromium).
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn read_qr(width: u32, height: u32, rgba: &[u8]) -> Option<String> {
+    aftercall_shared::crypto::read_qr(width as usize, height as usize, rgba)
+}

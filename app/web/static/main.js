@@ -1,9 +1,12 @@
 // Starts the phone web app: the store's worker, then the screens in this page, and
 // the service worker that keeps the app for use with no network.
-import init, { start_page } from './pkg/aftercall_web.js';
+import init, { start_page, read_qr } from './pkg/aftercall_web.js';
+import { scanCode } from './scan.js';
 
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 await init();
+// Sync & devices scans the other device's QR code through this.
+window.aftercallScan = (videoId) => scanCode(videoId, read_qr);
 // The screens take over the page's placeholder.
 document.getElementById('main').replaceChildren();
 start_page(worker);

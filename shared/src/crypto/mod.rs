@@ -1,7 +1,8 @@
 //! Account keys and sealing: what makes the relay unable to read a word.
 //!
 //! - [`AccountSecret`]: 256 random bits, shown to the user as a 24-word recovery
-//!   phrase (BIP39) and as a QR code ([`qr_svg`]).
+//!   phrase (BIP39) and as a QR code ([`qr_svg`]), which a second device's camera reads back
+//!   ([`read_qr`]).
 //! - [`AccountKeys`]: derived from the secret with BLAKE3 `derive_key`: the sealing
 //!   key, the public [`AccountId`](crate::protocol::AccountId) and the relay
 //!   [`Credential`](crate::protocol::Credential).
@@ -14,6 +15,6 @@ mod qr;
 mod seal;
 mod secret;
 
-pub use qr::qr_svg;
+pub use qr::{qr_svg, read_qr};
 pub use seal::{open, seal, OpenEntry};
 pub use secret::{AccountKeys, AccountSecret};

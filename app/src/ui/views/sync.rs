@@ -1,8 +1,9 @@
 //! Sync & devices: honest status (offline, syncing, up to date, entries waiting,
 //! last sync), the relay, the recovery phrase with a QR code to pair another
-//! device, and entering a phrase to pair this one.
+//! device, and entering a phrase (or, where the browser gives a camera, scanning
+//! that QR code) to pair this one.
 
-use aftercall_shared::crypto::qr_svg;
+use aftercall_shared::crypto::{qr_svg, AccountSecret};
 use dioxus::prelude::*;
 
 use crate::backend::{AccountReply, AccountRequest};
@@ -85,13 +86,68 @@ fn StatusCard(status: SyncStatus) -> Element {
     }
 }
 
+/// The `<video>` that shows what the camera sees while it looks for the code.
+const SCAN_VIDEO: &str = "scan-video";
+
 #[component]
 fn SetUp(mut busy: Signal<bool>) -> Element {
     let session = use_session();
     let suggested = session.platform.suggested_relay().unwrap_or_default();
+    let can_scan = session.platform.can_scan();
     let mut relay = use_signal(|| suggested.clone());
     let mut phrase = use_signal(String::new);
+    // A phrase the camera read replaces what was typed: the field remounts with it.
+    let mut scanned = use_signal(|| (0u32, String::new()));
+    let mut scanning = use_signal(|| false);
     let create_session = session.clone();
+    let pair = use_callback({
+        let session = session.clone();
+        move |(relay, phrase): (String, String)| {
+            let session = session.clone();
+            busy.set(true);
+            spawn(async move {
+                let result = session
+                    .backend
+                    .account(AccountRequest::Pair { relay, phrase })
+                    .await;
+                match result {
+                    Ok(_) => session.done("Paired: this device now syncs with your account."),
+                    Err(e) => session.error(e),
+                }
+                busy.set(false);
+            });
+        }
+    });
+    let scan = {
+        let session = session.clone();
+        move |_| {
+            let session = session.clone();
+            scanning.set(true);
+            spawn(async move {
+                let read = session.platform.scan_code(SCAN_VIDEO).await;
+                scanning.set(false);
+                match read {
+                    // Cancelled.
+                    Ok(None) => {}
+                    Ok(Some(text)) if AccountSecret::from_phrase(&text).is_ok() => {
+                        let text = text.trim().to_string();
+                        scanned.with_mut(|(n, shown)| {
+                            *n += 1;
+                            shown.clone_from(&text);
+                        });
+                        phrase.set(text.clone());
+                        pair.call((relay().trim().to_string(), text));
+                    }
+                    Ok(Some(_)) => session.error(
+                        "That code is not an Aftercall recovery phrase: scan the one under Sync & devices on your other device.",
+                    ),
+                    Err(e) => session.error(format!(
+                        "The camera cannot be used here ({e}); type the phrase instead."
+                    )),
+                }
+            });
+        }
+    };
     rsx! {
         h2 { "Set up sync" }
         p { class: "hint", "Sync keeps your phone and desktop in step through a relay that only ever sees encrypted data." }
@@ -122,31 +178,58 @@ fn SetUp(mut busy: Signal<bool>) -> Element {
             }
         }
         h2 { "Pair this device" }
-        p { class: "hint", "Already use Aftercall elsewhere? Enter the relay above and that device's recovery phrase." }
-        TextArea {
-            id: "pair-phrase",
-            label: "Recovery phrase",
-            rows: 3,
-            on_input: move |v| phrase.set(v),
+        if can_scan {
+            p { class: "hint", "Already use Aftercall elsewhere? Enter the relay above, then scan the QR code under Sync & devices on that device, or type its recovery phrase." }
+            if scanning() {
+                div { class: "scanner",
+                    video {
+                        id: SCAN_VIDEO,
+                        "aria-label": "What the camera sees",
+                        autoplay: true,
+                        muted: true,
+                        "playsinline": "true",
+                    }
+                    p { class: "hint", "Point the camera at the QR code on your other device." }
+                    button {
+                        r#type: "button",
+                        id: "scan-cancel",
+                        class: "secondary",
+                        onclick: move |_| scanning.set(false),
+                        "Cancel"
+                    }
+                }
+            } else {
+                div { class: "row-actions",
+                    button {
+                        r#type: "button",
+                        id: "scan-code",
+                        class: "secondary",
+                        disabled: busy(),
+                        onclick: scan,
+                        "Scan the code"
+                    }
+                }
+            }
+        } else {
+            p { class: "hint", "Already use Aftercall elsewhere? Enter the relay above and that device's recovery phrase." }
         }
+        // Remounted, with the phrase filled in, when the camera reads one.
+        {rsx! {
+            TextArea {
+                key: "{scanned().0}",
+                id: "pair-phrase",
+                label: "Recovery phrase",
+                rows: 3,
+                initial: scanned().1,
+                on_input: move |v| phrase.set(v),
+            }
+        }}
         button {
             r#type: "button",
             id: "sync-pair",
             class: "primary",
             disabled: busy(),
-            onclick: move |_| {
-                let (relay, phrase) = (relay().trim().to_string(), phrase().trim().to_string());
-                let session = session.clone();
-                busy.set(true);
-                spawn(async move {
-                    let result = session.backend.account(AccountRequest::Pair { relay, phrase }).await;
-                    match result {
-                        Ok(_) => session.done("Paired: this device now syncs with your account."),
-                        Err(e) => session.error(e),
-                    }
-                    busy.set(false);
-                });
-            },
+            onclick: move |_| pair.call((relay().trim().to_string(), phrase().trim().to_string())),
             if busy() { "Pairing…" } else { "Pair" }
         }
     }
