@@ -11,8 +11,9 @@ repo="$(cd "$here/../.." && pwd)"
 profile=debug
 flags=()
 if [ "${1:-}" = "--release" ]; then
-  profile=release
-  flags=(--release)
+  # Cargo.toml's `web-release`: release, optimised as one unit, without debug lines.
+  profile=web-release
+  flags=(--profile web-release)
   shift
 fi
 out="${1:-$here/dist}"

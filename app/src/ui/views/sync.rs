@@ -86,6 +86,15 @@ fn StatusCard(status: SyncStatus) -> Element {
     }
 }
 
+/// The recovery phrase in a scanned code's text, or why it is not one (a QR code
+/// of something else: a web address, a ticket).
+pub fn scanned_phrase(text: &str) -> Result<String, &'static str> {
+    match AccountSecret::from_phrase(text) {
+        Ok(_) => Ok(text.split_whitespace().collect::<Vec<_>>().join(" ")),
+        Err(_) => Err("That code is not an Aftercall recovery phrase: scan the one under Sync & devices on your other device."),
+    }
+}
+
 /// The `<video>` that shows what the camera sees while it looks for the code.
 const SCAN_VIDEO: &str = "scan-video";
 
@@ -126,11 +135,10 @@ fn SetUp(mut busy: Signal<bool>) -> Element {
             spawn(async move {
                 let read = session.platform.scan_code(SCAN_VIDEO).await;
                 scanning.set(false);
-                match read {
+                match read.map(|text| text.map(|t| scanned_phrase(&t))) {
                     // Cancelled.
                     Ok(None) => {}
-                    Ok(Some(text)) if AccountSecret::from_phrase(&text).is_ok() => {
-                        let text = text.trim().to_string();
+                    Ok(Some(Ok(text))) => {
                         scanned.with_mut(|(n, shown)| {
                             *n += 1;
                             shown.clone_from(&text);
@@ -138,9 +146,7 @@ fn SetUp(mut busy: Signal<bool>) -> Element {
                         phrase.set(text.clone());
                         pair.call((relay().trim().to_string(), text));
                     }
-                    Ok(Some(_)) => session.error(
-                        "That code is not an Aftercall recovery phrase: scan the one under Sync & devices on your other device.",
-                    ),
+                    Ok(Some(Err(why))) => session.error(why),
                     Err(e) => session.error(format!(
                         "The camera cannot be used here ({e}); type the phrase instead."
                     )),
@@ -312,5 +318,18 @@ mod tests {
         assert_eq!(pending_words(0), "Nothing waiting to upload");
         assert_eq!(pending_words(1), "1 change waiting to upload");
         assert_eq!(pending_words(7), "7 changes waiting to upload");
+    }
+
+    #[test]
+    fn a_scanned_code_pairs_only_when_it_is_a_recovery_phrase() {
+        let phrase = AccountSecret::from_bytes([7; 32]).phrase();
+        assert_eq!(scanned_phrase(&phrase), Ok(phrase.clone()));
+        // As a camera may read it: spacing and line breaks of another device's layout.
+        let spaced = format!("  {}\n", phrase.replacen(' ', "\n  ", 3));
+        assert_eq!(scanned_phrase(&spaced), Ok(phrase.clone()));
+        for other in ["https://example.com/ticket/42", "", &phrase[..phrase.len() - 4]] {
+            let why = scanned_phrase(other).unwrap_err();
+            assert!(why.starts_with("That code is not an Aftercall recovery phrase"), "{other}");
+        }
     }
 }
