@@ -23,6 +23,8 @@
 
 mod backup;
 mod calendar;
+mod calendar_file;
+mod calendar_read;
 mod contact;
 mod import;
 mod markdown;
@@ -38,6 +40,7 @@ mod vcard_write;
 
 pub use backup::{Backup, BackupDocument, BACKUP_FORMAT};
 pub use calendar::CALENDAR_PRODID;
+pub use calendar_read::{read_calendar, CalendarWindow, MeetingOccurrence, ParsedCalendar};
 pub use contact::Contact;
 pub use import::{parse_vcards, ImportOptions, ParsedVcards, VcardImport};
 pub use markdown::{DiaryFile, MarkdownLayout};
@@ -48,5 +51,7 @@ pub use spreadsheet::CSV_COLUMNS;
 pub use vcard_read::MAX_PHOTO_BYTES;
 pub use vcard_write::VcardVersion;
 
+#[cfg(test)]
+mod calendar_tests;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

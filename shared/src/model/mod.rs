@@ -8,6 +8,7 @@
 mod event;
 mod interaction;
 mod kinds;
+mod meeting;
 mod person;
 mod referral;
 mod vocab;
@@ -15,9 +16,12 @@ mod vocab;
 pub use event::Event;
 pub use interaction::{FollowUp, Interaction};
 pub use kinds::{Channel, DocKind, InteractionKind, ReferralStatus, ThankYou, ThankYouState};
+pub use meeting::Attendee;
 pub use person::{Person, PostalAddress, RelatedName};
 pub use referral::Referral;
-pub use vocab::{Day, EventId, InteractionId, PersonId, RecordId, ReferralId};
+pub use vocab::{
+    CalendarUid, Day, EventId, InteractionId, MeetingId, PersonId, RecordId, ReferralId,
+};
 
 /// Any one record, as the read model is written from it.
 #[derive(Debug, Clone)]

@@ -90,6 +90,11 @@ id_type!(
     /// The id of a record of any kind (what delete and restore take).
     RecordId
 );
+id_type!(
+    /// A calendar event's `UID`, as the calendar gives it: the same for every
+    /// occurrence of a recurring meeting.
+    CalendarUid
+);
 
 macro_rules! into_record_id {
     ($($name:ident),+) => {$(

@@ -1,0 +1,425 @@
+//! Real-shaped calendar exports (Google, Outlook, Apple) read to exactly the
+//! meetings they hold; broken files read as far as they can be.
+
+use chrono::{DateTime, Utc};
+
+use super::calendar_read::{read_calendar, CalendarWindow, MeetingOccurrence};
+use crate::model::{Attendee, CalendarUid};
+
+const GOOGLE: &[u8] = include_bytes!("../../../tests/fixtures/calendar/google.ics");
+const OUTLOOK: &[u8] = include_bytes!("../../../tests/fixtures/calendar/outlook.ics");
+const APPLE: &[u8] = include_bytes!("../../../tests/fixtures/calendar/apple.ics");
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+/// Four weeks: Monday 16 November to Monday 14 December 2026, UTC.
+fn window() -> CalendarWindow {
+    CalendarWindow {
+        from: at("2026-11-16T00:00:00Z"),
+        to: at("2026-12-14T00:00:00Z"),
+    }
+}
+
+fn who(email: &str, name: Option<&str>) -> Attendee {
+    Attendee {
+        email: email.into(),
+        name: name.map(str::to_string),
+        is_owner: false,
+        declined: false,
+    }
+}
+
+fn me(email: &str, name: Option<&str>) -> Attendee {
+    Attendee {
+        is_owner: true,
+        ..who(email, name)
+    }
+}
+
+/// A meeting that does not recur, with nothing but its times; tests fill the rest.
+fn meeting(uid: &str, line: usize, start: &str, end: &str, summary: &str) -> MeetingOccurrence {
+    MeetingOccurrence {
+        uid: CalendarUid::from(uid),
+        recurrence_id: None,
+        start: at(start),
+        end: at(end),
+        all_day: false,
+        summary: summary.into(),
+        location: String::new(),
+        link: None,
+        organiser: None,
+        attendees: Vec::new(),
+        cancelled: false,
+        line,
+    }
+}
+
+fn all_day(
+    uid: &str,
+    line: usize,
+    first: &str,
+    after_last: &str,
+    summary: &str,
+) -> MeetingOccurrence {
+    MeetingOccurrence {
+        all_day: true,
+        ..meeting(
+            uid,
+            line,
+            &format!("{first}T00:00:00Z"),
+            &format!("{after_last}T00:00:00Z"),
+            summary,
+        )
+    }
+}
+
+/// Compares one occurrence at a time, so a failure names the one that differs.
+fn assert_occurrences(read: &[MeetingOccurrence], expected: &[MeetingOccurrence]) {
+    for (i, (got, want)) in read.iter().zip(expected).enumerate() {
+        assert_eq!(got, want, "occurrence {i}");
+    }
+    assert_eq!(read.len(), expected.len(), "{read:#?}");
+}
+
+#[test]
+fn a_google_calendar_reads_to_its_meetings_moved_and_cancelled_ones_included() {
+    let read = read_calendar(GOOGLE, window(), &[]);
+    assert!(read.skipped.is_empty(), "{:?}", read.skipped);
+    assert!(read.notes.is_empty(), "{:?}", read.notes);
+    let lena = me("lena.vogt@gmail.com", None);
+    let ana = who("ana.mueller@example.org", Some("Ana Müller"));
+    let sync = |start: &str, end: &str| MeetingOccurrence {
+        recurrence_id: Some(at(start)),
+        link: Some("https://meet.google.com/abc-defg-hij".into()),
+        organiser: Some(lena.clone()),
+        attendees: vec![ana.clone(), lena.clone()],
+        ..meeting(
+            "7kq3v2b9c1d8e0f4g5h6@google.com",
+            26,
+            start,
+            end,
+            "Weekly sync with Ana",
+        )
+    };
+    let expected = vec![
+        // Monday 10:00 in Berlin, which is UTC+1 in winter.
+        sync("2026-11-16T09:00:00Z", "2026-11-16T09:30:00Z"),
+        MeetingOccurrence {
+            location: "Lisbon, Portugal".into(),
+            ..all_day(
+                "2b6c0v8o1s4k3e9q@google.com",
+                70,
+                "2026-11-18",
+                "2026-11-20",
+                "Web Summit",
+            )
+        },
+        // 23 November is in EXDATE; 30 November moved to Tuesday 1 December, 14:00.
+        MeetingOccurrence {
+            recurrence_id: Some(at("2026-11-30T09:00:00Z")),
+            start: at("2026-12-01T13:00:00Z"),
+            end: at("2026-12-01T13:30:00Z"),
+            summary: "Weekly sync with Ana (moved)".into(),
+            line: 51,
+            ..sync("2026-11-30T09:00:00Z", "2026-11-30T09:30:00Z")
+        },
+        MeetingOccurrence {
+            location: "Café Einstein, Kurfürstenstraße 58, 10785 Berlin".into(),
+            organiser: Some(lena.clone()),
+            attendees: vec![
+                who("bob@stone.dev", None),
+                Attendee {
+                    declined: true,
+                    ..who("carla@diaz.example", Some("Carla Diaz"))
+                },
+                lena.clone(),
+            ],
+            ..meeting(
+                "5m1n2b3v4c5x6z7a@google.com",
+                83,
+                "2026-12-03T15:00:00Z",
+                "2026-12-03T16:00:00Z",
+                "Coffee with Bob",
+            )
+        },
+        sync("2026-12-07T09:00:00Z", "2026-12-07T09:30:00Z"),
+        MeetingOccurrence {
+            organiser: Some(who("dana@ito.example", Some("Dana Ito"))),
+            attendees: vec![who("dana@ito.example", Some("Dana Ito")), lena.clone()],
+            cancelled: true,
+            ..meeting(
+                "9p8o7i6u5y4t@google.com",
+                112,
+                "2026-12-10T08:00:00Z",
+                "2026-12-10T09:00:00Z",
+                "Pitch practice",
+            )
+        },
+    ];
+    assert_occurrences(&read.occurrences, &expected);
+}
+
+#[test]
+fn an_outlook_calendar_with_windows_zone_names_reads_to_its_meetings() {
+    let read = read_calendar(OUTLOOK, window(), &["Lena.Vogt@fabrikam.com".into()]);
+    assert!(read.skipped.is_empty(), "{:?}", read.skipped);
+    assert!(read.notes.is_empty(), "{:?}", read.notes);
+    let uid = "040000008200E00074C5B7101A82E00800000000B0C1D2E3F4A5D9010000000000000000100000009F8E7D6C5B4A39281706F5E4D3C2B1A0";
+    let lena = me("lena.vogt@fabrikam.com", Some("Lena Vogt"));
+    let priya = who("priya.nair@contoso.com", Some("Nair, Priya"));
+    let tom = who("tom.berg@contoso.com", None);
+    // Tuesdays 9:00 in "Pacific Standard Time" (UTC-8); the room is not a person.
+    let review = |start: &str, end: &str| MeetingOccurrence {
+        recurrence_id: Some(at(start)),
+        location: "Room 4.12 (8)".into(),
+        organiser: Some(lena.clone()),
+        attendees: vec![priya.clone(), tom.clone()],
+        ..meeting(uid, 36, start, end, "Pipeline review")
+    };
+    let expected = vec![
+        review("2026-11-17T17:00:00Z", "2026-11-17T17:45:00Z"),
+        MeetingOccurrence {
+            summary: "Canceled: Pipeline review".into(),
+            location: String::new(),
+            cancelled: true,
+            line: 72,
+            ..review("2026-11-24T17:00:00Z", "2026-11-24T17:45:00Z")
+        },
+        review("2026-12-01T17:00:00Z", "2026-12-01T17:45:00Z"),
+        MeetingOccurrence {
+            location: "Haarlem".into(),
+            ..all_day(
+                "040000008200E00074C5B7101A82E00800000000D1E2F3A4B5C6DA01000000000000000010000000FF00EE11",
+                119,
+                "2026-12-04",
+                "2026-12-05",
+                "Team offsite",
+            )
+        },
+        review("2026-12-08T17:00:00Z", "2026-12-08T17:45:00Z"),
+        // 16:30 in "W. Europe Standard Time" (UTC+1); the Teams link from the text.
+        MeetingOccurrence {
+            location: "Microsoft Teams Meeting".into(),
+            link: Some("https://teams.microsoft.com/l/meetup-join/19%3ameeting_NjA1ZTc2%40thread.v2/0?context=%7b%22Tid%22%3a%2272f9%22%7d".into()),
+            organiser: Some(priya.clone()),
+            attendees: vec![lena.clone()],
+            ..meeting(
+                "040000008200E00074C5B7101A82E00800000000C7D8E9F0A1B2DA01000000000000000010000000AB12CD34EF56",
+                95,
+                "2026-12-09T15:30:00Z",
+                "2026-12-09T16:15:00Z",
+                "Intro call: Priya / Lena",
+            )
+        },
+    ];
+    assert_occurrences(&read.occurrences, &expected);
+}
+
+#[test]
+fn an_apple_calendar_reads_to_its_meetings_with_addresses_from_their_email_parameter() {
+    let read = read_calendar(APPLE, window(), &["sam@rivera.dev".into()]);
+    assert!(read.skipped.is_empty(), "{:?}", read.skipped);
+    assert!(read.notes.is_empty(), "{:?}", read.notes);
+    let zoom = "https://us02web.zoom.us/j/81234567890?pwd=QWxhZGRpbjpvcGVuIHNlc2FtZQ";
+    let jess = who("jess@park.studio", Some("Jess Park"));
+    let sam = me("sam@rivera.dev", Some("Sam Rivera"));
+    // Thursdays 17:00 in New York (UTC-5); 10 December is in EXDATE.
+    let mentoring = |start: &str, end: &str| MeetingOccurrence {
+        recurrence_id: Some(at(start)),
+        location: zoom.into(),
+        link: Some(zoom.into()),
+        organiser: Some(jess.clone()),
+        attendees: vec![sam.clone(), jess.clone()],
+        ..meeting(
+            "3F0E7C1A-5B2D-4E8F-9A6B-1C2D3E4F5A6B",
+            25,
+            start,
+            end,
+            "Mentoring with Sam",
+        )
+    };
+    let expected = vec![
+        mentoring("2026-11-19T22:00:00Z", "2026-11-19T23:00:00Z"),
+        // Thanksgiving's session moved to Wednesday noon.
+        MeetingOccurrence {
+            recurrence_id: Some(at("2026-11-26T22:00:00Z")),
+            start: at("2026-11-25T17:00:00Z"),
+            end: at("2026-11-25T18:00:00Z"),
+            line: 53,
+            ..mentoring("2026-11-26T22:00:00Z", "2026-11-26T23:00:00Z")
+        },
+        all_day(
+            "8E9F0A1B-2C3D-4E5F-6A7B-8C9D0E1F2A3B",
+            71,
+            "2026-11-26",
+            "2026-11-27",
+            "Thanksgiving",
+        ),
+        MeetingOccurrence {
+            location: "Blue Bottle Coffee\nFerry Building, San Francisco".into(),
+            organiser: Some(sam.clone()),
+            attendees: vec![
+                who("jordan@lee.io", Some("Jordan Lee")),
+                me("sam@rivera.dev", None),
+            ],
+            ..meeting(
+                "C0FFEE00-1111-4222-8333-944455566677",
+                81,
+                "2026-12-02T17:00:00Z",
+                "2026-12-02T18:00:00Z",
+                "Lunch with Jordan",
+            )
+        },
+        mentoring("2026-12-03T22:00:00Z", "2026-12-03T23:00:00Z"),
+    ];
+    assert_occurrences(&read.occurrences, &expected);
+}
+
+#[test]
+fn a_malformed_calendar_skips_what_it_cannot_read_by_line_and_reads_the_rest() {
+    let file = "\
+BEGIN:VCALENDAR\r
+VERSION:2.0\r
+this line is garbage\r
+BEGIN:VEVENT\r
+UID:no-start\r
+SUMMARY:No start\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:bad-start\r
+DTSTART:tomorrow-ish\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:good\r
+DTSTART:20261201T100000Z\r
+DTEND:20261201T110000Z\r
+SUMM@RY;broken:line\r
+SUMMARY:Still here\r
+END:VEVENT\r
+\x01\x02\x03 binary junk\r
+BEGIN:VEVENT\r
+UID:bad-rule\r
+DTSTART:20261202T100000Z\r
+RRULE:FREQ=SOMETIMES\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:unfinished\r
+DTSTART:20261203T100000Z\r
+";
+    let read = read_calendar(file.as_bytes(), window(), &[]);
+    let skipped: Vec<(usize, bool, &str)> = read
+        .skipped
+        .iter()
+        .map(|s| (s.line, s.whole_card, s.reason.as_str()))
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![
+            (3, false, "not a property: it has no ':'"),
+            (4, true, "the event has no DTSTART"),
+            (10, true, "the event's DTSTART is not a date"),
+            (16, false, "not a property: its name is not a word"),
+            (19, false, "not a property: it has no ':'"),
+            (23, true, "the event's RRULE cannot be read"),
+            (25, true, "the file ends inside this VEVENT (no END:VEVENT)"),
+        ]
+    );
+    let expected = vec![meeting(
+        "good",
+        12,
+        "2026-12-01T10:00:00Z",
+        "2026-12-01T11:00:00Z",
+        "Still here",
+    )];
+    assert_occurrences(&read.occurrences, &expected);
+}
+
+#[test]
+fn floating_times_are_read_in_the_calendars_zone_and_unknown_zones_are_noted() {
+    let file = "BEGIN:VCALENDAR\r\nX-WR-TIMEZONE:Asia/Tokyo\r\n\
+                BEGIN:VEVENT\r\nUID:a\r\nDTSTART:20261201T100000\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:b\r\nDTSTART;TZID=Mars/Olympus:20261202T100000\r\n\
+                DURATION:PT30M\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let read = read_calendar(file.as_bytes(), window(), &[]);
+    assert!(read.skipped.is_empty(), "{:?}", read.skipped);
+    assert_eq!(
+        read.notes,
+        vec!["the time zone 'Mars/Olympus' is not known: its times were read in Asia/Tokyo"]
+    );
+    let expected = vec![
+        meeting("a", 3, "2026-12-01T01:00:00Z", "2026-12-01T01:00:00Z", ""),
+        meeting("b", 7, "2026-12-02T01:00:00Z", "2026-12-02T01:30:00Z", ""),
+    ];
+    assert_occurrences(&read.occurrences, &expected);
+}
+
+#[test]
+fn a_long_running_series_reaches_the_window_and_a_whole_cancelled_series_is_flagged() {
+    // Daily since 2016: the window is thousands of occurrences in.
+    let file = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:standup\r\nSTATUS:CANCELLED\r\n\
+                DTSTART:20160104T083000Z\r\nDTEND:20160104T084500Z\r\n\
+                RRULE:FREQ=DAILY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let narrow = CalendarWindow {
+        from: at("2026-12-01T00:00:00Z"),
+        to: at("2026-12-03T00:00:00Z"),
+    };
+    let read = read_calendar(file.as_bytes(), narrow, &[]);
+    let standup = |start: &str, end: &str| MeetingOccurrence {
+        recurrence_id: Some(at(start)),
+        cancelled: true,
+        ..meeting("standup", 2, start, end, "")
+    };
+    let expected = vec![
+        standup("2026-12-01T08:30:00Z", "2026-12-01T08:45:00Z"),
+        standup("2026-12-02T08:30:00Z", "2026-12-02T08:45:00Z"),
+    ];
+    assert_occurrences(&read.occurrences, &expected);
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod any_bytes {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_bytes_read_to_some_meetings_or_none_without_a_panic(
+            bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        ) {
+            let read = read_calendar(&bytes, window(), &[]);
+            prop_assert!(read.occurrences.len() <= bytes.len());
+        }
+
+        #[test]
+        fn a_cut_export_reads_only_meetings_the_whole_one_holds(cut in 0..GOOGLE.len()) {
+            let read = read_calendar(&GOOGLE[..cut], window(), &[]);
+            let whole = read_calendar(GOOGLE, window(), &[]);
+            let lines = GOOGLE[..cut].split(|&b| b == b'\n').count();
+            for o in &read.occurrences {
+                prop_assert!(whole.occurrences.iter().any(|w| w.uid == o.uid), "{o:?}");
+            }
+            for s in &read.skipped {
+                prop_assert!(s.line >= 1 && s.line <= lines, "{s:?}");
+            }
+        }
+
+        #[test]
+        fn a_damaged_export_reads_without_a_panic(
+            flips in proptest::collection::vec((0..GOOGLE.len(), any::<u8>()), 1..24),
+        ) {
+            let mut bytes = GOOGLE.to_vec();
+            for (at, byte) in flips {
+                bytes[at] = byte;
+            }
+            let read = read_calendar(&bytes, window(), &[]);
+            let lines = bytes.split(|&b| b == b'\n').count();
+            for s in &read.skipped {
+                prop_assert!(s.line >= 1 && s.line <= lines, "{s:?}");
+            }
+        }
+    }
+}
