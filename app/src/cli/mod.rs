@@ -50,7 +50,7 @@ pub enum Command {
     Delete(actions::IdArgs),
     /// Bring back something deleted (by id), or restore a backup (FILE.json) into an empty store.
     Restore(interop::RestoreArgs),
-    /// Add or update people from a phone's or address book's contacts (.vcf).
+    /// Add or update people from contacts (.vcf), or meetings from a calendar (.ics).
     Import(interop::ImportArgs),
     /// Write people, conversations or the diary out: vcf, ics, csv, json (backup) or md.
     Export(interop::ExportArgs),

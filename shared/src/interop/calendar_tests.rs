@@ -423,3 +423,197 @@ mod any_bytes {
         }
     }
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+mod importing {
+    use super::*;
+    use crate::env::{ManualClock, SeededEntropy};
+    use crate::interop::{
+        CalendarImportOptions, CalendarImportReport, ImportOptions, MeetingGuest, Outcome,
+    };
+    use crate::model::{DocKind, Meeting, MeetingId, MeetingPrompt, PersonId};
+    use crate::Store;
+
+    fn store(dir: &tempfile::TempDir, seed: u64) -> Store {
+        // Friday 4 December 2026: the import reads 4 November to 2 February.
+        let clock = ManualClock::at(at("2026-12-04T12:00:00Z"));
+        Store::open(
+            &dir.path().join("store.sqlite"),
+            Box::new(clock),
+            Box::new(SeededEntropy::new(seed)),
+        )
+        .unwrap()
+    }
+
+    fn import(store: &mut Store, bytes: &[u8]) -> CalendarImportReport {
+        store
+            .import_calendar(bytes, &CalendarImportOptions::default())
+            .unwrap()
+    }
+
+    fn outcomes(report: &CalendarImportReport) -> Vec<(String, Outcome)> {
+        report
+            .meetings
+            .iter()
+            .map(|m| {
+                (
+                    format!("{} {}", m.start.format("%m-%d %H:%M"), m.summary),
+                    m.outcome,
+                )
+            })
+            .collect()
+    }
+
+    fn meeting_rows(store: &Store) -> i64 {
+        store
+            .conn()
+            .query_row("SELECT COUNT(*) FROM meetings", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// What the Google export holds from 4 November to 2 February, by start.
+    fn google_meetings(outcome: Outcome) -> Vec<(String, Outcome)> {
+        let sync = "Weekly sync with Ana";
+        [
+            format!("11-09 09:00 {sync}"),
+            format!("11-16 09:00 {sync}"),
+            "11-18 00:00 Web Summit".into(),
+            format!("12-01 13:00 {sync} (moved)"),
+            "12-03 15:00 Coffee with Bob".into(),
+            format!("12-07 09:00 {sync}"),
+            "12-10 08:00 Pitch practice".into(),
+            format!("12-14 09:00 {sync}"),
+            format!("12-21 09:00 {sync}"),
+            format!("12-28 09:00 {sync}"),
+            format!("01-04 09:00 {sync}"),
+            format!("01-11 09:00 {sync}"),
+            format!("01-18 09:00 {sync}"),
+            format!("01-25 09:00 {sync}"),
+            format!("02-01 09:00 {sync}"),
+        ]
+        .into_iter()
+        .map(|m| (m, outcome))
+        .collect()
+    }
+
+    #[test]
+    fn importing_a_calendar_again_updates_its_meetings_instead_of_adding_them_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(&dir, 1);
+        let first = import(&mut store, GOOGLE);
+        assert_eq!(outcomes(&first), google_meetings(Outcome::Added));
+        assert!(first.skipped.is_empty(), "{:?}", first.skipped);
+        assert_eq!(meeting_rows(&store), 15);
+
+        let again = import(&mut store, GOOGLE);
+        assert_eq!(outcomes(&again), google_meetings(Outcome::Unchanged));
+        assert_eq!(meeting_rows(&store), 15);
+
+        let renamed = String::from_utf8(GOOGLE.to_vec())
+            .unwrap()
+            .replace("SUMMARY:Coffee with Bob", "SUMMARY:Coffee with Bob Stone");
+        let changed = import(&mut store, renamed.as_bytes());
+        let mut expected = google_meetings(Outcome::Unchanged);
+        expected[4] = ("12-03 15:00 Coffee with Bob Stone".into(), Outcome::Updated);
+        assert_eq!(outcomes(&changed), expected);
+        assert_eq!(meeting_rows(&store), 15);
+
+        let before = store.read_model_snapshot().unwrap();
+        store.rebuild_read_model().unwrap();
+        assert_eq!(store.read_model_snapshot().unwrap(), before);
+    }
+
+    #[test]
+    fn a_dry_run_reports_the_meetings_and_writes_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(&dir, 1);
+        let options = CalendarImportOptions {
+            dry_run: true,
+            ..Default::default()
+        };
+        let report = store.import_calendar(GOOGLE, &options).unwrap();
+        assert_eq!(outcomes(&report), google_meetings(Outcome::Added));
+        assert_eq!(meeting_rows(&store), 0);
+    }
+
+    #[test]
+    fn the_answer_to_how_it_went_survives_importing_the_calendar_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(&dir, 1);
+        let first = import(&mut store, GOOGLE);
+        let coffee = first.meetings[4].id.clone();
+        store
+            .write(|w| {
+                w.update(coffee.as_str(), DocKind::Meeting, |m: &mut Meeting| {
+                    m.prompt = MeetingPrompt::Dismissed;
+                    Ok(())
+                })
+            })
+            .unwrap();
+        let again = import(&mut store, GOOGLE);
+        assert_eq!(outcomes(&again), google_meetings(Outcome::Unchanged));
+        let kept: Meeting = store
+            .write(|w| w.read(coffee.as_str(), DocKind::Meeting))
+            .unwrap();
+        assert_eq!(kept.prompt, MeetingPrompt::Dismissed);
+    }
+
+    #[test]
+    fn two_devices_importing_one_calendar_give_its_meetings_the_same_ids() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let ids = |report: CalendarImportReport| -> Vec<MeetingId> {
+            report.meetings.into_iter().map(|m| m.id).collect()
+        };
+        let on_a = ids(import(&mut store(&a, 1), GOOGLE));
+        let on_b = ids(import(&mut store(&b, 2), GOOGLE));
+        assert_eq!(on_a, on_b);
+        assert_eq!(
+            on_a[0],
+            MeetingId::for_occurrence(
+                &"7kq3v2b9c1d8e0f4g5h6@google.com".into(),
+                Some(at("2026-11-09T09:00:00Z").timestamp_millis())
+            )
+        );
+    }
+
+    #[test]
+    fn attendees_are_matched_to_people_by_email_and_strangers_only_suggested() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(&dir, 1);
+        let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ana Müller\r\n\
+                    EMAIL:Ana.Mueller@Example.org\r\nEND:VCARD\r\n";
+        let cards = store
+            .import_vcards(card.as_bytes(), ImportOptions::default(), |_| {})
+            .unwrap();
+        let ana: PersonId = cards.cards[0].person_id.clone();
+        let report = import(&mut store, GOOGLE);
+        let guest =
+            |email: &str, name: Option<&str>, person: Option<&PersonId>, meetings| MeetingGuest {
+                email: email.into(),
+                name: name.map(str::to_string),
+                person: person.cloned(),
+                meetings,
+            };
+        assert_eq!(
+            report.guests,
+            vec![
+                guest(
+                    "ana.mueller@example.org",
+                    Some("Ana Müller"),
+                    Some(&ana),
+                    12
+                ),
+                guest("bob@stone.dev", None, None, 1),
+                guest("carla@diaz.example", Some("Carla Diaz"), None, 1),
+                guest("dana@ito.example", Some("Dana Ito"), None, 1),
+            ]
+        );
+        let new: Vec<&str> = report.new_people().map(|g| g.email.as_str()).collect();
+        assert_eq!(
+            new,
+            ["bob@stone.dev", "carla@diaz.example", "dana@ito.example"]
+        );
+        // Nobody was added for them.
+        assert_eq!(store.people(100).unwrap().len(), 1);
+    }
+}

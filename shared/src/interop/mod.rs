@@ -24,8 +24,10 @@
 mod backup;
 mod calendar;
 mod calendar_file;
+mod calendar_import;
 mod calendar_read;
 mod contact;
+mod file_kind;
 mod import;
 mod markdown;
 mod matching;
@@ -40,8 +42,12 @@ mod vcard_write;
 
 pub use backup::{Backup, BackupDocument, BACKUP_FORMAT};
 pub use calendar::CALENDAR_PRODID;
+pub use calendar_import::{
+    CalendarImportOptions, CalendarImportReport, ImportedMeeting, MeetingGuest,
+};
 pub use calendar_read::{read_calendar, CalendarWindow, MeetingOccurrence, ParsedCalendar};
 pub use contact::Contact;
+pub use file_kind::FileKind;
 pub use import::{parse_vcards, ImportOptions, ParsedVcards, VcardImport};
 pub use markdown::{DiaryFile, MarkdownLayout};
 pub(crate) use matching::match_keys;
