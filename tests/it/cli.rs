@@ -662,3 +662,76 @@ fn import_tells_a_calendar_from_contacts_and_a_spreadsheet_by_what_the_file_hold
     let refused = fails(d, &["import", csv.to_str().unwrap()]);
     assert!(refused.contains("is a CSV file"), "{refused}");
 }
+
+#[test]
+fn meetings_that_ended_wait_for_a_capture_until_dismissed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let when = |days: i64| (chrono::Utc::now() + Duration::days(days)).format("%Y%m%d");
+    let event = |uid: &str, day: String, summary: &str, guest: &str| {
+        format!(
+            "BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTART:{day}T150000Z\r\nDTEND:{day}T153000Z\r\n\
+             SUMMARY:{summary}\r\nLOCATION:https://meet.google.com/abc-defg-hij\r\n\
+             ATTENDEE;CN=Me:mailto:me@example.com\r\n{guest}END:VEVENT\r\n"
+        )
+    };
+    let calendar = d.join("calendar.ics");
+    std::fs::write(
+        &calendar,
+        format!(
+            "BEGIN:VCALENDAR\r\n{}{}{}END:VCALENDAR\r\n",
+            event(
+                "past@x",
+                when(-1).to_string(),
+                "Intro call",
+                "ATTENDEE;CN=Rosa Diaz:mailto:rosa@diaz.example\r\n"
+            ),
+            event("alone@x", when(-2).to_string(), "Focus time", ""),
+            event(
+                "future@x",
+                when(2).to_string(),
+                "Pitch",
+                "ATTENDEE:mailto:kim@example.com\r\n"
+            ),
+        ),
+    )
+    .unwrap();
+    ok(
+        d,
+        &[
+            "import",
+            calendar.to_str().unwrap(),
+            "--me",
+            "me@example.com",
+        ],
+    );
+    let listed = json(d, &["meetings"]);
+    assert_eq!(listed["total"], 1, "{listed}");
+    let meeting = &listed["meetings"][0];
+    assert_eq!(meeting["summary"], "Intro call");
+    assert_eq!(meeting["channel"], "video");
+    assert_eq!(
+        meeting["guests"],
+        serde_json::json!([{"email": "rosa@diaz.example", "name": "Rosa Diaz", "person": null}])
+    );
+    let text = ok(d, &["meetings"]);
+    let id = meeting["id"].as_str().unwrap();
+    assert!(
+        text.starts_with("How did it go? (1)\n  • Intro call — "),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(", video with Rosa Diaz  [{}]", &id[..8])),
+        "{text}"
+    );
+
+    let said = ok(d, &["meetings", "dismiss", &id[..8]]);
+    assert_eq!(said, format!("Dismissed meeting {}.\n", &id[..8]));
+    assert_eq!(ok(d, &["meetings"]), "No meeting waits for a capture.\n");
+    assert_eq!(json(d, &["meetings"])["total"], 0);
+    let unknown = fails(d, &["meetings", "dismiss", "ffff0000"]);
+    assert!(
+        unknown.contains("no meeting has an id starting with ffff0000"),
+        "{unknown}"
+    );
+}

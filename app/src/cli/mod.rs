@@ -4,6 +4,7 @@
 mod actions;
 mod capture;
 mod interop;
+mod meetings;
 mod report;
 mod sync;
 
@@ -36,6 +37,8 @@ pub enum Command {
     People(report::PeopleArgs),
     /// Every conversation with one person, in time order.
     Diary(report::DiaryArgs),
+    /// Calendar meetings that ended and wait for a capture; dismiss one.
+    Meetings(meetings::MeetingsArgs),
     /// Value calls against casual chats for a week, and who deserves a value call.
     Review(report::ReviewArgs),
     /// Mark the thank-yous owed to someone as sent.
@@ -85,6 +88,7 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::People(args) => report::people(&dir, args),
         Command::Diary(args) => report::diary(&dir, args),
         Command::Review(args) => report::review(&dir, args),
+        Command::Meetings(args) => meetings::meetings(&dir, args),
         Command::Thanked(args) => actions::thanked(&dir, args),
         Command::Done(args) => actions::done(&dir, args),
         Command::Move(args) => actions::move_follow_up(&dir, args),

@@ -617,3 +617,95 @@ mod importing {
         assert_eq!(store.people(100).unwrap().len(), 1);
     }
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+mod asking {
+    use super::*;
+    use crate::api::{Reply, Request};
+    use crate::env::{ManualClock, SeededEntropy};
+    use crate::interop::CalendarImportOptions;
+    use crate::model::{Channel, MeetingPrompt};
+    use crate::queries::{Guest, MeetingsToAsk};
+    use crate::Store;
+
+    fn asked(store: &mut Store) -> MeetingsToAsk {
+        match store.answer(&Request::MeetingsToAsk { limit: 10 }) {
+            Reply::Meetings(m) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn summaries(m: &MeetingsToAsk) -> Vec<(&str, Channel)> {
+        m.meetings
+            .iter()
+            .map(|m| (m.summary.as_str(), m.channel))
+            .collect()
+    }
+
+    #[test]
+    fn meetings_that_ended_with_others_are_asked_about_until_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::at(at("2026-12-04T12:00:00Z"));
+        let mut store = Store::open(
+            &dir.path().join("store.sqlite"),
+            Box::new(clock.clone()),
+            Box::new(SeededEntropy::new(1)),
+        )
+        .unwrap();
+        store
+            .import_calendar(GOOGLE, &CalendarImportOptions::default())
+            .unwrap();
+        // Not the all-day summit, not the cancelled pitch, not what has not ended.
+        let now = asked(&mut store);
+        assert_eq!(
+            summaries(&now),
+            vec![
+                ("Coffee with Bob", Channel::InPerson),
+                ("Weekly sync with Ana (moved)", Channel::Video),
+                ("Weekly sync with Ana", Channel::Video),
+                ("Weekly sync with Ana", Channel::Video),
+            ]
+        );
+        assert_eq!(now.total, 4);
+        let coffee = &now.meetings[0];
+        assert_eq!(coffee.end, at("2026-12-03T16:00:00Z"));
+        // Carla declined; Lena is the user.
+        assert_eq!(
+            coffee.guests,
+            vec![Guest {
+                email: "bob@stone.dev".into(),
+                name: None,
+                person: None
+            }]
+        );
+
+        let dismiss = Request::AnswerMeeting {
+            id: coffee.id.clone(),
+            answer: MeetingPrompt::Dismissed,
+        };
+        assert_eq!(store.answer(&dismiss), Reply::Done);
+        let not_networking = Request::AnswerMeeting {
+            id: now.meetings[3].id.clone(),
+            answer: MeetingPrompt::NotNetworking,
+        };
+        assert_eq!(store.answer(&not_networking), Reply::Done);
+        let left = asked(&mut store);
+        assert_eq!(
+            summaries(&left),
+            vec![
+                ("Weekly sync with Ana (moved)", Channel::Video),
+                ("Weekly sync with Ana", Channel::Video),
+            ]
+        );
+        assert_eq!(left.total, 2);
+
+        // Monday's sync ends at 9:30 on 7 December; importing again asks nothing twice.
+        clock.set(at("2026-12-07T09:30:00Z"));
+        store
+            .import_calendar(GOOGLE, &CalendarImportOptions::default())
+            .unwrap();
+        let later = asked(&mut store);
+        assert_eq!(later.total, 3);
+        assert_eq!(later.meetings[0].start, at("2026-12-07T09:00:00Z"));
+    }
+}
