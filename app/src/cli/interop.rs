@@ -130,7 +130,8 @@ fn print_calendar_report(report: &CalendarImportReport) {
             format::short(&meeting.id)
         ));
     }
-    for guest in &report.guests {
+    for invited in &report.guests {
+        let guest = &invited.guest;
         let name = guest.name.as_deref().unwrap_or("");
         match &guest.person {
             Some(id) => out(&format!(

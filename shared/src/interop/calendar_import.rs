@@ -13,6 +13,7 @@ use super::calendar_read::{read_calendar, CalendarWindow, MeetingOccurrence};
 use super::matching::{backfill_keys, people_with_key, KeyKind};
 use super::report::{Outcome, Skipped};
 use crate::model::{DocKind, Meeting, MeetingId, MeetingPrompt, PersonId};
+use crate::queries::Guest;
 use crate::{Error, Result, Store, Writer};
 
 /// How to import a calendar.
@@ -35,13 +36,11 @@ pub struct ImportedMeeting {
     pub outcome: Outcome,
 }
 
-/// Someone invited to the imported meetings, and who they are among the user's people.
+/// Someone invited to the imported meetings, and who they are among the user's
+/// people (`guest.person` is `None` for a person to add).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeetingGuest {
-    pub email: String,
-    pub name: Option<String>,
-    /// The person with this address; `None`: nobody has it yet (a person to add).
-    pub person: Option<PersonId>,
+    pub guest: Guest,
     /// How many of the imported meetings they are invited to.
     pub meetings: usize,
 }
@@ -67,7 +66,7 @@ impl CalendarImportReport {
 
     /// The guests nobody among the user's people has the address of.
     pub fn new_people(&self) -> impl Iterator<Item = &MeetingGuest> {
-        self.guests.iter().filter(|g| g.person.is_none())
+        self.guests.iter().filter(|g| g.guest.person.is_none())
     }
 
     /// One line saying what happened, for a status bar or a terminal.
@@ -186,20 +185,22 @@ fn guests(w: &Writer<'_>, occurrences: &[MeetingOccurrence]) -> Result<Vec<Meeti
                 continue;
             }
             seen.push(a.email.as_str());
-            let guest = by_email.entry(&a.email).or_insert_with(|| MeetingGuest {
-                email: a.email.clone(),
-                name: None,
-                person: None,
+            let invited = by_email.entry(&a.email).or_insert_with(|| MeetingGuest {
+                guest: Guest {
+                    email: a.email.clone(),
+                    name: None,
+                    person: None,
+                },
                 meetings: 0,
             });
-            guest.meetings += 1;
-            if guest.name.is_none() {
-                guest.name.clone_from(&a.name);
+            invited.meetings += 1;
+            if invited.guest.name.is_none() {
+                invited.guest.name.clone_from(&a.name);
             }
         }
     }
     let mut out: Vec<MeetingGuest> = by_email.into_values().collect();
-    for guest in &mut out {
+    for MeetingGuest { guest, .. } in &mut out {
         guest.person = people_with_key(w.tx(), KeyKind::Email, &guest.email)?
             .into_iter()
             .next()

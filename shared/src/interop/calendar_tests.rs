@@ -432,6 +432,7 @@ mod importing {
         CalendarImportOptions, CalendarImportReport, ImportOptions, MeetingGuest, Outcome,
     };
     use crate::model::{DocKind, Meeting, MeetingId, MeetingPrompt, PersonId};
+    use crate::queries::Guest;
     use crate::Store;
 
     fn store(dir: &tempfile::TempDir, seed: u64) -> Store {
@@ -589,9 +590,11 @@ mod importing {
         let report = import(&mut store, GOOGLE);
         let guest =
             |email: &str, name: Option<&str>, person: Option<&PersonId>, meetings| MeetingGuest {
-                email: email.into(),
-                name: name.map(str::to_string),
-                person: person.cloned(),
+                guest: Guest {
+                    email: email.into(),
+                    name: name.map(str::to_string),
+                    person: person.cloned(),
+                },
                 meetings,
             };
         assert_eq!(
@@ -608,7 +611,10 @@ mod importing {
                 guest("dana@ito.example", Some("Dana Ito"), None, 1),
             ]
         );
-        let new: Vec<&str> = report.new_people().map(|g| g.email.as_str()).collect();
+        let new: Vec<&str> = report
+            .new_people()
+            .map(|g| g.guest.email.as_str())
+            .collect();
         assert_eq!(
             new,
             ["bob@stone.dev", "carla@diaz.example", "dana@ito.example"]
