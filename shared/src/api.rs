@@ -12,8 +12,11 @@ use crate::commands::{CaptureDraft, Captured, InteractionEdit, PersonEdit, Refer
 use crate::interop::{
     ImportOptions, ImportProgress, ImportReport, MarkdownLayout, VcardImport, VcardVersion,
 };
-use crate::model::{Day, EventId, InteractionId, PersonId, RecordId, ReferralId, ReferralStatus};
-use crate::queries::{Diary, EventName, EventPage, PersonSummary, Review, Today};
+use crate::model::{
+    Day, EventId, InteractionId, MeetingId, MeetingPrompt, PersonId, RecordId, ReferralId,
+    ReferralStatus,
+};
+use crate::queries::{Diary, EventName, EventPage, MeetingsToAsk, PersonSummary, Review, Today};
 use crate::{Error, Result, Store};
 
 mod bytes;
@@ -89,6 +92,15 @@ pub enum Request {
     },
     EventPage {
         id: EventId,
+    },
+    /// Meetings that have ended and still wait for "how did it go?", at most `limit`.
+    MeetingsToAsk {
+        limit: usize,
+    },
+    /// The answer to a meeting's "how did it go?".
+    AnswerMeeting {
+        id: MeetingId,
+        answer: MeetingPrompt,
     },
     /// A local setting of this device.
     Setting {
@@ -169,6 +181,7 @@ pub enum Reply {
     Review(Review),
     Events(Vec<EventName>),
     EventPage(EventPage),
+    Meetings(MeetingsToAsk),
     Setting(Option<String>),
     /// An export's text.
     Exported(String),
@@ -205,6 +218,7 @@ from_reply! {
     Review => Review,
     Events => Vec<EventName>,
     EventPage => EventPage,
+    Meetings => MeetingsToAsk,
     Setting => Option<String>,
     Exported => String,
     Import => ImportState,
@@ -301,6 +315,8 @@ impl Request {
             Request::Review { .. } => "review",
             Request::Events { .. } => "events",
             Request::EventPage { .. } => "event_page",
+            Request::MeetingsToAsk { .. } => "meetings_to_ask",
+            Request::AnswerMeeting { .. } => "answer_meeting",
             Request::Setting { .. } => "setting",
             Request::SetSetting { .. } => "set_setting",
             Request::Export { .. } => "export",
@@ -321,6 +337,7 @@ impl Request {
                 | Request::Review { .. }
                 | Request::Events { .. }
                 | Request::EventPage { .. }
+                | Request::MeetingsToAsk { .. }
                 | Request::Setting { .. }
                 | Request::Export { .. }
         )
@@ -457,6 +474,11 @@ impl Store {
             }
             Request::Events { limit } => Reply::Events(self.events(*limit)?),
             Request::EventPage { id } => Reply::EventPage(self.event_page(id)?),
+            Request::MeetingsToAsk { limit } => Reply::Meetings(self.meetings_to_ask(*limit)?),
+            Request::AnswerMeeting { id, answer } => {
+                self.answer_meeting(id, answer)?;
+                Reply::Done
+            }
             Request::Setting { key } => Reply::Setting(self.setting(key)?),
             Request::SetSetting { key, value } => {
                 self.set_setting(key, value.as_deref())?;

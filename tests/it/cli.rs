@@ -571,3 +571,167 @@ fn a_read_only_data_folder_still_shows_and_exports_but_refuses_changes() {
 
     set(&d, 0o700);
 }
+
+#[test]
+fn import_tells_a_calendar_from_contacts_and_a_spreadsheet_by_what_the_file_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Named .txt: the content decides, not the name.
+    let yesterday = (chrono::Utc::now() - Duration::days(1)).format("%Y%m%d");
+    let calendar = d.join("calendar.txt");
+    std::fs::write(
+        &calendar,
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:call-1@example.com\r\n\
+             DTSTART:{yesterday}T150000Z\r\nDTEND:{yesterday}T153000Z\r\nSUMMARY:Intro call\r\n\
+             ORGANIZER;CN=Me:mailto:me@example.com\r\n\
+             ATTENDEE;CN=Rosa Diaz:mailto:rosa@diaz.example\r\nEND:VEVENT\r\n\
+             BEGIN:VEVENT\r\nUID:broken\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        ),
+    )
+    .unwrap();
+    let first = ok(
+        d,
+        &[
+            "import",
+            calendar.to_str().unwrap(),
+            "--me",
+            "me@example.com",
+        ],
+    );
+    let lines: Vec<&str> = first.lines().collect();
+    assert_eq!(lines.len(), 4, "{first}");
+    assert!(lines[0].starts_with("line     3  added      "), "{first}");
+    assert!(lines[0].contains(" 15:00 UTC  Intro call  "), "{first}");
+    assert_eq!(
+        lines[1],
+        "guest  rosa@diaz.example Rosa Diaz  new: not among your people"
+    );
+    assert_eq!(lines[2], "line    11  skipped: the event has no DTSTART");
+    assert_eq!(
+        lines[3],
+        "1 meetings added, 0 updated, 0 unchanged; 0 guests known, 1 new; 1 skipped"
+    );
+    let again = ok(
+        d,
+        &[
+            "import",
+            calendar.to_str().unwrap(),
+            "--me",
+            "me@example.com",
+        ],
+    );
+    assert!(
+        again.ends_with(
+            "0 meetings added, 0 updated, 1 unchanged; 0 guests known, 1 new; 1 skipped\n"
+        ),
+        "{again}"
+    );
+    // The guest was offered, not added.
+    assert_eq!(json(d, &["people"]), serde_json::json!([]));
+
+    let contacts = d.join("contacts.txt");
+    std::fs::write(
+        &contacts,
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Rosa Diaz\r\nEMAIL:rosa@diaz.example\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+    let added = ok(d, &["import", contacts.to_str().unwrap()]);
+    assert!(added.contains("added      Rosa Diaz"), "{added}");
+    let known = ok(
+        d,
+        &[
+            "import",
+            calendar.to_str().unwrap(),
+            "--me",
+            "me@example.com",
+        ],
+    );
+    assert!(
+        known.contains("\nguest  rosa@diaz.example Rosa Diaz  is "),
+        "{known}"
+    );
+    assert!(known.contains("1 guests known, 0 new"), "{known}");
+
+    let csv = d.join("Connections.csv");
+    std::fs::write(
+        &csv,
+        "First Name,Last Name,Email Address\nAna,Lima,ana@lima.example\n",
+    )
+    .unwrap();
+    let refused = fails(d, &["import", csv.to_str().unwrap()]);
+    assert!(refused.contains("is a CSV file"), "{refused}");
+}
+
+#[test]
+fn meetings_that_ended_wait_for_a_capture_until_dismissed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let when = |days: i64| (chrono::Utc::now() + Duration::days(days)).format("%Y%m%d");
+    let event = |uid: &str, day: String, summary: &str, guest: &str| {
+        format!(
+            "BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTART:{day}T150000Z\r\nDTEND:{day}T153000Z\r\n\
+             SUMMARY:{summary}\r\nLOCATION:https://meet.google.com/abc-defg-hij\r\n\
+             ATTENDEE;CN=Me:mailto:me@example.com\r\n{guest}END:VEVENT\r\n"
+        )
+    };
+    let calendar = d.join("calendar.ics");
+    std::fs::write(
+        &calendar,
+        format!(
+            "BEGIN:VCALENDAR\r\n{}{}{}END:VCALENDAR\r\n",
+            event(
+                "past@x",
+                when(-1).to_string(),
+                "Intro call",
+                "ATTENDEE;CN=Rosa Diaz:mailto:rosa@diaz.example\r\n"
+            ),
+            event("alone@x", when(-2).to_string(), "Focus time", ""),
+            event(
+                "future@x",
+                when(2).to_string(),
+                "Pitch",
+                "ATTENDEE:mailto:kim@example.com\r\n"
+            ),
+        ),
+    )
+    .unwrap();
+    ok(
+        d,
+        &[
+            "import",
+            calendar.to_str().unwrap(),
+            "--me",
+            "me@example.com",
+        ],
+    );
+    let listed = json(d, &["meetings"]);
+    assert_eq!(listed["total"], 1, "{listed}");
+    let meeting = &listed["meetings"][0];
+    assert_eq!(meeting["summary"], "Intro call");
+    assert_eq!(meeting["channel"], "video");
+    assert_eq!(
+        meeting["guests"],
+        serde_json::json!([{"email": "rosa@diaz.example", "name": "Rosa Diaz", "person": null}])
+    );
+    let text = ok(d, &["meetings"]);
+    let id = meeting["id"].as_str().unwrap();
+    assert!(
+        text.starts_with("How did it go? (1)\n  • Intro call — "),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(", video with Rosa Diaz  [{}]", &id[..8])),
+        "{text}"
+    );
+
+    let said = ok(d, &["meetings", "dismiss", &id[..8]]);
+    assert_eq!(said, format!("Dismissed meeting {}.\n", &id[..8]));
+    assert_eq!(ok(d, &["meetings"]), "No meeting waits for a capture.\n");
+    assert_eq!(json(d, &["meetings"])["total"], 0);
+    let unknown = fails(d, &["meetings", "dismiss", "ffff0000"]);
+    assert!(
+        unknown.contains("no meeting has an id starting with ffff0000"),
+        "{unknown}"
+    );
+}

@@ -4,7 +4,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use aftercall_shared::interop::{
-    parse_vcards, Backup, ImportOptions, ImportReport, MarkdownLayout, Outcome, VcardVersion,
+    parse_vcards, Backup, CalendarImportOptions, CalendarImportReport, FileKind, ImportOptions,
+    ImportReport, MarkdownLayout, Outcome, VcardVersion,
 };
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
@@ -14,11 +15,16 @@ use crate::format;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The vCard file (.vcf) exported from a phone or address book.
+    /// Contacts (.vcf) from a phone or address book, or a calendar (.ics): told
+    /// apart by what the file holds.
     file: PathBuf,
     /// Show what would be added and updated, but write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Your own email address in the calendar (repeat for more), so that you are
+    /// not counted among the people you met.
+    #[arg(long = "me", value_name = "EMAIL")]
+    me: Vec<String>,
 }
 
 /// What to export.
@@ -62,6 +68,20 @@ pub struct RestoreArgs {
 pub fn import(dir: &Path, args: ImportArgs) -> anyhow::Result<()> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
+    match FileKind::of(&bytes) {
+        FileKind::Calendar => return import_calendar(dir, &args, &bytes),
+        FileKind::Csv => bail!(
+            "{} is a CSV file: contacts come in as vCards (.vcf) for now; export them as vCards",
+            args.file.display()
+        ),
+        FileKind::Vcards | FileKind::Unknown => {}
+    }
+    if !args.me.is_empty() {
+        bail!(
+            "--me is for calendars; {} holds contacts",
+            args.file.display()
+        );
+    }
     let parsed = parse_vcards(&bytes);
     if parsed.contacts.is_empty() {
         let first = parsed
@@ -86,13 +106,60 @@ pub fn import(dir: &Path, args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn import_calendar(dir: &Path, args: &ImportArgs, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut store = crate::data::open_store(dir)?;
+    let report = store.import_calendar(
+        bytes,
+        &CalendarImportOptions {
+            dry_run: args.dry_run,
+            owner: args.me.clone(),
+        },
+    )?;
+    print_calendar_report(&report);
+    Ok(())
+}
+
+fn print_calendar_report(report: &CalendarImportReport) {
+    for meeting in &report.meetings {
+        out(&format!(
+            "line {:>5}  {:<9}  {}  {}  {}",
+            meeting.line,
+            outcome_word(meeting.outcome),
+            meeting.start.format("%Y-%m-%d %H:%M UTC"),
+            meeting.summary,
+            format::short(&meeting.id)
+        ));
+    }
+    for invited in &report.guests {
+        let guest = &invited.guest;
+        let name = guest.name.as_deref().unwrap_or("");
+        match &guest.person {
+            Some(id) => out(&format!(
+                "guest  {} {name}  is {}",
+                guest.email,
+                format::short(id)
+            )),
+            None => out(&format!(
+                "guest  {} {name}  new: not among your people",
+                guest.email
+            )),
+        }
+    }
+    print_skipped(&report.skipped, &report.notes);
+    out(&report.summary());
+}
+
+fn outcome_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Added => "added",
+        Outcome::Updated => "updated",
+        Outcome::Unchanged => "unchanged",
+    }
+}
+
 fn print_report(report: &ImportReport) {
     for card in &report.cards {
-        let what = match card.outcome {
-            Outcome::Added => "added",
-            Outcome::Updated => "updated",
-            Outcome::Unchanged => "unchanged",
-        };
+        let what = outcome_word(card.outcome);
         out(&format!(
             "line {:>5}  {what:<9}  {}  {}",
             card.line,
@@ -100,18 +167,22 @@ fn print_report(report: &ImportReport) {
             format::short(&card.person_id)
         ));
     }
-    for s in &report.skipped {
+    print_skipped(&report.skipped, &report.notes);
+    out(&report.summary());
+}
+
+fn print_skipped(skipped: &[aftercall_shared::interop::Skipped], notes: &[String]) {
+    for s in skipped {
         let what = if s.whole_card {
-            "card skipped"
+            "skipped"
         } else {
             "line skipped"
         };
         out(&format!("line {:>5}  {what}: {}", s.line, s.reason));
     }
-    for note in &report.notes {
+    for note in notes {
         out(&format!("note: {note}"));
     }
-    out(&report.summary());
 }
 
 pub fn export(dir: &Path, args: ExportArgs) -> anyhow::Result<()> {

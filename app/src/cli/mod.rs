@@ -4,6 +4,7 @@
 mod actions;
 mod capture;
 mod interop;
+mod meetings;
 mod report;
 mod sync;
 
@@ -36,6 +37,8 @@ pub enum Command {
     People(report::PeopleArgs),
     /// Every conversation with one person, in time order.
     Diary(report::DiaryArgs),
+    /// Calendar meetings that ended and wait for a capture; dismiss one.
+    Meetings(meetings::MeetingsArgs),
     /// Value calls against casual chats for a week, and who deserves a value call.
     Review(report::ReviewArgs),
     /// Mark the thank-yous owed to someone as sent.
@@ -50,7 +53,7 @@ pub enum Command {
     Delete(actions::IdArgs),
     /// Bring back something deleted (by id), or restore a backup (FILE.json) into an empty store.
     Restore(interop::RestoreArgs),
-    /// Add or update people from a phone's or address book's contacts (.vcf).
+    /// Add or update people from contacts (.vcf), or meetings from a calendar (.ics).
     Import(interop::ImportArgs),
     /// Write people, conversations or the diary out: vcf, ics, csv, json (backup) or md.
     Export(interop::ExportArgs),
@@ -85,6 +88,7 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::People(args) => report::people(&dir, args),
         Command::Diary(args) => report::diary(&dir, args),
         Command::Review(args) => report::review(&dir, args),
+        Command::Meetings(args) => meetings::meetings(&dir, args),
         Command::Thanked(args) => actions::thanked(&dir, args),
         Command::Done(args) => actions::done(&dir, args),
         Command::Move(args) => actions::move_follow_up(&dir, args),

@@ -131,6 +131,15 @@ fn person_edit() -> impl Strategy<Value = PersonEdit> {
         })
 }
 
+fn meeting_answer() -> impl Strategy<Value = MeetingPrompt> {
+    prop_oneof![
+        Just(MeetingPrompt::Asked),
+        id().prop_map(|interaction| MeetingPrompt::Captured { interaction }),
+        Just(MeetingPrompt::Dismissed),
+        Just(MeetingPrompt::NotNetworking),
+    ]
+}
+
 fn request() -> impl Strategy<Value = Request> {
     let limit = 0usize..10_000;
     prop_oneof![
@@ -156,6 +165,8 @@ fn request() -> impl Strategy<Value = Request> {
         }),
         limit.prop_map(|limit| Request::Events { limit }),
         id().prop_map(|id| Request::EventPage { id }),
+        (0usize..10_000).prop_map(|limit| Request::MeetingsToAsk { limit }),
+        (id(), meeting_answer()).prop_map(|(id, answer)| Request::AnswerMeeting { id, answer }),
         text().prop_map(|key| Request::Setting { key }),
         (text(), prop::option::of(text()))
             .prop_map(|(key, value)| Request::SetSetting { key, value }),
@@ -166,7 +177,7 @@ fn request() -> impl Strategy<Value = Request> {
     ]
 }
 
-const VARIANTS: usize = 23;
+const VARIANTS: usize = 25;
 
 proptest! {
     #[test]

@@ -1,6 +1,6 @@
 //! Deleting and restoring records. A delete is a tombstone, never an erasure.
 
-use crate::model::{DocKind, Event, Interaction, Person, RecordId};
+use crate::model::{DocKind, Event, Interaction, Meeting, Person, RecordId};
 use crate::{Result, Store};
 
 impl Store {
@@ -28,6 +28,10 @@ impl Store {
             }),
             DocKind::Event => w.update(id, kind, |e: &mut Event| {
                 e.deleted = deleted;
+                Ok(())
+            }),
+            DocKind::Meeting => w.update(id, kind, |m: &mut Meeting| {
+                m.deleted = deleted;
                 Ok(())
             }),
         })

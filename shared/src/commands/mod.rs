@@ -7,6 +7,7 @@ mod delete;
 mod edit;
 mod follow_up;
 mod lookup;
+mod meeting;
 mod referral;
 
 pub use capture::{CaptureDraft, Captured, CapturedPerson, EventRef, PersonRef, ReferralDraft};

@@ -202,7 +202,7 @@ fn weight(with: Shared, names: NameLikeness, other_uid: bool) -> Option<u32> {
 }
 
 /// The live people who have this key, earliest written first.
-fn people_with_key(conn: &Connection, kind: KeyKind, key: &str) -> Result<Vec<String>> {
+pub(crate) fn people_with_key(conn: &Connection, kind: KeyKind, key: &str) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT k.person_id FROM person_keys k JOIN people p ON p.id = k.person_id
          WHERE k.kind = ?1 AND k.key = ?2 AND p.deleted = 0

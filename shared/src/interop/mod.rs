@@ -23,7 +23,11 @@
 
 mod backup;
 mod calendar;
+mod calendar_file;
+mod calendar_import;
+mod calendar_read;
 mod contact;
+mod file_kind;
 mod import;
 mod markdown;
 mod matching;
@@ -38,7 +42,12 @@ mod vcard_write;
 
 pub use backup::{Backup, BackupDocument, BACKUP_FORMAT};
 pub use calendar::CALENDAR_PRODID;
+pub use calendar_import::{
+    CalendarImportOptions, CalendarImportReport, ImportedMeeting, MeetingGuest,
+};
+pub use calendar_read::{read_calendar, CalendarWindow, MeetingOccurrence, ParsedCalendar};
 pub use contact::Contact;
+pub use file_kind::FileKind;
 pub use import::{parse_vcards, ImportOptions, ParsedVcards, VcardImport};
 pub use markdown::{DiaryFile, MarkdownLayout};
 pub(crate) use matching::match_keys;
@@ -48,5 +57,7 @@ pub use spreadsheet::CSV_COLUMNS;
 pub use vcard_read::MAX_PHOTO_BYTES;
 pub use vcard_write::VcardVersion;
 
+#[cfg(test)]
+mod calendar_tests;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

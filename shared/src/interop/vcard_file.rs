@@ -285,7 +285,7 @@ fn split_unquoted(text: &str, sep: u8) -> Vec<&str> {
 }
 
 /// Where the name and parameters of a property end (the first `:` outside quotes).
-fn property_colon(line: &[u8]) -> Option<usize> {
+pub(super) fn property_colon(line: &[u8]) -> Option<usize> {
     let mut quoted = false;
     for (i, &b) in line.iter().enumerate() {
         match b {
@@ -305,7 +305,7 @@ fn is_base64_text(line: &[u8]) -> bool {
 
 /// The file's bytes without a UTF-8 byte-order mark, and UTF-16 with a byte-order
 /// mark as UTF-8. Everything else is decoded a property at a time.
-fn without_bom(bytes: &[u8]) -> Cow<'_, [u8]> {
+pub(super) fn without_bom(bytes: &[u8]) -> Cow<'_, [u8]> {
     match encoding_rs::Encoding::for_bom(bytes) {
         Some((encoding, bom)) if encoding == encoding_rs::UTF_8 => Cow::Borrowed(&bytes[bom..]),
         Some((encoding, _)) => {

@@ -15,6 +15,7 @@ pub enum DocKind {
     Person,
     Interaction,
     Event,
+    Meeting,
 }
 
 /// What a conversation was: the distinction the whole app is built around.
@@ -107,6 +108,18 @@ pub enum ReferralStatus {
     Talked,
 }
 
+/// The state of a [`super::MeetingPrompt`] without the conversation it names, as
+/// lists carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeetingPromptState {
+    #[default]
+    Asked,
+    Captured,
+    Dismissed,
+    NotNetworking,
+}
+
 macro_rules! words {
     ($ty:ty, $what:literal, $( $variant:path => [$($word:literal),+] ),+ $(,)?) => {
         impl $ty {
@@ -160,6 +173,7 @@ words!(DocKind, "record kind",
     DocKind::Person => ["person"],
     DocKind::Interaction => ["interaction"],
     DocKind::Event => ["event"],
+    DocKind::Meeting => ["meeting"],
 );
 words!(InteractionKind, "kind",
     InteractionKind::Value => ["value", "value-call"],
@@ -177,6 +191,12 @@ words!(ThankYouState, "thank-you state",
     ThankYouState::NotNeeded => ["not_needed", "not-needed", "none"],
     ThankYouState::ToSend => ["to_send", "to-send"],
     ThankYouState::Sent => ["sent"],
+);
+words!(MeetingPromptState, "meeting state",
+    MeetingPromptState::Asked => ["asked"],
+    MeetingPromptState::Captured => ["captured"],
+    MeetingPromptState::Dismissed => ["dismissed"],
+    MeetingPromptState::NotNetworking => ["not_networking", "not-networking"],
 );
 words!(ReferralStatus, "referral status",
     ReferralStatus::Suggested => ["suggested"],

@@ -8,16 +8,22 @@
 mod event;
 mod interaction;
 mod kinds;
+mod meeting;
 mod person;
 mod referral;
 mod vocab;
 
 pub use event::Event;
 pub use interaction::{FollowUp, Interaction};
-pub use kinds::{Channel, DocKind, InteractionKind, ReferralStatus, ThankYou, ThankYouState};
+pub use kinds::{
+    Channel, DocKind, InteractionKind, MeetingPromptState, ReferralStatus, ThankYou, ThankYouState,
+};
+pub use meeting::{Attendee, Meeting, MeetingPrompt};
 pub use person::{Person, PostalAddress, RelatedName};
 pub use referral::Referral;
-pub use vocab::{Day, EventId, InteractionId, PersonId, RecordId, ReferralId};
+pub use vocab::{
+    CalendarUid, Day, EventId, InteractionId, MeetingId, PersonId, RecordId, ReferralId,
+};
 
 /// Any one record, as the read model is written from it.
 #[derive(Debug, Clone)]
@@ -25,6 +31,7 @@ pub enum Record {
     Person(Person),
     Interaction(Interaction),
     Event(Event),
+    Meeting(Meeting),
 }
 
 impl From<Person> for Record {
@@ -42,5 +49,11 @@ impl From<Interaction> for Record {
 impl From<Event> for Record {
     fn from(e: Event) -> Self {
         Record::Event(e)
+    }
+}
+
+impl From<Meeting> for Record {
+    fn from(m: Meeting) -> Self {
+        Record::Meeting(m)
     }
 }

@@ -67,6 +67,19 @@ macro_rules! id_type {
                 String::column_result(value).map($name)
             }
         }
+
+        impl Reconcile for $name {
+            type Key<'a> = autosurgeon::reconcile::NoKey;
+            fn reconcile<R: Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+                reconciler.str(&self.0)
+            }
+        }
+
+        impl Hydrate for $name {
+            fn hydrate_string(s: &'_ str) -> Result<Self, HydrateError> {
+                Ok($name(s.to_string()))
+            }
+        }
     };
 }
 
@@ -90,6 +103,15 @@ id_type!(
     /// The id of a record of any kind (what delete and restore take).
     RecordId
 );
+id_type!(
+    /// A meeting's id (one occurrence of a calendar's meeting).
+    MeetingId
+);
+id_type!(
+    /// A calendar event's `UID`, as the calendar gives it: the same for every
+    /// occurrence of a recurring meeting.
+    CalendarUid
+);
 
 macro_rules! into_record_id {
     ($($name:ident),+) => {$(
@@ -100,7 +122,7 @@ macro_rules! into_record_id {
         }
     )+};
 }
-into_record_id!(PersonId, InteractionId, EventId);
+into_record_id!(PersonId, InteractionId, EventId, MeetingId);
 
 macro_rules! ref_into_record_id {
     ($($name:ident),+) => {$(
@@ -111,7 +133,7 @@ macro_rules! ref_into_record_id {
         }
     )+};
 }
-ref_into_record_id!(PersonId, InteractionId, EventId, RecordId);
+ref_into_record_id!(PersonId, InteractionId, EventId, MeetingId, RecordId);
 
 /// A calendar day with no time or zone: a follow-up's date, an event's date, the
 /// day a thank-you went out. Written `YYYY-MM-DD` on disk, in documents and in JSON.

@@ -4,6 +4,7 @@
 mod counts;
 mod diary;
 mod events;
+mod meetings;
 mod people;
 mod review;
 mod rows;
@@ -12,6 +13,7 @@ mod today;
 pub use counts::RecordCounts;
 pub use diary::Diary;
 pub use events::EventPage;
+pub use meetings::{Guest, MeetingToAsk, MeetingsToAsk};
 pub use people::PersonSummary;
 pub use review::{CasualOnly, Review, WeekCounts};
 pub use rows::{EventName, InteractionRow, PersonDetail, PersonName, ReferralRow};

@@ -7,7 +7,7 @@ use automerge::AutoCommit;
 use autosurgeon::hydrate;
 use rusqlite::{params, Transaction};
 
-use crate::model::{DocKind, Event, Interaction, Person, Record};
+use crate::model::{DocKind, Event, Interaction, Meeting, Person, Record};
 use crate::{fold, Result};
 
 /// Writes the rows of one document, and the conversation counts of the people it touches.
@@ -59,6 +59,7 @@ pub(crate) fn decode(kind: DocKind, doc: &AutoCommit) -> Result<Record> {
         DocKind::Person => Record::Person(hydrate(doc)?),
         DocKind::Interaction => Record::Interaction(hydrate(doc)?),
         DocKind::Event => Record::Event(hydrate(doc)?),
+        DocKind::Meeting => Record::Meeting(hydrate(doc)?),
     })
 }
 
@@ -84,6 +85,7 @@ pub(crate) fn write_rows(
         Record::Person(p) => person(tx, rowid, id, p, rows).map(|()| Vec::new()),
         Record::Interaction(i) => interaction(tx, rowid, id, i, rows),
         Record::Event(e) => event(tx, id, e).map(|()| Vec::new()),
+        Record::Meeting(m) => meeting(tx, id, m, rows).map(|()| Vec::new()),
     }
 }
 
@@ -350,7 +352,7 @@ pub(crate) fn search_text(record: &Record) -> Option<(&'static str, String)> {
     match record {
         Record::Person(p) => person_text(p).map(|t| (Column::Own.table(), t)),
         Record::Interaction(i) => interaction_text(i).map(|t| (Column::Notes.table(), t)),
-        Record::Event(_) => None,
+        Record::Event(_) | Record::Meeting(_) => None,
     }
 }
 
@@ -370,7 +372,61 @@ fn event(tx: &Transaction<'_>, id: &str, e: &Event) -> Result<()> {
     Ok(())
 }
 
-const TABLES: [&str; 10] = [
+/// A meeting's row and its attendees' rows (the organiser after them, when not
+/// also invited).
+fn meeting(tx: &Transaction<'_>, id: &str, m: &Meeting, rows: Rows) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO meetings (id, calendar_uid, recurrence_id, start_at, end_at,
+            all_day, summary, location, link, cancelled, prompt, interaction_id, others, deleted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        id,
+        m.calendar_uid,
+        m.recurrence_id,
+        m.start,
+        m.end,
+        m.all_day,
+        m.summary,
+        m.location,
+        m.link,
+        m.cancelled,
+        m.prompt.state(),
+        m.prompt.interaction(),
+        m.others().count() as i64,
+        m.deleted,
+    ])?;
+    if rows == Rows::Replace {
+        tx.prepare_cached("DELETE FROM meeting_attendees WHERE meeting_id = ?1")?
+            .execute([id])?;
+    }
+    let mut ins = tx.prepare_cached(
+        "INSERT OR IGNORE INTO meeting_attendees (meeting_id, email, name, position, organiser,
+            is_owner, declined)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let organiser = m.organiser.iter().map(|a| (a, true));
+    for (position, (a, organises)) in m
+        .attendees
+        .iter()
+        .map(|a| (a, m.organiser.as_ref().is_some_and(|o| o.email == a.email)))
+        .chain(organiser)
+        .enumerate()
+    {
+        ins.execute(params![
+            id,
+            a.email,
+            a.name,
+            position as i64,
+            organises,
+            a.is_owner,
+            a.declined
+        ])?;
+    }
+    Ok(())
+}
+
+const TABLES: [&str; 12] = [
     "people",
     "person_keys",
     "interactions",
@@ -378,6 +434,8 @@ const TABLES: [&str; 10] = [
     "person_stats",
     "referrals",
     "events",
+    "meetings",
+    "meeting_attendees",
     "search_own",
     "search_notes",
     "search_vocab",
@@ -421,6 +479,8 @@ pub(crate) fn snapshot(conn: &rusqlite::Connection) -> Result<Vec<String>> {
         ("person_stats", "person_id"),
         ("referrals", "id"),
         ("events", "id"),
+        ("meetings", "id"),
+        ("meeting_attendees", "meeting_id, email"),
         ("(SELECT docs.id AS doc, w.term AS own, w.offset FROM temp.own_words w JOIN docs ON docs.rowid = w.doc)", "doc, offset, own"),
         ("(SELECT docs.id AS doc, w.term AS notes, w.offset FROM temp.notes_words w JOIN docs ON docs.rowid = w.doc)", "doc, offset, notes"),
     ] {

@@ -295,6 +295,7 @@ fn reconcile_record(doc: &mut AutoCommit, record: &Record) -> Result<()> {
         Record::Person(p) => reconcile(doc, p)?,
         Record::Interaction(i) => reconcile(doc, i)?,
         Record::Event(e) => reconcile(doc, e)?,
+        Record::Meeting(m) => reconcile(doc, m)?,
     }
     Ok(())
 }

@@ -269,4 +269,37 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (device, seq)
     ) WITHOUT ROWID;
     "#,
+    // 9: meetings from the user's calendar, one row per occurrence, with whom; the
+    // ones still waiting to be asked about read in order of their end.
+    r#"
+    CREATE TABLE meetings (
+        id TEXT PRIMARY KEY,
+        calendar_uid TEXT NOT NULL,
+        recurrence_id INTEGER,
+        start_at INTEGER NOT NULL,
+        end_at INTEGER NOT NULL,
+        all_day INTEGER NOT NULL,
+        summary TEXT NOT NULL,
+        location TEXT NOT NULL,
+        link TEXT,
+        cancelled INTEGER NOT NULL,
+        prompt TEXT NOT NULL,
+        interaction_id TEXT,
+        others INTEGER NOT NULL,
+        deleted INTEGER NOT NULL
+    );
+    CREATE INDEX meetings_asking ON meetings(end_at, id)
+        WHERE prompt = 'asked' AND cancelled = 0 AND all_day = 0 AND others > 0 AND deleted = 0;
+    CREATE TABLE meeting_attendees (
+        meeting_id TEXT NOT NULL,
+        email TEXT NOT NULL,
+        name TEXT,
+        position INTEGER NOT NULL,
+        organiser INTEGER NOT NULL,
+        is_owner INTEGER NOT NULL,
+        declined INTEGER NOT NULL,
+        PRIMARY KEY (meeting_id, email)
+    ) WITHOUT ROWID;
+    CREATE INDEX meeting_attendees_email ON meeting_attendees(email);
+    "#,
 ];

@@ -90,10 +90,26 @@ impl<'a> Writer<'a> {
         value: &T,
     ) -> Result<String> {
         let id = self.new_id();
+        self.create_as(&id, kind, value)?;
+        Ok(id)
+    }
+
+    /// Creates a document under an id the caller chose (one that every device
+    /// works out alike, such as a meeting's); returns it.
+    pub fn create_as<T: Reconcile + Clone + Into<Record>>(
+        &mut self,
+        id: &str,
+        kind: DocKind,
+        value: &T,
+    ) -> Result<()> {
         let mut doc = AutoCommit::new().with_actor(self.actor.clone());
         reconcile(&mut doc, value)?;
-        self.commit(&id, kind, None, doc, &value.clone().into())?;
-        Ok(id)
+        self.commit(id, kind, None, doc, &value.clone().into())
+    }
+
+    /// Whether a document `id` is stored.
+    pub(crate) fn exists(&self, id: &str) -> Result<bool> {
+        docs::exists(self.tx, id)
     }
 
     /// Reads a document as it stands inside this write.

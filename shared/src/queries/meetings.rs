@@ -1,0 +1,118 @@
+//! Meetings from the calendar that have ended and still wait for "how did it go?".
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Channel, MeetingId, PersonId};
+use crate::{Result, Store};
+
+/// A meeting that has ended, with other people, and nothing captured or answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingToAsk {
+    pub id: MeetingId,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub summary: String,
+    pub location: String,
+    pub link: Option<String>,
+    /// How it was held, for the capture form: a video link says video, a place in
+    /// person; neither, video.
+    pub channel: Channel,
+    /// Everyone invited but the user, who has not declined, in the calendar's order.
+    pub guests: Vec<Guest>,
+}
+
+/// Someone invited, and the person with their address if there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Guest {
+    pub email: String,
+    pub name: Option<String>,
+    pub person: Option<PersonId>,
+}
+
+/// Meetings to ask about, most recently ended first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingsToAsk {
+    pub meetings: Vec<MeetingToAsk>,
+    /// How many there are in all (`meetings` holds at most the limit asked for).
+    pub total: usize,
+}
+
+/// The meetings still asked about: not answered, not cancelled, not all-day, with
+/// someone other than the user who has not declined.
+const ASKING: &str = "prompt = 'asked' AND cancelled = 0 AND all_day = 0 AND others > 0
+    AND deleted = 0 AND end_at <= ?1";
+
+impl Store {
+    /// Meetings that ended by the store's clock and still wait to be asked about,
+    /// at most `limit`, the most recently ended first.
+    pub fn meetings_to_ask(&self, limit: usize) -> Result<MeetingsToAsk> {
+        let now = self.now().timestamp_millis();
+        let total: i64 = self.conn().query_row(
+            &format!("SELECT COUNT(*) FROM meetings WHERE {ASKING}"),
+            [now],
+            |r| r.get(0),
+        )?;
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT id, start_at, end_at, summary, location, link FROM meetings
+             WHERE {ASKING} ORDER BY end_at DESC, id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![now, limit as i64], |r| {
+            Ok((
+                r.get::<_, MeetingId>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })?;
+        let mut meetings = Vec::new();
+        for row in rows {
+            let (id, start, end, summary, location, link) = row?;
+            let channel = match (&link, location.trim().is_empty()) {
+                (Some(_), _) | (None, true) => Channel::Video,
+                (None, false) => Channel::InPerson,
+            };
+            meetings.push(MeetingToAsk {
+                guests: self.guests(&id)?,
+                id,
+                start: instant(start),
+                end: instant(end),
+                summary,
+                location,
+                link,
+                channel,
+            });
+        }
+        Ok(MeetingsToAsk {
+            meetings,
+            total: usize::try_from(total).unwrap_or(0),
+        })
+    }
+
+    fn guests(&self, meeting: &MeetingId) -> Result<Vec<Guest>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT a.email, a.name,
+                (SELECT k.person_id FROM person_keys k JOIN people p ON p.id = k.person_id
+                 WHERE k.kind = 'email' AND k.key = a.email AND p.deleted = 0
+                 ORDER BY p.created_at, p.id LIMIT 1)
+             FROM meeting_attendees a
+             WHERE a.meeting_id = ?1 AND a.is_owner = 0 AND a.declined = 0
+             ORDER BY a.position, a.email",
+        )?;
+        let rows = stmt.query_map([meeting], |r| {
+            Ok(Guest {
+                email: r.get(0)?,
+                name: r.get(1)?,
+                person: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn instant(millis: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
