@@ -19,6 +19,8 @@
 //! - `state`: what the routes and every session share (config, store, hub, metrics,
 //!   the stop signal).
 //! - `hub`: per-account fan-out, connection counts and the entry rate limit.
+//! - `fanout`: on PostgreSQL, other nodes' appends signalled through the database
+//!   (`LISTEN`/`NOTIFY`, with a periodic catch-up read) into the hub.
 //! - `metrics`: counters behind `/metrics`.
 //! - [`logging`]: the log filter, which keeps raw websocket frames out of every log.
 //! - [`web`]: the phone web app's static files, served from a folder with `--web`.
@@ -38,6 +40,7 @@ mod config;
 mod connections;
 mod descriptors;
 mod error;
+mod fanout;
 mod hub;
 pub mod logging;
 mod metrics;
@@ -81,6 +84,15 @@ pub async fn launch_with_store(
     let limits = config.limits.clone();
     let state = state::AppState::new(config, store, stop_rx);
     let metrics = state.metrics.clone();
+    if let Database::Postgres(db) = &state.config.db {
+        tokio::spawn(fanout::run(
+            (**db).clone(),
+            state.store.clone(),
+            state.hub.clone(),
+            metrics.clone(),
+            state.stop.clone(),
+        ));
+    }
     metrics
         .descriptor_limit
         .store(descriptor_limit.unwrap_or(0), Relaxed);

@@ -11,6 +11,7 @@ use aftercall_shared::protocol::{
 use axum::extract::ws::{Message, WebSocket};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::hub::Live;
 use crate::state::AppState;
 use crate::store::{AppendRefusal, Registration};
 use crate::RelayError;
@@ -190,22 +191,11 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
     )
     .await?;
 
-    let cursors: HashMap<DeviceId, u64> = cursors.into_iter().map(|c| (c.device, c.seq)).collect();
+    // How far each other device's log has been sent to this one.
+    let mut sent: HashMap<DeviceId, u64> = cursors.into_iter().map(|c| (c.device, c.seq)).collect();
     for (other, head) in heads {
-        let mut after = cursors.get(&other).copied().unwrap_or(0);
-        while other != device && head > after {
-            if *state.stop.borrow() {
-                return Err(End::Closed);
-            }
-            let limit = state.config.limits.page_entries;
-            let page = state
-                .store
-                .entries_after(&account, &other, after, limit, FRAME_BUDGET / 2)
-                .await?;
-            // Empty: the next entry is damaged, and waits for its device's repair.
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            send_entries(socket, state, page).await?;
+        if other != device {
+            send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
         }
     }
     send(socket, state, &ServerMessage::CaughtUp).await?;
@@ -219,11 +209,30 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                 ClientMessage::Repair { entries } => repair(state, account, &device, entries).await?,
                 ClientMessage::Hello { .. } => return refuse(RefusalCode::BadMessage, "hello was already said"),
             },
-            batch = live.recv() => match batch {
-                Ok(batch) => {
-                    let entries: Vec<SealedEntry> =
-                        batch.iter().filter(|e| e.device != device).cloned().collect();
-                    send_entries(socket, state, entries).await?;
+            live = live.recv() => match live {
+                Ok(Live::Entries(batch)) => {
+                    // Entries that continue what was sent go as they are; past a
+                    // gap (another node stored the ones between), from the store.
+                    let mut next = Vec::new();
+                    let mut behind = Vec::new();
+                    for e in batch.iter().filter(|e| e.device != device) {
+                        let at = sent.entry(e.device.clone()).or_insert(0);
+                        if e.seq == *at + 1 {
+                            *at = e.seq;
+                            next.push(e.clone());
+                        } else if e.seq > *at + 1 {
+                            behind.push((e.device.clone(), e.seq));
+                        }
+                    }
+                    send_entries(socket, state, next).await?;
+                    for (other, head) in behind {
+                        send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
+                    }
+                }
+                Ok(Live::Head { device: other, head }) => {
+                    if other != device {
+                        send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
+                    }
                 }
                 // Fell behind: closing makes the device reconnect and catch up.
                 Err(RecvError::Lagged(_)) => return Err(End::Closed),
@@ -231,6 +240,36 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
             },
         }
     }
+}
+
+/// Sends `other`'s entries after what was sent of it, up to `head`, in pages read
+/// from the store; stops early before an entry damaged on disk, which waits for its
+/// device's repair.
+async fn send_log_up_to(
+    socket: &mut WebSocket,
+    state: &AppState,
+    account: AccountId,
+    other: &DeviceId,
+    head: u64,
+    sent: &mut HashMap<DeviceId, u64>,
+) -> Result<(), End> {
+    let mut after = sent.get(other).copied().unwrap_or(0);
+    while head > after {
+        if *state.stop.borrow() {
+            return Err(End::Closed);
+        }
+        let limit = state.config.limits.page_entries;
+        let page = state
+            .store
+            .entries_after(&account, other, after, limit, FRAME_BUDGET / 2)
+            .await?;
+        // Empty: the next entry is damaged, and waits for its device's repair.
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        send_entries(socket, state, page).await?;
+    }
+    sent.insert(other.clone(), after);
+    Ok(())
 }
 
 async fn authenticate(

@@ -3,7 +3,7 @@
 //! data directory and SQLite file.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use aftercall_app::sync::{self, SyncReport};

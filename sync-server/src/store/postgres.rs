@@ -434,6 +434,13 @@ impl RelayStore for PostgresStore {
                 &[&account_key, &device, &(out.head as i64)],
             )
             .await?;
+            // Delivered to the other nodes if and when this transaction commits.
+            let signal = crate::fanout::payload(account, &first.device, out.head);
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&crate::fanout::CHANNEL, &signal],
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(out)
