@@ -19,7 +19,7 @@ struct Subject {
 
 enum Place {
     Sqlite(tempfile::TempDir),
-    Postgres(TestDatabase),
+    Postgres(Box<TestDatabase>),
 }
 
 impl Subject {
@@ -37,7 +37,7 @@ impl Subject {
         let store = PostgresStore::open(&db.config).await.unwrap();
         Subject {
             store: Arc::new(store),
-            place: Place::Postgres(db),
+            place: Place::Postgres(Box::new(db)),
         }
     }
 
