@@ -1,13 +1,14 @@
 //! The relay's settings: where to listen, where the database is, the limits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 /// How the relay runs.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The SQLite database file.
-    pub db: PathBuf,
+    /// Where the relay keeps accounts and entries.
+    pub db: Database,
     /// New accounts need an invite code issued with `sync-server invite`.
     pub closed_registration: bool,
     pub limits: Limits,
@@ -63,9 +64,75 @@ impl Default for Limits {
     }
 }
 
+/// Where the relay keeps its data: a SQLite file (one relay), or a PostgreSQL
+/// database that several relay nodes share. `--db` takes either: a
+/// `postgres://` or `postgresql://` URL means PostgreSQL, anything else a file.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(PathBuf),
+    /// The connection settings; their `Debug` leaves the password out.
+    Postgres(Box<tokio_postgres::Config>),
+}
+
+/// A `postgres://` URL that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("the PostgreSQL URL does not parse ({0}); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE")]
+pub struct BadDatabaseUrl(#[source] tokio_postgres::Error);
+
+impl FromStr for Database {
+    type Err = BadDatabaseUrl;
+
+    fn from_str(text: &str) -> Result<Database, BadDatabaseUrl> {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            let config = text.parse().map_err(BadDatabaseUrl)?;
+            Ok(Database::Postgres(Box::new(config)))
+        } else {
+            Ok(Database::Sqlite(PathBuf::from(text)))
+        }
+    }
+}
+
+impl From<PathBuf> for Database {
+    fn from(path: PathBuf) -> Database {
+        Database::Sqlite(path)
+    }
+}
+
+impl From<&Path> for Database {
+    fn from(path: &Path) -> Database {
+        Database::Sqlite(path.to_path_buf())
+    }
+}
+
+impl From<&PathBuf> for Database {
+    fn from(path: &PathBuf) -> Database {
+        Database::Sqlite(path.clone())
+    }
+}
+
+impl From<tokio_postgres::Config> for Database {
+    fn from(config: tokio_postgres::Config) -> Database {
+        Database::Postgres(Box::new(config))
+    }
+}
+
+impl std::fmt::Display for Database {
+    /// For messages: the file, or the database's name (never the password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(config) => write!(
+                f,
+                "PostgreSQL database {}",
+                config.get_dbname().unwrap_or("(the user's own)")
+            ),
+        }
+    }
+}
+
 impl Config {
     /// Defaults with the database at `db`.
-    pub fn new(db: impl Into<PathBuf>) -> Config {
+    pub fn new(db: impl Into<Database>) -> Config {
         Config {
             db: db.into(),
             closed_registration: false,

@@ -10,6 +10,16 @@ pub enum RelayError {
         "the relay database failed: {0}; check the --db path is writable and the disk not full"
     )]
     Database(#[from] rusqlite::Error),
+    #[error("the PostgreSQL database failed: {0}; check that it runs and that --db reaches it")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("no connection to the PostgreSQL database: {0}; check that it runs and that --db reaches it")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error(
+        "the relay database has schema {found}, newer than this relay's {known}; update the relay"
+    )]
+    NewerSchema { found: i64, known: usize },
+    #[error("PostgreSQL runs with synchronous_commit = off, so an acknowledged entry could be lost in a crash; set it to on for the relay's database")]
+    NotDurable,
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
     #[error("a background task failed: {0}")]

@@ -1,17 +1,25 @@
-//! Per-account rooms: live fan-out to connected devices, connection counts and
-//! the entry rate limit.
+//! Per-account rooms: live fan-out to connected devices (entries this node
+//! stored, and heads other nodes signalled), connection counts and the entry rate
+//! limit.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aftercall_shared::protocol::{AccountId, SealedEntry};
+use aftercall_shared::protocol::{AccountId, DeviceId, SealedEntry};
 use tokio::sync::broadcast;
 
 use crate::Limits;
 
-/// Entries as they are stored, for the account's other sessions.
-pub(crate) type Live = Arc<Vec<SealedEntry>>;
+/// What the account's sessions hear live.
+#[derive(Debug, Clone)]
+pub(crate) enum Live {
+    /// Entries this node has just stored (or repaired).
+    Entries(Arc<Vec<SealedEntry>>),
+    /// The device's log on the relay ends at `head`, as another node signalled or
+    /// the periodic catch-up read: a session behind it reads the rest from the store.
+    Head { device: DeviceId, head: u64 },
+}
 
 /// How many batches a slow session may fall behind before it is closed (it then
 /// reconnects and catches up from the store).
@@ -117,9 +125,23 @@ impl Hub {
     }
 
     /// Sends newly stored entries to every session of the account.
-    pub fn publish(&self, account: &AccountId, entries: Live) {
+    pub fn publish(&self, account: &AccountId, entries: Arc<Vec<SealedEntry>>) {
+        self.send(account, Live::Entries(entries));
+    }
+
+    /// Tells every session of the account that `device`'s log ends at `head`.
+    pub fn signal(&self, account: &AccountId, device: DeviceId, head: u64) {
+        self.send(account, Live::Head { device, head });
+    }
+
+    fn send(&self, account: &AccountId, live: Live) {
         if let Some(room) = self.rooms().get(account) {
-            let _ = room.live.send(entries);
+            let _ = room.live.send(live);
         }
+    }
+
+    /// The accounts with a session on this node.
+    pub fn accounts(&self) -> Vec<AccountId> {
+        self.rooms().keys().copied().collect()
     }
 }

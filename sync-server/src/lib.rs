@@ -6,9 +6,10 @@
 //!
 //! - [`launch_with_listener`]: serve on a bound listener until `shutdown` resolves
 //!   (tests bind `127.0.0.1:0`); `main.rs` is a thin wrapper around it.
-//! - [`store`]: the [`RelayStore`](store::RelayStore) trait and its SQLite
-//!   implementation: accounts (credential hashes only), invites, and entries by
-//!   (account, device, seq), refusing gaps and conflicting re-pushes.
+//! - [`store`]: the async [`RelayStore`](store::RelayStore) trait and its SQLite
+//!   and PostgreSQL implementations ([`Database`] says which): accounts (credential
+//!   hashes only), invites, and entries by (account, device, seq), refusing gaps and
+//!   conflicting re-pushes, also when several relay nodes share one PostgreSQL.
 //! - `serve`: the accept loop: hyper's HTTP/1 per connection with a header-read
 //!   timeout and an idle timeout, until the connection upgrades to a session.
 //! - `connections`: the descriptor budget and the caps on connections not yet
@@ -18,22 +19,28 @@
 //! - `state`: what the routes and every session share (config, store, hub, metrics,
 //!   the stop signal).
 //! - `hub`: per-account fan-out, connection counts and the entry rate limit.
+//! - `fanout`: on PostgreSQL, other nodes' appends signalled through the database
+//!   (`LISTEN`/`NOTIFY`, with a periodic catch-up read) into the hub.
 //! - `metrics`: counters behind `/metrics`.
 //! - [`logging`]: the log filter, which keeps raw websocket frames out of every log.
 //! - [`web`]: the phone web app's static files, served from a folder with `--web`.
+//! - `test_postgres` (feature `test-support`): a real PostgreSQL for tests, a
+//!   throwaway cluster per test binary or the server `AFTERCALL_TEST_POSTGRES` names.
 //!
 //! Invariant: every open socket holds a place in the connection budget, kept below
 //! the file-descriptor limit, so the database always has descriptors; a connection
 //! that never completes a request is closed by the header-read or idle timeout.
 //!
 //! Invariant: a `Stored` acknowledgement is sent only after the entries' transaction
-//! committed with `synchronous = FULL`, so an acknowledged entry survives a crash or
-//! shutdown.
+//! committed durably (SQLite with `synchronous = FULL`; PostgreSQL with
+//! `synchronous_commit` on, checked at start), so an acknowledged entry survives a
+//! crash or shutdown.
 
 mod config;
 mod connections;
 mod descriptors;
 mod error;
+mod fanout;
 mod hub;
 pub mod logging;
 mod metrics;
@@ -42,13 +49,15 @@ mod serve;
 mod session;
 mod state;
 pub mod store;
+#[cfg(all(unix, any(test, feature = "test-support")))]
+pub mod test_postgres;
 pub mod web;
 
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-pub use config::{Config, Limits};
+pub use config::{BadDatabaseUrl, Config, Database, Limits};
 pub use error::RelayError;
 
 /// Serves the relay on `listener` until `shutdown` resolves, then closes every
@@ -58,8 +67,8 @@ pub async fn launch_with_listener(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
-    let store = store::SqliteStore::open(&config.db)?;
-    launch_with_store(config, Arc::new(store), listener, shutdown).await
+    let store = store::open(&config.db).await?;
+    launch_with_store(config, store, listener, shutdown).await
 }
 
 /// As [`launch_with_listener`], with any store behind the trait.
@@ -75,6 +84,15 @@ pub async fn launch_with_store(
     let limits = config.limits.clone();
     let state = state::AppState::new(config, store, stop_rx);
     let metrics = state.metrics.clone();
+    if let Database::Postgres(db) = &state.config.db {
+        tokio::spawn(fanout::run(
+            (**db).clone(),
+            state.store.clone(),
+            state.hub.clone(),
+            metrics.clone(),
+            state.stop.clone(),
+        ));
+    }
     metrics
         .descriptor_limit
         .store(descriptor_limit.unwrap_or(0), Relaxed);

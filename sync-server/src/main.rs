@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aftercall_sync_server::{
-    launch_with_listener, store::RelayStore, store::SqliteStore, Config, Limits,
-};
+use aftercall_sync_server::{launch_with_listener, store, Config, Database, Limits};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
@@ -17,9 +15,10 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "SYNC_LISTEN", default_value = "127.0.0.1:8787")]
     listen: String,
-    /// The SQLite database file.
+    /// The SQLite database file, or a postgres:// URL (several relay nodes share
+    /// one PostgreSQL database).
     #[arg(long, global = true, env = "SYNC_DB", default_value = "relay.sqlite")]
-    db: PathBuf,
+    db: Database,
     /// New accounts need an invite code (issue them with `sync-server invite`).
     #[arg(long, env = "SYNC_CLOSED_REGISTRATION")]
     closed_registration: bool,
@@ -70,13 +69,16 @@ fn main() -> anyhow::Result<()> {
     ));
     let args = Args::parse();
     if let Some(Command::Invite) = args.command {
-        let store = SqliteStore::open(&args.db)
-            .with_context(|| format!("cannot open the relay database {}", args.db.display()))?;
         let mut bytes = [0u8; 10];
         getrandom::fill(&mut bytes)
             .map_err(|e| anyhow::anyhow!("no randomness for an invite code: {e}"))?;
         let code: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        store.add_invite(&code)?;
+        tokio::runtime::Runtime::new()?.block_on(async {
+            let store = store::open(&args.db)
+                .await
+                .with_context(|| format!("cannot open the relay database {}", args.db))?;
+            anyhow::Ok(store.add_invite(&code).await?)
+        })?;
         #[allow(clippy::print_stdout)]
         {
             println!("{code}");

@@ -67,6 +67,10 @@ pub(crate) struct Metrics {
     pub frames_received: AtomicU64,
     pub frames_sent: AtomicU64,
     pub pushes_throttled: AtomicU64,
+    /// Times the PostgreSQL listener connected (1 when it never had to reconnect).
+    pub listener_connects: AtomicU64,
+    /// Other nodes' appends signalled through the database.
+    pub signals_received: AtomicU64,
     refusals: [AtomicU64; 11],
 }
 
@@ -188,6 +192,18 @@ impl Metrics {
             "counter",
             "Uploads held back to keep an account under its entry rate.",
             self.pushes_throttled.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_listener_connects_total",
+            "counter",
+            "Times the PostgreSQL listener for other nodes' entries connected.",
+            self.listener_connects.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_signals_received_total",
+            "counter",
+            "Other relay nodes' appends signalled through the database.",
+            self.signals_received.load(Relaxed).to_string(),
         );
         let _ = writeln!(s, "# HELP aftercall_relay_refusals_total Requests refused, by reason.\n# TYPE aftercall_relay_refusals_total counter");
         for (code, n) in CODES.iter().zip(&self.refusals) {

@@ -2,6 +2,7 @@
 //! the phone web app at every other path.
 
 use axum::extract::{State, WebSocketUpgrade};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Extension;
@@ -14,7 +15,7 @@ use crate::state::AppState;
 pub(crate) fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/sync", get(sync))
-        .route("/health", get(|| async { "ok\n" }))
+        .route("/health", get(health))
         .route("/metrics", get(metrics));
     let router = match state.config.web.clone() {
         Some(web) => router.fallback(move |method, uri, headers| {
@@ -57,6 +58,21 @@ async fn sync(
             }
             session::run(socket, state)
         })
+}
+
+/// Ready when the database answers; otherwise 503, so a load balancer sends devices
+/// to another node.
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ready().await {
+        Ok(()) => (StatusCode::OK, "ok\n"),
+        Err(e) => {
+            tracing::warn!(error = %e, "health: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the relay's database does not answer\n",
+            )
+        }
+    }
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -11,6 +11,7 @@ use aftercall_shared::protocol::{
 use axum::extract::ws::{Message, WebSocket};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::hub::Live;
 use crate::state::AppState;
 use crate::store::{AppendRefusal, Registration};
 use crate::RelayError;
@@ -141,15 +142,6 @@ async fn next_message(socket: &mut WebSocket, state: &AppState) -> Result<Client
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, RelayError> + Send + 'static,
-) -> Result<T, End> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(End::Failed),
-        Err(e) => Err(End::Failed(RelayError::Task(e.to_string()))),
-    }
-}
-
 async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(socket, state)).await {
         Ok(msg) => msg?,
@@ -178,22 +170,16 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
         );
     };
 
-    let store = state.store.clone();
-    let me = device.clone();
-    let (heads, own_hash, damaged) = blocking(move || {
-        let heads = store.heads(&account)?;
-        let own_head = heads.iter().find(|(d, _)| *d == me).map_or(0, |(_, h)| *h);
-        let own_hash = match own_head {
-            0 => None,
-            seq => store.entry_hash(&account, &me, seq)?,
-        };
-        Ok((heads, own_hash, store.damaged(&account, &me)?))
-    })
-    .await?;
+    let heads = state.store.heads(&account).await?;
     let own_head = heads
         .iter()
         .find(|(d, _)| *d == device)
         .map_or(0, |(_, h)| *h);
+    let own_hash = match own_head {
+        0 => None,
+        seq => state.store.entry_hash(&account, &device, seq).await?,
+    };
+    let damaged = state.store.damaged(&account, &device).await?;
     send(
         socket,
         state,
@@ -205,23 +191,11 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
     )
     .await?;
 
-    let cursors: HashMap<DeviceId, u64> = cursors.into_iter().map(|c| (c.device, c.seq)).collect();
+    // How far each other device's log has been sent to this one.
+    let mut sent: HashMap<DeviceId, u64> = cursors.into_iter().map(|c| (c.device, c.seq)).collect();
     for (other, head) in heads {
-        let mut after = cursors.get(&other).copied().unwrap_or(0);
-        while other != device && head > after {
-            if *state.stop.borrow() {
-                return Err(End::Closed);
-            }
-            let store = state.store.clone();
-            let limit = state.config.limits.page_entries;
-            let d = other.clone();
-            let page =
-                blocking(move || store.entries_after(&account, &d, after, limit, FRAME_BUDGET / 2))
-                    .await?;
-            // Empty: the next entry is damaged, and waits for its device's repair.
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            send_entries(socket, state, page).await?;
+        if other != device {
+            send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
         }
     }
     send(socket, state, &ServerMessage::CaughtUp).await?;
@@ -235,11 +209,30 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                 ClientMessage::Repair { entries } => repair(state, account, &device, entries).await?,
                 ClientMessage::Hello { .. } => return refuse(RefusalCode::BadMessage, "hello was already said"),
             },
-            batch = live.recv() => match batch {
-                Ok(batch) => {
-                    let entries: Vec<SealedEntry> =
-                        batch.iter().filter(|e| e.device != device).cloned().collect();
-                    send_entries(socket, state, entries).await?;
+            live = live.recv() => match live {
+                Ok(Live::Entries(batch)) => {
+                    // Entries that continue what was sent go as they are; past a
+                    // gap (another node stored the ones between), from the store.
+                    let mut next = Vec::new();
+                    let mut behind = Vec::new();
+                    for e in batch.iter().filter(|e| e.device != device) {
+                        let at = sent.entry(e.device.clone()).or_insert(0);
+                        if e.seq == *at + 1 {
+                            *at = e.seq;
+                            next.push(e.clone());
+                        } else if e.seq > *at + 1 {
+                            behind.push((e.device.clone(), e.seq));
+                        }
+                    }
+                    send_entries(socket, state, next).await?;
+                    for (other, head) in behind {
+                        send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
+                    }
+                }
+                Ok(Live::Head { device: other, head }) => {
+                    if other != device {
+                        send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
+                    }
                 }
                 // Fell behind: closing makes the device reconnect and catch up.
                 Err(RecvError::Lagged(_)) => return Err(End::Closed),
@@ -249,6 +242,36 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
     }
 }
 
+/// Sends `other`'s entries after what was sent of it, up to `head`, in pages read
+/// from the store; stops early before an entry damaged on disk, which waits for its
+/// device's repair.
+async fn send_log_up_to(
+    socket: &mut WebSocket,
+    state: &AppState,
+    account: AccountId,
+    other: &DeviceId,
+    head: u64,
+    sent: &mut HashMap<DeviceId, u64>,
+) -> Result<(), End> {
+    let mut after = sent.get(other).copied().unwrap_or(0);
+    while head > after {
+        if *state.stop.borrow() {
+            return Err(End::Closed);
+        }
+        let limit = state.config.limits.page_entries;
+        let page = state
+            .store
+            .entries_after(&account, other, after, limit, FRAME_BUDGET / 2)
+            .await?;
+        // Empty: the next entry is damaged, and waits for its device's repair.
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        send_entries(socket, state, page).await?;
+    }
+    sent.insert(other.clone(), after);
+    Ok(())
+}
+
 async fn authenticate(
     state: &AppState,
     account: AccountId,
@@ -256,8 +279,7 @@ async fn authenticate(
     create: bool,
     invite: Option<String>,
 ) -> Result<(), End> {
-    let store = state.store.clone();
-    let stored = blocking(move || store.verifier(&account)).await?;
+    let stored = state.store.verifier(&account).await?;
     match stored {
         // blake3::Hash compares in constant time.
         Some(v) if blake3::Hash::from(v) == blake3::Hash::from(verifier) => Ok(()),
@@ -270,12 +292,11 @@ async fn authenticate(
             "the relay has no account for this recovery phrase; check the phrase, or let the first device sync once",
         ),
         None => {
-            let store = state.store.clone();
             let closed = state.config.closed_registration;
-            let outcome = blocking(move || {
-                store.create_account(&account, verifier, closed, invite.as_deref())
-            })
-            .await?;
+            let outcome = state
+                .store
+                .create_account(&account, verifier, closed, invite.as_deref())
+                .await?;
             match outcome {
                 Registration::Created => {
                     tracing::info!(%account, "account created");
@@ -320,8 +341,7 @@ async fn push(
         state.metrics.pushes_throttled.fetch_add(1, Relaxed);
         tokio::time::sleep(wait).await;
     }
-    let store = state.store.clone();
-    let appended = blocking(move || store.append(&account, &entries)).await?;
+    let appended = state.store.append(&account, &entries).await?;
     if !appended.stored.is_empty() {
         let bytes: usize = appended.stored.iter().map(|e| e.sealed.len()).sum();
         state
@@ -368,16 +388,14 @@ async fn repair(
             "a device may only repair its own log",
         );
     }
-    let store = state.store.clone();
-    let repaired = blocking(move || store.repair(&account, &entries)).await?;
+    let repaired = state.store.repair(&account, &entries).await?;
     if let Some(first) = repaired.first() {
         tracing::info!(%account, %device, from = first.seq, count = repaired.len(), "damaged entries repaired");
-        let store = state.store.clone();
-        let (d, after) = (device.clone(), first.seq - 1);
         let limit = state.config.limits.page_entries;
-        let page =
-            blocking(move || store.entries_after(&account, &d, after, limit, FRAME_BUDGET / 2))
-                .await?;
+        let page = state
+            .store
+            .entries_after(&account, device, first.seq - 1, limit, FRAME_BUDGET / 2)
+            .await?;
         state.hub.publish(&account, std::sync::Arc::new(page));
     }
     Ok(())

@@ -71,7 +71,10 @@ fn relay_child(db: &str) {
             .await;
         };
         aftercall_sync_server::launch_with_listener(
-            aftercall_sync_server::Config::new(db),
+            aftercall_sync_server::Config::new(
+                db.parse::<aftercall_sync_server::Database>()
+                    .expect("a database file or a postgres:// URL"),
+            ),
             listener,
             stdin_closed,
         )

@@ -15,6 +15,8 @@ mod sync_dos;
 #[cfg(unix)]
 mod sync_logs;
 mod sync_pair;
+#[cfg(unix)]
+mod sync_postgres;
 mod sync_random;
 mod sync_real_data;
 mod sync_relay;

@@ -8,7 +8,7 @@ use aftercall_shared::crypto::AccountSecret;
 use aftercall_shared::protocol::{
     ClientMessage, DeviceId, RefusalCode, SealedEntry, ServerMessage,
 };
-use aftercall_sync_server::store::{RelayStore, SqliteStore};
+use aftercall_sync_server::store::{self, RelayStore, SqliteStore};
 use aftercall_sync_server::{Config, Limits};
 
 use crate::sync_support::{
@@ -207,15 +207,7 @@ async fn limits_are_refused_with_a_clear_error_frame() {
 }
 
 async fn http_get(relay: &Relay, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
-    tcp.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut body = String::new();
-    tcp.read_to_string(&mut body).await.unwrap();
+    let body = relay.get(path).await;
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     body
 }
@@ -229,6 +221,7 @@ async fn a_closed_relay_creates_accounts_only_with_an_invite() {
     SqliteStore::open(&db)
         .unwrap()
         .add_invite("welcome-aboard")
+        .await
         .unwrap();
     let relay = Relay::start_with(config, "127.0.0.1:0");
 
@@ -273,9 +266,11 @@ async fn a_relay_killed_mid_sync_and_restarted_loses_nothing_acknowledged() {
 
     let keys = AccountSecret::from_phrase(&phrase).unwrap().keys();
     let phone_id = phone.store().device_id().to_string();
-    let on_disk = SqliteStore::open(&db)
+    let on_disk = store::open(&db)
+        .await
         .unwrap()
         .heads(&keys.account)
+        .await
         .unwrap()
         .into_iter()
         .find(|(d, _)| d.as_str() == phone_id)

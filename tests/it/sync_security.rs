@@ -46,9 +46,10 @@ async fn a_wrong_phrase_is_refused_and_nothing_is_uploaded() {
         "no key saved"
     );
     let keys = AccountSecret::from_phrase(&phrase).unwrap().keys();
-    let heads = SqliteStore::open(&relay.db)
+    let heads = SqliteStore::open(relay.sqlite_path())
         .unwrap()
         .heads(&keys.account)
+        .await
         .unwrap();
     assert_eq!(
         heads.len(),
@@ -113,7 +114,7 @@ async fn the_relay_database_holds_no_plaintext() {
     devices[0].sync().await;
     devices[1].sync().await;
     assert!(devices[1].knows("MARKER-PLAINTEXT-7731"), "it did sync");
-    let db = relay.db.clone();
+    let db = relay.sqlite_path().to_path_buf();
     relay.stop().await;
     let mut bytes = Vec::new();
     for suffix in ["", "-wal", "-shm"] {
@@ -148,7 +149,7 @@ async fn a_forged_entry_is_quarantined_and_a_bit_flipped_one_repaired_while_the_
     let keys = AccountSecret::from_phrase(&phrase).unwrap().keys();
     let phone_id = phone.store().device_id().to_string();
     {
-        let conn = rusqlite::Connection::open(&relay.db).unwrap();
+        let conn = rusqlite::Connection::open(relay.sqlite_path()).unwrap();
         let mut sealed: Vec<u8> = conn
             .query_row(
                 "SELECT sealed FROM entries WHERE account = ?1 AND device = ?2 AND seq = 2",

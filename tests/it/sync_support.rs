@@ -3,20 +3,20 @@
 //! data directory and SQLite file.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use aftercall_app::sync::{self, SyncReport};
 use aftercall_shared::commands::{CaptureDraft, PersonRef};
 use aftercall_shared::model::InteractionKind;
 use aftercall_shared::Store;
-use aftercall_sync_server::{launch_with_listener, Config};
+use aftercall_sync_server::{launch_with_listener, Config, Database};
 use tempfile::TempDir;
 
 /// A relay running on its own runtime, so killing it drops every session at once.
 pub struct Relay {
     pub addr: SocketAddr,
-    pub db: PathBuf,
+    pub db: Database,
     runtime: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: Option<tokio::sync::oneshot::Receiver<()>>,
@@ -85,8 +85,30 @@ impl Relay {
     }
 
     /// Starts again on the same address and database.
-    pub fn restart(addr: SocketAddr, db: &Path) -> Relay {
-        Relay::start_with(Config::new(db), &addr.to_string())
+    pub fn restart(addr: SocketAddr, db: &Database) -> Relay {
+        Relay::start_with(Config::new(db.clone()), &addr.to_string())
+    }
+
+    /// `GET path`: the whole response (status line, headers and body) as text.
+    pub async fn get(&self, path: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut bytes = Vec::new();
+        tokio::time::timeout(Duration::from_secs(15), tcp.read_to_end(&mut bytes))
+            .await
+            .expect("the relay answers within 15 s")
+            .unwrap();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// The SQLite file of a relay started on one.
+    pub fn sqlite_path(&self) -> &Path {
+        match &self.db {
+            Database::Sqlite(path) => path,
+            Database::Postgres(_) => panic!("this relay runs on PostgreSQL"),
+        }
     }
 }
 

@@ -1,15 +1,107 @@
 //! Where the relay keeps accounts, invites and sealed entries.
 //!
-//! The trait is small and synchronous (callers run it on a blocking thread) so a
-//! Postgres implementation can sit beside [`SqliteStore`] later.
+//! [`RelayStore`] is the one contract every store keeps: async, so a store on a
+//! database server awaits it, while [`SqliteStore`] answers from its own threads.
+//! [`PostgresStore`] lets several relay nodes share one database.
 
+mod postgres;
 mod sqlite;
+#[cfg(all(test, unix))]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use aftercall_shared::protocol::{AccountId, DeviceId, SealedEntry};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-use crate::RelayError;
+use crate::{Database, RelayError};
+
+/// Opens the store `db` names, bringing its schema up to date.
+pub async fn open(db: &Database) -> Result<Arc<dyn RelayStore>, RelayError> {
+    Ok(match db {
+        Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        Database::Postgres(config) => Arc::new(PostgresStore::open(config).await?),
+    })
+}
+
+/// An entry's BLAKE3 hash, stored beside it as received.
+fn sum(sealed: &[u8]) -> [u8; 32] {
+    *blake3::hash(sealed).as_bytes()
+}
+
+/// Decides what an append of `entries` (one device's, in order) stores, from the
+/// device's head on the relay and `stored`, the sealed bytes already stored at the
+/// positions up to the head that the batch repeats: entries continuing the log are
+/// stored, an identical re-push is accepted, and the batch stops at the first
+/// different entry at a stored position (a conflict) or at the first gap.
+fn plan_append(head: u64, entries: &[SealedEntry], stored: &HashMap<u64, Vec<u8>>) -> Appended {
+    let mut out = Appended {
+        stored: Vec::new(),
+        head,
+        refused: None,
+    };
+    for entry in entries {
+        if entry.seq == out.head + 1 {
+            out.head = entry.seq;
+            out.stored.push(entry.clone());
+        } else if entry.seq <= out.head {
+            let earlier = stored.get(&entry.seq).or_else(|| {
+                out.stored
+                    .iter()
+                    .find(|e| e.seq == entry.seq)
+                    .map(|e| &e.sealed)
+            });
+            // A pruned entry cannot be compared; treat a re-push of it as identical.
+            if earlier.is_some_and(|s| *s != entry.sealed) {
+                out.refused = Some(AppendRefusal::Conflict { seq: entry.seq });
+                break;
+            }
+        } else {
+            out.refused = Some(AppendRefusal::Gap {
+                seq: entry.seq,
+                head: out.head,
+            });
+            break;
+        }
+    }
+    out
+}
+
+/// A catch-up page cut from stored rows `(seq, sealed, sum as stored)`, read in
+/// order and no further than needed: no more than `max_bytes` of sealed bytes (but
+/// always the first), and never past an entry whose bytes no longer match the hash
+/// stored with them. Returns the page and the damaged entry it stopped before,
+/// which the store records.
+fn cut_page<E>(
+    account: &AccountId,
+    device: &DeviceId,
+    rows: impl IntoIterator<Item = Result<(u64, Vec<u8>, Option<Vec<u8>>), E>>,
+    max_bytes: usize,
+) -> Result<(Vec<SealedEntry>, Option<u64>), E> {
+    let mut page = Vec::new();
+    let mut bytes = 0;
+    for row in rows {
+        let (seq, sealed, stored_sum) = row?;
+        if stored_sum.is_some_and(|s| s[..] != sum(&sealed)) {
+            // No device is sent past it until its own device sends it again.
+            tracing::warn!(%account, %device, seq, "stored entry is damaged");
+            return Ok((page, Some(seq)));
+        }
+        if !page.is_empty() && bytes + sealed.len() > max_bytes {
+            break;
+        }
+        bytes += sealed.len();
+        page.push(SealedEntry {
+            device: device.clone(),
+            seq,
+            sealed,
+        });
+    }
+    Ok((page, None))
+}
 
 /// What became of a request to create an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,13 +132,17 @@ pub enum AppendRefusal {
 }
 
 /// The relay's storage.
+#[async_trait::async_trait]
 pub trait RelayStore: Send + Sync + 'static {
+    /// Whether the database answers (for `/health`).
+    async fn ready(&self) -> Result<(), RelayError>;
+
     /// The credential hash of `account`, if it exists.
-    fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError>;
+    async fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError>;
 
     /// Creates `account` with credential hash `verifier`; with `invite_required`,
     /// only by using up a valid invite code.
-    fn create_account(
+    async fn create_account(
         &self,
         account: &AccountId,
         verifier: [u8; 32],
@@ -55,16 +151,16 @@ pub trait RelayStore: Send + Sync + 'static {
     ) -> Result<Registration, RelayError>;
 
     /// Stores a new invite code.
-    fn add_invite(&self, code: &str) -> Result<(), RelayError>;
+    async fn add_invite(&self, code: &str) -> Result<(), RelayError>;
 
     /// Where every device's log of `account` ends.
-    fn heads(&self, account: &AccountId) -> Result<Vec<(DeviceId, u64)>, RelayError>;
+    async fn heads(&self, account: &AccountId) -> Result<Vec<(DeviceId, u64)>, RelayError>;
 
     /// Entries of `device` after `after`, oldest first: at most `limit`, and no more
     /// than `max_bytes` of sealed bytes (but always the first, when there is one).
     /// The run stops before an entry found damaged on disk, which is then reported
     /// by [`RelayStore::damaged`] until it is repaired.
-    fn entries_after(
+    async fn entries_after(
         &self,
         account: &AccountId,
         device: &DeviceId,
@@ -74,7 +170,7 @@ pub trait RelayStore: Send + Sync + 'static {
     ) -> Result<Vec<SealedEntry>, RelayError>;
 
     /// The BLAKE3 hash of entry `seq` of `device` as it was received.
-    fn entry_hash(
+    async fn entry_hash(
         &self,
         account: &AccountId,
         device: &DeviceId,
@@ -82,11 +178,12 @@ pub trait RelayStore: Send + Sync + 'static {
     ) -> Result<Option<[u8; 32]>, RelayError>;
 
     /// Entries of `device` found damaged on disk, waiting for a fresh copy.
-    fn damaged(&self, account: &AccountId, device: &DeviceId) -> Result<Vec<u64>, RelayError>;
+    async fn damaged(&self, account: &AccountId, device: &DeviceId)
+        -> Result<Vec<u64>, RelayError>;
 
     /// Replaces damaged entries with the fresh copies among `entries` (others are
     /// ignored: a stored entry is otherwise never replaced); returns those replaced.
-    fn repair(
+    async fn repair(
         &self,
         account: &AccountId,
         entries: &[SealedEntry],
@@ -94,5 +191,9 @@ pub trait RelayStore: Send + Sync + 'static {
 
     /// Stores `entries` (all of one device, in order) in one durable transaction,
     /// stopping at the first gap or conflict.
-    fn append(&self, account: &AccountId, entries: &[SealedEntry]) -> Result<Appended, RelayError>;
+    async fn append(
+        &self,
+        account: &AccountId,
+        entries: &[SealedEntry],
+    ) -> Result<Appended, RelayError>;
 }

@@ -7,15 +7,16 @@
 //! under load, many share one fsync. Reads use a second connection, so a catch-up
 //! page never waits behind a commit.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use aftercall_shared::protocol::{AccountId, DeviceId, SealedEntry};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{AppendRefusal, Appended, Registration, RelayStore};
+use super::{cut_page, plan_append, sum, Appended, Registration, RelayStore};
 use crate::RelayError;
 
 /// The schema, one migration per step, appended only; `user_version` counts those
@@ -63,9 +64,10 @@ fn migrate(conn: &mut Connection) -> Result<(), RelayError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let version = usize::try_from(version).unwrap_or(0);
     if version > MIGRATIONS.len() {
-        return Err(RelayError::Task(format!(
-            "the relay database has schema {version}, newer than this relay; update it"
-        )));
+        return Err(RelayError::NewerSchema {
+            found: version as i64,
+            known: MIGRATIONS.len(),
+        });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -76,16 +78,19 @@ fn migrate(conn: &mut Connection) -> Result<(), RelayError> {
     Ok(())
 }
 
-fn sum(sealed: &[u8]) -> [u8; 32] {
-    *blake3::hash(sealed).as_bytes()
-}
-
 /// Appends stored in one transaction at most.
 const MAX_GROUP: usize = 256;
 
-/// The relay's data in one SQLite file.
-#[derive(Debug)]
+/// The relay's data in one SQLite file. Each call runs on tokio's blocking threads
+/// (the append waits there for the writer thread's answer).
+#[derive(Debug, Clone)]
 pub struct SqliteStore {
+    files: Arc<Files>,
+}
+
+/// The connections to the file and the writer thread.
+#[derive(Debug)]
+struct Files {
     /// Reads, and the rare writes outside appends (accounts, invites).
     conn: Mutex<Connection>,
     /// Appends, to the writer thread.
@@ -120,12 +125,27 @@ impl SqliteStore {
             .name("relay-writer".into())
             .spawn(move || write_appends(&mut writer_conn, &jobs))?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
-            appends: Some(appends),
-            writer: Some(writer),
+            files: Arc::new(Files {
+                conn: Mutex::new(conn),
+                appends: Some(appends),
+                writer: Some(writer),
+            }),
         })
     }
 
+    /// Runs `call` on a blocking thread.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Files) -> Result<T, RelayError> + Send + 'static,
+    ) -> Result<T, RelayError> {
+        let files = self.files.clone();
+        tokio::task::spawn_blocking(move || call(&files))
+            .await
+            .map_err(|e| RelayError::Task(e.to_string()))?
+    }
+}
+
+impl Files {
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves no half-written state behind
         // (transactions roll back), so a poisoned lock is still usable.
@@ -133,7 +153,7 @@ impl SqliteStore {
     }
 }
 
-impl Drop for SqliteStore {
+impl Drop for Files {
     fn drop(&mut self) {
         // The writer finishes what it was given, then its connection closes.
         drop(self.appends.take());
@@ -199,66 +219,52 @@ fn append_one(
     account: &AccountId,
     entries: &[SealedEntry],
 ) -> Result<Appended, RelayError> {
-    let mut out = Appended {
-        stored: Vec::new(),
-        head: 0,
-        refused: None,
-    };
     let Some(first) = entries.first() else {
-        return Ok(out);
+        return Ok(plan_append(0, entries, &HashMap::new()));
     };
     let device = first.device.as_str();
-    let mut head: u64 = tx
+    let head = tx
         .prepare_cached("SELECT head FROM devices WHERE account = ?1 AND device = ?2")?
         .query_row(params![&account.0[..], device], |r| r.get::<_, i64>(0))
         .optional()?
         .unwrap_or(0) as u64;
-    for entry in entries {
-        if entry.seq == head + 1 {
-            tx.prepare_cached(
-                "INSERT INTO entries (account, device, seq, sealed, sum) VALUES (?1, ?2, ?3, ?4, ?5)",
+    let mut stored = HashMap::new();
+    for seq in entries.iter().map(|e| e.seq).filter(|s| *s <= head) {
+        let sealed: Option<Vec<u8>> = tx
+            .prepare_cached(
+                "SELECT sealed FROM entries WHERE account = ?1 AND device = ?2 AND seq = ?3",
             )?
-            .execute(params![
-                &account.0[..],
-                device,
-                entry.seq as i64,
-                entry.sealed,
-                &sum(&entry.sealed)[..]
-            ])?;
-            head = entry.seq;
-            out.stored.push(entry.clone());
-        } else if entry.seq <= head {
-            let stored: Option<Vec<u8>> = tx
-                .prepare_cached(
-                    "SELECT sealed FROM entries WHERE account = ?1 AND device = ?2 AND seq = ?3",
-                )?
-                .query_row(params![&account.0[..], device, entry.seq as i64], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            // A pruned entry cannot be compared; treat a re-push of it as identical.
-            if stored.is_some_and(|s| s != entry.sealed) {
-                out.refused = Some(AppendRefusal::Conflict { seq: entry.seq });
-                break;
-            }
-        } else {
-            out.refused = Some(AppendRefusal::Gap {
-                seq: entry.seq,
-                head,
-            });
-            break;
-        }
+            .query_row(params![&account.0[..], device, seq as i64], |r| r.get(0))
+            .optional()?;
+        stored.extend(sealed.map(|s| (seq, s)));
+    }
+    let out = plan_append(head, entries, &stored);
+    for entry in &out.stored {
+        tx.prepare_cached(
+            "INSERT INTO entries (account, device, seq, sealed, sum) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            &account.0[..],
+            device,
+            entry.seq as i64,
+            entry.sealed,
+            &sum(&entry.sealed)[..]
+        ])?;
     }
     tx.prepare_cached(
         "INSERT INTO devices (account, device, head) VALUES (?1, ?2, ?3)
          ON CONFLICT(account, device) DO UPDATE SET head = excluded.head",
     )?
-    .execute(params![&account.0[..], device, head as i64])?;
-    out.head = head;
+    .execute(params![&account.0[..], device, out.head as i64])?;
     Ok(out)
 }
 
-impl RelayStore for SqliteStore {
+impl Files {
+    fn ready(&self) -> Result<(), RelayError> {
+        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError> {
         let v: Option<Vec<u8>> = self
             .conn()
@@ -338,39 +344,19 @@ impl RelayStore for SqliteStore {
             "SELECT seq, sealed, sum FROM entries WHERE account = ?1 AND device = ?2 AND seq > ?3
              ORDER BY seq LIMIT ?4",
         )?;
-        let mut rows = stmt.query(params![
-            &account.0[..],
-            device.as_str(),
-            after as i64,
-            limit as i64
-        ])?;
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        while let Some(row) = rows.next()? {
-            let seq = row.get::<_, i64>(0)? as u64;
-            let sealed: Vec<u8> = row.get(1)?;
-            let stored_sum: Option<Vec<u8>> = row.get(2)?;
-            if stored_sum.is_some_and(|s| s[..] != sum(&sealed)) {
-                // Damaged on disk: no device is sent past it until its own device
-                // sends it again.
-                tracing::warn!(account = %account, device = %device, seq, "stored entry is damaged");
-                conn.execute(
-                    "INSERT OR IGNORE INTO damaged (account, device, seq) VALUES (?1, ?2, ?3)",
-                    params![&account.0[..], device.as_str(), seq as i64],
-                )?;
-                break;
-            }
-            if !out.is_empty() && bytes + sealed.len() > max_bytes {
-                break;
-            }
-            bytes += sealed.len();
-            out.push(SealedEntry {
-                device: device.clone(),
-                seq,
-                sealed,
-            });
+        let rows = stmt.query_map(
+            params![&account.0[..], device.as_str(), after as i64, limit as i64],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)),
+        )?;
+        let (page, damaged) = cut_page(account, device, rows, max_bytes)?;
+        drop(stmt);
+        if let Some(seq) = damaged {
+            conn.execute(
+                "INSERT OR IGNORE INTO damaged (account, device, seq) VALUES (?1, ?2, ?3)",
+                params![&account.0[..], device.as_str(), seq as i64],
+            )?;
         }
-        Ok(out)
+        Ok(page)
     }
 
     fn entry_hash(
@@ -439,11 +425,15 @@ impl RelayStore for SqliteStore {
         Ok(repaired)
     }
 
-    fn append(&self, account: &AccountId, entries: &[SealedEntry]) -> Result<Appended, RelayError> {
+    fn append(
+        &self,
+        account: AccountId,
+        entries: Vec<SealedEntry>,
+    ) -> Result<Appended, RelayError> {
         let (reply, answer) = mpsc::sync_channel(1);
         let job = AppendJob {
-            account: *account,
-            entries: entries.to_vec(),
+            account,
+            entries,
             reply,
         };
         let gone = || RelayError::Task("the relay's writer has stopped".into());
@@ -456,9 +446,97 @@ impl RelayStore for SqliteStore {
     }
 }
 
+#[async_trait::async_trait]
+impl RelayStore for SqliteStore {
+    async fn ready(&self) -> Result<(), RelayError> {
+        self.blocking(Files::ready).await
+    }
+
+    async fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError> {
+        let account = *account;
+        self.blocking(move |f| f.verifier(&account)).await
+    }
+
+    async fn create_account(
+        &self,
+        account: &AccountId,
+        verifier: [u8; 32],
+        invite_required: bool,
+        invite: Option<&str>,
+    ) -> Result<Registration, RelayError> {
+        let (account, invite) = (*account, invite.map(str::to_owned));
+        self.blocking(move |f| {
+            f.create_account(&account, verifier, invite_required, invite.as_deref())
+        })
+        .await
+    }
+
+    async fn add_invite(&self, code: &str) -> Result<(), RelayError> {
+        let code = code.to_owned();
+        self.blocking(move |f| f.add_invite(&code)).await
+    }
+
+    async fn heads(&self, account: &AccountId) -> Result<Vec<(DeviceId, u64)>, RelayError> {
+        let account = *account;
+        self.blocking(move |f| f.heads(&account)).await
+    }
+
+    async fn entries_after(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        after: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<SealedEntry>, RelayError> {
+        let (account, device) = (*account, device.clone());
+        self.blocking(move |f| f.entries_after(&account, &device, after, limit, max_bytes))
+            .await
+    }
+
+    async fn entry_hash(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        seq: u64,
+    ) -> Result<Option<[u8; 32]>, RelayError> {
+        let (account, device) = (*account, device.clone());
+        self.blocking(move |f| f.entry_hash(&account, &device, seq))
+            .await
+    }
+
+    async fn damaged(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+    ) -> Result<Vec<u64>, RelayError> {
+        let (account, device) = (*account, device.clone());
+        self.blocking(move |f| f.damaged(&account, &device)).await
+    }
+
+    async fn repair(
+        &self,
+        account: &AccountId,
+        entries: &[SealedEntry],
+    ) -> Result<Vec<SealedEntry>, RelayError> {
+        let (account, entries) = (*account, entries.to_vec());
+        self.blocking(move |f| f.repair(&account, &entries)).await
+    }
+
+    async fn append(
+        &self,
+        account: &AccountId,
+        entries: &[SealedEntry],
+    ) -> Result<Appended, RelayError> {
+        let (account, entries) = (*account, entries.to_vec());
+        self.blocking(move |f| f.append(account, entries)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::AppendRefusal;
 
     fn entry(seq: u64, byte: u8) -> SealedEntry {
         SealedEntry {
@@ -468,47 +546,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn entries_are_stored_in_order_and_gaps_and_conflicts_refused() {
+    #[tokio::test]
+    async fn appends_grouped_in_one_transaction_each_stand_alone() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("relay.sqlite")).unwrap();
         let account = AccountId([1; 16]);
-        let out = store.append(&account, &[entry(1, 1), entry(2, 2)]).unwrap();
-        assert_eq!((out.stored.len(), out.head, out.refused), (2, 2, None));
-
-        let again = store.append(&account, &[entry(2, 2), entry(3, 3)]).unwrap();
-        assert_eq!(
-            again.stored,
-            vec![entry(3, 3)],
-            "identical re-push accepted, new one stored"
-        );
-
-        let conflict = store.append(&account, &[entry(3, 9)]).unwrap();
-        assert_eq!(conflict.refused, Some(AppendRefusal::Conflict { seq: 3 }));
-
-        let gap = store.append(&account, &[entry(5, 5)]).unwrap();
-        assert_eq!(gap.refused, Some(AppendRefusal::Gap { seq: 5, head: 3 }));
-        assert_eq!(gap.head, 3);
-
-        let page = store
-            .entries_after(
-                &account,
-                &DeviceId::new("phone").unwrap(),
-                1,
-                10,
-                usize::MAX,
-            )
-            .unwrap();
-        assert_eq!(page, vec![entry(2, 2), entry(3, 3)]);
-        assert!(store.heads(&AccountId([2; 16])).unwrap().is_empty());
-    }
-
-    #[test]
-    fn appends_grouped_in_one_transaction_each_stand_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("relay.sqlite")).unwrap();
-        let account = AccountId([1; 16]);
-        store.append(&account, &[entry(1, 1)]).unwrap();
+        store.append(&account, &[entry(1, 1)]).await.unwrap();
         let job = |device: &str, entries: Vec<SealedEntry>| {
             let entries = entries
                 .into_iter()
@@ -547,6 +590,7 @@ mod tests {
         assert_eq!(results[3].head, 1);
         let mut heads: Vec<(String, u64)> = store
             .heads(&account)
+            .await
             .unwrap()
             .into_iter()
             .map(|(d, h)| (d.as_str().to_string(), h))
@@ -560,73 +604,5 @@ mod tests {
                 ("tablet".into(), 1)
             ]
         );
-    }
-
-    #[test]
-    fn appends_from_many_threads_at_once_all_land_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            std::sync::Arc::new(SqliteStore::open(&dir.path().join("relay.sqlite")).unwrap());
-        let account = AccountId([3; 16]);
-        let threads: Vec<_> = (0..16)
-            .map(|t| {
-                let store = store.clone();
-                std::thread::spawn(move || {
-                    let device = DeviceId::new(&format!("device-{t}")).unwrap();
-                    for seq in 1..=40u64 {
-                        let e = SealedEntry {
-                            device: device.clone(),
-                            seq,
-                            sealed: vec![t as u8; 32],
-                        };
-                        let out = store.append(&account, &[e]).unwrap();
-                        assert_eq!((out.head, out.stored.len()), (seq, 1));
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        let heads = store.heads(&account).unwrap();
-        assert_eq!(heads.len(), 16);
-        assert!(heads.iter().all(|(_, h)| *h == 40), "{heads:?}");
-        let page = store
-            .entries_after(
-                &account,
-                &DeviceId::new("device-7").unwrap(),
-                0,
-                100,
-                usize::MAX,
-            )
-            .unwrap();
-        assert_eq!(page.len(), 40);
-        assert!(page.iter().all(|e| e.sealed == vec![7u8; 32]));
-    }
-
-    #[test]
-    fn closed_registration_takes_each_invite_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("relay.sqlite")).unwrap();
-        store.add_invite("welcome-1").unwrap();
-        let (a, b) = (AccountId([1; 16]), AccountId([2; 16]));
-        assert_eq!(
-            store.create_account(&a, [0; 32], true, None).unwrap(),
-            Registration::InviteRequired
-        );
-        assert_eq!(
-            store
-                .create_account(&a, [0; 32], true, Some("welcome-1"))
-                .unwrap(),
-            Registration::Created
-        );
-        assert_eq!(
-            store
-                .create_account(&b, [0; 32], true, Some("welcome-1"))
-                .unwrap(),
-            Registration::InviteRequired
-        );
-        assert!(store.verifier(&a).unwrap().is_some());
-        assert!(store.verifier(&b).unwrap().is_none());
     }
 }

@@ -1,0 +1,178 @@
+//! Live fan-out between relay nodes on one PostgreSQL database.
+//!
+//! An append that stored entries sends `NOTIFY aftercall_entries` with the account,
+//! the device and its new head inside its transaction, so the signal goes out only
+//! if the commit does; it never carries an entry. Each node listens on a connection
+//! of its own and hands the signal to the account's sessions on this node through
+//! the hub, which read what they lack from the tables. A signal can be lost (the
+//! listening connection drops, the node was busy reconnecting), so every
+//! [`CATCH_UP_EVERY`], and at once after each reconnect, the node signals the heads
+//! of every account with a session here, read from the tables.
+//!
+//! `LISTEN`/`NOTIFY` is the one part of the relay's SQL that Postgres-compatible
+//! distributed engines lack: there this signal would come from their changefeed on
+//! `devices`, or from the periodic catch-up alone (polling).
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aftercall_shared::protocol::{AccountId, DeviceId};
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio_postgres::AsyncMessage;
+
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::store::RelayStore;
+
+/// The channel appends notify on.
+pub(crate) const CHANNEL: &str = "aftercall_entries";
+
+/// How often each node reads the heads of its accounts, in case a signal was lost.
+pub(crate) const CATCH_UP_EVERY: Duration = Duration::from_secs(10);
+
+/// The longest wait between attempts to listen again.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// A notification's payload: `ACCOUNT-HEX DEVICE HEAD`.
+pub(crate) fn payload(account: &AccountId, device: &DeviceId, head: u64) -> String {
+    format!("{} {} {head}", account.to_hex(), device.as_str())
+}
+
+/// Reads a payload; `None` for anything malformed.
+fn parse(payload: &str) -> Option<(AccountId, DeviceId, u64)> {
+    let mut parts = payload.split(' ');
+    let hex = parts.next()?;
+    let device = DeviceId::new(parts.next()?).ok()?;
+    let head = parts.next()?.parse().ok()?;
+    if hex.len() != 32 || parts.next().is_some() {
+        return None;
+    }
+    let mut account = [0u8; 16];
+    for (i, byte) in account.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some((AccountId(account), device, head))
+}
+
+/// Listens for other nodes' appends until `stop`, reconnecting as needed.
+pub(crate) async fn run(
+    config: tokio_postgres::Config,
+    store: Arc<dyn RelayStore>,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let listening = tokio::select! {
+            () = stopped(&mut stop) => return,
+            listening = listen(&config) => listening,
+        };
+        let (client, mut signals) = match listening {
+            Ok(listening) => {
+                backoff = Duration::from_millis(100);
+                listening
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for other relay nodes' entries; retrying");
+                tokio::select! {
+                    () = stopped(&mut stop) => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        metrics.listener_connects.fetch_add(1, Relaxed);
+        // Whatever was signalled while not listening.
+        catch_up(store.as_ref(), &hub).await;
+        let mut tick = tokio::time::interval(CATCH_UP_EVERY);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                () = stopped(&mut stop) => return,
+                signal = signals.recv() => match signal {
+                    Some(payload) => match parse(&payload) {
+                        Some((account, device, head)) => {
+                            metrics.signals_received.fetch_add(1, Relaxed);
+                            hub.signal(&account, device, head);
+                        }
+                        None => tracing::warn!("a malformed signal on {CHANNEL}"),
+                    },
+                    None => {
+                        tracing::warn!("the connection listening for other relay nodes' entries closed; listening again");
+                        break;
+                    }
+                },
+                _ = tick.tick() => catch_up(store.as_ref(), &hub).await,
+            }
+        }
+        drop(client);
+    }
+}
+
+/// Resolves once the relay is stopping.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+/// Connects and listens; the receiver yields each payload and ends with the connection.
+async fn listen(
+    config: &tokio_postgres::Config,
+) -> Result<(tokio_postgres::Client, mpsc::UnboundedReceiver<String>), tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let AsyncMessage::Notification(n) = message {
+                if tx.send(n.payload().to_string()).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    Ok((client, rx))
+}
+
+/// Signals the heads of every account with a session on this node.
+async fn catch_up(store: &dyn RelayStore, hub: &Hub) {
+    for account in hub.accounts() {
+        match store.heads(&account).await {
+            Ok(heads) => {
+                for (device, head) in heads {
+                    hub.signal(&account, device, head);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "catch-up read of the heads failed");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_read_back_and_malformed_ones_are_refused() {
+        let (account, device) = (AccountId([0xab; 16]), DeviceId::new("phone-1").unwrap());
+        assert_eq!(
+            parse(&payload(&account, &device, 42)),
+            Some((account, device, 42))
+        );
+        for bad in [
+            "",
+            "ab phone 1",
+            "zz phone 1",
+            &format!("{} PHONE 1", "ab".repeat(16)),
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
+}

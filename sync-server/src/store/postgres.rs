@@ -1,0 +1,448 @@
+//! The PostgreSQL relay store: several relay nodes share one database.
+//!
+//! Every node may take any device's pushes, so an append locks its device's row in
+//! `devices` (`SELECT … FOR UPDATE`) and reads the head under that lock: two nodes
+//! appending for one device take turns, and the second sees what the first stored
+//! (an identical re-push is accepted, a different entry refused as a conflict, a
+//! gap refused). The primary key on `(account, device, seq)` keeps a fork out even
+//! if that ever failed. The SQL stays within what Postgres-compatible distributed
+//! engines also run: plain tables, `INSERT … ON CONFLICT`, row locks; no triggers,
+//! no stored procedures.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aftercall_shared::protocol::{AccountId, DeviceId, SealedEntry};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use super::{cut_page, plan_append, sum, Appended, Registration, RelayStore};
+use crate::RelayError;
+
+/// The schema, one migration per step, appended only. `schema_migrations` holds a
+/// row for each one applied.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE accounts (
+    id BYTEA PRIMARY KEY,
+    verifier BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE invites (
+    code TEXT PRIMARY KEY,
+    used_by BYTEA
+);
+CREATE TABLE devices (
+    account BYTEA NOT NULL,
+    device TEXT NOT NULL,
+    head BIGINT NOT NULL,
+    PRIMARY KEY (account, device)
+);
+CREATE TABLE entries (
+    account BYTEA NOT NULL,
+    device TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    sealed BYTEA NOT NULL,
+    sum BYTEA NOT NULL,
+    PRIMARY KEY (account, device, seq)
+);
+CREATE TABLE damaged (
+    account BYTEA NOT NULL,
+    device TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (account, device, seq)
+);
+"#];
+
+/// Connections each node keeps at most.
+const POOL_SIZE: usize = 16;
+
+/// How long a request waits for a connection, or for a new one to open.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// The relay's data in a PostgreSQL database, through a pool of connections.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `config`, refuses one that would not keep an
+    /// acknowledged entry through a crash, and brings its schema up to date.
+    pub async fn open(config: &tokio_postgres::Config) -> Result<PostgresStore, RelayError> {
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| RelayError::Task(format!("cannot build the connection pool: {e}")))?;
+        let store = PostgresStore { pool };
+        store.check_durability().await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// `synchronous_commit = off` acknowledges a commit before it is on disk: a
+    /// crash would lose entries the relay already acknowledged.
+    async fn check_durability(&self) -> Result<(), RelayError> {
+        let client = self.pool.get().await?;
+        let setting: String = client
+            .query_one("SELECT current_setting('synchronous_commit')", &[])
+            .await?
+            .get(0);
+        if setting == "off" {
+            return Err(RelayError::NotDurable);
+        }
+        let fsync: String = client
+            .query_one("SELECT current_setting('fsync')", &[])
+            .await?
+            .get(0);
+        if fsync == "off" {
+            tracing::warn!(
+                "PostgreSQL runs with fsync = off: a crash of its machine can lose acknowledged entries; turn it on for anything but tests"
+            );
+        }
+        Ok(())
+    }
+
+    /// Applies the migrations this database lacks. Each is one transaction that
+    /// first claims its number in `schema_migrations`, so nodes starting together
+    /// apply it once: the others wait on that row and then skip it.
+    async fn migrate(&self) -> Result<(), RelayError> {
+        let mut client = self.pool.get().await?;
+        let created = client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version BIGINT PRIMARY KEY,
+                    applied_at BIGINT NOT NULL
+                )",
+            )
+            .await;
+        if let Err(e) = created {
+            // Two nodes creating it at the same moment: one of them loses the
+            // race on the catalog, and the table is there all the same.
+            use tokio_postgres::error::SqlState;
+            if !matches!(
+                e.code(),
+                Some(&SqlState::UNIQUE_VIOLATION | &SqlState::DUPLICATE_TABLE)
+            ) {
+                return Err(e.into());
+            }
+        }
+        let newest: Option<i64> = client
+            .query_one("SELECT max(version) FROM schema_migrations", &[])
+            .await?
+            .get(0);
+        if let Some(found) = newest.filter(|v| *v > MIGRATIONS.len() as i64) {
+            return Err(RelayError::NewerSchema {
+                found,
+                known: MIGRATIONS.len(),
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            let version = i as i64 + 1;
+            let tx = client.transaction().await?;
+            let claimed = tx
+                .execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)
+                     ON CONFLICT (version) DO NOTHING",
+                    &[&version, &now()],
+                )
+                .await?;
+            if claimed == 1 {
+                tx.batch_execute(sql).await?;
+                tx.commit().await?;
+                tracing::info!(version, "relay database migrated");
+            } else {
+                tx.rollback().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Seconds since 1970, for `created_at` columns.
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn seq_of(seq: i64) -> u64 {
+    u64::try_from(seq).unwrap_or(0)
+}
+
+#[async_trait::async_trait]
+impl RelayStore for PostgresStore {
+    async fn ready(&self) -> Result<(), RelayError> {
+        let client = self.pool.get().await?;
+        client.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError> {
+        let client = self.pool.get().await?;
+        let stmt = client
+            .prepare_cached("SELECT verifier FROM accounts WHERE id = $1")
+            .await?;
+        let row = client.query_opt(&stmt, &[&&account.0[..]]).await?;
+        Ok(row.and_then(|r| r.get::<_, Vec<u8>>(0).try_into().ok()))
+    }
+
+    async fn create_account(
+        &self,
+        account: &AccountId,
+        verifier: [u8; 32],
+        invite_required: bool,
+        invite: Option<&str>,
+    ) -> Result<Registration, RelayError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        if invite_required {
+            // A second node using the same code waits on its row, then finds it used.
+            let used = match invite {
+                Some(code) => {
+                    tx.execute(
+                        "UPDATE invites SET used_by = $1 WHERE code = $2 AND used_by IS NULL",
+                        &[&&account.0[..], &code],
+                    )
+                    .await?
+                }
+                None => 0,
+            };
+            if used == 0 {
+                return Ok(Registration::InviteRequired);
+            }
+        }
+        tx.execute(
+            "INSERT INTO accounts (id, verifier, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO NOTHING",
+            &[&&account.0[..], &&verifier[..], &now()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Registration::Created)
+    }
+
+    async fn add_invite(&self, code: &str) -> Result<(), RelayError> {
+        let client = self.pool.get().await?;
+        client
+            .execute("INSERT INTO invites (code) VALUES ($1)", &[&code])
+            .await?;
+        Ok(())
+    }
+
+    async fn heads(&self, account: &AccountId) -> Result<Vec<(DeviceId, u64)>, RelayError> {
+        let client = self.pool.get().await?;
+        let stmt = client
+            .prepare_cached("SELECT device, head FROM devices WHERE account = $1 ORDER BY device")
+            .await?;
+        let rows = client.query(&stmt, &[&&account.0[..]]).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                // Only well-formed ids are ever stored; skip anything else rather than fail.
+                let device = DeviceId::new(r.get::<_, &str>(0)).ok()?;
+                Some((device, seq_of(r.get(1))))
+            })
+            .collect())
+    }
+
+    async fn entries_after(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        after: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<SealedEntry>, RelayError> {
+        let client = self.pool.get().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT seq, sealed, sum FROM entries
+                 WHERE account = $1 AND device = $2 AND seq > $3
+                 ORDER BY seq LIMIT $4",
+            )
+            .await?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &&account.0[..],
+                    &device.as_str(),
+                    &(after as i64),
+                    &(limit as i64),
+                ],
+            )
+            .await?;
+        let stored = rows
+            .iter()
+            .map(|r| Ok::<_, RelayError>((seq_of(r.get(0)), r.get(1), Some(r.get(2)))));
+        let (page, damaged) = cut_page(account, device, stored, max_bytes)?;
+        if let Some(seq) = damaged {
+            client
+                .execute(
+                    "INSERT INTO damaged (account, device, seq) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                    &[&&account.0[..], &device.as_str(), &(seq as i64)],
+                )
+                .await?;
+        }
+        Ok(page)
+    }
+
+    async fn entry_hash(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        seq: u64,
+    ) -> Result<Option<[u8; 32]>, RelayError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT sum FROM entries WHERE account = $1 AND device = $2 AND seq = $3",
+                &[&&account.0[..], &device.as_str(), &(seq as i64)],
+            )
+            .await?;
+        Ok(row.and_then(|r| r.get::<_, Vec<u8>>(0).try_into().ok()))
+    }
+
+    async fn damaged(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+    ) -> Result<Vec<u64>, RelayError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT seq FROM damaged WHERE account = $1 AND device = $2 ORDER BY seq LIMIT 1024",
+                &[&&account.0[..], &device.as_str()],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| seq_of(r.get(0))).collect())
+    }
+
+    async fn repair(
+        &self,
+        account: &AccountId,
+        entries: &[SealedEntry],
+    ) -> Result<Vec<SealedEntry>, RelayError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let mut repaired = Vec::new();
+        for entry in entries {
+            let (device, seq) = (entry.device.as_str(), entry.seq as i64);
+            let was_damaged = tx
+                .execute(
+                    "DELETE FROM damaged WHERE account = $1 AND device = $2 AND seq = $3",
+                    &[&&account.0[..], &device, &seq],
+                )
+                .await?;
+            if was_damaged == 0 {
+                continue; // Not damaged: stored entries are never replaced.
+            }
+            tx.execute(
+                "UPDATE entries SET sealed = $4, sum = $5
+                 WHERE account = $1 AND device = $2 AND seq = $3",
+                &[
+                    &&account.0[..],
+                    &device,
+                    &seq,
+                    &entry.sealed,
+                    &&sum(&entry.sealed)[..],
+                ],
+            )
+            .await?;
+            repaired.push(entry.clone());
+        }
+        tx.commit().await?;
+        Ok(repaired)
+    }
+
+    async fn append(
+        &self,
+        account: &AccountId,
+        entries: &[SealedEntry],
+    ) -> Result<Appended, RelayError> {
+        let Some(first) = entries.first() else {
+            return Ok(plan_append(0, entries, &HashMap::new()));
+        };
+        let (account_key, device) = (&account.0[..], first.device.as_str());
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO devices (account, device, head) VALUES ($1, $2, 0)
+             ON CONFLICT (account, device) DO NOTHING",
+            &[&account_key, &device],
+        )
+        .await?;
+        // The device's row lock: appends of one device, on any node, take turns.
+        let lock = tx
+            .prepare_cached(
+                "SELECT head FROM devices WHERE account = $1 AND device = $2 FOR UPDATE",
+            )
+            .await?;
+        let head = seq_of(tx.query_one(&lock, &[&account_key, &device]).await?.get(0));
+        let repeated: Vec<i64> = entries
+            .iter()
+            .filter(|e| e.seq <= head)
+            .map(|e| e.seq as i64)
+            .collect();
+        let stored: HashMap<u64, Vec<u8>> = if repeated.is_empty() {
+            HashMap::new()
+        } else {
+            tx.query(
+                "SELECT seq, sealed FROM entries WHERE account = $1 AND device = $2 AND seq = ANY($3)",
+                &[&account_key, &device, &repeated],
+            )
+            .await?
+            .into_iter()
+            .map(|r| (seq_of(r.get(0)), r.get(1)))
+            .collect()
+        };
+        let out = plan_append(head, entries, &stored);
+        if !out.stored.is_empty() {
+            let seqs: Vec<i64> = out.stored.iter().map(|e| e.seq as i64).collect();
+            let sealed: Vec<&[u8]> = out.stored.iter().map(|e| &e.sealed[..]).collect();
+            let sums: Vec<Vec<u8>> = out.stored.iter().map(|e| sum(&e.sealed).to_vec()).collect();
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO entries (account, device, seq, sealed, sum)
+                     SELECT $1, $2, s.seq, s.sealed, s.sum
+                     FROM UNNEST($3::BIGINT[], $4::BYTEA[], $5::BYTEA[]) AS s (seq, sealed, sum)",
+                )
+                .await?;
+            tx.execute(&insert, &[&account_key, &device, &seqs, &sealed, &sums])
+                .await?;
+            tx.execute(
+                "UPDATE devices SET head = $3 WHERE account = $1 AND device = $2",
+                &[&account_key, &device, &(out.head as i64)],
+            )
+            .await?;
+            // Delivered to the other nodes if and when this transaction commits.
+            let signal = crate::fanout::payload(account, &first.device, out.head);
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&crate::fanout::CHANNEL, &signal],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+}
