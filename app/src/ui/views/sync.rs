@@ -327,9 +327,16 @@ mod tests {
         // As a camera may read it: spacing and line breaks of another device's layout.
         let spaced = format!("  {}\n", phrase.replacen(' ', "\n  ", 3));
         assert_eq!(scanned_phrase(&spaced), Ok(phrase.clone()));
-        for other in ["https://example.com/ticket/42", "", &phrase[..phrase.len() - 4]] {
+        for other in [
+            "https://example.com/ticket/42",
+            "",
+            &phrase[..phrase.len() - 4],
+        ] {
             let why = scanned_phrase(other).unwrap_err();
-            assert!(why.starts_with("That code is not an Aftercall recovery phrase"), "{other}");
+            assert!(
+                why.starts_with("That code is not an Aftercall recovery phrase"),
+                "{other}"
+            );
         }
     }
 }
