@@ -3,6 +3,7 @@
 
 use aftercall_shared::commands::{CaptureDraft, PersonRef, ReferralDraft};
 use aftercall_shared::model::{Day, InteractionKind, PersonId};
+use aftercall_shared::queries::MeetingToAsk;
 use serde::{Deserialize, Serialize};
 
 /// The draft file's name inside the data directory.
@@ -22,6 +23,17 @@ pub struct Draft {
     pub person_picked: Option<(PersonId, String)>,
     /// A stable key per referral row, so rows keep their typed text when one is removed.
     pub referral_keys: Vec<u64>,
+    /// Who else it was with, shown as chips: a calendar meeting's guests.
+    pub with: Vec<WithPerson>,
+    /// The calendar meeting's title, when the capture is for one.
+    pub meeting_summary: String,
+}
+
+/// Someone the capture is with besides the person typed, and how they read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithPerson {
+    pub label: String,
+    pub person: PersonRef,
 }
 
 impl Draft {
@@ -32,30 +44,67 @@ impl Draft {
         d
     }
 
+    /// The form for "how did it go?" after a calendar meeting: its guests, its start
+    /// and how it was held, saved as the meeting's conversation.
+    pub fn for_meeting(meeting: &MeetingToAsk, kind: InteractionKind) -> Self {
+        let mut d = Draft::new(kind);
+        d.capture.at = Some(meeting.start);
+        d.capture.channel = meeting.channel;
+        d.capture.meeting = Some(meeting.id.clone());
+        d.meeting_summary = meeting.summary.clone();
+        d.with = meeting
+            .guests
+            .iter()
+            .map(|g| WithPerson {
+                label: g.label().to_string(),
+                person: match &g.person {
+                    Some(p) => PersonRef::Existing(p.id.clone()),
+                    None => PersonRef::Guest {
+                        email: g.email.clone(),
+                        name: g.name.clone(),
+                    },
+                },
+            })
+            .collect();
+        d
+    }
+
+    /// The form with someone already picked.
+    pub fn with_person(id: PersonId, name: String, kind: InteractionKind) -> Self {
+        let mut d = Draft::new(kind);
+        d.person_text = name.clone();
+        d.person_picked = Some((id, name));
+        d
+    }
+
     /// Nothing typed or chosen beyond the defaults.
     pub fn is_blank(&self) -> bool {
         self.person_text.trim().is_empty()
             && self.person_picked.is_none()
+            && self.with.is_empty()
             && self.capture.is_blank()
     }
 
-    /// The domain draft to save: the picked person, else the typed name.
+    /// The domain draft to save: the people shown as chips, then the picked person,
+    /// else the typed name.
     pub fn to_capture(&self) -> CaptureDraft {
         let mut c = self.capture.clone();
-        c.people = match (&self.person_picked, self.person_text.trim()) {
-            (Some((id, _)), _) => vec![PersonRef::Existing(id.clone())],
-            (None, "") => Vec::new(),
-            (None, name) => vec![PersonRef::Named(name.to_string())],
-        };
+        c.people = self.with.iter().map(|w| w.person.clone()).collect();
+        match (&self.person_picked, self.person_text.trim()) {
+            (Some((id, _)), _) => c.people.push(PersonRef::Existing(id.clone())),
+            (None, "") => {}
+            (None, name) => c.people.push(PersonRef::Named(name.to_string())),
+        }
         c.referrals.retain(|r| !r.name.trim().is_empty());
         c
     }
 
     /// The name the conversation is with, as it will read after saving.
     pub fn person_name(&self) -> String {
-        match &self.person_picked {
-            Some((_, name)) => name.clone(),
-            None => self.person_text.trim().to_string(),
+        match (&self.person_picked, self.with.first()) {
+            (Some((_, name)), _) => name.clone(),
+            (None, Some(w)) if self.person_text.trim().is_empty() => w.label.clone(),
+            (None, _) => self.person_text.trim().to_string(),
         }
     }
 
@@ -126,6 +175,63 @@ mod tests {
         assert_eq!(d.referral_keys, vec![1]);
         assert_eq!(d.to_capture().referrals.len(), 1);
         assert_eq!(d.to_capture().referrals[0].name, "Bo");
+    }
+
+    #[test]
+    fn a_meetings_form_holds_its_guests_its_start_and_the_meeting() {
+        use aftercall_shared::model::{Channel, PersonId};
+        use aftercall_shared::queries::{Guest, PersonName};
+        let start = chrono::DateTime::from_timestamp(1_796_400_000, 0).unwrap();
+        let meeting = MeetingToAsk {
+            id: "m1".into(),
+            start,
+            end: start + chrono::Duration::minutes(30),
+            summary: "Coffee with Bob".into(),
+            location: "Café Rosa".into(),
+            link: None,
+            channel: Channel::InPerson,
+            guests: vec![
+                Guest {
+                    email: "ana@x.org".into(),
+                    name: Some("Ana M.".into()),
+                    person: Some(PersonName {
+                        id: PersonId::from("p-ana"),
+                        name: "Ana Müller".into(),
+                    }),
+                },
+                Guest {
+                    email: "bob@stone.dev".into(),
+                    name: None,
+                    person: None,
+                },
+            ],
+        };
+        let mut d = Draft::for_meeting(&meeting, InteractionKind::Casual);
+        assert!(!d.is_blank());
+        assert_eq!(d.person_name(), "Ana Müller");
+        let labels: Vec<&str> = d.with.iter().map(|w| w.label.as_str()).collect();
+        assert_eq!(labels, vec!["Ana Müller", "bob@stone.dev"]);
+        // Someone typed besides the guests joins them.
+        d.person_text = "Carla".into();
+        let c = d.to_capture();
+        assert_eq!(
+            c.people,
+            vec![
+                PersonRef::Existing("p-ana".into()),
+                PersonRef::Guest {
+                    email: "bob@stone.dev".into(),
+                    name: None
+                },
+                PersonRef::Named("Carla".into()),
+            ]
+        );
+        assert_eq!(c.at, Some(start));
+        assert_eq!(c.channel, Channel::InPerson);
+        assert_eq!(c.meeting, Some("m1".into()));
+        assert_eq!(c.kind, InteractionKind::Casual);
+        // It survives being kept as the draft.
+        let back = from_json(&serde_json::to_string(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
     }
 
     #[test]

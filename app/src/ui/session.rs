@@ -85,6 +85,18 @@ impl Session {
         n.set(None);
     }
 
+    /// Opens Capture filled in with `draft`. A capture already half-typed is never
+    /// overwritten: it stays, and the user is told to save it first.
+    pub fn capture_with(&self, draft: crate::ui::draft::Draft) {
+        if self.platform.load_draft().is_some_and(|d| !d.is_blank()) {
+            self.go(Screen::Capture);
+            self.error("A capture is already under way: save it, then start this one again from Today.");
+            return;
+        }
+        self.platform.keep_draft(&draft);
+        self.go(Screen::Capture);
+    }
+
     /// Shows a confirmation.
     pub fn done(&self, text: impl Into<String>) {
         self.notify(Notice {

@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::lookup::{event_by_name, person_by_name, person_name};
+use crate::interop::matching::{normalise_email, people_with_key, KeyKind};
 use crate::model::{
     Channel, Day, DocKind, Event, EventId, FollowUp, Interaction, InteractionId, InteractionKind,
-    Person, PersonId, Referral, ReferralStatus, ThankYou,
+    Meeting, MeetingId, MeetingPrompt, Person, PersonId, Referral, ReferralStatus, ThankYou,
 };
 use crate::store::Writer;
 use crate::{Error, Result, Store};
@@ -20,6 +21,12 @@ use crate::{Error, Result, Store};
 pub enum PersonRef {
     Existing(PersonId),
     Named(String),
+    /// Someone invited to a calendar meeting: the person with this address, else
+    /// the person with this name, else a new person with both.
+    Guest {
+        email: String,
+        name: Option<String>,
+    },
 }
 
 /// The event a capture belongs to.
@@ -60,6 +67,9 @@ pub struct CaptureDraft {
     pub follow_up: Option<Day>,
     pub referrals: Vec<ReferralDraft>,
     pub event: Option<EventRef>,
+    /// The calendar meeting this conversation was: saving marks it captured, so no
+    /// device asks about it again.
+    pub meeting: Option<MeetingId>,
 }
 
 /// What a capture wrote.
@@ -144,6 +154,15 @@ impl Store {
                 deleted: false,
             };
             let interaction_id = w.create(DocKind::Interaction, &interaction)?;
+            if let Some(meeting) = &draft.meeting {
+                let captured = MeetingPrompt::Captured {
+                    interaction: interaction_id.clone().into(),
+                };
+                w.update(meeting.as_str(), DocKind::Meeting, |m: &mut Meeting| {
+                    m.prompt = captured;
+                    Ok(())
+                })?;
+            }
             Ok(Captured {
                 interaction_id: interaction_id.into(),
                 people: people
@@ -164,6 +183,7 @@ fn validate(draft: &CaptureDraft) -> Result<()> {
     let named = draft.people.iter().any(|p| match p {
         PersonRef::Existing(id) => !id.as_str().trim().is_empty(),
         PersonRef::Named(name) => !name.trim().is_empty(),
+        PersonRef::Guest { email, .. } => !email.trim().is_empty(),
     });
     if !named {
         return Err(Error::invalid(
@@ -230,20 +250,55 @@ pub(super) fn resolve_person(
             if let Some((id, name)) = person_by_name(w.tx(), &name)? {
                 return Ok((id, name, false));
             }
-            let how_met = event
-                .map(|e| format!("Met at {} ({})", e.name, e.date))
-                .unwrap_or_default();
-            let id = w.create(
-                DocKind::Person,
-                &Person {
-                    name: name.clone(),
-                    how_met: Text::with_value(how_met),
-                    event: event_id.map(str::to_string),
-                    created_at: w.now().timestamp_millis(),
-                    ..Default::default()
-                },
-            )?;
+            let id = create_person(w, &name, Vec::new(), event_id, event)?;
+            Ok((id, name, true))
+        }
+        PersonRef::Guest { email, name } => {
+            let email = normalise_email(email);
+            let known = people_with_key(w.tx(), KeyKind::Email, &email)?;
+            if let Some(id) = known.first() {
+                return Ok((id.clone(), person_name(w.tx(), id)?, false));
+            }
+            let name = name
+                .as_deref()
+                .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| email.clone());
+            if let Some((id, name)) = person_by_name(w.tx(), &name)? {
+                // The calendar says how to reach them: keep the address.
+                w.update(&id, DocKind::Person, |p: &mut Person| {
+                    if !p.emails.iter().any(|e| normalise_email(e) == email) {
+                        p.emails.push(email.clone());
+                    }
+                    Ok(())
+                })?;
+                return Ok((id, name, false));
+            }
+            let id = create_person(w, &name, vec![email], event_id, event)?;
             Ok((id, name, true))
         }
     }
+}
+
+fn create_person(
+    w: &mut Writer<'_>,
+    name: &str,
+    emails: Vec<String>,
+    event_id: Option<&str>,
+    event: Option<&Event>,
+) -> Result<String> {
+    let how_met = event
+        .map(|e| format!("Met at {} ({})", e.name, e.date))
+        .unwrap_or_default();
+    w.create(
+        DocKind::Person,
+        &Person {
+            name: name.to_string(),
+            emails,
+            how_met: Text::with_value(how_met),
+            event: event_id.map(str::to_string),
+            created_at: w.now().timestamp_millis(),
+            ..Default::default()
+        },
+    )
 }

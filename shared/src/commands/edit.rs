@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::capture::{referral_from, resolve_person, PersonRef, ReferralDraft};
 use crate::model::{
-    Channel, Day, DocKind, FollowUp, Interaction, InteractionId, InteractionKind, Person, PersonId,
-    ReferralId, ThankYou,
+    Cadence, Channel, Day, DocKind, FollowUp, Interaction, InteractionId, InteractionKind, Person,
+    PersonId, ReferralId, ThankYou,
 };
 use crate::{Error, Result, Store};
 
@@ -61,6 +61,10 @@ pub struct PersonEdit {
     pub introduced_by: Option<Option<PersonId>>,
     pub tags: Option<Vec<String>>,
     pub notes: Option<String>,
+    /// How often to keep in touch; `Some(None)` stops the reminder. Setting one
+    /// starts its clock now for someone never talked to.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub cadence: Option<Option<Cadence>>,
 }
 
 /// A field that is there, even as null, is `Some`: "clear it" (`Some(None)`) survives
@@ -161,7 +165,14 @@ impl Store {
             }
         }
         self.write(|w| {
+            let now = w.now().timestamp_millis();
             w.update(id.as_str(), DocKind::Person, |p: &mut Person| {
+                if let Some(cadence) = edit.cadence {
+                    if p.cadence != cadence {
+                        p.cadence = cadence;
+                        p.cadence_since = now;
+                    }
+                }
                 if let Some(name) = &edit.name {
                     p.name = name.split_whitespace().collect::<Vec<_>>().join(" ");
                 }

@@ -714,4 +714,126 @@ mod asking {
         assert_eq!(later.total, 3);
         assert_eq!(later.meetings[0].start, at("2026-12-07T09:00:00Z"));
     }
+
+    /// The capture a meeting's card opens: its guests, its start and its channel.
+    fn capture_for(m: &crate::queries::MeetingToAsk) -> crate::commands::CaptureDraft {
+        crate::commands::CaptureDraft {
+            people: m
+                .guests
+                .iter()
+                .map(|g| crate::commands::PersonRef::Guest {
+                    email: g.email.clone(),
+                    name: g.name.clone(),
+                })
+                .collect(),
+            at: Some(m.start),
+            channel: m.channel,
+            talked_about: "How it went".into(),
+            meeting: Some(m.id.clone()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn capturing_a_meeting_answers_it_and_finds_or_creates_its_guests_by_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::at(at("2026-12-03T15:00:00Z"));
+        let mut store = Store::open(
+            &dir.path().join("store.sqlite"),
+            Box::new(clock.clone()),
+            Box::new(SeededEntropy::new(3)),
+        )
+        .unwrap();
+        // Ana is known by name only; Bob is a stranger.
+        store
+            .capture(&crate::tests::chat_named("Ana Müller"))
+            .unwrap();
+        store
+            .import_calendar(GOOGLE, &CalendarImportOptions::default())
+            .unwrap();
+        let coffee_before = asked(&mut store);
+        assert!(
+            !summaries(&coffee_before).contains(&("Coffee with Bob", Channel::InPerson)),
+            "the coffee has not ended at 15:00"
+        );
+        // The clock passes the coffee's end: now it is asked about.
+        clock.set(at("2026-12-03T16:00:00Z"));
+        let now = asked(&mut store);
+        let coffee = now.meetings[0].clone();
+        assert_eq!(coffee.summary, "Coffee with Bob");
+        let captured = store.capture(&capture_for(&coffee)).unwrap();
+        assert_eq!(captured.people.len(), 1);
+        assert!(captured.people[0].created, "Bob is new");
+        assert_eq!(captured.people[0].name, "bob@stone.dev");
+        let left = asked(&mut store);
+        assert_eq!(left.total, now.total - 1);
+        assert!(left.meetings.iter().all(|m| m.id != coffee.id));
+        // Bob now has his address, so the next meeting with him finds him.
+        let bob_keys: i64 = store
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM person_keys WHERE kind = 'email' AND key = 'bob@stone.dev'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(bob_keys, 1);
+        let answered: (String, Option<String>) = store
+            .conn()
+            .query_row(
+                "SELECT prompt, interaction_id FROM meetings WHERE id = ?1",
+                [&coffee.id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            answered,
+            (
+                "captured".to_string(),
+                Some(captured.interaction_id.to_string())
+            )
+        );
+
+        // Ana's sync: matched by name, and her address learnt.
+        let sync = left
+            .meetings
+            .iter()
+            .find(|m| m.summary.starts_with("Weekly sync"))
+            .unwrap()
+            .clone();
+        assert_eq!(sync.guests[0].person, None);
+        let with_ana = store.capture(&capture_for(&sync)).unwrap();
+        assert!(!with_ana.people[0].created);
+        assert_eq!(with_ana.people[0].name, "Ana Müller");
+        let people: i64 = store
+            .conn()
+            .query_row("SELECT COUNT(*) FROM people WHERE deleted = 0", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(people, 2, "Ana and Bob, nobody twice");
+        let next = asked(&mut store);
+        let other_sync = next
+            .meetings
+            .iter()
+            .find(|m| m.summary.starts_with("Weekly sync"))
+            .unwrap();
+        assert_eq!(
+            other_sync.guests[0].person.as_ref().map(|p| &p.id),
+            Some(&with_ana.people[0].id),
+            "her next meeting finds her by address"
+        );
+        // A meeting that is not there is a clear error, and nothing is written.
+        let mut bad = capture_for(&coffee);
+        bad.meeting = Some("ffffffffffffffffffffffffffffffff".into());
+        assert!(store.capture(&bad).is_err());
+        assert_eq!(
+            store
+                .conn()
+                .query_row("SELECT COUNT(*) FROM interactions", [], |r| r
+                    .get::<_, i64>(0))
+                .unwrap(),
+            3
+        );
+    }
 }

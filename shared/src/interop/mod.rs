@@ -30,7 +30,7 @@ mod contact;
 mod file_kind;
 mod import;
 mod markdown;
-mod matching;
+pub(crate) mod matching;
 mod name_likeness;
 mod people_docs;
 mod report;

@@ -5,6 +5,7 @@
 //! and an edit on another both survive, the record stays deleted and a restore
 //! brings the edited record back.
 
+mod cadence;
 mod event;
 mod interaction;
 mod kinds;
@@ -13,6 +14,7 @@ mod person;
 mod referral;
 mod vocab;
 
+pub use cadence::{Cadence, CadenceUnit};
 pub use event::Event;
 pub use interaction::{FollowUp, Interaction};
 pub use kinds::{

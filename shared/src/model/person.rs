@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use autosurgeon::{Hydrate, Reconcile, Text};
 
+use super::Cadence;
+
 /// One Person document.
 #[derive(Debug, Clone, Default, Reconcile, Hydrate)]
 pub struct Person {
@@ -62,6 +64,13 @@ pub struct Person {
     /// Address-book lines Aftercall does not read, kept to give back on export.
     #[autosurgeon(missing = "Default::default")]
     pub vcard_extra: Vec<String>,
+    /// How often to keep in touch; `None`: no reminder.
+    #[autosurgeon(missing = "Default::default")]
+    pub cadence: Option<Cadence>,
+    /// When the cadence was set, milliseconds since the epoch: the clock starts then
+    /// for someone never talked to (otherwise at the last conversation).
+    #[autosurgeon(missing = "Default::default")]
+    pub cadence_since: i64,
 }
 
 /// A postal address, in the order of a vCard `ADR`.

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
+use super::PersonName;
 use crate::model::{Channel, MeetingId, PersonId};
 use crate::{Result, Store};
 
@@ -28,7 +29,18 @@ pub struct MeetingToAsk {
 pub struct Guest {
     pub email: String,
     pub name: Option<String>,
-    pub person: Option<PersonId>,
+    pub person: Option<PersonName>,
+}
+
+impl Guest {
+    /// How the guest reads: the person's name, else the calendar's, else the address.
+    pub fn label(&self) -> &str {
+        match (&self.person, &self.name) {
+            (Some(p), _) => &p.name,
+            (None, Some(name)) => name,
+            (None, None) => &self.email,
+        }
+    }
 }
 
 /// Meetings to ask about, most recently ended first.
@@ -94,19 +106,27 @@ impl Store {
 
     fn guests(&self, meeting: &MeetingId) -> Result<Vec<Guest>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT a.email, a.name,
-                (SELECT k.person_id FROM person_keys k JOIN people p ON p.id = k.person_id
-                 WHERE k.kind = 'email' AND k.key = a.email AND p.deleted = 0
-                 ORDER BY p.created_at, p.id LIMIT 1)
+            "SELECT a.email, a.name, p.id, p.name
              FROM meeting_attendees a
+             LEFT JOIN people p ON p.id =
+                (SELECT k.person_id FROM person_keys k JOIN people q ON q.id = k.person_id
+                 WHERE k.kind = 'email' AND k.key = a.email AND q.deleted = 0
+                 ORDER BY q.created_at, q.id LIMIT 1)
              WHERE a.meeting_id = ?1 AND a.is_owner = 0 AND a.declined = 0
              ORDER BY a.position, a.email",
         )?;
         let rows = stmt.query_map([meeting], |r| {
+            let person = match r.get::<_, Option<PersonId>>(2)? {
+                Some(id) => Some(PersonName {
+                    id,
+                    name: r.get(3)?,
+                }),
+                None => None,
+            };
             Ok(Guest {
                 email: r.get(0)?,
                 name: r.get(1)?,
-                person: r.get(2)?,
+                person,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

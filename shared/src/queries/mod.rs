@@ -17,4 +17,4 @@ pub use meetings::{Guest, MeetingToAsk, MeetingsToAsk};
 pub use people::PersonSummary;
 pub use review::{CasualOnly, Review, WeekCounts};
 pub use rows::{EventName, InteractionRow, PersonDetail, PersonName, ReferralRow};
-pub use today::{FollowUpDue, ThankYouDue, Today, TodayCounts, TODAY_PAGE};
+pub use today::{FollowUpDue, KeepInTouchDue, ThankYouDue, Today, TodayCounts, TODAY_PAGE};

@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Channel, Day, EventId, InteractionId, InteractionKind, PersonId, ReferralId, ReferralStatus,
-    ThankYouState,
+    Cadence, Channel, Day, EventId, InteractionId, InteractionKind, PersonId, ReferralId,
+    ReferralStatus, ThankYouState,
 };
 use crate::Result;
 
@@ -42,6 +42,8 @@ pub struct PersonDetail {
     pub notes: String,
     pub created_at: i64,
     pub deleted: bool,
+    /// How often to keep in touch, if the user set it.
+    pub cadence: Option<Cadence>,
 }
 
 /// A referral with who gave it.
@@ -119,7 +121,7 @@ pub(crate) fn person_detail(conn: &Connection, id: &str) -> Result<Option<Person
     let row = conn
         .prepare_cached(
             "SELECT id, name, organisation, role, emails, phones, how_met, introduced_by,
-                    event_id, tags, notes, created_at, deleted
+                    event_id, tags, notes, created_at, deleted, cadence
              FROM people WHERE id = ?1",
         )?
         .query_row([id], |r| {
@@ -138,6 +140,7 @@ pub(crate) fn person_detail(conn: &Connection, id: &str) -> Result<Option<Person
                     notes: r.get(10)?,
                     created_at: r.get(11)?,
                     deleted: r.get(12)?,
+                    cadence: r.get(13)?,
                 },
                 r.get::<_, Option<String>>(7)?,
                 r.get::<_, Option<String>>(8)?,

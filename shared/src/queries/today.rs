@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::rows::{count_where, interactions_where, referrals_where, InteractionRow, ReferralRow};
-use crate::model::{Day, InteractionId};
+use crate::model::{Cadence, Day, InteractionId, PersonId};
 use crate::{Result, Store};
 
 /// A thank-you still to send.
@@ -23,6 +23,21 @@ pub struct FollowUpDue {
     pub interaction: InteractionRow,
 }
 
+/// Someone past their cadence: not talked to for longer than the user wanted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeepInTouchDue {
+    pub person: PersonId,
+    pub name: String,
+    pub cadence: Cadence,
+    /// The day of the last conversation, if there was one.
+    pub last: Option<Day>,
+    /// When contact was due: a cadence after the last conversation (or after the
+    /// cadence was set, for someone never talked to).
+    pub due: Day,
+    /// Days past `due` (0 when due today).
+    pub overdue_days: i64,
+}
+
 /// How many items each of Today's lists holds in all; the lists themselves hold at
 /// most the limit asked for, the most pressing first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +46,7 @@ pub struct TodayCounts {
     pub follow_ups: usize,
     pub upcoming: usize,
     pub intros: usize,
+    pub keep_in_touch: usize,
 }
 
 /// The Today screen.
@@ -45,12 +61,17 @@ pub struct Today {
     pub upcoming: Vec<FollowUpDue>,
     /// Referrals not yet introduced: suggested or intro asked.
     pub intros: Vec<ReferralRow>,
+    /// People past their cadence, longest overdue first.
+    pub keep_in_touch: Vec<KeepInTouchDue>,
 }
 
 impl Today {
     /// Nothing to do today.
     pub fn is_clear(&self) -> bool {
-        self.thank_yous.is_empty() && self.follow_ups.is_empty() && self.intros.is_empty()
+        self.thank_yous.is_empty()
+            && self.follow_ups.is_empty()
+            && self.intros.is_empty()
+            && self.keep_in_touch.is_empty()
     }
 }
 
@@ -99,11 +120,13 @@ impl Store {
         let follow_ups = due(FOLLOW_UPS, &[&day])?;
         let upcoming = due(UPCOMING, &[&day, &week])?;
         let intros = referrals_where(conn, INTROS, "r.at, r.position, r.id", limit, &[])?;
+        let (keep_in_touch, keeping) = self.keep_in_touch(today, limit)?;
         let counts = TodayCounts {
             thank_yous: count_where(conn, "interactions i", THANK_YOUS, &[])?,
             follow_ups: count_where(conn, "interactions i", FOLLOW_UPS, &[&day])?,
             upcoming: count_where(conn, "interactions i", UPCOMING, &[&day, &week])?,
             intros: count_where(conn, "referrals r", INTROS, &[])?,
+            keep_in_touch: keeping,
         };
         Ok(Today {
             date: day,
@@ -112,6 +135,56 @@ impl Store {
             follow_ups,
             upcoming,
             intros,
+            keep_in_touch,
         })
+    }
+
+    /// People past their cadence on `today`, longest overdue first: at most `limit`,
+    /// and how many there are in all. Any conversation, captured on any device,
+    /// restarts the clock.
+    fn keep_in_touch(
+        &self,
+        today: Day,
+        limit: Option<usize>,
+    ) -> Result<(Vec<KeepInTouchDue>, usize)> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT p.id, p.name, p.cadence, COALESCE(s.last_at, p.cadence_since), s.last_at
+             FROM people p LEFT JOIN person_stats s ON s.person_id = p.id
+             WHERE p.cadence IS NOT NULL AND p.deleted = 0",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, PersonId>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Cadence>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+            ))
+        })?;
+        let day_of = |millis: i64| {
+            chrono::DateTime::from_timestamp_millis(millis).map(|t| Day::new(t.date_naive()))
+        };
+        let mut due = Vec::new();
+        for row in rows {
+            let (person, name, cadence, since, last) = row?;
+            let Some(base) = since.and_then(day_of) else {
+                continue;
+            };
+            let on = cadence.due_after(base);
+            if on <= today {
+                due.push(KeepInTouchDue {
+                    person,
+                    name,
+                    cadence,
+                    last: last.and_then(day_of),
+                    due: on,
+                    overdue_days: on.days_until(today),
+                });
+            }
+        }
+        due.sort_by(|a, b| a.due.cmp(&b.due).then_with(|| a.name.cmp(&b.name)));
+        let total = due.len();
+        due.truncate(limit.unwrap_or(usize::MAX));
+        Ok((due, total))
     }
 }

@@ -187,8 +187,9 @@ fn set_search(
 fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person, rows: Rows) -> Result<()> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO people (id, name, name_key, organisation, role, emails, phones,
-            how_met, introduced_by, event_id, tags, notes, created_at, deleted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            how_met, introduced_by, event_id, tags, notes, created_at, deleted, cadence,
+            cadence_since)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         id,
@@ -205,6 +206,8 @@ fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person, rows: Rows) ->
         p.notes.as_str(),
         p.created_at,
         p.deleted,
+        p.cadence,
+        p.cadence.map(|_| p.cadence_since),
     ])?;
     person_keys(tx, id, p, rows)?;
     set_search(tx, rowid, Column::Own, person_text(p), rows)

@@ -302,4 +302,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX meeting_attendees_email ON meeting_attendees(email);
     "#,
+    // 10: how often to keep in touch with each person, and since when; the people
+    // who have a cadence read at once.
+    r#"
+    ALTER TABLE people ADD COLUMN cadence TEXT;
+    ALTER TABLE people ADD COLUMN cadence_since INTEGER;
+    CREATE INDEX people_cadence ON people(id) WHERE cadence IS NOT NULL AND deleted = 0;
+    "#,
 ];

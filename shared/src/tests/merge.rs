@@ -320,3 +320,89 @@ fn an_entry_applied_after_being_quarantined_leaves_the_quarantine() {
         .unwrap();
     assert_eq!(desktop.store.quarantined_count().unwrap(), 1);
 }
+
+#[test]
+fn a_conversation_captured_on_another_device_restarts_a_persons_cadence() {
+    use crate::commands::PersonEdit;
+    use crate::model::Cadence;
+    let mut phone = fixture(32);
+    let mut desktop = fixture(33);
+    // Talked to Ana on Monday 23 November; Bo is new and never talked to.
+    let ana = phone
+        .store
+        .capture(&chat("Ana", InteractionKind::Casual, "coffee"))
+        .unwrap()
+        .people[0]
+        .id
+        .clone();
+    let bo = phone
+        .store
+        .capture(&chat("Bo", InteractionKind::Value, ""))
+        .unwrap();
+    phone.store.delete(bo.interaction_id.clone()).unwrap();
+    let bo = bo.people[0].id.clone();
+    for (who, every) in [(&ana, Cadence::FORTNIGHTLY), (&bo, Cadence::MONTHLY)] {
+        let edit = PersonEdit {
+            cadence: Some(Some(every)),
+            ..Default::default()
+        };
+        phone.store.edit_person(who, &edit).unwrap();
+    }
+    pull(&mut desktop.store, &phone.store);
+    let due = |store: &Store, day: &str| -> Vec<(String, i64)> {
+        store
+            .today(date(day))
+            .unwrap()
+            .keep_in_touch
+            .iter()
+            .map(|k| (k.name.clone(), k.overdue_days))
+            .collect()
+    };
+    assert!(due(&desktop.store, "2026-12-06").is_empty());
+    // Two weeks after the coffee Ana is due, on both devices.
+    assert_eq!(due(&desktop.store, "2026-12-07"), vec![("Ana".into(), 0)]);
+    assert_eq!(due(&phone.store, "2026-12-09"), vec![("Ana".into(), 2)]);
+    let today = desktop.store.today(date("2026-12-09")).unwrap();
+    assert_eq!(today.counts.keep_in_touch, 1);
+    assert_eq!(today.keep_in_touch[0].last, Some(date("2026-11-23")));
+    assert_eq!(today.keep_in_touch[0].due, date("2026-12-07"));
+    assert!(!today.is_clear());
+    // Bo, never talked to (his only conversation deleted), is due a month after
+    // the cadence was set.
+    assert_eq!(
+        due(&desktop.store, "2026-12-23"),
+        vec![("Ana".into(), 16), ("Bo".into(), 0)]
+    );
+
+    // The desktop captures a call with Ana on 9 December: the phone, once synced,
+    // no longer lists her, and she is due two weeks after that call.
+    desktop
+        .clock
+        .set(chrono::Utc.with_ymd_and_hms(2026, 12, 9, 15, 0, 0).unwrap());
+    desktop
+        .store
+        .capture(&chat("Ana", InteractionKind::Value, "the proposal"))
+        .unwrap();
+    pull(&mut phone.store, &desktop.store);
+    assert!(due(&phone.store, "2026-12-22").is_empty());
+    assert_eq!(
+        due(&phone.store, "2026-12-23"),
+        vec![("Ana".into(), 0), ("Bo".into(), 0)]
+    );
+
+    // Stopping the reminder takes Bo off Today everywhere.
+    phone
+        .store
+        .edit_person(
+            &bo,
+            &PersonEdit {
+                cadence: Some(None),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    pull(&mut desktop.store, &phone.store);
+    assert_eq!(due(&desktop.store, "2027-01-30"), vec![("Ana".into(), 38)]);
+    let detail = desktop.store.diary(&ana).unwrap().person;
+    assert_eq!(detail.cadence, Some(Cadence::FORTNIGHTLY));
+}

@@ -168,6 +168,36 @@ fn CaptureForm(kind: InteractionKind, on_saved: EventHandler<Saved>) -> Element 
                     save();
                 }
             },
+            if !d.meeting_summary.is_empty() {
+                p { class: "from-meeting", id: "from-meeting",
+                    "From your calendar: "
+                    strong { "{d.meeting_summary}" }
+                    if let Some(at) = d.capture.at {
+                        " · {format::when(at.timestamp_millis())}"
+                    }
+                }
+            }
+            if !d.with.is_empty() {
+                div { class: "chips with", id: "with", role: "list", "aria-label": "With",
+                    for (i, w) in d.with.iter().cloned().enumerate() {
+                        span { key: "{i}-{w.label}", class: "chip", role: "listitem",
+                            "{w.label}"
+                            button {
+                                r#type: "button",
+                                class: "chip-remove",
+                                "aria-label": "Not with {w.label}",
+                                onclick: move |_| {
+                                    let mut f = form.write();
+                                    if i < f.with.len() {
+                                        f.with.remove(i);
+                                    }
+                                },
+                                "×"
+                            }
+                        }
+                    }
+                }
+            }
             PersonPicker {
                 initial_text: initial.person_text.clone(),
                 picked: d.person_picked.clone(),

@@ -3,14 +3,16 @@
 
 use aftercall_shared::api::Request;
 use aftercall_shared::dates::parse_date;
-use aftercall_shared::model::{Day, ReferralStatus};
+use aftercall_shared::model::{Day, InteractionKind, MeetingPrompt, ReferralStatus};
 use aftercall_shared::queries::{
-    FollowUpDue, InteractionRow, ReferralRow, ThankYouDue, Today as TodayData, TODAY_PAGE,
+    FollowUpDue, InteractionRow, KeepInTouchDue, MeetingToAsk, MeetingsToAsk, ReferralRow,
+    ThankYouDue, Today as TodayData, TODAY_PAGE,
 };
 use dioxus::prelude::*;
 
 use crate::format;
 use crate::ui::components::EmptyState;
+use crate::ui::draft::{Draft, KIND_SETTING};
 use crate::ui::route::Screen;
 use crate::ui::session::{local_today, use_query, use_session, Loaded};
 
@@ -38,14 +40,16 @@ pub fn next_referral_step(status: ReferralStatus) -> Option<(ReferralStatus, &'s
 #[component]
 pub fn Today() -> Element {
     let mut shown = use_signal(|| TODAY_PAGE);
-    let data = match use_query::<TodayData>(Request::Today {
+    let today = use_query::<TodayData>(Request::Today {
         day: local_today().into(),
         limit: shown(),
-    }) {
-        Loaded::Ready(t) => t,
-        other => return other.placeholder(),
+    });
+    let meetings = use_query::<MeetingsToAsk>(Request::MeetingsToAsk { limit: shown() });
+    let (data, meetings) = match (today, meetings) {
+        (Loaded::Ready(t), Loaded::Ready(m)) => (t, m),
+        (Loaded::Ready(_), other) | (other, _) => return other.placeholder(),
     };
-    let clear = data.is_clear();
+    let clear = data.is_clear() && meetings.meetings.is_empty();
     let counts = data.counts;
     // One "show more" serves every list: it raises how many each list shows.
     let more = |total: usize, showing: usize| {
@@ -70,6 +74,15 @@ pub fn Today() -> Element {
                     hint: "Thank-yous, follow-ups and intros you note in Capture show up here when they are due.",
                     action: Some(("Capture a call".to_string(), Screen::Capture)),
                 }
+            }
+            if !meetings.meetings.is_empty() {
+                h2 { "How did it go? " span { class: "count", "{meetings.total}" } }
+                ul { class: "cards", id: "meetings",
+                    for m in meetings.meetings.clone() {
+                        MeetingCard { key: "{m.id}", item: m }
+                    }
+                }
+                {more(meetings.total, meetings.meetings.len())}
             }
             if !data.thank_yous.is_empty() {
                 h2 { "Thank-yous to send " span { class: "count", "{counts.thank_yous}" } }
@@ -98,6 +111,15 @@ pub fn Today() -> Element {
                 }
                 {more(counts.intros, data.intros.len())}
             }
+            if !data.keep_in_touch.is_empty() {
+                h2 { "Keep in touch " span { class: "count", "{counts.keep_in_touch}" } }
+                ul { class: "cards", id: "keep-in-touch",
+                    for k in data.keep_in_touch.clone() {
+                        KeepInTouchCard { key: "{k.person}", item: k }
+                    }
+                }
+                {more(counts.keep_in_touch, data.keep_in_touch.len())}
+            }
             if !data.upcoming.is_empty() {
                 h2 { "Coming up this week " span { class: "count", "{counts.upcoming}" } }
                 ul { class: "cards quiet", id: "upcoming",
@@ -111,6 +133,121 @@ pub fn Today() -> Element {
                     }
                 }
                 {more(counts.upcoming, data.upcoming.len())}
+            }
+        }
+    }
+}
+
+/// The kind the last capture had: the default of the next one.
+async fn remembered_kind(session: &crate::ui::session::Session) -> InteractionKind {
+    session
+        .send::<Option<String>>(Request::Setting {
+            key: KIND_SETTING.into(),
+        })
+        .await
+        .flatten()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(InteractionKind::Value)
+}
+
+/// A calendar meeting that has ended: capture it in one tap, or stop asking.
+#[component]
+fn MeetingCard(item: MeetingToAsk) -> Element {
+    let session = use_session();
+    let guests: Vec<&str> = item.guests.iter().map(|g| g.label()).collect();
+    let guests = guests.join(", ");
+    let when = format::when(item.start.timestamp_millis());
+    let (s1, s2, s3) = (session.clone(), session.clone(), session.clone());
+    let (id2, id3) = (item.id.clone(), item.id.clone());
+    let summary = item.summary.clone();
+    let meeting = item.clone();
+    rsx! {
+        li { class: "card meeting",
+            div { class: "card-main",
+                span { class: "who", "{item.summary}" }
+                span { class: "meta", "{format::channel_choice(item.channel)} · {when}" }
+                if !guests.is_empty() { span { class: "gist", "With {guests}" } }
+            }
+            div { class: "card-actions",
+                button {
+                    r#type: "button",
+                    class: "primary",
+                    "aria-label": "Capture {summary}",
+                    onclick: move |_| {
+                        let session = s1.clone();
+                        let meeting = meeting.clone();
+                        spawn(async move {
+                            let kind = remembered_kind(&session).await;
+                            session.capture_with(Draft::for_meeting(&meeting, kind));
+                        });
+                    },
+                    "Capture"
+                }
+                button {
+                    r#type: "button",
+                    class: "secondary",
+                    "aria-label": "Dismiss {item.summary}",
+                    onclick: move |_| s2.act(
+                        Request::AnswerMeeting { id: id2.clone(), answer: MeetingPrompt::Dismissed },
+                        "Dismissed: it will not be asked about again.",
+                    ),
+                    "Dismiss"
+                }
+                button {
+                    r#type: "button",
+                    class: "secondary",
+                    "aria-label": "{item.summary} was not a networking call",
+                    onclick: move |_| s3.act(
+                        Request::AnswerMeeting { id: id3.clone(), answer: MeetingPrompt::NotNetworking },
+                        "Not a networking call: it will not be asked about again.",
+                    ),
+                    "Not networking"
+                }
+            }
+        }
+    }
+}
+
+/// Someone past their cadence: open their diary, or capture a call with them.
+#[component]
+fn KeepInTouchCard(item: KeepInTouchDue) -> Element {
+    let session = use_session();
+    let last = match item.last {
+        Some(day) => format!("last talked {}", format::day(day)),
+        None => "not talked to yet".to_string(),
+    };
+    let (s1, s2) = (session.clone(), session.clone());
+    let (id1, id2) = (item.person.clone(), item.person.clone());
+    let name = item.name.clone();
+    rsx! {
+        li { class: "card",
+            div { class: "card-main",
+                button {
+                    r#type: "button",
+                    class: "who link",
+                    onclick: move |_| s1.go(Screen::Person(id1.clone())),
+                    "{item.name}"
+                }
+                span { class: if item.overdue_days > 0 { "meta overdue" } else { "meta" },
+                    "{format::due(item.overdue_days)} · {item.cadence.describe()}"
+                }
+                span { class: "gist", "{last}" }
+            }
+            div { class: "card-actions",
+                button {
+                    r#type: "button",
+                    class: "primary",
+                    "aria-label": "Capture a call with {name}",
+                    onclick: move |_| {
+                        let session = s2.clone();
+                        let (id, name) = (id2.clone(), name.clone());
+                        spawn(async move {
+                            let kind = remembered_kind(&session).await;
+                            session.capture_with(Draft::with_person(id, name, kind));
+                        });
+                    },
+                    "Capture"
+                }
             }
         }
     }
