@@ -185,6 +185,27 @@ impl Platform {
         Ok(Saved::Written(path))
     }
 
+    /// Whether notifications can be raised here, or asked for.
+    pub fn notifications(&self) -> Notifications {
+        if !self.system_notifications {
+            return Notifications::Unavailable;
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        return Notifications::Allowed;
+        #[cfg(target_arch = "wasm32")]
+        web::notifications()
+    }
+
+    /// Asks the person to allow notifications (a browser shows its prompt); says
+    /// what they chose.
+    pub async fn ask_for_notifications(&self) -> Notifications {
+        #[cfg(target_arch = "wasm32")]
+        if self.system_notifications {
+            return web::ask_for_notifications().await;
+        }
+        self.notifications()
+    }
+
     /// Raises a system notification where the platform has them; never waits.
     pub fn notify(&self, summary: &str, body: &str) {
         if self.system_notifications {
@@ -267,6 +288,54 @@ pub(crate) mod web {
         }
     }
 
+    /// Where the browser stands on notifications (`aftercallNotifications` in
+    /// static/main.js).
+    pub fn notifications() -> super::Notifications {
+        let state = call_page("aftercallNotifications", &[]).and_then(|v| v.as_string());
+        notifications_from(state.as_deref())
+    }
+
+    fn notifications_from(state: Option<&str>) -> super::Notifications {
+        match state {
+            Some("granted") => super::Notifications::Allowed,
+            Some("default") => super::Notifications::CanAsk,
+            _ => super::Notifications::Unavailable,
+        }
+    }
+
+    /// Shows the browser's prompt; resolves with the person's choice.
+    pub async fn ask_for_notifications() -> super::Notifications {
+        use wasm_bindgen::JsCast;
+        let Some(promise) = call_page("aftercallAskNotifications", &[])
+            .and_then(|p| p.dyn_into::<js_sys::Promise>().ok())
+        else {
+            return super::Notifications::Unavailable;
+        };
+        let state = wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .ok()
+            .and_then(|v| v.as_string());
+        notifications_from(state.as_deref())
+    }
+
+    /// Shows a notification through the service worker (the one way phones take),
+    /// if the person allowed them.
+    pub fn notify(summary: &str, body: &str) {
+        call_page("aftercallNotify", &[summary.into(), body.into()]);
+    }
+
+    /// Calls `window[name](...args)`, if the page defines it.
+    fn call_page(name: &str, args: &[wasm_bindgen::JsValue]) -> Option<wasm_bindgen::JsValue> {
+        use wasm_bindgen::JsCast;
+        let window = web_sys::window()?;
+        let f = js_sys::Reflect::get(&window, &name.into())
+            .ok()?
+            .dyn_into::<js_sys::Function>()
+            .ok()?;
+        let args: js_sys::Array = args.iter().collect();
+        f.apply(&window, &args).ok()
+    }
+
     /// Resolves after `duration`, through the browser's timer: the page's or, in
     /// a worker, the worker's.
     pub async fn sleep(duration: Duration) {
@@ -283,6 +352,16 @@ pub(crate) mod web {
         });
         let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
     }
+}
+
+/// Whether the app may raise notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notifications {
+    Allowed,
+    /// Not allowed yet: the person can be asked (in a browser, once).
+    CanAsk,
+    /// No notifications here, or the person refused them.
+    Unavailable,
 }
 
 /// Why a named file was not read.
@@ -309,9 +388,14 @@ fn show(summary: &str, body: &str) {
     });
 }
 
-#[cfg(not(feature = "desktop"))]
+#[cfg(target_arch = "wasm32")]
+fn show(summary: &str, body: &str) {
+    web::notify(summary, body);
+}
+
+#[cfg(all(not(feature = "desktop"), not(target_arch = "wasm32")))]
 fn show(summary: &str, _body: &str) {
-    tracing::info!("follow-up due: {summary}");
+    tracing::info!("{summary}");
 }
 
 /// The system's save dialog, starting at `suggested`; `None` when cancelled.

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use crate::commands::{CaptureDraft, Captured, InteractionEdit, PersonEdit, ReferralAdvanced};
 use crate::interop::{
-    ImportOptions, ImportProgress, ImportReport, MarkdownLayout, VcardImport, VcardVersion,
+    CalendarImportReport, ImportOptions, ImportProgress, ImportReport, MarkdownLayout, VcardImport,
+    VcardVersion,
 };
 use crate::model::{
     Day, EventId, InteractionId, MeetingId, MeetingPrompt, PersonId, RecordId, ReferralId,
@@ -124,6 +125,13 @@ pub enum Request {
     ImportNext {
         id: ImportId,
     },
+    /// Import the meetings of a calendar file (`.ics`); `owner` lists the user's own
+    /// addresses, to tell them from the guests.
+    ImportCalendar {
+        #[serde(with = "bytes")]
+        file: Vec<u8>,
+        owner: Vec<String>,
+    },
 }
 
 /// The exports the app offers, each a whole file.
@@ -186,6 +194,7 @@ pub enum Reply {
     /// An export's text.
     Exported(String),
     Import(ImportState),
+    CalendarImported(CalendarImportReport),
     Failed(Failure),
 }
 
@@ -222,6 +231,7 @@ from_reply! {
     Setting => Option<String>,
     Exported => String,
     Import => ImportState,
+    CalendarImported => CalendarImportReport,
 }
 
 impl FromReply for () {
@@ -322,6 +332,7 @@ impl Request {
             Request::Export { .. } => "export",
             Request::ImportContacts { .. } => "import_contacts",
             Request::ImportNext { .. } => "import_next",
+            Request::ImportCalendar { .. } => "import_calendar",
         }
     }
 
@@ -485,6 +496,13 @@ impl Store {
                 Reply::Done
             }
             Request::Export { export } => Reply::Exported(self.export(*export)?),
+            Request::ImportCalendar { file, owner } => {
+                let options = crate::interop::CalendarImportOptions {
+                    dry_run: false,
+                    owner: owner.clone(),
+                };
+                Reply::CalendarImported(self.import_calendar(file, &options)?)
+            }
             Request::ImportContacts { .. } | Request::ImportNext { .. } => {
                 return Err(Error::invalid(
                     "an import is answered by the service that keeps it between batches",

@@ -267,3 +267,65 @@ test('phone: a long backlog shows 50 thank-yous with the count, and Show more br
     await s.done();
   }
 });
+
+test('phone: a meeting that ended is on Today, and one tap opens its capture filled in', async () => {
+  const s = await session('phone');
+  const { page } = s;
+  try {
+    const { execFileSync } = await import('node:child_process');
+    const { writeFileSync } = await import('node:fs');
+    const { appBinary } = await import('./lib.mjs');
+    const cli = (...args) => execFileSync(appBinary(), ['--data-dir', s.dataDir, ...args], { encoding: 'utf8' });
+    // Kim is known by her address; Rosa is not among the people yet.
+    const vcf = join(s.dataDir, 'kim.vcf');
+    writeFileSync(vcf, 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Kim Park\r\nEMAIL:kim@park.example\r\nEND:VCARD\r\n');
+    cli('import', vcf);
+    const stamp = (t) => t.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const start = new Date(Date.now() - 90 * 60000);
+    const end = new Date(start.getTime() + 30 * 60000);
+    const ics = join(s.dataDir, 'calendar.ics');
+    writeFileSync(ics, [
+      'BEGIN:VCALENDAR', 'VERSION:2.0', 'BEGIN:VEVENT', 'UID:intro@example.com',
+      `DTSTART:${stamp(start)}`, `DTEND:${stamp(end)}`, 'SUMMARY:Intro call',
+      'LOCATION:https://meet.example.com/intro', 'ORGANIZER;CN=Me:mailto:me@example.com',
+      'ATTENDEE;CN=Rosa Diaz:mailto:rosa@diaz.example', 'ATTENDEE:mailto:kim@park.example',
+      'END:VEVENT', 'END:VCALENDAR', '',
+    ].join('\r\n'));
+    cli('import', ics, '--me', 'me@example.com');
+
+    await go(page, 'phone', 'today');
+    const card = page.locator('#meetings > li');
+    await eventually(async () => (await card.count()) === 1);
+    assert.match(await card.innerText(), /Intro call/);
+    assert.match(await card.innerText(), /With Rosa Diaz, Kim Park/);
+    await shot(page, 'phone-today-meeting');
+
+    await tap(page, 'phone', card.locator('button', { hasText: 'Capture' }));
+    await page.locator('#from-meeting').waitFor();
+    assert.match(await page.locator('#from-meeting').innerText(), /From your calendar: Intro call/);
+    const chips = await page.locator('#with .chip').allInnerTexts();
+    assert.deepEqual(chips.map((c) => c.replace('×', '').trim()), ['Rosa Diaz', 'Kim Park']);
+    assert.equal(await page.locator('#channel-video').getAttribute('aria-checked'), 'true');
+    await page.locator('#talked-about').fill('Her hiring plans for spring');
+    await shot(page, 'phone-capture-meeting');
+    await tap(page, 'phone', '#save');
+    await page.locator('#saved').waitFor();
+    assert.match(await page.locator('#saved').innerText(), /Rosa Diaz/);
+
+    await go(page, 'phone', 'today');
+    await eventually(async () => (await page.locator('#meetings').count()) === 0);
+    const asked = JSON.parse(cli('meetings', '--json'));
+    assert.equal(asked.total, 0);
+    const rosa = JSON.parse(cli('diary', 'Rosa Diaz', '--json'));
+    assert.deepEqual(rosa.person.emails, ['rosa@diaz.example']);
+    assert.equal(rosa.interactions.length, 1);
+    assert.equal(rosa.interactions[0].channel, 'video');
+    assert.equal(rosa.interactions[0].talked_about, 'Her hiring plans for spring');
+    const kim = JSON.parse(cli('diary', 'Kim Park', '--json'));
+    assert.equal(kim.interactions.length, 1, 'Kim, found by her address, has the same conversation');
+    const people = JSON.parse(cli('people', '--json'));
+    assert.equal(people.length, 2, 'nobody twice');
+  } finally {
+    await s.done();
+  }
+});

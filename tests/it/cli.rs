@@ -735,3 +735,54 @@ fn meetings_that_ended_wait_for_a_capture_until_dismissed() {
         "{unknown}"
     );
 }
+
+#[test]
+fn a_cadence_puts_someone_on_today_once_they_are_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let talked = (chrono::Local::now() - Duration::days(20))
+        .format("%Y-%m-%d")
+        .to_string();
+    ok(
+        d,
+        &[
+            "capture", "--with", "Ana Lima", "--kind", "casual", "--at", &talked,
+        ],
+    );
+    ok(d, &["capture", "--with", "Bo Chen", "--kind", "value"]);
+    assert_eq!(
+        ok(d, &["cadence", "Ana Lima", "fortnight"]),
+        "Keeping in touch with Ana Lima every 2 weeks.\n"
+    );
+    ok(d, &["cadence", "Bo Chen", "month"]);
+    let today = json(d, &["today"]);
+    assert_eq!(today["counts"]["keep_in_touch"], 1, "{today}");
+    let due = &today["keep_in_touch"][0];
+    assert_eq!(due["name"], "Ana Lima");
+    assert_eq!(due["cadence"], "2w");
+    assert_eq!(due["overdue_days"], 6);
+    let text = ok(d, &["today"]);
+    assert!(
+        text.contains(
+            "Keep in touch (1)\n  • Ana Lima — 6 days overdue (every 2 weeks), last talked "
+        ),
+        "{text}"
+    );
+    // A call resets her clock.
+    ok(d, &["capture", "--with", "Ana Lima", "--kind", "value"]);
+    assert_eq!(json(d, &["today"])["counts"]["keep_in_touch"], 0);
+    // Her page says how often; off stops it.
+    assert_eq!(json(d, &["diary", "Ana Lima"])["person"]["cadence"], "2w");
+    assert_eq!(
+        ok(d, &["cadence", "Ana Lima", "off"]),
+        "No reminder to keep in touch with Ana Lima.\n"
+    );
+    assert_eq!(
+        json(d, &["diary", "Ana Lima"])["person"]["cadence"],
+        Value::Null
+    );
+    let bad = fails(d, &["cadence", "Ana Lima", "soon"]);
+    assert!(bad.contains("'soon' is not a cadence"), "{bad}");
+    let nobody = fails(d, &["cadence", "Zed", "2w"]);
+    assert!(nobody.contains("nobody called 'Zed'"), "{nobody}");
+}

@@ -142,3 +142,87 @@ fn interaction_row<'a>(rows: &'a [String], id: &aftercall_shared::model::Interac
         .find(|r| r.starts_with("interactions:") && r.contains(id.as_str()))
         .expect("the interaction row")
 }
+
+/// A calendar with one meeting that ended an hour ago, with Rosa.
+fn calendar_with_a_meeting_that_ended() -> String {
+    let start = chrono::Utc::now() - chrono::Duration::minutes(90);
+    let end = start + chrono::Duration::minutes(30);
+    let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:intro-call@example.com\r\n\
+         DTSTART:{}\r\nDTEND:{}\r\nSUMMARY:Intro call\r\n\
+         LOCATION:https://meet.example.com/intro\r\n\
+         ORGANIZER;CN=Me:mailto:me@example.com\r\n\
+         ATTENDEE;CN=Rosa Diaz:mailto:rosa@diaz.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        stamp(start),
+        stamp(end)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_captured_on_one_device_is_asked_about_on_none() {
+    use aftercall_shared::commands::{CaptureDraft, PersonRef};
+    use aftercall_shared::interop::CalendarImportOptions;
+
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let (devices, _) = account(&relay, &["phone", "laptop"]).await;
+    let (phone, laptop) = (&devices[0], &devices[1]);
+    // The same calendar reaches both devices before they sync.
+    let options = CalendarImportOptions {
+        owner: vec!["me@example.com".into()],
+        ..Default::default()
+    };
+    let calendar = calendar_with_a_meeting_that_ended();
+    for d in [phone, laptop] {
+        d.store()
+            .import_calendar(calendar.as_bytes(), &options)
+            .unwrap();
+    }
+    let asked = |d: &crate::sync_support::Device| d.store().meetings_to_ask(10).unwrap();
+    let on_phone = asked(phone);
+    assert_eq!(on_phone.total, 1);
+    assert_eq!(
+        asked(laptop).meetings[0].id,
+        on_phone.meetings[0].id,
+        "one meeting, one id"
+    );
+    // The phone, offline, captures it.
+    let meeting = &on_phone.meetings[0];
+    let draft = CaptureDraft {
+        people: meeting
+            .guests
+            .iter()
+            .map(|g| PersonRef::Guest {
+                email: g.email.clone(),
+                name: g.name.clone(),
+            })
+            .collect(),
+        at: Some(meeting.start),
+        channel: meeting.channel,
+        talked_about: "their hiring plans".into(),
+        meeting: Some(meeting.id.clone()),
+        ..Default::default()
+    };
+    phone.store().capture(&draft).unwrap();
+    assert_eq!(asked(phone).total, 0);
+    assert_eq!(asked(laptop).total, 1, "the laptop has not heard yet");
+    sync_all(&[phone, laptop]).await;
+    assert_eq!(
+        asked(laptop).total,
+        0,
+        "captured on the phone: not asked on the laptop"
+    );
+    let rows = assert_converged(&[phone, laptop]);
+    assert!(rows.iter().any(|r| r.contains("their hiring plans")));
+    let rosa = laptop.store().find_person("Rosa Diaz").unwrap();
+    let diary = laptop.store().diary(&rosa).unwrap();
+    assert_eq!(diary.person.emails, vec!["rosa@diaz.example".to_string()]);
+    assert_eq!(diary.interactions.len(), 1);
+    // Importing the calendar again on the laptop asks nothing again.
+    laptop
+        .store()
+        .import_calendar(calendar.as_bytes(), &options)
+        .unwrap();
+    assert_eq!(asked(laptop).total, 0);
+}

@@ -1,9 +1,10 @@
-//! `aftercall thanked | done | move | referral | delete | restore | rebuild`.
+//! `aftercall thanked | cadence | done | move | referral | delete | restore | rebuild`.
 
 use std::path::Path;
 
+use aftercall_shared::commands::PersonEdit;
 use aftercall_shared::dates::parse_date;
-use aftercall_shared::model::{Day, ReferralStatus};
+use aftercall_shared::model::{Cadence, Day, ReferralStatus};
 use clap::Args;
 
 use aftercall_shared::api::{Reply, Request};
@@ -44,6 +45,15 @@ pub struct ReferralArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CadenceArgs {
+    /// The person's name (or id).
+    name: String,
+    /// How often: 2w, month, quarter, a number of days, weeks or months (10d, 6w,
+    /// 2m), or off.
+    every: String,
+}
+
+#[derive(Debug, Args)]
 pub struct IdArgs {
     /// The record's id (or its first characters).
     id: String,
@@ -68,6 +78,26 @@ pub fn thanked(dir: &Path, args: ThankedArgs) -> anyhow::Result<()> {
         "Marked {n} thank-you{} as sent.",
         if n == 1 { "" } else { "s" }
     ));
+    Ok(())
+}
+
+pub fn cadence(dir: &Path, args: CadenceArgs) -> anyhow::Result<()> {
+    let every = match args.every.trim() {
+        "off" | "none" | "never" => None,
+        text => Some(text.parse::<Cadence>()?),
+    };
+    let mut store = crate::data::open_store(dir)?;
+    let id = store.find_person_by_id_or_name(&args.name)?;
+    let edit = PersonEdit {
+        cadence: Some(every),
+        ..Default::default()
+    };
+    ask(&mut store, Request::EditPerson { id, edit })?;
+    let name = args.name.trim();
+    match every {
+        Some(c) => out(&format!("Keeping in touch with {name} {}.", c.describe())),
+        None => out(&format!("No reminder to keep in touch with {name}.")),
+    }
     Ok(())
 }
 

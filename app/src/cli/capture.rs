@@ -132,6 +132,7 @@ pub fn run(dir: &Path, args: CaptureArgs) -> anyhow::Result<()> {
             .event
             .filter(|e| !e.trim().is_empty())
             .map(EventRef::Named),
+        meeting: None,
     };
     // Everything is read and checked; only now is the store touched.
     let mut store = crate::data::open_store(dir)?;

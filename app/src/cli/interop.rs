@@ -134,10 +134,11 @@ fn print_calendar_report(report: &CalendarImportReport) {
         let guest = &invited.guest;
         let name = guest.name.as_deref().unwrap_or("");
         match &guest.person {
-            Some(id) => out(&format!(
-                "guest  {} {name}  is {}",
+            Some(person) => out(&format!(
+                "guest  {} {name}  is {} ({})",
                 guest.email,
-                format::short(id)
+                person.name,
+                format::short(&person.id)
             )),
             None => out(&format!(
                 "guest  {} {name}  new: not among your people",

@@ -43,6 +43,8 @@ pub enum Command {
     Review(report::ReviewArgs),
     /// Mark the thank-yous owed to someone as sent.
     Thanked(actions::ThankedArgs),
+    /// Keep in touch with someone every so often (2w, month, quarter, 10d), or off.
+    Cadence(actions::CadenceArgs),
     /// Mark a follow-up as done.
     Done(actions::DoneArgs),
     /// Move a follow-up to another day.
@@ -89,6 +91,7 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::Diary(args) => report::diary(&dir, args),
         Command::Review(args) => report::review(&dir, args),
         Command::Meetings(args) => meetings::meetings(&dir, args),
+        Command::Cadence(args) => actions::cadence(&dir, args),
         Command::Thanked(args) => actions::thanked(&dir, args),
         Command::Done(args) => actions::done(&dir, args),
         Command::Move(args) => actions::move_follow_up(&dir, args),

@@ -146,6 +146,22 @@ pub fn today(dir: &Path, args: TodayArgs) -> anyhow::Result<()> {
         }
         more(today.counts.intros, today.intros.len());
     }
+    if !today.keep_in_touch.is_empty() {
+        out(&format!("\nKeep in touch ({})", today.counts.keep_in_touch));
+        for k in &today.keep_in_touch {
+            let last = match k.last {
+                Some(day) => format!("last talked {}", format::day(day)),
+                None => "not talked to yet".to_string(),
+            };
+            out(&format!(
+                "  • {} — {} ({}), {last}",
+                k.name,
+                format::due(k.overdue_days),
+                k.cadence.describe()
+            ));
+        }
+        more(today.counts.keep_in_touch, today.keep_in_touch.len());
+    }
     if !today.upcoming.is_empty() {
         out(&format!(
             "\nComing up this week ({})",

@@ -68,6 +68,9 @@ pub fn App() -> Element {
     }
 }
 
+/// How often the app looks for calendar meetings that have just ended.
+const MEETINGS_CHECKED_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 #[component]
 fn Shell(session: Session) -> Element {
     let session = use_context_provider(|| session.clone());
@@ -77,6 +80,20 @@ fn Shell(session: Session) -> Element {
             if session.platform.system_notifications {
                 let session = session.clone();
                 spawn(async move { super::notify::follow_ups_falling_due(&session).await });
+            }
+            // Meetings end while the app is open: every minute, the ones newly ended
+            // are notified and the views asked again, so Today shows them.
+            {
+                let session = session.clone();
+                let mut revision = session.revision;
+                spawn(async move {
+                    loop {
+                        if super::notify::meetings_ended(&session).await {
+                            revision += 1;
+                        }
+                        session.platform.sleep(MEETINGS_CHECKED_EVERY).await;
+                    }
+                });
             }
             // Every change the backend announces (a write, entries synced in) makes
             // the views ask again.

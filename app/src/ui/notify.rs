@@ -1,8 +1,9 @@
-//! System notifications for follow-ups falling due: each one once, not at every
-//! start (the ones already raised are remembered in a setting).
+//! System notifications for follow-ups falling due and calendar meetings that have
+//! ended: each one once, not at every start (the ones already raised are
+//! remembered in a setting).
 
 use aftercall_shared::api::Request;
-use aftercall_shared::queries::{FollowUpDue, Today, TODAY_PAGE};
+use aftercall_shared::queries::{FollowUpDue, MeetingToAsk, MeetingsToAsk, Today, TODAY_PAGE};
 
 use super::session::{local_today, Session};
 use super::views::people_names;
@@ -10,17 +11,92 @@ use super::views::people_names;
 /// The setting listing the follow-ups already notified, one `id@date` a line.
 pub const NOTIFIED: &str = "notify.follow-ups";
 
-/// What to notify now, and the new value of the setting: follow-ups due that were
-/// not notified for this date yet. Keys of follow-ups no longer due are dropped.
-pub fn plan<'a>(due: &'a [FollowUpDue], notified: &str) -> (Vec<&'a FollowUpDue>, String) {
+/// The setting listing the meetings already asked about by a notification, one id
+/// a line.
+pub const NOTIFIED_MEETINGS: &str = "notify.meetings";
+
+/// More meetings than this at once (a calendar just imported) make one notification.
+const MEETINGS_ONE_BY_ONE: usize = 3;
+
+/// What to notify now, and the new value of the setting: items (each known by
+/// `key`) that were not notified yet. Keys of items no longer listed are dropped.
+pub fn plan<'a, T>(
+    items: &'a [T],
+    key: impl Fn(&T) -> String,
+    notified: &str,
+) -> (Vec<&'a T>, String) {
     let seen: Vec<&str> = notified.lines().collect();
-    let key = |f: &FollowUpDue| format!("{}@{}", f.id, f.on);
-    let fresh = due
+    let fresh = items
         .iter()
         .filter(|f| !seen.contains(&key(f).as_str()))
         .collect();
-    let keep: Vec<String> = due.iter().map(key).collect();
+    let keep: Vec<String> = items.iter().map(key).collect();
     (fresh, keep.join("\n"))
+}
+
+/// A follow-up is notified again when moved to another day.
+fn follow_up_key(f: &FollowUpDue) -> String {
+    format!("{}@{}", f.id, f.on)
+}
+
+/// The setting `key`'s value, empty when unset.
+async fn notified(session: &Session, key: &str) -> String {
+    session
+        .send::<Option<String>>(Request::Setting { key: key.into() })
+        .await
+        .flatten()
+        .unwrap_or_default()
+}
+
+async fn remember(session: &Session, key: &str, keep: String) {
+    let remember = Request::SetSetting {
+        key: key.into(),
+        value: (!keep.is_empty()).then_some(keep),
+    };
+    session.send::<()>(remember).await;
+}
+
+/// Asks "how did it go?" of each meeting newly ended (one notification for many),
+/// and remembers them. Returns whether any meeting ended since the last call.
+pub async fn meetings_ended(session: &Session) -> bool {
+    let Some(asking) = session
+        .send::<MeetingsToAsk>(Request::MeetingsToAsk { limit: TODAY_PAGE })
+        .await
+    else {
+        return false;
+    };
+    let seen = notified(session, NOTIFIED_MEETINGS).await;
+    let (fresh, keep) = plan(&asking.meetings, |m| m.id.to_string(), &seen);
+    if fresh.is_empty() {
+        return false;
+    }
+    if session.platform.system_notifications {
+        for (summary, body) in meeting_notifications(&fresh) {
+            session.platform.notify(&summary, &body);
+        }
+    }
+    remember(session, NOTIFIED_MEETINGS, keep).await;
+    true
+}
+
+/// The notifications for meetings newly ended: one each, or one for them all.
+fn meeting_notifications(fresh: &[&MeetingToAsk]) -> Vec<(String, String)> {
+    if fresh.len() > MEETINGS_ONE_BY_ONE {
+        return vec![(
+            format!("{} meetings have ended", fresh.len()),
+            "How did they go? Capture them from Today.".to_string(),
+        )];
+    }
+    fresh
+        .iter()
+        .map(|m| {
+            let guests: Vec<&str> = m.guests.iter().map(|g| g.label()).collect();
+            (
+                format!("How did it go? {}", m.summary),
+                format!("With {} · capture it from Today", guests.join(", ")),
+            )
+        })
+        .collect()
 }
 
 /// Raises one notification per follow-up newly due and remembers them.
@@ -32,14 +108,8 @@ pub async fn follow_ups_falling_due(session: &Session) {
     let Some(today) = session.send::<Today>(today).await else {
         return;
     };
-    let notified = session
-        .send::<Option<String>>(Request::Setting {
-            key: NOTIFIED.into(),
-        })
-        .await
-        .flatten()
-        .unwrap_or_default();
-    let (fresh, keep) = plan(&today.follow_ups, &notified);
+    let seen = notified(session, NOTIFIED).await;
+    let (fresh, keep) = plan(&today.follow_ups, follow_up_key, &seen);
     for f in fresh {
         let who = people_names(&f.interaction);
         let what = if f.interaction.next_step.is_empty() {
@@ -52,11 +122,7 @@ pub async fn follow_ups_falling_due(session: &Session) {
             &format!("{} · {what}", crate::format::due(f.overdue_days)),
         );
     }
-    let remember = Request::SetSetting {
-        key: NOTIFIED.into(),
-        value: (!keep.is_empty()).then_some(keep),
-    };
-    session.send::<()>(remember).await;
+    remember(session, NOTIFIED, keep).await;
 }
 
 #[cfg(test)]
@@ -94,15 +160,55 @@ mod tests {
     #[test]
     fn each_follow_up_is_notified_once_per_due_date() {
         let list = vec![due("a", "2026-11-23"), due("b", "2026-11-22")];
-        let (fresh, keep) = plan(&list, "");
+        let (fresh, keep) = plan(&list, follow_up_key, "");
         assert_eq!(fresh.len(), 2);
-        let (again, keep2) = plan(&list, &keep);
+        let (again, keep2) = plan(&list, follow_up_key, &keep);
         assert!(again.is_empty(), "a second start raises nothing");
         assert_eq!(keep, keep2);
         // Moved to another day: due again later, notified again then.
         let moved = vec![due("a", "2026-11-25")];
-        let (fresh, keep3) = plan(&moved, &keep2);
+        let (fresh, keep3) = plan(&moved, follow_up_key, &keep2);
         assert_eq!(fresh.len(), 1);
         assert_eq!(keep3, "a@2026-11-25");
+    }
+
+    fn ended(id: &str, summary: &str) -> MeetingToAsk {
+        let start = chrono::DateTime::from_timestamp(1_796_400_000, 0).unwrap();
+        MeetingToAsk {
+            id: id.into(),
+            start,
+            end: start,
+            summary: summary.into(),
+            location: String::new(),
+            link: None,
+            channel: aftercall_shared::model::Channel::Video,
+            guests: vec![aftercall_shared::queries::Guest {
+                email: "bob@stone.dev".into(),
+                name: Some("Bob".into()),
+                person: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn each_ended_meeting_is_asked_about_once_and_many_at_once_in_one_notification() {
+        let one = vec![ended("m1", "Coffee")];
+        let (fresh, keep) = plan(&one, |m| m.id.to_string(), "");
+        assert_eq!(
+            meeting_notifications(&fresh),
+            vec![(
+                "How did it go? Coffee".to_string(),
+                "With Bob · capture it from Today".to_string()
+            )]
+        );
+        let (again, _) = plan(&one, |m| m.id.to_string(), &keep);
+        assert!(again.is_empty());
+        let many: Vec<MeetingToAsk> = (0..5).map(|i| ended(&format!("m{i}"), "Sync")).collect();
+        let (fresh, keep) = plan(&many, |m| m.id.to_string(), &keep);
+        assert_eq!(fresh.len(), 4, "m1 was asked about already");
+        let said = meeting_notifications(&fresh);
+        assert_eq!(said.len(), 1);
+        assert_eq!(said[0].0, "4 meetings have ended");
+        assert_eq!(keep.lines().count(), 5);
     }
 }

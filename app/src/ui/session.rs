@@ -90,7 +90,9 @@ impl Session {
     pub fn capture_with(&self, draft: crate::ui::draft::Draft) {
         if self.platform.load_draft().is_some_and(|d| !d.is_blank()) {
             self.go(Screen::Capture);
-            self.error("A capture is already under way: save it, then start this one again from Today.");
+            self.error(
+                "A capture is already under way: save it, then start this one again from Today.",
+            );
             return;
         }
         self.platform.keep_draft(&draft);

@@ -127,7 +127,7 @@ pub fn start_page(worker: web_sys::Worker) {
 
     let config = AppConfig {
         backend: Backend::new(jobs, revision, opened, Some(sync_status)),
-        platform: Platform::new(PathBuf::from("aftercall"), false, false),
+        platform: Platform::new(PathBuf::from("aftercall"), false, true),
     };
     dioxus_web::launch::launch_virtual_dom(
         VirtualDom::new(App).with_root_context(config),

@@ -7,6 +7,16 @@ const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'modu
 await init();
 // Sync & devices scans the other device's QR code through this.
 window.aftercallScan = (videoId) => scanCode(videoId, read_qr);
+// Notifications ("how did it go?" when a meeting ends), once the person allows
+// them; shown by the service worker, the one way phones take.
+window.aftercallNotifications = () => ('Notification' in window ? Notification.permission : 'unsupported');
+window.aftercallAskNotifications = () => Notification.requestPermission();
+window.aftercallNotify = (title, body) => {
+  if (window.aftercallNotifications() !== 'granted' || !('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.ready
+    .then((registration) => registration.showNotification(title, { body, tag: title, icon: './icons/icon-192.png' }))
+    .catch((e) => console.warn('no notification:', e));
+};
 // The screens take over the page's placeholder.
 document.getElementById('main').replaceChildren();
 start_page(worker);

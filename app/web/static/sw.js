@@ -36,3 +36,13 @@ self.addEventListener('fetch', (event) => {
     return fetch(request);
   })());
 });
+
+// A tap on a notification ("how did it go?") brings the app forward, or opens it.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    if (windows.length > 0) return windows[0].focus();
+    return self.clients.openWindow(self.registration.scope);
+  })());
+});

@@ -6,7 +6,7 @@ mod capture;
 mod delete;
 mod edit;
 mod follow_up;
-mod lookup;
+pub(crate) mod lookup;
 mod meeting;
 mod referral;
 

@@ -13,7 +13,7 @@ use super::calendar_read::{read_calendar, CalendarWindow, MeetingOccurrence};
 use super::matching::{backfill_keys, people_with_key, KeyKind};
 use super::report::{Outcome, Skipped};
 use crate::model::{DocKind, Meeting, MeetingId, MeetingPrompt, PersonId};
-use crate::queries::Guest;
+use crate::queries::{Guest, PersonName};
 use crate::{Error, Result, Store, Writer};
 
 /// How to import a calendar.
@@ -201,10 +201,16 @@ fn guests(w: &Writer<'_>, occurrences: &[MeetingOccurrence]) -> Result<Vec<Meeti
     }
     let mut out: Vec<MeetingGuest> = by_email.into_values().collect();
     for MeetingGuest { guest, .. } in &mut out {
-        guest.person = people_with_key(w.tx(), KeyKind::Email, &guest.email)?
+        guest.person = match people_with_key(w.tx(), KeyKind::Email, &guest.email)?
             .into_iter()
             .next()
-            .map(PersonId::from);
+        {
+            Some(id) => Some(PersonName {
+                name: crate::commands::lookup::person_name(w.tx(), &id)?,
+                id: PersonId::from(id),
+            }),
+            None => None,
+        };
     }
     Ok(out)
 }

@@ -3,7 +3,7 @@
 
 use aftercall_shared::api::Request;
 use aftercall_shared::commands::{InteractionEdit, PersonEdit};
-use aftercall_shared::model::{Day, InteractionKind, PersonId, ThankYou, ThankYouState};
+use aftercall_shared::model::{Cadence, Day, InteractionKind, PersonId, ThankYou, ThankYouState};
 use aftercall_shared::queries::{Diary, InteractionRow, ReferralRow};
 use dioxus::prelude::*;
 
@@ -95,6 +95,7 @@ pub fn PersonPage(id: PersonId) -> Element {
                         dd { class: "pre", "{p.notes}" }
                     }
                 }
+                KeepInTouch { id: p.id.clone(), name: p.name.clone(), cadence: p.cadence }
                 div { class: "row-actions",
                     button {
                         r#type: "button",
@@ -130,6 +131,103 @@ pub fn PersonPage(id: PersonId) -> Element {
             ol { class: "timeline", id: "diary",
                 for i in diary.interactions.iter().rev().cloned() {
                     DiaryEntry { key: "{i.id}", row: i }
+                }
+            }
+        }
+    }
+}
+
+/// The value a cadence choice carries: its spelling, or off.
+const OFF: &str = "off";
+const OTHER: &str = "other";
+
+/// How often to keep in touch: off, every two weeks, month or quarter, or any
+/// number of days, weeks or months typed in.
+#[component]
+fn KeepInTouch(id: PersonId, name: String, cadence: Option<Cadence>) -> Element {
+    let session = use_session();
+    let mut other = use_signal(|| false);
+    let mut typed = use_signal(String::new);
+    let mut options = vec![ChoiceOption::new(OFF, "Off")];
+    options.extend(Cadence::CHOICES.iter().map(|c| {
+        let label = match *c {
+            Cadence::FORTNIGHTLY => "2 weeks".to_string(),
+            Cadence::MONTHLY => "Month".to_string(),
+            _ => "Quarter".to_string(),
+        };
+        ChoiceOption::new(c.to_string(), label)
+    }));
+    if let Some(c) = cadence.filter(|c| !Cadence::CHOICES.contains(c)) {
+        options.push(ChoiceOption::new(c.to_string(), c.describe()));
+    }
+    options.push(ChoiceOption::new(OTHER, "Other…"));
+    let selected = if other() {
+        OTHER.to_string()
+    } else {
+        cadence.map_or(OFF.to_string(), |c| c.to_string())
+    };
+    let set = {
+        let session = session.clone();
+        move |to: Option<Cadence>| {
+            let said = match to {
+                Some(c) => format!("Keeping in touch with {name} {}.", c.describe()),
+                None => format!("No reminder to keep in touch with {name}."),
+            };
+            session.act(
+                Request::EditPerson {
+                    id: id.clone(),
+                    edit: PersonEdit {
+                        cadence: Some(to),
+                        ..Default::default()
+                    },
+                },
+                said,
+            );
+        }
+    };
+    let mut set_typed = {
+        let set = set.clone();
+        let session = session.clone();
+        move || match typed().parse::<Cadence>() {
+            Ok(c) => {
+                other.set(false);
+                set(Some(c));
+            }
+            Err(e) => session.error(e.to_string()),
+        }
+    };
+    let mut set_typed_click = set_typed.clone();
+    rsx! {
+        div { class: "keep-in-touch", id: "keep-in-touch",
+            Choice {
+                id: "cadence",
+                label: "Keep in touch every",
+                options,
+                selected: Some(selected),
+                on_choose: move |v: String| {
+                    if v == OTHER {
+                        other.set(true);
+                        return;
+                    }
+                    other.set(false);
+                    set(v.parse::<Cadence>().ok());
+                },
+            }
+            if other() {
+                div { class: "inline-form",
+                    TextField {
+                        id: "cadence-other",
+                        label: "Every (10d, 6w, 2m)",
+                        placeholder: "6w",
+                        on_input: move |v: String| typed.set(v),
+                        on_enter: move |_| set_typed(),
+                    }
+                    button {
+                        r#type: "button",
+                        class: "secondary",
+                        onclick: move |_| set_typed_click(),
+                        "Set"
+                    }
                 }
             }
         }

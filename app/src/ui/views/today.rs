@@ -47,7 +47,8 @@ pub fn Today() -> Element {
     let meetings = use_query::<MeetingsToAsk>(Request::MeetingsToAsk { limit: shown() });
     let (data, meetings) = match (today, meetings) {
         (Loaded::Ready(t), Loaded::Ready(m)) => (t, m),
-        (Loaded::Ready(_), other) | (other, _) => return other.placeholder(),
+        (Loaded::Ready(_), other) => return other.placeholder(),
+        (other, _) => return other.placeholder(),
     };
     let clear = data.is_clear() && meetings.meetings.is_empty();
     let counts = data.counts;
@@ -77,6 +78,7 @@ pub fn Today() -> Element {
             }
             if !meetings.meetings.is_empty() {
                 h2 { "How did it go? " span { class: "count", "{meetings.total}" } }
+                AskForNotifications {}
                 ul { class: "cards", id: "meetings",
                     for m in meetings.meetings.clone() {
                         MeetingCard { key: "{m.id}", item: m }
@@ -134,6 +136,35 @@ pub fn Today() -> Element {
                 }
                 {more(counts.upcoming, data.upcoming.len())}
             }
+        }
+    }
+}
+
+/// Where notifications can be asked for (a browser): a button that asks, so the
+/// next meeting's end is noticed while the app is open.
+#[component]
+fn AskForNotifications() -> Element {
+    let session = use_session();
+    let mut state = use_signal(|| session.platform.notifications());
+    if state() != crate::platform::Notifications::CanAsk {
+        return rsx! {};
+    }
+    rsx! {
+        button {
+            r#type: "button",
+            class: "link",
+            id: "ask-notifications",
+            onclick: move |_| {
+                let session = session.clone();
+                spawn(async move {
+                    let now = session.platform.ask_for_notifications().await;
+                    state.set(now);
+                    if now == crate::platform::Notifications::Allowed {
+                        session.done("You will be asked how it went when a meeting ends.");
+                    }
+                });
+            },
+            "Notify me when a meeting ends"
         }
     }
 }

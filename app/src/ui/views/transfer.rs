@@ -8,13 +8,15 @@
 use std::time::Duration;
 
 use aftercall_shared::api::{Export as Made, ImportState, Request};
-use aftercall_shared::interop::{ImportProgress, ImportReport, VcardVersion};
+use aftercall_shared::interop::{
+    CalendarImportReport, ImportProgress, ImportReport, Skipped, VcardVersion,
+};
 use base64::Engine;
 use dioxus::prelude::*;
 
 use crate::platform::{FileError, Saved};
 use crate::ui::components::{TextArea, TextField};
-use crate::ui::session::{use_session, Session};
+use crate::ui::session::{use_query, use_session, Loaded, Session};
 
 /// One export: its button label, file extension and how it is made.
 pub struct Export {
@@ -96,7 +98,7 @@ pub const MAX_IMPORT_BYTES: u64 = 64 * 1024 * 1024;
 /// the file's name. Resolves to the bytes as base64, "" when nothing is picked, or
 /// "!" and the size of a file over `MAX_IMPORT_BYTES` (which is not read).
 const READ_PICKED_FILE: &str = r#"
-const file = document.getElementById('import-pick')?.files?.[0];
+const file = document.getElementById('INPUT_ID')?.files?.[0];
 if (!file) return '';
 if (file.size > MAX_IMPORT_BYTES) return '!' + file.size;
 const bytes = new Uint8Array(await file.arrayBuffer());
@@ -109,7 +111,7 @@ return btoa(binary);
 
 /// The bytes of the file just picked: from the event where the platform gives them
 /// (the desktop window, the phone), else read by the page (the browser mode).
-async fn picked_file(evt: &FormEvent) -> Result<Option<Vec<u8>>, String> {
+async fn picked_file(evt: &FormEvent, input_id: &str) -> Result<Option<Vec<u8>>, String> {
     if let Some(file) = evt.files().into_iter().next() {
         if file.size() > MAX_IMPORT_BYTES {
             return Err(too_large(file.size()));
@@ -118,7 +120,9 @@ async fn picked_file(evt: &FormEvent) -> Result<Option<Vec<u8>>, String> {
             return Ok(Some(bytes.to_vec()));
         }
     }
-    let script = READ_PICKED_FILE.replace("MAX_IMPORT_BYTES", &MAX_IMPORT_BYTES.to_string());
+    let script = READ_PICKED_FILE
+        .replace("MAX_IMPORT_BYTES", &MAX_IMPORT_BYTES.to_string())
+        .replace("INPUT_ID", input_id);
     let encoded: String = document::eval(&script)
         .join()
         .await
@@ -240,7 +244,7 @@ pub fn Transfer() -> Element {
                         onchange: move |evt| {
                             let session = file_session.clone();
                             spawn(async move {
-                                match picked_file(&evt).await {
+                                match picked_file(&evt, "import-pick").await {
                                     Ok(Some(bytes)) => start_import(session, bytes, progress, report),
                                     Ok(None) => {}
                                     Err(e) => session.error(e),
@@ -277,8 +281,9 @@ pub fn Transfer() -> Element {
                 }
             }
             if let Some(r) = report() {
-                ImportReportView { report: r }
+                ImportReportView { id: "import-report", summary: r.summary(), skipped: r.skipped, notes: r.notes }
             }
+            CalendarIn {}
             h2 { "Your network out" }
             p { class: "hint",
                 if native_dialog { "You choose where each export is saved." }
@@ -312,19 +317,97 @@ pub fn Transfer() -> Element {
 }
 
 /// What an import did, with every skipped card or line by its line number.
+/// The setting holding the user's own addresses, as typed for calendar imports.
+const OWN_ADDRESSES: &str = "calendar.me";
+
+/// The addresses typed in, one or more, split on commas, semicolons and spaces.
+fn addresses(typed: &str) -> Vec<String> {
+    typed
+        .split([',', ';', ' '])
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Calendar in: an `.ics` export's meetings, so the app can ask how each went.
 #[component]
-fn ImportReportView(report: ImportReport) -> Element {
+fn CalendarIn() -> Element {
+    let session = use_session();
+    let saved_me = use_query::<Option<String>>(Request::Setting {
+        key: OWN_ADDRESSES.into(),
+    });
+    let mut me = use_signal(|| None::<String>);
+    let mut report = use_signal(|| None::<CalendarImportReport>);
+    let mut busy = use_signal(|| false);
+    let initial_me = match saved_me {
+        Loaded::Ready(v) => v.unwrap_or_default(),
+        other => return other.placeholder(),
+    };
     rsx! {
-        div { id: "import-report", class: "saved report", role: "status",
-            p { "{report.summary()}" }
-            if !report.skipped.is_empty() {
+        h2 { "Calendar in" }
+        p { class: "hint", "Export your calendar as an .ics file. When a meeting with others ends, Today asks how it went." }
+        div { class: "form",
+            TextField { id: "calendar-me", label: "Your email address (to tell you from your guests)",
+                initial: initial_me.clone(), placeholder: "me@example.com", kind: "email",
+                on_input: move |v| me.set(Some(v)) }
+            div { class: "field",
+                label { r#for: "calendar-pick", "Choose an .ics file" }
+                input {
+                    id: "calendar-pick", r#type: "file", disabled: busy(),
+                    accept: ".ics,.ical,text/calendar",
+                    onchange: move |evt| {
+                        let session = session.clone();
+                        let typed = me().unwrap_or_else(|| initial_me.clone());
+                        spawn(async move {
+                            let file = match picked_file(&evt, "calendar-pick").await {
+                                Ok(Some(bytes)) => bytes,
+                                Ok(None) => return,
+                                Err(e) => return session.error(e),
+                            };
+                            busy.set(true);
+                            report.set(None);
+                            let remember = Request::SetSetting {
+                                key: OWN_ADDRESSES.into(),
+                                value: Some(typed.trim().to_string()).filter(|t| !t.is_empty()),
+                            };
+                            session.send::<()>(remember).await;
+                            let request = Request::ImportCalendar { file, owner: addresses(&typed) };
+                            if let Some(done) = session.send::<CalendarImportReport>(request).await {
+                                session.done("Calendar imported.");
+                                report.set(Some(done));
+                            }
+                            busy.set(false);
+                        });
+                    },
+                }
+            }
+        }
+        if let Some(r) = report() {
+            ImportReportView { id: "calendar-report", summary: r.summary(), skipped: r.skipped, notes: r.notes }
+        }
+    }
+}
+
+/// What an import did: its summary, the lines it skipped and why, its notes.
+#[component]
+fn ImportReportView(
+    id: String,
+    summary: String,
+    skipped: Vec<Skipped>,
+    notes: Vec<String>,
+) -> Element {
+    rsx! {
+        div { id: "{id}", class: "saved report", role: "status",
+            p { "{summary}" }
+            if !skipped.is_empty() {
                 ul { class: "skipped",
-                    for s in report.skipped.iter() {
+                    for s in skipped.iter() {
                         li { key: "{s.line}-{s.reason}", "Line {s.line}: {s.reason}" }
                     }
                 }
             }
-            for note in report.notes.iter() {
+            for note in notes.iter() {
                 p { class: "hint", "{note}" }
             }
         }
@@ -334,6 +417,15 @@ fn ImportReportView(report: ImportReport) -> Element {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_addresses_are_read_however_they_are_separated() {
+        assert_eq!(
+            addresses(" me@a.org, me@b.org;work@c.org  "),
+            vec!["me@a.org", "me@b.org", "work@c.org"]
+        );
+        assert!(addresses(" , ").is_empty());
+    }
 
     #[test]
     fn every_export_the_domain_makes_has_a_button() {
