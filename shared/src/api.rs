@@ -103,6 +103,15 @@ pub enum Request {
         id: MeetingId,
         answer: MeetingPrompt,
     },
+    /// Sets the weekly value-call goal (`None`: no goal).
+    SetValueGoal {
+        per_week: Option<u32>,
+    },
+    /// A follow-up on `on` to book a value call with someone only chatted with.
+    ScheduleValueCall {
+        person: PersonId,
+        on: Day,
+    },
     /// A local setting of this device.
     Setting {
         key: String,
@@ -195,6 +204,8 @@ pub enum Reply {
     Exported(String),
     Import(ImportState),
     CalendarImported(CalendarImportReport),
+    /// The conversation a value call was scheduled on.
+    Scheduled(InteractionId),
     Failed(Failure),
 }
 
@@ -232,6 +243,7 @@ from_reply! {
     Exported => String,
     Import => ImportState,
     CalendarImported => CalendarImportReport,
+    Scheduled => InteractionId,
 }
 
 impl FromReply for () {
@@ -327,6 +339,8 @@ impl Request {
             Request::EventPage { .. } => "event_page",
             Request::MeetingsToAsk { .. } => "meetings_to_ask",
             Request::AnswerMeeting { .. } => "answer_meeting",
+            Request::SetValueGoal { .. } => "set_value_goal",
+            Request::ScheduleValueCall { .. } => "schedule_value_call",
             Request::Setting { .. } => "setting",
             Request::SetSetting { .. } => "set_setting",
             Request::Export { .. } => "export",
@@ -489,6 +503,13 @@ impl Store {
             Request::AnswerMeeting { id, answer } => {
                 self.answer_meeting(id, answer)?;
                 Reply::Done
+            }
+            Request::SetValueGoal { per_week } => {
+                self.set_value_goal(*per_week)?;
+                Reply::Done
+            }
+            Request::ScheduleValueCall { person, on } => {
+                Reply::Scheduled(self.schedule_value_call(person, *on)?)
             }
             Request::Setting { key } => Reply::Setting(self.setting(key)?),
             Request::SetSetting { key, value } => {

@@ -287,7 +287,7 @@ test('phone: a meeting that ended is on Today, and one tap opens its capture fil
     writeFileSync(ics, [
       'BEGIN:VCALENDAR', 'VERSION:2.0', 'BEGIN:VEVENT', 'UID:intro@example.com',
       `DTSTART:${stamp(start)}`, `DTEND:${stamp(end)}`, 'SUMMARY:Intro call',
-      'LOCATION:https://meet.example.com/intro', 'ORGANIZER;CN=Me:mailto:me@example.com',
+      'LOCATION:https://meet.google.com/abc-defg-hij', 'ORGANIZER;CN=Me:mailto:me@example.com',
       'ATTENDEE;CN=Rosa Diaz:mailto:rosa@diaz.example', 'ATTENDEE:mailto:kim@park.example',
       'END:VEVENT', 'END:VCALENDAR', '',
     ].join('\r\n'));

@@ -558,3 +558,89 @@ test('phone web app: scanning shows the camera until cancelled, and a camera ref
     await relay.stop();
   }
 });
+
+test('phone web app: a calendar picked on the Import screen asks how each meeting went, and notifies once allowed', async () => {
+  const relay = await serveWeb();
+  const browser = await openBrowser('phone');
+  const { page, context } = browser;
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  // The browser's prompt, answered "allow" (headless Chromium has none), and what
+  // the service worker is asked to show, recorded in the page.
+  await context.addInitScript(() => {
+    let permission = 'default';
+    Object.defineProperty(Notification, 'permission', { get: () => permission, configurable: true });
+    Notification.requestPermission = async () => { permission = 'granted'; return permission; };
+    window.shownNotifications = [];
+    const show = ServiceWorkerRegistration.prototype.showNotification;
+    ServiceWorkerRegistration.prototype.showNotification = function (title, options) {
+      window.shownNotifications.push({ title, body: options && options.body });
+      return show.call(this, title, options).catch(() => {});
+    };
+  });
+  try {
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    const stamp = (t) => t.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const event = (uid, start, minutes, summary, guest) => [
+      'BEGIN:VEVENT', `UID:${uid}`, `DTSTART:${stamp(start)}`,
+      `DTEND:${stamp(new Date(start.getTime() + minutes * 60000))}`, `SUMMARY:${summary}`,
+      'LOCATION:Café Rosa, Main Street', 'ORGANIZER;CN=Me:mailto:me@example.com', guest, 'END:VEVENT',
+    ];
+    // One meeting ended an hour ago; the other ends a few seconds from now.
+    const soon = new Date(Date.now() + 12000 - 30 * 60000);
+    const ics = [
+      'BEGIN:VCALENDAR', 'VERSION:2.0',
+      ...event('coffee@x', new Date(Date.now() - 90 * 60000), 30, 'Coffee with Rosa', 'ATTENDEE;CN=Rosa Diaz:mailto:rosa@diaz.example'),
+      ...event('lunch@x', soon, 30, 'Lunch with Kim', 'ATTENDEE;CN=Kim Park:mailto:kim@park.example'),
+      'BEGIN:VEVENT', 'UID:broken@x', 'DTSTART:not-a-date', 'SUMMARY:Broken', 'END:VEVENT',
+      'END:VCALENDAR', '',
+    ].join('\r\n');
+
+    await go(page, 'phone', 'transfer');
+    await page.locator('#calendar-me').fill('me@example.com');
+    await page.locator('#calendar-pick').setInputFiles({ name: 'calendar.ics', mimeType: 'text/calendar', buffer: Buffer.from(ics) });
+    const report = page.locator('#calendar-report');
+    await report.waitFor();
+    assert.match(await report.innerText(), /2 meetings added/);
+    assert.match(await report.innerText(), /Line \d+: /, 'the broken event is skipped with its line');
+    await shot(page, 'web-import-calendar');
+
+    await go(page, 'phone', 'today');
+    const cards = page.locator('#meetings > li');
+    await eventually(async () => (await cards.count()) === 1);
+    assert.match(await cards.first().innerText(), /Coffee with Rosa/);
+    assert.match(await cards.first().innerText(), /In person/);
+    // Notifications are not allowed yet: Today offers to ask.
+    const ask = page.locator('#ask-notifications');
+    await ask.waitFor();
+    assert.equal(await page.evaluate(() => window.shownNotifications.length), 0, 'nothing shown before it is allowed');
+    await tap(page, 'phone', ask);
+    await eventually(async () => (await ask.count()) === 0);
+    await page.getByText('You will be asked how it went when a meeting ends.').waitFor();
+
+    // The lunch ends: Today shows it by itself, and it is notified.
+    await eventually(async () => (await cards.count()) === 2, 30000);
+    assert.match(await cards.first().innerText(), /Lunch with Kim/);
+    await eventually(async () => (await page.evaluate(() => window.shownNotifications.length)) > 0, 10000);
+    const shown = await page.evaluate(() => window.shownNotifications);
+    assert.ok(shown.some((n) => n.title === 'How did it go? Lunch with Kim' && n.body === 'With Kim Park · capture it from Today'), JSON.stringify(shown));
+    await shot(page, 'web-today-meetings');
+
+    // Dismissed and not networking: neither is asked about again, after a reload too.
+    await tap(page, 'phone', cards.first().locator('button', { hasText: 'Dismiss' }));
+    await eventually(async () => (await cards.count()) === 1);
+    await tap(page, 'phone', cards.first().locator('button', { hasText: 'Not networking' }));
+    await eventually(async () => (await page.locator('#meetings').count()) === 0);
+    await page.reload();
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await go(page, 'phone', 'today');
+    await page.locator('#today-title').waitFor();
+    await page.waitForTimeout(500);
+    assert.equal(await page.locator('#meetings').count(), 0);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await relay.stop();
+  }
+});

@@ -68,9 +68,6 @@ pub fn App() -> Element {
     }
 }
 
-/// How often the app looks for calendar meetings that have just ended.
-const MEETINGS_CHECKED_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
-
 #[component]
 fn Shell(session: Session) -> Element {
     let session = use_context_provider(|| session.clone());
@@ -81,17 +78,30 @@ fn Shell(session: Session) -> Element {
                 let session = session.clone();
                 spawn(async move { super::notify::follow_ups_falling_due(&session).await });
             }
-            // Meetings end while the app is open: every minute, the ones newly ended
-            // are notified and the views asked again, so Today shows them.
+            // Meetings end while the app is open: when the next one ends (or a write
+            // brings new ones), the ones newly ended are notified and the views asked
+            // again, so Today shows them.
             {
                 let session = session.clone();
                 let mut revision = session.revision;
+                let mut writes = session.backend.revision();
                 spawn(async move {
+                    let mut seen = super::notify::MeetingsSeen::default();
                     loop {
-                        if super::notify::meetings_ended(&session).await {
+                        let (changed, next_end) =
+                            super::notify::meetings_ended(&session, &mut seen).await;
+                        if changed {
                             revision += 1;
                         }
-                        session.platform.sleep(MEETINGS_CHECKED_EVERY).await;
+                        let wait = super::notify::next_look(chrono::Utc::now(), next_end);
+                        let slept = std::pin::pin!(session.platform.sleep(wait));
+                        let written = std::pin::pin!(writes.changed());
+                        if let futures_util::future::Either::Right((Err(_), _)) =
+                            futures_util::future::select(slept, written).await
+                        {
+                            // The backend is gone: look only every minute now.
+                            session.platform.sleep(wait).await;
+                        }
                     }
                 });
             }

@@ -56,27 +56,56 @@ async fn remember(session: &Session, key: &str, keep: String) {
     session.send::<()>(remember).await;
 }
 
-/// Asks "how did it go?" of each meeting newly ended (one notification for many),
-/// and remembers them. Returns whether any meeting ended since the last call.
-pub async fn meetings_ended(session: &Session) -> bool {
+/// What the app last saw of the meetings waiting for "how did it go?".
+#[derive(Debug, Default)]
+pub struct MeetingsSeen {
+    waiting: Vec<aftercall_shared::model::MeetingId>,
+}
+
+/// Looks at the meetings waiting for "how did it go?": notifies each one newly
+/// ended, once (one notification for many), when notifications are allowed.
+/// Returns whether the waiting meetings changed since the last look, and when the
+/// next one ends.
+pub async fn meetings_ended(
+    session: &Session,
+    seen: &mut MeetingsSeen,
+) -> (bool, Option<chrono::DateTime<chrono::Utc>>) {
     let Some(asking) = session
         .send::<MeetingsToAsk>(Request::MeetingsToAsk { limit: TODAY_PAGE })
         .await
     else {
-        return false;
+        return (false, None);
     };
-    let seen = notified(session, NOTIFIED_MEETINGS).await;
-    let (fresh, keep) = plan(&asking.meetings, |m| m.id.to_string(), &seen);
-    if fresh.is_empty() {
-        return false;
-    }
-    if session.platform.system_notifications {
-        for (summary, body) in meeting_notifications(&fresh) {
-            session.platform.notify(&summary, &body);
+    let waiting: Vec<_> = asking.meetings.iter().map(|m| m.id.clone()).collect();
+    let changed = waiting != seen.waiting;
+    seen.waiting = waiting;
+    if session.platform.notifications() == crate::platform::Notifications::Allowed {
+        let notified_before = notified(session, NOTIFIED_MEETINGS).await;
+        let (fresh, keep) = plan(&asking.meetings, |m| m.id.to_string(), &notified_before);
+        if !fresh.is_empty() {
+            for (summary, body) in meeting_notifications(&fresh) {
+                session.platform.notify(&summary, &body);
+            }
+        }
+        if keep != notified_before {
+            remember(session, NOTIFIED_MEETINGS, keep).await;
         }
     }
-    remember(session, NOTIFIED_MEETINGS, keep).await;
-    true
+    (changed, asking.next_end)
+}
+
+/// How long to wait before looking at the meetings again: until the next one ends
+/// (and a second), at most a minute.
+pub fn next_look(
+    now: chrono::DateTime<chrono::Utc>,
+    next_end: Option<chrono::DateTime<chrono::Utc>>,
+) -> std::time::Duration {
+    const AT_MOST: std::time::Duration = std::time::Duration::from_secs(60);
+    next_end
+        .and_then(|end| (end - now + chrono::Duration::seconds(1)).to_std().ok())
+        .map_or(AT_MOST, |d| {
+            d.clamp(std::time::Duration::from_secs(1), AT_MOST)
+        })
 }
 
 /// The notifications for meetings newly ended: one each, or one for them all.
@@ -188,6 +217,25 @@ mod tests {
                 person: None,
             }],
         }
+    }
+
+    #[test]
+    fn the_app_looks_again_when_the_next_meeting_ends_and_at_least_every_minute() {
+        let now = chrono::DateTime::from_timestamp(1_796_400_000, 0).unwrap();
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(next_look(now, None), secs(60));
+        assert_eq!(
+            next_look(now, Some(now + chrono::Duration::seconds(8))),
+            secs(9)
+        );
+        assert_eq!(
+            next_look(now, Some(now + chrono::Duration::hours(2))),
+            secs(60)
+        );
+        assert_eq!(
+            next_look(now, Some(now - chrono::Duration::seconds(5))),
+            secs(1)
+        );
     }
 
     #[test]

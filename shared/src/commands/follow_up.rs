@@ -1,8 +1,11 @@
 //! Keeping the user honest: thank-yous sent, follow-ups done or moved.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
-use crate::model::{Day, DocKind, Interaction, InteractionId, PersonId, ThankYou};
+use crate::model::{Day, DocKind, FollowUp, Interaction, InteractionId, PersonId, ThankYou};
+
+/// The next step a scheduled value call writes.
+pub const VALUE_CALL_STEP: &str = "Book a value call";
 use crate::{Error, Result, Store};
 
 impl Store {
@@ -82,6 +85,32 @@ impl Store {
                 },
             )
         })
+    }
+
+    /// Schedules a value call with someone so far only chatted with: a follow-up on
+    /// `on` on their latest conversation, its next step "Book a value call" unless
+    /// one is written. Returns that conversation.
+    pub fn schedule_value_call(&mut self, person: &PersonId, on: Day) -> Result<InteractionId> {
+        let latest: Option<String> = self
+            .conn()
+            .prepare_cached(
+                "SELECT interaction_id FROM interaction_people
+                 WHERE person_id = ?1 AND deleted = 0 ORDER BY at DESC, interaction_id DESC LIMIT 1",
+            )?
+            .query_row(params![person], |r| r.get(0))
+            .optional()?;
+        let id = latest
+            .ok_or_else(|| Error::not_found("no conversation with them yet: capture one first"))?;
+        self.write(|w| {
+            w.update(&id, DocKind::Interaction, |i: &mut Interaction| {
+                i.follow_up = Some(FollowUp { on, done: false });
+                if i.next_step.as_str().trim().is_empty() {
+                    i.next_step.update(VALUE_CALL_STEP);
+                }
+                Ok(())
+            })
+        })?;
+        Ok(id.into())
     }
 
     /// Resolves a follow-up id (its conversation's id or a unique prefix).

@@ -759,6 +759,11 @@ mod asking {
             !summaries(&coffee_before).contains(&("Coffee with Bob", Channel::InPerson)),
             "the coffee has not ended at 15:00"
         );
+        assert_eq!(
+            coffee_before.next_end,
+            Some(at("2026-12-03T16:00:00Z")),
+            "the app looks again when the coffee ends"
+        );
         // The clock passes the coffee's end: now it is asked about.
         clock.set(at("2026-12-03T16:00:00Z"));
         let now = asked(&mut store);

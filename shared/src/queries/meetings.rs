@@ -49,12 +49,14 @@ pub struct MeetingsToAsk {
     pub meetings: Vec<MeetingToAsk>,
     /// How many there are in all (`meetings` holds at most the limit asked for).
     pub total: usize,
+    /// When the next meeting to ask about ends: the moment to look again.
+    pub next_end: Option<DateTime<Utc>>,
 }
 
-/// The meetings still asked about: not answered, not cancelled, not all-day, with
-/// someone other than the user who has not declined.
-const ASKING: &str = "prompt = 'asked' AND cancelled = 0 AND all_day = 0 AND others > 0
-    AND deleted = 0 AND end_at <= ?1";
+/// The meetings asked about once they end: not answered, not cancelled, not all-day,
+/// with someone other than the user who has not declined.
+const ASKABLE: &str = "prompt = 'asked' AND cancelled = 0 AND all_day = 0 AND others > 0
+    AND deleted = 0";
 
 impl Store {
     /// Meetings that ended by the store's clock and still wait to be asked about,
@@ -62,13 +64,18 @@ impl Store {
     pub fn meetings_to_ask(&self, limit: usize) -> Result<MeetingsToAsk> {
         let now = self.now().timestamp_millis();
         let total: i64 = self.conn().query_row(
-            &format!("SELECT COUNT(*) FROM meetings WHERE {ASKING}"),
+            &format!("SELECT COUNT(*) FROM meetings WHERE {ASKABLE} AND end_at <= ?1"),
+            [now],
+            |r| r.get(0),
+        )?;
+        let next_end: Option<i64> = self.conn().query_row(
+            &format!("SELECT MIN(end_at) FROM meetings WHERE {ASKABLE} AND end_at > ?1"),
             [now],
             |r| r.get(0),
         )?;
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT id, start_at, end_at, summary, location, link FROM meetings
-             WHERE {ASKING} ORDER BY end_at DESC, id LIMIT ?2"
+             WHERE {ASKABLE} AND end_at <= ?1 ORDER BY end_at DESC, id LIMIT ?2"
         ))?;
         let rows = stmt.query_map(params![now, limit as i64], |r| {
             Ok((
@@ -101,6 +108,7 @@ impl Store {
         Ok(MeetingsToAsk {
             meetings,
             total: usize::try_from(total).unwrap_or(0),
+            next_end: next_end.map(instant),
         })
     }
 

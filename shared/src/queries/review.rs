@@ -41,7 +41,15 @@ pub struct Review {
     pub casual_only: Vec<CasualOnly>,
     /// This week's conversations where business never came up.
     pub no_business: Vec<InteractionRow>,
+    /// Value calls a week the user aims for, if they set a goal.
+    pub value_goal: Option<u32>,
 }
+
+/// The local setting holding the weekly value-call goal.
+pub const VALUE_GOAL_SETTING: &str = "goal.value-calls-a-week";
+
+/// The largest weekly goal the app takes.
+pub const MAX_VALUE_GOAL: u32 = 100;
 
 fn millis(day: NaiveDate, offset: FixedOffset) -> i64 {
     day.and_hms_opt(0, 0, 0)
@@ -130,6 +138,30 @@ impl Store {
             thank_yous_outstanding,
             casual_only,
             no_business,
+            value_goal: self.value_goal()?,
         })
+    }
+
+    /// The weekly value-call goal, if one is set.
+    pub fn value_goal(&self) -> Result<Option<u32>> {
+        Ok(self
+            .setting(VALUE_GOAL_SETTING)?
+            .and_then(|v| v.parse().ok())
+            .filter(|n| (1..=MAX_VALUE_GOAL).contains(n)))
+    }
+
+    /// Sets (or with `None` clears) the weekly value-call goal.
+    pub fn set_value_goal(&self, per_week: Option<u32>) -> Result<()> {
+        if let Some(n) = per_week {
+            if !(1..=MAX_VALUE_GOAL).contains(&n) {
+                return Err(crate::Error::invalid(format!(
+                    "a weekly goal is 1 to {MAX_VALUE_GOAL} value calls, not {n}"
+                )));
+            }
+        }
+        self.set_setting(
+            VALUE_GOAL_SETTING,
+            per_week.map(|n| n.to_string()).as_deref(),
+        )
     }
 }

@@ -30,6 +30,12 @@ pub fn PersonPicker(
     picked: Option<(PersonId, String)>,
     on_text: EventHandler<String>,
     on_pick: EventHandler<Picked>,
+    /// The field's label ("Who was it with?" unless said otherwise).
+    #[props(default)]
+    label: Option<String>,
+    /// People already with the conversation, not suggested again.
+    #[props(default)]
+    exclude: Vec<PersonId>,
 ) -> Element {
     let mut typed = use_signal(|| initial_text.clone());
     let mut generation = use_signal(|| 0u32);
@@ -55,6 +61,7 @@ pub fn PersonPicker(
         .any(|p| name_key(&p.name) == name_key(&text));
     let mut options: Vec<Picked> = suggestions
         .iter()
+        .filter(|p| !exclude.contains(&p.id))
         .map(|p| Picked::Existing(p.id.clone(), p.name.clone()))
         .collect();
     if !text.trim().is_empty() && !exact {
@@ -95,7 +102,7 @@ pub fn PersonPicker(
             TextField {
                 key: "{g}",
                 id: "person",
-                label: "Who was it with?",
+                label: label.clone().unwrap_or_else(|| "Who was it with?".to_string()),
                 placeholder: "Type a name",
                 initial: typed(),
                 autofocus: true,

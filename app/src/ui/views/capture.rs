@@ -2,7 +2,7 @@
 //! saved in one tap (Ctrl/Cmd+Enter) and kept as a draft until then.
 
 use aftercall_shared::api::Request;
-use aftercall_shared::commands::Captured;
+use aftercall_shared::commands::{Captured, PersonRef};
 use aftercall_shared::model::{Channel, InteractionKind};
 use dioxus::prelude::*;
 
@@ -199,6 +199,11 @@ fn CaptureForm(kind: InteractionKind, on_saved: EventHandler<Saved>) -> Element 
                 }
             }
             PersonPicker {
+                label: (!d.with.is_empty()).then(|| "Anyone else?".to_string()),
+                exclude: d.with.iter().filter_map(|w| match &w.person {
+                    PersonRef::Existing(id) => Some(id.clone()),
+                    _ => None,
+                }).collect::<Vec<_>>(),
                 initial_text: initial.person_text.clone(),
                 picked: d.person_picked.clone(),
                 on_text: move |v: String| {
