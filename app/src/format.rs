@@ -65,6 +65,17 @@ pub fn channel_choice(channel: Channel) -> &'static str {
     }
 }
 
+/// How far this week is toward the weekly value-call goal, in words.
+pub fn goal_progress(goal: u32, done: i64) -> String {
+    let done = u32::try_from(done).unwrap_or(0);
+    if done >= goal {
+        format!("Goal reached: {done} of {goal} value calls this week.")
+    } else {
+        let left = goal - done;
+        format!("{done} of {goal} value calls this week: {left} to go.")
+    }
+}
+
 /// A referral's status in words.
 pub fn referral_status(status: ReferralStatus) -> &'static str {
     match status {
@@ -113,5 +124,21 @@ mod tests {
         );
         assert_eq!(gist("ééééééé", 4), "ééé…");
         assert_eq!(day("2026-11-23".parse().unwrap()), "Mon 23 Nov");
+    }
+
+    #[test]
+    fn goal_progress_says_how_many_are_left_and_when_it_is_reached() {
+        assert_eq!(
+            goal_progress(3, 1),
+            "1 of 3 value calls this week: 2 to go."
+        );
+        assert_eq!(
+            goal_progress(3, 3),
+            "Goal reached: 3 of 3 value calls this week."
+        );
+        assert_eq!(
+            goal_progress(2, 5),
+            "Goal reached: 5 of 2 value calls this week."
+        );
     }
 }

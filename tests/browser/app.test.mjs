@@ -329,3 +329,30 @@ test('phone: a meeting that ended is on Today, and one tap opens its capture fil
     await s.done();
   }
 });
+
+test('phone: a weekly goal in Review shows on Today, and one tap schedules a value call with someone only chatted with', async () => {
+  const s = await session('phone');
+  const { page } = s;
+  try {
+    const { execFileSync } = await import('node:child_process');
+    const { appBinary } = await import('./lib.mjs');
+    const cli = (...args) => execFileSync(appBinary(), ['--data-dir', s.dataDir, ...args], { encoding: 'utf8' });
+    cli('capture', '--with', 'Ana Lima', '--kind', 'value');
+    cli('capture', '--with', 'Bo Chen', '--kind', 'casual', '--talked', 'football');
+    await go(page, 'phone', 'review');
+    await tap(page, 'phone', '#value-goal-3');
+    await eventually(async () => /1 of 3 value calls this week: 2 to go\./.test(await page.locator('#goal-progress').innerText().catch(() => '')));
+    const bo = page.locator('#casual-only > li', { hasText: 'Bo Chen' });
+    await tap(page, 'phone', bo.locator('button', { hasText: 'Schedule a value call' }));
+    await page.getByText(/Value call with Bo Chen: a follow-up on /).waitFor();
+    await bo.scrollIntoViewIfNeeded();
+    await shot(page, 'phone-review-goal');
+    await go(page, 'phone', 'today');
+    await eventually(async () => /1 of 3 value calls this week/.test(await page.locator('#goal-progress').innerText().catch(() => '')));
+    assert.match(await page.locator('#upcoming').innerText(), /Bo Chen/);
+    assert.equal(JSON.parse(cli('review', '--json')).value_goal, 3);
+    await shot(page, 'phone-today-goal');
+  } finally {
+    await s.done();
+  }
+});

@@ -786,3 +786,59 @@ fn a_cadence_puts_someone_on_today_once_they_are_past_it() {
     let nobody = fails(d, &["cadence", "Zed", "2w"]);
     assert!(nobody.contains("nobody called 'Zed'"), "{nobody}");
 }
+
+#[test]
+fn a_weekly_goal_counts_value_calls_and_a_value_call_is_scheduled_as_a_follow_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(ok(d, &["goal", "3"]), "Goal: 3 value calls a week.\n");
+    let review = ok(d, &["review"]);
+    assert!(
+        review.contains("0 of 3 value calls this week: 3 to go."),
+        "{review}"
+    );
+    ok(d, &["capture", "--with", "Ana Lima", "--kind", "value"]);
+    ok(
+        d,
+        &[
+            "capture", "--with", "Bo Chen", "--kind", "casual", "--talked", "football",
+        ],
+    );
+    assert_eq!(json(d, &["review"])["value_goal"], 3);
+    let review = ok(d, &["review"]);
+    assert!(
+        review.contains("1 of 3 value calls this week: 2 to go."),
+        "{review}"
+    );
+    let bad = fails(d, &["goal", "lots"]);
+    assert!(
+        bad.contains("'lots' is not a number of value calls a week"),
+        "{bad}"
+    );
+    let too_many = fails(d, &["goal", "500"]);
+    assert!(
+        too_many.contains("a weekly goal is 1 to 100 value calls, not 500"),
+        "{too_many}"
+    );
+    assert_eq!(
+        json(d, &["review"])["value_goal"],
+        3,
+        "a refused goal changes nothing"
+    );
+
+    // Bo has only chatted: one command books a value call as a follow-up.
+    let said = ok(d, &["value-call", "Bo Chen", "--on", "tomorrow"]);
+    assert!(
+        said.starts_with("Value call with Bo Chen: follow-up "),
+        "{said}"
+    );
+    let today = json(d, &["today"]);
+    let upcoming = &today["upcoming"][0]["interaction"];
+    assert_eq!(upcoming["people"][0]["name"], "Bo Chen", "{today}");
+    assert_eq!(upcoming["next_step"], "Book a value call");
+    assert_eq!(upcoming["talked_about"], "football");
+    let nobody = fails(d, &["value-call", "Zed", "--on", "tomorrow"]);
+    assert!(nobody.contains("nobody called 'Zed'"), "{nobody}");
+    assert_eq!(ok(d, &["goal", "off"]), "No weekly goal.\n");
+    assert!(!ok(d, &["review"]).contains("value calls this week"));
+}

@@ -1,4 +1,4 @@
-//! `aftercall thanked | cadence | done | move | referral | delete | restore | rebuild`.
+//! `aftercall thanked | cadence | goal | value-call | done | move | referral | delete | restore | rebuild`.
 
 use std::path::Path;
 
@@ -54,6 +54,21 @@ pub struct CadenceArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct GoalArgs {
+    /// Value calls a week to aim for, or off.
+    per_week: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ValueCallArgs {
+    /// The person's name (or id).
+    name: String,
+    /// When to follow up to book it: a date or words such as "friday" (default: next week).
+    #[arg(long, value_name = "DATE")]
+    on: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct IdArgs {
     /// The record's id (or its first characters).
     id: String,
@@ -98,6 +113,43 @@ pub fn cadence(dir: &Path, args: CadenceArgs) -> anyhow::Result<()> {
         Some(c) => out(&format!("Keeping in touch with {name} {}.", c.describe())),
         None => out(&format!("No reminder to keep in touch with {name}.")),
     }
+    Ok(())
+}
+
+pub fn goal(dir: &Path, args: GoalArgs) -> anyhow::Result<()> {
+    let per_week = match args.per_week.trim() {
+        "off" | "none" | "0" => None,
+        n => Some(n.parse::<u32>().map_err(|_| {
+            anyhow::anyhow!("'{n}' is not a number of value calls a week (or off)")
+        })?),
+    };
+    let mut store = crate::data::open_store(dir)?;
+    ask(&mut store, Request::SetValueGoal { per_week })?;
+    match per_week {
+        Some(n) => out(&format!(
+            "Goal: {n} value call{} a week.",
+            if n == 1 { "" } else { "s" }
+        )),
+        None => out("No weekly goal."),
+    }
+    Ok(())
+}
+
+pub fn value_call(dir: &Path, args: ValueCallArgs) -> anyhow::Result<()> {
+    let today = local_now().date_naive();
+    let on: Day = parse_date(args.on.as_deref().unwrap_or("next week"), today)?.into();
+    let mut store = crate::data::open_store(dir)?;
+    let person = store.find_person_by_id_or_name(&args.name)?;
+    let id = match ask(&mut store, Request::ScheduleValueCall { person, on })? {
+        Reply::Scheduled(id) => id,
+        other => return Err(unexpected(other)),
+    };
+    out(&format!(
+        "Value call with {}: follow-up {} on {}.",
+        args.name.trim(),
+        format::short(&id),
+        format::day(on)
+    ));
     Ok(())
 }
 

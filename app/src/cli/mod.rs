@@ -45,6 +45,10 @@ pub enum Command {
     Thanked(actions::ThankedArgs),
     /// Keep in touch with someone every so often (2w, month, quarter, 10d), or off.
     Cadence(actions::CadenceArgs),
+    /// Set a weekly goal of value calls (or off).
+    Goal(actions::GoalArgs),
+    /// Schedule a value call with someone: a follow-up to book it (next week unless --on).
+    ValueCall(actions::ValueCallArgs),
     /// Mark a follow-up as done.
     Done(actions::DoneArgs),
     /// Move a follow-up to another day.
@@ -92,6 +96,8 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::Review(args) => report::review(&dir, args),
         Command::Meetings(args) => meetings::meetings(&dir, args),
         Command::Cadence(args) => actions::cadence(&dir, args),
+        Command::Goal(args) => actions::goal(&dir, args),
+        Command::ValueCall(args) => actions::value_call(&dir, args),
         Command::Thanked(args) => actions::thanked(&dir, args),
         Command::Done(args) => actions::done(&dir, args),
         Command::Move(args) => actions::move_follow_up(&dir, args),

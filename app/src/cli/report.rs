@@ -321,6 +321,9 @@ pub fn review(dir: &Path, args: ReviewArgs) -> anyhow::Result<()> {
             w.offers_made
         ));
     }
+    if let Some(goal) = review.value_goal {
+        out(&format::goal_progress(goal, review.this_week.value));
+    }
     out(&format!(
         "Thank-yous outstanding: {}",
         review.thank_yous_outstanding

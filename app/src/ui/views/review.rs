@@ -2,12 +2,14 @@
 //! book a value call with.
 
 use aftercall_shared::api::Request;
+use aftercall_shared::dates::parse_date;
+use aftercall_shared::model::{Day, InteractionId};
 use aftercall_shared::queries::{Review as ReviewData, WeekCounts};
 use dioxus::prelude::*;
 
 use super::today::people_names;
 use crate::format;
-use crate::ui::components::{EmptyState, WeekChart};
+use crate::ui::components::{Choice, ChoiceOption, EmptyState, WeekChart};
 use crate::ui::route::Screen;
 use crate::ui::session::{local_offset, local_today, use_query, use_session, Loaded};
 
@@ -45,6 +47,24 @@ pub fn Review() -> Element {
             }
             WeekChart { this: this.clone(), last: last.clone() }
             p { class: "hint", id: "value-share", "{share}" }
+            GoalProgress { goal: review.value_goal, done: this.value }
+            Choice {
+                id: "value-goal",
+                label: "Value calls a week, my goal",
+                options: goal_options(),
+                selected: Some(review.value_goal.map_or(NO_GOAL.to_string(), |g| g.to_string())),
+                on_choose: {
+                    let session = session.clone();
+                    move |v: String| {
+                        let per_week = v.parse::<u32>().ok();
+                        let said = match per_week {
+                            Some(n) => format!("Goal: {n} value call{} a week.", if n == 1 { "" } else { "s" }),
+                            None => "No weekly goal.".to_string(),
+                        };
+                        session.act(Request::SetValueGoal { per_week }, said);
+                    }
+                },
+            }
             h2 { "Book a value call with…" }
             if review.casual_only.is_empty() {
                 p { class: "hint", "Nobody is stuck at casual: everyone you chatted with has had a value call." }
@@ -66,6 +86,29 @@ pub fn Review() -> Element {
                             span { class: "meta",
                                 if c.casual_chats == 1 { "1 casual chat" } else { "{c.casual_chats} casual chats" }
                                 " · last {format::when(c.last_casual_at)}"
+                            }
+                        }
+                        div { class: "card-actions",
+                            button {
+                                r#type: "button",
+                                class: "secondary",
+                                "aria-label": "Schedule a value call with {c.person.name}",
+                                onclick: {
+                                    let session = session.clone();
+                                    let (id, name) = (c.person.id.clone(), c.person.name.clone());
+                                    move |_| {
+                                        let Ok(on) = parse_date("next week", local_today()).map(Day::from) else { return };
+                                        let session = session.clone();
+                                        let (id, name) = (id.clone(), name.clone());
+                                        spawn(async move {
+                                            let request = Request::ScheduleValueCall { person: id, on };
+                                            if session.send::<InteractionId>(request).await.is_some() {
+                                                session.done(format!("Value call with {name}: a follow-up on {}.", format::day(on)));
+                                            }
+                                        });
+                                    }
+                                },
+                                "Schedule a value call"
                             }
                         }
                     }
@@ -92,6 +135,29 @@ pub fn Review() -> Element {
                     action: Some(("Capture a call".to_string(), Screen::Capture)),
                 }
             }
+        }
+    }
+}
+
+/// The choice meaning "no weekly goal".
+const NO_GOAL: &str = "off";
+
+fn goal_options() -> Vec<ChoiceOption> {
+    std::iter::once(ChoiceOption::new(NO_GOAL, "None"))
+        .chain([1, 2, 3, 5, 8].map(|n: u32| ChoiceOption::new(n.to_string(), n.to_string())))
+        .collect()
+}
+
+/// This week's value calls against the goal, with a bar; nothing without a goal.
+#[component]
+pub fn GoalProgress(goal: Option<u32>, done: i64) -> Element {
+    let Some(goal) = goal else {
+        return rsx! {};
+    };
+    rsx! {
+        div { class: "goal", id: "goal-progress",
+            progress { max: "{goal}", value: "{done.min(i64::from(goal))}" }
+            span { "{format::goal_progress(goal, done)}" }
         }
     }
 }

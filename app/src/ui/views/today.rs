@@ -45,6 +45,10 @@ pub fn Today() -> Element {
         limit: shown(),
     });
     let meetings = use_query::<MeetingsToAsk>(Request::MeetingsToAsk { limit: shown() });
+    let review = use_query::<aftercall_shared::queries::Review>(Request::Review {
+        day: local_today().into(),
+        offset_minutes: crate::ui::session::local_offset().local_minus_utc() / 60,
+    });
     let (data, meetings) = match (today, meetings) {
         (Loaded::Ready(t), Loaded::Ready(m)) => (t, m),
         (Loaded::Ready(_), other) => return other.placeholder(),
@@ -69,6 +73,9 @@ pub fn Today() -> Element {
         section { class: "screen today", "aria-labelledby": "today-title",
             h1 { id: "today-title", "Today" }
             p { class: "subtitle", "{format::day(data.date)}" }
+            if let Loaded::Ready(r) = review {
+                super::review::GoalProgress { goal: r.value_goal, done: r.this_week.value }
+            }
             if clear {
                 EmptyState {
                     title: "All square: nothing owed today.",
