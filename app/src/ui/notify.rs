@@ -102,7 +102,11 @@ pub fn next_look(
 ) -> std::time::Duration {
     const AT_MOST: std::time::Duration = std::time::Duration::from_secs(60);
     next_end
-        .and_then(|end| (end - now + chrono::Duration::seconds(1)).to_std().ok())
+        .map(|end| {
+            (end - now + chrono::Duration::seconds(1))
+                .to_std()
+                .unwrap_or_default()
+        })
         .map_or(AT_MOST, |d| {
             d.clamp(std::time::Duration::from_secs(1), AT_MOST)
         })
