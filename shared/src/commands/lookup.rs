@@ -87,7 +87,8 @@ impl Store {
     /// A person by id prefix or, failing that, by name.
     pub fn find_person_by_id_or_name(&self, text: &str) -> Result<PersonId> {
         if let Ok(id) = resolve_prefix(self.conn(), "people", "person", text) {
-            return Ok(id.into());
+            // A person merged away leads to the person kept.
+            return Ok(crate::store::kept_person(self.conn(), &id)?.into());
         }
         self.find_person(text)
     }

@@ -9,7 +9,7 @@ mod event;
 mod interaction;
 mod kinds;
 mod meeting;
-mod person;
+pub(crate) mod person;
 mod referral;
 mod vocab;
 

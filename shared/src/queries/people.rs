@@ -62,15 +62,17 @@ impl Store {
     }
 
     /// People whose name has a word starting with what was typed, for the capture
-    /// form's person field: an exact name first, then most recently talked to.
+    /// form's person field: an exact name first, then most recently talked to. The
+    /// name of a person merged away finds the person kept.
     pub fn people_named_like(&self, typed: &str, limit: usize) -> Result<Vec<PersonSummary>> {
         let key = fold::name_key(typed);
         if key.is_empty() {
             return self.people(limit);
         }
         let sql = format!(
-            "SELECT * FROM ({SUMMARY}) WHERE name_key LIKE ?1 || '%' ESCAPE '\\'
-                OR name_key LIKE '% ' || ?1 || '%' ESCAPE '\\'
+            "SELECT * FROM ({SUMMARY}) WHERE id IN (SELECT COALESCE(kept_id, id) FROM people
+                WHERE name_key LIKE ?1 || '%' ESCAPE '\\'
+                    OR name_key LIKE '% ' || ?1 || '%' ESCAPE '\\')
              ORDER BY name_key = ?3 DESC, {RECENT_FIRST} LIMIT ?2"
         );
         let escaped = key

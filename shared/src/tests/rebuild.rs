@@ -60,7 +60,7 @@ fn a_store_from_before_the_counts_and_split_index_gains_them_when_opened() {
     index_as_written(&f.store, &["search"]);
     f.store
         .conn()
-        .execute_batch("DROP TABLE person_stats; DROP TABLE search_vocab; DROP TABLE entry_fragments; DROP TABLE meetings; DROP TABLE meeting_attendees; PRAGMA user_version = 4;")
+        .execute_batch("DROP INDEX people_merged_into; DROP INDEX people_kept_id; ALTER TABLE people DROP COLUMN merged_into; ALTER TABLE people DROP COLUMN kept_id; DROP TABLE redirects_dirty; DROP TABLE person_stats; DROP TABLE search_vocab; DROP TABLE entry_fragments; DROP TABLE meetings; DROP TABLE meeting_attendees; PRAGMA user_version = 4;")
         .unwrap();
     drop(f.store);
     let reopened = open_store(f.dir.path(), &f.clock, 301);
@@ -90,7 +90,8 @@ fn a_store_from_before_folded_search_text_finds_greek_without_accents_once_opene
     f.store
         .conn()
         .execute_batch(
-            "DELETE FROM search_vocab; DROP TABLE entry_fragments; DROP TABLE meetings; \
+            "DROP INDEX people_merged_into; DROP INDEX people_kept_id; ALTER TABLE people DROP COLUMN merged_into; ALTER TABLE people DROP COLUMN kept_id; DROP TABLE redirects_dirty; \
+             DELETE FROM search_vocab; DROP TABLE entry_fragments; DROP TABLE meetings; \
              DROP TABLE meeting_attendees; PRAGMA user_version = 5;",
         )
         .unwrap();
