@@ -92,4 +92,41 @@ impl Store {
         }
         self.find_person(text)
     }
+
+    /// One person by id prefix or by name, refusing a name that several live people
+    /// share (say which ids to give instead). A person merged away leads to the
+    /// person kept.
+    pub fn find_one_person(&self, text: &str) -> Result<PersonId> {
+        match resolve_prefix(self.conn(), "people", "person", text) {
+            Ok(id) => return Ok(crate::store::kept_person(self.conn(), &id)?.into()),
+            Err(Error::Invalid(m)) if m.starts_with("more than one") => {
+                return Err(Error::Invalid(m))
+            }
+            Err(_) => {}
+        }
+        let ids: Vec<String> = self
+            .conn()
+            .prepare_cached(
+                "SELECT id FROM people WHERE name_key = ?1 AND deleted = 0 ORDER BY id",
+            )?
+            .query_map([fold::name_key(text)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        match ids.as_slice() {
+            [] => Err(Error::not_found(format!(
+                "nobody called '{}' is in your people",
+                text.trim()
+            ))),
+            [one] => Ok(one.clone().into()),
+            several => Err(Error::invalid(format!(
+                "{} people are called '{}': give one of their ids instead ({})",
+                several.len(),
+                text.trim(),
+                several
+                    .iter()
+                    .map(|id| &id[..id.len().min(8)])
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
 }
