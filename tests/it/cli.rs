@@ -659,8 +659,33 @@ fn import_tells_a_calendar_from_contacts_and_a_spreadsheet_by_what_the_file_hold
         "First Name,Last Name,Email Address\nAna,Lima,ana@lima.example\n",
     )
     .unwrap();
-    let refused = fails(d, &["import", csv.to_str().unwrap()]);
-    assert!(refused.contains("is a CSV file"), "{refused}");
+    let added = ok(d, &["import", csv.to_str().unwrap()]);
+    assert!(added.contains("added      Ana Lima"), "{added}");
+    let again = ok(d, &["import", csv.to_str().unwrap()]);
+    assert!(again.contains("unchanged  Ana Lima"), "{again}");
+}
+
+#[test]
+fn a_linkedin_export_imports_past_its_notes_skipping_a_bad_row_and_again_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/contacts/linkedin_connections.csv");
+    let first = ok(d, &["import", file.to_str().unwrap()]);
+    assert!(
+        first.contains("line     9  skipped: the row has 9 fields where the header has 7"),
+        "{first}"
+    );
+    assert!(first.contains("line     7  added      Chiara Bianchi"), "{first}");
+    assert!(
+        first.ends_with("5 added, 0 updated, 0 unchanged, 1 card skipped, 0 lines skipped\n"),
+        "{first}"
+    );
+    let again = ok(d, &["import", file.to_str().unwrap()]);
+    assert!(
+        again.ends_with("0 added, 0 updated, 5 unchanged, 1 card skipped, 0 lines skipped\n"),
+        "{again}"
+    );
 }
 
 #[test]

@@ -57,7 +57,8 @@ pub enum Command {
     Delete(actions::IdArgs),
     /// Bring back something deleted (by id), or restore a backup (FILE.json) into an empty store.
     Restore(interop::RestoreArgs),
-    /// Add or update people from contacts (.vcf), or meetings from a calendar (.ics).
+    /// Add or update people from contacts (.vcf, or LinkedIn or Google CSV), or meetings
+    /// from a calendar (.ics).
     Import(interop::ImportArgs),
     /// Write people, conversations or the diary out: vcf, ics, csv, json (backup) or md.
     Export(interop::ExportArgs),

@@ -10,7 +10,7 @@ use crate::model::{Person, PostalAddress, RelatedName};
 /// What one card says about a person, already mapped to Aftercall's fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Contact {
-    /// Line of the card's `BEGIN:VCARD` in its file.
+    /// Line of the card's `BEGIN:VCARD` (or of the CSV row) in its file.
     pub line: usize,
     pub name: String,
     /// Family, given, additional, prefixes, suffixes.
