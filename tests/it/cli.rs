@@ -676,7 +676,10 @@ fn a_linkedin_export_imports_past_its_notes_skipping_a_bad_row_and_again_changes
         first.contains("line     9  skipped: the row has 9 fields where the header has 7"),
         "{first}"
     );
-    assert!(first.contains("line     7  added      Chiara Bianchi"), "{first}");
+    assert!(
+        first.contains("line     7  added      Chiara Bianchi"),
+        "{first}"
+    );
     assert!(
         first.ends_with("5 added, 0 updated, 0 unchanged, 1 card skipped, 0 lines skipped\n"),
         "{first}"
@@ -774,7 +777,10 @@ fn duplicates_are_listed_and_merged_by_name_or_id() {
     .unwrap();
     ok(d, &["import", contacts.to_str().unwrap()]);
     ok(d, &["capture", "--with", "Bob Stone", "--talked", "hiring"]);
-    ok(d, &["capture", "--with", "Robert Stone", "--talked", "pricing"]);
+    ok(
+        d,
+        &["capture", "--with", "Robert Stone", "--talked", "pricing"],
+    );
     ok(d, &["capture", "--with", "Cleo Park", "--talked", "grants"]);
 
     let listed = json(d, &["duplicates"]);

@@ -22,7 +22,10 @@ async fn one_address_book_imported_on_two_devices_before_they_sync_gives_fifty_p
         assert_eq!(report.added(), 50, "{}", report.summary());
     }
     // Each device talks to its own copy of one contact before they sync.
-    for (d, talked) in [(phone, "pricing, on the phone"), (laptop, "hiring, on the laptop")] {
+    for (d, talked) in [
+        (phone, "pricing, on the phone"),
+        (laptop, "hiring, on the laptop"),
+    ] {
         let mut store = d.store();
         let ana = store.find_person("Ana Okafor").unwrap();
         store

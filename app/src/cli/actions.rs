@@ -178,7 +178,11 @@ pub fn merge(dir: &Path, args: MergeArgs) -> anyhow::Result<()> {
         diary.person.name,
         format::short(&merged.kept),
         diary.interactions.len(),
-        if diary.interactions.len() == 1 { "" } else { "s" }
+        if diary.interactions.len() == 1 {
+            ""
+        } else {
+            "s"
+        }
     ));
     Ok(())
 }

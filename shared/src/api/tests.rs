@@ -154,7 +154,9 @@ fn request() -> impl Strategy<Value = Request> {
         id().prop_map(|id| Request::Delete { id }),
         id().prop_map(|id| Request::Restore { id }),
         (id(), id()).prop_map(|(keep, other)| Request::MergePeople { keep, other }),
-        limit.clone().prop_map(|limit| Request::Duplicates { limit }),
+        limit
+            .clone()
+            .prop_map(|limit| Request::Duplicates { limit }),
         id().prop_map(|person| Request::DuplicatesOf { person }),
         (day(), limit.clone()).prop_map(|(day, limit)| Request::Today { day, limit }),
         limit.clone().prop_map(|limit| Request::People { limit }),

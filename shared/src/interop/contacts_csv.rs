@@ -105,8 +105,10 @@ pub(crate) fn parse_contacts_csv(bytes: &[u8]) -> ParsedVcards {
             Layout::Google => google(&row, &headers, line),
         };
         if contact.name.is_empty() {
-            out.skipped
-                .push(Skipped::card(line, "the row names nobody: no name, email or phone"));
+            out.skipped.push(Skipped::card(
+                line,
+                "the row names nobody: no name, email or phone",
+            ));
         } else {
             out.contacts.push(contact);
         }
@@ -183,7 +185,10 @@ fn linkedin(row: &Row<'_>, line: usize) -> Contact {
     if !email.is_empty() {
         c.emails.push(email);
     }
-    set_name(&mut c, [last, first, String::new(), String::new(), String::new()]);
+    set_name(
+        &mut c,
+        [last, first, String::new(), String::new(), String::new()],
+    );
     c
 }
 
@@ -205,8 +210,16 @@ fn google(row: &Row<'_>, headers: &[String], line: usize) -> Contact {
         row.get("Name Prefix"),
         row.get("Name Suffix"),
     ];
-    c.organisation = [row.get("Organization 1 - Name"), row.get("Organization Name")].concat();
-    c.role = [row.get("Organization 1 - Title"), row.get("Organization Title")].concat();
+    c.organisation = [
+        row.get("Organization 1 - Name"),
+        row.get("Organization Name"),
+    ]
+    .concat();
+    c.role = [
+        row.get("Organization 1 - Title"),
+        row.get("Organization Title"),
+    ]
+    .concat();
     // Numbered columns: "E-mail 2 - Value", with its "- Type" (older) or "- Label".
     for header in headers {
         let Some((what, field)) = header.split_once(" - ") else {
@@ -215,11 +228,13 @@ fn google(row: &Row<'_>, headers: &[String], line: usize) -> Contact {
         if field != "Value" && field != "Formatted" {
             continue;
         }
-        let label = clean_label(&[
-            row.get(&format!("{what} - Type")),
-            row.get(&format!("{what} - Label")),
-        ]
-        .concat());
+        let label = clean_label(
+            &[
+                row.get(&format!("{what} - Type")),
+                row.get(&format!("{what} - Label")),
+            ]
+            .concat(),
+        );
         // One cell can hold several values, joined by " ::: ".
         let values: Vec<String> = row
             .get(header)

@@ -34,15 +34,27 @@ fn linkedin_connections_are_read_past_their_notes_with_quoted_fields_and_a_bad_r
     let names: Vec<&str> = parsed.contacts.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["Ana Lima", "Bruno Moreau", "Chiara Bianchi", "Dmitri Tanaka", "Élodie Garnier"]
+        [
+            "Ana Lima",
+            "Bruno Moreau",
+            "Chiara Bianchi",
+            "Dmitri Tanaka",
+            "Élodie Garnier"
+        ]
     );
     let lines: Vec<usize> = parsed.contacts.iter().map(|c| c.line).collect();
-    assert_eq!(lines, [5, 6, 7, 10, 11], "each row's first line in the file");
+    assert_eq!(
+        lines,
+        [5, 6, 7, 10, 11],
+        "each row's first line in the file"
+    );
     assert_eq!(parsed.skipped.len(), 1, "{:?}", parsed.skipped);
     assert_eq!(parsed.skipped[0].line, 9);
     assert!(parsed.skipped[0].whole_card);
     assert!(
-        parsed.skipped[0].reason.contains("9 fields where the header has 7"),
+        parsed.skipped[0]
+            .reason
+            .contains("9 fields where the header has 7"),
         "{:?}",
         parsed.skipped[0]
     );
@@ -52,7 +64,10 @@ fn linkedin_connections_are_read_past_their_notes_with_quoted_fields_and_a_bad_r
     assert!(bruno.emails.is_empty());
     let chiara = &parsed.contacts[2];
     assert_eq!(chiara.role, "Founder, CEO\nBoard member, Basel Fintech");
-    assert_eq!(chiara.name_parts[..2], ["Bianchi".to_string(), "Chiara".into()]);
+    assert_eq!(
+        chiara.name_parts[..2],
+        ["Bianchi".to_string(), "Chiara".into()]
+    );
     assert_eq!(parsed.contacts[0].emails, ["ana.lima@helio.example"]);
 }
 
@@ -62,7 +77,12 @@ fn a_linkedin_export_imported_again_changes_nothing_and_an_updated_one_updates()
     let mut store = store(dir.path());
     let first = import(&mut store, LINKEDIN);
     assert_eq!(
-        (first.added(), first.updated(), first.unchanged(), first.cards_skipped()),
+        (
+            first.added(),
+            first.updated(),
+            first.unchanged(),
+            first.cards_skipped()
+        ),
         (5, 0, 0, 1),
         "{}",
         first.summary()
@@ -101,13 +121,24 @@ fn google_contacts_in_either_header_style_are_read_with_every_email_phone_and_ad
     let names: Vec<&str> = parsed.contacts.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["Rosa Diaz", "Sven Lindqvist", "Dr. Wen Zhao", "orders@atelier-nord.example"]
+        [
+            "Rosa Diaz",
+            "Sven Lindqvist",
+            "Dr. Wen Zhao",
+            "orders@atelier-nord.example"
+        ]
     );
     assert_eq!(parsed.skipped.len(), 1, "{:?}", parsed.skipped);
-    assert_eq!(parsed.skipped[0].line, 7, "the short row, after a 3-line one");
+    assert_eq!(
+        parsed.skipped[0].line, 7,
+        "the short row, after a 3-line one"
+    );
     let rosa = &parsed.contacts[0];
     assert_eq!(rosa.line, 2);
-    assert_eq!(rosa.emails, ["rosa@diaz.example", "rosa.diaz@gmail.example"]);
+    assert_eq!(
+        rosa.emails,
+        ["rosa@diaz.example", "rosa.diaz@gmail.example"]
+    );
     assert_eq!(rosa.labels["rosa@diaz.example"], "work");
     assert_eq!(rosa.labels["rosa.diaz@gmail.example"], "home");
     assert_eq!(rosa.phones, ["+34 600 123 456"]);
@@ -123,8 +154,14 @@ fn google_contacts_in_either_header_style_are_read_with_every_email_phone_and_ad
     let sven = &parsed.contacts[1];
     assert_eq!(sven.line, 5);
     assert_eq!(sven.phones, ["+46 8 123 456 78", "+46 70 123 45 67"]);
-    assert_eq!(sven.note, "Met at Slush, said: \"call me after the summer\"");
-    assert!(parsed.contacts[2].categories.is_empty(), "starred is no group");
+    assert_eq!(
+        sven.note,
+        "Met at Slush, said: \"call me after the summer\""
+    );
+    assert!(
+        parsed.contacts[2].categories.is_empty(),
+        "starred is no group"
+    );
 
     let newer = parse_contacts(GOOGLE_2024);
     assert!(newer.skipped.is_empty(), "{:?}", newer.skipped);
@@ -132,7 +169,10 @@ fn google_contacts_in_either_header_style_are_read_with_every_email_phone_and_ad
     assert_eq!(priya.name, "Priya Nair");
     assert_eq!(priya.emails, ["priya@brightline.example"]);
     assert_eq!(priya.phones, ["+44 7700 900123"]);
-    assert_eq!((priya.organisation.as_str(), priya.role.as_str()), ("Brightline Health", "CTO"));
+    assert_eq!(
+        (priya.organisation.as_str(), priya.role.as_str()),
+        ("Brightline Health", "CTO")
+    );
     assert_eq!(priya.categories, ["Conference 2025"]);
     let oskar = &newer.contacts[1];
     assert_eq!(oskar.name, "Oskar J. Novak");
@@ -144,7 +184,12 @@ fn a_google_export_imported_again_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = store(dir.path());
     let first = import(&mut store, GOOGLE);
-    assert_eq!((first.added(), first.cards_skipped()), (4, 1), "{}", first.summary());
+    assert_eq!(
+        (first.added(), first.cards_skipped()),
+        (4, 1),
+        "{}",
+        first.summary()
+    );
     let again = import(&mut store, GOOGLE);
     assert_eq!(
         (again.added(), again.updated(), again.unchanged()),

@@ -177,7 +177,10 @@ pub(crate) fn find_match(
         }
     }
     for key in urls.iter().filter_map(|u| profile_key(u)) {
-        if let Some(id) = people_with_key(conn, KeyKind::Profile, &key)?.into_iter().next() {
+        if let Some(id) = people_with_key(conn, KeyKind::Profile, &key)?
+            .into_iter()
+            .next()
+        {
             return Ok(Some(id));
         }
     }

@@ -106,7 +106,9 @@ impl Person {
         add_missing(&mut self.related, &other.related, |r| r.name.to_lowercase());
         add_missing(&mut self.addresses, &other.addresses, PostalAddress::place);
         for (key, label) in &other.labels {
-            self.labels.entry(key.clone()).or_insert_with(|| label.clone());
+            self.labels
+                .entry(key.clone())
+                .or_insert_with(|| label.clone());
         }
         for (mine, theirs) in [
             (&mut self.notes, &other.notes),

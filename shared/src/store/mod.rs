@@ -30,8 +30,8 @@ use crate::{Error, Result};
 
 pub use entry::{DocChanges, LogEntry, Payload, MAX_RECORD_CHANGES};
 pub use log::RemoteEntry;
-pub use sync_state::QuarantinedEntry;
 pub(crate) use read_model::kept_person;
+pub use sync_state::QuarantinedEntry;
 pub use writer::Writer;
 
 /// An open store. Not shared between threads: open one per thread (SQLite's WAL lets

@@ -366,7 +366,11 @@ fn interaction(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     for (rid, r) in &i.referrals {
-        let person = r.person.as_deref().map(|p| kept_person(tx, p)).transpose()?;
+        let person = r
+            .person
+            .as_deref()
+            .map(|p| kept_person(tx, p))
+            .transpose()?;
         ins.execute(params![
             rid,
             id,

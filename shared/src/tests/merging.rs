@@ -64,8 +64,18 @@ fn merging_keeps_every_conversation_referral_email_and_phone_of_both() {
     let bob = f.store.capture(&draft).unwrap().people[0].id.clone();
     f.clock.advance(chrono::Duration::hours(1));
     met(&mut f, "Bob Stone", "coffee");
-    contact(&mut f.store, &robert, &["robert@stone.io"], &["+41 79 111 22 33"]);
-    contact(&mut f.store, &bob, &["bob@gmail.com"], &["+41 79 444 55 66"]);
+    contact(
+        &mut f.store,
+        &robert,
+        &["robert@stone.io"],
+        &["+41 79 111 22 33"],
+    );
+    contact(
+        &mut f.store,
+        &bob,
+        &["bob@gmail.com"],
+        &["+41 79 444 55 66"],
+    );
 
     let merged = f.store.merge_people(&robert, &bob).unwrap();
     assert_eq!((merged.kept, merged.merged), (robert.clone(), bob.clone()));
@@ -77,7 +87,10 @@ fn merging_keeps_every_conversation_referral_email_and_phone_of_both() {
         ["robert@stone.io", "bob@gmail.com"],
         "both people's emails"
     );
-    assert_eq!(diary.person.phones, ["+41 79 111 22 33", "+41 79 444 55 66"]);
+    assert_eq!(
+        diary.person.phones,
+        ["+41 79 111 22 33", "+41 79 444 55 66"]
+    );
     assert_eq!(talked(&f.store, &robert), ["pricing", "hiring", "coffee"]);
     assert_eq!(diary.referrals_given.len(), 1, "Bob's referral of Cleo");
     assert_eq!(diary.referrals_given[0].name, "Cleo");
@@ -124,7 +137,9 @@ fn a_merged_away_person_still_leads_to_the_person_kept() {
     assert_eq!(talked(&f.store, &robert), ["pricing", "hiring", "roadmap"]);
     // Finding by id prefix or name leads there too.
     assert_eq!(
-        f.store.find_person_by_id_or_name(&bob.as_str()[..8]).unwrap(),
+        f.store
+            .find_person_by_id_or_name(&bob.as_str()[..8])
+            .unwrap(),
         robert
     );
 }
@@ -218,9 +233,21 @@ fn likely_duplicates_are_suggested_by_email_phone_or_folded_name() {
     assert_eq!(
         pairs,
         [
-            (DuplicateReason::SameEmail, "Ana Lopez".into(), "A. Lopez".into()),
-            (DuplicateReason::SamePhone, "Cleo Park".into(), "C. Park".into()),
-            (DuplicateReason::SameName, "José Ruiz".into(), "jose ruiz".into()),
+            (
+                DuplicateReason::SameEmail,
+                "Ana Lopez".into(),
+                "A. Lopez".into()
+            ),
+            (
+                DuplicateReason::SamePhone,
+                "Cleo Park".into(),
+                "C. Park".into()
+            ),
+            (
+                DuplicateReason::SameName,
+                "José Ruiz".into(),
+                "jose ruiz".into()
+            ),
         ]
     );
     let of_jose = f.store.duplicates_of(&jose2).unwrap();
@@ -276,7 +303,9 @@ fn one_address_book_imported_on_two_devices_before_they_sync_gives_each_contact_
         let contact = store.find_person("Contact 3").unwrap();
         assert_eq!(talked(store, &contact), ["met at the fair"]);
         assert!(store.duplicates(10).unwrap().is_empty());
-        let again = store.import_vcards(book.as_bytes(), options, |_| {}).unwrap();
+        let again = store
+            .import_vcards(book.as_bytes(), options, |_| {})
+            .unwrap();
         assert_eq!(again.unchanged(), 5, "{}", again.summary());
         assert_eq!(store.people(100).unwrap().len(), 5);
     }
