@@ -46,7 +46,7 @@ pub(crate) fn parse_contacts_csv(bytes: &[u8]) -> ParsedVcards {
     }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
-        .from_reader(text[offset..].as_bytes());
+        .from_reader(&text.as_bytes()[offset..]);
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(|f| f.trim().to_string()).collect(),
         Err(e) => {
