@@ -161,7 +161,9 @@ impl Store {
             }
         }
         self.write(|w| {
-            w.update(id.as_str(), DocKind::Person, |p: &mut Person| {
+            // A person merged away leads to the person kept.
+            let id = crate::store::kept_person(w.tx(), id.as_str())?;
+            w.update(&id, DocKind::Person, |p: &mut Person| {
                 if let Some(name) = &edit.name {
                     p.name = name.split_whitespace().collect::<Vec<_>>().join(" ");
                 }

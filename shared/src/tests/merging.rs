@@ -135,6 +135,17 @@ fn a_merged_away_person_still_leads_to_the_person_kept() {
         .unwrap();
     assert_eq!(saved.people[0].id, robert);
     assert_eq!(talked(&f.store, &robert), ["pricing", "hiring", "roadmap"]);
+    // An edit or a thank-you by the old id is the kept person's.
+    f.store
+        .edit_person(
+            &bob,
+            &PersonEdit {
+                role: Some("CFO".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(f.store.diary(&robert).unwrap().person.role, "CFO");
     // Finding by id prefix or name leads there too.
     assert_eq!(
         f.store
