@@ -87,6 +87,7 @@ impl Store {
     /// Full-text search over names and every text field of people and their
     /// conversations: every word must match as a prefix, accents and case ignored.
     /// People whose own record matches come first, then by most recent conversation.
+    /// A person merged away is found as the person kept.
     pub fn search_people(&self, query: &str, limit: usize) -> Result<Vec<PersonSummary>> {
         let Some(fts) = self.fts_query(query)? else {
             return self.people(limit);
@@ -100,8 +101,9 @@ impl Store {
              notes AS (SELECT rowid FROM search_notes WHERE search_notes MATCH ?1
                     ORDER BY rowid DESC LIMIT ?2),
              matched AS (
-                SELECT d.id AS person_id, 0 AS own FROM own CROSS JOIN docs d
-                    ON d.rowid = own.rowid
+                SELECT COALESCE(p.kept_id, d.id) AS person_id, 0 AS own FROM own
+                    CROSS JOIN docs d ON d.rowid = own.rowid
+                    LEFT JOIN people p ON p.id = d.id
                 UNION ALL
                 SELECT ip.person_id, 1 FROM notes CROSS JOIN docs d ON d.rowid = notes.rowid
                     CROSS JOIN interaction_people ip ON ip.interaction_id = d.id

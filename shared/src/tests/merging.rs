@@ -135,7 +135,11 @@ fn a_merged_away_person_still_leads_to_the_person_kept() {
         .unwrap();
     assert_eq!(saved.people[0].id, robert);
     assert_eq!(talked(&f.store, &robert), ["pricing", "hiring", "roadmap"]);
-    // An edit or a thank-you by the old id is the kept person's.
+    // A search for what only the old record says finds the kept person.
+    let found = f.store.search_people("Bob", 5).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].id, robert);
+    // An edit by the old id is the kept person's.
     f.store
         .edit_person(
             &bob,
