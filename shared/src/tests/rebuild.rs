@@ -95,10 +95,17 @@ fn a_store_from_before_folded_search_text_finds_greek_without_accents_once_opene
              DROP TABLE meeting_attendees; PRAGMA user_version = 5;",
         )
         .unwrap();
-    assert!(
-        f.store.search_people("Ελλαδα", 5).unwrap().is_empty(),
-        "schema 5 missed a word typed without its accent"
-    );
+    // (Asked of the index itself: today's search reads columns schema 5 lacks.)
+    let hits: i64 = f
+        .store
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM search_notes WHERE search_notes MATCH 'ελλαδα'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(hits, 0, "schema 5 missed a word typed without its accent");
     drop(f.store);
     let reopened = open_store(f.dir.path(), &f.clock, 311);
     let found = reopened.search_people("Ελλαδα", 5).unwrap();
