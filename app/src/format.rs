@@ -1,6 +1,7 @@
 //! How dates, kinds and lists read to a person: shared by the screens and the command line.
 
 use aftercall_shared::model::{Channel, Day, InteractionKind, ReferralStatus};
+use aftercall_shared::queries::DuplicateReason;
 use chrono::{DateTime, Local, NaiveDate, TimeZone};
 
 /// A moment (ms since the epoch) as a short local date and time: "Mon 23 Nov, 14:05".
@@ -98,6 +99,15 @@ pub fn gist(text: &str, max: usize) -> String {
 }
 
 /// The first 8 characters of an id: enough to name it on the command line.
+/// Why two people look like one, as the person page and the command line say it.
+pub fn duplicate_reason(reason: DuplicateReason) -> &'static str {
+    match reason {
+        DuplicateReason::SameEmail => "same email",
+        DuplicateReason::SamePhone => "same phone",
+        DuplicateReason::SameName => "same name",
+    }
+}
+
 pub fn short(id: &impl AsRef<str>) -> &str {
     let id = id.as_ref();
     &id[..id.len().min(8)]

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
-use crate::commands::{CaptureDraft, Captured, InteractionEdit, PersonEdit, ReferralAdvanced};
+use crate::commands::{
+    CaptureDraft, Captured, InteractionEdit, Merged, PersonEdit, ReferralAdvanced,
+};
 use crate::interop::{
     CalendarImportReport, ImportOptions, ImportProgress, ImportReport, MarkdownLayout, VcardImport,
     VcardVersion,
@@ -17,7 +19,9 @@ use crate::model::{
     Day, EventId, InteractionId, MeetingId, MeetingPrompt, PersonId, RecordId, ReferralId,
     ReferralStatus,
 };
-use crate::queries::{Diary, EventName, EventPage, MeetingsToAsk, PersonSummary, Review, Today};
+use crate::queries::{
+    Diary, DuplicateSuggestion, EventName, EventPage, MeetingsToAsk, PersonSummary, Review, Today,
+};
 use crate::{Error, Result, Store};
 
 mod bytes;
@@ -58,6 +62,20 @@ pub enum Request {
     },
     Delete {
         id: RecordId,
+    },
+    /// Merge `other` into `keep`: one person with both people's details and
+    /// conversations; `other`'s id leads to `keep` from then on.
+    MergePeople {
+        keep: PersonId,
+        other: PersonId,
+    },
+    /// Pairs of people who may be one person, at most `limit`.
+    Duplicates {
+        limit: usize,
+    },
+    /// The people who may be the same as this one.
+    DuplicatesOf {
+        person: PersonId,
     },
     Restore {
         id: RecordId,
@@ -192,6 +210,8 @@ pub enum Reply {
     /// How many thank-yous were marked sent.
     Thanked(usize),
     ReferralAdvanced(ReferralAdvanced),
+    Merged(Merged),
+    Duplicates(Vec<DuplicateSuggestion>),
     Today(Today),
     People(Vec<PersonSummary>),
     Diary(Diary),
@@ -232,6 +252,8 @@ from_reply! {
     Captured => Captured,
     Thanked => usize,
     ReferralAdvanced => ReferralAdvanced,
+    Merged => Merged,
+    Duplicates => Vec<DuplicateSuggestion>,
     Today => Today,
     People => Vec<PersonSummary>,
     Diary => Diary,
@@ -328,6 +350,9 @@ impl Request {
             Request::FollowUpMoved { .. } => "follow_up_moved",
             Request::ReferralStatus { .. } => "referral_status",
             Request::Delete { .. } => "delete",
+            Request::MergePeople { .. } => "merge_people",
+            Request::Duplicates { .. } => "duplicates",
+            Request::DuplicatesOf { .. } => "duplicates_of",
             Request::Restore { .. } => "restore",
             Request::Today { .. } => "today",
             Request::People { .. } => "people",
@@ -356,6 +381,8 @@ impl Request {
             self,
             Request::Today { .. }
                 | Request::People { .. }
+                | Request::Duplicates { .. }
+                | Request::DuplicatesOf { .. }
                 | Request::PeopleNamedLike { .. }
                 | Request::SearchPeople { .. }
                 | Request::Diary { .. }
@@ -480,6 +507,9 @@ impl Store {
                 self.restore(id)?;
                 Reply::Done
             }
+            Request::MergePeople { keep, other } => Reply::Merged(self.merge_people(keep, other)?),
+            Request::Duplicates { limit } => Reply::Duplicates(self.duplicates(*limit)?),
+            Request::DuplicatesOf { person } => Reply::Duplicates(self.duplicates_of(person)?),
             Request::Today { day, limit } => Reply::Today(self.today_showing(*day, *limit)?),
             Request::People { limit } => Reply::People(self.people(*limit)?),
             Request::PeopleNamedLike { typed, limit } => {

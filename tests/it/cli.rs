@@ -659,8 +659,36 @@ fn import_tells_a_calendar_from_contacts_and_a_spreadsheet_by_what_the_file_hold
         "First Name,Last Name,Email Address\nAna,Lima,ana@lima.example\n",
     )
     .unwrap();
-    let refused = fails(d, &["import", csv.to_str().unwrap()]);
-    assert!(refused.contains("is a CSV file"), "{refused}");
+    let added = ok(d, &["import", csv.to_str().unwrap()]);
+    assert!(added.contains("added      Ana Lima"), "{added}");
+    let again = ok(d, &["import", csv.to_str().unwrap()]);
+    assert!(again.contains("unchanged  Ana Lima"), "{again}");
+}
+
+#[test]
+fn a_linkedin_export_imports_past_its_notes_skipping_a_bad_row_and_again_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/contacts/linkedin_connections.csv");
+    let first = ok(d, &["import", file.to_str().unwrap()]);
+    assert!(
+        first.contains("line     9  skipped: the row has 9 fields where the header has 7"),
+        "{first}"
+    );
+    assert!(
+        first.contains("line     7  added      Chiara Bianchi"),
+        "{first}"
+    );
+    assert!(
+        first.ends_with("5 added, 0 updated, 0 unchanged, 1 card skipped, 0 lines skipped\n"),
+        "{first}"
+    );
+    let again = ok(d, &["import", file.to_str().unwrap()]);
+    assert!(
+        again.ends_with("0 added, 0 updated, 5 unchanged, 1 card skipped, 0 lines skipped\n"),
+        "{again}"
+    );
 }
 
 #[test]
@@ -841,4 +869,90 @@ fn a_weekly_goal_counts_value_calls_and_a_value_call_is_scheduled_as_a_follow_up
     assert!(nobody.contains("nobody called 'Zed'"), "{nobody}");
     assert_eq!(ok(d, &["goal", "off"]), "No weekly goal.\n");
     assert!(!ok(d, &["review"]).contains("value calls this week"));
+}
+
+#[test]
+fn duplicates_are_listed_and_merged_by_name_or_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let contacts = d.join("contacts.vcf");
+    std::fs::write(
+        &contacts,
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Robert Stone\r\nEMAIL:bob@stone.example\r\nEND:VCARD\r\n\
+         BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bob Stone\r\nEMAIL:BOB@stone.example\r\nTEL:+41 79 111 22 33\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+    ok(d, &["import", contacts.to_str().unwrap()]);
+    ok(d, &["capture", "--with", "Bob Stone", "--talked", "hiring"]);
+    ok(
+        d,
+        &["capture", "--with", "Robert Stone", "--talked", "pricing"],
+    );
+    ok(d, &["capture", "--with", "Cleo Park", "--talked", "grants"]);
+
+    let listed = json(d, &["duplicates"]);
+    let pairs = listed.as_array().unwrap();
+    assert_eq!(pairs.len(), 1, "{listed}");
+    assert_eq!(pairs[0]["reason"], "same_email");
+    let text = ok(d, &["duplicates"]);
+    assert!(text.starts_with("same email  "), "{text}");
+    assert!(text.contains("aftercall merge "), "{text}");
+
+    // Unknown, the same person twice, and a name two people share are refused.
+    let unknown = fails(d, &["merge", "Robert Stone", "Nobody Here"]);
+    assert!(unknown.contains("nobody called 'Nobody Here'"), "{unknown}");
+    let same = fails(d, &["merge", "Robert Stone", "robert  stone"]);
+    assert!(same.contains("already one person"), "{same}");
+    let people = json(d, &["people"]);
+    let bob = people
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Bob Stone")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let merged = ok(d, &["merge", "Robert Stone", &bob[..8]]);
+    assert!(
+        merged.starts_with(&format!("Merged {} into Robert Stone (", &bob[..8])),
+        "{merged}"
+    );
+    assert!(merged.trim_end().ends_with("2 conversations."), "{merged}");
+    assert_eq!(names(&json(d, &["people"])).len(), 2);
+    assert_eq!(json(d, &["duplicates"]), serde_json::json!([]));
+    assert_eq!(ok(d, &["duplicates"]), "No likely duplicates.\n");
+    // The merged-away id still leads to the person kept.
+    let diary = json(d, &["diary", &bob[..8]]);
+    assert_eq!(diary["person"]["name"], "Robert Stone");
+    assert_eq!(diary["person"]["phones"][0], "+41 79 111 22 33");
+    assert_eq!(diary["interactions"].as_array().unwrap().len(), 2);
+    // Two people of one name: the name is ambiguous, the ids are not.
+    let twins = d.join("twins.vcf");
+    std::fs::write(
+        &twins,
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:dan-1\r\nFN:Dan Roe\r\nEND:VCARD\r\n\
+         BEGIN:VCARD\r\nVERSION:3.0\r\nUID:dan-2\r\nFN:Dan Roe\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+    ok(d, &["import", twins.to_str().unwrap()]);
+    let people = json(d, &["people"]);
+    let dans: Vec<String> = people
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "Dan Roe")
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(dans.len(), 2, "{people}");
+    let ambiguous = fails(d, &["merge", "Dan Roe", "Robert Stone"]);
+    assert!(
+        ambiguous.contains("2 people are called 'Dan Roe'"),
+        "{ambiguous}"
+    );
+    ok(d, &["merge", &dans[0], &dans[1]]);
+    let mut left = names(&json(d, &["people"]));
+    left.sort();
+    assert_eq!(left, ["Cleo Park", "Dan Roe", "Robert Stone"]);
 }

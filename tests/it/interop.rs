@@ -972,7 +972,7 @@ fn bad_input_fails_with_one_clear_line_and_writes_nothing() {
     std::fs::write(&not_backup, "{\"hello\": 1}").unwrap();
 
     for (args, says) in [
-        (vec!["import", not_vcard.to_str().unwrap()], "no card"),
+        (vec!["import", not_vcard.to_str().unwrap()], "no contact"),
         (vec!["import", "/no/such/file.vcf"], "cannot read"),
         (
             vec!["restore", not_backup.to_str().unwrap()],

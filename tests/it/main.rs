@@ -14,6 +14,7 @@ mod sync_converge;
 mod sync_dos;
 #[cfg(unix)]
 mod sync_logs;
+mod sync_merge;
 mod sync_pair;
 #[cfg(unix)]
 mod sync_postgres;

@@ -1,4 +1,5 @@
-//! `aftercall thanked | cadence | goal | value-call | done | move | referral | delete | restore | rebuild`.
+//! `aftercall thanked | cadence | goal | value-call | done | move | referral | delete |
+//! restore | rebuild | merge | duplicates`.
 
 use std::path::Path;
 
@@ -66,6 +67,25 @@ pub struct ValueCallArgs {
     /// When to follow up to book it: a date or words such as "friday" (default: next week).
     #[arg(long, value_name = "DATE")]
     on: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The person to keep (name or id).
+    keep: String,
+    /// The person merged into them (name or id): their details and conversations
+    /// move over, and their id leads to the person kept.
+    other: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DuplicatesArgs {
+    /// Print JSON instead of lines.
+    #[arg(long)]
+    json: bool,
+    /// At most this many pairs.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
 }
 
 #[derive(Debug, Args)]
@@ -222,5 +242,56 @@ pub fn rebuild(dir: &Path) -> anyhow::Result<()> {
     let mut store = crate::data::open_store(dir)?;
     store.rebuild_read_model()?;
     out("Rebuilt the lists and the search index from the documents.");
+    Ok(())
+}
+
+pub fn merge(dir: &Path, args: MergeArgs) -> anyhow::Result<()> {
+    let mut store = crate::data::open_store(dir)?;
+    let keep = store.find_one_person(&args.keep)?;
+    let other = store.find_one_person(&args.other)?;
+    let merged = match ask(&mut store, Request::MergePeople { keep, other })? {
+        Reply::Merged(merged) => merged,
+        other => return Err(unexpected(other)),
+    };
+    let diary = store.diary(&merged.kept)?;
+    out(&format!(
+        "Merged {} into {} ({}): {} conversation{}.",
+        format::short(&merged.merged),
+        diary.person.name,
+        format::short(&merged.kept),
+        diary.interactions.len(),
+        if diary.interactions.len() == 1 {
+            ""
+        } else {
+            "s"
+        }
+    ));
+    Ok(())
+}
+
+pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
+    let mut store = crate::data::open_store(dir)?;
+    let pairs = match ask(&mut store, Request::Duplicates { limit: args.limit })? {
+        Reply::Duplicates(pairs) => pairs,
+        other => return Err(unexpected(other)),
+    };
+    if args.json {
+        return super::print_json(&pairs);
+    }
+    for pair in &pairs {
+        out(&format!(
+            "{:<10}  {} ({})  {} ({})  aftercall merge {} {}",
+            format::duplicate_reason(pair.reason),
+            pair.keep.name,
+            format::short(&pair.keep.id),
+            pair.other.name,
+            format::short(&pair.other.id),
+            format::short(&pair.keep.id),
+            format::short(&pair.other.id),
+        ));
+    }
+    if pairs.is_empty() {
+        out("No likely duplicates.");
+    }
     Ok(())
 }

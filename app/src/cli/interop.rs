@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use aftercall_shared::interop::{
-    parse_vcards, Backup, CalendarImportOptions, CalendarImportReport, FileKind, ImportOptions,
+    parse_contacts, Backup, CalendarImportOptions, CalendarImportReport, FileKind, ImportOptions,
     ImportReport, MarkdownLayout, Outcome, VcardVersion,
 };
 use anyhow::{bail, Context};
@@ -15,8 +15,8 @@ use crate::format;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Contacts (.vcf) from a phone or address book, or a calendar (.ics): told
-    /// apart by what the file holds.
+    /// Contacts (.vcf) from a phone or address book, LinkedIn's connections or
+    /// Google Contacts as CSV, or a calendar (.ics): told apart by what the file holds.
     file: PathBuf,
     /// Show what would be added and updated, but write nothing.
     #[arg(long)]
@@ -70,11 +70,7 @@ pub fn import(dir: &Path, args: ImportArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     match FileKind::of(&bytes) {
         FileKind::Calendar => return import_calendar(dir, &args, &bytes),
-        FileKind::Csv => bail!(
-            "{} is a CSV file: contacts come in as vCards (.vcf) for now; export them as vCards",
-            args.file.display()
-        ),
-        FileKind::Vcards | FileKind::Unknown => {}
+        FileKind::Csv | FileKind::Vcards | FileKind::Unknown => {}
     }
     if !args.me.is_empty() {
         bail!(
@@ -82,7 +78,7 @@ pub fn import(dir: &Path, args: ImportArgs) -> anyhow::Result<()> {
             args.file.display()
         );
     }
-    let parsed = parse_vcards(&bytes);
+    let parsed = parse_contacts(&bytes);
     if parsed.contacts.is_empty() {
         let first = parsed
             .skipped
@@ -90,7 +86,7 @@ pub fn import(dir: &Path, args: ImportArgs) -> anyhow::Result<()> {
             .map(|s| format!(" (line {}: {})", s.line, s.reason))
             .unwrap_or_default();
         bail!(
-            "no card in {} can be imported{first}: is it a vCard (.vcf) file?",
+            "no contact in {} can be imported{first}: is it a vCard (.vcf) file or a LinkedIn or Google Contacts CSV export?",
             args.file.display()
         );
     }

@@ -55,11 +55,16 @@ pub enum Command {
     Move(actions::MoveArgs),
     /// Move a referral along: suggested, intro-asked, intro-made, talked.
     Referral(actions::ReferralArgs),
+    /// Merge two people who are one: KEEP gains OTHER's details and conversations.
+    Merge(actions::MergeArgs),
+    /// People who may be one person twice: the same email, phone or name.
+    Duplicates(actions::DuplicatesArgs),
     /// Delete a person, conversation or event (it can be restored).
     Delete(actions::IdArgs),
     /// Bring back something deleted (by id), or restore a backup (FILE.json) into an empty store.
     Restore(interop::RestoreArgs),
-    /// Add or update people from contacts (.vcf), or meetings from a calendar (.ics).
+    /// Add or update people from contacts (.vcf, or LinkedIn or Google CSV), or meetings
+    /// from a calendar (.ics).
     Import(interop::ImportArgs),
     /// Write people, conversations or the diary out: vcf, ics, csv, json (backup) or md.
     Export(interop::ExportArgs),
@@ -102,6 +107,8 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::Done(args) => actions::done(&dir, args),
         Command::Move(args) => actions::move_follow_up(&dir, args),
         Command::Referral(args) => actions::referral(&dir, args),
+        Command::Merge(args) => actions::merge(&dir, args),
+        Command::Duplicates(args) => actions::duplicates(&dir, args),
         Command::Delete(args) => actions::delete(&dir, args, true),
         Command::Restore(args) => interop::restore(&dir, args),
         Command::Import(args) => interop::import(&dir, args),

@@ -153,6 +153,11 @@ fn request() -> impl Strategy<Value = Request> {
         (id(), status()).prop_map(|(id, status)| Request::ReferralStatus { id, status }),
         id().prop_map(|id| Request::Delete { id }),
         id().prop_map(|id| Request::Restore { id }),
+        (id(), id()).prop_map(|(keep, other)| Request::MergePeople { keep, other }),
+        limit
+            .clone()
+            .prop_map(|limit| Request::Duplicates { limit }),
+        id().prop_map(|person| Request::DuplicatesOf { person }),
         (day(), limit.clone()).prop_map(|(day, limit)| Request::Today { day, limit }),
         limit.clone().prop_map(|limit| Request::People { limit }),
         (text(), limit.clone())
@@ -177,7 +182,7 @@ fn request() -> impl Strategy<Value = Request> {
     ]
 }
 
-const VARIANTS: usize = 25;
+const VARIANTS: usize = 28;
 
 proptest! {
     #[test]

@@ -244,7 +244,12 @@ pub(super) fn resolve_person(
     event: Option<&Event>,
 ) -> Result<(String, String, bool)> {
     match person {
-        PersonRef::Existing(id) => Ok((id.to_string(), person_name(w.tx(), id.as_str())?, false)),
+        PersonRef::Existing(id) => {
+            // A person merged away leads to the person kept.
+            let id = crate::store::kept_person(w.tx(), id.as_str())?;
+            let name = person_name(w.tx(), &id)?;
+            Ok((id, name, false))
+        }
         PersonRef::Named(name) => {
             let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
             if let Some((id, name)) = person_by_name(w.tx(), &name)? {

@@ -166,7 +166,9 @@ impl Store {
         }
         self.write(|w| {
             let now = w.now().timestamp_millis();
-            w.update(id.as_str(), DocKind::Person, |p: &mut Person| {
+            // A person merged away leads to the person kept.
+            let id = crate::store::kept_person(w.tx(), id.as_str())?;
+            w.update(&id, DocKind::Person, |p: &mut Person| {
                 if let Some(cadence) = edit.cadence {
                     if p.cadence != cadence {
                         p.cadence = cadence;

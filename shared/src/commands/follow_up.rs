@@ -25,6 +25,8 @@ impl Store {
 
     /// Marks every thank-you still to send to this person as sent; returns how many.
     pub fn mark_person_thanked(&mut self, person_id: &PersonId, on: Day) -> Result<usize> {
+        // A person merged away leads to the person kept.
+        let person_id = crate::store::kept_person(self.conn(), person_id.as_str())?;
         let ids: Vec<String> = self
             .conn()
             .prepare(

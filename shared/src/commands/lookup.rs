@@ -87,8 +87,46 @@ impl Store {
     /// A person by id prefix or, failing that, by name.
     pub fn find_person_by_id_or_name(&self, text: &str) -> Result<PersonId> {
         if let Ok(id) = resolve_prefix(self.conn(), "people", "person", text) {
-            return Ok(id.into());
+            // A person merged away leads to the person kept.
+            return Ok(crate::store::kept_person(self.conn(), &id)?.into());
         }
         self.find_person(text)
+    }
+
+    /// One person by id prefix or by name, refusing a name that several live people
+    /// share (say which ids to give instead). A person merged away leads to the
+    /// person kept.
+    pub fn find_one_person(&self, text: &str) -> Result<PersonId> {
+        match resolve_prefix(self.conn(), "people", "person", text) {
+            Ok(id) => return Ok(crate::store::kept_person(self.conn(), &id)?.into()),
+            Err(Error::Invalid(m)) if m.starts_with("more than one") => {
+                return Err(Error::Invalid(m))
+            }
+            Err(_) => {}
+        }
+        let ids: Vec<String> = self
+            .conn()
+            .prepare_cached(
+                "SELECT id FROM people WHERE name_key = ?1 AND deleted = 0 ORDER BY id",
+            )?
+            .query_map([fold::name_key(text)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        match ids.as_slice() {
+            [] => Err(Error::not_found(format!(
+                "nobody called '{}' is in your people",
+                text.trim()
+            ))),
+            [one] => Ok(one.clone().into()),
+            several => Err(Error::invalid(format!(
+                "{} people are called '{}': give one of their ids instead ({})",
+                several.len(),
+                text.trim(),
+                several
+                    .iter()
+                    .map(|id| &id[..id.len().min(8)])
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
     }
 }

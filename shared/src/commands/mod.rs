@@ -8,8 +8,10 @@ mod edit;
 mod follow_up;
 pub(crate) mod lookup;
 mod meeting;
+mod merge;
 mod referral;
 
 pub use capture::{CaptureDraft, Captured, CapturedPerson, EventRef, PersonRef, ReferralDraft};
 pub use edit::{InteractionEdit, PersonEdit, ReferralEdit};
+pub use merge::Merged;
 pub use referral::ReferralAdvanced;

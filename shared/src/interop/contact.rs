@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 
 use super::matching::{normalise_email, normalise_phone};
 use super::vcard_write::{derived_name_parts, newlines_only};
+use crate::model::person::add_missing;
 use crate::model::{Person, PostalAddress, RelatedName};
 
 /// What one card says about a person, already mapped to Aftercall's fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Contact {
-    /// Line of the card's `BEGIN:VCARD` in its file.
+    /// Line of the card's `BEGIN:VCARD` (or of the CSV row) in its file.
     pub line: usize,
     pub name: String,
     /// Family, given, additional, prefixes, suffixes.
@@ -100,27 +101,6 @@ fn set_if_given(field: &mut String, value: &str) {
     }
 }
 
-fn add_missing<T: Clone, K: PartialEq>(list: &mut Vec<T>, more: &[T], key: impl Fn(&T) -> K) {
-    for item in more {
-        let k = key(item);
-        if !list.iter().any(|known| key(known) == k) {
-            list.push(item.clone());
-        }
-    }
-}
-
 fn same_place(a: &PostalAddress, b: &PostalAddress) -> bool {
-    let parts = |x: &PostalAddress| {
-        [
-            &x.po_box,
-            &x.extended,
-            &x.street,
-            &x.locality,
-            &x.region,
-            &x.postcode,
-            &x.country,
-        ]
-        .map(|s| s.trim().to_lowercase())
-    };
-    parts(a) == parts(b)
+    a.place() == b.place()
 }

@@ -1,8 +1,11 @@
-//! Importing a `.vcf` file into the user's people: match, update or add, in batches
-//! of whole cards, with progress. A batch that fails leaves the batches before it
+//! Importing contacts (a `.vcf` file, or a LinkedIn or Google Contacts CSV export)
+//! into the user's people: match, update or add, in batches of whole cards (or
+//! rows), with progress. A batch that fails leaves the batches before it
 //! in place; importing the file again finishes the job without doubling anyone.
 
 use super::contact::Contact;
+use super::contacts_csv::parse_contacts_csv;
+use super::file_kind::FileKind;
 use super::matching::{backfill_keys, find_match};
 use super::report::{ImportProgress, ImportReport, ImportedCard, Outcome, Skipped};
 use super::vcard_file::split_cards;
@@ -23,7 +26,7 @@ pub struct ImportOptions {
     pub dry_run: bool,
 }
 
-/// A file's cards read and mapped, before anything is written.
+/// A file's cards (or a spreadsheet's rows) read and mapped, before anything is written.
 #[derive(Debug, Default)]
 pub struct ParsedVcards {
     pub contacts: Vec<Contact>,
@@ -49,6 +52,15 @@ pub fn parse_vcards(bytes: &[u8]) -> ParsedVcards {
     out
 }
 
+/// Reads every contact of a contacts file: vCards, or a LinkedIn or Google
+/// Contacts CSV export, told apart by what the file holds.
+pub fn parse_contacts(bytes: &[u8]) -> ParsedVcards {
+    match FileKind::of(bytes) {
+        FileKind::Csv => parse_contacts_csv(bytes),
+        _ => parse_vcards(bytes),
+    }
+}
+
 /// An import under way: the file read, its cards written a batch at a time, so
 /// that a screen can show progress between batches.
 #[derive(Debug)]
@@ -62,9 +74,10 @@ pub struct VcardImport {
 }
 
 impl VcardImport {
-    /// Reads a `.vcf` file's cards; nothing is written yet.
+    /// Reads a contacts file's cards or rows ([`parse_contacts`]); nothing is
+    /// written yet.
     pub fn new(bytes: &[u8], options: ImportOptions) -> VcardImport {
-        let parsed = parse_vcards(bytes);
+        let parsed = parse_contacts(bytes);
         let total = parsed.contacts.len() + parsed.skipped.iter().filter(|s| s.whole_card).count();
         VcardImport {
             report: ImportReport {
@@ -147,7 +160,7 @@ impl VcardImport {
 }
 
 impl Store {
-    /// Imports a `.vcf` file: each card updates the person it matches (its uid, or
+    /// Imports a contacts file (vCards, or a LinkedIn or Google CSV): each card updates the person it matches (its uid, or
     /// a shared email, phone or exact name weighed against the names and uids; see
     /// `matching`) or adds a new one. `progress` is called after
     /// every card with how many are done out of how many.
@@ -199,6 +212,7 @@ fn import_one(w: &mut Writer<'_>, contact: &Contact) -> Result<ImportedCard> {
         None => find_match(
             w.tx(),
             &contact.uid,
+            &contact.urls,
             &contact.emails,
             &contact.phones,
             &contact.name,

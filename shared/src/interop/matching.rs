@@ -29,6 +29,9 @@ pub(crate) enum KeyKind {
     Phone,
     /// The last digits of a phone, to find the same number written another way.
     PhoneTail,
+    /// A profile's address on a network that gives each member one (LinkedIn), as
+    /// a uid of its own: a connections export has no other.
+    Profile,
 }
 
 impl KeyKind {
@@ -38,6 +41,7 @@ impl KeyKind {
             KeyKind::Email => "email",
             KeyKind::Phone => "phone",
             KeyKind::PhoneTail => "phone_tail",
+            KeyKind::Profile => "profile",
         }
     }
 }
@@ -73,6 +77,20 @@ pub fn normalise_phone(phone: &str) -> Option<String> {
         _ if international => format!("+{digits}"),
         _ => digits,
     })
+}
+
+/// A LinkedIn profile address as compared (`linkedin.com/in/NAME`, lower case, no
+/// scheme, `www.` or trailing slash); `None` for any other address.
+pub(crate) fn profile_key(url: &str) -> Option<String> {
+    let url = url.trim().to_lowercase();
+    let url = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(&url);
+    let url = url.strip_prefix("www.").unwrap_or(url);
+    let path = url.strip_prefix("linkedin.com/in/")?;
+    let name = path.split(['/', '?', '#']).next().unwrap_or_default();
+    (!name.is_empty()).then(|| format!("linkedin.com/in/{name}"))
 }
 
 /// Digits a phone is looked up by before [`same_phone`] confirms it.
@@ -111,6 +129,11 @@ pub(crate) fn match_keys(p: &Person) -> Vec<(KeyKind, String)> {
     if !p.uid.trim().is_empty() {
         keys.push((KeyKind::Uid, p.uid.trim().to_string()));
     }
+    for url in &p.urls {
+        if let Some(key) = profile_key(url) {
+            keys.push((KeyKind::Profile, key));
+        }
+    }
     for email in &p.emails {
         let key = normalise_email(email);
         if !key.is_empty() {
@@ -136,12 +159,13 @@ struct Shared {
 }
 
 /// The live person a card with these keys and this name is, if any: the one with
-/// its uid; else, of the people who share an email, a phone or the name with it,
+/// its uid, else its LinkedIn profile; else, of the people who share an email, a phone or the name with it,
 /// the one who shares the most and is not told apart by the name or the uid (see
 /// [`weight`]), the earliest written on a tie.
 pub(crate) fn find_match(
     conn: &Connection,
     uid: &str,
+    urls: &[String],
     emails: &[String],
     phones: &[String],
     name: &str,
@@ -149,6 +173,14 @@ pub(crate) fn find_match(
     let uid = uid.trim();
     if !uid.is_empty() {
         if let Some(id) = people_with_key(conn, KeyKind::Uid, uid)?.into_iter().next() {
+            return Ok(Some(id));
+        }
+    }
+    for key in urls.iter().filter_map(|u| profile_key(u)) {
+        if let Some(id) = people_with_key(conn, KeyKind::Profile, &key)?
+            .into_iter()
+            .next()
+        {
             return Ok(Some(id));
         }
     }

@@ -1,8 +1,9 @@
-//! Getting contacts in and notes out: vCard import from phones and address books;
+//! Getting contacts in and notes out: vCard import from phones and address books,
+//! CSV import of LinkedIn connections and Google Contacts;
 //! vCard, calendar (`.ics`), CSV, Markdown and JSON backup out; restore from a backup.
 //!
-//! - [`parse_vcards`] and [`Store::import_vcards`]: a `.vcf` file in, matched
-//!   against the user's people, with an [`ImportReport`] and progress.
+//! - [`parse_contacts`] and [`Store::import_vcards`]: a `.vcf` file or a contacts
+//!   CSV in, matched against the user's people, with an [`ImportReport`] and progress.
 //! - [`Store::export_vcards`]: people out as vCard 4.0 or 3.0.
 //! - [`Store::export_calendar`]: follow-ups and thank-yous to send as calendar events.
 //! - [`Store::export_interactions_csv`]: one spreadsheet row per conversation.
@@ -27,6 +28,7 @@ mod calendar_file;
 mod calendar_import;
 mod calendar_read;
 mod contact;
+mod contacts_csv;
 mod file_kind;
 mod import;
 mod markdown;
@@ -48,7 +50,7 @@ pub use calendar_import::{
 pub use calendar_read::{read_calendar, CalendarWindow, MeetingOccurrence, ParsedCalendar};
 pub use contact::Contact;
 pub use file_kind::FileKind;
-pub use import::{parse_vcards, ImportOptions, ParsedVcards, VcardImport};
+pub use import::{parse_contacts, parse_vcards, ImportOptions, ParsedVcards, VcardImport};
 pub use markdown::{DiaryFile, MarkdownLayout};
 pub(crate) use matching::match_keys;
 pub use matching::{normalise_email, normalise_phone};
@@ -59,5 +61,7 @@ pub use vcard_write::VcardVersion;
 
 #[cfg(test)]
 mod calendar_tests;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod contacts_csv_tests;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

@@ -44,7 +44,7 @@ pub enum Outcome {
 /// One imported card.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ImportedCard {
-    /// Line of the card's `BEGIN:VCARD`.
+    /// Line of the card's `BEGIN:VCARD`, or of the CSV row.
     pub line: usize,
     pub person_id: crate::model::PersonId,
     pub name: String,

@@ -10,7 +10,7 @@ mod event;
 mod interaction;
 mod kinds;
 mod meeting;
-mod person;
+pub(crate) mod person;
 mod referral;
 mod vocab;
 

@@ -71,6 +71,87 @@ pub struct Person {
     /// for someone never talked to (otherwise at the last conversation).
     #[autosurgeon(missing = "Default::default")]
     pub cadence_since: i64,
+    /// Set when this person was merged into another: the id of the person kept. The
+    /// record stays as a redirect, so conversations that name it (written on a device
+    /// that had not heard of the merge) show under the person kept.
+    #[autosurgeon(missing = "Default::default")]
+    pub merged_into: Option<String>,
+}
+
+impl Person {
+    /// Folds `other` (a duplicate of this person) into this one: what this person
+    /// lacks is taken from `other`, lists gain what they lack, notes and how we met
+    /// are kept from both. Folding the same person twice changes nothing.
+    pub(crate) fn absorb(&mut self, other: &Person) {
+        for (mine, theirs) in [
+            (&mut self.organisation, &other.organisation),
+            (&mut self.role, &other.role),
+            (&mut self.birthday, &other.birthday),
+            (&mut self.photo, &other.photo),
+            (&mut self.uid, &other.uid),
+        ] {
+            if mine.trim().is_empty() && !theirs.trim().is_empty() {
+                *mine = theirs.clone();
+            }
+        }
+        if self.name_parts.iter().all(|p| p.is_empty()) && !other.name_parts.is_empty() {
+            self.name_parts = other.name_parts.clone();
+        }
+        if self.introduced_by.is_none() {
+            self.introduced_by = other.introduced_by.clone();
+        }
+        if self.event.is_none() {
+            self.event = other.event.clone();
+        }
+        if self.cadence.is_none() && other.cadence.is_some() {
+            self.cadence = other.cadence;
+            self.cadence_since = other.cadence_since;
+        }
+        add_missing(&mut self.emails, &other.emails, |e| {
+            crate::interop::normalise_email(e)
+        });
+        add_missing(&mut self.phones, &other.phones, |t| {
+            crate::interop::normalise_phone(t).unwrap_or_else(|| t.trim().to_string())
+        });
+        add_missing(&mut self.urls, &other.urls, |u| u.trim().to_string());
+        add_missing(&mut self.tags, &other.tags, |t| t.trim().to_lowercase());
+        add_missing(&mut self.vcard_extra, &other.vcard_extra, Clone::clone);
+        add_missing(&mut self.related, &other.related, |r| r.name.to_lowercase());
+        add_missing(&mut self.addresses, &other.addresses, PostalAddress::place);
+        for (key, label) in &other.labels {
+            self.labels
+                .entry(key.clone())
+                .or_insert_with(|| label.clone());
+        }
+        for (mine, theirs) in [
+            (&mut self.notes, &other.notes),
+            (&mut self.how_met, &other.how_met),
+        ] {
+            let theirs = theirs.as_str().trim();
+            if !theirs.is_empty() && !mine.as_str().contains(theirs) {
+                let joined = if mine.as_str().trim().is_empty() {
+                    theirs.to_string()
+                } else {
+                    format!("{}\n\n{theirs}", mine.as_str().trim_end())
+                };
+                mine.update(joined);
+            }
+        }
+    }
+}
+
+/// Adds to `list` the items of `more` whose key it does not hold yet.
+pub(crate) fn add_missing<T: Clone, K: PartialEq>(
+    list: &mut Vec<T>,
+    more: &[T],
+    key: impl Fn(&T) -> K,
+) {
+    for item in more {
+        let k = key(item);
+        if !list.iter().any(|known| key(known) == k) {
+            list.push(item.clone());
+        }
+    }
 }
 
 /// A postal address, in the order of a vCard `ADR`.
@@ -85,6 +166,22 @@ pub struct PostalAddress {
     pub region: String,
     pub postcode: String,
     pub country: String,
+}
+
+impl PostalAddress {
+    /// The address's lines as compared (its label aside): trimmed, lower case.
+    pub(crate) fn place(&self) -> [String; 7] {
+        [
+            &self.po_box,
+            &self.extended,
+            &self.street,
+            &self.locality,
+            &self.region,
+            &self.postcode,
+            &self.country,
+        ]
+        .map(|s| s.trim().to_lowercase())
+    }
 }
 
 /// Someone a person is related to, known by name only.

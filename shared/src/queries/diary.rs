@@ -26,7 +26,9 @@ impl Store {
     /// The diary of one person (by id).
     pub fn diary(&self, person_id: &PersonId) -> Result<Diary> {
         let conn = self.conn();
-        let person_id = person_id.as_str();
+        // A person merged away leads to the person kept.
+        let kept = crate::store::kept_person(conn, person_id.as_str())?;
+        let person_id = kept.as_str();
         let person = person_detail(conn, person_id)?
             .ok_or_else(|| Error::NotFound(format!("no person with id {person_id}")))?;
         let interactions = interactions_where(

@@ -3,6 +3,7 @@
 
 mod counts;
 mod diary;
+mod duplicates;
 mod events;
 mod meetings;
 mod people;
@@ -12,6 +13,7 @@ mod today;
 
 pub use counts::RecordCounts;
 pub use diary::Diary;
+pub use duplicates::{DuplicateReason, DuplicateSuggestion};
 pub use events::EventPage;
 pub use meetings::{Guest, MeetingToAsk, MeetingsToAsk};
 pub use people::PersonSummary;

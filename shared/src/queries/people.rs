@@ -62,15 +62,17 @@ impl Store {
     }
 
     /// People whose name has a word starting with what was typed, for the capture
-    /// form's person field: an exact name first, then most recently talked to.
+    /// form's person field: an exact name first, then most recently talked to. The
+    /// name of a person merged away finds the person kept.
     pub fn people_named_like(&self, typed: &str, limit: usize) -> Result<Vec<PersonSummary>> {
         let key = fold::name_key(typed);
         if key.is_empty() {
             return self.people(limit);
         }
         let sql = format!(
-            "SELECT * FROM ({SUMMARY}) WHERE name_key LIKE ?1 || '%' ESCAPE '\\'
-                OR name_key LIKE '% ' || ?1 || '%' ESCAPE '\\'
+            "SELECT * FROM ({SUMMARY}) WHERE id IN (SELECT COALESCE(kept_id, id) FROM people
+                WHERE name_key LIKE ?1 || '%' ESCAPE '\\'
+                    OR name_key LIKE '% ' || ?1 || '%' ESCAPE '\\')
              ORDER BY name_key = ?3 DESC, {RECENT_FIRST} LIMIT ?2"
         );
         let escaped = key
@@ -85,6 +87,7 @@ impl Store {
     /// Full-text search over names and every text field of people and their
     /// conversations: every word must match as a prefix, accents and case ignored.
     /// People whose own record matches come first, then by most recent conversation.
+    /// A person merged away is found as the person kept.
     pub fn search_people(&self, query: &str, limit: usize) -> Result<Vec<PersonSummary>> {
         let Some(fts) = self.fts_query(query)? else {
             return self.people(limit);
@@ -98,8 +101,9 @@ impl Store {
              notes AS (SELECT rowid FROM search_notes WHERE search_notes MATCH ?1
                     ORDER BY rowid DESC LIMIT ?2),
              matched AS (
-                SELECT d.id AS person_id, 0 AS own FROM own CROSS JOIN docs d
-                    ON d.rowid = own.rowid
+                SELECT COALESCE(p.kept_id, d.id) AS person_id, 0 AS own FROM own
+                    CROSS JOIN docs d ON d.rowid = own.rowid
+                    LEFT JOIN people p ON p.id = d.id
                 UNION ALL
                 SELECT ip.person_id, 1 FROM notes CROSS JOIN docs d ON d.rowid = notes.rowid
                     CROSS JOIN interaction_people ip ON ip.interaction_id = d.id

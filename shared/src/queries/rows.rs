@@ -94,7 +94,11 @@ fn split_lines(s: String) -> Vec<String> {
 
 pub(crate) fn person_name(conn: &Connection, id: &str) -> Result<Option<PersonName>> {
     Ok(conn
-        .prepare_cached("SELECT id, name FROM people WHERE id = ?1")?
+        // A person merged away is shown as the person kept.
+        .prepare_cached(
+            "SELECT k.id, k.name FROM people p JOIN people k ON k.id = COALESCE(p.kept_id, p.id)
+             WHERE p.id = ?1",
+        )?
         .query_row([id], |r| {
             Ok(PersonName {
                 id: r.get(0)?,

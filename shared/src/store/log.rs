@@ -226,6 +226,7 @@ impl Store {
                 }
             }
         }
+        super::redirects::settle(&tx, false)?;
         tx.commit()?;
         self.committed_many(entries.len())?;
         out.extend(applied.into_iter().map(Ok));

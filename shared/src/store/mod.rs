@@ -9,6 +9,7 @@ mod docs;
 mod entry;
 mod log;
 mod read_model;
+mod redirects;
 mod rehome;
 mod schema;
 mod sync_state;
@@ -29,6 +30,7 @@ use crate::{Error, Result};
 
 pub use entry::{DocChanges, LogEntry, Payload, MAX_RECORD_CHANGES};
 pub use log::RemoteEntry;
+pub(crate) use read_model::kept_person;
 pub use sync_state::QuarantinedEntry;
 pub use writer::Writer;
 
@@ -227,6 +229,7 @@ impl Store {
             now,
         );
         let out = f(&mut writer)?;
+        redirects::settle(&tx, false)?;
         writer.end_entry()?;
         tx.commit()?;
         if let (Some(id), Some(actor)) = (rehomed, actor) {
@@ -289,6 +292,7 @@ impl Store {
             decode_on_workers(&tx)?;
         }
         read_model::finish_fresh(&tx)?;
+        redirects::settle(&tx, true)?;
         // Merge the index's segments into one. Merging inside writes stays off, as
         // set above on the re-created tables: later merges wait for checkpoints.
         tx.execute_batch(

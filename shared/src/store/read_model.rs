@@ -5,7 +5,7 @@
 
 use automerge::AutoCommit;
 use autosurgeon::hydrate;
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::model::{DocKind, Event, Interaction, Meeting, Person, Record};
 use crate::{fold, Result};
@@ -185,11 +185,21 @@ fn set_search(
 }
 
 fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person, rows: Rows) -> Result<()> {
+    // Who the person resolves to is worked out across people (`redirects`); a write
+    // of the person keeps it, and notes when it may have changed.
+    let (old_merged, kept): (Option<String>, Option<String>) = if rows == Rows::Replace {
+        tx.prepare_cached("SELECT merged_into, kept_id FROM people WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .unwrap_or_default()
+    } else {
+        (None, None)
+    };
     tx.prepare_cached(
         "INSERT OR REPLACE INTO people (id, name, name_key, organisation, role, emails, phones,
-            how_met, introduced_by, event_id, tags, notes, created_at, deleted, cadence,
-            cadence_since)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            how_met, introduced_by, event_id, tags, notes, created_at, deleted, merged_into,
+            kept_id, cadence, cadence_since)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
         id,
@@ -205,12 +215,52 @@ fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person, rows: Rows) ->
         p.tags.join("\n"),
         p.notes.as_str(),
         p.created_at,
-        p.deleted,
+        // A merged-away person leaves every list as a deleted one does.
+        p.deleted || kept.is_some(),
+        p.merged_into,
+        kept,
         p.cadence,
         p.cadence.map(|_| p.cadence_since),
     ])?;
     person_keys(tx, id, p, rows)?;
+    if rows != Rows::Fresh
+        && (p.merged_into.is_some()
+            || old_merged.is_some()
+            || kept.is_some()
+            || redirects_touch(tx, id)?)
+    {
+        mark_redirects_dirty(tx, id)?;
+    }
     set_search(tx, rowid, Column::Own, person_text(p), rows)
+}
+
+/// Whether others resolve to this person or are merged into it, or share its
+/// address-book uid: then a change of it may change whom they resolve to.
+fn redirects_touch(tx: &Transaction<'_>, id: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM people WHERE kept_id = ?1 OR merged_into = ?1)
+                OR EXISTS (SELECT 1 FROM person_keys k JOIN person_keys o
+                    ON o.kind = k.kind AND o.key = k.key AND o.person_id != k.person_id
+                    WHERE k.person_id = ?1 AND k.kind = 'uid')",
+        )?
+        .query_row([id], |r| r.get(0))?)
+}
+
+/// Notes that whom people resolve to must be worked out again before the write ends.
+pub(crate) fn mark_redirects_dirty(tx: &Transaction<'_>, id: &str) -> Result<()> {
+    tx.prepare_cached("INSERT OR IGNORE INTO redirects_dirty (person_id) VALUES (?1)")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// The person `id` resolves to: the person kept when it was merged, else itself.
+pub(crate) fn kept_person(conn: &rusqlite::Connection, id: &str) -> Result<String> {
+    let kept: Option<Option<String>> = conn
+        .prepare_cached("SELECT kept_id FROM people WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(kept.flatten().unwrap_or_else(|| id.to_string()))
 }
 
 /// The text a person is found by, as written (`None` once deleted).
@@ -293,8 +343,15 @@ fn interaction(
         tx.prepare_cached("DELETE FROM referrals WHERE interaction_id = ?1")?
             .execute([id])?;
     }
+    // The people as they resolve now: a conversation written with a person merged
+    // away since is the kept person's (`redirects` projects it again when that changes).
+    let people = i
+        .people
+        .iter()
+        .map(|p| kept_person(tx, p))
+        .collect::<Result<Vec<_>>>()?;
     if rows != Rows::Fresh {
-        touched.extend(i.people.iter().cloned());
+        touched.extend(people.iter().cloned());
         touched.sort();
         touched.dedup();
     }
@@ -302,7 +359,7 @@ fn interaction(
         "INSERT OR IGNORE INTO interaction_people (interaction_id, person_id, position, at, kind, deleted)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for (pos, person) in i.people.iter().enumerate() {
+    for (pos, person) in people.iter().enumerate() {
         ins.execute(params![id, person, pos as i64, i.at, kind, i.deleted])?;
     }
     let mut ins = tx.prepare_cached(
@@ -311,12 +368,17 @@ fn interaction(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     for (rid, r) in &i.referrals {
+        let person = r
+            .person
+            .as_deref()
+            .map(|p| kept_person(tx, p))
+            .transpose()?;
         ins.execute(params![
             rid,
             id,
-            i.people.first(),
+            people.first(),
             r.name,
-            r.person,
+            person,
             r.will_introduce,
             r.will_tell,
             r.may_use_name,
@@ -429,8 +491,9 @@ fn meeting(tx: &Transaction<'_>, id: &str, m: &Meeting, rows: Rows) -> Result<()
     Ok(())
 }
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "people",
+    "redirects_dirty",
     "person_keys",
     "interactions",
     "interaction_people",

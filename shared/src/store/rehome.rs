@@ -126,6 +126,7 @@ impl Store {
                 [format!("setting.{key}")],
             )?;
         }
+        super::redirects::settle(&tx, false)?;
         tx.commit()?;
         self.committed()?;
         tracing::warn!(old = %old_id, new = %new_device, common, "device re-homed");

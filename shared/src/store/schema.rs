@@ -309,4 +309,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE people ADD COLUMN cadence_since INTEGER;
     CREATE INDEX people_cadence ON people(id) WHERE cadence IS NOT NULL AND deleted = 0;
     "#,
+    // 11: merged people. `merged_into` is the person's own redirect, `kept_id` the
+    // person it resolves to (redirects followed, people of one address-book uid
+    // joined); `redirects_dirty` lists people whose redirects a write may have changed,
+    // settled before the write commits. Stores written before this hold people of one
+    // uid twice: they are settled on the next write.
+    r#"
+    ALTER TABLE people ADD COLUMN merged_into TEXT;
+    ALTER TABLE people ADD COLUMN kept_id TEXT;
+    CREATE INDEX people_merged_into ON people(merged_into) WHERE merged_into IS NOT NULL;
+    CREATE INDEX people_kept_id ON people(kept_id) WHERE kept_id IS NOT NULL;
+    CREATE TABLE redirects_dirty (person_id TEXT PRIMARY KEY) WITHOUT ROWID;
+    INSERT OR IGNORE INTO redirects_dirty (person_id)
+        SELECT person_id FROM person_keys WHERE kind = 'uid' AND key IN
+            (SELECT key FROM person_keys WHERE kind = 'uid' GROUP BY key HAVING COUNT(*) > 1);
+    "#,
 ];

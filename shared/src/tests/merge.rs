@@ -9,7 +9,7 @@ use crate::commands::InteractionEdit;
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 /// Applies every entry of `from`'s log that `to` has not applied yet.
-fn pull(to: &mut Store, from: &Store) {
+pub(super) fn pull(to: &mut Store, from: &Store) {
     let device = from.device_id().to_string();
     let after = to.cursor(&device).unwrap();
     for (seq, payload) in from.own_log_after(after, 10_000).unwrap() {

@@ -8,6 +8,7 @@
 mod capture;
 mod edits;
 mod merge;
+mod merging;
 #[cfg(not(target_arch = "wasm32"))]
 mod opening;
 mod queries;
@@ -122,7 +123,7 @@ pub(crate) fn random_step(store: &mut Store, rng: &mut SeededEntropy, names: &[&
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    match pick(rng, 10) {
+    match pick(rng, 11) {
         0..=4 => {
             let kinds = [
                 InteractionKind::Value,
@@ -170,6 +171,16 @@ pub(crate) fn random_step(store: &mut Store, rng: &mut SeededEntropy, names: &[&
         8 => {
             let id = &interactions[pick(rng, interactions.len())];
             let _ = store.complete_follow_up(id);
+        }
+        10 => {
+            let people = store.people(100).unwrap();
+            if people.len() > 1 {
+                let keep = &people[pick(rng, people.len())].id;
+                let other = &people[pick(rng, people.len())].id;
+                if keep != other {
+                    store.merge_people(keep, other).unwrap();
+                }
+            }
         }
         _ => {
             let today = store.today(date("2026-11-23")).unwrap();

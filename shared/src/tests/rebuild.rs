@@ -5,9 +5,11 @@ use super::*;
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 /// Takes the changes of migrations after 9 back out of a store's file, for the
-/// stories that open a file of an older schema.
-const AFTER_9: &str = "DROP INDEX people_cadence; ALTER TABLE people DROP COLUMN cadence; \
-    ALTER TABLE people DROP COLUMN cadence_since;";
+/// stories that open a file of an older schema: 11's merged people, 10's cadences.
+const AFTER_9: &str = "DROP INDEX people_merged_into; DROP INDEX people_kept_id; \
+    ALTER TABLE people DROP COLUMN merged_into; ALTER TABLE people DROP COLUMN kept_id; \
+    DROP TABLE redirects_dirty; DROP INDEX people_cadence; \
+    ALTER TABLE people DROP COLUMN cadence; ALTER TABLE people DROP COLUMN cadence_since;";
 
 #[test]
 fn rebuilding_the_read_model_reproduces_it_exactly_after_random_histories() {
@@ -99,10 +101,17 @@ fn a_store_from_before_folded_search_text_finds_greek_without_accents_once_opene
              DROP TABLE meeting_attendees; {AFTER_9} PRAGMA user_version = 5;"
         ))
         .unwrap();
-    assert!(
-        f.store.search_people("Ελλαδα", 5).unwrap().is_empty(),
-        "schema 5 missed a word typed without its accent"
-    );
+    // (Asked of the index itself: today's search reads columns schema 5 lacks.)
+    let hits: i64 = f
+        .store
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM search_notes WHERE search_notes MATCH 'ελλαδα'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(hits, 0, "schema 5 missed a word typed without its accent");
     drop(f.store);
     let reopened = open_store(f.dir.path(), &f.clock, 311);
     let found = reopened.search_people("Ελλαδα", 5).unwrap();

@@ -4,7 +4,7 @@
 use aftercall_shared::api::Request;
 use aftercall_shared::commands::{InteractionEdit, PersonEdit};
 use aftercall_shared::model::{Cadence, Day, InteractionKind, PersonId, ThankYou, ThankYouState};
-use aftercall_shared::queries::{Diary, InteractionRow, ReferralRow};
+use aftercall_shared::queries::{Diary, DuplicateSuggestion, InteractionRow, ReferralRow};
 use dioxus::prelude::*;
 
 use crate::format;
@@ -57,6 +57,9 @@ pub fn PersonPage(id: PersonId) -> Element {
                 h1 { id: "person-name", "{p.name}" }
                 if !role.is_empty() { p { class: "meta", "{role}" } }
                 if p.deleted { p { class: "error", "Deleted" } }
+            }
+            if !p.deleted {
+                PossibleDuplicates { key: "{p.id}", id: p.id.clone(), name: p.name.clone() }
             }
             if editing_person() {
                 PersonEditor { key: "{p.id}", person: p.clone(), on_close: move |_| editing_person.set(false) }
@@ -227,6 +230,83 @@ fn KeepInTouch(id: PersonId, name: String, cadence: Option<Cadence>) -> Element 
                         class: "secondary",
                         onclick: move |_| set_typed_click(),
                         "Set"
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// People who may be this person twice, each with a merge into this one behind a
+/// confirmation.
+#[component]
+fn PossibleDuplicates(id: PersonId, name: String) -> Element {
+    let Loaded::Ready(found) =
+        use_query::<Vec<DuplicateSuggestion>>(Request::DuplicatesOf { person: id.clone() })
+    else {
+        return rsx! {};
+    };
+    rsx! {
+        for d in found {
+            DuplicateRow {
+                key: "{d.keep.id}-{d.other.id}",
+                keep: id.clone(),
+                keep_name: name.clone(),
+                suggestion: d,
+            }
+        }
+    }
+}
+
+#[component]
+fn DuplicateRow(keep: PersonId, keep_name: String, suggestion: DuplicateSuggestion) -> Element {
+    let session = use_session();
+    let mut confirming = use_signal(|| false);
+    let other = if suggestion.keep.id == keep {
+        suggestion.other.clone()
+    } else {
+        suggestion.keep.clone()
+    };
+    let reason = format::duplicate_reason(suggestion.reason);
+    let (other_id, other_name) = (other.id.clone(), other.name.clone());
+    rsx! {
+        div { class: "duplicate", role: "group", "aria-label": "Possible duplicate",
+            p {
+                "Possible duplicate: "
+                PersonButton { id: other.id.clone(), name: other.name.clone() }
+                span { class: "meta", " ({reason})" }
+            }
+            if confirming() {
+                p { class: "hint",
+                    "Merge {other_name} into {keep_name}? Their details and conversations move here."
+                }
+                div { class: "row-actions",
+                    button {
+                        r#type: "button",
+                        class: "primary",
+                        onclick: move |_| {
+                            confirming.set(false);
+                            session.act(
+                                Request::MergePeople { keep: keep.clone(), other: other_id.clone() },
+                                format!("Merged {other_name} into {keep_name}."),
+                            )
+                        },
+                        "Merge"
+                    }
+                    button {
+                        r#type: "button",
+                        class: "secondary",
+                        onclick: move |_| confirming.set(false),
+                        "Cancel"
+                    }
+                }
+            } else {
+                div { class: "row-actions",
+                    button {
+                        r#type: "button",
+                        class: "secondary",
+                        onclick: move |_| confirming.set(true),
+                        "Merge"
                     }
                 }
             }

@@ -1,5 +1,5 @@
-//! Import / export: phone contacts in (a .vcf file picked or named, or pasted vCard
-//! text), a batch at a time with progress and a report of anything skipped; vCard,
+//! Import / export: phone contacts in (a .vcf file, or LinkedIn's or Google's CSV,
+//! picked or named, or pasted vCard text), a batch at a time with progress and a report of anything skipped; vCard,
 //! CSV, JSON backup, Markdown diary and calendar follow-ups out. The desktop window
 //! asks where to save with the system's save dialog; the browser mode and the phone
 //! write to the data directory's `exports` folder, and the browser mode also offers
@@ -234,13 +234,13 @@ pub fn Transfer() -> Element {
         section { class: "screen transfer", "aria-labelledby": "transfer-title",
             h1 { id: "transfer-title", "Import / export" }
             h2 { "Phone contacts in" }
-            p { class: "hint", "Export your contacts from the phone or address book as a .vcf file. People you already have are updated, not doubled." }
+            p { class: "hint", "Export your contacts from the phone or address book as a .vcf file, or your LinkedIn connections or Google Contacts as CSV. People you already have are updated, not doubled." }
             div { class: "form",
                 div { class: "field",
-                    label { r#for: "import-pick", "Choose a .vcf file" }
+                    label { r#for: "import-pick", "Choose a .vcf or .csv file" }
                     input {
                         id: "import-pick", r#type: "file", disabled: busy,
-                        accept: ".vcf,.vcard,text/vcard,text/x-vcard",
+                        accept: ".vcf,.vcard,text/vcard,text/x-vcard,.csv,text/csv",
                         onchange: move |evt| {
                             let session = file_session.clone();
                             spawn(async move {
@@ -254,7 +254,7 @@ pub fn Transfer() -> Element {
                     }
                 }
                 if has_paths {
-                    TextField { id: "import-path", label: "Or type the path to a .vcf file", placeholder: "/home/me/contacts.vcf",
+                    TextField { id: "import-path", label: "Or type the path to a .vcf or .csv file", placeholder: "/home/me/contacts.vcf",
                         on_input: move |v| path.set(v) }
                     button {
                         r#type: "button", id: "import-file", class: "secondary", disabled: busy,
