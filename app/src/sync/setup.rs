@@ -66,6 +66,14 @@ pub fn set_relay(data_dir: &Path, relay: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sets after how many entries since the last checkpoint this device makes one by
+/// itself (the default is [`CHECKPOINT_EVERY`](super::CHECKPOINT_EVERY)).
+pub fn set_checkpoint_every(data_dir: &Path, entries: u64) -> anyhow::Result<()> {
+    let store = crate::data::open_store(data_dir)?;
+    SyncSettings::of(&store).set_checkpoint_every(entries)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
