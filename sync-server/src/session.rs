@@ -331,25 +331,32 @@ async fn offer_checkpoint(
         required,
     };
     send(socket, state, &offer).await?;
-    let answer = match tokio::time::timeout(HELLO_TIMEOUT, next_message(socket, state)).await {
-        Ok(msg) => msg?,
-        Err(_) => {
-            return refuse(
-                RefusalCode::BadMessage,
-                "no answer to the checkpoint offer within 10 seconds",
-            )
-        }
-    };
-    let taken = match answer {
-        ClientMessage::TakeCheckpoint { checkpoint: None } => return Ok(()),
-        ClientMessage::TakeCheckpoint {
-            checkpoint: Some(id),
-        } if id == checkpoint.id => id,
-        _ => {
-            return refuse(
-                RefusalCode::BadMessage,
-                "the checkpoint offer waits for its answer",
-            )
+    // The device may push its own entries before it reads the offer.
+    let taken = loop {
+        let answer = match tokio::time::timeout(HELLO_TIMEOUT, next_message(socket, state)).await {
+            Ok(msg) => msg?,
+            Err(_) => {
+                return refuse(
+                    RefusalCode::BadMessage,
+                    "no answer to the checkpoint offer within 10 seconds",
+                )
+            }
+        };
+        match answer {
+            ClientMessage::TakeCheckpoint { checkpoint: None } => return Ok(()),
+            ClientMessage::TakeCheckpoint {
+                checkpoint: Some(id),
+            } if id == checkpoint.id => break id,
+            ClientMessage::Push { entries } => {
+                push(socket, state, account, device, entries).await?
+            }
+            ClientMessage::Repair { entries } => repair(state, account, device, entries).await?,
+            _ => {
+                return refuse(
+                    RefusalCode::BadMessage,
+                    "the checkpoint offer waits for its answer",
+                )
+            }
         }
     };
     for index in (0..checkpoint.chunks).map(ChunkIndex) {

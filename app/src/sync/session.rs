@@ -27,6 +27,7 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 const TICK: Duration = Duration::from_secs(2);
 
 /// When a session ends by itself.
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Until {
     /// Once caught up and every own entry is acknowledged.
     UpToDate,
@@ -221,17 +222,22 @@ async fn sync_until(data_dir: &Path, until: Until) -> anyhow::Result<SyncReport>
     let account = Account::load(data_dir, &store)?.context(
         "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL`",
     )?;
+    run_with_retries(&mut store, &account, false, until).await
+}
+
+/// Runs sessions until one ends as `until` says. A re-homed device connects again
+/// at once under its new id, and one that rejected the relay's checkpoint connects
+/// again to ask for the log instead (at most twice: a third time would be a new
+/// problem, not this one).
+async fn run_with_retries(
+    store: &mut Store,
+    account: &Account,
+    must_prove_key: bool,
+    until: Until,
+) -> anyhow::Result<SyncReport> {
     let mut report = SyncReport::default();
-    // A re-homed device connects again at once under its new id, and one that
-    // rejected the relay's checkpoint connects again to ask for the log instead (at
-    // most twice: a second time would be a new problem, not this one).
     for attempt in 0.. {
-        let until = match until {
-            Until::UpToDate => Until::UpToDate,
-            Until::Stopped => Until::Stopped,
-            Until::CheckpointStored => Until::CheckpointStored,
-        };
-        match run_session(&mut store, &account, false, until, &mut Links::default()).await {
+        match run_session(store, account, must_prove_key, until, &mut Links::default()).await {
             Ok(done) => {
                 report.add(&done);
                 return Ok(report);
@@ -243,7 +249,7 @@ async fn sync_until(data_dir: &Path, until: Until) -> anyhow::Result<SyncReport>
                 if attempt < 2 && matches!(e.downcast_ref(), Some(SyncError::BadCheckpoint(_))) =>
             {
                 tracing::warn!(error = %e, "sync continues from the log");
-                report.checkpoint_rejected = SyncSettings::of(&store).rejected_checkpoint()?;
+                report.checkpoint_rejected = SyncSettings::of(store).rejected_checkpoint()?;
             }
             Err(e) => return Err(e),
         }
@@ -257,7 +263,7 @@ pub(crate) async fn prove_and_sync(
     data_dir: &Path,
     relay: &str,
     secret: &AccountSecret,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<SyncReport> {
     let mut store = crate::data::open_store(data_dir)?;
     let account = Account {
         secret: secret.clone(),
@@ -265,13 +271,5 @@ pub(crate) async fn prove_and_sync(
         create: false,
         invite: None,
     };
-    run_session(
-        &mut store,
-        &account,
-        true,
-        Until::UpToDate,
-        &mut Links::default(),
-    )
-    .await?;
-    Ok(())
+    run_with_retries(&mut store, &account, true, Until::UpToDate).await
 }

@@ -571,10 +571,9 @@ impl Engine {
             CheckpointFault::OtherCheckpoint { expected, .. } => Some(*expected),
             CheckpointFault::BadChunkCount(_) => None,
         };
-        if self.must_prove_key && matches!(fault, CheckpointFault::DoesNotOpen { index: 0, .. }) {
-            // Not even its first chunk opens: the phrase is not the account's.
-            return self.fail(SyncError::WrongKey, out);
-        }
+        // A device still proving its key cannot tell a forged checkpoint from a
+        // wrong phrase: either way the next session asks for the log, whose entries
+        // tell.
         if let Some(checkpoint) = checkpoint {
             self.rejected_checkpoint = Some(checkpoint);
             out.push(Effect::RejectCheckpoint {

@@ -428,7 +428,7 @@ mod checkpoints {
     }
 
     #[test]
-    fn a_wrong_phrase_is_told_by_the_first_chunk() {
+    fn a_paired_device_whose_checkpoint_does_not_open_asks_for_the_log_and_uploads_nothing() {
         let mut engine = engine(EngineOptions {
             must_prove_key: true,
             ..EngineOptions::default()
@@ -439,7 +439,12 @@ mod checkpoints {
         let out = engine.handle(frame(ServerMessage::CheckpointChunk(chunks[0].clone())));
         assert!(out
             .iter()
-            .any(|e| matches!(e, Effect::Failed(SyncError::WrongKey))));
+            .any(|e| matches!(e, Effect::RejectCheckpoint { .. })));
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, Effect::Failed(SyncError::BadCheckpoint(_)))));
+        assert!(!out.iter().any(|e| matches!(e, Effect::ReadOwnLog { .. })));
+        assert!(!engine.key_proven());
     }
 
     #[test]

@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use aftercall_shared::protocol::{AccountId, CheckpointId, ChunkIndex, Cursor, DeviceId, SealedEntry};
+use aftercall_shared::protocol::{
+    AccountId, CheckpointId, ChunkIndex, Cursor, DeviceId, SealedEntry,
+};
 
 use super::{
     AppendRefusal, ChunkStored, PostgresStore, Registration, RelayStore, SqliteStore,
