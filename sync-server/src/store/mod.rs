@@ -130,6 +130,19 @@ pub enum ChunkStored {
     Unknown,
 }
 
+/// Where an uploaded chunk `index` goes, from its checkpoint's row (chunk count,
+/// complete) if there is one: the count to compare with once it is stored, or the
+/// answer at once (no such upload, an index past the count, or a checkpoint
+/// complete already).
+fn chunk_target(row: Option<(i64, bool)>, index: ChunkIndex) -> Result<i64, ChunkStored> {
+    match row {
+        None => Err(ChunkStored::Unknown),
+        Some((_, true)) => Err(ChunkStored::Complete),
+        Some((chunks, false)) if i64::from(index.0) >= chunks => Err(ChunkStored::Unknown),
+        Some((chunks, false)) => Ok(chunks),
+    }
+}
+
 /// What an account takes on the relay.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -154,14 +167,16 @@ pub struct Acknowledged {
     pub seen_at: i64,
 }
 
-/// For each device's log, the newest entry the relay may drop: one the checkpoint
-/// `covers`, that every device seen since `active_since` (the log's own device
-/// aside) has applied, and never the log's newest entry (its hash tells a device
-/// its log is its own). A device not seen since then does not hold pruning back;
-/// when it returns it loads the checkpoint.
+/// For each device's log, the newest entry the relay may drop, where that is past
+/// what was `pruned` already: one the checkpoint `covers`, that every device seen
+/// since `active_since` (the log's own device aside) has applied, and never the
+/// log's newest entry (its hash tells a device its log is its own). A device not
+/// seen since then does not hold pruning back; when it returns it loads the
+/// checkpoint.
 fn prune_floors(
     covers: &[Cursor],
     heads: &[(DeviceId, u64)],
+    pruned: &[(DeviceId, u64)],
     acks: &[Acknowledged],
     active_since: i64,
 ) -> Vec<(DeviceId, u64)> {
@@ -182,7 +197,8 @@ fn prune_floors(
                 .min()
                 .unwrap_or(u64::MAX);
             let floor = covered.min(applied).min(head.saturating_sub(1));
-            (floor > 0).then(|| (device.clone(), floor))
+            let done = pruned.iter().find(|(d, _)| d == device).map_or(0, |p| p.1);
+            (floor > done).then(|| (device.clone(), floor))
         })
         .collect()
 }

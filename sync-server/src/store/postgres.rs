@@ -19,8 +19,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 use super::{
-    cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, ChunkStored, Registration,
-    RelayStore, StoredCheckpoint, Usage,
+    chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, ChunkStored,
+    Registration, RelayStore, StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -563,13 +563,12 @@ impl RelayStore for PostgresStore {
                 &[&key, &id],
             )
             .await?;
-        let chunks: i64 = match row.map(|r| (r.get::<_, i64>(0), r.get::<_, bool>(1))) {
-            None => return Ok(ChunkStored::Unknown),
-            Some((_, true)) => return Ok(ChunkStored::Complete),
-            Some((chunks, false)) if i64::from(index.0) >= chunks => {
-                return Ok(ChunkStored::Unknown)
-            }
-            Some((chunks, false)) => chunks,
+        let chunks = match chunk_target(
+            row.map(|r| (r.get::<_, i64>(0), r.get::<_, bool>(1))),
+            index,
+        ) {
+            Ok(chunks) => chunks,
+            Err(answer) => return Ok(answer),
         };
         tx.execute(
             "INSERT INTO checkpoint_chunks (account, id, idx, sealed) VALUES ($1, $2, $3, $4)
@@ -686,11 +685,9 @@ impl RelayStore for PostgresStore {
             })
             .collect();
         let mut removed = 0;
-        for (device, floor) in prune_floors(&checkpoint.covers, &heads, &acks, active_since) {
-            let done = pruned.iter().find(|(d, _)| *d == device).map_or(0, |p| p.1);
-            if floor <= done {
-                continue;
-            }
+        for (device, floor) in
+            prune_floors(&checkpoint.covers, &heads, &pruned, &acks, active_since)
+        {
             let (device, floor) = (device.as_str(), floor as i64);
             removed += tx
                 .execute(

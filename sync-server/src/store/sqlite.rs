@@ -19,8 +19,8 @@ use aftercall_shared::protocol::{
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, ChunkStored, Registration,
-    RelayStore, StoredCheckpoint, Usage,
+    chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, ChunkStored,
+    Registration, RelayStore, StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -562,13 +562,9 @@ impl Files {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let chunks = match row {
-            None => return Ok(ChunkStored::Unknown),
-            Some((_, true)) => return Ok(ChunkStored::Complete),
-            Some((chunks, false)) if i64::from(index.0) >= chunks => {
-                return Ok(ChunkStored::Unknown)
-            }
-            Some((chunks, false)) => chunks,
+        let chunks = match chunk_target(row, index) {
+            Ok(chunks) => chunks,
+            Err(answer) => return Ok(answer),
         };
         tx.execute(
             "INSERT OR REPLACE INTO checkpoint_chunks (account, id, idx, sealed)
@@ -671,11 +667,9 @@ impl Files {
             acks
         };
         let mut removed = 0;
-        for (device, floor) in prune_floors(&checkpoint.covers, &heads, &acks, active_since) {
-            let done = pruned.iter().find(|(d, _)| *d == device).map_or(0, |p| p.1);
-            if floor <= done {
-                continue;
-            }
+        for (device, floor) in
+            prune_floors(&checkpoint.covers, &heads, &pruned, &acks, active_since)
+        {
             let at = params![key, device.as_str(), floor as i64];
             removed += tx.execute(
                 "DELETE FROM entries WHERE account = ?1 AND device = ?2 AND seq <= ?3",
