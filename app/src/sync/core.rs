@@ -156,6 +156,7 @@ impl SessionCore {
     }
 
     /// Asks for a checkpoint once the session is up to date (`aftercall checkpoint`).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn ask_checkpoint(&mut self) {
         self.checkpoint_asked = true;
     }

@@ -130,6 +130,7 @@ impl<'a> SyncSettings<'a> {
             .unwrap_or(CHECKPOINT_EVERY))
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn set_checkpoint_every(&self, entries: u64) -> Result<()> {
         self.store
             .set_setting(key::CHECKPOINT_EVERY, Some(&entries.to_string()))
