@@ -370,10 +370,10 @@ fn decode_on_workers(tx: &rusqlite::Transaction<'_>) -> Result<()> {
         drop(done_tx);
         let write = |decoded: Decoded| -> Result<()> {
             let (rowid, id, record) = decoded?;
-            read_model::write_rows(&tx, rowid, &id, &record, read_model::Rows::Fresh)?;
+            read_model::write_rows(tx, rowid, &id, &record, read_model::Rows::Fresh)?;
             Ok(())
         };
-        docs::each(&tx, |rowid, id, kind, bytes| {
+        docs::each(tx, |rowid, id, kind, bytes| {
             let mut job = (rowid, id, kind, bytes);
             // While every worker is busy, write finished documents.
             loop {
