@@ -50,7 +50,9 @@ pub mod sync;
 #[cfg(feature = "device")]
 pub use error::{Error, Result};
 #[cfg(feature = "device")]
-pub use store::{DocChanges, LogEntry, Payload, RemoteEntry, Store, Writer, MAX_RECORD_CHANGES};
+pub use store::{
+    AccountSnapshot, DocChanges, LogEntry, Payload, RemoteEntry, Store, Writer, MAX_RECORD_CHANGES,
+};
 
 #[cfg(all(test, feature = "device"))]
 mod tests;

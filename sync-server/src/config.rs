@@ -29,6 +29,10 @@ pub struct Limits {
     pub connections_per_account: usize,
     /// Entries per catch-up page.
     pub page_entries: usize,
+    /// A device not seen for this long no longer holds pruning back: entries the
+    /// newest checkpoint covers are dropped even if it has not applied them, and it
+    /// loads the checkpoint when it returns.
+    pub inactive_device_after: Duration,
     /// How long a client has to send a request's headers; a connection that has
     /// not sent them whole by then is closed.
     pub header_read_timeout: Duration,
@@ -55,6 +59,7 @@ impl Default for Limits {
             entries_burst: 20_000,
             connections_per_account: 16,
             page_entries: 512,
+            inactive_device_after: Duration::from_secs(30 * 24 * 3600),
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             max_unauthenticated: 512,

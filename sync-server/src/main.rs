@@ -47,6 +47,10 @@ struct Args {
     /// limit, raised to its hard limit, less a reserve for the database).
     #[arg(long, env = "SYNC_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Seconds after which a device not seen no longer holds pruning back (default:
+    /// 30 days); it loads the newest checkpoint when it returns.
+    #[arg(long, env = "SYNC_INACTIVE_DEVICE_AFTER", value_name = "SECS", value_parser = seconds)]
+    inactive_device_after: Option<Duration>,
     /// Serve the phone web app built into DIR (`bash app/web/build.sh`) at `/`.
     #[arg(long, env = "SYNC_WEB", value_name = "DIR")]
     web: Option<PathBuf>,
@@ -109,6 +113,9 @@ fn main() -> anyhow::Result<()> {
                 .connections_per_account
                 .unwrap_or(defaults.connections_per_account),
             page_entries: defaults.page_entries,
+            inactive_device_after: args
+                .inactive_device_after
+                .unwrap_or(defaults.inactive_device_after),
             header_read_timeout: args
                 .header_read_timeout
                 .unwrap_or(defaults.header_read_timeout),

@@ -5,15 +5,15 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use aftercall_shared::protocol::{
-    frame_runs, AccountId, ClientMessage, DeviceId, ProtocolError, RefusalCode, SealedEntry,
-    ServerMessage, FRAME_BUDGET, MAX_FRAME,
+    frame_runs, AccountId, CheckpointId, ChunkIndex, ClientMessage, Cursor, DeviceId,
+    ProtocolError, RefusalCode, SealedChunk, SealedEntry, ServerMessage, FRAME_BUDGET, MAX_FRAME,
 };
 use axum::extract::ws::{Message, WebSocket};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::hub::Live;
 use crate::state::AppState;
-use crate::store::{AppendRefusal, Registration};
+use crate::store::{AppendRefusal, ChunkStored, Registration, StoredCheckpoint};
 use crate::RelayError;
 
 /// How long a new connection has to say hello.
@@ -170,6 +170,13 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
         );
     };
 
+    // What the device has applied holds pruning back, until it is inactive.
+    state
+        .store
+        .acknowledge(&account, &device, &cursors, unix_now())
+        .await?;
+    prune(state, &account).await?;
+
     let heads = state.store.heads(&account).await?;
     let own_head = heads
         .iter()
@@ -193,6 +200,7 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
 
     // How far each other device's log has been sent to this one.
     let mut sent: HashMap<DeviceId, u64> = cursors.into_iter().map(|c| (c.device, c.seq)).collect();
+    offer_checkpoint(socket, state, account, &device, &mut sent).await?;
     for (other, head) in heads {
         if other != device {
             send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
@@ -201,6 +209,8 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
     send(socket, state, &ServerMessage::CaughtUp).await?;
 
     let mut stop = state.stop.clone();
+    // The checkpoint this device is uploading, until every chunk is stored.
+    let mut uploading: Option<CheckpointId> = None;
     loop {
         tokio::select! {
             () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => return Err(End::Closed),
@@ -208,6 +218,33 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                 ClientMessage::Push { entries } => push(socket, state, account, &device, entries).await?,
                 ClientMessage::Repair { entries } => repair(state, account, &device, entries).await?,
                 ClientMessage::Hello { .. } => return refuse(RefusalCode::BadMessage, "hello was already said"),
+                ClientMessage::CheckpointBegin { checkpoint, chunks, covers } => {
+                    if chunks == 0 {
+                        return refuse(RefusalCode::BadMessage, "a checkpoint has at least one chunk");
+                    }
+                    let begun = StoredCheckpoint { id: checkpoint, chunks, covers };
+                    state.store.begin_checkpoint(&account, &begun).await?;
+                    uploading = Some(checkpoint);
+                }
+                ClientMessage::CheckpointChunk(chunk) => {
+                    let id = chunk.checkpoint;
+                    match state.store.put_checkpoint_chunk(&account, id, chunk.index, &chunk.sealed).await? {
+                        ChunkStored::Waiting => {}
+                        ChunkStored::Complete if uploading == Some(id) => {
+                            uploading = None;
+                            tracing::info!(%account, %device, checkpoint = %id, "checkpoint stored");
+                            send(socket, state, &ServerMessage::CheckpointStored { checkpoint: id }).await?;
+                            prune(state, &account).await?;
+                        }
+                        // A chunk of a checkpoint stored already: nothing to add.
+                        ChunkStored::Complete => {}
+                        ChunkStored::Unknown => return refuse(
+                            RefusalCode::BadMessage,
+                            "a checkpoint chunk of no upload begun, or past its count",
+                        ),
+                    }
+                }
+                ClientMessage::TakeCheckpoint { .. } => return refuse(RefusalCode::BadMessage, "no checkpoint was offered"),
             },
             live = live.recv() => match live {
                 Ok(Live::Entries(batch)) => {
@@ -240,6 +277,110 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
             },
         }
     }
+}
+
+/// Seconds since 1970 (when a device was last seen).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Drops what the account's newest checkpoint covers and every active device has
+/// applied.
+async fn prune(state: &AppState, account: &AccountId) -> Result<(), End> {
+    let window = state.config.limits.inactive_device_after.as_secs() as i64;
+    let removed = state
+        .store
+        .prune(account, unix_now().saturating_sub(window))
+        .await?;
+    if removed > 0 {
+        tracing::info!(%account, removed, "entries pruned");
+    }
+    Ok(())
+}
+
+/// Offers the account's newest checkpoint to a device with no cursors (a new one)
+/// or one whose cursors point into a pruned part of a log, when the checkpoint
+/// holds something it lacks. Taken, its chunks are sent and `sent` moves to what
+/// it covers; declined, the log is sent from the cursors.
+async fn offer_checkpoint(
+    socket: &mut WebSocket,
+    state: &AppState,
+    account: AccountId,
+    device: &DeviceId,
+    sent: &mut HashMap<DeviceId, u64>,
+) -> Result<(), End> {
+    let Some(checkpoint) = state.store.newest_checkpoint(&account).await? else {
+        return Ok(());
+    };
+    let at = |d: &DeviceId, sent: &HashMap<DeviceId, u64>| sent.get(d).copied().unwrap_or(0);
+    let pruned = state.store.pruned(&account).await?;
+    let required = pruned.iter().any(|(d, p)| d != device && at(d, sent) < *p);
+    let useful = checkpoint
+        .covers
+        .iter()
+        .any(|c| c.device != *device && c.seq > at(&c.device, sent));
+    if !useful || !(sent.is_empty() || required) {
+        return Ok(());
+    }
+    let offer = ServerMessage::CheckpointOffer {
+        checkpoint: checkpoint.id,
+        chunks: checkpoint.chunks,
+        covers: checkpoint.covers.clone(),
+        required,
+    };
+    send(socket, state, &offer).await?;
+    // The device may push its own entries before it reads the offer.
+    let taken = loop {
+        let answer = match tokio::time::timeout(HELLO_TIMEOUT, next_message(socket, state)).await {
+            Ok(msg) => msg?,
+            Err(_) => {
+                return refuse(
+                    RefusalCode::BadMessage,
+                    "no answer to the checkpoint offer within 10 seconds",
+                )
+            }
+        };
+        match answer {
+            ClientMessage::TakeCheckpoint { checkpoint: None } => return Ok(()),
+            ClientMessage::TakeCheckpoint {
+                checkpoint: Some(id),
+            } if id == checkpoint.id => break id,
+            ClientMessage::Push { entries } => {
+                push(socket, state, account, device, entries).await?
+            }
+            ClientMessage::Repair { entries } => repair(state, account, device, entries).await?,
+            _ => {
+                return refuse(
+                    RefusalCode::BadMessage,
+                    "the checkpoint offer waits for its answer",
+                )
+            }
+        }
+    };
+    for index in (0..checkpoint.chunks).map(ChunkIndex) {
+        let Some(sealed) = state.store.checkpoint_chunk(&account, taken, index).await? else {
+            // A newer checkpoint replaced it meanwhile: the next session gets that one.
+            return refuse(
+                RefusalCode::Unavailable,
+                "the checkpoint was replaced while it was sent; sync again",
+            );
+        };
+        let chunk = SealedChunk {
+            checkpoint: taken,
+            index,
+            sealed,
+        };
+        send(socket, state, &ServerMessage::CheckpointChunk(chunk)).await?;
+    }
+    for Cursor { device: other, seq } in checkpoint.covers {
+        if other != *device {
+            let at = sent.entry(other).or_insert(0);
+            *at = (*at).max(seq);
+        }
+    }
+    Ok(())
 }
 
 /// Sends `other`'s entries after what was sent of it, up to `head`, in pages read

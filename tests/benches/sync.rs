@@ -3,8 +3,10 @@
 //! in docs/benchmarks.md, section "Sync".
 //!
 //! Set `AFTERCALL_BENCH_DOCS` (default 10000), `AFTERCALL_BENCH_BOOTSTRAP`
-//! (interactions, default 10000) and `AFTERCALL_BENCH_CONTACTS` (cards, default
-//! 10000) to scale.
+//! (interactions, default 10000), `AFTERCALL_BENCH_CHECKPOINT` (interactions,
+//! default 10000) and `AFTERCALL_BENCH_CONTACTS` (cards, default 10000) to scale.
+//! Names after `--` run only those benchmarks: `reconnect`, `propagation`,
+//! `bootstrap`, `checkpoint`, `contacts`.
 
 #![allow(clippy::print_stdout)]
 
@@ -33,11 +35,24 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let wanted: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with('-')).collect();
+    let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| name.contains(w.as_str()));
     rt.block_on(async {
-        reconnect(env_usize("AFTERCALL_BENCH_DOCS", 10_000)).await;
-        propagation(200).await;
-        bootstrap(env_usize("AFTERCALL_BENCH_BOOTSTRAP", 10_000)).await;
-        contacts(env_usize("AFTERCALL_BENCH_CONTACTS", 10_000), 3).await;
+        if run("reconnect") {
+            reconnect(env_usize("AFTERCALL_BENCH_DOCS", 10_000)).await;
+        }
+        if run("propagation") {
+            propagation(200).await;
+        }
+        if run("bootstrap") {
+            bootstrap(env_usize("AFTERCALL_BENCH_BOOTSTRAP", 10_000)).await;
+        }
+        if run("checkpoint") {
+            checkpoint(env_usize("AFTERCALL_BENCH_CHECKPOINT", 10_000), 3).await;
+        }
+        if run("contacts") {
+            contacts(env_usize("AFTERCALL_BENCH_CONTACTS", 10_000), 3).await;
+        }
     });
 }
 
@@ -219,13 +234,11 @@ async fn propagation(samples: usize) {
     );
 }
 
-async fn bootstrap(interactions: usize) {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(dir.path());
-    let (devices, phrase) = account(&relay, &["desk"]).await;
-    let mut store = devices[0].store();
+/// Captures `interactions` conversations among 500 people, one write each.
+fn fill_bootstrap(device: &Device, interactions: usize) {
+    let mut store = device.store();
     let people: Vec<String> = (0..500).map(|i| format!("Person {i}")).collect();
-    for (i, _) in (0..interactions).enumerate() {
+    for i in 0..interactions {
         store
             .capture(&CaptureDraft {
                 people: vec![PersonRef::Named(people[i % people.len()].clone())],
@@ -235,7 +248,11 @@ async fn bootstrap(interactions: usize) {
             })
             .unwrap();
     }
-    devices[0].sync().await;
+}
+
+/// Pairs a new device in a child process (so its peak memory is its own); returns
+/// the time it took and the child's peak memory.
+fn bootstrap_new_device(relay: &Relay, phrase: &str, last: &str) -> (Duration, String) {
     let fresh = Device::new("new-phone");
     let started = Instant::now();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
@@ -243,7 +260,7 @@ async fn bootstrap(interactions: usize) {
             "bootstrap-child",
             fresh.dir().to_str().unwrap(),
             &relay.url(),
-            &phrase,
+            phrase,
         ])
         .output()
         .unwrap();
@@ -253,10 +270,98 @@ async fn bootstrap(interactions: usize) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(fresh.knows(&format!("bootstrap conversation {}", interactions - 1)));
+    assert!(fresh.knows(last));
+    (
+        took,
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+async fn bootstrap(interactions: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let (devices, phrase) = account(&relay, &["desk"]).await;
+    // A full replay: the desk makes no checkpoint by itself.
+    sync::set_checkpoint_every(devices[0].dir(), u64::MAX).unwrap();
+    fill_bootstrap(&devices[0], interactions);
+    devices[0].sync().await;
+    let last = format!("bootstrap conversation {}", interactions - 1);
+    let (took, memory) = bootstrap_new_device(&relay, &phrase, &last);
     println!(
-        "bootstrap of a new device from the relay, {interactions} interactions: {took:.1?}, peak memory {}",
-        String::from_utf8_lossy(&out.stdout).trim()
+        "bootstrap of a new device from the relay, {interactions} interactions: {took:.1?}, peak memory {memory}"
+    );
+}
+
+/// What the account of `phrase` takes on the relay's SQLite file.
+async fn relay_usage(relay: &Relay, phrase: &str) -> aftercall_sync_server::store::Usage {
+    use aftercall_sync_server::store::{RelayStore, SqliteStore};
+    let keys = aftercall_shared::crypto::AccountSecret::from_phrase(phrase)
+        .unwrap()
+        .keys();
+    let store = SqliteStore::open(relay.sqlite_path()).unwrap();
+    store.usage(&keys.account).await.unwrap()
+}
+
+/// A checkpoint of `interactions` conversations: its creation time and size, the
+/// relay's bytes for the account before it and after pruning (with a tail of
+/// 1,000 entries written after it), and a new device's bootstrap from it plus
+/// the tail, `runs` times.
+async fn checkpoint(interactions: usize, runs: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let (devices, phrase) = account(&relay, &["desk"]).await;
+    let desk = &devices[0];
+    sync::set_checkpoint_every(desk.dir(), u64::MAX).unwrap();
+    fill_bootstrap(desk, interactions);
+    desk.sync().await;
+    let before = relay_usage(&relay, &phrase).await;
+
+    let started = Instant::now();
+    let snapshot = desk.store().account_snapshot().unwrap().unwrap();
+    let snapshot_took = started.elapsed();
+    let started = Instant::now();
+    let made = sync::checkpoint_once(desk.dir())
+        .await
+        .unwrap()
+        .checkpoint_uploaded
+        .unwrap();
+    let made_took = started.elapsed();
+    let tail = 1_000;
+    fill_bootstrap(desk, tail);
+    desk.sync().await;
+    let after = relay_usage(&relay, &phrase).await;
+    let target = 1.5 * (made.bytes as f64 + after.entry_bytes as f64);
+    println!(
+        "checkpoint of {interactions} interactions: {} documents, {} bytes of snapshot, {} chunks, {} bytes sealed; snapshot {snapshot_took:.1?}, made and uploaded in {made_took:.1?}",
+        made.documents,
+        snapshot.body.len(),
+        made.chunks,
+        made.bytes
+    );
+    println!(
+        "relay bytes for the account: {} before ({} entries); after the checkpoint and a tail of {tail} entries: {} ({} entries, {} entry bytes, {} checkpoint bytes); target ≤ {:.0} (1.5 × checkpoint + tail)",
+        before.bytes(),
+        before.entries,
+        after.bytes(),
+        after.entries,
+        after.entry_bytes,
+        after.checkpoint_bytes,
+        target
+    );
+    let last = format!("bootstrap conversation {}", tail - 1);
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let (took, memory) = bootstrap_new_device(&relay, &phrase, &last);
+        println!(
+            "bootstrap from the checkpoint and the tail, {interactions} + {tail} interactions, run {}: {took:.1?}, peak memory {memory}",
+            run + 1
+        );
+        times.push(took);
+    }
+    times.sort();
+    println!(
+        "bootstrap from the checkpoint, {interactions} interactions: median {:.1?} of {runs} (target ≤ 5 s)",
+        times[times.len() / 2]
     );
 }
 

@@ -9,6 +9,8 @@ mod relay_process;
 #[cfg(unix)]
 mod relay_web;
 mod support;
+#[cfg(unix)]
+mod sync_checkpoint;
 mod sync_converge;
 #[cfg(unix)]
 mod sync_dos;

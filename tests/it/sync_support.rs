@@ -320,6 +320,11 @@ impl RawClient {
         .await;
         let mut out = Vec::new();
         while let Some(msg) = self.next().await {
+            if let ServerMessage::CheckpointOffer { .. } = msg {
+                // The log, not the checkpoint.
+                self.send(&ClientMessage::TakeCheckpoint { checkpoint: None })
+                    .await;
+            }
             let end = matches!(msg, ServerMessage::CaughtUp | ServerMessage::Refused(_));
             out.push(msg);
             if end {

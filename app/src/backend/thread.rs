@@ -168,7 +168,7 @@ fn account(
                         // The account's data arrived through a connection of its own.
                         revision.send_modify(|n| *n += 1);
                     }
-                    let _ = reply.send(paired.map(|()| AccountReply::Paired).map_err(words));
+                    let _ = reply.send(paired.map(|_| AccountReply::Paired).map_err(words));
                 });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start pairing");

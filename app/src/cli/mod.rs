@@ -76,6 +76,9 @@ pub enum Command {
     Pair(sync::PairArgs),
     /// Sync with the relay once (or stay connected with --watch).
     Sync(sync::SyncArgs),
+    /// Sync, then upload a checkpoint of everything here, so a new device loads it
+    /// instead of replaying every entry and the relay can drop what it holds.
+    Checkpoint(sync::CheckpointArgs),
     /// Show the sync status: offline, syncing or up to date; entries waiting; last sync.
     Status(sync::StatusArgs),
     /// Serve the app to a browser on this machine; prints the address it listens on.
@@ -117,6 +120,7 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::Init(args) => sync::init(&dir, args),
         Command::Pair(args) => sync::pair(&dir, args),
         Command::Sync(args) => sync::sync(&dir, args),
+        Command::Checkpoint(args) => sync::checkpoint(&dir, args),
         Command::Status(args) => sync::status(&dir, args),
         Command::ServeUi(args) => {
             crate::ui::serve::serve(dir, args.listen, |addr| out(&format!("http://{addr}/")))

@@ -1,4 +1,5 @@
-//! `aftercall init`, `pair`, `sync` and `status`: sync from the command line.
+//! `aftercall init`, `pair`, `sync`, `checkpoint` and `status`: sync from the command
+//! line.
 
 use std::path::Path;
 
@@ -34,6 +35,13 @@ pub struct SyncArgs {
     /// Stay connected, reconnecting with backoff, until interrupted.
     #[arg(long)]
     pub watch: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckpointArgs {
+    /// Print what was uploaded as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -210,4 +218,27 @@ fn describe(s: &device_sync::SyncStatus) -> String {
         line.push_str(&format!(" · last error: {e}"));
     }
     line
+}
+
+/// `aftercall checkpoint`: syncs, then uploads a checkpoint of this device's store
+/// and says what it uploaded.
+pub fn checkpoint(dir: &Path, args: CheckpointArgs) -> anyhow::Result<()> {
+    let report = runtime()?.block_on(device_sync::checkpoint_once(dir))?;
+    let made = report
+        .checkpoint_uploaded
+        .context("the relay did not confirm the checkpoint; run `aftercall checkpoint` again")?;
+    if args.json {
+        return print_json(&serde_json::json!({
+            "checkpoint": made.id.to_hex(),
+            "documents": made.documents,
+            "entries": made.entries,
+            "chunks": made.chunks,
+            "bytes": made.bytes,
+        }));
+    }
+    out(&format!(
+        "Checkpoint {} uploaded: {} documents holding {} entries, {} chunks, {} bytes sealed.",
+        made.id, made.documents, made.entries, made.chunks, made.bytes
+    ));
+    Ok(())
 }

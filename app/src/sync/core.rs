@@ -5,10 +5,10 @@
 
 use std::collections::VecDeque;
 
-use aftercall_shared::crypto::OpenEntry;
-use aftercall_shared::protocol::DeviceId;
+use aftercall_shared::crypto::{OpenCheckpoint, OpenEntry};
+use aftercall_shared::protocol::{CheckpointId, DeviceId};
 use aftercall_shared::sync::{Effect, Engine, EngineOptions, Event, OwnRead, SyncError};
-use aftercall_shared::{RemoteEntry, Store};
+use aftercall_shared::{Error, RemoteEntry, Store};
 use anyhow::Context;
 
 use super::account::Account;
@@ -24,6 +24,25 @@ pub struct SyncReport {
     pub uploaded: u64,
     /// Entries set aside in this session.
     pub quarantined: u64,
+    /// The checkpoint loaded from the relay in this session.
+    pub checkpoint_loaded: Option<CheckpointReport>,
+    /// The checkpoint this session uploaded and the relay stored.
+    pub checkpoint_uploaded: Option<CheckpointReport>,
+    /// A checkpoint from the relay rejected in this session.
+    pub checkpoint_rejected: Option<CheckpointId>,
+}
+
+/// One checkpoint made or loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointReport {
+    pub id: CheckpointId,
+    /// Documents it holds.
+    pub documents: usize,
+    /// Entries it holds (the sum of its cursors).
+    pub entries: u64,
+    /// Chunks and sealed bytes it took on the wire (0 for one loaded).
+    pub chunks: usize,
+    pub bytes: usize,
 }
 
 impl SyncReport {
@@ -32,7 +51,20 @@ impl SyncReport {
         self.received += other.received;
         self.uploaded += other.uploaded;
         self.quarantined += other.quarantined;
+        if other.checkpoint_loaded.is_some() {
+            self.checkpoint_loaded.clone_from(&other.checkpoint_loaded);
+        }
+        if other.checkpoint_uploaded.is_some() {
+            self.checkpoint_uploaded
+                .clone_from(&other.checkpoint_uploaded);
+        }
+        self.checkpoint_rejected = other.checkpoint_rejected.or(self.checkpoint_rejected);
     }
+}
+
+/// The sum of a cursor vector: how many entries a checkpoint (or a store) holds.
+fn entries_in<'a>(cursors: impl IntoIterator<Item = &'a u64>) -> u64 {
+    cursors.into_iter().sum()
 }
 
 /// A session ended because this device's log on the relay belongs to another copy
@@ -77,6 +109,11 @@ pub(crate) struct SessionCore {
     own_head: u64,
     /// Set once the session reached "caught up" (for the driver's backoff).
     pub reached_live: bool,
+    /// A checkpoint is to be made as soon as the session is up to date.
+    checkpoint_asked: bool,
+    /// The checkpoint handed to the engine and not yet stored: its documents and
+    /// the entries it holds.
+    checkpoint_sent: Option<(usize, u64)>,
 }
 
 impl SessionCore {
@@ -97,6 +134,7 @@ impl SessionCore {
                 create_account: account.create,
                 invite: account.invite.clone(),
                 must_prove_key,
+                rejected_checkpoint: SyncSettings::of(store).rejected_checkpoint()?,
             },
         );
         let own_head = store.own_log_head()?;
@@ -112,7 +150,53 @@ impl SessionCore {
             first_ack: None,
             own_head,
             reached_live: false,
+            checkpoint_asked: false,
+            checkpoint_sent: None,
         })
+    }
+
+    /// Asks for a checkpoint once the session is up to date (`aftercall checkpoint`).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn ask_checkpoint(&mut self) {
+        self.checkpoint_asked = true;
+    }
+
+    /// Whether a checkpoint is due: asked for, or the entries since the last one
+    /// past the threshold.
+    fn checkpoint_due(&self, store: &Store) -> anyhow::Result<bool> {
+        if self.checkpoint_sent.is_some() || !self.engine.can_upload_checkpoint() {
+            return Ok(false);
+        }
+        if self.checkpoint_asked {
+            return Ok(true);
+        }
+        let settings = SyncSettings::of(store);
+        let cursors = store.cursors()?;
+        let total = entries_in(cursors.iter().map(|(_, seq)| seq)) + store.own_log_head()?;
+        Ok(total.saturating_sub(settings.checkpoint_mark()?) >= settings.checkpoint_every()?)
+    }
+
+    /// Takes a snapshot of the store and hands it to the engine to upload. A store
+    /// whose changes wait for entries of another device has none to give: an asked
+    /// checkpoint then fails, one due is tried again later.
+    fn make_checkpoint(&mut self, store: &Store) -> anyhow::Result<()> {
+        let Some(snapshot) = store.account_snapshot()? else {
+            if self.checkpoint_asked {
+                anyhow::bail!(
+                    "changes here wait for entries of another device that have not arrived; sync again later and then make the checkpoint"
+                );
+            }
+            return Ok(());
+        };
+        self.checkpoint_sent = Some((
+            snapshot.documents,
+            entries_in(snapshot.covers.iter().map(|(_, seq)| seq)),
+        ));
+        self.queue.push_back(Event::CheckpointSnapshot {
+            covers: snapshot.covers,
+            body: snapshot.body,
+        });
+        Ok(())
     }
 
     /// A frame from the relay.
@@ -138,9 +222,32 @@ impl SessionCore {
     }
 
     /// Hands every queued event to the engine and carries out its effects on the
-    /// store, the frames to send going to `outbox` in order; then the status. Up to
-    /// date, the time is recorded and the store's log folded.
+    /// store, the frames to send going to `outbox` in order; makes a checkpoint
+    /// when one is due; then the status.
     pub fn run(&mut self, store: &mut Store, outbox: &mut Vec<Vec<u8>>) -> anyhow::Result<Round> {
+        let mut applied = 0u64;
+        loop {
+            applied += self.handle_queue(store, outbox)?;
+            // Up to date with a checkpoint due: make it, and hand it over.
+            if !self.checkpoint_due(store)? {
+                break;
+            }
+            self.make_checkpoint(store)?;
+            if self.queue.is_empty() {
+                break;
+            }
+        }
+        self.report.received += applied;
+        self.round(store, applied)
+    }
+
+    /// Hands every queued event to the engine and carries out its effects; returns
+    /// how many entries were applied.
+    fn handle_queue(
+        &mut self,
+        store: &mut Store,
+        outbox: &mut Vec<Vec<u8>>,
+    ) -> anyhow::Result<u64> {
         let mut applied = 0u64;
         while let Some(event) = self.queue.pop_front() {
             // Entries to apply are gathered and applied together (a catch-up page is
@@ -156,8 +263,12 @@ impl SessionCore {
             }
             applied += self.apply(store, &mut to_apply)?;
         }
-        self.report.received += applied;
+        Ok(applied)
+    }
 
+    /// The status after a round. Up to date, the time is recorded and the store's
+    /// log folded.
+    fn round(&mut self, store: &mut Store, applied: u64) -> anyhow::Result<Round> {
         let up_to_date = self.engine.is_up_to_date();
         if up_to_date {
             let now = store.now().timestamp_millis();
@@ -241,8 +352,70 @@ impl SessionCore {
                 SyncSettings::of(store).set_acked(up_to)?;
             }
             Effect::CaughtUp => self.reached_live = true,
+            Effect::LoadCheckpoint(checkpoint) => self.load_checkpoint(store, checkpoint)?,
+            Effect::RejectCheckpoint { checkpoint, fault } => {
+                tracing::warn!(%checkpoint, %fault, "the relay's checkpoint was rejected");
+                SyncSettings::of(store).set_rejected_checkpoint(checkpoint)?;
+                self.report.checkpoint_rejected = Some(checkpoint);
+            }
+            Effect::CheckpointStored {
+                checkpoint,
+                chunks,
+                bytes,
+            } => {
+                let (documents, entries) = self.checkpoint_sent.take().unwrap_or_default();
+                self.checkpoint_asked = false;
+                SyncSettings::of(store).set_checkpoint_mark(entries)?;
+                tracing::info!(%checkpoint, documents, chunks, bytes, "checkpoint uploaded");
+                self.report.checkpoint_uploaded = Some(CheckpointReport {
+                    id: checkpoint,
+                    documents,
+                    entries,
+                    chunks,
+                    bytes,
+                });
+            }
             Effect::Failed(SyncError::WrongKey) => return Err(SyncError::WrongKey.into()),
             Effect::Failed(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+}
+
+impl SessionCore {
+    /// Loads a checkpoint from the relay into the store. One that does not parse or
+    /// whose documents do not load changes nothing and goes back to the engine as
+    /// failed; a failure of the store itself ends the session.
+    fn load_checkpoint(
+        &mut self,
+        store: &mut Store,
+        checkpoint: OpenCheckpoint,
+    ) -> anyhow::Result<()> {
+        let covers: Vec<(String, u64)> = checkpoint
+            .covers
+            .iter()
+            .map(|c| (c.device.as_str().to_string(), c.seq))
+            .collect();
+        match store.load_account_snapshot(&covers, &checkpoint.body) {
+            Ok(documents) => {
+                let entries = entries_in(covers.iter().map(|(_, seq)| seq));
+                SyncSettings::of(store).set_checkpoint_mark(entries)?;
+                tracing::info!(checkpoint = %checkpoint.id, documents, "checkpoint loaded");
+                self.report.checkpoint_loaded = Some(CheckpointReport {
+                    id: checkpoint.id,
+                    documents,
+                    entries,
+                    chunks: 0,
+                    bytes: 0,
+                });
+            }
+            Err(e @ Error::Store(_)) => {
+                return Err(e).context("cannot save the checkpoint from the relay")
+            }
+            Err(e) => self.queue.push_back(Event::CheckpointLoadFailed {
+                checkpoint: checkpoint.id,
+                reason: e.to_string(),
+            }),
         }
         Ok(())
     }

@@ -6,7 +6,12 @@
 //!   the relay being down for hours (reconnecting with backoff) and resumes where it
 //!   stopped. [`SyncHandle::status`] and [`SyncHandle::changes`] are observable.
 //! - [`create_account`], [`pair`], [`recovery_phrase`], [`set_relay`]: setting up.
-//! - [`sync_once`]: one session to "up to date", for the command line and tests.
+//! - [`sync_once`]: one session to "up to date", for the command line and tests;
+//!   [`checkpoint_once`]: one session that also uploads a checkpoint.
+//! - Checkpoints: a session that is up to date makes one by itself once the
+//!   entries written and applied since the last checkpoint it made or loaded reach
+//!   [`CHECKPOINT_EVERY`] (or [`set_checkpoint_every`]); a new device, or one whose
+//!   cursors the relay has pruned, loads the relay's newest one when offered.
 //!
 //! Where things live: the account secret in `account.key` in the data directory
 //! (hex, file mode 0600); the relay address, the invite code and the sync progress
@@ -40,13 +45,18 @@ mod status;
 pub use account::relay_url;
 #[cfg(target_arch = "wasm32")]
 pub use browser::{BrowserSync, SyncNews};
-pub use core::SyncReport;
+pub use core::{CheckpointReport, SyncReport};
 #[cfg(not(target_arch = "wasm32"))]
 pub use driver::SyncHandle;
 #[cfg(not(target_arch = "wasm32"))]
-pub use session::sync_once;
+pub use session::{checkpoint_once, sync_once};
 #[cfg(not(target_arch = "wasm32"))]
-pub use setup::{create_account, create_account_with_invite, pair, recovery_phrase, set_relay};
+pub use settings::CHECKPOINT_EVERY;
+#[cfg(not(target_arch = "wasm32"))]
+pub use setup::{
+    create_account, create_account_with_invite, pair, recovery_phrase, set_checkpoint_every,
+    set_relay,
+};
 #[cfg(not(target_arch = "wasm32"))]
 pub use status::read_status;
 pub use status::{ConnState, SyncStatus};

@@ -13,8 +13,11 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use aftercall_shared::sync::SyncError;
+
 use super::account::Account;
 use super::core::{Rehomed, SessionCore, SyncReport};
+use super::settings::SyncSettings;
 use super::status::SyncStatus;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -24,11 +27,14 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 const TICK: Duration = Duration::from_secs(2);
 
 /// When a session ends by itself.
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Until {
     /// Once caught up and every own entry is acknowledged.
     UpToDate,
     /// Only when `stop` turns true (or the connection fails).
     Stopped,
+    /// Once up to date and a checkpoint made then is stored on the relay.
+    CheckpointStored,
 }
 
 /// The channels a background session reports to and listens on.
@@ -50,7 +56,10 @@ pub(crate) async fn run_session(
     until: Until,
     links: &mut Links<'_>,
 ) -> anyhow::Result<SyncReport> {
-    let core = SessionCore::connected(store, account, must_prove_key)?;
+    let mut core = SessionCore::connected(store, account, must_prove_key)?;
+    if matches!(until, Until::CheckpointStored) {
+        core.ask_checkpoint();
+    }
     let ws = connect(&account.relay).await?;
     let mut session = Session {
         store,
@@ -115,7 +124,14 @@ impl Session<'_, '_> {
                     changed
                 });
             }
-            if round.up_to_date && matches!(until, Until::UpToDate) {
+            let done = match until {
+                Until::UpToDate => round.up_to_date,
+                Until::CheckpointStored => {
+                    round.up_to_date && self.core.report().checkpoint_uploaded.is_some()
+                }
+                Until::Stopped => false,
+            };
+            if done {
                 return Ok(());
             }
             if self.next_input(round.up_to_date).await? {
@@ -192,29 +208,48 @@ async fn nudged(nudges: Option<&mut mpsc::UnboundedReceiver<()>>) {
 
 /// Runs one sync of the device in `data_dir` until it is up to date.
 pub async fn sync_once(data_dir: &Path) -> anyhow::Result<SyncReport> {
+    sync_until(data_dir, Until::UpToDate).await
+}
+
+/// Syncs the device in `data_dir`, then makes a checkpoint of its store and uploads
+/// it; returns once the relay has stored it.
+pub async fn checkpoint_once(data_dir: &Path) -> anyhow::Result<SyncReport> {
+    sync_until(data_dir, Until::CheckpointStored).await
+}
+
+async fn sync_until(data_dir: &Path, until: Until) -> anyhow::Result<SyncReport> {
     let mut store = crate::data::open_store(data_dir)?;
     let account = Account::load(data_dir, &store)?.context(
         "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL`",
     )?;
+    run_with_retries(&mut store, &account, false, until).await
+}
+
+/// Runs sessions until one ends as `until` says. A re-homed device connects again
+/// at once under its new id, and one that rejected the relay's checkpoint connects
+/// again to ask for the log instead (at most twice: a third time would be a new
+/// problem, not this one).
+async fn run_with_retries(
+    store: &mut Store,
+    account: &Account,
+    must_prove_key: bool,
+    until: Until,
+) -> anyhow::Result<SyncReport> {
     let mut report = SyncReport::default();
-    // A re-homed device connects again at once under its new id (at most twice: a
-    // second copy found under the new id would be a new problem, not this one).
     for attempt in 0.. {
-        match run_session(
-            &mut store,
-            &account,
-            false,
-            Until::UpToDate,
-            &mut Links::default(),
-        )
-        .await
-        {
+        match run_session(store, account, must_prove_key, until, &mut Links::default()).await {
             Ok(done) => {
                 report.add(&done);
                 return Ok(report);
             }
             Err(e) if attempt < 2 && e.is::<Rehomed>() => {
                 tracing::warn!(error = %e, "sync continues as a new device");
+            }
+            Err(e)
+                if attempt < 2 && matches!(e.downcast_ref(), Some(SyncError::BadCheckpoint(_))) =>
+            {
+                tracing::warn!(error = %e, "sync continues from the log");
+                report.checkpoint_rejected = SyncSettings::of(store).rejected_checkpoint()?;
             }
             Err(e) => return Err(e),
         }
@@ -228,7 +263,7 @@ pub(crate) async fn prove_and_sync(
     data_dir: &Path,
     relay: &str,
     secret: &AccountSecret,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<SyncReport> {
     let mut store = crate::data::open_store(data_dir)?;
     let account = Account {
         secret: secret.clone(),
@@ -236,13 +271,5 @@ pub(crate) async fn prove_and_sync(
         create: false,
         invite: None,
     };
-    run_session(
-        &mut store,
-        &account,
-        true,
-        Until::UpToDate,
-        &mut Links::default(),
-    )
-    .await?;
-    Ok(())
+    run_with_retries(&mut store, &account, true, Until::UpToDate).await
 }

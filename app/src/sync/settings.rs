@@ -2,7 +2,15 @@
 
 #[cfg(target_arch = "wasm32")]
 use aftercall_shared::crypto::AccountSecret;
+use aftercall_shared::protocol::CheckpointId;
 use aftercall_shared::{Result, Store};
+
+/// Entries written or applied since the last checkpoint after which a device makes
+/// a new one by itself: a new device then replays at most about this many entries
+/// after loading the checkpoint. Counted in entries rather than bytes because an
+/// entry's cost on a new device (opening, applying, the read model) is mostly per
+/// entry.
+pub const CHECKPOINT_EVERY: u64 = 10_000;
 
 /// The keys as stored. Existing data folders hold these spellings: never change them.
 mod key {
@@ -16,6 +24,13 @@ mod key {
     pub const ACKED: &str = "sync.acked";
     /// When the device was last up to date (ms since the epoch).
     pub const LAST_SYNCED: &str = "sync.last_synced_at";
+    /// Entries (own and applied) the newest checkpoint this device made or loaded
+    /// holds: the sum of its cursors.
+    pub const CHECKPOINT_MARK: &str = "sync.checkpoint_mark";
+    /// Entries past the mark after which the device makes a checkpoint by itself.
+    pub const CHECKPOINT_EVERY: &str = "sync.checkpoint_every";
+    /// A checkpoint from the relay this device rejected (its id in hex).
+    pub const REJECTED_CHECKPOINT: &str = "sync.rejected_checkpoint";
     /// The account secret (hex) in the browser, where there is no `account.key` file.
     #[cfg(target_arch = "wasm32")]
     pub const SECRET: &str = "sync.secret";
@@ -89,6 +104,49 @@ impl<'a> SyncSettings<'a> {
     pub fn set_last_synced_at(&self, millis: i64) -> Result<()> {
         self.store
             .set_setting(key::LAST_SYNCED, Some(&millis.to_string()))
+    }
+
+    /// Entries the newest checkpoint this device made or loaded holds.
+    pub fn checkpoint_mark(&self) -> Result<u64> {
+        Ok(self
+            .store
+            .setting(key::CHECKPOINT_MARK)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    pub fn set_checkpoint_mark(&self, entries: u64) -> Result<()> {
+        self.store
+            .set_setting(key::CHECKPOINT_MARK, Some(&entries.to_string()))
+    }
+
+    /// Entries past the mark after which the device makes a checkpoint by itself
+    /// ([`CHECKPOINT_EVERY`] unless set).
+    pub fn checkpoint_every(&self) -> Result<u64> {
+        Ok(self
+            .store
+            .setting(key::CHECKPOINT_EVERY)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(CHECKPOINT_EVERY))
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn set_checkpoint_every(&self, entries: u64) -> Result<()> {
+        self.store
+            .set_setting(key::CHECKPOINT_EVERY, Some(&entries.to_string()))
+    }
+
+    /// The relay's checkpoint this device rejected, if any.
+    pub fn rejected_checkpoint(&self) -> Result<Option<CheckpointId>> {
+        Ok(self
+            .store
+            .setting(key::REJECTED_CHECKPOINT)?
+            .and_then(|v| v.parse().ok()))
+    }
+
+    pub fn set_rejected_checkpoint(&self, id: CheckpointId) -> Result<()> {
+        self.store
+            .set_setting(key::REJECTED_CHECKPOINT, Some(&id.to_hex()))
     }
 
     /// Records a new account on this device: it may create the account on `relay`

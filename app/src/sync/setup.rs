@@ -6,6 +6,7 @@ use aftercall_shared::crypto::AccountSecret;
 use anyhow::bail;
 
 use super::account::{load_secret, relay_url, save_secret};
+use super::core::SyncReport;
 use super::session::prove_and_sync;
 use super::settings::SyncSettings;
 use crate::system::OsEntropy;
@@ -35,8 +36,9 @@ pub fn create_account_with_invite(
 
 /// Joins this device to the account of `phrase` on `relay`. First proves the key
 /// opens the account's data on the relay; a wrong phrase is an error and nothing
-/// is uploaded or saved.
-pub async fn pair(data_dir: &Path, relay: &str, phrase: &str) -> anyhow::Result<()> {
+/// is uploaded or saved. Returns what the first sync did (a checkpoint loaded, the
+/// entries applied after it).
+pub async fn pair(data_dir: &Path, relay: &str, phrase: &str) -> anyhow::Result<SyncReport> {
     let secret = AccountSecret::from_phrase(phrase)?;
     if let Some(existing) = load_secret(data_dir)? {
         if existing != secret {
@@ -46,11 +48,11 @@ pub async fn pair(data_dir: &Path, relay: &str, phrase: &str) -> anyhow::Result<
         }
     }
     let relay = relay_url(relay)?;
-    prove_and_sync(data_dir, &relay, &secret).await?;
+    let report = prove_and_sync(data_dir, &relay, &secret).await?;
     save_secret(data_dir, &secret)?;
     let store = crate::data::open_store(data_dir)?;
     SyncSettings::of(&store).paired(&relay)?;
-    Ok(())
+    Ok(report)
 }
 
 /// The recovery phrase of this device's account, if it has one.
@@ -63,6 +65,14 @@ pub fn set_relay(data_dir: &Path, relay: &str) -> anyhow::Result<()> {
     let url = relay_url(relay)?;
     let store = crate::data::open_store(data_dir)?;
     SyncSettings::of(&store).set_relay(&url)?;
+    Ok(())
+}
+
+/// Sets after how many entries since the last checkpoint this device makes one by
+/// itself (the default is [`CHECKPOINT_EVERY`](super::CHECKPOINT_EVERY)).
+pub fn set_checkpoint_every(data_dir: &Path, entries: u64) -> anyhow::Result<()> {
+    let store = crate::data::open_store(data_dir)?;
+    SyncSettings::of(&store).set_checkpoint_every(entries)?;
     Ok(())
 }
 

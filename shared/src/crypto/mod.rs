@@ -10,11 +10,18 @@
 //!   device and sequence number, so the relay can neither reorder nor relabel entries.
 //!   [`OpenEntry`] (plaintext) and [`SealedEntry`](crate::protocol::SealedEntry)
 //!   (ciphertext) are different types; only the sealed one goes on the wire.
+//! - [`seal_checkpoint`] / [`CheckpointReader`]: a snapshot of the account sealed
+//!   in chunks whose associated data binds account, checkpoint id, index and count;
+//!   the id is a keyed hash of the whole, checked once every chunk has opened.
 
+mod checkpoint;
 mod qr;
 mod seal;
 mod secret;
 
+pub use checkpoint::{
+    seal_checkpoint, CheckpointFault, CheckpointReader, OpenCheckpoint, CHUNK_PLAINTEXT,
+};
 pub use qr::{qr_svg, read_qr};
 pub use seal::{open, seal, OpenEntry};
 pub use secret::{AccountKeys, AccountSecret};

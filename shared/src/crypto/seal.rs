@@ -50,19 +50,29 @@ fn associated_data(account: &AccountId, device: &DeviceId, seq: u64) -> Vec<u8> 
 /// entry again byte for byte (a repair, a re-push after a lost acknowledgement) and
 /// tell whether the relay's copy of an entry is the one it wrote.
 pub fn seal(keys: &AccountKeys, entry: &OpenEntry) -> SealedEntry {
-    let cipher = XChaCha20Poly1305::new((&keys.seal_key).into());
     let ad = associated_data(&keys.account, &entry.device, entry.seq);
+    SealedEntry {
+        device: entry.device.clone(),
+        seq: entry.seq,
+        sealed: seal_bytes(keys, &ad, &entry.plaintext),
+    }
+}
+
+/// Seals `plaintext` under the account key with associated data `ad`: the nonce is a
+/// keyed hash of both, so the same input always seals to the same bytes.
+pub(super) fn seal_bytes(keys: &AccountKeys, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    let cipher = XChaCha20Poly1305::new((&keys.seal_key).into());
     let mut hasher = blake3::Hasher::new_keyed(&keys.nonce_key);
-    hasher.update(&ad);
-    hasher.update(&entry.plaintext);
+    hasher.update(ad);
+    hasher.update(plaintext);
     let mut nonce = [0u8; NONCE];
     nonce.copy_from_slice(&hasher.finalize().as_bytes()[..NONCE]);
     let ciphertext = cipher
         .encrypt(
             XNonce::from_slice(&nonce),
             Payload {
-                msg: &entry.plaintext,
-                aad: &ad,
+                msg: plaintext,
+                aad: ad,
             },
         )
         // Encryption fails only for plaintexts beyond 256 GiB.
@@ -70,11 +80,26 @@ pub fn seal(keys: &AccountKeys, entry: &OpenEntry) -> SealedEntry {
     let mut sealed = Vec::with_capacity(NONCE + ciphertext.len());
     sealed.extend_from_slice(&nonce);
     sealed.extend_from_slice(&ciphertext);
-    SealedEntry {
-        device: entry.device.clone(),
-        seq: entry.seq,
-        sealed,
+    sealed
+}
+
+/// Opens what [`seal_bytes`] sealed with the same `ad`; `None` when it was sealed
+/// under another key or other associated data, or a single bit changed.
+pub(super) fn open_bytes(keys: &AccountKeys, ad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    if sealed.len() < NONCE + TAG {
+        return None;
     }
+    let (nonce, ciphertext) = sealed.split_at(NONCE);
+    let cipher = XChaCha20Poly1305::new((&keys.seal_key).into());
+    cipher
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: ad,
+            },
+        )
+        .ok()
 }
 
 /// Opens a sealed entry; fails if it was sealed under another key, or for another
@@ -86,23 +111,13 @@ pub fn open(keys: &AccountKeys, entry: &SealedEntry) -> Result<OpenEntry> {
             entry.seq, entry.device
         )));
     }
-    let (nonce, ciphertext) = entry.sealed.split_at(NONCE);
-    let cipher = XChaCha20Poly1305::new((&keys.seal_key).into());
     let ad = associated_data(&keys.account, &entry.device, entry.seq);
-    let plaintext = cipher
-        .decrypt(
-            XNonce::from_slice(nonce),
-            Payload {
-                msg: ciphertext,
-                aad: &ad,
-            },
-        )
-        .map_err(|_| {
-            Error::Decode(format!(
-                "entry {} of device {} does not open with this account's key",
-                entry.seq, entry.device
-            ))
-        })?;
+    let plaintext = open_bytes(keys, &ad, &entry.sealed).ok_or_else(|| {
+        Error::Decode(format!(
+            "entry {} of device {} does not open with this account's key",
+            entry.seq, entry.device
+        ))
+    })?;
     Ok(OpenEntry {
         device: entry.device.clone(),
         seq: entry.seq,

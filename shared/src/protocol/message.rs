@@ -1,8 +1,9 @@
 //! The messages of a sync session, and their encoding into frames.
 
+use super::checkpoint::{read_chunk_count, read_cursors, write_cursors};
 use super::codec::{Reader, Writer};
 use super::{
-    AccountId, Credential, DeviceId, ProtocolError, SealedEntry, MAX_CURSORS,
+    AccountId, CheckpointId, Credential, DeviceId, ProtocolError, SealedChunk, SealedEntry,
     MAX_ENTRIES_PER_FRAME, MAX_FRAME, MAX_TEXT, VERSION,
 };
 
@@ -32,6 +33,19 @@ pub enum ClientMessage {
     Push { entries: Vec<SealedEntry> },
     /// Fresh copies of own entries the relay reported damaged in `Welcome`.
     Repair { entries: Vec<SealedEntry> },
+    /// Starts the upload of a checkpoint of `chunks` chunks that holds every entry
+    /// up to `covers`; its chunks follow. The relay keeps its newest checkpoint until
+    /// every chunk of this one has arrived.
+    CheckpointBegin {
+        checkpoint: CheckpointId,
+        chunks: u32,
+        covers: Vec<Cursor>,
+    },
+    /// One chunk of the checkpoint being uploaded.
+    CheckpointChunk(SealedChunk),
+    /// The answer to [`ServerMessage::CheckpointOffer`]: send this checkpoint, or
+    /// (`None`) send the log from the hello's cursors instead.
+    TakeCheckpoint { checkpoint: Option<CheckpointId> },
 }
 
 /// What the relay sends a device.
@@ -56,6 +70,21 @@ pub enum ServerMessage {
     Stored { up_to: u64 },
     /// A request was refused; the text says why.
     Refused(Refusal),
+    /// The account's newest checkpoint, of `chunks` chunks, holding every entry up
+    /// to `covers`: offered, after `Welcome`, to a device with no cursors (a new
+    /// one) or one whose cursors the relay can no longer serve (`required`: entries
+    /// past them were pruned). The relay waits for [`ClientMessage::TakeCheckpoint`].
+    CheckpointOffer {
+        checkpoint: CheckpointId,
+        chunks: u32,
+        covers: Vec<Cursor>,
+        required: bool,
+    },
+    /// One chunk of the checkpoint the device took; entries after its `covers`
+    /// follow the last one.
+    CheckpointChunk(SealedChunk),
+    /// Every chunk of the uploaded checkpoint is stored: it is the account's newest.
+    CheckpointStored { checkpoint: CheckpointId },
 }
 
 /// A refusal and its reason.
@@ -133,11 +162,17 @@ impl RefusalCode {
 const HELLO: u8 = 1;
 const PUSH: u8 = 2;
 const REPAIR: u8 = 3;
+const CHECKPOINT_BEGIN: u8 = 4;
+const CHECKPOINT_CHUNK: u8 = 5;
+const TAKE_CHECKPOINT: u8 = 6;
 const WELCOME: u8 = 1;
 const ENTRIES: u8 = 2;
 const CAUGHT_UP: u8 = 3;
 const STORED: u8 = 4;
 const REFUSED: u8 = 5;
+const CHECKPOINT_OFFER: u8 = 6;
+const SERVER_CHECKPOINT_CHUNK: u8 = 7;
+const CHECKPOINT_STORED: u8 = 8;
 
 fn start(tag: u8) -> Writer {
     let mut w = Writer::default();
@@ -225,11 +260,7 @@ impl ClientMessage {
                     }
                     None => w.u8(0),
                 }
-                w.uint(cursors.len() as u64);
-                for c in cursors {
-                    c.device.write(&mut w);
-                    w.uint(c.seq);
-                }
+                write_cursors(&mut w, cursors);
                 w.out
             }
             ClientMessage::Push { entries } => {
@@ -240,6 +271,33 @@ impl ClientMessage {
             ClientMessage::Repair { entries } => {
                 let mut w = start(REPAIR);
                 write_entries(&mut w, entries);
+                w.out
+            }
+            ClientMessage::CheckpointBegin {
+                checkpoint,
+                chunks,
+                covers,
+            } => {
+                let mut w = start(CHECKPOINT_BEGIN);
+                w.out.extend_from_slice(&checkpoint.0);
+                w.uint(u64::from(*chunks));
+                write_cursors(&mut w, covers);
+                w.out
+            }
+            ClientMessage::CheckpointChunk(chunk) => {
+                let mut w = start(CHECKPOINT_CHUNK);
+                chunk.write(&mut w);
+                w.out
+            }
+            ClientMessage::TakeCheckpoint { checkpoint } => {
+                let mut w = start(TAKE_CHECKPOINT);
+                match checkpoint {
+                    Some(id) => {
+                        w.u8(1);
+                        w.out.extend_from_slice(&id.0);
+                    }
+                    None => w.u8(0),
+                }
                 w.out
             }
         }
@@ -258,15 +316,7 @@ impl ClientMessage {
                     true => Some(r.str("invite code", MAX_TEXT)?.to_string()),
                     false => None,
                 };
-                let n = r.count("cursors", MAX_CURSORS, 2)?;
-                let cursors = (0..n)
-                    .map(|_| {
-                        Ok(Cursor {
-                            device: DeviceId::read(&mut r)?,
-                            seq: r.uint()?,
-                        })
-                    })
-                    .collect::<Result<_, ProtocolError>>()?;
+                let cursors = read_cursors(&mut r)?;
                 ClientMessage::Hello {
                     account,
                     credential,
@@ -281,6 +331,18 @@ impl ClientMessage {
             },
             REPAIR => ClientMessage::Repair {
                 entries: read_entries(&mut r)?,
+            },
+            CHECKPOINT_BEGIN => ClientMessage::CheckpointBegin {
+                checkpoint: CheckpointId(r.fixed()?),
+                chunks: read_chunk_count(&mut r, "chunks")?,
+                covers: read_cursors(&mut r)?,
+            },
+            CHECKPOINT_CHUNK => ClientMessage::CheckpointChunk(SealedChunk::read(&mut r)?),
+            TAKE_CHECKPOINT => ClientMessage::TakeCheckpoint {
+                checkpoint: match r.bool()? {
+                    true => Some(CheckpointId(r.fixed()?)),
+                    false => None,
+                },
             },
             other => return Err(ProtocolError::UnknownTag(other)),
         };
@@ -331,6 +393,29 @@ impl ServerMessage {
                 w.str(text);
                 w.out
             }
+            ServerMessage::CheckpointOffer {
+                checkpoint,
+                chunks,
+                covers,
+                required,
+            } => {
+                let mut w = start(CHECKPOINT_OFFER);
+                w.out.extend_from_slice(&checkpoint.0);
+                w.uint(u64::from(*chunks));
+                write_cursors(&mut w, covers);
+                w.u8(u8::from(*required));
+                w.out
+            }
+            ServerMessage::CheckpointChunk(chunk) => {
+                let mut w = start(SERVER_CHECKPOINT_CHUNK);
+                chunk.write(&mut w);
+                w.out
+            }
+            ServerMessage::CheckpointStored { checkpoint } => {
+                let mut w = start(CHECKPOINT_STORED);
+                w.out.extend_from_slice(&checkpoint.0);
+                w.out
+            }
         }
     }
 
@@ -358,6 +443,16 @@ impl ServerMessage {
                 code: RefusalCode::from_u8(r.u8()?)?,
                 message: r.str("message", MAX_TEXT)?.to_string(),
             }),
+            CHECKPOINT_OFFER => ServerMessage::CheckpointOffer {
+                checkpoint: CheckpointId(r.fixed()?),
+                chunks: read_chunk_count(&mut r, "chunks")?,
+                covers: read_cursors(&mut r)?,
+                required: r.bool()?,
+            },
+            SERVER_CHECKPOINT_CHUNK => ServerMessage::CheckpointChunk(SealedChunk::read(&mut r)?),
+            CHECKPOINT_STORED => ServerMessage::CheckpointStored {
+                checkpoint: CheckpointId(r.fixed()?),
+            },
             other => return Err(ProtocolError::UnknownTag(other)),
         };
         r.finish()?;

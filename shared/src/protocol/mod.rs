@@ -23,7 +23,21 @@
 //! account's entries are. `Welcome` carries the hash of the device's newest entry on
 //! the relay, so a copied or restored data folder is recognised, and the entries the
 //! relay found damaged, which the device sends again with `ClientMessage::Repair`.
+//!
+//! Checkpoints (sealed snapshots of every document, with the cursor vector they
+//! cover) travel in chunks of at most [`MAX_ENTRY`] sealed bytes:
+//! - upload: device → [`ClientMessage::CheckpointBegin`] (id, chunk count, the
+//!   cursors it covers), then one [`ClientMessage::CheckpointChunk`] per chunk; once
+//!   all are stored the relay makes it the account's newest and answers
+//!   [`ServerMessage::CheckpointStored`]. An upload cut short leaves the previous
+//!   checkpoint as the newest.
+//! - bootstrap: to a device with no cursors, or one whose cursors point into a
+//!   pruned part of a log, the relay sends [`ServerMessage::CheckpointOffer`] right
+//!   after `Welcome` and waits for [`ClientMessage::TakeCheckpoint`]; taken, the
+//!   chunks follow ([`ServerMessage::CheckpointChunk`]) and then only the entries
+//!   after the checkpoint's cursors.
 
+mod checkpoint;
 mod codec;
 mod entry;
 mod error;
@@ -32,6 +46,7 @@ mod message;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
 
+pub use checkpoint::{CheckpointId, ChunkIndex, SealedChunk, MAX_CHECKPOINT_CHUNKS};
 pub use entry::{AccountId, Credential, DeviceId, SealedEntry};
 pub use error::ProtocolError;
 pub use message::{

@@ -21,6 +21,28 @@ fn entry() -> impl Strategy<Value = SealedEntry> {
         })
 }
 
+fn cursors() -> impl Strategy<Value = Vec<Cursor>> {
+    proptest::collection::vec((device(), any::<u64>()), 0..8).prop_map(|cursors| {
+        cursors
+            .into_iter()
+            .map(|(device, seq)| Cursor { device, seq })
+            .collect()
+    })
+}
+
+fn chunk() -> impl Strategy<Value = SealedChunk> {
+    (
+        any::<[u8; 16]>(),
+        0..MAX_CHECKPOINT_CHUNKS,
+        proptest::collection::vec(any::<u8>(), 0..200),
+    )
+        .prop_map(|(id, index, sealed)| SealedChunk {
+            checkpoint: CheckpointId(id),
+            index: ChunkIndex(index),
+            sealed,
+        })
+}
+
 fn client_message() -> impl Strategy<Value = ClientMessage> {
     prop_oneof![
         (
@@ -48,6 +70,17 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
             .prop_map(|entries| ClientMessage::Push { entries }),
         proptest::collection::vec(entry(), 0..6)
             .prop_map(|entries| ClientMessage::Repair { entries }),
+        (any::<[u8; 16]>(), 0..=MAX_CHECKPOINT_CHUNKS, cursors()).prop_map(
+            |(id, chunks, covers)| ClientMessage::CheckpointBegin {
+                checkpoint: CheckpointId(id),
+                chunks,
+                covers,
+            }
+        ),
+        chunk().prop_map(ClientMessage::CheckpointChunk),
+        proptest::option::of(any::<[u8; 16]>()).prop_map(|id| ClientMessage::TakeCheckpoint {
+            checkpoint: id.map(CheckpointId)
+        }),
     ]
 }
 
@@ -68,6 +101,24 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         Just(ServerMessage::CaughtUp),
         any::<u64>().prop_map(|up_to| ServerMessage::Stored { up_to }),
         ".{0,100}".prop_map(|m| ServerMessage::refused(RefusalCode::RateLimited, m)),
+        (
+            any::<[u8; 16]>(),
+            0..=MAX_CHECKPOINT_CHUNKS,
+            cursors(),
+            any::<bool>()
+        )
+            .prop_map(
+                |(id, chunks, covers, required)| ServerMessage::CheckpointOffer {
+                    checkpoint: CheckpointId(id),
+                    chunks,
+                    covers,
+                    required,
+                }
+            ),
+        chunk().prop_map(ServerMessage::CheckpointChunk),
+        any::<[u8; 16]>().prop_map(|id| ServerMessage::CheckpointStored {
+            checkpoint: CheckpointId(id)
+        }),
     ]
 }
 
@@ -79,7 +130,7 @@ proptest! {
     }
 
     #[test]
-    fn any_bytes_after_a_valid_header_decode_without_panic(tag in 0u8..8, body in proptest::collection::vec(any::<u8>(), 0..512)) {
+    fn any_bytes_after_a_valid_header_decode_without_panic(tag in 0u8..10, body in proptest::collection::vec(any::<u8>(), 0..512)) {
         let mut frame = vec![VERSION, tag];
         frame.extend_from_slice(&body);
         let _ = ClientMessage::decode(&frame);
@@ -151,4 +202,21 @@ proptest! {
             prop_assert!(!run.is_empty());
         }
     }
+}
+
+#[test]
+fn a_checkpoint_id_reads_back_from_its_hex_and_nothing_else_does() {
+    let id = CheckpointId([0xab; 16]);
+    assert_eq!(id.to_hex().parse::<CheckpointId>(), Ok(id));
+    assert!("ab".parse::<CheckpointId>().is_err());
+    assert!("zz".repeat(16).parse::<CheckpointId>().is_err());
+    let vector = vec![Cursor {
+        device: DeviceId::new("phone").unwrap(),
+        seq: 9,
+    }];
+    assert_eq!(
+        Cursor::decode_vector(&Cursor::encode_vector(&vector)),
+        Ok(vector)
+    );
+    assert!(Cursor::decode_vector(&[200]).is_err());
 }

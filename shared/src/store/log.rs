@@ -36,7 +36,7 @@ pub(super) fn append_payload(tx: &Transaction<'_>, payload: &[u8], now: i64) -> 
 /// A change whose dependencies have not arrived yet (they come from a third device
 /// whose entry is still on its way) is kept in `pending_changes` and applied as soon
 /// as they do, so nothing is lost whatever order entries arrive in.
-fn apply_changes(tx: &Transaction<'_>, changes: &[DocChanges]) -> Result<()> {
+pub(super) fn apply_changes(tx: &Transaction<'_>, changes: &[DocChanges]) -> Result<()> {
     for c in changes {
         let stored = docs::read(tx, &c.doc_id)?;
         let mut doc = match &stored {

@@ -12,6 +12,7 @@ mod read_model;
 mod redirects;
 mod rehome;
 mod schema;
+mod snapshot;
 mod sync_state;
 mod writer;
 
@@ -31,6 +32,7 @@ use crate::{Error, Result};
 pub use entry::{DocChanges, LogEntry, Payload, MAX_RECORD_CHANGES};
 pub use log::RemoteEntry;
 pub(crate) use read_model::kept_person;
+pub use snapshot::AccountSnapshot;
 pub use sync_state::QuarantinedEntry;
 pub use writer::Writer;
 
@@ -273,33 +275,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        read_model::clear(&tx)?;
-        // One big write: a larger page cache keeps it from spilling pages to the log
-        // and reading them back; merging index segments waits for the end.
-        tx.execute_batch(
-            "PRAGMA cache_size = -65536;
-             INSERT INTO search_own (search_own, rank) VALUES ('automerge', 0);
-             INSERT INTO search_notes (search_notes, rank) VALUES ('automerge', 0);",
-        )?;
-        if cfg!(target_arch = "wasm32") {
-            // A browser's worker has no threads: decode and write in turn.
-            docs::each(&tx, |rowid, id, kind, bytes| {
-                let record = read_model::decode_stored(kind, &bytes)?;
-                read_model::write_rows(&tx, rowid, &id, &record, read_model::Rows::Fresh)?;
-                Ok(())
-            })?;
-        } else {
-            decode_on_workers(&tx)?;
-        }
-        read_model::finish_fresh(&tx)?;
-        redirects::settle(&tx, true)?;
-        // Merge the index's segments into one. Merging inside writes stays off, as
-        // set above on the re-created tables: later merges wait for checkpoints.
-        tx.execute_batch(
-            "INSERT INTO search_own (search_own) VALUES ('optimize');
-             INSERT INTO search_notes (search_notes) VALUES ('optimize');
-             PRAGMA cache_size = -16384;",
-        )?;
+        rebuild_read_model_in(&tx)?;
         tx.commit()?;
         self.committed()?;
         Ok(())
@@ -337,6 +313,39 @@ impl Store {
 }
 
 /// Decodes every document on worker threads while this one writes the rows.
+/// Recreates the read model from the documents inside `tx` (see
+/// [`Store::rebuild_read_model`]).
+fn rebuild_read_model_in(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    read_model::clear(tx)?;
+    // One big write: a larger page cache keeps it from spilling pages to the log
+    // and reading them back; merging index segments waits for the end.
+    tx.execute_batch(
+        "PRAGMA cache_size = -65536;
+         INSERT INTO search_own (search_own, rank) VALUES ('automerge', 0);
+         INSERT INTO search_notes (search_notes, rank) VALUES ('automerge', 0);",
+    )?;
+    if cfg!(target_arch = "wasm32") {
+        // A browser's worker has no threads: decode and write in turn.
+        docs::each(tx, |rowid, id, kind, bytes| {
+            let record = read_model::decode_stored(kind, &bytes)?;
+            read_model::write_rows(tx, rowid, &id, &record, read_model::Rows::Fresh)?;
+            Ok(())
+        })?;
+    } else {
+        decode_on_workers(tx)?;
+    }
+    read_model::finish_fresh(tx)?;
+    redirects::settle(tx, true)?;
+    // Merge the index's segments into one. Merging inside writes stays off, as
+    // set above on the re-created tables: later merges wait for checkpoints.
+    tx.execute_batch(
+        "INSERT INTO search_own (search_own) VALUES ('optimize');
+         INSERT INTO search_notes (search_notes) VALUES ('optimize');
+         PRAGMA cache_size = -16384;",
+    )?;
+    Ok(())
+}
+
 fn decode_on_workers(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     type Decoded = Result<(i64, String, crate::model::Record)>;
     let workers = std::thread::available_parallelism()
@@ -365,10 +374,10 @@ fn decode_on_workers(tx: &rusqlite::Transaction<'_>) -> Result<()> {
         drop(done_tx);
         let write = |decoded: Decoded| -> Result<()> {
             let (rowid, id, record) = decoded?;
-            read_model::write_rows(&tx, rowid, &id, &record, read_model::Rows::Fresh)?;
+            read_model::write_rows(tx, rowid, &id, &record, read_model::Rows::Fresh)?;
             Ok(())
         };
-        docs::each(&tx, |rowid, id, kind, bytes| {
+        docs::each(tx, |rowid, id, kind, bytes| {
             let mut job = (rowid, id, kind, bytes);
             // While every worker is busy, write finished documents.
             loop {

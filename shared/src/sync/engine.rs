@@ -3,10 +3,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::SyncError;
-use crate::crypto::{open, seal, AccountKeys, OpenEntry};
+use crate::crypto::{
+    open, seal, seal_checkpoint, AccountKeys, CheckpointFault, CheckpointReader, OpenCheckpoint,
+    OpenEntry,
+};
 use crate::protocol::{
-    frame_runs, ClientMessage, Cursor, DeviceId, RefusalCode, SealedEntry, ServerMessage,
-    MAX_ENTRY, MAX_FRAME,
+    frame_runs, CheckpointId, ClientMessage, Cursor, DeviceId, RefusalCode, SealedChunk,
+    SealedEntry, ServerMessage, MAX_ENTRY, MAX_FRAME,
 };
 use crate::LogEntry;
 
@@ -44,6 +47,18 @@ pub enum Event {
     /// The store could not apply an entry the engine passed as sound; it was
     /// quarantined, and later entries of that device wait behind it.
     ApplyFailed { device: DeviceId, seq: u64 },
+    /// A snapshot of the store to upload as a checkpoint (see
+    /// [`Engine::can_upload_checkpoint`]): the cursors it covers and its body.
+    CheckpointSnapshot {
+        covers: Vec<(String, u64)>,
+        body: Vec<u8>,
+    },
+    /// The store could not load the checkpoint handed over by
+    /// [`Effect::LoadCheckpoint`] (its body does not parse); nothing of it was kept.
+    CheckpointLoadFailed {
+        checkpoint: CheckpointId,
+        reason: String,
+    },
     /// The connection closed.
     Disconnected,
 }
@@ -112,6 +127,24 @@ pub enum Effect {
     Acknowledged { up_to: u64 },
     /// Every entry the relay held at connect time has been handled.
     CaughtUp,
+    /// Load this checkpoint (opened and checked) into the store and advance the
+    /// cursors to what it covers, in one transaction; report a failure with
+    /// [`Event::CheckpointLoadFailed`].
+    LoadCheckpoint(OpenCheckpoint),
+    /// The relay's checkpoint is forged, damaged or does not parse: record it as
+    /// rejected, so the next session asks for the log instead
+    /// ([`EngineOptions::rejected_checkpoint`]). The session then fails.
+    RejectCheckpoint {
+        checkpoint: CheckpointId,
+        fault: CheckpointFault,
+    },
+    /// The checkpoint uploaded in this session is the account's newest on the relay.
+    CheckpointStored {
+        checkpoint: CheckpointId,
+        /// How many chunks and sealed bytes it took.
+        chunks: usize,
+        bytes: usize,
+    },
     /// The session cannot continue.
     Failed(SyncError),
 }
@@ -124,6 +157,9 @@ pub enum Phase {
     Greeting,
     /// Receiving entries the device missed.
     CatchingUp,
+    /// Receiving the chunks of the checkpoint the relay offered; entries after it
+    /// follow.
+    LoadingCheckpoint,
     /// Caught up; entries arrive as they are written.
     Live,
     /// The session failed; only a new connection starts over.
@@ -140,6 +176,24 @@ pub struct EngineOptions {
     pub invite: Option<String>,
     /// Hold uploads until the key has opened the relay's data (a paired device).
     pub must_prove_key: bool,
+    /// A checkpoint this device rejected before: offered it again, the engine asks
+    /// for the log instead.
+    pub rejected_checkpoint: Option<CheckpointId>,
+}
+
+/// A checkpoint arriving from the relay.
+#[derive(Debug)]
+struct Loading {
+    reader: CheckpointReader,
+    covers: Vec<Cursor>,
+}
+
+/// A checkpoint being uploaded, until the relay stores it.
+#[derive(Debug, Clone, Copy)]
+struct Uploading {
+    checkpoint: CheckpointId,
+    chunks: usize,
+    bytes: usize,
 }
 
 /// One device's sync state machine.
@@ -167,6 +221,9 @@ pub struct Engine {
     relay_head: Option<u64>,
     in_flight: Option<u64>,
     reading: bool,
+    rejected_checkpoint: Option<CheckpointId>,
+    loading: Option<Loading>,
+    uploading: Option<Uploading>,
 }
 
 impl Engine {
@@ -177,6 +234,7 @@ impl Engine {
             create_account,
             invite,
             must_prove_key,
+            rejected_checkpoint,
         } = options;
         Engine {
             keys,
@@ -197,6 +255,9 @@ impl Engine {
             relay_head: None,
             in_flight: None,
             reading: false,
+            rejected_checkpoint,
+            loading: None,
+            uploading: None,
         }
     }
 
@@ -214,9 +275,19 @@ impl Engine {
         self.own_head.saturating_sub(self.relay_head.unwrap_or(0))
     }
 
-    /// Caught up with the relay and every own entry acknowledged.
+    /// Caught up with the relay, every own entry acknowledged, and no checkpoint
+    /// upload waiting for the relay.
     pub fn is_up_to_date(&self) -> bool {
-        self.phase == Phase::Live && self.own_log_checked && self.relay_head == Some(self.own_head)
+        self.phase == Phase::Live
+            && self.own_log_checked
+            && self.relay_head == Some(self.own_head)
+            && self.uploading.is_none()
+    }
+
+    /// Whether a checkpoint may be uploaded now: up to date, the key proven, and no
+    /// other upload waiting for the relay.
+    pub fn can_upload_checkpoint(&self) -> bool {
+        self.is_up_to_date() && !self.must_prove_key
     }
 
     /// Decides what to do about `event`.
@@ -252,6 +323,13 @@ impl Engine {
                 OwnRead::Verify => self.verify(entries, &mut out),
                 OwnRead::Repair => self.repair(entries, &mut out),
             },
+            Event::CheckpointSnapshot { covers, body } => {
+                self.upload_checkpoint(covers, &body, &mut out)
+            }
+            Event::CheckpointLoadFailed { checkpoint, reason } => self.reject_checkpoint(
+                CheckpointFault::DoesNotParse { checkpoint, reason },
+                &mut out,
+            ),
             Event::ApplyFailed { device, seq } => {
                 self.cursors.insert(device.clone(), seq.saturating_sub(1));
                 self.blocked.insert(device);
@@ -263,6 +341,8 @@ impl Engine {
                 self.phase = Phase::Disconnected;
                 self.in_flight = None;
                 self.reading = false;
+                self.loading = None;
+                self.uploading = None;
             }
         }
         out
@@ -282,6 +362,8 @@ impl Engine {
         self.relay_head = None;
         self.in_flight = None;
         self.reading = false;
+        self.loading = None;
+        self.uploading = None;
         self.phase = Phase::Greeting;
         let mut cursors: Vec<Cursor> = self
             .cursors
@@ -394,6 +476,142 @@ impl Engine {
                 self.rehome(SyncError::Refused(refusal), out)
             }
             ServerMessage::Refused(refusal) => self.fail(SyncError::Refused(refusal), out),
+            ServerMessage::CheckpointOffer {
+                checkpoint,
+                chunks,
+                covers,
+                required: _,
+            } => self.offered(checkpoint, chunks, covers, out),
+            ServerMessage::CheckpointChunk(chunk) => self.checkpoint_chunk(&chunk, out),
+            ServerMessage::CheckpointStored { checkpoint } => match self.uploading {
+                Some(up) if up.checkpoint == checkpoint => {
+                    self.uploading = None;
+                    out.push(Effect::CheckpointStored {
+                        checkpoint,
+                        chunks: up.chunks,
+                        bytes: up.bytes,
+                    });
+                }
+                _ => self.fail(SyncError::OutOfTurn("a checkpoint acknowledgement"), out),
+            },
+        }
+    }
+
+    /// The relay offers its newest checkpoint: take it, unless this device
+    /// rejected it before (then the log is asked for instead).
+    fn offered(
+        &mut self,
+        checkpoint: CheckpointId,
+        chunks: u32,
+        covers: Vec<Cursor>,
+        out: &mut Vec<Effect>,
+    ) {
+        if self.phase != Phase::CatchingUp || self.loading.is_some() {
+            return self.fail(SyncError::OutOfTurn("a checkpoint offer"), out);
+        }
+        if self.rejected_checkpoint == Some(checkpoint) {
+            tracing::info!(%checkpoint, "the relay offers a checkpoint rejected before; asking for the log");
+            let take = ClientMessage::TakeCheckpoint { checkpoint: None };
+            return out.push(Effect::Send(take.encode()));
+        }
+        let reader = match CheckpointReader::new(&self.keys, checkpoint, chunks) {
+            Ok(reader) => reader,
+            Err(fault) => return self.reject_checkpoint(fault, out),
+        };
+        self.loading = Some(Loading { reader, covers });
+        self.phase = Phase::LoadingCheckpoint;
+        let take = ClientMessage::TakeCheckpoint {
+            checkpoint: Some(checkpoint),
+        };
+        out.push(Effect::Send(take.encode()));
+    }
+
+    /// Opens the next chunk of the checkpoint being loaded; with the last, checks
+    /// the whole and hands it to the store.
+    fn checkpoint_chunk(&mut self, chunk: &SealedChunk, out: &mut Vec<Effect>) {
+        let Some(loading) = self.loading.as_mut() else {
+            return self.fail(SyncError::OutOfTurn("a checkpoint chunk"), out);
+        };
+        if let Err(fault) = loading.reader.add(&self.keys, chunk) {
+            return self.reject_checkpoint(fault, out);
+        }
+        if !loading.reader.is_complete() {
+            return;
+        }
+        let Some(Loading { reader, covers }) = self.loading.take() else {
+            return;
+        };
+        let checkpoint = match reader.finish(&covers) {
+            Ok(checkpoint) => checkpoint,
+            Err(fault) => return self.reject_checkpoint(fault, out),
+        };
+        // It opened: the key is the account's.
+        if self.must_prove_key {
+            self.must_prove_key = false;
+            self.unproven_failures.clear();
+        }
+        for cursor in checkpoint.covers.iter().filter(|c| c.device != self.device) {
+            let at = self.cursors.entry(cursor.device.clone()).or_insert(0);
+            *at = (*at).max(cursor.seq);
+        }
+        self.phase = Phase::CatchingUp;
+        out.push(Effect::LoadCheckpoint(checkpoint));
+    }
+
+    /// A checkpoint from the relay is unusable: it is recorded as rejected and the
+    /// session ends; the next one asks for the log.
+    fn reject_checkpoint(&mut self, fault: CheckpointFault, out: &mut Vec<Effect>) {
+        self.loading = None;
+        let checkpoint = match &fault {
+            CheckpointFault::OutOfOrder { checkpoint, .. }
+            | CheckpointFault::DoesNotOpen { checkpoint, .. }
+            | CheckpointFault::DoesNotParse { checkpoint, .. }
+            | CheckpointFault::HashMismatch(checkpoint)
+            | CheckpointFault::CoversMismatch(checkpoint) => Some(*checkpoint),
+            CheckpointFault::OtherCheckpoint { expected, .. } => Some(*expected),
+            CheckpointFault::BadChunkCount(_) => None,
+        };
+        // A device still proving its key cannot tell a forged checkpoint from a
+        // wrong phrase: either way the next session asks for the log, whose entries
+        // tell.
+        if let Some(checkpoint) = checkpoint {
+            self.rejected_checkpoint = Some(checkpoint);
+            out.push(Effect::RejectCheckpoint {
+                checkpoint,
+                fault: fault.clone(),
+            });
+        }
+        self.fail(SyncError::BadCheckpoint(fault), out);
+    }
+
+    /// Seals a snapshot of the store into a checkpoint and sends it.
+    fn upload_checkpoint(
+        &mut self,
+        covers: Vec<(String, u64)>,
+        body: &[u8],
+        out: &mut Vec<Effect>,
+    ) {
+        if !self.can_upload_checkpoint() {
+            return;
+        }
+        let covers: Vec<Cursor> = covers
+            .into_iter()
+            .filter_map(|(d, seq)| DeviceId::new(&d).ok().map(|device| Cursor { device, seq }))
+            .collect();
+        let (checkpoint, chunks) = seal_checkpoint(&self.keys, &covers, body);
+        self.uploading = Some(Uploading {
+            checkpoint,
+            chunks: chunks.len(),
+            bytes: chunks.iter().map(|c| c.sealed.len()).sum(),
+        });
+        let begin = ClientMessage::CheckpointBegin {
+            checkpoint,
+            chunks: chunks.len() as u32,
+            covers,
+        };
+        out.push(Effect::Send(begin.encode()));
+        for chunk in chunks {
+            out.push(Effect::Send(ClientMessage::CheckpointChunk(chunk).encode()));
         }
     }
 

@@ -1,5 +1,6 @@
 //! Why a sync session ended.
 
+use crate::crypto::CheckpointFault;
 use crate::protocol::{ProtocolError, Refusal};
 
 /// A session that cannot go on; the driver reconnects later (or, for
@@ -16,6 +17,8 @@ pub enum SyncError {
     RelayAhead { relay: u64, local: u64 },
     #[error("entry {seq} of this device's log on the relay was written by another copy of this data folder; it continues as a new device and sends its changes again")]
     Diverged { seq: u64 },
+    #[error("the relay's checkpoint was rejected ({0}); the next sync asks for the log instead")]
+    BadCheckpoint(CheckpointFault),
     #[error("the relay sent {0} out of turn")]
     OutOfTurn(&'static str),
 }

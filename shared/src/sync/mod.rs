@@ -17,6 +17,14 @@
 //! - on `Entries`: skip re-deliveries (at or below the cursor), quarantine gaps,
 //!   entries that do not open and entries that do not parse, apply the rest in order;
 //! - on `CaughtUp`: everything on the relay is here; later entries arrive live.
+//! - on `CheckpointOffer` (right after `Welcome`, to a new device or one the relay
+//!   pruned past): take it, unless this device rejected it before; open its chunks
+//!   as they come, check the whole against its id and the announced cursors, and
+//!   hand it to the store ([`Effect::LoadCheckpoint`]); entries after it follow. A
+//!   bad one is rejected ([`Effect::RejectCheckpoint`]) and the session fails with
+//!   [`SyncError::BadCheckpoint`]; the next session asks for the log instead.
+//! - on [`Event::CheckpointSnapshot`] while up to date: seal it into chunks and
+//!   upload them; "up to date" waits for `CheckpointStored`.
 //!
 //! A paired device first proves its key: until one entry from the relay has opened
 //! (or the relay has none to open), nothing is uploaded and nothing quarantined; if

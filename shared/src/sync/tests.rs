@@ -270,3 +270,213 @@ fn garbage_from_the_relay_ends_the_session_without_panicking() {
         [Effect::Failed(SyncError::Protocol(_))]
     ));
 }
+
+mod checkpoints {
+    use super::*;
+    use crate::crypto::{seal_checkpoint, CheckpointFault};
+    use crate::protocol::{CheckpointId, Cursor, SealedChunk};
+
+    fn covers(seq: u64) -> Vec<Cursor> {
+        vec![Cursor {
+            device: DeviceId::new("laptop").unwrap(),
+            seq,
+        }]
+    }
+
+    /// A checkpoint of `body` covering the laptop up to `seq`, sealed under `seed`.
+    fn checkpoint(seed: u64, seq: u64, body: &[u8]) -> (CheckpointId, Vec<SealedChunk>) {
+        seal_checkpoint(&keys(seed), &covers(seq), body)
+    }
+
+    fn offer(id: CheckpointId, chunks: usize, seq: u64) -> Event {
+        frame(ServerMessage::CheckpointOffer {
+            checkpoint: id,
+            chunks: chunks as u32,
+            covers: covers(seq),
+            required: false,
+        })
+    }
+
+    fn sent(effects: &[Effect]) -> Vec<ClientMessage> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send(f) => Some(ClientMessage::decode(f).unwrap()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn engine(options: EngineOptions) -> Engine {
+        Engine::new(keys(1), DeviceId::new("phone").unwrap(), options)
+    }
+
+    #[test]
+    fn an_offered_checkpoint_is_taken_loaded_and_only_the_tail_after_it_applies() {
+        let mut engine = engine(EngineOptions::default());
+        connected(&mut engine, Vec::new(), 0);
+        let body = vec![3u8; 2 * crate::crypto::CHUNK_PLAINTEXT];
+        let (id, chunks) = checkpoint(1, 5, &body);
+        let out = engine.handle(offer(id, chunks.len(), 5));
+        assert_eq!(
+            sent(&out),
+            [ClientMessage::TakeCheckpoint {
+                checkpoint: Some(id)
+            }]
+        );
+        assert_eq!(engine.phase(), Phase::LoadingCheckpoint);
+        let mut out = Vec::new();
+        for chunk in chunks {
+            out.extend(engine.handle(frame(ServerMessage::CheckpointChunk(chunk))));
+        }
+        let loaded: Vec<_> = out
+            .iter()
+            .filter_map(|e| match e {
+                Effect::LoadCheckpoint(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].body, body);
+        assert_eq!(loaded[0].covers, covers(5));
+        assert_eq!(engine.phase(), Phase::CatchingUp);
+        // What the checkpoint holds is not applied again; what follows is.
+        let out = engine.handle(frame(ServerMessage::Entries {
+            entries: vec![entry(1, "laptop", 5), entry(1, "laptop", 6)],
+        }));
+        assert_eq!(applied(&out), [("laptop".to_string(), 6)]);
+    }
+
+    #[test]
+    fn a_forged_chunk_rejects_the_checkpoint_and_ends_the_session() {
+        let mut engine = engine(EngineOptions::default());
+        connected(&mut engine, Vec::new(), 0);
+        let (id, _) = checkpoint(1, 5, b"the real one");
+        // Sealed under another key and relabelled with the offered id.
+        let (_, forged) = checkpoint(2, 5, b"the real one");
+        engine.handle(offer(id, 1, 5));
+        let chunk = SealedChunk {
+            checkpoint: id,
+            ..forged[0].clone()
+        };
+        let out = engine.handle(frame(ServerMessage::CheckpointChunk(chunk)));
+        assert!(out.iter().any(|e| matches!(
+            e,
+            Effect::RejectCheckpoint { checkpoint, fault: CheckpointFault::DoesNotOpen { .. } }
+                if *checkpoint == id
+        )));
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, Effect::Failed(SyncError::BadCheckpoint(_)))));
+        assert_eq!(engine.phase(), Phase::Failed);
+    }
+
+    #[test]
+    fn a_checkpoint_whose_body_does_not_load_is_rejected() {
+        let mut engine = engine(EngineOptions::default());
+        connected(&mut engine, Vec::new(), 0);
+        let (id, chunks) = checkpoint(1, 5, b"not cbor");
+        engine.handle(offer(id, chunks.len(), 5));
+        engine.handle(frame(ServerMessage::CheckpointChunk(chunks[0].clone())));
+        let out = engine.handle(Event::CheckpointLoadFailed {
+            checkpoint: id,
+            reason: "does not parse".into(),
+        });
+        assert!(out.iter().any(|e| matches!(
+            e,
+            Effect::RejectCheckpoint {
+                fault: CheckpointFault::DoesNotParse { .. },
+                ..
+            }
+        )));
+        assert_eq!(engine.phase(), Phase::Failed);
+    }
+
+    #[test]
+    fn a_checkpoint_rejected_before_is_declined_and_the_log_asked_for() {
+        let (id, chunks) = checkpoint(1, 5, b"body");
+        let mut engine = engine(EngineOptions {
+            rejected_checkpoint: Some(id),
+            ..EngineOptions::default()
+        });
+        connected(&mut engine, Vec::new(), 0);
+        let out = engine.handle(offer(id, chunks.len(), 5));
+        assert_eq!(
+            sent(&out),
+            [ClientMessage::TakeCheckpoint { checkpoint: None }]
+        );
+        assert_eq!(engine.phase(), Phase::CatchingUp);
+        let out = engine.handle(frame(ServerMessage::Entries {
+            entries: vec![entry(1, "laptop", 1)],
+        }));
+        assert_eq!(applied(&out), [("laptop".to_string(), 1)]);
+    }
+
+    #[test]
+    fn entries_in_the_middle_of_a_checkpoint_are_out_of_turn() {
+        let mut engine = engine(EngineOptions::default());
+        connected(&mut engine, Vec::new(), 0);
+        let (id, chunks) = checkpoint(1, 5, &vec![1u8; crate::crypto::CHUNK_PLAINTEXT + 1]);
+        engine.handle(offer(id, chunks.len(), 5));
+        engine.handle(frame(ServerMessage::CheckpointChunk(chunks[0].clone())));
+        let out = engine.handle(frame(ServerMessage::Entries {
+            entries: vec![entry(1, "laptop", 6)],
+        }));
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, Effect::Failed(SyncError::OutOfTurn(_)))));
+    }
+
+    #[test]
+    fn a_paired_device_whose_checkpoint_does_not_open_asks_for_the_log_and_uploads_nothing() {
+        let mut engine = engine(EngineOptions {
+            must_prove_key: true,
+            ..EngineOptions::default()
+        });
+        connected(&mut engine, Vec::new(), 0);
+        let (id, chunks) = checkpoint(2, 5, b"someone else's");
+        engine.handle(offer(id, chunks.len(), 5));
+        let out = engine.handle(frame(ServerMessage::CheckpointChunk(chunks[0].clone())));
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, Effect::RejectCheckpoint { .. })));
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, Effect::Failed(SyncError::BadCheckpoint(_)))));
+        assert!(!out.iter().any(|e| matches!(e, Effect::ReadOwnLog { .. })));
+        assert!(!engine.key_proven());
+    }
+
+    #[test]
+    fn a_checkpoint_is_uploaded_in_chunks_and_holds_up_to_date_until_stored() {
+        let mut engine = engine(EngineOptions::default());
+        connected(&mut engine, Vec::new(), 0);
+        engine.handle(frame(ServerMessage::CaughtUp));
+        assert!(engine.can_upload_checkpoint());
+        let body = vec![9u8; crate::crypto::CHUNK_PLAINTEXT + 5];
+        let out = engine.handle(Event::CheckpointSnapshot {
+            covers: vec![("laptop".into(), 4)],
+            body: body.clone(),
+        });
+        let frames = sent(&out);
+        let ClientMessage::CheckpointBegin {
+            checkpoint,
+            chunks,
+            covers: announced,
+        } = &frames[0]
+        else {
+            panic!("the upload begins with CheckpointBegin: {frames:?}")
+        };
+        assert_eq!((*chunks, announced.clone()), (2, covers(4)));
+        assert_eq!(frames.len(), 3);
+        assert!(!engine.is_up_to_date());
+        assert!(!engine.can_upload_checkpoint());
+        let out = engine.handle(frame(ServerMessage::CheckpointStored {
+            checkpoint: *checkpoint,
+        }));
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, Effect::CheckpointStored { chunks: 2, .. })));
+        assert!(engine.is_up_to_date());
+    }
+}

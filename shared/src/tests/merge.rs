@@ -406,3 +406,87 @@ fn a_conversation_captured_on_another_device_restarts_a_persons_cadence() {
     let detail = desktop.store.diary(&ana).unwrap().person;
     assert_eq!(detail.cadence, Some(Cadence::FORTNIGHTLY));
 }
+
+#[test]
+fn a_snapshot_loads_into_an_empty_store_and_merges_into_one_with_its_own_writes() {
+    let mut phone = fixture(40);
+    let mut desktop = fixture(41);
+    let mut fresh = fixture(42);
+    let saved = phone
+        .store
+        .capture(&chat("Ana", InteractionKind::Value, "pricing for clinics"))
+        .unwrap();
+    pull(&mut desktop.store, &phone.store);
+    // The desktop writes offline; the phone edits and takes a snapshot.
+    desktop
+        .store
+        .capture(&chat("Bo", InteractionKind::Casual, "written offline"))
+        .unwrap();
+    phone
+        .store
+        .edit_interaction(
+            &saved.interaction_id,
+            &InteractionEdit {
+                talked_about: Some("pricing for clinics in Bern".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let snapshot = phone.store.account_snapshot().unwrap().unwrap();
+    assert_eq!(snapshot.covers, [(phone.store.device_id().to_string(), 2)]);
+    // Into an empty store: the same read model as the phone's.
+    assert_eq!(
+        fresh
+            .store
+            .load_account_snapshot(&snapshot.covers, &snapshot.body)
+            .unwrap(),
+        snapshot.documents
+    );
+    assert_eq!(
+        fresh.store.read_model_snapshot().unwrap(),
+        phone.store.read_model_snapshot().unwrap()
+    );
+    assert_eq!(fresh.store.cursor(phone.store.device_id()).unwrap(), 2);
+    // Into the desktop: merged with what it wrote, twice changing nothing more.
+    for _ in 0..2 {
+        desktop
+            .store
+            .load_account_snapshot(&snapshot.covers, &snapshot.body)
+            .unwrap();
+    }
+    pull(&mut phone.store, &desktop.store);
+    assert_eq!(
+        desktop.store.read_model_snapshot().unwrap(),
+        phone.store.read_model_snapshot().unwrap()
+    );
+    // A body that does not parse, or documents that do not load, change nothing.
+    let before = fresh.store.read_model_snapshot().unwrap();
+    let mut empty = fixture(43);
+    for bad in [
+        &b"not a snapshot"[..],
+        &snapshot.body[..snapshot.body.len() / 2],
+    ] {
+        let err = empty
+            .store
+            .load_account_snapshot(&snapshot.covers, bad)
+            .unwrap_err();
+        assert!(!matches!(err, crate::Error::Store(_)), "{err}");
+    }
+    let forged = crate::LogEntry::encode_changes(&[crate::DocChanges {
+        doc_id: "not-a-document".into(),
+        kind: crate::model::DocKind::Person,
+        bytes: b"garbage".to_vec(),
+    }]);
+    assert!(empty
+        .store
+        .load_account_snapshot(&snapshot.covers, &forged)
+        .is_err());
+    assert!(empty
+        .store
+        .read_model_snapshot()
+        .unwrap()
+        .iter()
+        .all(|r| !r.contains("Ana")));
+    assert_eq!(empty.store.cursor(phone.store.device_id()).unwrap(), 0);
+    assert_eq!(fresh.store.read_model_snapshot().unwrap(), before);
+}

@@ -3,6 +3,10 @@
 //! [`RelayStore`] is the one contract every store keeps: async, so a store on a
 //! database server awaits it, while [`SqliteStore`] answers from its own threads.
 //! [`PostgresStore`] lets several relay nodes share one database.
+//!
+//! Besides entries, a store keeps each account's newest complete checkpoint (opaque
+//! chunks and the cursors it covers) and an upload in progress, what each device
+//! last said it had applied, and how far each log was pruned.
 
 mod postgres;
 mod sqlite;
@@ -12,7 +16,9 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aftercall_shared::protocol::{AccountId, DeviceId, SealedEntry};
+use aftercall_shared::protocol::{
+    AccountId, CheckpointId, ChunkIndex, Cursor, DeviceId, SealedEntry,
+};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -101,6 +107,100 @@ fn cut_page<E>(
         });
     }
     Ok((page, None))
+}
+
+/// A checkpoint as the relay keeps it: chunks it cannot open, the count of them,
+/// and the cursors the device said it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub id: CheckpointId,
+    pub chunks: u32,
+    pub covers: Vec<Cursor>,
+}
+
+/// What became of an uploaded checkpoint chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkStored {
+    /// Stored; other chunks of its checkpoint are still to come.
+    Waiting,
+    /// Every chunk is in: the checkpoint is now the account's newest, and the
+    /// checkpoints before it are gone.
+    Complete,
+    /// No upload of that checkpoint was begun (or the index is past its count).
+    Unknown,
+}
+
+/// Where an uploaded chunk `index` goes, from its checkpoint's row (chunk count,
+/// complete) if there is one: the count to compare with once it is stored, or the
+/// answer at once (no such upload, an index past the count, or a checkpoint
+/// complete already).
+fn chunk_target(row: Option<(i64, bool)>, index: ChunkIndex) -> Result<i64, ChunkStored> {
+    match row {
+        None => Err(ChunkStored::Unknown),
+        Some((_, true)) => Err(ChunkStored::Complete),
+        Some((chunks, false)) if i64::from(index.0) >= chunks => Err(ChunkStored::Unknown),
+        Some((chunks, false)) => Ok(chunks),
+    }
+}
+
+/// What an account takes on the relay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub entries: u64,
+    pub entry_bytes: u64,
+    /// Chunks of every checkpoint kept, an upload in progress included.
+    pub checkpoint_bytes: u64,
+}
+
+impl Usage {
+    pub fn bytes(&self) -> u64 {
+        self.entry_bytes + self.checkpoint_bytes
+    }
+}
+
+/// What one device last said it had applied, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledged {
+    pub device: DeviceId,
+    pub cursors: Vec<Cursor>,
+    /// Seconds since 1970.
+    pub seen_at: i64,
+}
+
+/// For each device's log, the newest entry the relay may drop, where that is past
+/// what was `pruned` already: one the checkpoint `covers`, that every device seen
+/// since `active_since` (the log's own device aside) has applied, and never the
+/// log's newest entry (its hash tells a device its log is its own). A device not
+/// seen since then does not hold pruning back; when it returns it loads the
+/// checkpoint.
+fn prune_floors(
+    covers: &[Cursor],
+    heads: &[(DeviceId, u64)],
+    pruned: &[(DeviceId, u64)],
+    acks: &[Acknowledged],
+    active_since: i64,
+) -> Vec<(DeviceId, u64)> {
+    let active: Vec<&Acknowledged> = acks.iter().filter(|a| a.seen_at > active_since).collect();
+    heads
+        .iter()
+        .filter_map(|(device, head)| {
+            let covered = covers.iter().find(|c| c.device == *device)?.seq;
+            let applied = active
+                .iter()
+                .filter(|a| a.device != *device)
+                .map(|a| {
+                    a.cursors
+                        .iter()
+                        .find(|c| c.device == *device)
+                        .map_or(0, |c| c.seq)
+                })
+                .min()
+                .unwrap_or(u64::MAX);
+            let floor = covered.min(applied).min(head.saturating_sub(1));
+            let done = pruned.iter().find(|(d, _)| d == device).map_or(0, |p| p.1);
+            (floor > done).then(|| (device.clone(), floor))
+        })
+        .collect()
 }
 
 /// What became of a request to create an account.
@@ -196,4 +296,58 @@ pub trait RelayStore: Send + Sync + 'static {
         account: &AccountId,
         entries: &[SealedEntry],
     ) -> Result<Appended, RelayError>;
+
+    /// Starts keeping checkpoint `id` of `chunks` chunks covering `covers`; an
+    /// earlier upload that never completed is dropped. The newest complete
+    /// checkpoint stays until this one completes. Beginning the newest again
+    /// changes nothing.
+    async fn begin_checkpoint(
+        &self,
+        account: &AccountId,
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<(), RelayError>;
+
+    /// Stores chunk `index` of checkpoint `id`. When it is the last one missing,
+    /// the checkpoint becomes the account's newest in the same transaction and
+    /// every other checkpoint of the account is dropped.
+    async fn put_checkpoint_chunk(
+        &self,
+        account: &AccountId,
+        id: CheckpointId,
+        index: ChunkIndex,
+        sealed: &[u8],
+    ) -> Result<ChunkStored, RelayError>;
+
+    /// The account's newest complete checkpoint.
+    async fn newest_checkpoint(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<StoredCheckpoint>, RelayError>;
+
+    /// Chunk `index` of checkpoint `id`, while it is kept.
+    async fn checkpoint_chunk(
+        &self,
+        account: &AccountId,
+        id: CheckpointId,
+        index: ChunkIndex,
+    ) -> Result<Option<Vec<u8>>, RelayError>;
+
+    /// Records what `device` says it has applied (its hello's cursors), at `now`.
+    async fn acknowledge(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        cursors: &[Cursor],
+        now: i64,
+    ) -> Result<(), RelayError>;
+
+    /// For every device's log, the newest entry dropped by pruning (0: none).
+    async fn pruned(&self, account: &AccountId) -> Result<Vec<(DeviceId, u64)>, RelayError>;
+
+    /// Drops the entries the newest checkpoint covers and every device seen since
+    /// `active_since` has applied ([`prune_floors`]); returns how many.
+    async fn prune(&self, account: &AccountId, active_since: i64) -> Result<u64, RelayError>;
+
+    /// What the account takes on the relay.
+    async fn usage(&self, account: &AccountId) -> Result<Usage, RelayError>;
 }

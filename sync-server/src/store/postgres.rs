@@ -12,16 +12,22 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aftercall_shared::protocol::{AccountId, DeviceId, SealedEntry};
+use aftercall_shared::protocol::{
+    AccountId, CheckpointId, ChunkIndex, Cursor, DeviceId, SealedEntry,
+};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
-use super::{cut_page, plan_append, sum, Appended, Registration, RelayStore};
+use super::{
+    chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, ChunkStored,
+    Registration, RelayStore, StoredCheckpoint, Usage,
+};
 use crate::RelayError;
 
 /// The schema, one migration per step, appended only. `schema_migrations` holds a
 /// row for each one applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE accounts (
     id BYTEA PRIMARY KEY,
     verifier BYTEA NOT NULL,
@@ -51,7 +57,36 @@ CREATE TABLE damaged (
     seq BIGINT NOT NULL,
     PRIMARY KEY (account, device, seq)
 );
-"#];
+"#,
+    // 2: checkpoints (opaque chunks, the cursors they cover, complete once every
+    // chunk is in), what each device last said it had applied, and how far each
+    // log was pruned.
+    r#"
+CREATE TABLE checkpoints (
+    account BYTEA NOT NULL,
+    id BYTEA NOT NULL,
+    chunks BIGINT NOT NULL,
+    covers BYTEA NOT NULL,
+    complete BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (account, id)
+);
+CREATE TABLE checkpoint_chunks (
+    account BYTEA NOT NULL,
+    id BYTEA NOT NULL,
+    idx BIGINT NOT NULL,
+    sealed BYTEA NOT NULL,
+    PRIMARY KEY (account, id, idx)
+);
+CREATE TABLE acks (
+    account BYTEA NOT NULL,
+    device TEXT NOT NULL,
+    cursors BYTEA NOT NULL,
+    seen_at BIGINT NOT NULL,
+    PRIMARY KEY (account, device)
+);
+ALTER TABLE devices ADD COLUMN pruned BIGINT NOT NULL DEFAULT 0;
+"#,
+];
 
 /// Connections each node keeps at most.
 const POOL_SIZE: usize = 16;
@@ -187,6 +222,47 @@ fn seq_of(seq: i64) -> u64 {
     u64::try_from(seq).unwrap_or(0)
 }
 
+/// A number per device of `account` from the `devices` table (`head`, `pruned`).
+async fn per_device(
+    client: &impl deadpool_postgres::GenericClient,
+    column: &str,
+    account: &AccountId,
+) -> Result<Vec<(DeviceId, u64)>, RelayError> {
+    let rows = client
+        .query(
+            &format!("SELECT device, {column} FROM devices WHERE account = $1 ORDER BY device"),
+            &[&&account.0[..]],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            // Only well-formed ids are ever stored; skip anything else rather than fail.
+            let device = DeviceId::new(r.get::<_, &str>(0)).ok()?;
+            Some((device, seq_of(r.get(1))))
+        })
+        .collect())
+}
+
+async fn newest_checkpoint(
+    client: &impl deadpool_postgres::GenericClient,
+    account: &AccountId,
+) -> Result<Option<StoredCheckpoint>, RelayError> {
+    let row = client
+        .query_opt(
+            "SELECT id, chunks, covers FROM checkpoints WHERE account = $1 AND complete",
+            &[&&account.0[..]],
+        )
+        .await?;
+    Ok(row.and_then(|r| {
+        Some(StoredCheckpoint {
+            id: CheckpointId(r.get::<_, Vec<u8>>(0).try_into().ok()?),
+            chunks: u32::try_from(r.get::<_, i64>(1)).ok()?,
+            covers: Cursor::decode_vector(r.get(2)).unwrap_or_default(),
+        })
+    }))
+}
+
 #[async_trait::async_trait]
 impl RelayStore for PostgresStore {
     async fn ready(&self) -> Result<(), RelayError> {
@@ -249,18 +325,7 @@ impl RelayStore for PostgresStore {
 
     async fn heads(&self, account: &AccountId) -> Result<Vec<(DeviceId, u64)>, RelayError> {
         let client = self.pool.get().await?;
-        let stmt = client
-            .prepare_cached("SELECT device, head FROM devices WHERE account = $1 ORDER BY device")
-            .await?;
-        let rows = client.query(&stmt, &[&&account.0[..]]).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                // Only well-formed ids are ever stored; skip anything else rather than fail.
-                let device = DeviceId::new(r.get::<_, &str>(0)).ok()?;
-                Some((device, seq_of(r.get(1))))
-            })
-            .collect())
+        per_device(&client, "head", account).await
     }
 
     async fn entries_after(
@@ -444,5 +509,227 @@ impl RelayStore for PostgresStore {
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    async fn begin_checkpoint(
+        &self,
+        account: &AccountId,
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<(), RelayError> {
+        let (key, id) = (&account.0[..], &checkpoint.id.0[..]);
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // An upload never finished is dropped; the newest complete one stays.
+        tx.execute(
+            "DELETE FROM checkpoint_chunks WHERE account = $1 AND id != $2 AND id IN
+             (SELECT id FROM checkpoints WHERE account = $1 AND NOT complete)",
+            &[&key, &id],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM checkpoints WHERE account = $1 AND id != $2 AND NOT complete",
+            &[&key, &id],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO checkpoints (account, id, chunks, covers) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (account, id) DO NOTHING",
+            &[
+                &key,
+                &id,
+                &i64::from(checkpoint.chunks),
+                &Cursor::encode_vector(&checkpoint.covers),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_checkpoint_chunk(
+        &self,
+        account: &AccountId,
+        id: CheckpointId,
+        index: ChunkIndex,
+        sealed: &[u8],
+    ) -> Result<ChunkStored, RelayError> {
+        let (key, id) = (&account.0[..], &id.0[..]);
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // The checkpoint's row lock: chunks of one upload, on any node, take turns.
+        let row = tx
+            .query_opt(
+                "SELECT chunks, complete FROM checkpoints WHERE account = $1 AND id = $2 FOR UPDATE",
+                &[&key, &id],
+            )
+            .await?;
+        let chunks = match chunk_target(
+            row.map(|r| (r.get::<_, i64>(0), r.get::<_, bool>(1))),
+            index,
+        ) {
+            Ok(chunks) => chunks,
+            Err(answer) => return Ok(answer),
+        };
+        tx.execute(
+            "INSERT INTO checkpoint_chunks (account, id, idx, sealed) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (account, id, idx) DO UPDATE SET sealed = excluded.sealed",
+            &[&key, &id, &i64::from(index.0), &sealed],
+        )
+        .await?;
+        let have: i64 = tx
+            .query_one(
+                "SELECT COUNT(*) FROM checkpoint_chunks WHERE account = $1 AND id = $2",
+                &[&key, &id],
+            )
+            .await?
+            .get(0);
+        let outcome = if have == chunks {
+            tx.execute(
+                "UPDATE checkpoints SET complete = TRUE WHERE account = $1 AND id = $2",
+                &[&key, &id],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM checkpoint_chunks WHERE account = $1 AND id != $2",
+                &[&key, &id],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM checkpoints WHERE account = $1 AND id != $2",
+                &[&key, &id],
+            )
+            .await?;
+            ChunkStored::Complete
+        } else {
+            ChunkStored::Waiting
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn newest_checkpoint(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<StoredCheckpoint>, RelayError> {
+        let client = self.pool.get().await?;
+        newest_checkpoint(&client, account).await
+    }
+
+    async fn checkpoint_chunk(
+        &self,
+        account: &AccountId,
+        id: CheckpointId,
+        index: ChunkIndex,
+    ) -> Result<Option<Vec<u8>>, RelayError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT sealed FROM checkpoint_chunks WHERE account = $1 AND id = $2 AND idx = $3",
+                &[&&account.0[..], &&id.0[..], &i64::from(index.0)],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn acknowledge(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        cursors: &[Cursor],
+        now: i64,
+    ) -> Result<(), RelayError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO acks (account, device, cursors, seen_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (account, device)
+                 DO UPDATE SET cursors = excluded.cursors, seen_at = excluded.seen_at",
+                &[
+                    &&account.0[..],
+                    &device.as_str(),
+                    &Cursor::encode_vector(cursors),
+                    &now,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn pruned(&self, account: &AccountId) -> Result<Vec<(DeviceId, u64)>, RelayError> {
+        let client = self.pool.get().await?;
+        per_device(&client, "pruned", account).await
+    }
+
+    async fn prune(&self, account: &AccountId, active_since: i64) -> Result<u64, RelayError> {
+        let key = &account.0[..];
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let Some(checkpoint) = newest_checkpoint(&tx, account).await? else {
+            return Ok(0);
+        };
+        let heads = per_device(&tx, "head", account).await?;
+        let pruned = per_device(&tx, "pruned", account).await?;
+        let acks: Vec<Acknowledged> = tx
+            .query(
+                "SELECT device, cursors, seen_at FROM acks WHERE account = $1",
+                &[&key],
+            )
+            .await?
+            .iter()
+            .filter_map(|r| {
+                Some(Acknowledged {
+                    device: DeviceId::new(r.get::<_, &str>(0)).ok()?,
+                    cursors: Cursor::decode_vector(r.get(1)).unwrap_or_default(),
+                    seen_at: r.get(2),
+                })
+            })
+            .collect();
+        let mut removed = 0;
+        for (device, floor) in
+            prune_floors(&checkpoint.covers, &heads, &pruned, &acks, active_since)
+        {
+            let (device, floor) = (device.as_str(), floor as i64);
+            removed += tx
+                .execute(
+                    "DELETE FROM entries WHERE account = $1 AND device = $2 AND seq <= $3",
+                    &[&key, &device, &floor],
+                )
+                .await?;
+            tx.execute(
+                "DELETE FROM damaged WHERE account = $1 AND device = $2 AND seq <= $3",
+                &[&key, &device, &floor],
+            )
+            .await?;
+            tx.execute(
+                "UPDATE devices SET pruned = GREATEST(pruned, $3) WHERE account = $1 AND device = $2",
+                &[&key, &device, &floor],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    async fn usage(&self, account: &AccountId) -> Result<Usage, RelayError> {
+        let client = self.pool.get().await?;
+        let key = &account.0[..];
+        let row = client
+            .query_one(
+                "SELECT COUNT(*), COALESCE(SUM(length(sealed)), 0)::BIGINT FROM entries WHERE account = $1",
+                &[&key],
+            )
+            .await?;
+        let checkpoint_bytes: i64 = client
+            .query_one(
+                "SELECT COALESCE(SUM(length(sealed)), 0)::BIGINT FROM checkpoint_chunks WHERE account = $1",
+                &[&key],
+            )
+            .await?
+            .get(0);
+        Ok(Usage {
+            entries: seq_of(row.get(0)),
+            entry_bytes: seq_of(row.get(1)),
+            checkpoint_bytes: seq_of(checkpoint_bytes),
+        })
     }
 }

@@ -13,10 +13,15 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use aftercall_shared::protocol::{AccountId, DeviceId, SealedEntry};
+use aftercall_shared::protocol::{
+    AccountId, CheckpointId, ChunkIndex, Cursor, DeviceId, SealedEntry,
+};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{cut_page, plan_append, sum, Appended, Registration, RelayStore};
+use super::{
+    chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, ChunkStored,
+    Registration, RelayStore, StoredCheckpoint, Usage,
+};
 use crate::RelayError;
 
 /// The schema, one migration per step, appended only; `user_version` counts those
@@ -57,6 +62,34 @@ CREATE TABLE damaged (
     seq INTEGER NOT NULL,
     PRIMARY KEY (account, device, seq)
 ) WITHOUT ROWID;
+"#,
+    // 3: checkpoints (opaque chunks, the cursors they cover, complete once every
+    // chunk is in), what each device last said it had applied, and how far each
+    // log was pruned.
+    r#"
+CREATE TABLE checkpoints (
+    account BLOB NOT NULL,
+    id BLOB NOT NULL,
+    chunks INTEGER NOT NULL,
+    covers BLOB NOT NULL,
+    complete INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account, id)
+) WITHOUT ROWID;
+CREATE TABLE checkpoint_chunks (
+    account BLOB NOT NULL,
+    id BLOB NOT NULL,
+    idx INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (account, id, idx)
+);
+CREATE TABLE acks (
+    account BLOB NOT NULL,
+    device TEXT NOT NULL,
+    cursors BLOB NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (account, device)
+) WITHOUT ROWID;
+ALTER TABLE devices ADD COLUMN pruned INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
 
@@ -313,22 +346,7 @@ impl Files {
     }
 
     fn heads(&self, account: &AccountId) -> Result<Vec<(DeviceId, u64)>, RelayError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT device, head FROM devices WHERE account = ?1 ORDER BY device",
-        )?;
-        let rows = stmt.query_map([&account.0[..]], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (device, head) = row?;
-            // Only well-formed ids are ever stored; skip anything else rather than fail.
-            if let Ok(device) = DeviceId::new(&device) {
-                out.push((device, head as u64));
-            }
-        }
-        Ok(out)
+        per_device(&self.conn(), "head", account)
     }
 
     fn entries_after(
@@ -446,6 +464,251 @@ impl Files {
     }
 }
 
+/// A number per device of `account` from the `devices` table (`head`, `pruned`).
+fn per_device(
+    conn: &Connection,
+    column: &str,
+    account: &AccountId,
+) -> Result<Vec<(DeviceId, u64)>, RelayError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT device, {column} FROM devices WHERE account = ?1 ORDER BY device"
+    ))?;
+    let rows = stmt.query_map([&account.0[..]], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (device, n) = row?;
+        // Only well-formed ids are ever stored; skip anything else rather than fail.
+        if let Ok(device) = DeviceId::new(&device) {
+            out.push((device, n as u64));
+        }
+    }
+    Ok(out)
+}
+
+/// Cursors as stored; a row that does not decode counts as no cursors.
+fn cursors_of(bytes: &[u8]) -> Vec<Cursor> {
+    Cursor::decode_vector(bytes).unwrap_or_default()
+}
+
+fn newest_checkpoint(
+    conn: &Connection,
+    account: &AccountId,
+) -> Result<Option<StoredCheckpoint>, RelayError> {
+    let row: Option<(Vec<u8>, i64, Vec<u8>)> = conn
+        .prepare_cached(
+            "SELECT id, chunks, covers FROM checkpoints WHERE account = ?1 AND complete = 1",
+        )?
+        .query_row([&account.0[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    Ok(row.and_then(|(id, chunks, covers)| {
+        Some(StoredCheckpoint {
+            id: CheckpointId(id.try_into().ok()?),
+            chunks: u32::try_from(chunks).ok()?,
+            covers: cursors_of(&covers),
+        })
+    }))
+}
+
+impl Files {
+    fn begin_checkpoint(
+        &self,
+        account: &AccountId,
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<(), RelayError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let key = &account.0[..];
+        let id = &checkpoint.id.0[..];
+        // An upload never finished is dropped; the newest complete one stays.
+        tx.execute(
+            "DELETE FROM checkpoint_chunks WHERE account = ?1 AND id != ?2 AND id IN
+             (SELECT id FROM checkpoints WHERE account = ?1 AND complete = 0)",
+            params![key, id],
+        )?;
+        tx.execute(
+            "DELETE FROM checkpoints WHERE account = ?1 AND id != ?2 AND complete = 0",
+            params![key, id],
+        )?;
+        tx.execute(
+            "INSERT INTO checkpoints (account, id, chunks, covers) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (account, id) DO NOTHING",
+            params![
+                key,
+                id,
+                checkpoint.chunks,
+                Cursor::encode_vector(&checkpoint.covers)
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn put_checkpoint_chunk(
+        &self,
+        account: &AccountId,
+        id: CheckpointId,
+        index: ChunkIndex,
+        sealed: &[u8],
+    ) -> Result<ChunkStored, RelayError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (key, id) = (&account.0[..], &id.0[..]);
+        let row: Option<(i64, bool)> = tx
+            .query_row(
+                "SELECT chunks, complete FROM checkpoints WHERE account = ?1 AND id = ?2",
+                params![key, id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let chunks = match chunk_target(row, index) {
+            Ok(chunks) => chunks,
+            Err(answer) => return Ok(answer),
+        };
+        tx.execute(
+            "INSERT OR REPLACE INTO checkpoint_chunks (account, id, idx, sealed)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![key, id, index.0, sealed],
+        )?;
+        let have: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM checkpoint_chunks WHERE account = ?1 AND id = ?2",
+            params![key, id],
+            |r| r.get(0),
+        )?;
+        let outcome = if have == chunks {
+            tx.execute(
+                "UPDATE checkpoints SET complete = 1 WHERE account = ?1 AND id = ?2",
+                params![key, id],
+            )?;
+            tx.execute(
+                "DELETE FROM checkpoint_chunks WHERE account = ?1 AND id != ?2",
+                params![key, id],
+            )?;
+            tx.execute(
+                "DELETE FROM checkpoints WHERE account = ?1 AND id != ?2",
+                params![key, id],
+            )?;
+            ChunkStored::Complete
+        } else {
+            ChunkStored::Waiting
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn checkpoint_chunk(
+        &self,
+        account: &AccountId,
+        id: CheckpointId,
+        index: ChunkIndex,
+    ) -> Result<Option<Vec<u8>>, RelayError> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT sealed FROM checkpoint_chunks WHERE account = ?1 AND id = ?2 AND idx = ?3",
+            )?
+            .query_row(params![&account.0[..], &id.0[..], index.0], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn acknowledge(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        cursors: &[Cursor],
+        now: i64,
+    ) -> Result<(), RelayError> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO acks (account, device, cursors, seen_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (account, device)
+                 DO UPDATE SET cursors = excluded.cursors, seen_at = excluded.seen_at",
+            )?
+            .execute(params![
+                &account.0[..],
+                device.as_str(),
+                Cursor::encode_vector(cursors),
+                now
+            ])?;
+        Ok(())
+    }
+
+    fn prune(&self, account: &AccountId, active_since: i64) -> Result<u64, RelayError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(checkpoint) = newest_checkpoint(&tx, account)? else {
+            return Ok(0);
+        };
+        let key = &account.0[..];
+        let heads = per_device(&tx, "head", account)?;
+        let pruned = per_device(&tx, "pruned", account)?;
+        let acks = {
+            let mut stmt =
+                tx.prepare_cached("SELECT device, cursors, seen_at FROM acks WHERE account = ?1")?;
+            let rows = stmt.query_map([key], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            let mut acks = Vec::new();
+            for row in rows {
+                let (device, cursors, seen_at) = row?;
+                if let Ok(device) = DeviceId::new(&device) {
+                    acks.push(Acknowledged {
+                        device,
+                        cursors: cursors_of(&cursors),
+                        seen_at,
+                    });
+                }
+            }
+            acks
+        };
+        let mut removed = 0;
+        for (device, floor) in
+            prune_floors(&checkpoint.covers, &heads, &pruned, &acks, active_since)
+        {
+            let at = params![key, device.as_str(), floor as i64];
+            removed += tx.execute(
+                "DELETE FROM entries WHERE account = ?1 AND device = ?2 AND seq <= ?3",
+                at,
+            )? as u64;
+            tx.execute(
+                "DELETE FROM damaged WHERE account = ?1 AND device = ?2 AND seq <= ?3",
+                at,
+            )?;
+            tx.execute(
+                "UPDATE devices SET pruned = ?3 WHERE account = ?1 AND device = ?2",
+                at,
+            )?;
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    fn usage(&self, account: &AccountId) -> Result<Usage, RelayError> {
+        let conn = self.conn();
+        let key = &account.0[..];
+        let (entries, entry_bytes): (i64, i64) = conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(length(sealed)), 0) FROM entries WHERE account = ?1",
+            [key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let checkpoint_bytes: i64 = conn.query_row(
+            "SELECT COALESCE(SUM(length(sealed)), 0) FROM checkpoint_chunks WHERE account = ?1",
+            [key],
+            |r| r.get(0),
+        )?;
+        Ok(Usage {
+            entries: entries as u64,
+            entry_bytes: entry_bytes as u64,
+            checkpoint_bytes: checkpoint_bytes as u64,
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl RelayStore for SqliteStore {
     async fn ready(&self) -> Result<(), RelayError> {
@@ -530,6 +793,77 @@ impl RelayStore for SqliteStore {
     ) -> Result<Appended, RelayError> {
         let (account, entries) = (*account, entries.to_vec());
         self.blocking(move |f| f.append(account, entries)).await
+    }
+
+    async fn begin_checkpoint(
+        &self,
+        account: &AccountId,
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<(), RelayError> {
+        let (account, checkpoint) = (*account, checkpoint.clone());
+        self.blocking(move |f| f.begin_checkpoint(&account, &checkpoint))
+            .await
+    }
+
+    async fn put_checkpoint_chunk(
+        &self,
+        account: &AccountId,
+        id: CheckpointId,
+        index: ChunkIndex,
+        sealed: &[u8],
+    ) -> Result<ChunkStored, RelayError> {
+        let (account, sealed) = (*account, sealed.to_vec());
+        self.blocking(move |f| f.put_checkpoint_chunk(&account, id, index, &sealed))
+            .await
+    }
+
+    async fn newest_checkpoint(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<StoredCheckpoint>, RelayError> {
+        let account = *account;
+        self.blocking(move |f| newest_checkpoint(&f.conn(), &account))
+            .await
+    }
+
+    async fn checkpoint_chunk(
+        &self,
+        account: &AccountId,
+        id: CheckpointId,
+        index: ChunkIndex,
+    ) -> Result<Option<Vec<u8>>, RelayError> {
+        let account = *account;
+        self.blocking(move |f| f.checkpoint_chunk(&account, id, index))
+            .await
+    }
+
+    async fn acknowledge(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        cursors: &[Cursor],
+        now: i64,
+    ) -> Result<(), RelayError> {
+        let (account, device, cursors) = (*account, device.clone(), cursors.to_vec());
+        self.blocking(move |f| f.acknowledge(&account, &device, &cursors, now))
+            .await
+    }
+
+    async fn pruned(&self, account: &AccountId) -> Result<Vec<(DeviceId, u64)>, RelayError> {
+        let account = *account;
+        self.blocking(move |f| per_device(&f.conn(), "pruned", &account))
+            .await
+    }
+
+    async fn prune(&self, account: &AccountId, active_since: i64) -> Result<u64, RelayError> {
+        let account = *account;
+        self.blocking(move |f| f.prune(&account, active_since))
+            .await
+    }
+
+    async fn usage(&self, account: &AccountId) -> Result<Usage, RelayError> {
+        let account = *account;
+        self.blocking(move |f| f.usage(&account)).await
     }
 }
 

@@ -1,14 +1,20 @@
 //! The relay store's contract, the same tests on SQLite and on PostgreSQL: accounts
 //! and credential hashes, invites used once, heads, appends in order with identical
 //! re-pushes accepted and conflicts and gaps refused, catch-up pages by count and
-//! by bytes, entries damaged on disk and their repair, entry hashes; and on
+//! by bytes, entries damaged on disk and their repair, entry hashes, checkpoints
+//! kept whole or not at all, pruning by checkpoint and acknowledgements; and on
 //! PostgreSQL, two relay nodes appending one device's entries at once.
 
 use std::sync::Arc;
 
-use aftercall_shared::protocol::{AccountId, DeviceId, SealedEntry};
+use aftercall_shared::protocol::{
+    AccountId, CheckpointId, ChunkIndex, Cursor, DeviceId, SealedEntry,
+};
 
-use super::{AppendRefusal, PostgresStore, Registration, RelayStore, SqliteStore};
+use super::{
+    AppendRefusal, ChunkStored, PostgresStore, Registration, RelayStore, SqliteStore,
+    StoredCheckpoint,
+};
 use crate::test_postgres::{self, TestDatabase};
 
 /// A store under test, and what the test needs to reach behind it.
@@ -115,6 +121,9 @@ on_both_stores!(
     entry_hashes_are_those_of_the_entries_as_received,
     appends_from_many_tasks_at_once_all_land_in_order,
     ready_answers_while_the_database_does,
+    a_checkpoint_is_newest_only_once_every_chunk_is_in,
+    an_interrupted_upload_leaves_the_previous_checkpoint_and_the_next_one_replaces_it,
+    pruning_drops_what_the_checkpoint_covers_and_every_active_device_applied,
 );
 
 async fn accounts_keep_their_credential_hash(s: Subject) {
@@ -462,4 +471,185 @@ async fn two_nodes_appending_one_device_at_once_store_no_gap_and_no_fork() {
     assert_eq!(stored_by_anyone, log);
     // Whoever stored the newest entry was never refused, so the log is whole.
     assert_eq!(log.len() as u64, ENTRIES);
+}
+
+fn cursor(device: &str, seq: u64) -> Cursor {
+    Cursor {
+        device: DeviceId::new(device).unwrap(),
+        seq,
+    }
+}
+
+fn checkpoint(byte: u8, chunks: u32, covers: Vec<Cursor>) -> StoredCheckpoint {
+    StoredCheckpoint {
+        id: CheckpointId([byte; 16]),
+        chunks,
+        covers,
+    }
+}
+
+/// Uploads chunks `0..upto` of `c`, chunk `i` holding `i + byte` repeated.
+async fn upload(s: &Subject, c: &StoredCheckpoint, upto: u32) -> Vec<ChunkStored> {
+    s.store.begin_checkpoint(&ACCOUNT, c).await.unwrap();
+    let mut out = Vec::new();
+    for i in 0..upto {
+        let sealed = vec![c.id.0[0].wrapping_add(i as u8); 100];
+        out.push(
+            s.store
+                .put_checkpoint_chunk(&ACCOUNT, c.id, ChunkIndex(i), &sealed)
+                .await
+                .unwrap(),
+        );
+    }
+    out
+}
+
+async fn a_checkpoint_is_newest_only_once_every_chunk_is_in(s: Subject) {
+    let first = checkpoint(10, 3, vec![cursor("laptop", 4)]);
+    assert_eq!(s.store.newest_checkpoint(&ACCOUNT).await.unwrap(), None);
+    let stored = upload(&s, &first, 2).await;
+    assert_eq!(stored, [ChunkStored::Waiting, ChunkStored::Waiting]);
+    assert_eq!(s.store.newest_checkpoint(&ACCOUNT).await.unwrap(), None);
+    // A chunk past the count, or of an upload never begun, is refused.
+    let past = s
+        .store
+        .put_checkpoint_chunk(&ACCOUNT, first.id, ChunkIndex(3), b"x")
+        .await
+        .unwrap();
+    assert_eq!(past, ChunkStored::Unknown);
+    let unknown = s
+        .store
+        .put_checkpoint_chunk(&ACCOUNT, CheckpointId([99; 16]), ChunkIndex(0), b"x")
+        .await
+        .unwrap();
+    assert_eq!(unknown, ChunkStored::Unknown);
+    let last = s
+        .store
+        .put_checkpoint_chunk(&ACCOUNT, first.id, ChunkIndex(2), &[12; 100])
+        .await
+        .unwrap();
+    assert_eq!(last, ChunkStored::Complete);
+    assert_eq!(
+        s.store.newest_checkpoint(&ACCOUNT).await.unwrap(),
+        Some(first.clone())
+    );
+    for i in 0..3u32 {
+        assert_eq!(
+            s.store
+                .checkpoint_chunk(&ACCOUNT, first.id, ChunkIndex(i))
+                .await
+                .unwrap(),
+            Some(vec![10 + i as u8; 100])
+        );
+    }
+    // Another account sees none of it.
+    let other = AccountId([2; 16]);
+    assert_eq!(s.store.newest_checkpoint(&other).await.unwrap(), None);
+    assert_eq!(s.store.usage(&ACCOUNT).await.unwrap().checkpoint_bytes, 300);
+}
+
+async fn an_interrupted_upload_leaves_the_previous_checkpoint_and_the_next_one_replaces_it(
+    s: Subject,
+) {
+    let first = checkpoint(10, 2, vec![cursor("laptop", 4)]);
+    upload(&s, &first, 2).await;
+    // Cut after one chunk of two: the first stays the newest, whole.
+    let cut = checkpoint(20, 2, vec![cursor("laptop", 8)]);
+    upload(&s, &cut, 1).await;
+    assert_eq!(
+        s.store.newest_checkpoint(&ACCOUNT).await.unwrap(),
+        Some(first.clone())
+    );
+    assert!(s
+        .store
+        .checkpoint_chunk(&ACCOUNT, first.id, ChunkIndex(1))
+        .await
+        .unwrap()
+        .is_some());
+    // The next upload drops the cut one; once whole it replaces the first.
+    let next = checkpoint(30, 2, vec![cursor("laptop", 9)]);
+    upload(&s, &next, 2).await;
+    assert_eq!(
+        s.store.newest_checkpoint(&ACCOUNT).await.unwrap(),
+        Some(next.clone())
+    );
+    assert_eq!(
+        s.store
+            .checkpoint_chunk(&ACCOUNT, first.id, ChunkIndex(0))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.store
+            .checkpoint_chunk(&ACCOUNT, cut.id, ChunkIndex(0))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.store.usage(&ACCOUNT).await.unwrap().checkpoint_bytes, 200);
+    // Sending the stored one again changes nothing.
+    assert_eq!(upload(&s, &next, 1).await, [ChunkStored::Complete]);
+    assert_eq!(
+        s.store.newest_checkpoint(&ACCOUNT).await.unwrap(),
+        Some(next)
+    );
+}
+
+async fn pruning_drops_what_the_checkpoint_covers_and_every_active_device_applied(s: Subject) {
+    let laptop: Vec<SealedEntry> = (1..=10).map(|i| entry("laptop", i, i as u8)).collect();
+    s.store.append(&ACCOUNT, &laptop).await.unwrap();
+    s.store
+        .append(&ACCOUNT, &[entry("phone", 1, 1), entry("phone", 2, 2)])
+        .await
+        .unwrap();
+    // Nothing is pruned without a checkpoint.
+    assert_eq!(s.store.prune(&ACCOUNT, 0).await.unwrap(), 0);
+    let c = checkpoint(10, 1, vec![cursor("laptop", 8), cursor("phone", 2)]);
+    upload(&s, &c, 1).await;
+    // The phone, seen at 100, has applied the laptop's log up to 5; the laptop
+    // has applied the phone's whole log.
+    s.store
+        .acknowledge(&ACCOUNT, &phone(), &[cursor("laptop", 5)], 100)
+        .await
+        .unwrap();
+    let laptop_id = DeviceId::new("laptop").unwrap();
+    s.store
+        .acknowledge(&ACCOUNT, &laptop_id, &[cursor("phone", 2)], 100)
+        .await
+        .unwrap();
+    let before = s.store.usage(&ACCOUNT).await.unwrap();
+    assert_eq!(before.entries, 12);
+    // Both active: the laptop's log up to 5 (the phone's cursor), the phone's up to
+    // 1 (its newest entry always stays).
+    assert_eq!(s.store.prune(&ACCOUNT, 50).await.unwrap(), 6);
+    let pruned = |v: Vec<(DeviceId, u64)>| -> Vec<(String, u64)> {
+        v.into_iter().map(|(d, n)| (d.to_string(), n)).collect()
+    };
+    assert_eq!(
+        pruned(s.store.pruned(&ACCOUNT).await.unwrap()),
+        [("laptop".to_string(), 5), ("phone".to_string(), 1)]
+    );
+    let rest = s
+        .store
+        .entries_after(&ACCOUNT, &laptop_id, 0, 100, usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(rest.first().map(|e| e.seq), Some(6));
+    // The phone not seen since: the checkpoint alone bounds the laptop's log.
+    assert_eq!(s.store.prune(&ACCOUNT, 100).await.unwrap(), 3);
+    assert_eq!(
+        pruned(s.store.pruned(&ACCOUNT).await.unwrap()),
+        [("laptop".to_string(), 8), ("phone".to_string(), 1)]
+    );
+    let after = s.store.usage(&ACCOUNT).await.unwrap();
+    assert_eq!(after.entries, 3);
+    assert!(after.entry_bytes < before.entry_bytes);
+    // The heads are unchanged: appends continue the logs.
+    let appended = s
+        .store
+        .append(&ACCOUNT, &[entry("laptop", 11, 11)])
+        .await
+        .unwrap();
+    assert_eq!(appended.head, 11);
 }
