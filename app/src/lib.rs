@@ -4,6 +4,7 @@
 //! - [`platform`]: what the screens need from the platform (draft, files, exports,
 //!   notifications, timers), behind one interface.
 //! - [`cli`]: the command line (headless subcommands for scripting).
+//! - [`calendar_feed`]: calendar subscriptions, fetched conditionally and imported.
 //! - [`ui`]: the Dioxus screens, for the desktop window, mobile and the browser mode.
 //! - [`data`]: where the data directory is, and opening the store in it.
 //! - [`logging`]: the log filter, which keeps raw websocket frames out of the log.
@@ -20,6 +21,8 @@
 //! of their own only.
 
 pub mod backend;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod calendar_feed;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,5 +1,6 @@
 //! One integration-test binary: every story across crates.
 
+mod calendar_feed;
 mod cli;
 mod cli_window;
 mod crash;

@@ -2,6 +2,7 @@
 //! None of these subcommands needs a display.
 
 mod actions;
+mod calendar;
 mod capture;
 mod interop;
 mod meetings;
@@ -39,6 +40,8 @@ pub enum Command {
     Diary(report::DiaryArgs),
     /// Calendar meetings that ended and wait for a capture; dismiss one.
     Meetings(meetings::MeetingsArgs),
+    /// Calendar subscriptions: list them, subscribe to an address, refresh, unsubscribe.
+    Calendar(calendar::CalendarArgs),
     /// Value calls against casual chats for a week, and who deserves a value call.
     Review(report::ReviewArgs),
     /// Mark the thank-yous owed to someone as sent.
@@ -103,6 +106,7 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::Diary(args) => report::diary(&dir, args),
         Command::Review(args) => report::review(&dir, args),
         Command::Meetings(args) => meetings::meetings(&dir, args),
+        Command::Calendar(args) => calendar::calendar(&dir, args),
         Command::Cadence(args) => actions::cadence(&dir, args),
         Command::Goal(args) => actions::goal(&dir, args),
         Command::ValueCall(args) => actions::value_call(&dir, args),
