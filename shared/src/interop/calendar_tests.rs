@@ -749,7 +749,11 @@ mod asking {
         .unwrap();
         // Ana is known by name only; Bob is a stranger.
         store
-            .capture(&crate::tests::chat_named("Ana Müller"))
+            .capture(&crate::tests::chat(
+                "Ana Müller",
+                crate::model::InteractionKind::Value,
+                "",
+            ))
             .unwrap();
         store
             .import_calendar(GOOGLE, &CalendarImportOptions::default())

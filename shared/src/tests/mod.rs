@@ -88,11 +88,6 @@ pub(crate) fn chat(with: &str, kind: InteractionKind, talked: &str) -> CaptureDr
     }
 }
 
-/// A value call with one person, by name.
-pub(crate) fn chat_named(with: &str) -> CaptureDraft {
-    chat(with, InteractionKind::Value, "")
-}
-
 pub(crate) fn referral(name: &str, intro: bool) -> ReferralDraft {
     ReferralDraft {
         name: name.to_string(),
