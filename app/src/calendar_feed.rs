@@ -307,6 +307,88 @@ where
     outcome
 }
 
+/// Refreshes every subscription in turn, each through `answer`; what each did.
+pub async fn refresh_all<F, Fut>(
+    subs: &mut [Subscription],
+    now_millis: i64,
+    mut answer: F,
+) -> Vec<Refreshed>
+where
+    F: FnMut(Request) -> Fut,
+    Fut: std::future::Future<Output = Reply>,
+{
+    let mut outcomes = Vec::with_capacity(subs.len());
+    for sub in subs.iter_mut() {
+        outcomes.push(refresh(sub, now_millis, &mut answer).await);
+    }
+    outcomes
+}
+
+/// Refreshes the subscriptions of the store behind `backend` (the app's own
+/// store thread), and keeps what each refresh learnt.
+pub async fn refresh_through(
+    backend: &crate::backend::Backend,
+    now_millis: i64,
+) -> Result<Vec<Refreshed>, String> {
+    let key = || SUBSCRIPTIONS.to_string();
+    let saved: Option<String> = backend
+        .get(&Request::Setting { key: key() })
+        .await
+        .map_err(|f| f.to_string())?;
+    let Some(json) = saved else {
+        return Ok(Vec::new());
+    };
+    let mut subs: Vec<Subscription> = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+    let outcomes = refresh_all(&mut subs, now_millis, |request| {
+        let backend = backend.clone();
+        async move { backend.ask(&request).await }
+    })
+    .await;
+    let json = serde_json::to_string(&subs).map_err(|e| e.to_string())?;
+    let keep = Request::SetSetting {
+        key: key(),
+        value: Some(json),
+    };
+    backend.get::<()>(&keep).await.map_err(|f| f.to_string())?;
+    Ok(outcomes)
+}
+
+/// Keeps the subscriptions of the app's store fresh while it runs: once at start,
+/// then every [`REFRESH_EVERY`], on a thread of its own, never in the way of a
+/// capture (each import is one request among the screens' own).
+pub fn keep_refreshed(backend: crate::backend::Backend) {
+    let spawned = std::thread::Builder::new()
+        .name("aftercall-calendars".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                loop {
+                    let now = chrono::Utc::now().timestamp_millis();
+                    match refresh_through(&backend, now).await {
+                        Ok(outcomes) => {
+                            for o in outcomes.iter().filter_map(|o| match o {
+                                Refreshed::Failed(e) => Some(e),
+                                _ => None,
+                            }) {
+                                tracing::info!("calendar not refreshed: {o}");
+                            }
+                        }
+                        Err(e) => tracing::warn!("calendar subscriptions not read: {e}"),
+                    }
+                    tokio::time::sleep(REFRESH_EVERY).await;
+                }
+            });
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("no calendar refreshes: {e}");
+    }
+}
+
 /// The subscriptions kept in the store's settings.
 pub fn load(store: &Store) -> anyhow::Result<Vec<Subscription>> {
     Ok(match store.setting(SUBSCRIPTIONS)? {
@@ -341,6 +423,78 @@ mod tests {
         }
         let json = serde_json::to_string(&u).unwrap();
         assert_eq!(serde_json::from_str::<FeedUrl>(&json).unwrap(), u);
+    }
+
+    /// Answers every connection with `answer`, on 127.0.0.1.
+    fn serve_once(answer: String) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/secret/basic.ics", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn the_apps_store_thread_imports_a_subscribed_calendar_and_keeps_what_it_learnt() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = crate::backend::Backend::start(dir.path().to_path_buf(), None);
+        let end = chrono::Utc::now() - chrono::Duration::hours(1);
+        let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+        let body = format!(
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a@x\r\nDTSTART:{}\r\nDTEND:{}\r\n\
+             SUMMARY:Intro call\r\nORGANIZER:mailto:me@example.com\r\n\
+             ATTENDEE;CN=Rosa Diaz:mailto:rosa@diaz.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            stamp(end - chrono::Duration::minutes(30)),
+            stamp(end)
+        );
+        let url = serve_once(format!(
+            "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ));
+        assert_eq!(
+            refresh_through(&backend, 1).await,
+            Ok(Vec::new()),
+            "nothing subscribed"
+        );
+        let sub = Subscription {
+            url: FeedUrl::parse(&url).unwrap(),
+            owner: vec!["me@example.com".into()],
+            etag: None,
+            last_modified: None,
+            checked_at: None,
+            error: None,
+        };
+        let subscribe = Request::SetSetting {
+            key: SUBSCRIPTIONS.into(),
+            value: Some(serde_json::to_string(&[sub]).unwrap()),
+        };
+        backend.get::<()>(&subscribe).await.unwrap();
+        let outcomes = refresh_through(&backend, 42).await.unwrap();
+        assert!(
+            matches!(&outcomes[..], [Refreshed::Imported(r)] if r.meetings.len() == 1),
+            "{outcomes:?}"
+        );
+        let asked: aftercall_shared::queries::MeetingsToAsk = backend
+            .get(&Request::MeetingsToAsk { limit: 5 })
+            .await
+            .unwrap();
+        assert_eq!(asked.total, 1);
+        let kept: Option<String> = backend
+            .get(&Request::Setting {
+                key: SUBSCRIPTIONS.into(),
+            })
+            .await
+            .unwrap();
+        let kept: Vec<Subscription> = serde_json::from_str(&kept.unwrap()).unwrap();
+        assert_eq!(kept[0].etag.as_deref(), Some("\"v1\""));
+        assert_eq!(kept[0].checked_at, Some(42));
+        assert_eq!(kept[0].error, None);
     }
 
     #[test]

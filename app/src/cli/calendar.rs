@@ -88,11 +88,19 @@ pub fn calendar(dir: &Path, args: CalendarArgs) -> anyhow::Result<()> {
             if subs.is_empty() {
                 out("No calendar subscribed.");
             }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let now = local_now().timestamp_millis();
+            let outcomes =
+                runtime.block_on(calendar_feed::refresh_all(&mut subs, now, |request| {
+                    std::future::ready(store.answer(&request))
+                }));
             let mut failed = Vec::new();
-            for sub in &mut subs {
-                match refresh_one(&mut store, sub)? {
+            for (sub, outcome) in subs.iter().zip(&outcomes) {
+                match outcome {
                     Refreshed::Failed(e) => failed.push(format!("{}: {e}", sub.url.shown())),
-                    outcome => say(sub, &outcome),
+                    outcome => say(sub, outcome),
                 }
             }
             calendar_feed::save(&store, &subs)?;

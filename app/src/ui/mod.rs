@@ -55,7 +55,9 @@ pub fn window_config(data_dir: Option<PathBuf>) -> anyhow::Result<AppConfig> {
         cfg!(feature = "desktop"),
         cfg!(feature = "desktop"),
     );
-    Ok(AppConfig::start(platform, data_dir, true))
+    let config = AppConfig::start(platform, data_dir, true);
+    crate::calendar_feed::keep_refreshed(config.backend.clone());
+    Ok(config)
 }
 
 /// Opens the app on a phone, on the data in `data_dir`.
