@@ -356,3 +356,34 @@ test('phone: a weekly goal in Review shows on Today, and one tap schedules a val
     await s.done();
   }
 });
+
+test('phone: a possible duplicate on a person page merges behind a confirmation', async () => {
+  const s = await session('phone');
+  const { page } = s;
+  try {
+    const { execFileSync } = await import('node:child_process');
+    const { writeFileSync } = await import('node:fs');
+    const { appBinary } = await import('./lib.mjs');
+    const cli = (...args) => execFileSync(appBinary(), ['--data-dir', s.dataDir, ...args], { encoding: 'utf8' });
+    const vcf = join(s.dataDir, 'two.vcf');
+    writeFileSync(vcf, 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Robert Stone\r\nEMAIL:bob@stone.example\r\nEND:VCARD\r\n'
+      + 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bob Stone\r\nEMAIL:BOB@stone.example\r\nTEL:+41 79 111 22 33\r\nEND:VCARD\r\n');
+    cli('import', vcf);
+    cli('capture', '--with', 'Bob Stone', '--talked', 'the Zürich office');
+    await go(page, 'phone', 'people');
+    await tap(page, 'phone', page.locator('.person-row', { hasText: 'Robert Stone' }));
+    const row = page.locator('.duplicate');
+    await row.waitFor();
+    assert.match(await row.innerText(), /Possible duplicate: Bob Stone/);
+    await tap(page, 'phone', row.locator('button', { hasText: 'Merge' }));
+    await eventually(async () => /Merge Bob Stone into Robert Stone\?/.test(await row.innerText()));
+    await shot(page, 'phone-person-duplicate');
+    await tap(page, 'phone', row.locator('button.primary', { hasText: 'Merge' }));
+    await page.getByText('Merged Bob Stone into Robert Stone.').waitFor();
+    await eventually(async () => /the Zürich office/.test(await page.locator('#diary').innerText().catch(() => '')));
+    const people = JSON.parse(cli('people', '--json'));
+    assert.deepEqual(people.map((p) => p.name), ['Robert Stone']);
+  } finally {
+    await s.done();
+  }
+});
