@@ -324,33 +324,52 @@ where
     outcomes
 }
 
+/// Refreshes every saved subscription through `answer` (the store, directly or
+/// through the app's store thread): reads them, refreshes each, and keeps what
+/// each refresh learnt. Returns each subscription with what its refresh did.
+pub async fn refresh_saved<F, Fut>(
+    now_millis: i64,
+    mut answer: F,
+) -> Result<Vec<(Subscription, Refreshed)>, String>
+where
+    F: FnMut(Request) -> Fut,
+    Fut: std::future::Future<Output = Reply>,
+{
+    let saved = match answer(Request::Setting {
+        key: SUBSCRIPTIONS.into(),
+    })
+    .await
+    {
+        Reply::Setting(saved) => saved,
+        other => return Err(format!("calendar subscriptions not read: {other:?}")),
+    };
+    let mut subs = decode(saved)?;
+    if subs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let outcomes = refresh_all(&mut subs, now_millis, &mut answer).await;
+    let keep = Request::SetSetting {
+        key: SUBSCRIPTIONS.into(),
+        value: encode(&subs)?,
+    };
+    match answer(keep).await {
+        Reply::Done => Ok(subs.into_iter().zip(outcomes).collect()),
+        other => Err(format!("calendar subscriptions not kept: {other:?}")),
+    }
+}
+
 /// Refreshes the subscriptions of the store behind `backend` (the app's own
-/// store thread), and keeps what each refresh learnt.
+/// store thread).
 pub async fn refresh_through(
     backend: &crate::backend::Backend,
     now_millis: i64,
 ) -> Result<Vec<Refreshed>, String> {
-    let key = || SUBSCRIPTIONS.to_string();
-    let saved: Option<String> = backend
-        .get(&Request::Setting { key: key() })
-        .await
-        .map_err(|f| f.to_string())?;
-    let Some(json) = saved else {
-        return Ok(Vec::new());
-    };
-    let mut subs: Vec<Subscription> = serde_json::from_str(&json).map_err(|e| e.to_string())?;
-    let outcomes = refresh_all(&mut subs, now_millis, |request| {
+    let refreshed = refresh_saved(now_millis, |request| {
         let backend = backend.clone();
         async move { backend.ask(&request).await }
     })
-    .await;
-    let json = serde_json::to_string(&subs).map_err(|e| e.to_string())?;
-    let keep = Request::SetSetting {
-        key: key(),
-        value: Some(json),
-    };
-    backend.get::<()>(&keep).await.map_err(|f| f.to_string())?;
-    Ok(outcomes)
+    .await?;
+    Ok(refreshed.into_iter().map(|(_, outcome)| outcome).collect())
 }
 
 /// Keeps the subscriptions of the app's store fresh while it runs: once at start,
@@ -389,19 +408,30 @@ pub fn keep_refreshed(backend: crate::backend::Backend) {
     }
 }
 
+/// The subscriptions as the setting holds them (none when it is unset).
+fn decode(saved: Option<String>) -> Result<Vec<Subscription>, String> {
+    match saved {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| format!("the calendar subscriptions do not read: {e}")),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The setting's value for `subs` (unset when there are none).
+fn encode(subs: &[Subscription]) -> Result<Option<String>, String> {
+    (!subs.is_empty())
+        .then(|| serde_json::to_string(subs).map_err(|e| e.to_string()))
+        .transpose()
+}
+
 /// The subscriptions kept in the store's settings.
 pub fn load(store: &Store) -> anyhow::Result<Vec<Subscription>> {
-    Ok(match store.setting(SUBSCRIPTIONS)? {
-        Some(json) => serde_json::from_str(&json)?,
-        None => Vec::new(),
-    })
+    decode(store.setting(SUBSCRIPTIONS)?).map_err(anyhow::Error::msg)
 }
 
 pub fn save(store: &Store, subs: &[Subscription]) -> anyhow::Result<()> {
-    let json = (!subs.is_empty())
-        .then(|| serde_json::to_string(subs))
-        .transpose()?;
-    store.set_setting(SUBSCRIPTIONS, json.as_deref())?;
+    let value = encode(subs).map_err(anyhow::Error::msg)?;
+    store.set_setting(SUBSCRIPTIONS, value.as_deref())?;
     Ok(())
 }
 

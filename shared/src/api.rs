@@ -20,7 +20,8 @@ use crate::model::{
     ReferralStatus,
 };
 use crate::queries::{
-    Diary, DuplicateSuggestion, EventName, EventPage, MeetingsToAsk, PersonSummary, Review, Today,
+    Diary, DuplicateSuggestion, EventName, EventPage, GoalProgress, MeetingsToAsk, PersonSummary,
+    Review, Today,
 };
 use crate::{Error, Result, Store};
 
@@ -120,6 +121,11 @@ pub enum Request {
     AnswerMeeting {
         id: MeetingId,
         answer: MeetingPrompt,
+    },
+    /// This week's value calls against the weekly goal (weeks as in `Review`).
+    GoalProgress {
+        day: Day,
+        offset_minutes: i32,
     },
     /// Sets the weekly value-call goal (`None`: no goal).
     SetValueGoal {
@@ -226,6 +232,7 @@ pub enum Reply {
     CalendarImported(CalendarImportReport),
     /// The conversation a value call was scheduled on.
     Scheduled(InteractionId),
+    GoalProgress(Option<GoalProgress>),
     Failed(Failure),
 }
 
@@ -266,6 +273,7 @@ from_reply! {
     Import => ImportState,
     CalendarImported => CalendarImportReport,
     Scheduled => InteractionId,
+    GoalProgress => Option<GoalProgress>,
 }
 
 impl FromReply for () {
@@ -364,6 +372,7 @@ impl Request {
             Request::EventPage { .. } => "event_page",
             Request::MeetingsToAsk { .. } => "meetings_to_ask",
             Request::AnswerMeeting { .. } => "answer_meeting",
+            Request::GoalProgress { .. } => "goal_progress",
             Request::SetValueGoal { .. } => "set_value_goal",
             Request::ScheduleValueCall { .. } => "schedule_value_call",
             Request::Setting { .. } => "setting",
@@ -387,6 +396,7 @@ impl Request {
                 | Request::SearchPeople { .. }
                 | Request::Diary { .. }
                 | Request::Review { .. }
+                | Request::GoalProgress { .. }
                 | Request::Events { .. }
                 | Request::EventPage { .. }
                 | Request::MeetingsToAsk { .. }
@@ -394,6 +404,12 @@ impl Request {
                 | Request::Export { .. }
         )
     }
+}
+
+/// A time zone given as minutes east of UTC.
+fn utc_offset(minutes: i32) -> Result<FixedOffset> {
+    FixedOffset::east_opt(minutes.saturating_mul(60))
+        .ok_or_else(|| Error::invalid("that time zone offset is not on Earth"))
 }
 
 /// A store with the work it carries between requests (imports in progress): what a
@@ -522,11 +538,11 @@ impl Store {
             Request::Review {
                 day,
                 offset_minutes,
-            } => {
-                let offset = FixedOffset::east_opt(offset_minutes.saturating_mul(60))
-                    .ok_or_else(|| Error::invalid("that time zone offset is not on Earth"))?;
-                Reply::Review(self.review(*day, offset)?)
-            }
+            } => Reply::Review(self.review(*day, utc_offset(*offset_minutes)?)?),
+            Request::GoalProgress {
+                day,
+                offset_minutes,
+            } => Reply::GoalProgress(self.goal_progress(*day, utc_offset(*offset_minutes)?)?),
             Request::Events { limit } => Reply::Events(self.events(*limit)?),
             Request::EventPage { id } => Reply::EventPage(self.event_page(id)?),
             Request::MeetingsToAsk { limit } => Reply::Meetings(self.meetings_to_ask(*limit)?),

@@ -3,9 +3,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { session, tap, go, shot, eventually, TARGETS, webBuilt } from './lib.mjs';
+import { cli, session, tap, go, shot, eventually, TARGETS, webBuilt } from './lib.mjs';
 
 for (const { name, kind, web } of TARGETS) {
   const skip = web && !webBuilt && 'the phone web app is not built';
@@ -247,10 +247,8 @@ test('phone: a long backlog shows 50 thank-yous with the count, and Show more br
   const s = await session('phone');
   const { page } = s;
   try {
-    const { execFileSync } = await import('node:child_process');
-    const { appBinary } = await import('./lib.mjs');
     for (let i = 0; i < 53; i++) {
-      execFileSync(appBinary(), ['--data-dir', s.dataDir, 'capture', '--with', `Person ${i}`, '--thank-you']);
+      cli(s.dataDir, 'capture', '--with', `Person ${i}`, '--thank-you');
     }
     await go(page, 'phone', 'today');
     const cards = page.locator('#thank-yous > li');
@@ -272,14 +270,11 @@ test('phone: a meeting that ended is on Today, and one tap opens its capture fil
   const s = await session('phone');
   const { page } = s;
   try {
-    const { execFileSync } = await import('node:child_process');
-    const { writeFileSync } = await import('node:fs');
-    const { appBinary } = await import('./lib.mjs');
-    const cli = (...args) => execFileSync(appBinary(), ['--data-dir', s.dataDir, ...args], { encoding: 'utf8' });
+    const run = (...args) => cli(s.dataDir, ...args);
     // Kim is known by her address; Rosa is not among the people yet.
     const vcf = join(s.dataDir, 'kim.vcf');
     writeFileSync(vcf, 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Kim Park\r\nEMAIL:kim@park.example\r\nEND:VCARD\r\n');
-    cli('import', vcf);
+    run('import', vcf);
     const stamp = (t) => t.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
     const start = new Date(Date.now() - 90 * 60000);
     const end = new Date(start.getTime() + 30 * 60000);
@@ -291,7 +286,7 @@ test('phone: a meeting that ended is on Today, and one tap opens its capture fil
       'ATTENDEE;CN=Rosa Diaz:mailto:rosa@diaz.example', 'ATTENDEE:mailto:kim@park.example',
       'END:VEVENT', 'END:VCALENDAR', '',
     ].join('\r\n'));
-    cli('import', ics, '--me', 'me@example.com');
+    run('import', ics, '--me', 'me@example.com');
 
     await go(page, 'phone', 'today');
     const card = page.locator('#meetings > li');
@@ -314,16 +309,16 @@ test('phone: a meeting that ended is on Today, and one tap opens its capture fil
 
     await go(page, 'phone', 'today');
     await eventually(async () => (await page.locator('#meetings').count()) === 0);
-    const asked = JSON.parse(cli('meetings', '--json'));
+    const asked = JSON.parse(run('meetings', '--json'));
     assert.equal(asked.total, 0);
-    const rosa = JSON.parse(cli('diary', 'Rosa Diaz', '--json'));
+    const rosa = JSON.parse(run('diary', 'Rosa Diaz', '--json'));
     assert.deepEqual(rosa.person.emails, ['rosa@diaz.example']);
     assert.equal(rosa.interactions.length, 1);
     assert.equal(rosa.interactions[0].channel, 'video');
     assert.equal(rosa.interactions[0].talked_about, 'Her hiring plans for spring');
-    const kim = JSON.parse(cli('diary', 'Kim Park', '--json'));
+    const kim = JSON.parse(run('diary', 'Kim Park', '--json'));
     assert.equal(kim.interactions.length, 1, 'Kim, found by her address, has the same conversation');
-    const people = JSON.parse(cli('people', '--json'));
+    const people = JSON.parse(run('people', '--json'));
     assert.equal(people.length, 2, 'nobody twice');
   } finally {
     await s.done();
@@ -334,11 +329,9 @@ test('phone: a weekly goal in Review shows on Today, and one tap schedules a val
   const s = await session('phone');
   const { page } = s;
   try {
-    const { execFileSync } = await import('node:child_process');
-    const { appBinary } = await import('./lib.mjs');
-    const cli = (...args) => execFileSync(appBinary(), ['--data-dir', s.dataDir, ...args], { encoding: 'utf8' });
-    cli('capture', '--with', 'Ana Lima', '--kind', 'value');
-    cli('capture', '--with', 'Bo Chen', '--kind', 'casual', '--talked', 'football');
+    const run = (...args) => cli(s.dataDir, ...args);
+    run('capture', '--with', 'Ana Lima', '--kind', 'value');
+    run('capture', '--with', 'Bo Chen', '--kind', 'casual', '--talked', 'football');
     await go(page, 'phone', 'review');
     await tap(page, 'phone', '#value-goal-3');
     await eventually(async () => /1 of 3 value calls this week: 2 to go\./.test(await page.locator('#goal-progress').innerText().catch(() => '')));
@@ -350,7 +343,7 @@ test('phone: a weekly goal in Review shows on Today, and one tap schedules a val
     await go(page, 'phone', 'today');
     await eventually(async () => /1 of 3 value calls this week/.test(await page.locator('#goal-progress').innerText().catch(() => '')));
     assert.match(await page.locator('#upcoming').innerText(), /Bo Chen/);
-    assert.equal(JSON.parse(cli('review', '--json')).value_goal, 3);
+    assert.equal(JSON.parse(run('review', '--json')).value_goal, 3);
     await shot(page, 'phone-today-goal');
   } finally {
     await s.done();
@@ -361,15 +354,12 @@ test('phone: a possible duplicate on a person page merges behind a confirmation'
   const s = await session('phone');
   const { page } = s;
   try {
-    const { execFileSync } = await import('node:child_process');
-    const { writeFileSync } = await import('node:fs');
-    const { appBinary } = await import('./lib.mjs');
-    const cli = (...args) => execFileSync(appBinary(), ['--data-dir', s.dataDir, ...args], { encoding: 'utf8' });
+    const run = (...args) => cli(s.dataDir, ...args);
     const vcf = join(s.dataDir, 'two.vcf');
     writeFileSync(vcf, 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Robert Stone\r\nEMAIL:bob@stone.example\r\nEND:VCARD\r\n'
       + 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bob Stone\r\nEMAIL:BOB@stone.example\r\nTEL:+41 79 111 22 33\r\nEND:VCARD\r\n');
-    cli('import', vcf);
-    cli('capture', '--with', 'Bob Stone', '--talked', 'the Zürich office');
+    run('import', vcf);
+    run('capture', '--with', 'Bob Stone', '--talked', 'the Zürich office');
     await go(page, 'phone', 'people');
     await tap(page, 'phone', page.locator('.person-row', { hasText: 'Robert Stone' }));
     const row = page.locator('.duplicate');
@@ -381,7 +371,7 @@ test('phone: a possible duplicate on a person page merges behind a confirmation'
     await tap(page, 'phone', row.locator('button.primary', { hasText: 'Merge' }));
     await page.getByText('Merged Bob Stone into Robert Stone.').waitFor();
     await eventually(async () => /the Zürich office/.test(await page.locator('#diary').innerText().catch(() => '')));
-    const people = JSON.parse(cli('people', '--json'));
+    const people = JSON.parse(run('people', '--json'));
     assert.deepEqual(people.map((p) => p.name), ['Robert Stone']);
   } finally {
     await s.done();

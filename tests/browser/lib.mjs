@@ -2,7 +2,7 @@
 // with a fresh data directory, or the relay serving the phone web app, and open
 // Debian's Chromium at a phone or desktop size.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,6 +92,14 @@ export const VIEWPORTS = {
 export function tempDir(prefix) {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Runs the command line on a data folder; its standard output. */
+export function cli(dataDir, ...args) {
+  return execFileSync(appBinary(), ['--data-dir', dataDir, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, AFTERCALL_LOG: 'warn' },
+  });
 }
 
 /** Starts browser mode on 127.0.0.1 port 0; resolves with { url, dataDir, stop }. */

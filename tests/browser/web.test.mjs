@@ -3,22 +3,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { appBinary, tempDir, startApp, startRelay, webDir, openBrowser, tap, go, shot, eventually, CHROMIUM, CHROMIUM_FLAGS } from './lib.mjs';
+import { cli, tempDir, startApp, startRelay, webDir, openBrowser, tap, go, shot, eventually, CHROMIUM, CHROMIUM_FLAGS } from './lib.mjs';
 
 /** The relay serving the web app in `dir`, on `port` with `data` when given. */
 const serveWeb = (dir = webDir, { port, data } = {}) => startRelay({ web: dir, port, data });
-
-/** Runs the command line on the desktop device's data folder; its standard output. */
-function cli(dataDir, ...args) {
-  return execFileSync(appBinary(), ['--data-dir', dataDir, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, AFTERCALL_LOG: 'warn' },
-  });
-}
 
 async function syncState(page) {
   return (await page.locator('#sync-state').innerText().catch(() => '')).trim();

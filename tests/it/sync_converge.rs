@@ -161,7 +161,7 @@ fn calendar_with_a_meeting_that_ended() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meeting_captured_on_one_device_is_asked_about_on_none() {
-    use aftercall_shared::commands::{CaptureDraft, PersonRef};
+    use aftercall_shared::commands::CaptureDraft;
     use aftercall_shared::interop::CalendarImportOptions;
 
     let dir = tempfile::tempdir().unwrap();
@@ -190,19 +190,8 @@ async fn a_meeting_captured_on_one_device_is_asked_about_on_none() {
     // The phone, offline, captures it.
     let meeting = &on_phone.meetings[0];
     let draft = CaptureDraft {
-        people: meeting
-            .guests
-            .iter()
-            .map(|g| PersonRef::Guest {
-                email: g.email.clone(),
-                name: g.name.clone(),
-            })
-            .collect(),
-        at: Some(meeting.start),
-        channel: meeting.channel,
         talked_about: "their hiring plans".into(),
-        meeting: Some(meeting.id.clone()),
-        ..Default::default()
+        ..meeting.capture()
     };
     phone.store().capture(&draft).unwrap();
     assert_eq!(asked(phone).total, 0);

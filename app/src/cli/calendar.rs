@@ -35,15 +35,11 @@ enum Action {
 pub fn calendar(dir: &Path, args: CalendarArgs) -> anyhow::Result<()> {
     let mut store = crate::data::open_store(dir)?;
     let mut subs = calendar_feed::load(&store)?;
-    let refresh_one = |store: &mut aftercall_shared::Store, sub: &mut Subscription| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+    let now = local_now().timestamp_millis();
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()?;
-        let now = local_now().timestamp_millis();
-        let outcome = runtime.block_on(calendar_feed::refresh(sub, now, |request| {
-            std::future::ready(store.answer(&request))
-        }));
-        anyhow::Ok(outcome)
+            .build()
     };
     match args.action {
         None => {
@@ -76,7 +72,9 @@ pub fn calendar(dir: &Path, args: CalendarArgs) -> anyhow::Result<()> {
                 checked_at: None,
                 error: None,
             };
-            let outcome = refresh_one(&mut store, &mut sub)?;
+            let outcome = runtime()?.block_on(calendar_feed::refresh(&mut sub, now, |request| {
+                std::future::ready(store.answer(&request))
+            }));
             // A calendar that cannot be read now is still subscribed: it is read
             // again at the next refresh, and says why it failed meanwhile.
             subs.push(sub.clone());
@@ -88,22 +86,18 @@ pub fn calendar(dir: &Path, args: CalendarArgs) -> anyhow::Result<()> {
             if subs.is_empty() {
                 out("No calendar subscribed.");
             }
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let now = local_now().timestamp_millis();
-            let outcomes =
-                runtime.block_on(calendar_feed::refresh_all(&mut subs, now, |request| {
+            let refreshed = runtime()?
+                .block_on(calendar_feed::refresh_saved(now, |request| {
                     std::future::ready(store.answer(&request))
-                }));
+                }))
+                .map_err(anyhow::Error::msg)?;
             let mut failed = Vec::new();
-            for (sub, outcome) in subs.iter().zip(&outcomes) {
+            for (sub, outcome) in &refreshed {
                 match outcome {
                     Refreshed::Failed(e) => failed.push(format!("{}: {e}", sub.url.shown())),
                     outcome => say(sub, outcome),
                 }
             }
-            calendar_feed::save(&store, &subs)?;
             if !failed.is_empty() {
                 anyhow::bail!("{}", failed.join("\n"));
             }

@@ -80,13 +80,14 @@ impl<'a> SyncSettings<'a> {
         self.store.set_setting(key::INVITE, Some(code))
     }
 
+    /// A setting read as `T`; unset or unreadable is `None`.
+    fn parsed<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>> {
+        Ok(self.store.setting(key)?.and_then(|v| v.parse().ok()))
+    }
+
     /// How far the relay has acknowledged this device's own log (0 before it has).
     pub fn acked(&self) -> Result<u64> {
-        Ok(self
-            .store
-            .setting(key::ACKED)?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0))
+        Ok(self.parsed(key::ACKED)?.unwrap_or(0))
     }
 
     pub fn set_acked(&self, up_to: u64) -> Result<()> {
@@ -95,10 +96,7 @@ impl<'a> SyncSettings<'a> {
 
     /// When the device was last up to date with the relay (ms since the epoch).
     pub fn last_synced_at(&self) -> Result<Option<i64>> {
-        Ok(self
-            .store
-            .setting(key::LAST_SYNCED)?
-            .and_then(|v| v.parse().ok()))
+        self.parsed(key::LAST_SYNCED)
     }
 
     pub fn set_last_synced_at(&self, millis: i64) -> Result<()> {
@@ -108,11 +106,7 @@ impl<'a> SyncSettings<'a> {
 
     /// Entries the newest checkpoint this device made or loaded holds.
     pub fn checkpoint_mark(&self) -> Result<u64> {
-        Ok(self
-            .store
-            .setting(key::CHECKPOINT_MARK)?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0))
+        Ok(self.parsed(key::CHECKPOINT_MARK)?.unwrap_or(0))
     }
 
     pub fn set_checkpoint_mark(&self, entries: u64) -> Result<()> {
@@ -124,9 +118,7 @@ impl<'a> SyncSettings<'a> {
     /// ([`CHECKPOINT_EVERY`] unless set).
     pub fn checkpoint_every(&self) -> Result<u64> {
         Ok(self
-            .store
-            .setting(key::CHECKPOINT_EVERY)?
-            .and_then(|v| v.parse().ok())
+            .parsed(key::CHECKPOINT_EVERY)?
             .unwrap_or(CHECKPOINT_EVERY))
     }
 
@@ -138,10 +130,7 @@ impl<'a> SyncSettings<'a> {
 
     /// The relay's checkpoint this device rejected, if any.
     pub fn rejected_checkpoint(&self) -> Result<Option<CheckpointId>> {
-        Ok(self
-            .store
-            .setting(key::REJECTED_CHECKPOINT)?
-            .and_then(|v| v.parse().ok()))
+        self.parsed(key::REJECTED_CHECKPOINT)
     }
 
     pub fn set_rejected_checkpoint(&self, id: CheckpointId) -> Result<()> {

@@ -12,6 +12,13 @@ pub const DRAFT_FILE: &str = "capture-draft.json";
 /// The setting holding the kind of the last capture, the next one's default.
 pub const KIND_SETTING: &str = "capture.kind";
 
+/// The kind [`KIND_SETTING`] remembers (a value call when unset or unreadable).
+pub fn remembered_kind(setting: Option<String>) -> InteractionKind {
+    setting
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(InteractionKind::Value)
+}
+
 /// What the capture form holds: the domain draft plus what only the form needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -48,24 +55,20 @@ impl Draft {
     /// and how it was held, saved as the meeting's conversation.
     pub fn for_meeting(meeting: &MeetingToAsk, kind: InteractionKind) -> Self {
         let mut d = Draft::new(kind);
-        d.capture.at = Some(meeting.start);
-        d.capture.channel = meeting.channel;
-        d.capture.meeting = Some(meeting.id.clone());
-        d.meeting_summary = meeting.summary.clone();
+        d.capture = meeting.capture();
+        d.capture.kind = kind;
+        // The guests show as chips; the form adds the people typed to them.
+        let people = std::mem::take(&mut d.capture.people);
         d.with = meeting
             .guests
             .iter()
-            .map(|g| WithPerson {
+            .zip(people)
+            .map(|(g, person)| WithPerson {
                 label: g.label().to_string(),
-                person: match &g.person {
-                    Some(p) => PersonRef::Existing(p.id.clone()),
-                    None => PersonRef::Guest {
-                        email: g.email.clone(),
-                        name: g.name.clone(),
-                    },
-                },
+                person,
             })
             .collect();
+        d.meeting_summary = meeting.summary.clone();
         d
     }
 

@@ -60,6 +60,8 @@ async fn remember(session: &Session, key: &str, keep: String) {
 #[derive(Debug, Default)]
 pub struct MeetingsSeen {
     waiting: Vec<aftercall_shared::model::MeetingId>,
+    /// The setting of meetings already notified, read once and kept as written.
+    notified: Option<String>,
 }
 
 /// Looks at the meetings waiting for "how did it go?": notifies each one newly
@@ -80,16 +82,18 @@ pub async fn meetings_ended(
     let changed = waiting != seen.waiting;
     seen.waiting = waiting;
     if session.platform.notifications() == crate::platform::Notifications::Allowed {
-        let notified_before = notified(session, NOTIFIED_MEETINGS).await;
+        let notified_before = match seen.notified.take() {
+            Some(known) => known,
+            None => notified(session, NOTIFIED_MEETINGS).await,
+        };
         let (fresh, keep) = plan(&asking.meetings, |m| m.id.to_string(), &notified_before);
-        if !fresh.is_empty() {
-            for (summary, body) in meeting_notifications(&fresh) {
-                session.platform.notify(&summary, &body);
-            }
+        for (summary, body) in meeting_notifications(&fresh) {
+            session.platform.notify(&summary, &body);
         }
         if keep != notified_before {
-            remember(session, NOTIFIED_MEETINGS, keep).await;
+            remember(session, NOTIFIED_MEETINGS, keep.clone()).await;
         }
+        seen.notified = Some(keep);
     }
     (changed, asking.next_end)
 }

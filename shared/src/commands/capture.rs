@@ -250,39 +250,43 @@ pub(super) fn resolve_person(
             let name = person_name(w.tx(), &id)?;
             Ok((id, name, false))
         }
-        PersonRef::Named(name) => {
-            let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-            if let Some((id, name)) = person_by_name(w.tx(), &name)? {
-                return Ok((id, name, false));
-            }
-            let id = create_person(w, &name, Vec::new(), event_id, event)?;
-            Ok((id, name, true))
-        }
+        PersonRef::Named(name) => by_name_or_new(w, name, None, event_id, event),
         PersonRef::Guest { email, name } => {
             let email = normalise_email(email);
-            let known = people_with_key(w.tx(), KeyKind::Email, &email)?;
-            if let Some(id) = known.first() {
+            if let Some(id) = people_with_key(w.tx(), KeyKind::Email, &email)?.first() {
                 return Ok((id.clone(), person_name(w.tx(), id)?, false));
             }
-            let name = name
-                .as_deref()
-                .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "))
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| email.clone());
-            if let Some((id, name)) = person_by_name(w.tx(), &name)? {
-                // The calendar says how to reach them: keep the address.
-                w.update(&id, DocKind::Person, |p: &mut Person| {
-                    if !p.emails.iter().any(|e| normalise_email(e) == email) {
-                        p.emails.push(email.clone());
-                    }
-                    Ok(())
-                })?;
-                return Ok((id, name, false));
-            }
-            let id = create_person(w, &name, vec![email], event_id, event)?;
-            Ok((id, name, true))
+            let name = name.as_deref().filter(|n| !n.trim().is_empty());
+            by_name_or_new(w, name.unwrap_or(&email), Some(&email), event_id, event)
         }
     }
+}
+
+/// The live person with this name (spacing aside) or a new one; with `email`, the
+/// address the person found lacks is kept (the calendar says how to reach them),
+/// and a new person has it.
+fn by_name_or_new(
+    w: &mut Writer<'_>,
+    name: &str,
+    email: Option<&str>,
+    event_id: Option<&str>,
+    event: Option<&Event>,
+) -> Result<(String, String, bool)> {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some((id, name)) = person_by_name(w.tx(), &name)? {
+        if let Some(email) = email {
+            w.update(&id, DocKind::Person, |p: &mut Person| {
+                if !p.emails.iter().any(|e| normalise_email(e) == email) {
+                    p.emails.push(email.to_string());
+                }
+                Ok(())
+            })?;
+        }
+        return Ok((id, name, false));
+    }
+    let emails = email.map(str::to_string).into_iter().collect();
+    let id = create_person(w, &name, emails, event_id, event)?;
+    Ok((id, name, true))
 }
 
 fn create_person(

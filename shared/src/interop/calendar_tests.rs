@@ -718,22 +718,11 @@ mod asking {
         assert_eq!(later.meetings[0].start, at("2026-12-07T09:00:00Z"));
     }
 
-    /// The capture a meeting's card opens: its guests, its start and its channel.
+    /// The capture a meeting's card opens, with something said.
     fn capture_for(m: &crate::queries::MeetingToAsk) -> crate::commands::CaptureDraft {
         crate::commands::CaptureDraft {
-            people: m
-                .guests
-                .iter()
-                .map(|g| crate::commands::PersonRef::Guest {
-                    email: g.email.clone(),
-                    name: g.name.clone(),
-                })
-                .collect(),
-            at: Some(m.start),
-            channel: m.channel,
             talked_about: "How it went".into(),
-            meeting: Some(m.id.clone()),
-            ..Default::default()
+            ..m.capture()
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
 use super::rows::PersonName;
@@ -59,6 +60,20 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<DuplicateSuggestion>> {
         let conn = self.conn();
+        // For one person, only names folded like theirs are grouped.
+        let only_name = match only {
+            Some(id) => {
+                let name: Option<String> = conn
+                    .prepare_cached("SELECT name FROM people WHERE id = ?1 AND deleted = 0")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?;
+                match name {
+                    Some(name) => Some(fold::fold(&name)),
+                    None => return Ok(Vec::new()),
+                }
+            }
+            None => None,
+        };
         let mut people: BTreeMap<String, Candidate> = BTreeMap::new();
         let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut stmt = conn.prepare_cached(
@@ -71,7 +86,7 @@ impl Store {
             let id: String = r.get(0)?;
             let name: String = r.get(1)?;
             let folded = fold::fold(&name);
-            if !folded.is_empty() {
+            if !folded.is_empty() && only_name.as_ref().is_none_or(|n| *n == folded) {
                 by_name.entry(folded).or_default().push(id.clone());
             }
             people.insert(
@@ -101,13 +116,20 @@ impl Store {
                 }
             }
         }
-        let mut stmt = conn.prepare_cached(
-            "SELECT a.person_id, b.person_id, a.kind FROM person_keys a
-             JOIN person_keys b ON b.kind = a.kind AND b.key = a.key AND b.person_id > a.person_id
+        // Pairs sharing an email or a phone: for one person, only their own keys are
+        // looked up (through the keys' person index), not every pair of the store.
+        const SHARED_KEYS: &str = "SELECT a.person_id, b.person_id, a.kind FROM person_keys a
+             JOIN person_keys b ON b.kind = a.kind AND b.key = a.key AND b.person_id != a.person_id
              JOIN people pa ON pa.id = a.person_id JOIN people pb ON pb.id = b.person_id
-             WHERE a.kind IN ('email', 'phone') AND pa.deleted = 0 AND pb.deleted = 0",
-        )?;
-        let mut rows = stmt.query([])?;
+             WHERE a.kind IN ('email', 'phone') AND pa.deleted = 0 AND pb.deleted = 0";
+        let mut stmt = match only {
+            Some(_) => conn.prepare_cached(&format!("{SHARED_KEYS} AND a.person_id = ?1"))?,
+            None => conn.prepare_cached(&format!("{SHARED_KEYS} AND b.person_id > a.person_id"))?,
+        };
+        let mut rows = match only {
+            Some(id) => stmt.query([id])?,
+            None => stmt.query([])?,
+        };
         while let Some(r) = rows.next()? {
             let (a, b, kind): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
             let reason = if kind == "email" {

@@ -5,6 +5,7 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use super::PersonName;
+use crate::commands::{CaptureDraft, PersonRef};
 use crate::model::{Channel, MeetingId, PersonId};
 use crate::{Result, Store};
 
@@ -33,12 +34,38 @@ pub struct Guest {
 }
 
 impl Guest {
+    /// Who the guest is in a capture: the person with their address, else someone
+    /// to find by name or add with it.
+    pub fn person_ref(&self) -> PersonRef {
+        match &self.person {
+            Some(p) => PersonRef::Existing(p.id.clone()),
+            None => PersonRef::Guest {
+                email: self.email.clone(),
+                name: self.name.clone(),
+            },
+        }
+    }
+
     /// How the guest reads: the person's name, else the calendar's, else the address.
     pub fn label(&self) -> &str {
         match (&self.person, &self.name) {
             (Some(p), _) => &p.name,
             (None, Some(name)) => name,
             (None, None) => &self.email,
+        }
+    }
+}
+
+impl MeetingToAsk {
+    /// The capture of "how did it go?": its guests, its start and how it was held,
+    /// saved as the meeting's conversation.
+    pub fn capture(&self) -> CaptureDraft {
+        CaptureDraft {
+            people: self.guests.iter().map(Guest::person_ref).collect(),
+            at: Some(self.start),
+            channel: self.channel,
+            meeting: Some(self.id.clone()),
+            ..Default::default()
         }
     }
 }

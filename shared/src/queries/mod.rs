@@ -17,6 +17,8 @@ pub use duplicates::{DuplicateReason, DuplicateSuggestion};
 pub use events::EventPage;
 pub use meetings::{Guest, MeetingToAsk, MeetingsToAsk};
 pub use people::PersonSummary;
-pub use review::{CasualOnly, Review, WeekCounts, MAX_VALUE_GOAL, VALUE_GOAL_SETTING};
+pub use review::{
+    CasualOnly, GoalProgress, Review, WeekCounts, MAX_VALUE_GOAL, VALUE_GOAL_SETTING,
+};
 pub use rows::{EventName, InteractionRow, PersonDetail, PersonName, ReferralRow};
 pub use today::{FollowUpDue, KeepInTouchDue, ThankYouDue, Today, TodayCounts, TODAY_PAGE};

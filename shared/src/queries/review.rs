@@ -45,6 +45,13 @@ pub struct Review {
     pub value_goal: Option<u32>,
 }
 
+/// This week's value calls against the weekly goal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoalProgress {
+    pub goal: u32,
+    pub done: i64,
+}
+
 /// The local setting holding the weekly value-call goal.
 pub const VALUE_GOAL_SETTING: &str = "goal.value-calls-a-week";
 
@@ -58,49 +65,21 @@ fn millis(day: NaiveDate, offset: FixedOffset) -> i64 {
         .unwrap_or_default()
 }
 
+/// The week from Monday `start` in `offset`, as milliseconds since the epoch.
+fn week_bounds(start: NaiveDate, offset: FixedOffset) -> (i64, i64) {
+    (
+        millis(start, offset),
+        millis(start + Duration::days(7), offset),
+    )
+}
+
 impl Store {
     /// The review of the week holding `day`, weeks starting on Monday in `offset`.
     pub fn review(&self, day: Day, offset: FixedOffset) -> Result<Review> {
         let conn = self.conn();
         let start = week_start(day.date());
-        let bounds = |start: NaiveDate| {
-            (
-                millis(start, offset),
-                millis(start + Duration::days(7), offset),
-            )
-        };
-        let counts = |start: NaiveDate| -> Result<WeekCounts> {
-            let (from, to) = bounds(start);
-            let mut counts = WeekCounts {
-                start: Day::new(start),
-                value: 0,
-                casual: 0,
-                event: 0,
-                other: 0,
-                offers_made: 0,
-                no_business: 0,
-            };
-            let mut stmt = conn.prepare_cached(
-                "SELECT kind, COUNT(*), SUM(offer_made), SUM(business_discussed = 0) FROM interactions
-                 WHERE deleted = 0 AND at >= ?1 AND at < ?2 GROUP BY kind",
-            )?;
-            let mut rows = stmt.query([from, to])?;
-            while let Some(r) = rows.next()? {
-                let kind: InteractionKind = r.get(0)?;
-                let n: i64 = r.get(1)?;
-                counts.offers_made += r.get::<_, i64>(2)?;
-                counts.no_business += r.get::<_, i64>(3)?;
-                match kind {
-                    InteractionKind::Value => counts.value = n,
-                    InteractionKind::Casual => counts.casual = n,
-                    InteractionKind::Event => counts.event = n,
-                    InteractionKind::Other => counts.other += n,
-                }
-            }
-            Ok(counts)
-        };
-        let this_week = counts(start)?;
-        let last_week = counts(start - Duration::days(7))?;
+        let this_week = self.week_counts(start, offset)?;
+        let last_week = self.week_counts(start - Duration::days(7), offset)?;
         let thank_yous_outstanding =
             i64::try_from(count_where(conn, "interactions i", THANK_YOUS, &[])?)
                 .unwrap_or(i64::MAX);
@@ -124,7 +103,7 @@ impl Store {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        let (from, to) = bounds(start);
+        let (from, to) = week_bounds(start, offset);
         let no_business = interactions_where(
             conn,
             "i.deleted = 0 AND i.business_discussed = 0 AND i.at >= ?1 AND i.at < ?2",
@@ -140,6 +119,49 @@ impl Store {
             no_business,
             value_goal: self.value_goal()?,
         })
+    }
+
+    /// The counts of the week starting on Monday `start`, in `offset`.
+    fn week_counts(&self, start: NaiveDate, offset: FixedOffset) -> Result<WeekCounts> {
+        let conn = self.conn();
+        let (from, to) = week_bounds(start, offset);
+        let mut counts = WeekCounts {
+            start: Day::new(start),
+            value: 0,
+            casual: 0,
+            event: 0,
+            other: 0,
+            offers_made: 0,
+            no_business: 0,
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT kind, COUNT(*), SUM(offer_made), SUM(business_discussed = 0) FROM interactions
+             WHERE deleted = 0 AND at >= ?1 AND at < ?2 GROUP BY kind",
+        )?;
+        let mut rows = stmt.query([from, to])?;
+        while let Some(r) = rows.next()? {
+            let kind: InteractionKind = r.get(0)?;
+            let n: i64 = r.get(1)?;
+            counts.offers_made += r.get::<_, i64>(2)?;
+            counts.no_business += r.get::<_, i64>(3)?;
+            match kind {
+                InteractionKind::Value => counts.value = n,
+                InteractionKind::Casual => counts.casual = n,
+                InteractionKind::Event => counts.event = n,
+                InteractionKind::Other => counts.other += n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// This week's value calls against the weekly goal, if one is set: what Today
+    /// shows, without the rest of the review.
+    pub fn goal_progress(&self, day: Day, offset: FixedOffset) -> Result<Option<GoalProgress>> {
+        let Some(goal) = self.value_goal()? else {
+            return Ok(None);
+        };
+        let done = self.week_counts(week_start(day.date()), offset)?.value;
+        Ok(Some(GoalProgress { goal, done }))
     }
 
     /// The weekly value-call goal, if one is set.

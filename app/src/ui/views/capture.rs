@@ -10,7 +10,7 @@ use crate::format;
 use crate::ui::components::{
     Choice, ChoiceOption, FollowUpChips, PersonPicker, Picked, Switch, TextArea, TextField,
 };
-use crate::ui::draft::{Draft, KIND_SETTING};
+use crate::ui::draft::{remembered_kind, Draft, KIND_SETTING};
 use crate::ui::route::Screen;
 use crate::ui::session::{use_query, use_session, Loaded};
 
@@ -35,9 +35,7 @@ pub fn Capture() -> Element {
     });
     let kind = match (saved(), last_kind) {
         (Some(s), _) => s.kind,
-        (None, Loaded::Ready(kind)) => kind
-            .and_then(|k| k.parse().ok())
-            .unwrap_or(InteractionKind::Value),
+        (None, Loaded::Ready(kind)) => remembered_kind(kind),
         (None, other) => return other.placeholder(),
     };
     rsx! {

@@ -47,7 +47,7 @@ pub fn Review() -> Element {
             }
             WeekChart { this: this.clone(), last: last.clone() }
             p { class: "hint", id: "value-share", "{share}" }
-            GoalProgress { goal: review.value_goal, done: this.value }
+            GoalBar { goal: review.value_goal, done: this.value }
             Choice {
                 id: "value-goal",
                 label: "Value calls a week, my goal",
@@ -150,7 +150,7 @@ fn goal_options() -> Vec<ChoiceOption> {
 
 /// This week's value calls against the goal, with a bar; nothing without a goal.
 #[component]
-pub fn GoalProgress(goal: Option<u32>, done: i64) -> Element {
+pub fn GoalBar(goal: Option<u32>, done: i64) -> Element {
     let Some(goal) = goal else {
         return rsx! {};
     };

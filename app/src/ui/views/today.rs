@@ -5,14 +5,14 @@ use aftercall_shared::api::Request;
 use aftercall_shared::dates::parse_date;
 use aftercall_shared::model::{Day, InteractionKind, MeetingPrompt, ReferralStatus};
 use aftercall_shared::queries::{
-    FollowUpDue, InteractionRow, KeepInTouchDue, MeetingToAsk, MeetingsToAsk, ReferralRow,
-    ThankYouDue, Today as TodayData, TODAY_PAGE,
+    FollowUpDue, GoalProgress, InteractionRow, KeepInTouchDue, MeetingToAsk, MeetingsToAsk,
+    ReferralRow, ThankYouDue, Today as TodayData, TODAY_PAGE,
 };
 use dioxus::prelude::*;
 
 use crate::format;
 use crate::ui::components::EmptyState;
-use crate::ui::draft::{Draft, KIND_SETTING};
+use crate::ui::draft::{remembered_kind, Draft, KIND_SETTING};
 use crate::ui::route::Screen;
 use crate::ui::session::{local_today, use_query, use_session, Loaded};
 
@@ -45,7 +45,7 @@ pub fn Today() -> Element {
         limit: shown(),
     });
     let meetings = use_query::<MeetingsToAsk>(Request::MeetingsToAsk { limit: shown() });
-    let review = use_query::<aftercall_shared::queries::Review>(Request::Review {
+    let goal = use_query::<Option<GoalProgress>>(Request::GoalProgress {
         day: local_today().into(),
         offset_minutes: crate::ui::session::local_offset().local_minus_utc() / 60,
     });
@@ -73,8 +73,8 @@ pub fn Today() -> Element {
         section { class: "screen today", "aria-labelledby": "today-title",
             h1 { id: "today-title", "Today" }
             p { class: "subtitle", "{format::day(data.date)}" }
-            if let Loaded::Ready(r) = review {
-                super::review::GoalProgress { goal: r.value_goal, done: r.this_week.value }
+            if let Loaded::Ready(Some(g)) = goal {
+                super::review::GoalBar { goal: g.goal, done: g.done }
             }
             if clear {
                 EmptyState {
@@ -177,15 +177,11 @@ fn AskForNotifications() -> Element {
 }
 
 /// The kind the last capture had: the default of the next one.
-async fn remembered_kind(session: &crate::ui::session::Session) -> InteractionKind {
-    session
-        .send::<Option<String>>(Request::Setting {
-            key: KIND_SETTING.into(),
-        })
-        .await
-        .flatten()
-        .and_then(|k| k.parse().ok())
-        .unwrap_or(InteractionKind::Value)
+async fn last_kind(session: &crate::ui::session::Session) -> InteractionKind {
+    let setting = Request::Setting {
+        key: KIND_SETTING.into(),
+    };
+    remembered_kind(session.send::<Option<String>>(setting).await.flatten())
 }
 
 /// A calendar meeting that has ended: capture it in one tap, or stop asking.
@@ -215,7 +211,7 @@ fn MeetingCard(item: MeetingToAsk) -> Element {
                         let session = s1.clone();
                         let meeting = meeting.clone();
                         spawn(async move {
-                            let kind = remembered_kind(&session).await;
+                            let kind = last_kind(&session).await;
                             session.capture_with(Draft::for_meeting(&meeting, kind));
                         });
                     },
@@ -280,7 +276,7 @@ fn KeepInTouchCard(item: KeepInTouchDue) -> Element {
                         let session = s2.clone();
                         let (id, name) = (id2.clone(), name.clone());
                         spawn(async move {
-                            let kind = remembered_kind(&session).await;
+                            let kind = last_kind(&session).await;
                             session.capture_with(Draft::with_person(id, name, kind));
                         });
                     },
