@@ -51,7 +51,8 @@ pub mod sync;
 pub use error::{Error, Result};
 #[cfg(feature = "device")]
 pub use store::{
-    AccountSnapshot, DocChanges, LogEntry, Payload, RemoteEntry, Store, Writer, MAX_RECORD_CHANGES,
+    AccountSnapshot, DocChanges, LoadedSnapshot, LogEntry, Payload, ReadModelFrom, RemoteEntry,
+    Store, Writer, MAX_RECORD_CHANGES,
 };
 
 #[cfg(all(test, feature = "device"))]

@@ -111,6 +111,8 @@ pub(crate) struct SessionCore {
     pub reached_live: bool,
     /// A checkpoint is to be made as soon as the session is up to date.
     checkpoint_asked: bool,
+    /// A checkpoint is to be made when up to date, if the store can give one.
+    checkpoint_wanted: bool,
     /// The checkpoint handed to the engine and not yet stored: its documents and
     /// the entries it holds.
     checkpoint_sent: Option<(usize, u64)>,
@@ -151,6 +153,7 @@ impl SessionCore {
             own_head,
             reached_live: false,
             checkpoint_asked: false,
+            checkpoint_wanted: false,
             checkpoint_sent: None,
         })
     }
@@ -161,19 +164,32 @@ impl SessionCore {
         self.checkpoint_asked = true;
     }
 
-    /// Whether a checkpoint is due: asked for, or the entries since the last one
-    /// past the threshold.
+    /// Makes a checkpoint once the session is up to date if the store can give one
+    /// then (the idle desktop's checkpoint); unlike [`SessionCore::ask_checkpoint`],
+    /// a store whose changes wait for another device's entries is no error.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn want_checkpoint(&mut self) {
+        self.checkpoint_wanted = true;
+    }
+
+    /// Entries written here or applied since the last checkpoint this device made
+    /// or loaded.
+    pub fn entries_since_checkpoint(&self, store: &Store) -> anyhow::Result<u64> {
+        let cursors = store.cursors()?;
+        let total = entries_in(cursors.iter().map(|(_, seq)| seq)) + store.own_log_head()?;
+        Ok(total.saturating_sub(SyncSettings::of(store).checkpoint_mark()?))
+    }
+
+    /// Whether a checkpoint is due: asked for or wanted, or the entries since the
+    /// last one past the threshold.
     fn checkpoint_due(&self, store: &Store) -> anyhow::Result<bool> {
         if self.checkpoint_sent.is_some() || !self.engine.can_upload_checkpoint() {
             return Ok(false);
         }
-        if self.checkpoint_asked {
+        if self.checkpoint_asked || self.checkpoint_wanted {
             return Ok(true);
         }
-        let settings = SyncSettings::of(store);
-        let cursors = store.cursors()?;
-        let total = entries_in(cursors.iter().map(|(_, seq)| seq)) + store.own_log_head()?;
-        Ok(total.saturating_sub(settings.checkpoint_mark()?) >= settings.checkpoint_every()?)
+        Ok(self.entries_since_checkpoint(store)? >= SyncSettings::of(store).checkpoint_every()?)
     }
 
     /// Takes a snapshot of the store and hands it to the engine to upload. A store
@@ -186,6 +202,7 @@ impl SessionCore {
                     "changes here wait for entries of another device that have not arrived; sync again later and then make the checkpoint"
                 );
             }
+            self.checkpoint_wanted = false;
             return Ok(());
         };
         self.checkpoint_sent = Some((
@@ -365,6 +382,7 @@ impl SessionCore {
             } => {
                 let (documents, entries) = self.checkpoint_sent.take().unwrap_or_default();
                 self.checkpoint_asked = false;
+                self.checkpoint_wanted = false;
                 SyncSettings::of(store).set_checkpoint_mark(entries)?;
                 tracing::info!(%checkpoint, documents, chunks, bytes, "checkpoint uploaded");
                 self.report.checkpoint_uploaded = Some(CheckpointReport {
@@ -397,10 +415,11 @@ impl SessionCore {
             .map(|c| (c.device.as_str().to_string(), c.seq))
             .collect();
         match store.load_account_snapshot(&covers, &checkpoint.body) {
-            Ok(documents) => {
+            Ok(loaded) => {
+                let documents = loaded.documents;
                 let entries = entries_in(covers.iter().map(|(_, seq)| seq));
                 SyncSettings::of(store).set_checkpoint_mark(entries)?;
-                tracing::info!(checkpoint = %checkpoint.id, documents, "checkpoint loaded");
+                tracing::info!(checkpoint = %checkpoint.id, documents, read_model = ?loaded.read_model, "checkpoint loaded");
                 self.report.checkpoint_loaded = Some(CheckpointReport {
                     id: checkpoint.id,
                     documents,

@@ -150,8 +150,14 @@ impl LogEntry {
 
     /// Reads plaintext bytes back; anything malformed is an error, never a panic.
     pub fn decode_changes(bytes: &[u8]) -> Result<Vec<DocChanges>> {
-        let changes: Vec<DocChanges> =
-            ciborium::from_reader(bytes).map_err(|e| Error::Decode(format!("log entry: {e}")))?;
+        Ok(LogEntry::decode_changes_prefix(bytes)?.0)
+    }
+
+    /// Reads changes from the start of `bytes`, as [`LogEntry::decode_changes`]
+    /// does; returns them and the bytes after them.
+    pub fn decode_changes_prefix(mut bytes: &[u8]) -> Result<(Vec<DocChanges>, &[u8])> {
+        let changes: Vec<DocChanges> = ciborium::from_reader(&mut bytes)
+            .map_err(|e| Error::Decode(format!("log entry: {e}")))?;
         for c in &changes {
             let valid_id = !c.doc_id.is_empty()
                 && c.doc_id.len() <= MAX_DOC_ID
@@ -164,7 +170,7 @@ impl LogEntry {
                 ));
             }
         }
-        Ok(changes)
+        Ok((changes, bytes))
     }
 }
 

@@ -9,6 +9,7 @@ mod docs;
 mod entry;
 mod log;
 mod read_model;
+mod read_model_copy;
 mod redirects;
 mod rehome;
 mod schema;
@@ -32,7 +33,13 @@ use crate::{Error, Result};
 pub use entry::{DocChanges, LogEntry, Payload, MAX_RECORD_CHANGES};
 pub use log::RemoteEntry;
 pub(crate) use read_model::kept_person;
-pub use snapshot::AccountSnapshot;
+pub use snapshot::{AccountSnapshot, LoadedSnapshot, ReadModelFrom};
+
+/// The read-model tables, in the order a snapshot carries them (tests only).
+#[cfg(test)]
+pub(crate) fn read_model_tables() -> &'static [&'static str] {
+    &read_model::TABLES
+}
 pub use sync_state::QuarantinedEntry;
 pub use writer::Writer;
 
@@ -312,30 +319,68 @@ impl Store {
     }
 }
 
-/// Decodes every document on worker threads while this one writes the rows.
 /// Recreates the read model from the documents inside `tx` (see
-/// [`Store::rebuild_read_model`]).
+/// [`Store::rebuild_read_model`]), decoding every document on worker threads while
+/// this one writes the rows.
 fn rebuild_read_model_in(tx: &rusqlite::Transaction<'_>) -> Result<()> {
-    read_model::clear(tx)?;
-    // One big write: a larger page cache keeps it from spilling pages to the log
-    // and reading them back; merging index segments waits for the end.
-    tx.execute_batch(
-        "PRAGMA cache_size = -65536;
-         INSERT INTO search_own (search_own, rank) VALUES ('automerge', 0);
-         INSERT INTO search_notes (search_notes, rank) VALUES ('automerge', 0);",
-    )?;
-    if cfg!(target_arch = "wasm32") {
-        // A browser's worker has no threads: decode and write in turn.
-        docs::each(tx, |rowid, id, kind, bytes| {
-            let record = read_model::decode_stored(kind, &bytes)?;
-            read_model::write_rows(tx, rowid, &id, &record, read_model::Rows::Fresh)?;
-            Ok(())
-        })?;
-    } else {
-        decode_on_workers(tx)?;
-    }
-    read_model::finish_fresh(tx)?;
-    redirects::settle(tx, true)?;
+    fill_read_model_in(tx, None).map(|_| ())
+}
+
+/// Recreates the read model inside `tx`: from a checkpoint's copy of its rows when
+/// one is given and fits this store (see [`read_model_copy`]), else from the
+/// documents.
+fn fill_read_model_in(
+    tx: &rusqlite::Transaction<'_>,
+    copy: Option<&[u8]>,
+) -> Result<ReadModelFrom> {
+    let start = || -> Result<()> {
+        read_model::clear(tx)?;
+        // One big write: a larger page cache keeps it from spilling pages to the log
+        // and reading them back; merging index segments waits for the end.
+        tx.execute_batch(
+            "PRAGMA cache_size = -65536;
+             INSERT INTO search_own (search_own, rank) VALUES ('automerge', 0);
+             INSERT INTO search_notes (search_notes, rank) VALUES ('automerge', 0);",
+        )?;
+        Ok(())
+    };
+    start()?;
+    let copied = match copy.map(|copy| read_model_copy::load(tx, copy)) {
+        Some(Ok(())) => Ok(()),
+        // A failing disk stops the load; a row the schema refuses only unfits the copy.
+        Some(Err(Error::Store(e)))
+            if e.sqlite_error_code() != Some(rusqlite::ErrorCode::ConstraintViolation) =>
+        {
+            return Err(Error::Store(e))
+        }
+        Some(Err(unfit)) => Err(Some(unfit.to_string())),
+        None => Err(None),
+    };
+    let from = match copied {
+        Ok(()) => {
+            redirects::settle(tx, false)?;
+            ReadModelFrom::Copy
+        }
+        Err(why) => {
+            if why.is_some() {
+                tracing::info!(why = ?why, "the checkpoint's read model does not fit; rebuilding it");
+                start()?;
+            }
+            if cfg!(target_arch = "wasm32") {
+                // A browser's worker has no threads: decode and write in turn.
+                docs::each(tx, |rowid, id, kind, bytes| {
+                    let record = read_model::decode_stored(kind, &bytes)?;
+                    read_model::write_rows(tx, rowid, &id, &record, read_model::Rows::Fresh)?;
+                    Ok(())
+                })?;
+            } else {
+                decode_on_workers(tx)?;
+            }
+            read_model::finish_fresh(tx)?;
+            redirects::settle(tx, true)?;
+            ReadModelFrom::Documents { unfit_copy: why }
+        }
+    };
     // Merge the index's segments into one. Merging inside writes stays off, as
     // set above on the re-created tables: later merges wait for checkpoints.
     tx.execute_batch(
@@ -343,7 +388,7 @@ fn rebuild_read_model_in(tx: &rusqlite::Transaction<'_>) -> Result<()> {
          INSERT INTO search_notes (search_notes) VALUES ('optimize');
          PRAGMA cache_size = -16384;",
     )?;
-    Ok(())
+    Ok(from)
 }
 
 fn decode_on_workers(tx: &rusqlite::Transaction<'_>) -> Result<()> {

@@ -491,7 +491,7 @@ fn meeting(tx: &Transaction<'_>, id: &str, m: &Meeting, rows: Rows) -> Result<()
     Ok(())
 }
 
-const TABLES: [&str; 13] = [
+pub(super) const TABLES: [&str; 13] = [
     "people",
     "redirects_dirty",
     "person_keys",

@@ -4,12 +4,36 @@
 //! The body is the same CBOR as an entry's changes ([`LogEntry::encode_changes`]),
 //! each document's changes being its whole saved bytes, so loading it into a store
 //! that has documents already is applying changes: Automerge merges, idempotently.
+//! A second CBOR item follows: the read model's rows ([`read_model_copy`]), which a
+//! new device's empty store takes as they are when they fit its schema. A body
+//! without it (a checkpoint made before it existed) loads as before, by decoding
+//! every document.
 
 use rusqlite::{params, TransactionBehavior};
 
 use super::entry::{DocChanges, LogEntry};
-use super::{docs, log, rebuild_read_model_in, Store};
+use super::{docs, fill_read_model_in, log, read_model_copy, Store};
 use crate::Result;
+
+/// What [`Store::load_account_snapshot`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedSnapshot {
+    /// How many documents the snapshot held.
+    pub documents: usize,
+    pub read_model: ReadModelFrom,
+}
+
+/// Where the read model came from after a snapshot was loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadModelFrom {
+    /// An empty store took the snapshot's copy of the rows.
+    Copy,
+    /// An empty store decoded every document: the snapshot had no copy of the rows
+    /// (`None`), or one that did not fit this store (why).
+    Documents { unfit_copy: Option<String> },
+    /// A store with documents merged each one and updated its rows.
+    Merged,
+}
 
 /// A snapshot of every document of this store, with the cursor vector it holds.
 #[derive(Clone, PartialEq, Eq)]
@@ -66,42 +90,46 @@ impl Store {
             });
             Ok(())
         })?;
+        let mut body = LogEntry::encode_changes(&changes);
+        body.extend(read_model_copy::encode(&tx)?);
         drop(tx);
         Ok(Some(AccountSnapshot {
             covers,
             documents: changes.len(),
-            body: LogEntry::encode_changes(&changes),
+            body,
         }))
     }
 
     /// Loads a snapshot's `body` and advances the cursors to `covers`, in one
     /// transaction: into an empty store the documents are written as they are and
-    /// the read model built from them at once; into one with documents each is
-    /// merged with the stored one. A body that does not parse, or a document that
-    /// does not load, changes nothing. Returns how many documents it held.
+    /// the read model taken from the snapshot's copy of it, or built from the
+    /// documents; into one with documents each is merged with the stored one. A
+    /// body that does not parse, or (where documents are decoded) a document that
+    /// does not load, changes nothing.
     pub fn load_account_snapshot(
         &mut self,
         covers: &[(String, u64)],
         body: &[u8],
-    ) -> Result<usize> {
-        let changes = LogEntry::decode_changes(body)?;
+    ) -> Result<LoadedSnapshot> {
+        let (changes, copy) = LogEntry::decode_changes_prefix(body)?;
         let own = self.device_id.clone();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let empty: bool =
             tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM docs)", [], |r| r.get(0))?;
-        if empty {
+        let read_model = if empty {
             for c in &changes {
                 docs::insert(&tx, &c.doc_id, c.kind, &c.bytes)?;
             }
-            // The rebuild loads every document: bytes that are not one fail it, and
+            // A rebuild loads every document: bytes that are not one fail it, and
             // the transaction with them.
-            rebuild_read_model_in(&tx)?;
+            fill_read_model_in(&tx, Some(copy).filter(|c| !c.is_empty()))?
         } else {
             log::apply_changes(&tx, &changes)?;
             super::redirects::settle(&tx, false)?;
-        }
+            ReadModelFrom::Merged
+        };
         for (device, seq) in covers.iter().filter(|(d, _)| *d != own) {
             tx.prepare_cached(
                 "INSERT INTO cursors (device, seq) VALUES (?1, ?2)
@@ -113,6 +141,9 @@ impl Store {
         }
         tx.commit()?;
         self.committed_many(changes.len())?;
-        Ok(changes.len())
+        Ok(LoadedSnapshot {
+            documents: changes.len(),
+            read_model,
+        })
     }
 }

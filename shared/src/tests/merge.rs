@@ -434,13 +434,17 @@ fn a_snapshot_loads_into_an_empty_store_and_merges_into_one_with_its_own_writes(
         .unwrap();
     let snapshot = phone.store.account_snapshot().unwrap().unwrap();
     assert_eq!(snapshot.covers, [(phone.store.device_id().to_string(), 2)]);
-    // Into an empty store: the same read model as the phone's.
+    // Into an empty store: the same read model as the phone's, taken from the
+    // snapshot's copy of its rows.
     assert_eq!(
         fresh
             .store
             .load_account_snapshot(&snapshot.covers, &snapshot.body)
             .unwrap(),
-        snapshot.documents
+        crate::LoadedSnapshot {
+            documents: snapshot.documents,
+            read_model: crate::ReadModelFrom::Copy,
+        }
     );
     assert_eq!(
         fresh.store.read_model_snapshot().unwrap(),
@@ -449,10 +453,11 @@ fn a_snapshot_loads_into_an_empty_store_and_merges_into_one_with_its_own_writes(
     assert_eq!(fresh.store.cursor(phone.store.device_id()).unwrap(), 2);
     // Into the desktop: merged with what it wrote, twice changing nothing more.
     for _ in 0..2 {
-        desktop
+        let loaded = desktop
             .store
             .load_account_snapshot(&snapshot.covers, &snapshot.body)
             .unwrap();
+        assert_eq!(loaded.read_model, crate::ReadModelFrom::Merged);
     }
     pull(&mut phone.store, &desktop.store);
     assert_eq!(
@@ -462,10 +467,8 @@ fn a_snapshot_loads_into_an_empty_store_and_merges_into_one_with_its_own_writes(
     // A body that does not parse, or documents that do not load, change nothing.
     let before = fresh.store.read_model_snapshot().unwrap();
     let mut empty = fixture(43);
-    for bad in [
-        &b"not a snapshot"[..],
-        &snapshot.body[..snapshot.body.len() / 2],
-    ] {
+    let (documents, _) = split_snapshot(&snapshot.body);
+    for bad in [&b"not a snapshot"[..], &documents[..documents.len() / 2]] {
         let err = empty
             .store
             .load_account_snapshot(&snapshot.covers, bad)
@@ -489,4 +492,123 @@ fn a_snapshot_loads_into_an_empty_store_and_merges_into_one_with_its_own_writes(
         .all(|r| !r.contains("Ana")));
     assert_eq!(empty.store.cursor(phone.store.device_id()).unwrap(), 0);
     assert_eq!(fresh.store.read_model_snapshot().unwrap(), before);
+}
+
+/// The snapshot's copy of the read model, as CBOR values, and the documents before it.
+fn split_snapshot(body: &[u8]) -> (Vec<u8>, ciborium::Value) {
+    let (_, copy) = crate::LogEntry::decode_changes_prefix(body).unwrap();
+    let documents = body[..body.len() - copy.len()].to_vec();
+    (documents, ciborium::from_reader(copy).unwrap())
+}
+
+fn joined(documents: &[u8], copy: &ciborium::Value) -> Vec<u8> {
+    let mut body = documents.to_vec();
+    ciborium::into_writer(copy, &mut body).unwrap();
+    body
+}
+
+/// Sets `field` of the copy's map, or of its `table`th table's map.
+fn set_field(copy: &mut ciborium::Value, table: Option<usize>, field: &str, to: ciborium::Value) {
+    let map = match table {
+        None => copy,
+        Some(i) => {
+            let tables = copy.as_map_mut().unwrap().iter_mut();
+            let (_, tables) = tables
+                .into_iter()
+                .find(|(k, _)| k.as_text() == Some("tables"))
+                .unwrap();
+            &mut tables.as_array_mut().unwrap()[i]
+        }
+    };
+    for (k, v) in map.as_map_mut().unwrap().iter_mut() {
+        if k.as_text() == Some(field) {
+            *v = to;
+            return;
+        }
+    }
+    panic!("no field {field}");
+}
+
+#[test]
+fn a_snapshots_copy_of_the_read_model_that_does_not_fit_is_rebuilt_from_its_documents() {
+    let mut phone = fixture(50);
+    let mut desk = fixture(51);
+    phone
+        .store
+        .capture(&chat("Ana", InteractionKind::Value, "pricing for clinics"))
+        .unwrap();
+    pull(&mut desk.store, &phone.store);
+    desk.store
+        .capture(&chat("Bo", InteractionKind::Casual, "a second device"))
+        .unwrap();
+    pull(&mut phone.store, &desk.store);
+    let snapshot = phone.store.account_snapshot().unwrap().unwrap();
+    let want = phone.store.read_model_snapshot().unwrap();
+    let (documents, copy) = split_snapshot(&snapshot.body);
+
+    let mut schema = copy.clone();
+    set_field(
+        &mut schema,
+        None,
+        "schema",
+        ciborium::Value::Integer(9999.into()),
+    );
+    let mut columns = copy.clone();
+    set_field(
+        &mut columns,
+        Some(0),
+        "columns",
+        ciborium::Value::Array(vec![ciborium::Value::Text(
+            "id); DROP TABLE docs; --".into(),
+        )]),
+    );
+    // The search index's rows name a document the snapshot does not hold.
+    let search_own = crate::store::read_model_tables()
+        .iter()
+        .position(|t| *t == "search_own")
+        .unwrap();
+    let mut orphan = copy.clone();
+    set_field(
+        &mut orphan,
+        Some(search_own),
+        "cells",
+        ciborium::Value::Array(vec![
+            ciborium::Value::Text("no-such-document".into()),
+            ciborium::Value::Text("ana".into()),
+        ]),
+    );
+    let cases: [(&str, Vec<u8>, bool); 5] = [
+        ("no copy", documents.clone(), false),
+        ("another schema", joined(&documents, &schema), true),
+        ("other columns", joined(&documents, &columns), true),
+        ("an orphan search row", joined(&documents, &orphan), true),
+        ("not CBOR", [&documents[..], b"\xff\xfe"].concat(), true),
+    ];
+    for (seed, (case, body, unfit)) in (60..).zip(cases) {
+        let mut fresh = fixture(seed);
+        let loaded = fresh
+            .store
+            .load_account_snapshot(&snapshot.covers, &body)
+            .unwrap();
+        match &loaded.read_model {
+            crate::ReadModelFrom::Documents { unfit_copy } => {
+                assert_eq!(unfit_copy.is_some(), unfit, "{case}: {unfit_copy:?}")
+            }
+            other => panic!("{case}: {other:?}"),
+        }
+        assert_eq!(fresh.store.read_model_snapshot().unwrap(), want, "{case}");
+    }
+    // The untouched copy is taken as it is, and searches find what it holds.
+    let mut fresh = fixture(70);
+    let loaded = fresh
+        .store
+        .load_account_snapshot(&snapshot.covers, &joined(&documents, &copy))
+        .unwrap();
+    assert_eq!(loaded.read_model, crate::ReadModelFrom::Copy);
+    assert_eq!(fresh.store.read_model_snapshot().unwrap(), want);
+    let found = fresh.store.search_people("clinic", 10).unwrap();
+    assert_eq!(
+        found.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["Ana"]
+    );
 }
