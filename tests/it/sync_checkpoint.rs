@@ -241,3 +241,53 @@ async fn a_forged_checkpoint_is_rejected_and_the_device_falls_back_to_the_log() 
     assert_eq!(later.received, 1);
     assert_converged(&[laptop, &tablet]);
 }
+
+/// The ids of the complete checkpoints the relay holds.
+fn relay_checkpoints(relay: &Relay) -> Vec<Vec<u8>> {
+    let conn = rusqlite::Connection::open(relay.sqlite_path()).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT id FROM checkpoints WHERE complete = 1")
+        .unwrap();
+    let ids = stmt.query_map([], |r| r.get(0)).unwrap();
+    ids.map(Result::unwrap).collect()
+}
+
+/// This machine kind reports no battery (`/sys/class/power_supply` is empty), so
+/// it counts as a desktop on mains power.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_desktop_on_power_makes_a_checkpoint_by_itself() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(relay_dir.path());
+    let (devices, _) = account(&relay, &["desk"]).await;
+    let desk = &devices[0];
+    {
+        let mut store = desk.store();
+        for i in 0..520 {
+            store
+                .capture(&aftercall_shared::commands::CaptureDraft {
+                    people: vec![aftercall_shared::commands::PersonRef::Named(format!(
+                        "Person {}",
+                        i % 20
+                    ))],
+                    talked_about: format!("idle talk {i}"),
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+    }
+    desk.sync().await;
+    assert!(relay_checkpoints(&relay).is_empty(), "below 10,000 entries");
+    sync::set_idle_checkpoint_after(desk.dir(), Duration::from_secs(1)).unwrap();
+
+    let handle = sync::SyncHandle::start(desk.dir().to_path_buf());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while relay_checkpoints(&relay).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let made = relay_checkpoints(&relay);
+    assert_eq!(made.len(), 1, "the idle desk made a checkpoint");
+    // Idle spells go on, with nothing new since: no other checkpoint follows.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    handle.stop();
+    assert_eq!(relay_checkpoints(&relay), made);
+}

@@ -11,7 +11,9 @@
 //! - Checkpoints: a session that is up to date makes one by itself once the
 //!   entries written and applied since the last checkpoint it made or loaded reach
 //!   [`CHECKPOINT_EVERY`] (or [`set_checkpoint_every`]); a new device, or one whose
-//!   cursors the relay has pruned, loads the relay's newest one when offered.
+//!   cursors the relay has pruned, loads the relay's newest one when offered. A
+//!   background session on the desktop also makes one when idle on mains power
+//!   (`idle`: no entry for ten minutes, at least 500 entries since the last one).
 //!
 //! Where things live: the account secret in `account.key` in the data directory
 //! (hex, file mode 0600); the relay address, the invite code and the sync progress
@@ -36,6 +38,8 @@ mod core;
 #[cfg(not(target_arch = "wasm32"))]
 mod driver;
 #[cfg(not(target_arch = "wasm32"))]
+mod idle;
+#[cfg(not(target_arch = "wasm32"))]
 mod session;
 mod settings;
 #[cfg(not(target_arch = "wasm32"))]
@@ -55,7 +59,7 @@ pub use settings::CHECKPOINT_EVERY;
 #[cfg(not(target_arch = "wasm32"))]
 pub use setup::{
     create_account, create_account_with_invite, pair, recovery_phrase, set_checkpoint_every,
-    set_relay,
+    set_idle_checkpoint_after, set_relay,
 };
 #[cfg(not(target_arch = "wasm32"))]
 pub use status::read_status;

@@ -17,6 +17,7 @@ use aftercall_shared::sync::SyncError;
 
 use super::account::Account;
 use super::core::{Rehomed, SessionCore, SyncReport};
+use super::idle;
 use super::settings::SyncSettings;
 use super::status::SyncStatus;
 
@@ -60,6 +61,7 @@ pub(crate) async fn run_session(
     if matches!(until, Until::CheckpointStored) {
         core.ask_checkpoint();
     }
+    let idle_after = SyncSettings::of(store).idle_checkpoint_after()?;
     let ws = connect(&account.relay).await?;
     let mut session = Session {
         store,
@@ -68,6 +70,8 @@ pub(crate) async fn run_session(
         links,
         last_heard: Instant::now(),
         last_ping: Instant::now(),
+        last_active: Instant::now(),
+        idle_after,
         tick: tokio::time::interval(TICK),
     };
     let result = session.run(until).await;
@@ -96,6 +100,11 @@ struct Session<'s, 'l> {
     links: &'s mut Links<'l>,
     last_heard: Instant,
     last_ping: Instant,
+    /// The last time an entry was written here or applied, or the session was
+    /// behind: what an idle checkpoint waits on.
+    last_active: Instant,
+    /// How long without an entry counts as idle.
+    idle_after: Duration,
     tick: tokio::time::Interval,
 }
 
@@ -111,6 +120,9 @@ impl Session<'_, '_> {
                     .send(Message::Binary(frame.into()))
                     .await
                     .context("the connection to the relay broke")?;
+            }
+            if round.applied > 0 || !round.up_to_date {
+                self.last_active = Instant::now();
             }
             if round.applied > 0 {
                 if let Some(changes) = self.links.changes {
@@ -134,7 +146,8 @@ impl Session<'_, '_> {
             if done {
                 return Ok(());
             }
-            if self.next_input(round.up_to_date).await? {
+            let background = matches!(until, Until::Stopped);
+            if self.next_input(round.up_to_date, background).await? {
                 return Ok(());
             }
         }
@@ -143,7 +156,7 @@ impl Session<'_, '_> {
     /// Waits for the next input: a frame from the relay, a local write (nudged or
     /// seen at a tick), or `stop` (then true). A broken or silent connection is an
     /// error.
-    async fn next_input(&mut self, up_to_date: bool) -> anyhow::Result<bool> {
+    async fn next_input(&mut self, up_to_date: bool, background: bool) -> anyhow::Result<bool> {
         let stop = stopped(self.links.stop.as_mut());
         let nudge = nudged(self.links.nudges.as_deref_mut());
         tokio::select! {
@@ -158,17 +171,32 @@ impl Session<'_, '_> {
             }
             () = nudge => {
                 self.core.notice_writes(self.store)?;
+                self.last_active = Instant::now();
             }
-            _ = self.tick.tick() => self.on_tick(up_to_date).await?,
+            _ = self.tick.tick() => self.on_tick(up_to_date, background).await?,
             () = stop => return Ok(true),
         }
         Ok(false)
     }
 
     /// Every [`TICK`]: notices writes from another process (the command line),
-    /// gives up on a relay silent while entries are outstanding, and pings.
-    async fn on_tick(&mut self, up_to_date: bool) -> anyhow::Result<()> {
-        self.core.notice_writes(self.store)?;
+    /// gives up on a relay silent while entries are outstanding, pings, and in a
+    /// background session wants a checkpoint when the desktop is idle on power.
+    async fn on_tick(&mut self, up_to_date: bool, background: bool) -> anyhow::Result<()> {
+        if self.core.notice_writes(self.store)? {
+            self.last_active = Instant::now();
+        }
+        let idle_for = self.last_active.elapsed();
+        if background && up_to_date && idle_for >= self.idle_after {
+            let since = self.core.entries_since_checkpoint(self.store)?;
+            let power = idle::Power::now();
+            if idle::checkpoint_due(idle_for, self.idle_after, power, since) {
+                tracing::info!(entries = since, "idle on power: making a checkpoint");
+                self.core.want_checkpoint();
+            }
+            // Looked at again only after another idle spell.
+            self.last_active = Instant::now();
+        }
         if !up_to_date && self.last_heard.elapsed() > SILENCE_TIMEOUT {
             bail!("the relay stopped answering");
         }

@@ -29,6 +29,8 @@ mod key {
     pub const CHECKPOINT_MARK: &str = "sync.checkpoint_mark";
     /// Entries past the mark after which the device makes a checkpoint by itself.
     pub const CHECKPOINT_EVERY: &str = "sync.checkpoint_every";
+    /// Seconds without an entry after which a desktop on power makes a checkpoint.
+    pub const IDLE_CHECKPOINT_AFTER: &str = "sync.idle_checkpoint_after";
     /// A checkpoint from the relay this device rejected (its id in hex).
     pub const REJECTED_CHECKPOINT: &str = "sync.rejected_checkpoint";
     /// The account secret (hex) in the browser, where there is no `account.key` file.
@@ -126,6 +128,24 @@ impl<'a> SyncSettings<'a> {
     pub fn set_checkpoint_every(&self, entries: u64) -> Result<()> {
         self.store
             .set_setting(key::CHECKPOINT_EVERY, Some(&entries.to_string()))
+    }
+
+    /// How long a background session waits without an entry before a desktop on
+    /// power makes a checkpoint ([`IDLE_AFTER`](super::idle::IDLE_AFTER) unless set).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn idle_checkpoint_after(&self) -> Result<std::time::Duration> {
+        Ok(self
+            .parsed(key::IDLE_CHECKPOINT_AFTER)?
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(super::idle::IDLE_AFTER))
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn set_idle_checkpoint_after(&self, after: std::time::Duration) -> Result<()> {
+        self.store.set_setting(
+            key::IDLE_CHECKPOINT_AFTER,
+            Some(&after.as_secs().to_string()),
+        )
     }
 
     /// The relay's checkpoint this device rejected, if any.

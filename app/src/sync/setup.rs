@@ -76,6 +76,17 @@ pub fn set_checkpoint_every(data_dir: &Path, entries: u64) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Sets how long a background session waits without an entry before a desktop on
+/// power makes a checkpoint (ten minutes unless set).
+pub fn set_idle_checkpoint_after(
+    data_dir: &Path,
+    after: std::time::Duration,
+) -> anyhow::Result<()> {
+    let store = crate::data::open_store(data_dir)?;
+    SyncSettings::of(&store).set_idle_checkpoint_after(after)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
