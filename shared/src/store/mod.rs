@@ -378,16 +378,18 @@ fn fill_read_model_in(
             }
             read_model::finish_fresh(tx)?;
             redirects::settle(tx, true)?;
+            // Merge the index's segments into one. Merging inside writes stays off,
+            // as set above on the re-created tables: later merges wait for
+            // checkpoints. (A new device's copied index is left to those: merging
+            // it whole would cost it a third of its bootstrap.)
+            tx.execute_batch(
+                "INSERT INTO search_own (search_own) VALUES ('optimize');
+                 INSERT INTO search_notes (search_notes) VALUES ('optimize');",
+            )?;
             ReadModelFrom::Documents { unfit_copy: why }
         }
     };
-    // Merge the index's segments into one. Merging inside writes stays off, as
-    // set above on the re-created tables: later merges wait for checkpoints.
-    tx.execute_batch(
-        "INSERT INTO search_own (search_own) VALUES ('optimize');
-         INSERT INTO search_notes (search_notes) VALUES ('optimize');
-         PRAGMA cache_size = -16384;",
-    )?;
+    tx.execute_batch("PRAGMA cache_size = -16384;")?;
     Ok(from)
 }
 
