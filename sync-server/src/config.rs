@@ -14,7 +14,14 @@ pub struct Config {
     pub limits: Limits,
     /// The phone web app's folder, served at `/` when set (`--web DIR`).
     pub web: Option<crate::web::WebRoot>,
+    /// Connections to PostgreSQL this node keeps at most (its listener takes one
+    /// more). Every node of a deployment needs its pool plus one within the
+    /// server's `max_connections`, less its reserved ones.
+    pub pg_pool_size: usize,
 }
+
+/// The default size of a node's PostgreSQL pool.
+pub const DEFAULT_PG_POOL_SIZE: usize = 16;
 
 /// What one account, one frame or one connection may use.
 #[derive(Debug, Clone)]
@@ -143,6 +150,7 @@ impl Config {
             closed_registration: false,
             limits: Limits::default(),
             web: None,
+            pg_pool_size: DEFAULT_PG_POOL_SIZE,
         }
     }
 }

@@ -35,17 +35,43 @@ pub(crate) const CATCH_UP_EVERY: Duration = Duration::from_secs(10);
 /// The longest wait between attempts to listen again.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-/// A notification's payload: `ACCOUNT-HEX DEVICE HEAD`.
+/// What a node tells the others after an append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Signal {
+    account: AccountId,
+    device: DeviceId,
+    head: u64,
+    /// When the appending node sent it, in milliseconds since the epoch by its
+    /// clock (absent from nodes that predate it).
+    sent_ms: Option<u64>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A notification's payload: `ACCOUNT-HEX DEVICE HEAD SENT-MS`.
 pub(crate) fn payload(account: &AccountId, device: &DeviceId, head: u64) -> String {
-    format!("{} {} {head}", account.to_hex(), device.as_str())
+    format!(
+        "{} {} {head} {}",
+        account.to_hex(),
+        device.as_str(),
+        now_ms()
+    )
 }
 
 /// Reads a payload; `None` for anything malformed.
-fn parse(payload: &str) -> Option<(AccountId, DeviceId, u64)> {
+fn parse(payload: &str) -> Option<Signal> {
     let mut parts = payload.split(' ');
     let hex = parts.next()?;
     let device = DeviceId::new(parts.next()?).ok()?;
     let head = parts.next()?.parse().ok()?;
+    let sent_ms = match parts.next() {
+        Some(ms) => Some(ms.parse().ok()?),
+        None => None,
+    };
     if hex.len() != 32 || parts.next().is_some() {
         return None;
     }
@@ -53,7 +79,12 @@ fn parse(payload: &str) -> Option<(AccountId, DeviceId, u64)> {
     for (i, byte) in account.iter_mut().enumerate() {
         *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
-    Some((AccountId(account), device, head))
+    Some(Signal {
+        account: AccountId(account),
+        device,
+        head,
+        sent_ms,
+    })
 }
 
 /// Listens for other nodes' appends until `stop`, reconnecting as needed.
@@ -95,9 +126,13 @@ pub(crate) async fn run(
                 () = stopped(&mut stop) => return,
                 signal = signals.recv() => match signal {
                     Some(payload) => match parse(&payload) {
-                        Some((account, device, head)) => {
+                        Some(signal) => {
                             metrics.signals_received.fetch_add(1, Relaxed);
-                            hub.signal(&account, device, head);
+                            if let Some(sent) = signal.sent_ms {
+                                let lag = now_ms().saturating_sub(sent);
+                                metrics.signal_lag.observe(Duration::from_millis(lag));
+                            }
+                            hub.signal(&signal.account, signal.device, signal.head);
                         }
                         None => tracing::warn!("a malformed signal on {CHANNEL}"),
                     },
@@ -162,15 +197,25 @@ mod tests {
     #[test]
     fn payloads_read_back_and_malformed_ones_are_refused() {
         let (account, device) = (AccountId([0xab; 16]), DeviceId::new("phone-1").unwrap());
+        let before = now_ms();
+        let signal = parse(&payload(&account, &device, 42)).unwrap();
         assert_eq!(
-            parse(&payload(&account, &device, 42)),
-            Some((account, device, 42))
+            (&signal.account, &signal.device, signal.head),
+            (&account, &device, 42)
         );
+        assert!(signal
+            .sent_ms
+            .is_some_and(|ms| ms >= before && ms <= now_ms()));
+        // A node that predates the time stamp sends three fields.
+        let older = format!("{} phone-1 42", "ab".repeat(16));
+        assert_eq!(parse(&older).map(|s| (s.head, s.sent_ms)), Some((42, None)));
         for bad in [
             "",
             "ab phone 1",
             "zz phone 1",
             &format!("{} PHONE 1", "ab".repeat(16)),
+            &format!("{} phone 1 soon", "ab".repeat(16)),
+            &format!("{} phone 1 2 3", "ab".repeat(16)),
         ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }

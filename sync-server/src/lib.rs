@@ -57,7 +57,7 @@ use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-pub use config::{BadDatabaseUrl, Config, Database, Limits};
+pub use config::{BadDatabaseUrl, Config, Database, Limits, DEFAULT_PG_POOL_SIZE};
 pub use error::RelayError;
 
 /// Serves the relay on `listener` until `shutdown` resolves, then closes every
@@ -67,7 +67,7 @@ pub async fn launch_with_listener(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
-    let store = store::open(&config.db).await?;
+    let store = store::open_with_pool(&config.db, config.pg_pool_size).await?;
     launch_with_store(config, store, listener, shutdown).await
 }
 

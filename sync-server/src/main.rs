@@ -51,6 +51,11 @@ struct Args {
     /// 30 days); it loads the newest checkpoint when it returns.
     #[arg(long, env = "SYNC_INACTIVE_DEVICE_AFTER", value_name = "SECS", value_parser = seconds)]
     inactive_device_after: Option<Duration>,
+    /// Connections to PostgreSQL this node keeps at most (default 16); the node's
+    /// listener takes one more. Keep (pool + 1) × nodes within the server's
+    /// `max_connections` less its reserved connections.
+    #[arg(long, env = "SYNC_PG_POOL_SIZE", value_parser = clap::value_parser!(u16).range(1..))]
+    pg_pool_size: Option<u16>,
     /// Serve the phone web app built into DIR (`bash app/web/build.sh`) at `/`.
     #[arg(long, env = "SYNC_WEB", value_name = "DIR")]
     web: Option<PathBuf>,
@@ -99,6 +104,9 @@ fn main() -> anyhow::Result<()> {
     };
     let config = Config {
         web,
+        pg_pool_size: args
+            .pg_pool_size
+            .map_or(aftercall_sync_server::DEFAULT_PG_POOL_SIZE, usize::from),
         db: args.db,
         closed_registration: args.closed_registration,
         limits: Limits {

@@ -2,6 +2,9 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::store::PoolStatus;
 
 use aftercall_shared::protocol::RefusalCode;
 
@@ -39,6 +42,45 @@ pub(crate) enum Timeout {
     Idle,
 }
 
+/// The upper bounds of a [`Histogram`]'s buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Durations counted into buckets, as a Prometheus histogram.
+#[derive(Debug, Default)]
+pub(crate) struct Histogram {
+    /// Observations at most each bound of [`BUCKETS`] (not cumulative).
+    buckets: [AtomicU64; 12],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros
+            .fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    fn render(&self, s: &mut String, name: &str, help: &str) {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, n) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += n.load(Relaxed);
+            let _ = writeln!(s, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_micros.load(Relaxed) as f64 / 1e6;
+        let _ = writeln!(s, "{name}_sum {sum}\n{name}_count {count}");
+    }
+}
+
 /// The relay's counters.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
@@ -71,6 +113,11 @@ pub(crate) struct Metrics {
     pub listener_connects: AtomicU64,
     /// Other nodes' appends signalled through the database.
     pub signals_received: AtomicU64,
+    /// From an append's commit on another node to its signal arriving here (by the
+    /// two nodes' clocks).
+    pub signal_lag: Histogram,
+    /// From a push's arrival at the store to its entries being durable.
+    pub append_latency: Histogram,
     refusals: [AtomicU64; 11],
 }
 
@@ -89,7 +136,8 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self) -> String {
+    /// Every metric, with the database pool's state when the store has a pool.
+    pub fn render(&self, pool: Option<PoolStatus>) -> String {
         let mut s = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: String| {
             let _ = writeln!(
@@ -205,6 +253,43 @@ impl Metrics {
             "Other relay nodes' appends signalled through the database.",
             self.signals_received.load(Relaxed).to_string(),
         );
+        if let Some(pool) = pool {
+            for (name, help, value) in [
+                (
+                    "max_size",
+                    "Connections the database pool may open.",
+                    pool.max_size,
+                ),
+                ("size", "Connections the database pool has open.", pool.size),
+                (
+                    "available",
+                    "Open database connections idle in the pool.",
+                    pool.available,
+                ),
+                (
+                    "waiting",
+                    "Requests waiting for a database connection.",
+                    pool.waiting,
+                ),
+            ] {
+                metric(
+                    &format!("aftercall_relay_db_pool_{name}"),
+                    "gauge",
+                    help,
+                    value.to_string(),
+                );
+            }
+        }
+        self.append_latency.render(
+            &mut s,
+            "aftercall_relay_append_seconds",
+            "From a push reaching the store to its entries being durable.",
+        );
+        self.signal_lag.render(
+            &mut s,
+            "aftercall_relay_signal_lag_seconds",
+            "From an append's commit on another node to its signal arriving here.",
+        );
         let _ = writeln!(s, "# HELP aftercall_relay_refusals_total Requests refused, by reason.\n# TYPE aftercall_relay_refusals_total counter");
         for (code, n) in CODES.iter().zip(&self.refusals) {
             let _ = writeln!(
@@ -234,5 +319,54 @@ impl Metrics {
             );
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_renders_cumulative_buckets_its_count_and_sum() {
+        let h = Histogram::default();
+        for ms in [1, 3, 3, 40, 9_000] {
+            h.observe(Duration::from_millis(ms));
+        }
+        let mut s = String::new();
+        h.render(&mut s, "t", "help");
+        let value = |key: &str| -> String {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(value("t_bucket{le=\"0.001\"}"), "1");
+        assert_eq!(value("t_bucket{le=\"0.005\"}"), "3");
+        assert_eq!(value("t_bucket{le=\"0.05\"}"), "4");
+        assert_eq!(value("t_bucket{le=\"5\"}"), "4");
+        assert_eq!(value("t_bucket{le=\"+Inf\"}"), "5");
+        assert_eq!(value("t_count"), "5");
+        assert_eq!(value("t_sum"), "9.047");
+        assert!(s.starts_with("# HELP t help\n# TYPE t histogram\n"));
+    }
+
+    #[test]
+    fn the_pool_is_reported_only_for_a_store_with_one() {
+        let m = Metrics::default();
+        assert!(!m.render(None).contains("db_pool"));
+        let text = m.render(Some(PoolStatus {
+            max_size: 16,
+            size: 3,
+            available: 2,
+            waiting: 0,
+        }));
+        for line in [
+            "aftercall_relay_db_pool_max_size 16",
+            "aftercall_relay_db_pool_size 3",
+            "aftercall_relay_db_pool_available 2",
+            "aftercall_relay_db_pool_waiting 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in {text}");
+        }
     }
 }

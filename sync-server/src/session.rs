@@ -482,7 +482,9 @@ async fn push(
         state.metrics.pushes_throttled.fetch_add(1, Relaxed);
         tokio::time::sleep(wait).await;
     }
+    let started = std::time::Instant::now();
     let appended = state.store.append(&account, &entries).await?;
+    state.metrics.append_latency.observe(started.elapsed());
     if !appended.stored.is_empty() {
         let bytes: usize = appended.stored.iter().map(|e| e.sealed.len()).sum();
         state

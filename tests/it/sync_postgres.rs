@@ -1,7 +1,9 @@
 //! Stories of the relay on PostgreSQL: devices converge through it and through its
-//! restart, and live across two relay nodes on one database; its tables hold no
-//! plaintext, `sync-server invite` issues codes into it, and `/health` says when
-//! the database is gone.
+//! restart, and live across two relay nodes on one database (each node reporting
+//! its pool, append latency and signal lag); behind nginx, configured as
+//! `docs/relay-nodes.nginx.conf` says, they lose nothing when a node is killed
+//! mid-sync; its tables hold no plaintext, `sync-server invite` issues codes into
+//! it, and `/health` says when the database is gone.
 
 use std::time::Duration;
 
@@ -164,13 +166,12 @@ async fn health_answers_ready_only_while_postgresql_is_reachable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_on_two_relay_nodes_of_one_database_converge_live() {
     let db = postgres::server().database().await;
-    let node = || {
-        Relay::start_with(
-            Config::new(Database::from(db.config.clone())),
-            "127.0.0.1:0",
-        )
+    let node = |pool| {
+        let mut config = Config::new(Database::from(db.config.clone()));
+        config.pg_pool_size = pool;
+        Relay::start_with(config, "127.0.0.1:0")
     };
-    let (node1, node2) = (node(), node());
+    let (node1, node2) = (node(4), node(6));
     let (devices, phrase) = account(&node1, &["phone"]).await;
     let phone = &devices[0];
     let laptop = Device::new("laptop");
@@ -206,6 +207,30 @@ async fn devices_on_two_relay_nodes_of_one_database_converge_live() {
     assert!(phone.knows("and back again"));
     handle.stop();
     assert_converged(&[phone, &laptop]);
+
+    // Each node reports its own pool, its appends' latency and the signals' lag.
+    let (metrics1, metrics2) = (node1.get("/metrics").await, node2.get("/metrics").await);
+    assert_eq!(metric(&metrics1, "aftercall_relay_db_pool_max_size"), 4.0);
+    assert_eq!(metric(&metrics2, "aftercall_relay_db_pool_max_size"), 6.0);
+    assert!(metric(&metrics1, "aftercall_relay_append_seconds_count") >= 1.0);
+    assert!(metric(&metrics2, "aftercall_relay_append_seconds_count") >= 1.0);
+    // The phone's push through node 1 was signalled to node 2, and back.
+    assert!(metric(&metrics2, "aftercall_relay_signal_lag_seconds_count") >= 1.0);
+    assert!(metric(&metrics1, "aftercall_relay_signal_lag_seconds_count") >= 1.0);
+    assert!(
+        metric(&metrics2, "aftercall_relay_signal_lag_seconds_sum") < 5.0,
+        "{metrics2}"
+    );
+}
+
+/// The value of the unlabelled metric `name` in a `/metrics` answer.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// Polls `done` every 50 ms until it holds or `within` passes.
@@ -222,4 +247,186 @@ async fn wait_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
 
 fn pending_upload(device: &Device) -> u64 {
     sync::read_status(device.dir()).unwrap().pending_upload
+}
+
+/// nginx in front of relay nodes, run from `docs/relay-nodes.nginx.conf` with only
+/// its addresses changed; stopped when dropped.
+struct Proxy {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Proxy {
+    fn start(nodes: &[&Relay]) -> Proxy {
+        let documented = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/relay-nodes.nginx.conf"),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let servers: String = nodes
+            .iter()
+            .map(|n| {
+                let addr = n.url().trim_start_matches("http://").to_string();
+                format!("        server {addr} max_fails=1 fail_timeout=10s;\n")
+            })
+            .collect();
+        let mut config = String::new();
+        let mut in_upstream = false;
+        for line in documented.lines() {
+            if line.trim_start().starts_with("server 127.0.0.1:87") {
+                if !in_upstream {
+                    config.push_str(&servers);
+                    in_upstream = true;
+                }
+                continue;
+            }
+            config.push_str(&line.replace(
+                "listen 127.0.0.1:8080;",
+                &format!("listen 127.0.0.1:{port};"),
+            ));
+            config.push('\n');
+        }
+        assert!(
+            in_upstream && config.contains(&format!(":{port};")),
+            "{config}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, config).unwrap();
+        let child = std::process::Command::new("nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&path)
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .args(["-g", "daemon off; pid nginx.pid;"])
+            .spawn()
+            .expect("nginx runs (bash .ci/setup installs it)");
+        let proxy = Proxy {
+            child,
+            port,
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return proxy;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nginx did not listen on {port}");
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Proxy {
+    /// nginx's workers outlive a killed master: it is asked to stop (SIGTERM), which
+    /// stops them first.
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two relay nodes on one database behind nginx, configured as the docs say. The
+/// laptop stays connected through the proxy while the phone pushes; one node is
+/// killed mid-push. Devices reconnect through the proxy to the other node, every
+/// entry the relay acknowledged is there, and both devices converge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_behind_a_proxy_lose_nothing_when_a_relay_node_is_killed_mid_sync() {
+    let db = postgres::server().database().await;
+    let node = || {
+        Relay::start_with(
+            Config::new(Database::from(db.config.clone())),
+            "127.0.0.1:0",
+        )
+    };
+    let (node1, node2) = (node(), node());
+    let proxy = Proxy::start(&[&node1, &node2]);
+    let (devices, phrase) = {
+        let phone = Device::new("phone");
+        let phrase = sync::create_account(phone.dir(), Some(&proxy.url())).unwrap();
+        phone.sync().await;
+        (vec![phone], phrase)
+    };
+    let phone = &devices[0];
+    let laptop = Device::new("laptop");
+    sync::pair(laptop.dir(), &proxy.url(), &phrase)
+        .await
+        .unwrap();
+    let handle = SyncHandle::start(laptop.dir().to_path_buf());
+    let mut status = handle.status();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        status.wait_for(|s| s.state == ConnState::UpToDate),
+    )
+    .await
+    .expect("the laptop connects through the proxy")
+    .unwrap();
+
+    {
+        let mut store = phone.store();
+        for i in 0..400 {
+            store
+                .capture(&aftercall_shared::commands::CaptureDraft {
+                    people: vec![aftercall_shared::commands::PersonRef::Named(format!(
+                        "Person {}",
+                        i % 25
+                    ))],
+                    talked_about: format!("pushed through the proxy {i}"),
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+    }
+    // The push starts; one node dies under it (whichever the phone reached).
+    let pushing = tokio::spawn({
+        let dir = phone.dir().to_path_buf();
+        async move { sync::sync_once(&dir).await }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    node1.kill();
+    let _ = pushing.await.unwrap();
+    // Whatever the relay acknowledged before is kept; the rest goes again.
+    let acknowledged = pending_upload(phone);
+    phone.sync().await;
+    assert_eq!(pending_upload(phone), 0, "was {acknowledged} pending");
+
+    laptop.capture("Grace Hopper", "written while a node was down");
+    handle.local_write();
+    let done = wait_until(Duration::from_secs(30), || {
+        pending_upload(&laptop) == 0 && laptop.knows("pushed through the proxy 399")
+    })
+    .await;
+    assert!(
+        done,
+        "the laptop reconnected through the proxy and caught up"
+    );
+    handle.stop();
+    phone.sync().await;
+    assert!(phone.knows("written while a node was down"));
+    let rows = assert_converged(&[phone, &laptop]);
+    for i in [0, 199, 399] {
+        let text = format!("pushed through the proxy {i}");
+        assert!(rows.iter().any(|r| r.contains(&text)), "{text}");
+    }
+    let health = node2.get("/health").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
 }

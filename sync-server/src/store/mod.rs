@@ -27,10 +27,33 @@ use crate::{Database, RelayError};
 
 /// Opens the store `db` names, bringing its schema up to date.
 pub async fn open(db: &Database) -> Result<Arc<dyn RelayStore>, RelayError> {
+    open_with_pool(db, crate::DEFAULT_PG_POOL_SIZE).await
+}
+
+/// As [`open`], with a PostgreSQL pool of at most `pg_pool_size` connections.
+pub async fn open_with_pool(
+    db: &Database,
+    pg_pool_size: usize,
+) -> Result<Arc<dyn RelayStore>, RelayError> {
     Ok(match db {
         Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
-        Database::Postgres(config) => Arc::new(PostgresStore::open(config).await?),
+        Database::Postgres(config) => {
+            Arc::new(PostgresStore::open_with_pool(config, pg_pool_size).await?)
+        }
     })
+}
+
+/// A connection pool's state, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections the pool may open.
+    pub max_size: usize,
+    /// Connections open.
+    pub size: usize,
+    /// Open connections idle in the pool.
+    pub available: usize,
+    /// Requests waiting for a connection.
+    pub waiting: usize,
 }
 
 /// An entry's BLAKE3 hash, stored beside it as received.
@@ -234,6 +257,11 @@ pub enum AppendRefusal {
 /// The relay's storage.
 #[async_trait::async_trait]
 pub trait RelayStore: Send + Sync + 'static {
+    /// The state of the store's connection pool; `None` for a store without one.
+    fn pool(&self) -> Option<PoolStatus> {
+        None
+    }
+
     /// Whether the database answers (for `/health`).
     async fn ready(&self) -> Result<(), RelayError>;
 

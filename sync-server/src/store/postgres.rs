@@ -88,9 +88,6 @@ ALTER TABLE devices ADD COLUMN pruned BIGINT NOT NULL DEFAULT 0;
 "#,
 ];
 
-/// Connections each node keeps at most.
-const POOL_SIZE: usize = 16;
-
 /// How long a request waits for a connection, or for a new one to open.
 const POOL_WAIT: Duration = Duration::from_secs(5);
 
@@ -112,6 +109,16 @@ impl PostgresStore {
     /// Connects to the database at `config`, refuses one that would not keep an
     /// acknowledged entry through a crash, and brings its schema up to date.
     pub async fn open(config: &tokio_postgres::Config) -> Result<PostgresStore, RelayError> {
+        PostgresStore::open_with_pool(config, crate::DEFAULT_PG_POOL_SIZE).await
+    }
+
+    /// As [`PostgresStore::open`], keeping at most `pool_size` connections; warns
+    /// when the pool and the listener alone would take more connections than the
+    /// server allows.
+    pub async fn open_with_pool(
+        config: &tokio_postgres::Config,
+        pool_size: usize,
+    ) -> Result<PostgresStore, RelayError> {
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -120,7 +127,7 @@ impl PostgresStore {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
+            .max_size(pool_size.max(1))
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(POOL_WAIT))
             .create_timeout(Some(POOL_WAIT))
@@ -128,8 +135,41 @@ impl PostgresStore {
             .map_err(|e| RelayError::Task(format!("cannot build the connection pool: {e}")))?;
         let store = PostgresStore { pool };
         store.check_durability().await?;
+        store.check_connections(pool_size).await?;
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Warns when this node's pool and its listener could take every connection
+    /// the server allows other than its reserved ones: a second node would then be
+    /// refused connections under load.
+    async fn check_connections(&self, pool_size: usize) -> Result<(), RelayError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                "SELECT current_setting('max_connections')::int,
+                        current_setting('superuser_reserved_connections')::int",
+                &[],
+            )
+            .await?;
+        let (max, reserved): (i32, i32) = (row.get(0), row.get(1));
+        let usable = (max - reserved).max(0) as usize;
+        if pool_size + 1 > usable {
+            tracing::warn!(
+                pool_size,
+                max_connections = max,
+                reserved,
+                "the pool and the listener of this one node may need more connections than the database allows; lower --pg-pool-size or raise max_connections"
+            );
+        } else {
+            tracing::info!(
+                pool_size,
+                max_connections = max,
+                nodes_that_fit = usable / (pool_size + 1),
+                "connection pool"
+            );
+        }
+        Ok(())
     }
 
     /// `synchronous_commit = off` acknowledges a commit before it is on disk: a
@@ -265,6 +305,16 @@ async fn newest_checkpoint(
 
 #[async_trait::async_trait]
 impl RelayStore for PostgresStore {
+    fn pool(&self) -> Option<super::PoolStatus> {
+        let status = self.pool.status();
+        Some(super::PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            available: status.available,
+            waiting: status.waiting,
+        })
+    }
+
     async fn ready(&self) -> Result<(), RelayError> {
         let client = self.pool.get().await?;
         client.query_one("SELECT 1", &[]).await?;
