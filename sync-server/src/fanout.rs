@@ -7,7 +7,9 @@
 //! the hub, which read what they lack from the tables. A signal can be lost (the
 //! listening connection drops, the node was busy reconnecting), so every
 //! [`CATCH_UP_EVERY`], and at once after each reconnect, the node signals the heads
-//! of every account with a session here, read from the tables.
+//! of every account with a session here, read from the tables. A device removed
+//! on one node is signalled the same way (`ACCOUNT DEVICE removed`, and the
+//! periodic read of the registry), so its session on any node ends.
 //!
 //! `LISTEN`/`NOTIFY` is the one part of the relay's SQL that Postgres-compatible
 //! distributed engines lack: there this signal would come from their changefeed on
@@ -35,17 +37,34 @@ pub(crate) const CATCH_UP_EVERY: Duration = Duration::from_secs(10);
 /// The longest wait between attempts to listen again.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// What a notification says about a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// Its log on the relay now ends here.
+    Head(u64),
+    /// It was removed from its account: its sessions end.
+    Removed,
+}
+
+/// The payload of a removal: `ACCOUNT-HEX DEVICE removed`.
+pub(crate) fn removed_payload(account: &AccountId, device: &DeviceId) -> String {
+    format!("{} {} removed", account.to_hex(), device.as_str())
+}
+
 /// A notification's payload: `ACCOUNT-HEX DEVICE HEAD`.
 pub(crate) fn payload(account: &AccountId, device: &DeviceId, head: u64) -> String {
     format!("{} {} {head}", account.to_hex(), device.as_str())
 }
 
 /// Reads a payload; `None` for anything malformed.
-fn parse(payload: &str) -> Option<(AccountId, DeviceId, u64)> {
+fn parse(payload: &str) -> Option<(AccountId, DeviceId, Signal)> {
     let mut parts = payload.split(' ');
     let hex = parts.next()?;
     let device = DeviceId::new(parts.next()?).ok()?;
-    let head = parts.next()?.parse().ok()?;
+    let head = match parts.next()? {
+        "removed" => Signal::Removed,
+        head => Signal::Head(head.parse().ok()?),
+    };
     if hex.len() != 32 || parts.next().is_some() {
         return None;
     }
@@ -95,9 +114,13 @@ pub(crate) async fn run(
                 () = stopped(&mut stop) => return,
                 signal = signals.recv() => match signal {
                     Some(payload) => match parse(&payload) {
-                        Some((account, device, head)) => {
+                        Some((account, device, Signal::Head(head))) => {
                             metrics.signals_received.fetch_add(1, Relaxed);
                             hub.signal(&account, device, head);
+                        }
+                        Some((account, device, Signal::Removed)) => {
+                            metrics.signals_received.fetch_add(1, Relaxed);
+                            hub.remove(&account, device);
                         }
                         None => tracing::warn!("a malformed signal on {CHANNEL}"),
                     },
@@ -152,6 +175,18 @@ async fn catch_up(store: &dyn RelayStore, hub: &Hub) {
                 return;
             }
         }
+        // A removal signal lost: its device's session ends at this read.
+        match store.registered_devices(&account).await {
+            Ok(registry) => {
+                for removed in registry.into_iter().filter(|r| r.removed) {
+                    hub.remove(&account, removed.device);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "catch-up read of the heads failed");
+                return;
+            }
+        }
     }
 }
 
@@ -164,7 +199,11 @@ mod tests {
         let (account, device) = (AccountId([0xab; 16]), DeviceId::new("phone-1").unwrap());
         assert_eq!(
             parse(&payload(&account, &device, 42)),
-            Some((account, device, 42))
+            Some((account, device.clone(), Signal::Head(42)))
+        );
+        assert_eq!(
+            parse(&removed_payload(&account, &device)),
+            Some((account, device, Signal::Removed))
         );
         for bad in [
             "",

@@ -143,6 +143,11 @@ impl BrowserSync {
                 SyncSettings::of(&service.borrow().store).set_relay(&url)?;
                 Ok(AccountReply::RelaySet)
             }
+            AccountRequest::Devices
+            | AccountRequest::RenameDevice { .. }
+            | AccountRequest::RemoveDevice { .. } => bail!(
+                "the phone web app cannot list or change the account's devices yet; do it on the desktop (Sync & devices, or `aftercall devices`)"
+            ),
             AccountRequest::RecoveryPhrase => Ok(AccountReply::RecoveryPhrase(
                 SyncSettings::of(&service.borrow().store)
                     .secret()?
@@ -212,6 +217,19 @@ async fn drive(inner: Rc<Inner>, mut nudges: mpsc::UnboundedReceiver<Nudge>) {
             }
             Err(e) if e.is::<Rehomed>() => {
                 tracing::warn!(error = %e, "sync continues as a new device");
+                continue;
+            }
+            // Removed from the account: the relay refuses it every time, so it
+            // waits for a new account (paired again) instead of retrying.
+            Err(e)
+                if e.downcast_ref::<aftercall_shared::sync::SyncError>()
+                    .is_some_and(|e| e.is_device_removed()) =>
+            {
+                let mut removed = stored_status(&inner.service.borrow().store, true);
+                removed.state = ConnState::Removed;
+                removed.last_error = Some(format!("{e:#}"));
+                inner.tell(SyncNews::Status(removed));
+                while !matches!(nudges.recv().await, Some(Nudge::Account) | None) {}
                 continue;
             }
             Err(e) => last_error = Some(format!("{e:#}")),
