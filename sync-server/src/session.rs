@@ -293,7 +293,7 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                 }
                 Ok(Live::Removed(removed)) if removed == device => return refuse(
                     RefusalCode::DeviceRemoved,
-                    "this device was removed from the account on another device; pair it again with the recovery phrase to use it here",
+                    "this device was removed from the account on another device and no longer syncs; to sync here again, pair a fresh data folder with the recovery phrase",
                 ),
                 Ok(Live::Removed(_)) => {}
                 Ok(Live::Head { device: other, head }) => {
@@ -498,7 +498,7 @@ async fn admit_device(
     if known.is_some_and(|r| r.removed) {
         return refuse(
             RefusalCode::DeviceRemoved,
-            "this device was removed from the account; pair it again with the recovery phrase to use it here",
+            "this device was removed from the account and no longer syncs; to sync here again, pair a fresh data folder with the recovery phrase",
         );
     }
     let Some(key) = key else {

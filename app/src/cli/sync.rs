@@ -241,7 +241,7 @@ fn describe(s: &device_sync::SyncStatus) -> String {
         ConnState::Connecting => "connecting",
         ConnState::Syncing => "syncing",
         ConnState::UpToDate => "up to date",
-        ConnState::Removed => "removed from the account on another device: this device no longer syncs; pair it again with the recovery phrase to use it",
+        ConnState::Removed => "removed from the account on another device: this device no longer syncs; to sync here again, pair a fresh data folder with the recovery phrase",
     };
     let mut line = state.to_string();
     if let Some(relay) = &s.relay {

@@ -175,7 +175,6 @@ impl SessionCore {
 
     /// Sends `request` (list, rename or remove devices) once the session is up to
     /// date; the answer lands in the report's `devices`.
-    #[cfg(not(target_arch = "wasm32"))]
     pub fn ask_devices(&mut self, request: ClientMessage) {
         self.device_request = Some(request);
     }

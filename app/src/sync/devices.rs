@@ -1,17 +1,23 @@
 //! The account's devices as this device sees them: listed from the relay with
 //! their names opened, renamed, removed.
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
 use aftercall_shared::crypto::{open_device_name, seal_device_name, AccountKeys, DeviceName};
 use aftercall_shared::protocol::{ClientMessage, DeviceId, DeviceInfo};
+#[cfg(not(target_arch = "wasm32"))]
 use aftercall_shared::sync::DeviceAnswer;
+#[cfg(not(target_arch = "wasm32"))]
 use anyhow::{bail, Context};
 
+#[cfg(not(target_arch = "wasm32"))]
 use super::session::ask_devices;
 use super::status::DeviceRow;
 
-fn rows(keys: &AccountKeys, this: &str, devices: Vec<DeviceInfo>) -> Vec<DeviceRow> {
+/// The relay's list as rows, names opened with the account key; `this` is this
+/// device's id.
+pub(crate) fn rows(keys: &AccountKeys, this: &str, devices: Vec<DeviceInfo>) -> Vec<DeviceRow> {
     devices
         .into_iter()
         .map(|d| DeviceRow {
@@ -24,7 +30,20 @@ fn rows(keys: &AccountKeys, this: &str, devices: Vec<DeviceInfo>) -> Vec<DeviceR
         .collect()
 }
 
+/// The request that names `device` `name`, sealed under the account key.
+pub(crate) fn rename_request(
+    keys: &AccountKeys,
+    device: DeviceId,
+    name: &DeviceName,
+) -> ClientMessage {
+    ClientMessage::RenameDevice {
+        sealed_name: seal_device_name(keys, &device, name),
+        device,
+    }
+}
+
 /// Syncs, then lists the account's devices.
+#[cfg(not(target_arch = "wasm32"))]
 pub async fn list_devices(data_dir: &Path) -> anyhow::Result<Vec<DeviceRow>> {
     // The cursors are filled in when the request is sent.
     let request = ClientMessage::ListDevices {
@@ -38,6 +57,7 @@ pub async fn list_devices(data_dir: &Path) -> anyhow::Result<Vec<DeviceRow>> {
     Ok(rows(&account.secret.keys(), &this, devices))
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// The one device `which` names: its name (ignoring case), else its id.
 fn find<'a>(devices: &'a [DeviceRow], which: &str) -> anyhow::Result<&'a DeviceRow> {
     let named: Vec<&DeviceRow> = devices
@@ -65,6 +85,7 @@ fn find<'a>(devices: &'a [DeviceRow], which: &str) -> anyhow::Result<&'a DeviceR
 }
 
 /// Gives the device named (or with the id) `which` the name `new`.
+#[cfg(not(target_arch = "wasm32"))]
 pub async fn rename_device(data_dir: &Path, which: &str, new: &str) -> anyhow::Result<DeviceRow> {
     let name = DeviceName::new(new)?;
     let devices = list_devices(data_dir).await?;
@@ -73,10 +94,7 @@ pub async fn rename_device(data_dir: &Path, which: &str, new: &str) -> anyhow::R
     let keys = super::account::load_secret(data_dir)?
         .context("this device has no account yet")?
         .keys();
-    let request = ClientMessage::RenameDevice {
-        sealed_name: seal_device_name(&keys, &device, &name),
-        device,
-    };
+    let request = rename_request(&keys, device, &name);
     match ask_devices(data_dir, request).await?.0 {
         DeviceAnswer::Renamed(d) if d.as_str() == target.id => {}
         _ => bail!("the relay did not confirm the new name; try again"),
@@ -106,6 +124,7 @@ impl std::error::Error for RemovingThisDevice {}
 /// Removes the device named (or with the id) `which` from the account: the relay
 /// refuses its credential from now on and closes its open session. This device
 /// cannot remove itself ([`RemovingThisDevice`]).
+#[cfg(not(target_arch = "wasm32"))]
 pub async fn remove_device(data_dir: &Path, which: &str) -> anyhow::Result<DeviceRow> {
     let devices = list_devices(data_dir).await?;
     let target = find(&devices, which)?.clone();

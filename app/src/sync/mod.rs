@@ -38,7 +38,6 @@ mod account;
 #[cfg(target_arch = "wasm32")]
 mod browser;
 mod core;
-#[cfg(not(target_arch = "wasm32"))]
 mod devices;
 #[cfg(not(target_arch = "wasm32"))]
 mod driver;
@@ -54,8 +53,9 @@ pub use account::relay_url;
 #[cfg(target_arch = "wasm32")]
 pub use browser::{BrowserSync, SyncNews};
 pub use core::{CheckpointReport, SyncReport};
+pub use devices::RemovingThisDevice;
 #[cfg(not(target_arch = "wasm32"))]
-pub use devices::{list_devices, remove_device, rename_device, RemovingThisDevice};
+pub use devices::{list_devices, remove_device, rename_device};
 #[cfg(not(target_arch = "wasm32"))]
 pub use driver::SyncHandle;
 #[cfg(not(target_arch = "wasm32"))]

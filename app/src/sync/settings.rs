@@ -165,7 +165,6 @@ impl<'a> SyncSettings<'a> {
             .and_then(|n| DeviceName::new(&n).ok()))
     }
 
-    #[cfg(not(target_arch = "wasm32"))]
     pub fn set_device_name(&self, name: &DeviceName) -> Result<()> {
         self.store
             .set_setting(key::DEVICE_NAME, Some(name.as_str()))

@@ -22,7 +22,7 @@ pub enum ConnState {
     /// Connected; everything on the relay is here and everything here is on the relay.
     UpToDate,
     /// This device was removed from the account on another device: it no longer
-    /// syncs (pair it again with the recovery phrase to use it).
+    /// syncs (a fresh data folder paired with the recovery phrase syncs again).
     Removed,
 }
 
