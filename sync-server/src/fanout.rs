@@ -7,7 +7,9 @@
 //! the hub, which read what they lack from the tables. A signal can be lost (the
 //! listening connection drops, the node was busy reconnecting), so every
 //! [`CATCH_UP_EVERY`], and at once after each reconnect, the node signals the heads
-//! of every account with a session here, read from the tables.
+//! of every account with a session here, read from the tables. A device removed
+//! on one node is signalled the same way (`ACCOUNT DEVICE removed`, and the
+//! periodic read of the registry), so its session on any node ends.
 //!
 //! `LISTEN`/`NOTIFY` is the one part of the relay's SQL that Postgres-compatible
 //! distributed engines lack: there this signal would come from their changefeed on
@@ -35,21 +37,26 @@ pub(crate) const CATCH_UP_EVERY: Duration = Duration::from_secs(10);
 /// The longest wait between attempts to listen again.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-/// What a node tells the others after an append.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Signal {
-    account: AccountId,
-    device: DeviceId,
-    head: u64,
-    /// When the appending node sent it, in milliseconds since the epoch by its
-    /// clock (absent from nodes that predate it).
-    sent_ms: Option<u64>,
+/// What a notification says about a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// Its log on the relay now ends at `head`; the appending node sent this at
+    /// `sent_ms` (milliseconds since the epoch by its clock; absent from nodes that
+    /// predate it).
+    Head { head: u64, sent_ms: Option<u64> },
+    /// It was removed from its account: its sessions end.
+    Removed,
 }
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The payload of a removal: `ACCOUNT-HEX DEVICE removed`.
+pub(crate) fn removed_payload(account: &AccountId, device: &DeviceId) -> String {
+    format!("{} {} removed", account.to_hex(), device.as_str())
 }
 
 /// A notification's payload: `ACCOUNT-HEX DEVICE HEAD SENT-MS`.
@@ -63,14 +70,19 @@ pub(crate) fn payload(account: &AccountId, device: &DeviceId, head: u64) -> Stri
 }
 
 /// Reads a payload; `None` for anything malformed.
-fn parse(payload: &str) -> Option<Signal> {
+fn parse(payload: &str) -> Option<(AccountId, DeviceId, Signal)> {
     let mut parts = payload.split(' ');
     let hex = parts.next()?;
     let device = DeviceId::new(parts.next()?).ok()?;
-    let head = parts.next()?.parse().ok()?;
-    let sent_ms = match parts.next() {
-        Some(ms) => Some(ms.parse().ok()?),
-        None => None,
+    let head = match parts.next()? {
+        "removed" => Signal::Removed,
+        head => Signal::Head {
+            head: head.parse().ok()?,
+            sent_ms: match parts.next() {
+                Some(ms) => Some(ms.parse().ok()?),
+                None => None,
+            },
+        },
     };
     if hex.len() != 32 || parts.next().is_some() {
         return None;
@@ -79,12 +91,7 @@ fn parse(payload: &str) -> Option<Signal> {
     for (i, byte) in account.iter_mut().enumerate() {
         *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
-    Some(Signal {
-        account: AccountId(account),
-        device,
-        head,
-        sent_ms,
-    })
+    Some((AccountId(account), device, head))
 }
 
 /// Listens for other nodes' appends until `stop`, reconnecting as needed.
@@ -126,13 +133,17 @@ pub(crate) async fn run(
                 () = stopped(&mut stop) => return,
                 signal = signals.recv() => match signal {
                     Some(payload) => match parse(&payload) {
-                        Some(signal) => {
+                        Some((account, device, Signal::Head { head, sent_ms })) => {
                             metrics.signals_received.fetch_add(1, Relaxed);
-                            if let Some(sent) = signal.sent_ms {
+                            if let Some(sent) = sent_ms {
                                 let lag = now_ms().saturating_sub(sent);
                                 metrics.signal_lag.observe(Duration::from_millis(lag));
                             }
-                            hub.signal(&signal.account, signal.device, signal.head);
+                            hub.signal(&account, device, head);
+                        }
+                        Some((account, device, Signal::Removed)) => {
+                            metrics.signals_received.fetch_add(1, Relaxed);
+                            hub.remove(&account, device);
                         }
                         None => tracing::warn!("a malformed signal on {CHANNEL}"),
                     },
@@ -187,6 +198,18 @@ async fn catch_up(store: &dyn RelayStore, hub: &Hub) {
                 return;
             }
         }
+        // A removal signal lost: its device's session ends at this read.
+        match store.registered_devices(&account).await {
+            Ok(registry) => {
+                for removed in registry.into_iter().filter(|r| r.removed) {
+                    hub.remove(&account, removed.device);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "catch-up read of the heads failed");
+                return;
+            }
+        }
     }
 }
 
@@ -198,17 +221,29 @@ mod tests {
     fn payloads_read_back_and_malformed_ones_are_refused() {
         let (account, device) = (AccountId([0xab; 16]), DeviceId::new("phone-1").unwrap());
         let before = now_ms();
-        let signal = parse(&payload(&account, &device, 42)).unwrap();
-        assert_eq!(
-            (&signal.account, &signal.device, signal.head),
-            (&account, &device, 42)
-        );
-        assert!(signal
-            .sent_ms
-            .is_some_and(|ms| ms >= before && ms <= now_ms()));
+        let Some((a, d, Signal::Head { head, sent_ms })) = parse(&payload(&account, &device, 42))
+        else {
+            panic!("a head signal");
+        };
+        assert_eq!((a, &d, head), (account, &device, 42));
+        assert!(sent_ms.is_some_and(|ms| ms >= before && ms <= now_ms()));
         // A node that predates the time stamp sends three fields.
         let older = format!("{} phone-1 42", "ab".repeat(16));
-        assert_eq!(parse(&older).map(|s| (s.head, s.sent_ms)), Some((42, None)));
+        assert_eq!(
+            parse(&older),
+            Some((
+                account,
+                device.clone(),
+                Signal::Head {
+                    head: 42,
+                    sent_ms: None
+                }
+            ))
+        );
+        assert_eq!(
+            parse(&removed_payload(&account, &device)),
+            Some((account, device, Signal::Removed))
+        );
         for bad in [
             "",
             "ab phone 1",
@@ -216,6 +251,7 @@ mod tests {
             &format!("{} PHONE 1", "ab".repeat(16)),
             &format!("{} phone 1 soon", "ab".repeat(16)),
             &format!("{} phone 1 2 3", "ab".repeat(16)),
+            &format!("{} phone removed 3", "ab".repeat(16)),
         ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }

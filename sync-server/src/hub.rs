@@ -19,6 +19,8 @@ pub(crate) enum Live {
     /// The device's log on the relay ends at `head`, as another node signalled or
     /// the periodic catch-up read: a session behind it reads the rest from the store.
     Head { device: DeviceId, head: u64 },
+    /// The device was removed from the account: its session ends.
+    Removed(DeviceId),
 }
 
 /// How many batches a slow session may fall behind before it is closed (it then
@@ -132,6 +134,12 @@ impl Hub {
     /// Tells every session of the account that `device`'s log ends at `head`.
     pub fn signal(&self, account: &AccountId, device: DeviceId, head: u64) {
         self.send(account, Live::Head { device, head });
+    }
+
+    /// Tells every session of the account that `device` was removed (its own
+    /// session then closes).
+    pub fn remove(&self, account: &AccountId, device: DeviceId) {
+        self.send(account, Live::Removed(device));
     }
 
     fn send(&self, account: &AccountId, live: Live) {

@@ -8,7 +8,7 @@ use crate::store::PoolStatus;
 
 use aftercall_shared::protocol::RefusalCode;
 
-const CODES: [RefusalCode; 11] = [
+const CODES: [RefusalCode; 13] = [
     RefusalCode::BadMessage,
     RefusalCode::TooLarge,
     RefusalCode::Unauthorized,
@@ -20,6 +20,8 @@ const CODES: [RefusalCode; 11] = [
     RefusalCode::Conflict,
     RefusalCode::Unavailable,
     RefusalCode::UnsupportedVersion,
+    RefusalCode::DeviceRemoved,
+    RefusalCode::UnknownDevice,
 ];
 
 /// Why a connection not yet authenticated was closed to make room.
@@ -118,7 +120,7 @@ pub(crate) struct Metrics {
     pub signal_lag: Histogram,
     /// From a push's arrival at the store to its entries being durable.
     pub append_latency: Histogram,
-    refusals: [AtomicU64; 11],
+    refusals: [AtomicU64; CODES.len()],
 }
 
 impl Metrics {
@@ -348,6 +350,26 @@ mod tests {
         assert_eq!(value("t_count"), "5");
         assert_eq!(value("t_sum"), "9.047");
         assert!(s.starts_with("# HELP t help\n# TYPE t histogram\n"));
+    }
+
+    #[test]
+    fn every_refusal_code_is_counted() {
+        let m = Metrics::default();
+        let codes: Vec<RefusalCode> = (0..=u8::MAX)
+            .filter_map(|v| RefusalCode::from_u8(v).ok())
+            .collect();
+        assert!(codes.len() >= 13);
+        for code in &codes {
+            m.refused(*code);
+        }
+        let text = m.render(None);
+        for code in codes {
+            let line = format!(
+                "aftercall_relay_refusals_total{{reason=\"{}\"}} 1",
+                code.as_str()
+            );
+            assert!(text.lines().any(|l| l == line), "{line}");
+        }
     }
 
     #[test]

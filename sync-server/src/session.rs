@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use aftercall_shared::protocol::{
-    frame_runs, AccountId, CheckpointId, ChunkIndex, ClientMessage, Cursor, DeviceId,
+    frame_runs, AccountId, CheckpointId, ChunkIndex, ClientMessage, Cursor, DeviceId, DeviceKey,
     ProtocolError, RefusalCode, SealedChunk, SealedEntry, ServerMessage, FRAME_BUDGET, MAX_FRAME,
 };
 use axum::extract::ws::{Message, WebSocket};
@@ -13,7 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::hub::Live;
 use crate::state::AppState;
-use crate::store::{AppendRefusal, ChunkStored, Registration, StoredCheckpoint};
+use crate::store::{device_list, AppendRefusal, ChunkStored, Registration, StoredCheckpoint};
 use crate::RelayError;
 
 /// How long a new connection has to say hello.
@@ -154,12 +154,14 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
         create,
         invite,
         cursors,
+        device_key,
     } = hello
     else {
         return refuse(RefusalCode::BadMessage, "a session starts with hello");
     };
     tracing::debug!(%account, %device, "hello");
     authenticate(state, account, credential.verifier(), create, invite).await?;
+    admit_device(state, account, &device, device_key.as_ref()).await?;
     let Some((_membership, mut live)) = state.hub.join(account, &state.config.limits) else {
         return refuse(
             RefusalCode::TooManyConnections,
@@ -245,6 +247,29 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                     }
                 }
                 ClientMessage::TakeCheckpoint { .. } => return refuse(RefusalCode::BadMessage, "no checkpoint was offered"),
+                ClientMessage::ListDevices { cursors } => {
+                    state.store.acknowledge(&account, &device, &cursors, unix_now()).await?;
+                    let devices = device_list(
+                        &state.store.registered_devices(&account).await?,
+                        &state.store.heads(&account).await?,
+                        &state.store.acknowledged(&account).await?,
+                    );
+                    send(socket, state, &ServerMessage::Devices { devices }).await?;
+                }
+                ClientMessage::RenameDevice { device: named, sealed_name } => {
+                    if !state.store.rename_device(&account, &named, &sealed_name).await? {
+                        return refuse(RefusalCode::UnknownDevice, format!("this account has no device {named}"));
+                    }
+                    send(socket, state, &ServerMessage::DeviceRenamed { device: named }).await?;
+                }
+                ClientMessage::RemoveDevice { device: removed } => {
+                    if !state.store.remove_device(&account, &removed).await? {
+                        return refuse(RefusalCode::UnknownDevice, format!("this account has no device {removed} (or it was removed already)"));
+                    }
+                    tracing::info!(%account, by = %device, %removed, "device removed");
+                    state.hub.remove(&account, removed.clone());
+                    send(socket, state, &ServerMessage::DeviceRemoved { device: removed }).await?;
+                }
             },
             live = live.recv() => match live {
                 Ok(Live::Entries(batch)) => {
@@ -266,6 +291,11 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                         send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
                     }
                 }
+                Ok(Live::Removed(removed)) if removed == device => return refuse(
+                    RefusalCode::DeviceRemoved,
+                    "this device was removed from the account on another device and no longer syncs; to sync here again, pair a fresh data folder with the recovery phrase",
+                ),
+                Ok(Live::Removed(_)) => {}
                 Ok(Live::Head { device: other, head }) => {
                     if other != device {
                         send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
@@ -450,6 +480,63 @@ async fn authenticate(
             }
         }
     }
+}
+
+/// Lets `device` in on its own credential. A device not yet registered registers
+/// the credential and sealed name its hello carries; a registered one must show
+/// that credential; a removed one is refused for good. A hello without a device
+/// credential (an older version) is let in only while no device of the account
+/// has registered one.
+async fn admit_device(
+    state: &AppState,
+    account: AccountId,
+    device: &DeviceId,
+    key: Option<&DeviceKey>,
+) -> Result<(), End> {
+    let registry = state.store.registered_devices(&account).await?;
+    let known = registry.iter().find(|r| r.device == *device);
+    if known.is_some_and(|r| r.removed) {
+        return refuse(
+            RefusalCode::DeviceRemoved,
+            "this device was removed from the account and no longer syncs; to sync here again, pair a fresh data folder with the recovery phrase",
+        );
+    }
+    let Some(key) = key else {
+        if registry.iter().any(|r| r.verifier.is_some()) {
+            return refuse(
+                RefusalCode::Unauthorized,
+                "this account's devices sign in with credentials of their own; update the app on this device",
+            );
+        }
+        return Ok(());
+    };
+    let verifier = key.credential.verifier();
+    let registered = match known.and_then(|r| r.verifier) {
+        Some(v) => v,
+        None => {
+            let row = state
+                .store
+                .register_device(&account, device, verifier, &key.sealed_name)
+                .await?;
+            tracing::info!(%account, %device, "device registered");
+            match row.verifier {
+                Some(v) => v,
+                None => {
+                    return Err(End::Failed(RelayError::Task(
+                        "a device registered without its credential".into(),
+                    )))
+                }
+            }
+        }
+    };
+    // blake3::Hash compares in constant time.
+    if blake3::Hash::from(registered) != blake3::Hash::from(verifier) {
+        return refuse(
+            RefusalCode::Unauthorized,
+            "this device's own credential does not match the one it registered; pair the device again with the recovery phrase",
+        );
+    }
+    Ok(())
 }
 
 async fn push(

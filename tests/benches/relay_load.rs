@@ -231,6 +231,7 @@ async fn open(url: String, account: usize, device: usize) -> Socket {
         create: true,
         invite: None,
         cursors: Vec::new(),
+        device_key: None,
     };
     socket
         .send(Message::Binary(hello.encode().into()))

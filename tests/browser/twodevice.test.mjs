@@ -78,3 +78,53 @@ test('two devices paired through a relay: captures cross over live, offline is h
     relayData.cleanup();
   }
 });
+
+test('Sync & devices lists the account\'s devices, renames one and removes another, which then says it was removed', { skip: !existsSync(relayBinary()) && 'no relay binary: cargo build -p aftercall-sync-server' }, async () => {
+  const port = await freePort();
+  const relayData = tempDir('aftercall-relay-');
+  const { stop: stopRelay } = await startRelay({ port, data: relayData });
+  const a = await device('a');
+  const b = await device('b');
+  try {
+    const relay = `ws://127.0.0.1:${port}`;
+    await go(a.page, 'desktop', 'sync');
+    await a.page.locator('#relay').fill(relay);
+    await a.page.locator('#sync-create').click();
+    await eventually(async () => (await state(a.page)) === 'Up to date', 30000);
+    await a.page.locator('#show-phrase').click();
+    const phrase = (await a.page.locator('#recovery-phrase').innerText()).trim();
+    await go(b.page, 'desktop', 'sync');
+    await b.page.locator('#relay').fill(relay);
+    await b.page.locator('#pair-phrase').fill(phrase);
+    await b.page.locator('#sync-pair').click();
+    await eventually(async () => (await state(b.page)) === 'Up to date', 30000);
+
+    // Both devices are listed, this one marked.
+    await a.page.locator('#devices-show').click();
+    await eventually(async () => (await a.page.locator('#devices li.device').count()) === 2, 30000);
+    const mine = a.page.locator('#devices li.device', { hasText: '(this device)' });
+    assert.equal(await mine.count(), 1);
+    assert.match(await mine.innerText(), /Last synced/);
+    const other = a.page.locator('#devices li.device', { hasNotText: '(this device)' });
+    assert.equal(await mine.getByRole('button', { name: 'Remove…' }).count(), 0, 'no removing this device');
+
+    // Renamed.
+    await other.getByRole('button', { name: 'Rename' }).click();
+    await other.locator('input').fill('Old desk');
+    await other.getByRole('button', { name: 'Save name' }).click();
+    await eventually(async () => /Old desk/.test(await a.page.locator('#devices').innerText()), 30000);
+    await shot(a.page, 'desktop-sync-devices');
+
+    // Removed behind a confirmation: the other device says so and stops.
+    const renamed = a.page.locator('#devices li.device', { hasText: 'Old desk' });
+    await renamed.getByRole('button', { name: 'Remove…' }).click();
+    await renamed.getByRole('button', { name: 'Remove Old desk' }).click();
+    await eventually(async () => (await a.page.locator('#devices li.device').count()) === 1, 30000);
+    await eventually(async () => /Removed from the account/.test(await state(b.page)), 30000);
+  } finally {
+    await a.done();
+    await b.done();
+    await stopRelay();
+    relayData.cleanup();
+  }
+});

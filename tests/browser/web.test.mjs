@@ -636,3 +636,48 @@ test('phone web app: a calendar picked on the Import screen asks how each meetin
     await relay.stop();
   }
 });
+
+test('phone web app: Sync & devices lists the account\'s devices, renames the desktop and removes it, which is then refused', async () => {
+  const relayData = tempDir('aftercall-relay-');
+  const relay = await serveWeb(webDir, { data: relayData });
+  const desk = tempDir('aftercall-desk-');
+  const relayUrl = `ws://127.0.0.1:${relay.port}`;
+  const browser = await openBrowser('phone');
+  const { page } = browser;
+  try {
+    const init = cli(desk.dir, 'init', '--relay', relayUrl, '--name', 'Work desk');
+    const phrase = init.split('\n').map((l) => l.trim()).find((l) => l.split(' ').length === 24);
+    assert.ok(phrase, `no recovery phrase in: ${init}`);
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await go(page, 'phone', 'sync');
+    await page.locator('#pair-phrase').fill(phrase);
+    await tap(page, 'phone', '#sync-pair');
+    await eventually(async () => (await syncState(page)) === 'Up to date', 60000);
+
+    await tap(page, 'phone', '#devices-show');
+    await eventually(async () => (await page.locator('#devices li.device').count()) === 2, 30000);
+    const desktop = page.locator('#devices li.device', { hasText: 'Work desk' });
+    assert.equal(await desktop.count(), 1);
+    const phone = page.locator('#devices li.device', { hasText: '(this device)' });
+    assert.equal(await phone.getByRole('button', { name: 'Remove…' }).count(), 0, 'no removing this device');
+
+    await tap(page, 'phone', desktop.getByRole('button', { name: 'Rename' }));
+    await desktop.locator('input').fill('Old desk');
+    await tap(page, 'phone', desktop.getByRole('button', { name: 'Save name' }));
+    await eventually(async () => /Old desk/.test(await page.locator('#devices').innerText()), 30000);
+    assert.match(cli(desk.dir, 'devices'), /Old desk \(this device\)/);
+    await shot(page, 'web-sync-devices');
+
+    const renamed = page.locator('#devices li.device', { hasText: 'Old desk' });
+    await tap(page, 'phone', renamed.getByRole('button', { name: 'Remove…' }));
+    await tap(page, 'phone', renamed.getByRole('button', { name: 'Remove Old desk' }));
+    await eventually(async () => (await page.locator('#devices li.device').count()) === 1, 30000);
+    assert.throws(() => cli(desk.dir, 'sync'), /removed from the account/);
+  } finally {
+    await browser.close();
+    await relay.stop();
+    desk.cleanup();
+    relayData.cleanup();
+  }
+});

@@ -14,6 +14,8 @@ mod support;
 mod sync_checkpoint;
 mod sync_converge;
 #[cfg(unix)]
+mod sync_devices;
+#[cfg(unix)]
 mod sync_dos;
 #[cfg(unix)]
 mod sync_logs;

@@ -249,6 +249,46 @@ fn pending_upload(device: &Device) -> u64 {
     sync::read_status(device.dir()).unwrap().pending_upload
 }
 
+/// A device connected to node 2 is removed through node 1: its session on node 2
+/// ends within seconds (the database's signal), well before the periodic read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_removed_through_one_relay_node_is_cut_off_on_another() {
+    let db = postgres::server().database().await;
+    let node = || {
+        Relay::start_with(
+            Config::new(Database::from(db.config.clone())),
+            "127.0.0.1:0",
+        )
+    };
+    let (node1, node2) = (node(), node());
+    let (devices, phrase) = account(&node1, &["phone"]).await;
+    let phone = &devices[0];
+    let laptop = Device::new("laptop");
+    sync::pair(laptop.dir(), &node2.url(), &phrase)
+        .await
+        .unwrap();
+    let handle = SyncHandle::start(laptop.dir().to_path_buf());
+    let mut status = handle.status();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        status.wait_for(|s| s.state == ConnState::UpToDate),
+    )
+    .await
+    .expect("the laptop connects to node 2")
+    .unwrap();
+
+    let laptop_id = laptop.store().device_id().to_string();
+    sync::remove_device(phone.dir(), &laptop_id).await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        status.wait_for(|s| s.state == ConnState::Removed),
+    )
+    .await
+    .expect("the laptop's session on node 2 ends at once")
+    .unwrap();
+    handle.stop();
+}
+
 /// nginx in front of relay nodes, run from `docs/relay-nodes.nginx.conf` with only
 /// its addresses changed; stopped when dropped.
 struct Proxy {

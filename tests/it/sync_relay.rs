@@ -36,7 +36,13 @@ async fn replayed_re_pushed_and_conflicting_entries_change_nothing() {
         .collect();
     assert_eq!(log.len(), 5);
     let mut replayer = RawClient::connect(&relay).await;
-    let welcome = replayer.hello(&phrase, &phone_id, false).await;
+    // As the phone: with its own credential (another is refused).
+    let mut impostor = RawClient::connect(&relay).await;
+    let refused = impostor.hello(&phrase, &phone_id, false).await;
+    assert_eq!(refusal_of(&refused), Some(RefusalCode::Unauthorized));
+    let welcome = replayer
+        .hello_with(&phrase, &phone_id, false, phone.device_key())
+        .await;
     assert!(
         matches!(
             welcome.first(),
@@ -81,7 +87,9 @@ async fn replayed_re_pushed_and_conflicting_entries_change_nothing() {
         "{answer:?}"
     );
     let mut replayer = RawClient::connect(&relay).await;
-    replayer.hello(&phrase, &phone_id, false).await;
+    replayer
+        .hello_with(&phrase, &phone_id, false, phone.device_key())
+        .await;
     let mut gap = log[0].clone();
     gap.seq = 9;
     replayer

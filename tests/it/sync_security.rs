@@ -85,6 +85,7 @@ async fn a_second_account_can_neither_read_nor_write_the_first() {
         create: true,
         invite: None,
         cursors: vec![],
+        device_key: None,
     })
     .await;
     let answer = raw.next().await.expect("a refusal");

@@ -187,6 +187,21 @@ impl Device {
             .collect()
     }
 
+    /// The device's own credential, as its hello shows it (no name).
+    pub fn device_key(&self) -> aftercall_shared::protocol::DeviceKey {
+        let hex = self
+            .store()
+            .setting("sync.device_secret")
+            .unwrap()
+            .expect("the device has synced");
+        aftercall_shared::protocol::DeviceKey {
+            credential: aftercall_shared::crypto::DeviceSecret::from_hex(&hex)
+                .unwrap()
+                .credential(),
+            sealed_name: Vec::new(),
+        }
+    }
+
     /// Whether any row of the read model mentions `text`.
     pub fn knows(&self, text: &str) -> bool {
         self.snapshot().iter().any(|row| row.contains(text))
@@ -297,13 +312,25 @@ impl RawClient {
         }
     }
 
-    /// Says hello as `device` of the account of `phrase`; returns everything up to
-    /// "caught up" (or the refusal).
+    /// Says hello as `device` of the account of `phrase`, with a credential of its
+    /// own made up for it; returns everything up to "caught up" (or the refusal).
     pub async fn hello(
         &mut self,
         phrase: &str,
         device: &str,
         create: bool,
+    ) -> Vec<aftercall_shared::protocol::ServerMessage> {
+        self.hello_with(phrase, device, create, raw_device_key(device))
+            .await
+    }
+
+    /// As [`RawClient::hello`], showing `key` as the device's own credential.
+    pub async fn hello_with(
+        &mut self,
+        phrase: &str,
+        device: &str,
+        create: bool,
+        key: aftercall_shared::protocol::DeviceKey,
     ) -> Vec<aftercall_shared::protocol::ServerMessage> {
         use aftercall_shared::protocol::{ClientMessage, DeviceId, ServerMessage};
         let keys = aftercall_shared::crypto::AccountSecret::from_phrase(phrase)
@@ -316,6 +343,7 @@ impl RawClient {
             create,
             invite: None,
             cursors: vec![],
+            device_key: Some(key),
         })
         .await;
         let mut out = Vec::new();
@@ -332,6 +360,19 @@ impl RawClient {
             }
         }
         out
+    }
+}
+
+/// The own credential a raw client registers as `device` (the same every time,
+/// so it is let in again), with no name.
+pub fn raw_device_key(device: &str) -> aftercall_shared::protocol::DeviceKey {
+    let mut credential = [0x5a; 32];
+    for (i, b) in device.bytes().enumerate() {
+        credential[i % 32] ^= b;
+    }
+    aftercall_shared::protocol::DeviceKey {
+        credential: aftercall_shared::protocol::Credential(credential),
+        sealed_name: Vec::new(),
     }
 }
 

@@ -88,6 +88,12 @@ pub enum AccountRequest {
     SetRelay { relay: String },
     /// The account's recovery phrase, to show.
     RecoveryPhrase,
+    /// The account's devices, from the relay.
+    Devices,
+    /// Gives the device `id` the name `name`.
+    RenameDevice { id: String, name: String },
+    /// Removes the device `id` from the account.
+    RemoveDevice { id: String },
 }
 
 /// The answers to an [`AccountRequest`].
@@ -100,6 +106,9 @@ pub enum AccountReply {
     Paired,
     RelaySet,
     RecoveryPhrase(Option<String>),
+    Devices(Vec<crate::sync::DeviceRow>),
+    DeviceRenamed,
+    DeviceRemoved,
 }
 
 impl Backend {

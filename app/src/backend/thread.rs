@@ -124,7 +124,10 @@ fn handle(
             answered.wrote
         }
         Job::Account { ask, reply } => {
-            let nudge = !matches!(ask, AccountRequest::RecoveryPhrase);
+            let nudge = !matches!(
+                ask,
+                AccountRequest::RecoveryPhrase | AccountRequest::Devices
+            );
             let outcome = account(data_dir, ask, reply, revision.clone());
             if nudge {
                 if let Some(sync) = sync {
@@ -134,6 +137,21 @@ fn handle(
             outcome
         }
     }
+}
+
+/// Answers a request about the account's devices.
+async fn devices(dir: &std::path::Path, ask: AccountRequest) -> anyhow::Result<AccountReply> {
+    Ok(match ask {
+        AccountRequest::RenameDevice { id, name } => {
+            crate::sync::rename_device(dir, &id, &name).await?;
+            AccountReply::DeviceRenamed
+        }
+        AccountRequest::RemoveDevice { id } => {
+            crate::sync::remove_device(dir, &id).await?;
+            AccountReply::DeviceRemoved
+        }
+        _ => AccountReply::Devices(crate::sync::list_devices(dir).await?),
+    })
 }
 
 /// Answers an account request. Pairing talks to the relay for as long as it takes,
@@ -153,6 +171,26 @@ fn account(
         }
         AccountRequest::RecoveryPhrase => {
             crate::sync::recovery_phrase(data_dir).map(AccountReply::RecoveryPhrase)
+        }
+        // These talk to the relay: on a thread of their own, as pairing does.
+        ask @ (AccountRequest::Devices
+        | AccountRequest::RenameDevice { .. }
+        | AccountRequest::RemoveDevice { .. }) => {
+            let dir = data_dir.to_path_buf();
+            let spawned = std::thread::Builder::new()
+                .name("aftercall-devices".into())
+                .spawn(move || {
+                    let answer = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(anyhow::Error::from)
+                        .and_then(|rt| rt.block_on(devices(&dir, ask)));
+                    let _ = reply.send(answer.map_err(words));
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot reach the relay about the devices");
+            }
+            return false;
         }
         AccountRequest::Pair { relay, phrase } => {
             let dir = data_dir.to_path_buf();

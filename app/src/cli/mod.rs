@@ -84,6 +84,8 @@ pub enum Command {
     Checkpoint(sync::CheckpointArgs),
     /// Show the sync status: offline, syncing or up to date; entries waiting; last sync.
     Status(sync::StatusArgs),
+    /// The account's devices: name, last seen, entries waiting; rename or remove one.
+    Devices(sync::DevicesArgs),
     /// Serve the app to a browser on this machine; prints the address it listens on.
     ServeUi(ServeUiArgs),
 }
@@ -126,6 +128,7 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::Sync(args) => sync::sync(&dir, args),
         Command::Checkpoint(args) => sync::checkpoint(&dir, args),
         Command::Status(args) => sync::status(&dir, args),
+        Command::Devices(args) => sync::devices(&dir, args),
         Command::ServeUi(args) => {
             crate::ui::serve::serve(dir, args.listen, |addr| out(&format!("http://{addr}/")))
         }

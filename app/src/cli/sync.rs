@@ -16,6 +16,9 @@ pub struct InitArgs {
     /// An invite code, for a relay with closed registration.
     #[arg(long, value_name = "CODE")]
     pub invite: Option<String>,
+    /// This device's name in the account's list of devices (the host name if left out).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -28,6 +31,34 @@ pub struct PairArgs {
     /// of showing in the process list and staying in the shell history.
     #[arg(long, value_name = "WORDS")]
     pub phrase: Option<String>,
+    /// This device's name in the account's list of devices (the host name if left out).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DevicesArgs {
+    #[command(subcommand)]
+    pub action: Option<DevicesAction>,
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DevicesAction {
+    /// Give a device a new name.
+    Rename {
+        /// The device's name now (or its id).
+        old: String,
+        /// Its new name.
+        new: String,
+    },
+    /// Remove a device from the account: it is cut off at once.
+    Remove {
+        /// The device's name (or its id).
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -58,12 +89,23 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the network runtime")
 }
 
+/// The name given with `--name`, checked before anything is set up.
+fn device_name(name: Option<&str>) -> anyhow::Result<Option<aftercall_shared::crypto::DeviceName>> {
+    Ok(name
+        .map(aftercall_shared::crypto::DeviceName::new)
+        .transpose()?)
+}
+
 pub fn init(dir: &Path, args: InitArgs) -> anyhow::Result<()> {
+    let name = device_name(args.name.as_deref())?;
     let phrase = device_sync::create_account_with_invite(
         dir,
         args.relay.as_deref(),
         args.invite.as_deref(),
     )?;
+    if let Some(name) = &name {
+        device_sync::set_device_name(dir, name)?;
+    }
     out("Your recovery phrase (write it down; it is the only way to read your data on a new device):");
     out("");
     out(&phrase);
@@ -82,6 +124,7 @@ pub fn init(dir: &Path, args: InitArgs) -> anyhow::Result<()> {
 }
 
 pub fn pair(dir: &Path, args: PairArgs) -> anyhow::Result<()> {
+    let name = device_name(args.name.as_deref())?;
     let phrase = match args.phrase {
         Some(phrase) => {
             warn(
@@ -92,6 +135,9 @@ pub fn pair(dir: &Path, args: PairArgs) -> anyhow::Result<()> {
         }
         None => read_phrase()?,
     };
+    if let Some(name) = &name {
+        device_sync::set_device_name(dir, name)?;
+    }
     runtime()?.block_on(device_sync::pair(dir, &args.relay, &phrase))?;
     let status = device_sync::read_status(dir)?;
     let (people, conversations) = count_records(dir)?;
@@ -195,6 +241,7 @@ fn describe(s: &device_sync::SyncStatus) -> String {
         ConnState::Connecting => "connecting",
         ConnState::Syncing => "syncing",
         ConnState::UpToDate => "up to date",
+        ConnState::Removed => "removed from the account on another device: this device no longer syncs; to sync here again, pair a fresh data folder with the recovery phrase",
     };
     let mut line = state.to_string();
     if let Some(relay) = &s.relay {
@@ -240,5 +287,48 @@ pub fn checkpoint(dir: &Path, args: CheckpointArgs) -> anyhow::Result<()> {
         "Checkpoint {} uploaded: {} documents holding {} entries, {} chunks, {} bytes sealed.",
         made.id, made.documents, made.entries, made.chunks, made.bytes
     ));
+    Ok(())
+}
+
+/// `aftercall devices`: lists the account's devices, or renames or removes one.
+pub fn devices(dir: &Path, args: DevicesArgs) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    match args.action {
+        Some(DevicesAction::Rename { old, new }) => {
+            let renamed = rt.block_on(device_sync::rename_device(dir, &old, &new))?;
+            out(&format!("Renamed {old:?} to {:?}.", renamed.label()));
+        }
+        Some(DevicesAction::Remove { name }) => {
+            let removed = rt.block_on(device_sync::remove_device(dir, &name))?;
+            out(&format!(
+                "Removed {:?}: the relay no longer lets it in. It still holds the recovery phrase's key and what it had synced.",
+                removed.label()
+            ));
+        }
+        None => {
+            let devices = rt.block_on(device_sync::list_devices(dir))?;
+            if args.json {
+                return print_json(&devices);
+            }
+            for d in &devices {
+                let seen = match d
+                    .last_seen
+                    .and_then(|s| chrono::DateTime::from_timestamp(s as i64, 0))
+                {
+                    Some(at) => format!(
+                        "last seen {}",
+                        at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M")
+                    ),
+                    None => "never seen".to_string(),
+                };
+                out(&format!(
+                    "{}{} · {seen} · {} entries waiting",
+                    d.label(),
+                    if d.this_device { " (this device)" } else { "" },
+                    d.waiting
+                ));
+            }
+        }
+    }
     Ok(())
 }

@@ -76,6 +76,55 @@ pub fn relay_url(relay: &str) -> anyhow::Result<String> {
     Ok(format!("{scheme}://{host}/{path}"))
 }
 
+/// The name a device gets when none is given: the computer's host name (in the
+/// browser, "Web app").
+pub fn default_device_name() -> aftercall_shared::crypto::DeviceName {
+    #[cfg(not(target_arch = "wasm32"))]
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .and_then(|h| aftercall_shared::crypto::DeviceName::new(&h).ok());
+    #[cfg(target_arch = "wasm32")]
+    let host = None;
+    host.unwrap_or_else(|| {
+        aftercall_shared::crypto::DeviceName::new(if cfg!(target_arch = "wasm32") {
+            "Web app"
+        } else {
+            "This computer"
+        })
+        .expect("a valid name")
+    })
+}
+
+/// This device's own credential and sealed name for the relay. A device set up
+/// before devices had their own gets its secret now (and registers it at this
+/// hello), and the default name unless one was given.
+pub(crate) fn device_key(
+    store: &Store,
+    secret: &AccountSecret,
+    device: &aftercall_shared::protocol::DeviceId,
+) -> anyhow::Result<aftercall_shared::protocol::DeviceKey> {
+    use aftercall_shared::crypto::{seal_device_name, DeviceSecret};
+    let settings = SyncSettings::of(store);
+    let own = match settings.device_secret()? {
+        Some(own) => own,
+        None => {
+            let own = DeviceSecret::generate(&mut crate::system::OsEntropy);
+            settings.set_device_secret(&own)?;
+            own
+        }
+    };
+    let name = match settings.device_name()? {
+        Some(name) => name,
+        None => default_device_name(),
+    };
+    Ok(aftercall_shared::protocol::DeviceKey {
+        credential: own.credential(),
+        sealed_name: seal_device_name(&secret.keys(), device, &name),
+    })
+}
+
 /// What a session has to run with.
 pub(crate) struct Account {
     pub secret: AccountSecret,

@@ -8,7 +8,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use aftercall_shared::api::Service;
-use aftercall_shared::crypto::AccountSecret;
+use aftercall_shared::crypto::{AccountSecret, DeviceName};
+use aftercall_shared::protocol::{ClientMessage, DeviceId};
+use aftercall_shared::sync::DeviceAnswer;
 use aftercall_shared::Store;
 use anyhow::{bail, Context};
 use tokio::sync::mpsc;
@@ -99,6 +101,23 @@ impl BrowserSync {
         answer
     }
 
+    /// A session until up to date that then sends `request` about the account's
+    /// devices; the relay's answer, the account, and this device's id.
+    async fn ask_devices(
+        &self,
+        request: ClientMessage,
+    ) -> anyhow::Result<(DeviceAnswer, Account, String)> {
+        let service = &self.inner.service;
+        let account = load(&service.borrow().store)?.context("this device has no account yet")?;
+        let report =
+            run_session(service, &account, false, false, None, None, Some(request)).await?;
+        let answer = report
+            .devices
+            .context("the relay did not answer about the devices; try again")?;
+        let this = service.borrow().store.device_id().to_string();
+        Ok((answer, account, this))
+    }
+
     async fn answer(&self, ask: AccountRequest) -> anyhow::Result<AccountReply> {
         let service = &self.inner.service;
         match ask {
@@ -130,7 +149,7 @@ impl BrowserSync {
                 };
                 // The key must open the account's data before anything is uploaded
                 // or kept.
-                run_session(service, &account, true, true, None, None).await?;
+                run_session(service, &account, true, true, None, None, None).await?;
                 let service = service.borrow();
                 let settings = SyncSettings::of(&service.store);
                 settings.set_secret(&account.secret)?;
@@ -142,6 +161,51 @@ impl BrowserSync {
                 let url = relay_url(&relay)?;
                 SyncSettings::of(&service.borrow().store).set_relay(&url)?;
                 Ok(AccountReply::RelaySet)
+            }
+            AccountRequest::Devices => {
+                let (answer, account, this) = self
+                    .ask_devices(ClientMessage::ListDevices {
+                        cursors: Vec::new(),
+                    })
+                    .await?;
+                match answer {
+                    DeviceAnswer::Listed(list) => Ok(AccountReply::Devices(super::devices::rows(
+                        &account.secret.keys(),
+                        &this,
+                        list,
+                    ))),
+                    _ => bail!(
+                        "the relay answered something else than the list of devices; try again"
+                    ),
+                }
+            }
+            AccountRequest::RenameDevice { id, name } => {
+                let name = DeviceName::new(&name)?;
+                let device = DeviceId::new(&id)?;
+                let account =
+                    load(&service.borrow().store)?.context("this device has no account yet")?;
+                let request = super::devices::rename_request(&account.secret.keys(), device, &name);
+                match self.ask_devices(request).await?.0 {
+                    DeviceAnswer::Renamed(d) if d.as_str() == id => {}
+                    _ => bail!("the relay did not confirm the new name; try again"),
+                }
+                let service = service.borrow();
+                if service.store.device_id() == id {
+                    SyncSettings::of(&service.store).set_device_name(&name)?;
+                }
+                Ok(AccountReply::DeviceRenamed)
+            }
+            AccountRequest::RemoveDevice { id } => {
+                if service.borrow().store.device_id() == id {
+                    return Err(super::devices::RemovingThisDevice.into());
+                }
+                let request = ClientMessage::RemoveDevice {
+                    device: DeviceId::new(&id)?,
+                };
+                match self.ask_devices(request).await?.0 {
+                    DeviceAnswer::Removed(d) if d.as_str() == id => Ok(AccountReply::DeviceRemoved),
+                    _ => bail!("the relay did not confirm the removal; try again"),
+                }
             }
             AccountRequest::RecoveryPhrase => Ok(AccountReply::RecoveryPhrase(
                 SyncSettings::of(&service.borrow().store)
@@ -199,6 +263,7 @@ async fn drive(inner: Rc<Inner>, mut nudges: mpsc::UnboundedReceiver<Nudge>) {
             false,
             Some(&mut nudges),
             Some((&inner, &mut reached_live)),
+            None,
         )
         .await;
         if reached_live {
@@ -212,6 +277,19 @@ async fn drive(inner: Rc<Inner>, mut nudges: mpsc::UnboundedReceiver<Nudge>) {
             }
             Err(e) if e.is::<Rehomed>() => {
                 tracing::warn!(error = %e, "sync continues as a new device");
+                continue;
+            }
+            // Removed from the account: the relay refuses it every time, so it
+            // waits for a new account (paired again) instead of retrying.
+            Err(e)
+                if e.downcast_ref::<aftercall_shared::sync::SyncError>()
+                    .is_some_and(|e| e.is_device_removed()) =>
+            {
+                let mut removed = stored_status(&inner.service.borrow().store, true);
+                removed.state = ConnState::Removed;
+                removed.last_error = Some(format!("{e:#}"));
+                inner.tell(SyncNews::Status(removed));
+                while !matches!(nudges.recv().await, Some(Nudge::Account) | None) {}
                 continue;
             }
             Err(e) => last_error = Some(format!("{e:#}")),
@@ -258,8 +336,13 @@ async fn run_session(
     until_up_to_date: bool,
     mut nudges: Option<&mut mpsc::UnboundedReceiver<Nudge>>,
     mut live: Option<(&Inner, &mut bool)>,
+    device_request: Option<ClientMessage>,
 ) -> anyhow::Result<SyncReport> {
     let mut core = SessionCore::connected(&service.borrow().store, account, must_prove_key)?;
+    let asking = device_request.is_some();
+    if let Some(request) = device_request {
+        core.ask_devices(request);
+    }
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let socket = Socket::open(&account.relay, events_tx)?;
     tokio::select! {
@@ -284,7 +367,7 @@ async fn run_session(
             }
             inner.tell(SyncNews::Status(round.status));
         }
-        if round.up_to_date && until_up_to_date {
+        if (round.up_to_date && until_up_to_date) || (asking && core.report().devices.is_some()) {
             return Ok(core.report());
         }
         let nudge = async {

@@ -6,8 +6,10 @@
 use std::collections::VecDeque;
 
 use aftercall_shared::crypto::{OpenCheckpoint, OpenEntry};
-use aftercall_shared::protocol::{CheckpointId, DeviceId};
-use aftercall_shared::sync::{Effect, Engine, EngineOptions, Event, OwnRead, SyncError};
+use aftercall_shared::protocol::{CheckpointId, ClientMessage, DeviceId};
+use aftercall_shared::sync::{
+    DeviceAnswer, Effect, Engine, EngineOptions, Event, OwnRead, SyncError,
+};
 use aftercall_shared::{Error, RemoteEntry, Store};
 use anyhow::Context;
 
@@ -30,6 +32,9 @@ pub struct SyncReport {
     pub checkpoint_uploaded: Option<CheckpointReport>,
     /// A checkpoint from the relay rejected in this session.
     pub checkpoint_rejected: Option<CheckpointId>,
+    /// The relay's answer to the request about the account's devices this
+    /// session made.
+    pub devices: Option<DeviceAnswer>,
 }
 
 /// One checkpoint made or loaded.
@@ -59,6 +64,9 @@ impl SyncReport {
                 .clone_from(&other.checkpoint_uploaded);
         }
         self.checkpoint_rejected = other.checkpoint_rejected.or(self.checkpoint_rejected);
+        if other.devices.is_some() {
+            self.devices.clone_from(&other.devices);
+        }
     }
 }
 
@@ -116,6 +124,8 @@ pub(crate) struct SessionCore {
     /// The checkpoint handed to the engine and not yet stored: its documents and
     /// the entries it holds.
     checkpoint_sent: Option<(usize, u64)>,
+    /// A request about the account's devices, sent once the session is up to date.
+    device_request: Option<ClientMessage>,
 }
 
 impl SessionCore {
@@ -131,12 +141,13 @@ impl SessionCore {
             .map_err(|e| anyhow::anyhow!("this store's device id is not usable for sync: {e}"))?;
         let engine = Engine::new(
             account.secret.keys(),
-            device,
+            device.clone(),
             EngineOptions {
                 create_account: account.create,
                 invite: account.invite.clone(),
                 must_prove_key,
                 rejected_checkpoint: SyncSettings::of(store).rejected_checkpoint()?,
+                device_key: Some(super::account::device_key(store, &account.secret, &device)?),
             },
         );
         let own_head = store.own_log_head()?;
@@ -155,6 +166,7 @@ impl SessionCore {
             checkpoint_asked: false,
             checkpoint_wanted: false,
             checkpoint_sent: None,
+            device_request: None,
         })
     }
 
@@ -162,6 +174,12 @@ impl SessionCore {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn ask_checkpoint(&mut self) {
         self.checkpoint_asked = true;
+    }
+
+    /// Sends `request` (list, rename or remove devices) once the session is up to
+    /// date; the answer lands in the report's `devices`.
+    pub fn ask_devices(&mut self, request: ClientMessage) {
+        self.device_request = Some(request);
     }
 
     /// Makes a checkpoint once the session is up to date if the store can give one
@@ -255,6 +273,24 @@ impl SessionCore {
             }
         }
         self.report.received += applied;
+        if self.engine.is_up_to_date() {
+            if let Some(mut request) = self.device_request.take() {
+                if let ClientMessage::ListDevices { cursors } = &mut request {
+                    // How far this device has applied the others, as of now.
+                    *cursors = store
+                        .cursors()?
+                        .into_iter()
+                        .filter_map(|(device, seq)| {
+                            Some(aftercall_shared::protocol::Cursor {
+                                device: DeviceId::new(&device).ok()?,
+                                seq,
+                            })
+                        })
+                        .collect();
+                }
+                outbox.push(request.encode());
+            }
+        }
         self.round(store, applied)
     }
 
@@ -393,6 +429,7 @@ impl SessionCore {
                     bytes,
                 });
             }
+            Effect::Devices(answer) => self.report.devices = Some(answer),
             Effect::Failed(SyncError::WrongKey) => return Err(SyncError::WrongKey.into()),
             Effect::Failed(e) => return Err(e.into()),
         }

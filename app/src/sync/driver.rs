@@ -144,6 +144,7 @@ async fn drive(
             nudges: Some(&mut nudges),
             stop: Some(stop.clone()),
             reached_live: false,
+            device_request: None,
         };
         let result = run_session(&mut store, &account, false, Until::Stopped, &mut links).await;
         if links.reached_live {
@@ -160,6 +161,19 @@ async fn drive(
             Err(e) if e.is::<Rehomed>() => {
                 tracing::warn!(error = %e, "sync continues as a new device");
                 continue;
+            }
+            // Removed from the account: the relay will refuse it every time.
+            Err(e)
+                if e.downcast_ref::<aftercall_shared::sync::SyncError>()
+                    .is_some_and(|e| e.is_device_removed()) =>
+            {
+                tracing::warn!(error = %format!("{e:#}"), "this device was removed from the account");
+                offline.state = ConnState::Removed;
+                offline.last_error = Some(format!("{e:#}"));
+                status.send_replace(offline);
+                let mut stop = stop.clone();
+                let _ = stop.wait_for(|s| *s).await;
+                return;
             }
             Err(e) => {
                 tracing::info!(error = %format!("{e:#}"), retry_in = ?retry, "sync offline");

@@ -8,6 +8,11 @@
 //! - [`create_account`], [`pair`], [`recovery_phrase`], [`set_relay`]: setting up.
 //! - [`sync_once`]: one session to "up to date", for the command line and tests;
 //!   [`checkpoint_once`]: one session that also uploads a checkpoint.
+//! - Devices: each device has its own relay credential (derived from a secret in
+//!   its local settings) and a name, sent sealed with every hello; the first
+//!   registers it. [`list_devices`], [`rename_device`], [`remove_device`] sync and
+//!   then ask the relay. A removed device's sessions end with a refusal the
+//!   driver does not retry ([`ConnState::Removed`]).
 //! - Checkpoints: a session that is up to date makes one by itself once the
 //!   entries written and applied since the last checkpoint it made or loaded reach
 //!   [`CHECKPOINT_EVERY`] (or [`set_checkpoint_every`]); a new device, or one whose
@@ -24,7 +29,7 @@
 //! `account` (the secret, the relay address, what a session runs with), `status`
 //! (what the screens show), `core` (one session's work against the store, with no
 //! IO: the engine's effects, the frames to send, the status), `session` (`core`
-//! over a websocket to the relay), `setup` (creating an account, pairing, setting
+//! over a websocket to the relay), `devices` (the account's devices), `setup` (creating an account, pairing, setting
 //! the relay) and `driver` (the background task behind `SyncHandle`).
 //!
 //! In the phone web app, `browser` ([`BrowserSync`]) takes the place of `session`,
@@ -35,6 +40,7 @@ mod account;
 #[cfg(target_arch = "wasm32")]
 mod browser;
 mod core;
+mod devices;
 #[cfg(not(target_arch = "wasm32"))]
 mod driver;
 #[cfg(not(target_arch = "wasm32"))]
@@ -46,10 +52,14 @@ mod settings;
 mod setup;
 mod status;
 
+pub use account::default_device_name;
 pub use account::relay_url;
 #[cfg(target_arch = "wasm32")]
 pub use browser::{BrowserSync, SyncNews};
 pub use core::{CheckpointReport, SyncReport};
+pub use devices::RemovingThisDevice;
+#[cfg(not(target_arch = "wasm32"))]
+pub use devices::{list_devices, remove_device, rename_device};
 #[cfg(not(target_arch = "wasm32"))]
 pub use driver::SyncHandle;
 #[cfg(not(target_arch = "wasm32"))]
@@ -59,8 +69,8 @@ pub use settings::CHECKPOINT_EVERY;
 #[cfg(not(target_arch = "wasm32"))]
 pub use setup::{
     create_account, create_account_with_invite, pair, recovery_phrase, set_checkpoint_every,
-    set_idle_checkpoint_after, set_relay,
+    set_device_name, set_idle_checkpoint_after, set_relay,
 };
 #[cfg(not(target_arch = "wasm32"))]
 pub use status::read_status;
-pub use status::{ConnState, SyncStatus};
+pub use status::{ConnState, DeviceRow, SyncStatus};

@@ -36,6 +36,9 @@ pub(crate) enum Until {
     Stopped,
     /// Once up to date and a checkpoint made then is stored on the relay.
     CheckpointStored,
+    /// Once up to date and the relay has answered the request about the account's
+    /// devices given to [`run_session`].
+    DevicesAnswered,
 }
 
 /// The channels a background session reports to and listens on.
@@ -47,6 +50,8 @@ pub(crate) struct Links<'a> {
     pub stop: Option<watch::Receiver<bool>>,
     /// Set once the session reached "caught up" (for the driver's backoff).
     pub reached_live: bool,
+    /// A request about the account's devices to send once up to date.
+    pub device_request: Option<aftercall_shared::protocol::ClientMessage>,
 }
 
 /// Runs one session with the relay until `until`.
@@ -60,6 +65,9 @@ pub(crate) async fn run_session(
     let mut core = SessionCore::connected(store, account, must_prove_key)?;
     if matches!(until, Until::CheckpointStored) {
         core.ask_checkpoint();
+    }
+    if let Some(request) = links.device_request.take() {
+        core.ask_devices(request);
     }
     let idle_after = SyncSettings::of(store).idle_checkpoint_after()?;
     let ws = connect(&account.relay).await?;
@@ -141,6 +149,7 @@ impl Session<'_, '_> {
                 Until::CheckpointStored => {
                     round.up_to_date && self.core.report().checkpoint_uploaded.is_some()
                 }
+                Until::DevicesAnswered => self.core.report().devices.is_some(),
                 Until::Stopped => false,
             };
             if done {
@@ -250,7 +259,31 @@ async fn sync_until(data_dir: &Path, until: Until) -> anyhow::Result<SyncReport>
     let account = Account::load(data_dir, &store)?.context(
         "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL`",
     )?;
-    run_with_retries(&mut store, &account, false, until).await
+    run_with_retries(&mut store, &account, false, until, None).await
+}
+
+/// Syncs the device in `data_dir` until up to date, then sends `request` about
+/// the account's devices; returns the relay's answer.
+pub(crate) async fn ask_devices(
+    data_dir: &Path,
+    request: aftercall_shared::protocol::ClientMessage,
+) -> anyhow::Result<(aftercall_shared::sync::DeviceAnswer, Account)> {
+    let mut store = crate::data::open_store(data_dir)?;
+    let account = Account::load(data_dir, &store)?.context(
+        "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL`",
+    )?;
+    let report = run_with_retries(
+        &mut store,
+        &account,
+        false,
+        Until::DevicesAnswered,
+        Some(request),
+    )
+    .await?;
+    let answer = report
+        .devices
+        .context("the relay did not answer about the devices; try again")?;
+    Ok((answer, account))
 }
 
 /// Runs sessions until one ends as `until` says. A re-homed device connects again
@@ -262,10 +295,15 @@ async fn run_with_retries(
     account: &Account,
     must_prove_key: bool,
     until: Until,
+    device_request: Option<aftercall_shared::protocol::ClientMessage>,
 ) -> anyhow::Result<SyncReport> {
     let mut report = SyncReport::default();
     for attempt in 0.. {
-        match run_session(store, account, must_prove_key, until, &mut Links::default()).await {
+        let mut links = Links {
+            device_request: device_request.clone(),
+            ..Links::default()
+        };
+        match run_session(store, account, must_prove_key, until, &mut links).await {
             Ok(done) => {
                 report.add(&done);
                 return Ok(report);
@@ -299,5 +337,5 @@ pub(crate) async fn prove_and_sync(
         create: false,
         invite: None,
     };
-    run_with_retries(&mut store, &account, true, Until::UpToDate).await
+    run_with_retries(&mut store, &account, true, Until::UpToDate, None).await
 }

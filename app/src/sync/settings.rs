@@ -2,6 +2,7 @@
 
 #[cfg(target_arch = "wasm32")]
 use aftercall_shared::crypto::AccountSecret;
+use aftercall_shared::crypto::{DeviceName, DeviceSecret};
 use aftercall_shared::protocol::CheckpointId;
 use aftercall_shared::{Result, Store};
 
@@ -33,6 +34,10 @@ mod key {
     pub const IDLE_CHECKPOINT_AFTER: &str = "sync.idle_checkpoint_after";
     /// A checkpoint from the relay this device rejected (its id in hex).
     pub const REJECTED_CHECKPOINT: &str = "sync.rejected_checkpoint";
+    /// This device's own secret (hex), from which its relay credential is derived.
+    pub const DEVICE_SECRET: &str = "sync.device_secret";
+    /// This device's name, as given at init or pairing (sent to the relay sealed).
+    pub const DEVICE_NAME: &str = "sync.device_name";
     /// The account secret (hex) in the browser, where there is no `account.key` file.
     #[cfg(target_arch = "wasm32")]
     pub const SECRET: &str = "sync.secret";
@@ -156,6 +161,33 @@ impl<'a> SyncSettings<'a> {
     pub fn set_rejected_checkpoint(&self, id: CheckpointId) -> Result<()> {
         self.store
             .set_setting(key::REJECTED_CHECKPOINT, Some(&id.to_hex()))
+    }
+
+    /// This device's own secret, if it has one yet.
+    pub fn device_secret(&self) -> anyhow::Result<Option<DeviceSecret>> {
+        Ok(self
+            .store
+            .setting(key::DEVICE_SECRET)?
+            .map(|hex| DeviceSecret::from_hex(&hex))
+            .transpose()?)
+    }
+
+    pub fn set_device_secret(&self, secret: &DeviceSecret) -> Result<()> {
+        self.store
+            .set_setting(key::DEVICE_SECRET, Some(&secret.to_hex()))
+    }
+
+    /// The name this device was given, if any (an unreadable one counts as none).
+    pub fn device_name(&self) -> Result<Option<DeviceName>> {
+        Ok(self
+            .store
+            .setting(key::DEVICE_NAME)?
+            .and_then(|n| DeviceName::new(&n).ok()))
+    }
+
+    pub fn set_device_name(&self, name: &DeviceName) -> Result<()> {
+        self.store
+            .set_setting(key::DEVICE_NAME, Some(name.as_str()))
     }
 
     /// Records a new account on this device: it may create the account on `relay`

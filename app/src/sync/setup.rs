@@ -68,6 +68,18 @@ pub fn set_relay(data_dir: &Path, relay: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Names this device. The name goes to the relay sealed at its next hello (the
+/// first registers the device); set before `pair` or the first sync, the relay
+/// learns it at registration.
+pub fn set_device_name(
+    data_dir: &Path,
+    name: &aftercall_shared::crypto::DeviceName,
+) -> anyhow::Result<()> {
+    let store = crate::data::open_store(data_dir)?;
+    SyncSettings::of(&store).set_device_name(name)?;
+    Ok(())
+}
+
 /// Sets after how many entries since the last checkpoint this device makes one by
 /// itself (the default is [`CHECKPOINT_EVERY`](super::CHECKPOINT_EVERY)).
 pub fn set_checkpoint_every(data_dir: &Path, entries: u64) -> anyhow::Result<()> {

@@ -21,6 +21,9 @@ pub enum ConnState {
     Syncing,
     /// Connected; everything on the relay is here and everything here is on the relay.
     UpToDate,
+    /// This device was removed from the account on another device: it no longer
+    /// syncs (a fresh data folder paired with the recovery phrase syncs again).
+    Removed,
 }
 
 /// The honest sync status.
@@ -49,6 +52,29 @@ impl SyncStatus {
             last_error: None,
             quarantined: 0,
         }
+    }
+}
+
+/// One device of the account.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceRow {
+    /// Its id on the relay.
+    pub id: String,
+    /// Its name; `None` for a device that never gave one (an older version) or
+    /// whose sealed name does not open.
+    pub name: Option<String>,
+    /// The device this list was made on.
+    pub this_device: bool,
+    /// When it last synced (seconds since 1970); `None`: never.
+    pub last_seen: Option<u64>,
+    /// Entries of the other devices it has not applied yet, as the relay knows.
+    pub waiting: u64,
+}
+
+impl DeviceRow {
+    /// The name, or the id for a device without one.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
     }
 }
 

@@ -13,8 +13,11 @@
 //! - [`seal_checkpoint`] / [`CheckpointReader`]: a snapshot of the account sealed
 //!   in chunks whose associated data binds account, checkpoint id, index and count;
 //!   the id is a keyed hash of the whole, checked once every chunk has opened.
+//! - [`DeviceSecret`] (a device's own relay credential is derived from it) and
+//!   [`DeviceName`], sealed for the relay with [`seal_device_name`].
 
 mod checkpoint;
+mod device;
 mod qr;
 mod seal;
 mod secret;
@@ -22,6 +25,7 @@ mod secret;
 pub use checkpoint::{
     seal_checkpoint, CheckpointFault, CheckpointReader, OpenCheckpoint, CHUNK_PLAINTEXT,
 };
+pub use device::{open_device_name, seal_device_name, DeviceName, DeviceSecret, MAX_DEVICE_NAME};
 pub use qr::{qr_svg, read_qr};
 pub use seal::{open, seal, OpenEntry};
 pub use secret::{AccountKeys, AccountSecret};

@@ -4,7 +4,7 @@ use super::checkpoint::{read_chunk_count, read_cursors, write_cursors};
 use super::codec::{Reader, Writer};
 use super::{
     AccountId, CheckpointId, Credential, DeviceId, ProtocolError, SealedChunk, SealedEntry,
-    MAX_ENTRIES_PER_FRAME, MAX_FRAME, MAX_TEXT, VERSION,
+    MAX_CURSORS, MAX_ENTRIES_PER_FRAME, MAX_FRAME, MAX_SEALED_NAME, MAX_TEXT, VERSION,
 };
 
 /// How far a device has applied another device's log.
@@ -12,6 +12,29 @@ use super::{
 pub struct Cursor {
     pub device: DeviceId,
     pub seq: u64,
+}
+
+/// What a device registers with the relay as its own: a credential of its own
+/// (the relay keeps only its hash, as for the account's) and its name sealed under
+/// the account key (the relay stores it and cannot read it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceKey {
+    pub credential: Credential,
+    pub sealed_name: Vec<u8>,
+}
+
+/// One device of the account as the relay lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub device: DeviceId,
+    /// Its name sealed under the account key; empty for a device that has not
+    /// registered one (an older version).
+    pub sealed_name: Vec<u8>,
+    /// When it last said hello (seconds since 1970); `None`: never.
+    pub last_seen: Option<u64>,
+    /// Entries of the other devices the relay holds past what it last said it
+    /// had applied.
+    pub waiting: u64,
 }
 
 /// What a device sends the relay.
@@ -28,6 +51,11 @@ pub enum ClientMessage {
         /// An invite code, for relays with closed registration.
         invite: Option<String>,
         cursors: Vec<Cursor>,
+        /// The device's own credential and sealed name. The first hello that
+        /// carries one registers the device; from then on the relay lets this
+        /// device id in only with it. A hello without one (an older version) is
+        /// let in only while no device of the account has registered.
+        device_key: Option<DeviceKey>,
     },
     /// Entries of this device's own log, in order, for the relay to store.
     Push { entries: Vec<SealedEntry> },
@@ -46,6 +74,20 @@ pub enum ClientMessage {
     /// The answer to [`ServerMessage::CheckpointOffer`]: send this checkpoint, or
     /// (`None`) send the log from the hello's cursors instead.
     TakeCheckpoint { checkpoint: Option<CheckpointId> },
+    /// Asks for the account's devices; answered with [`ServerMessage::Devices`].
+    /// `cursors` say how far this device has applied every other device's log
+    /// now: the relay records them as its hello's are, so its own count of
+    /// entries waiting is current.
+    ListDevices { cursors: Vec<Cursor> },
+    /// Gives `device` a new name, sealed under the account key; answered with
+    /// [`ServerMessage::DeviceRenamed`].
+    RenameDevice {
+        device: DeviceId,
+        sealed_name: Vec<u8>,
+    },
+    /// Removes `device` from the account: its credential is refused from now on
+    /// and its open session closed; answered with [`ServerMessage::DeviceRemoved`].
+    RemoveDevice { device: DeviceId },
 }
 
 /// What the relay sends a device.
@@ -85,6 +127,12 @@ pub enum ServerMessage {
     CheckpointChunk(SealedChunk),
     /// Every chunk of the uploaded checkpoint is stored: it is the account's newest.
     CheckpointStored { checkpoint: CheckpointId },
+    /// The account's devices, removed ones left out.
+    Devices { devices: Vec<DeviceInfo> },
+    /// The device's new name is stored.
+    DeviceRenamed { device: DeviceId },
+    /// The device is removed.
+    DeviceRemoved { device: DeviceId },
 }
 
 /// A refusal and its reason.
@@ -119,10 +167,15 @@ pub enum RefusalCode {
     Unavailable = 10,
     /// The device speaks a protocol version the relay does not.
     UnsupportedVersion = 11,
+    /// This device was removed from the account; it is not let in again.
+    DeviceRemoved = 12,
+    /// No device of this account by that id.
+    UnknownDevice = 13,
 }
 
 impl RefusalCode {
-    fn from_u8(v: u8) -> Result<RefusalCode, ProtocolError> {
+    /// The code a refusal frame carries; an unknown one is an error.
+    pub fn from_u8(v: u8) -> Result<RefusalCode, ProtocolError> {
         use RefusalCode::*;
         Ok(match v {
             1 => BadMessage,
@@ -136,6 +189,8 @@ impl RefusalCode {
             9 => Conflict,
             10 => Unavailable,
             11 => UnsupportedVersion,
+            12 => DeviceRemoved,
+            13 => UnknownDevice,
             _ => return Err(ProtocolError::Invalid("refusal code")),
         })
     }
@@ -155,6 +210,8 @@ impl RefusalCode {
             Conflict => "conflict",
             Unavailable => "unavailable",
             UnsupportedVersion => "unsupported_version",
+            DeviceRemoved => "device_removed",
+            UnknownDevice => "unknown_device",
         }
     }
 }
@@ -165,6 +222,11 @@ const REPAIR: u8 = 3;
 const CHECKPOINT_BEGIN: u8 = 4;
 const CHECKPOINT_CHUNK: u8 = 5;
 const TAKE_CHECKPOINT: u8 = 6;
+/// A hello carrying the device's own credential and sealed name.
+const HELLO_DEVICE: u8 = 7;
+const LIST_DEVICES: u8 = 8;
+const RENAME_DEVICE: u8 = 9;
+const REMOVE_DEVICE: u8 = 10;
 const WELCOME: u8 = 1;
 const ENTRIES: u8 = 2;
 const CAUGHT_UP: u8 = 3;
@@ -173,6 +235,9 @@ const REFUSED: u8 = 5;
 const CHECKPOINT_OFFER: u8 = 6;
 const SERVER_CHECKPOINT_CHUNK: u8 = 7;
 const CHECKPOINT_STORED: u8 = 8;
+const DEVICES: u8 = 9;
+const DEVICE_RENAMED: u8 = 10;
+const DEVICE_REMOVED: u8 = 11;
 
 fn start(tag: u8) -> Writer {
     let mut w = Writer::default();
@@ -247,8 +312,13 @@ impl ClientMessage {
                 create,
                 invite,
                 cursors,
+                device_key,
             } => {
-                let mut w = start(HELLO);
+                let mut w = start(if device_key.is_some() {
+                    HELLO_DEVICE
+                } else {
+                    HELLO
+                });
                 w.out.extend_from_slice(&account.0);
                 w.out.extend_from_slice(&credential.0);
                 device.write(&mut w);
@@ -261,6 +331,10 @@ impl ClientMessage {
                     None => w.u8(0),
                 }
                 write_cursors(&mut w, cursors);
+                if let Some(key) = device_key {
+                    w.out.extend_from_slice(&key.credential.0);
+                    w.bytes(&key.sealed_name);
+                }
                 w.out
             }
             ClientMessage::Push { entries } => {
@@ -300,6 +374,25 @@ impl ClientMessage {
                 }
                 w.out
             }
+            ClientMessage::ListDevices { cursors } => {
+                let mut w = start(LIST_DEVICES);
+                write_cursors(&mut w, cursors);
+                w.out
+            }
+            ClientMessage::RenameDevice {
+                device,
+                sealed_name,
+            } => {
+                let mut w = start(RENAME_DEVICE);
+                device.write(&mut w);
+                w.bytes(sealed_name);
+                w.out
+            }
+            ClientMessage::RemoveDevice { device } => {
+                let mut w = start(REMOVE_DEVICE);
+                device.write(&mut w);
+                w.out
+            }
         }
     }
 
@@ -307,7 +400,7 @@ impl ClientMessage {
     pub fn decode(frame: &[u8]) -> Result<ClientMessage, ProtocolError> {
         let (tag, mut r) = open(frame)?;
         let msg = match tag {
-            HELLO => {
+            HELLO | HELLO_DEVICE => {
                 let account = AccountId(r.fixed()?);
                 let credential = Credential(r.fixed()?);
                 let device = DeviceId::read(&mut r)?;
@@ -317,6 +410,13 @@ impl ClientMessage {
                     false => None,
                 };
                 let cursors = read_cursors(&mut r)?;
+                let device_key = match tag {
+                    HELLO_DEVICE => Some(DeviceKey {
+                        credential: Credential(r.fixed()?),
+                        sealed_name: r.bytes("sealed device name", MAX_SEALED_NAME)?.to_vec(),
+                    }),
+                    _ => None,
+                };
                 ClientMessage::Hello {
                     account,
                     credential,
@@ -324,6 +424,7 @@ impl ClientMessage {
                     create,
                     invite,
                     cursors,
+                    device_key,
                 }
             }
             PUSH => ClientMessage::Push {
@@ -343,6 +444,16 @@ impl ClientMessage {
                     true => Some(CheckpointId(r.fixed()?)),
                     false => None,
                 },
+            },
+            LIST_DEVICES => ClientMessage::ListDevices {
+                cursors: read_cursors(&mut r)?,
+            },
+            RENAME_DEVICE => ClientMessage::RenameDevice {
+                device: DeviceId::read(&mut r)?,
+                sealed_name: r.bytes("sealed device name", MAX_SEALED_NAME)?.to_vec(),
+            },
+            REMOVE_DEVICE => ClientMessage::RemoveDevice {
+                device: DeviceId::read(&mut r)?,
             },
             other => return Err(ProtocolError::UnknownTag(other)),
         };
@@ -416,6 +527,27 @@ impl ServerMessage {
                 w.out.extend_from_slice(&checkpoint.0);
                 w.out
             }
+            ServerMessage::Devices { devices } => {
+                let mut w = start(DEVICES);
+                w.uint(devices.len() as u64);
+                for d in devices {
+                    d.device.write(&mut w);
+                    w.bytes(&d.sealed_name);
+                    w.uint(d.last_seen.map_or(0, |at| at.saturating_add(1)));
+                    w.uint(d.waiting);
+                }
+                w.out
+            }
+            ServerMessage::DeviceRenamed { device } => {
+                let mut w = start(DEVICE_RENAMED);
+                device.write(&mut w);
+                w.out
+            }
+            ServerMessage::DeviceRemoved { device } => {
+                let mut w = start(DEVICE_REMOVED);
+                device.write(&mut w);
+                w.out
+            }
         }
     }
 
@@ -452,6 +584,26 @@ impl ServerMessage {
             SERVER_CHECKPOINT_CHUNK => ServerMessage::CheckpointChunk(SealedChunk::read(&mut r)?),
             CHECKPOINT_STORED => ServerMessage::CheckpointStored {
                 checkpoint: CheckpointId(r.fixed()?),
+            },
+            DEVICES => {
+                let n = r.count("devices", MAX_CURSORS, 4)?;
+                let devices = (0..n)
+                    .map(|_| {
+                        Ok(DeviceInfo {
+                            device: DeviceId::read(&mut r)?,
+                            sealed_name: r.bytes("sealed device name", MAX_SEALED_NAME)?.to_vec(),
+                            last_seen: r.uint()?.checked_sub(1),
+                            waiting: r.uint()?,
+                        })
+                    })
+                    .collect::<Result<_, ProtocolError>>()?;
+                ServerMessage::Devices { devices }
+            }
+            DEVICE_RENAMED => ServerMessage::DeviceRenamed {
+                device: DeviceId::read(&mut r)?,
+            },
+            DEVICE_REMOVED => ServerMessage::DeviceRemoved {
+                device: DeviceId::read(&mut r)?,
             },
             other => return Err(ProtocolError::UnknownTag(other)),
         };

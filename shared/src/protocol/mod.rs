@@ -36,6 +36,13 @@
 //!   after `Welcome` and waits for [`ClientMessage::TakeCheckpoint`]; taken, the
 //!   chunks follow ([`ServerMessage::CheckpointChunk`]) and then only the entries
 //!   after the checkpoint's cursors.
+//!
+//! Devices: a hello may carry the device's own credential and its name sealed
+//! under the account key ([`DeviceKey`]); the first registers the device, and from
+//! then on that device id is let in only with its own credential. Once up to date a
+//! device may list the account's devices ([`ClientMessage::ListDevices`]), rename
+//! one or remove one; a removed device is refused ([`RefusalCode::DeviceRemoved`])
+//! and its open session closed.
 
 mod checkpoint;
 mod codec;
@@ -50,8 +57,8 @@ pub use checkpoint::{CheckpointId, ChunkIndex, SealedChunk, MAX_CHECKPOINT_CHUNK
 pub use entry::{AccountId, Credential, DeviceId, SealedEntry};
 pub use error::ProtocolError;
 pub use message::{
-    frame_runs, ClientMessage, Cursor, Refusal, RefusalCode, ServerMessage, ENTRY_OVERHEAD,
-    FRAME_BUDGET,
+    frame_runs, ClientMessage, Cursor, DeviceInfo, DeviceKey, Refusal, RefusalCode, ServerMessage,
+    ENTRY_OVERHEAD, FRAME_BUDGET,
 };
 
 /// The protocol version this build speaks; the first byte of every frame.
@@ -68,3 +75,5 @@ pub const MAX_CURSORS: usize = 4096;
 pub const MAX_DEVICE_ID: usize = 64;
 /// The longest free text (error messages, invite codes).
 pub const MAX_TEXT: usize = 1024;
+/// The longest sealed device name (bytes).
+pub const MAX_SEALED_NAME: usize = 256;

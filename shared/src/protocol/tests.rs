@@ -52,8 +52,12 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
             any::<bool>(),
             proptest::option::of("[a-z0-9]{0,40}"),
             proptest::collection::vec((device(), any::<u64>()), 0..8),
+            proptest::option::of((
+                any::<[u8; 32]>(),
+                proptest::collection::vec(any::<u8>(), 0..=MAX_SEALED_NAME)
+            )),
         )
-            .prop_map(|(a, c, device, create, invite, cursors)| {
+            .prop_map(|(a, c, device, create, invite, cursors, key)| {
                 ClientMessage::Hello {
                     account: AccountId(a),
                     credential: Credential(c),
@@ -64,6 +68,10 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
                         .into_iter()
                         .map(|(device, seq)| Cursor { device, seq })
                         .collect(),
+                    device_key: key.map(|(credential, sealed_name)| DeviceKey {
+                        credential: Credential(credential),
+                        sealed_name,
+                    }),
                 }
             }),
         proptest::collection::vec(entry(), 0..6)
@@ -81,6 +89,16 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
         proptest::option::of(any::<[u8; 16]>()).prop_map(|id| ClientMessage::TakeCheckpoint {
             checkpoint: id.map(CheckpointId)
         }),
+        cursors().prop_map(|cursors| ClientMessage::ListDevices { cursors }),
+        (
+            device(),
+            proptest::collection::vec(any::<u8>(), 0..=MAX_SEALED_NAME)
+        )
+            .prop_map(|(device, sealed_name)| ClientMessage::RenameDevice {
+                device,
+                sealed_name
+            }),
+        device().prop_map(|device| ClientMessage::RemoveDevice { device }),
     ]
 }
 
@@ -116,6 +134,28 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
                 }
             ),
         chunk().prop_map(ServerMessage::CheckpointChunk),
+        proptest::collection::vec(
+            (
+                device(),
+                proptest::collection::vec(any::<u8>(), 0..=MAX_SEALED_NAME),
+                proptest::option::of(0..u64::MAX),
+                any::<u64>()
+            ),
+            0..5
+        )
+        .prop_map(|devices| ServerMessage::Devices {
+            devices: devices
+                .into_iter()
+                .map(|(device, sealed_name, last_seen, waiting)| DeviceInfo {
+                    device,
+                    sealed_name,
+                    last_seen,
+                    waiting,
+                })
+                .collect()
+        }),
+        device().prop_map(|device| ServerMessage::DeviceRenamed { device }),
+        device().prop_map(|device| ServerMessage::DeviceRemoved { device }),
         any::<[u8; 16]>().prop_map(|id| ServerMessage::CheckpointStored {
             checkpoint: CheckpointId(id)
         }),

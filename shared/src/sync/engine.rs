@@ -8,8 +8,8 @@ use crate::crypto::{
     OpenEntry,
 };
 use crate::protocol::{
-    frame_runs, CheckpointId, ClientMessage, Cursor, DeviceId, RefusalCode, SealedChunk,
-    SealedEntry, ServerMessage, MAX_ENTRY, MAX_FRAME,
+    frame_runs, CheckpointId, ClientMessage, Cursor, DeviceId, DeviceInfo, DeviceKey, RefusalCode,
+    SealedChunk, SealedEntry, ServerMessage, MAX_ENTRY, MAX_FRAME,
 };
 use crate::LogEntry;
 
@@ -145,8 +145,19 @@ pub enum Effect {
         chunks: usize,
         bytes: usize,
     },
+    /// The relay answered a request about the account's devices.
+    Devices(DeviceAnswer),
     /// The session cannot continue.
     Failed(SyncError),
+}
+
+/// The relay's answer to a request about the account's devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceAnswer {
+    /// The account's devices (their names still sealed).
+    Listed(Vec<DeviceInfo>),
+    Renamed(DeviceId),
+    Removed(DeviceId),
 }
 
 /// Where a session stands.
@@ -179,6 +190,9 @@ pub struct EngineOptions {
     /// A checkpoint this device rejected before: offered it again, the engine asks
     /// for the log instead.
     pub rejected_checkpoint: Option<CheckpointId>,
+    /// This device's own credential and sealed name, sent with every hello: the
+    /// first registers the device with the relay.
+    pub device_key: Option<DeviceKey>,
 }
 
 /// A checkpoint arriving from the relay.
@@ -203,6 +217,7 @@ pub struct Engine {
     device: DeviceId,
     create: bool,
     invite: Option<String>,
+    device_key: Option<DeviceKey>,
     must_prove_key: bool,
     phase: Phase,
     /// How far the relay acknowledged this device's log before this session.
@@ -235,12 +250,14 @@ impl Engine {
             invite,
             must_prove_key,
             rejected_checkpoint,
+            device_key,
         } = options;
         Engine {
             keys,
             device,
             create: create_account,
             invite,
+            device_key,
             must_prove_key,
             phase: Phase::Disconnected,
             acked: 0,
@@ -381,6 +398,7 @@ impl Engine {
             create: self.create,
             invite: self.invite.clone(),
             cursors,
+            device_key: self.device_key.clone(),
         };
         out.push(Effect::Send(hello.encode()));
     }
@@ -494,6 +512,15 @@ impl Engine {
                 }
                 _ => self.fail(SyncError::OutOfTurn("a checkpoint acknowledgement"), out),
             },
+            ServerMessage::Devices { devices } => {
+                out.push(Effect::Devices(DeviceAnswer::Listed(devices)))
+            }
+            ServerMessage::DeviceRenamed { device } => {
+                out.push(Effect::Devices(DeviceAnswer::Renamed(device)))
+            }
+            ServerMessage::DeviceRemoved { device } => {
+                out.push(Effect::Devices(DeviceAnswer::Removed(device)))
+            }
         }
     }
 

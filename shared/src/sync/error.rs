@@ -1,7 +1,7 @@
 //! Why a sync session ended.
 
 use crate::crypto::CheckpointFault;
-use crate::protocol::{ProtocolError, Refusal};
+use crate::protocol::{ProtocolError, Refusal, RefusalCode};
 
 /// A session that cannot go on; the driver reconnects later (or, for
 /// [`SyncError::WrongKey`] and [`SyncError::Refused`], tells the user).
@@ -21,4 +21,19 @@ pub enum SyncError {
     BadCheckpoint(CheckpointFault),
     #[error("the relay sent {0} out of turn")]
     OutOfTurn(&'static str),
+}
+
+impl SyncError {
+    /// The relay's refusal code, when the relay refused.
+    pub fn refusal(&self) -> Option<RefusalCode> {
+        match self {
+            SyncError::Refused(refusal) => Some(refusal.code),
+            _ => None,
+        }
+    }
+
+    /// This device was removed from its account: syncing again is pointless.
+    pub fn is_device_removed(&self) -> bool {
+        self.refusal() == Some(RefusalCode::DeviceRemoved)
+    }
 }

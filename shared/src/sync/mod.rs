@@ -26,6 +26,9 @@
 //! - on [`Event::CheckpointSnapshot`] while up to date: seal it into chunks and
 //!   upload them; "up to date" waits for `CheckpointStored`.
 //!
+//! - on `Devices`, `DeviceRenamed`, `DeviceRemoved`: the relay's answer to a
+//!   request about the account's devices, handed on as [`Effect::Devices`].
+//!
 //! A paired device first proves its key: until one entry from the relay has opened
 //! (or the relay has none to open), nothing is uploaded and nothing quarantined; if
 //! catch-up ends with entries none of which opened, the session fails with
@@ -39,6 +42,6 @@ mod tests;
 
 pub use crate::store::QuarantinedEntry;
 pub use engine::{
-    Effect, Engine, EngineOptions, Event, OwnRead, Phase, QuarantineReason, PUSH_PAGE,
+    DeviceAnswer, Effect, Engine, EngineOptions, Event, OwnRead, Phase, QuarantineReason, PUSH_PAGE,
 };
 pub use error::SyncError;

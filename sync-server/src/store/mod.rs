@@ -13,11 +13,11 @@ mod sqlite;
 #[cfg(all(test, unix))]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use aftercall_shared::protocol::{
-    AccountId, CheckpointId, ChunkIndex, Cursor, DeviceId, SealedEntry,
+    AccountId, CheckpointId, ChunkIndex, Cursor, DeviceId, DeviceInfo, SealedEntry, MAX_CURSORS,
 };
 
 pub use postgres::PostgresStore;
@@ -226,6 +226,67 @@ fn prune_floors(
         .collect()
 }
 
+/// A device as its account's registry on the relay holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredDevice {
+    pub device: DeviceId,
+    /// The hash of the device's own credential; `None` until the device sends one
+    /// (it was renamed or removed before it registered).
+    pub verifier: Option<[u8; 32]>,
+    /// Its name sealed under the account key (the relay cannot read it); empty
+    /// when none was given.
+    pub sealed_name: Vec<u8>,
+    /// Removed from the account: never let in again.
+    pub removed: bool,
+}
+
+/// The account's devices as a device sees them listed: every device registered,
+/// with a log or an acknowledgement on the relay, removed ones left out; each with
+/// its sealed name, when it last said hello, and how many entries of the other
+/// devices the relay holds past what it last said it had applied.
+pub fn device_list(
+    registry: &[RegisteredDevice],
+    heads: &[(DeviceId, u64)],
+    acks: &[Acknowledged],
+) -> Vec<DeviceInfo> {
+    let removed: BTreeSet<&DeviceId> = registry
+        .iter()
+        .filter(|r| r.removed)
+        .map(|r| &r.device)
+        .collect();
+    let ids: BTreeSet<&DeviceId> = registry
+        .iter()
+        .map(|r| &r.device)
+        .chain(heads.iter().map(|(d, _)| d))
+        .chain(acks.iter().map(|a| &a.device))
+        .filter(|d| !removed.contains(d))
+        .collect();
+    ids.into_iter()
+        .take(MAX_CURSORS)
+        .map(|device| {
+            let ack = acks.iter().find(|a| a.device == *device);
+            let applied = |other: &DeviceId| {
+                ack.and_then(|a| a.cursors.iter().find(|c| c.device == *other))
+                    .map_or(0, |c| c.seq)
+            };
+            DeviceInfo {
+                device: device.clone(),
+                sealed_name: registry
+                    .iter()
+                    .find(|r| r.device == *device)
+                    .map(|r| r.sealed_name.clone())
+                    .unwrap_or_default(),
+                last_seen: ack.map(|a| u64::try_from(a.seen_at).unwrap_or(0)),
+                waiting: heads
+                    .iter()
+                    .filter(|(d, _)| d != device)
+                    .map(|(d, head)| head.saturating_sub(applied(d)))
+                    .sum(),
+            }
+        })
+        .collect()
+}
+
 /// What became of a request to create an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
@@ -378,4 +439,116 @@ pub trait RelayStore: Send + Sync + 'static {
 
     /// What the account takes on the relay.
     async fn usage(&self, account: &AccountId) -> Result<Usage, RelayError>;
+
+    /// What every device of `account` last said it had applied, and when.
+    async fn acknowledged(&self, account: &AccountId) -> Result<Vec<Acknowledged>, RelayError>;
+
+    /// The account's device registry, removed devices included, ordered by device.
+    async fn registered_devices(
+        &self,
+        account: &AccountId,
+    ) -> Result<Vec<RegisteredDevice>, RelayError>;
+
+    /// Registers `device`'s own credential hash and sealed name, unless it has
+    /// one already (the first registration stands: a second never replaces it,
+    /// and a name given by a rename before it stays); returns the device as now
+    /// registered.
+    async fn register_device(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        verifier: [u8; 32],
+        sealed_name: &[u8],
+    ) -> Result<RegisteredDevice, RelayError>;
+
+    /// Gives `device` a new sealed name. False when the account knows no such
+    /// device (registered, or with a log or an acknowledgement here) or it was
+    /// removed.
+    async fn rename_device(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        sealed_name: &[u8],
+    ) -> Result<bool, RelayError>;
+
+    /// Marks `device` removed, for good, and forgets what it had applied (it no
+    /// longer holds pruning back). False when the account knows no such device or
+    /// it was removed already.
+    async fn remove_device(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+    ) -> Result<bool, RelayError>;
+}
+
+#[cfg(test)]
+mod device_list_tests {
+    use super::*;
+
+    fn id(s: &str) -> DeviceId {
+        DeviceId::new(s).unwrap()
+    }
+
+    #[test]
+    fn each_device_is_listed_with_the_entries_of_others_it_has_not_applied() {
+        let registry = vec![
+            RegisteredDevice {
+                device: id("laptop"),
+                verifier: Some([1; 32]),
+                sealed_name: b"L".to_vec(),
+                removed: false,
+            },
+            RegisteredDevice {
+                device: id("lost"),
+                verifier: Some([2; 32]),
+                sealed_name: b"X".to_vec(),
+                removed: true,
+            },
+        ];
+        let heads = vec![(id("laptop"), 10), (id("lost"), 4), (id("phone"), 6)];
+        let acks = vec![
+            Acknowledged {
+                device: id("laptop"),
+                cursors: vec![Cursor {
+                    device: id("phone"),
+                    seq: 2,
+                }],
+                seen_at: 100,
+            },
+            Acknowledged {
+                device: id("phone"),
+                cursors: vec![
+                    Cursor {
+                        device: id("laptop"),
+                        seq: 10,
+                    },
+                    Cursor {
+                        device: id("lost"),
+                        seq: 4,
+                    },
+                ],
+                seen_at: 200,
+            },
+        ];
+        let listed = device_list(&registry, &heads, &acks);
+        let rows: Vec<(&str, &[u8], Option<u64>, u64)> = listed
+            .iter()
+            .map(|d| {
+                (
+                    d.device.as_str(),
+                    &d.sealed_name[..],
+                    d.last_seen,
+                    d.waiting,
+                )
+            })
+            .collect();
+        // The laptop lacks 4 of the phone's and all 4 of the removed device's.
+        assert_eq!(
+            rows,
+            [
+                ("laptop", &b"L"[..], Some(100), 8),
+                ("phone", &b""[..], Some(200), 0)
+            ]
+        );
+    }
 }

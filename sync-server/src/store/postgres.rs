@@ -20,7 +20,7 @@ use tokio_postgres::NoTls;
 
 use super::{
     chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, ChunkStored,
-    Registration, RelayStore, StoredCheckpoint, Usage,
+    RegisteredDevice, Registration, RelayStore, StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -85,6 +85,18 @@ CREATE TABLE acks (
     PRIMARY KEY (account, device)
 );
 ALTER TABLE devices ADD COLUMN pruned BIGINT NOT NULL DEFAULT 0;
+"#,
+    // 3: the account's device registry: each device's own credential hash, its
+    // name sealed under the account key, and whether it was removed.
+    r#"
+CREATE TABLE device_keys (
+    account BYTEA NOT NULL,
+    device TEXT NOT NULL,
+    verifier BYTEA,
+    name BYTEA NOT NULL,
+    removed BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (account, device)
+);
 "#,
 ];
 
@@ -282,6 +294,74 @@ async fn per_device(
             Some((device, seq_of(r.get(1))))
         })
         .collect())
+}
+
+/// What every device of `account` last said it had applied.
+async fn acks_of(
+    client: &impl deadpool_postgres::GenericClient,
+    account: &AccountId,
+) -> Result<Vec<Acknowledged>, RelayError> {
+    Ok(client
+        .query(
+            "SELECT device, cursors, seen_at FROM acks WHERE account = $1",
+            &[&&account.0[..]],
+        )
+        .await?
+        .iter()
+        .filter_map(|r| {
+            Some(Acknowledged {
+                device: DeviceId::new(r.get::<_, &str>(0)).ok()?,
+                cursors: Cursor::decode_vector(r.get(1)).unwrap_or_default(),
+                seen_at: r.get(2),
+            })
+        })
+        .collect())
+}
+
+/// The registry rows of `account` (of one device, with `device`).
+async fn registry(
+    client: &impl deadpool_postgres::GenericClient,
+    account: &AccountId,
+    device: Option<&DeviceId>,
+) -> Result<Vec<RegisteredDevice>, RelayError> {
+    let rows = client
+        .query(
+            "SELECT device, verifier, name, removed FROM device_keys
+             WHERE account = $1 AND ($2::TEXT IS NULL OR device = $2) ORDER BY device",
+            &[&&account.0[..], &device.map(DeviceId::as_str)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(RegisteredDevice {
+                device: DeviceId::new(r.get::<_, &str>(0)).ok()?,
+                verifier: r
+                    .get::<_, Option<Vec<u8>>>(1)
+                    .and_then(|v| v.try_into().ok()),
+                sealed_name: r.get(2),
+                removed: r.get(3),
+            })
+        })
+        .collect())
+}
+
+/// Whether `account` knows `device`: registered, or with a log or an
+/// acknowledgement on the relay.
+async fn knows_device(
+    client: &impl deadpool_postgres::GenericClient,
+    account: &AccountId,
+    device: &DeviceId,
+) -> Result<bool, RelayError> {
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM device_keys WHERE account = $1 AND device = $2)
+                 OR EXISTS (SELECT 1 FROM devices WHERE account = $1 AND device = $2)
+                 OR EXISTS (SELECT 1 FROM acks WHERE account = $1 AND device = $2)",
+            &[&&account.0[..], &device.as_str()],
+        )
+        .await?
+        .get(0))
 }
 
 async fn newest_checkpoint(
@@ -719,21 +799,7 @@ impl RelayStore for PostgresStore {
         };
         let heads = per_device(&tx, "head", account).await?;
         let pruned = per_device(&tx, "pruned", account).await?;
-        let acks: Vec<Acknowledged> = tx
-            .query(
-                "SELECT device, cursors, seen_at FROM acks WHERE account = $1",
-                &[&key],
-            )
-            .await?
-            .iter()
-            .filter_map(|r| {
-                Some(Acknowledged {
-                    device: DeviceId::new(r.get::<_, &str>(0)).ok()?,
-                    cursors: Cursor::decode_vector(r.get(1)).unwrap_or_default(),
-                    seen_at: r.get(2),
-                })
-            })
-            .collect();
+        let acks = acks_of(&tx, account).await?;
         let mut removed = 0;
         for (device, floor) in
             prune_floors(&checkpoint.covers, &heads, &pruned, &acks, active_since)
@@ -781,5 +847,98 @@ impl RelayStore for PostgresStore {
             entry_bytes: seq_of(row.get(1)),
             checkpoint_bytes: seq_of(checkpoint_bytes),
         })
+    }
+
+    async fn acknowledged(&self, account: &AccountId) -> Result<Vec<Acknowledged>, RelayError> {
+        let client = self.pool.get().await?;
+        acks_of(&client, account).await
+    }
+
+    async fn registered_devices(
+        &self,
+        account: &AccountId,
+    ) -> Result<Vec<RegisteredDevice>, RelayError> {
+        let client = self.pool.get().await?;
+        registry(&client, account, None).await
+    }
+
+    async fn register_device(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        verifier: [u8; 32],
+        sealed_name: &[u8],
+    ) -> Result<RegisteredDevice, RelayError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO device_keys (account, device, verifier, name) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (account, device) DO UPDATE SET
+                 verifier = COALESCE(device_keys.verifier, excluded.verifier),
+                 name = CASE WHEN length(device_keys.name) = 0 THEN excluded.name ELSE device_keys.name END",
+            &[&&account.0[..], &device.as_str(), &&verifier[..], &sealed_name],
+        )
+        .await?;
+        let row = registry(&tx, account, Some(device)).await?.pop();
+        tx.commit().await?;
+        row.ok_or_else(|| RelayError::Task("a registered device has no row".into()))
+    }
+
+    async fn rename_device(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        sealed_name: &[u8],
+    ) -> Result<bool, RelayError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        if !knows_device(&tx, account, device).await? {
+            return Ok(false);
+        }
+        let changed = tx
+            .execute(
+                "INSERT INTO device_keys (account, device, name) VALUES ($1, $2, $3)
+                 ON CONFLICT (account, device) DO UPDATE SET name = excluded.name
+                 WHERE NOT device_keys.removed",
+                &[&&account.0[..], &device.as_str(), &sealed_name],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(changed > 0)
+    }
+
+    async fn remove_device(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+    ) -> Result<bool, RelayError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        if !knows_device(&tx, account, device).await? {
+            return Ok(false);
+        }
+        let at: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+            [&&account.0[..], &device.as_str()];
+        let changed = tx
+            .execute(
+                "INSERT INTO device_keys (account, device, name, removed) VALUES ($1, $2, ''::BYTEA, TRUE)
+                 ON CONFLICT (account, device) DO UPDATE SET removed = TRUE
+                 WHERE NOT device_keys.removed",
+                &at,
+            )
+            .await?;
+        tx.execute("DELETE FROM acks WHERE account = $1 AND device = $2", &at)
+            .await?;
+        if changed > 0 {
+            // Other nodes end the device's sessions they hold, once this commits.
+            let signal = crate::fanout::removed_payload(account, device);
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&crate::fanout::CHANNEL, &signal],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed > 0)
     }
 }

@@ -20,7 +20,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
     chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, ChunkStored,
-    Registration, RelayStore, StoredCheckpoint, Usage,
+    RegisteredDevice, Registration, RelayStore, StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -90,6 +90,18 @@ CREATE TABLE acks (
     PRIMARY KEY (account, device)
 ) WITHOUT ROWID;
 ALTER TABLE devices ADD COLUMN pruned INTEGER NOT NULL DEFAULT 0;
+"#,
+    // 4: the account's device registry: each device's own credential hash, its
+    // name sealed under the account key, and whether it was removed.
+    r#"
+CREATE TABLE device_keys (
+    account BLOB NOT NULL,
+    device TEXT NOT NULL,
+    verifier BLOB,
+    name BLOB NOT NULL,
+    removed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account, device)
+) WITHOUT ROWID;
 "#,
 ];
 
@@ -488,6 +500,81 @@ fn per_device(
 }
 
 /// Cursors as stored; a row that does not decode counts as no cursors.
+/// What every device of `account` last said it had applied.
+fn acks_of(conn: &Connection, account: &AccountId) -> Result<Vec<Acknowledged>, RelayError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT device, cursors, seen_at FROM acks WHERE account = ?1")?;
+    let rows = stmt.query_map([&account.0[..]], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut acks = Vec::new();
+    for row in rows {
+        let (device, cursors, seen_at) = row?;
+        if let Ok(device) = DeviceId::new(&device) {
+            acks.push(Acknowledged {
+                device,
+                cursors: cursors_of(&cursors),
+                seen_at,
+            });
+        }
+    }
+    Ok(acks)
+}
+
+/// The registry rows of `account` (of one device, with `device`).
+fn registry(
+    conn: &Connection,
+    account: &AccountId,
+    device: Option<&DeviceId>,
+) -> Result<Vec<RegisteredDevice>, RelayError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT device, verifier, name, removed FROM device_keys
+         WHERE account = ?1 AND (?2 IS NULL OR device = ?2) ORDER BY device",
+    )?;
+    let rows = stmt.query_map(params![&account.0[..], device.map(DeviceId::as_str)], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<Vec<u8>>>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
+            r.get::<_, bool>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (device, verifier, sealed_name, removed) = row?;
+        if let Ok(device) = DeviceId::new(&device) {
+            out.push(RegisteredDevice {
+                device,
+                verifier: verifier.and_then(|v| v.try_into().ok()),
+                sealed_name,
+                removed,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `account` knows `device`: registered, or with a log or an
+/// acknowledgement on the relay.
+fn knows_device(
+    conn: &Connection,
+    account: &AccountId,
+    device: &DeviceId,
+) -> Result<bool, RelayError> {
+    let at = params![&account.0[..], device.as_str()];
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM device_keys WHERE account = ?1 AND device = ?2)
+             OR EXISTS (SELECT 1 FROM devices WHERE account = ?1 AND device = ?2)
+             OR EXISTS (SELECT 1 FROM acks WHERE account = ?1 AND device = ?2)",
+        at,
+        |r| r.get(0),
+    )?)
+}
+
 fn cursors_of(bytes: &[u8]) -> Vec<Cursor> {
     Cursor::decode_vector(bytes).unwrap_or_default()
 }
@@ -643,29 +730,7 @@ impl Files {
         let key = &account.0[..];
         let heads = per_device(&tx, "head", account)?;
         let pruned = per_device(&tx, "pruned", account)?;
-        let acks = {
-            let mut stmt =
-                tx.prepare_cached("SELECT device, cursors, seen_at FROM acks WHERE account = ?1")?;
-            let rows = stmt.query_map([key], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?;
-            let mut acks = Vec::new();
-            for row in rows {
-                let (device, cursors, seen_at) = row?;
-                if let Ok(device) = DeviceId::new(&device) {
-                    acks.push(Acknowledged {
-                        device,
-                        cursors: cursors_of(&cursors),
-                        seen_at,
-                    });
-                }
-            }
-            acks
-        };
+        let acks = acks_of(&tx, account)?;
         let mut removed = 0;
         for (device, floor) in
             prune_floors(&checkpoint.covers, &heads, &pruned, &acks, active_since)
@@ -686,6 +751,66 @@ impl Files {
         }
         tx.commit()?;
         Ok(removed)
+    }
+
+    fn register_device(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        verifier: [u8; 32],
+        sealed_name: &[u8],
+    ) -> Result<RegisteredDevice, RelayError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO device_keys (account, device, verifier, name) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (account, device) DO UPDATE SET
+                 verifier = COALESCE(device_keys.verifier, excluded.verifier),
+                 name = CASE WHEN length(device_keys.name) = 0 THEN excluded.name ELSE device_keys.name END",
+            params![&account.0[..], device.as_str(), &verifier[..], sealed_name],
+        )?;
+        let row = registry(&tx, account, Some(device))?.pop();
+        tx.commit()?;
+        row.ok_or_else(|| RelayError::Task("a registered device has no row".into()))
+    }
+
+    fn rename_device(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        sealed_name: &[u8],
+    ) -> Result<bool, RelayError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if !knows_device(&tx, account, device)? {
+            return Ok(false);
+        }
+        let changed = tx.execute(
+            "INSERT INTO device_keys (account, device, name) VALUES (?1, ?2, ?3)
+             ON CONFLICT (account, device) DO UPDATE SET name = excluded.name
+             WHERE device_keys.removed = 0",
+            params![&account.0[..], device.as_str(), sealed_name],
+        )?;
+        tx.commit()?;
+        Ok(changed > 0)
+    }
+
+    fn remove_device(&self, account: &AccountId, device: &DeviceId) -> Result<bool, RelayError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if !knows_device(&tx, account, device)? {
+            return Ok(false);
+        }
+        let at = params![&account.0[..], device.as_str()];
+        let changed = tx.execute(
+            "INSERT INTO device_keys (account, device, name, removed) VALUES (?1, ?2, x'', 1)
+             ON CONFLICT (account, device) DO UPDATE SET removed = 1
+             WHERE device_keys.removed = 0",
+            at,
+        )?;
+        tx.execute("DELETE FROM acks WHERE account = ?1 AND device = ?2", at)?;
+        tx.commit()?;
+        Ok(changed > 0)
     }
 
     fn usage(&self, account: &AccountId) -> Result<Usage, RelayError> {
@@ -864,6 +989,53 @@ impl RelayStore for SqliteStore {
     async fn usage(&self, account: &AccountId) -> Result<Usage, RelayError> {
         let account = *account;
         self.blocking(move |f| f.usage(&account)).await
+    }
+
+    async fn acknowledged(&self, account: &AccountId) -> Result<Vec<Acknowledged>, RelayError> {
+        let account = *account;
+        self.blocking(move |f| acks_of(&f.conn(), &account)).await
+    }
+
+    async fn registered_devices(
+        &self,
+        account: &AccountId,
+    ) -> Result<Vec<RegisteredDevice>, RelayError> {
+        let account = *account;
+        self.blocking(move |f| registry(&f.conn(), &account, None))
+            .await
+    }
+
+    async fn register_device(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        verifier: [u8; 32],
+        sealed_name: &[u8],
+    ) -> Result<RegisteredDevice, RelayError> {
+        let (account, device, name) = (*account, device.clone(), sealed_name.to_vec());
+        self.blocking(move |f| f.register_device(&account, &device, verifier, &name))
+            .await
+    }
+
+    async fn rename_device(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        sealed_name: &[u8],
+    ) -> Result<bool, RelayError> {
+        let (account, device, name) = (*account, device.clone(), sealed_name.to_vec());
+        self.blocking(move |f| f.rename_device(&account, &device, &name))
+            .await
+    }
+
+    async fn remove_device(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+    ) -> Result<bool, RelayError> {
+        let (account, device) = (*account, device.clone());
+        self.blocking(move |f| f.remove_device(&account, &device))
+            .await
     }
 }
 

@@ -2,7 +2,8 @@
 //! and credential hashes, invites used once, heads, appends in order with identical
 //! re-pushes accepted and conflicts and gaps refused, catch-up pages by count and
 //! by bytes, entries damaged on disk and their repair, entry hashes, checkpoints
-//! kept whole or not at all, pruning by checkpoint and acknowledgements; and on
+//! kept whole or not at all, pruning by checkpoint and acknowledgements, the
+//! device registry (credentials registered once, names, removal); and on
 //! PostgreSQL, two relay nodes appending one device's entries at once.
 
 use std::sync::Arc;
@@ -12,8 +13,8 @@ use aftercall_shared::protocol::{
 };
 
 use super::{
-    AppendRefusal, ChunkStored, PostgresStore, Registration, RelayStore, SqliteStore,
-    StoredCheckpoint,
+    device_list, AppendRefusal, ChunkStored, PostgresStore, RegisteredDevice, Registration,
+    RelayStore, SqliteStore, StoredCheckpoint,
 };
 use crate::test_postgres::{self, TestDatabase};
 
@@ -124,6 +125,9 @@ on_both_stores!(
     a_checkpoint_is_newest_only_once_every_chunk_is_in,
     an_interrupted_upload_leaves_the_previous_checkpoint_and_the_next_one_replaces_it,
     pruning_drops_what_the_checkpoint_covers_and_every_active_device_applied,
+    a_device_registers_its_credential_once_and_keeps_it,
+    devices_are_renamed_and_removed_for_good,
+    acknowledgements_list_every_device_of_the_account_alone,
 );
 
 async fn accounts_keep_their_credential_hash(s: Subject) {
@@ -652,4 +656,158 @@ async fn pruning_drops_what_the_checkpoint_covers_and_every_active_device_applie
         .await
         .unwrap();
     assert_eq!(appended.head, 11);
+}
+
+async fn a_device_registers_its_credential_once_and_keeps_it(s: Subject) {
+    assert!(s
+        .store
+        .registered_devices(&ACCOUNT)
+        .await
+        .unwrap()
+        .is_empty());
+    let first = s
+        .store
+        .register_device(&ACCOUNT, &phone(), [7; 32], b"sealed phone")
+        .await
+        .unwrap();
+    let expected = RegisteredDevice {
+        device: phone(),
+        verifier: Some([7; 32]),
+        sealed_name: b"sealed phone".to_vec(),
+        removed: false,
+    };
+    assert_eq!(first, expected);
+    // A second registration of the same id changes nothing: the first stands.
+    let again = s
+        .store
+        .register_device(&ACCOUNT, &phone(), [8; 32], b"another name")
+        .await
+        .unwrap();
+    assert_eq!(again, expected);
+    // Another account's device of the same id is its own.
+    let other = AccountId([2; 16]);
+    s.store
+        .register_device(&other, &phone(), [9; 32], b"")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.store.registered_devices(&ACCOUNT).await.unwrap(),
+        vec![expected]
+    );
+    assert_eq!(
+        s.store.registered_devices(&other).await.unwrap()[0].verifier,
+        Some([9; 32])
+    );
+}
+
+async fn devices_are_renamed_and_removed_for_good(s: Subject) {
+    let laptop = DeviceId::new("laptop").unwrap();
+    let tablet = DeviceId::new("tablet").unwrap();
+    // Unknown devices are neither renamed nor removed.
+    assert!(!s
+        .store
+        .rename_device(&ACCOUNT, &laptop, b"x")
+        .await
+        .unwrap());
+    assert!(!s.store.remove_device(&ACCOUNT, &laptop).await.unwrap());
+    assert!(s
+        .store
+        .registered_devices(&ACCOUNT)
+        .await
+        .unwrap()
+        .is_empty());
+
+    s.store
+        .register_device(&ACCOUNT, &phone(), [7; 32], b"old name")
+        .await
+        .unwrap();
+    assert!(s
+        .store
+        .rename_device(&ACCOUNT, &phone(), b"new name")
+        .await
+        .unwrap());
+    // A device known by its log alone (an older version) can be renamed; its
+    // credential then registers with the name kept.
+    s.store
+        .append(&ACCOUNT, &[entry("laptop", 1, 1)])
+        .await
+        .unwrap();
+    assert!(s
+        .store
+        .rename_device(&ACCOUNT, &laptop, b"laptop name")
+        .await
+        .unwrap());
+    let laptop_row = s
+        .store
+        .register_device(&ACCOUNT, &laptop, [5; 32], b"its own name")
+        .await
+        .unwrap();
+    assert_eq!(laptop_row.verifier, Some([5; 32]));
+    assert_eq!(laptop_row.sealed_name, b"laptop name");
+
+    // A device known by its acknowledgement alone can be removed.
+    s.store
+        .acknowledge(&ACCOUNT, &tablet, &[cursor("laptop", 1)], 10)
+        .await
+        .unwrap();
+    s.store
+        .acknowledge(&ACCOUNT, &phone(), &[cursor("laptop", 1)], 10)
+        .await
+        .unwrap();
+    assert!(s.store.remove_device(&ACCOUNT, &tablet).await.unwrap());
+    assert!(s.store.remove_device(&ACCOUNT, &phone()).await.unwrap());
+    // Removed is for good: not again, not renamed, its acknowledgement forgotten,
+    // and a new registration does not bring it back.
+    assert!(!s.store.remove_device(&ACCOUNT, &phone()).await.unwrap());
+    assert!(!s
+        .store
+        .rename_device(&ACCOUNT, &phone(), b"back")
+        .await
+        .unwrap());
+    let phone_row = s
+        .store
+        .register_device(&ACCOUNT, &phone(), [7; 32], b"x")
+        .await
+        .unwrap();
+    assert!(phone_row.removed);
+    assert_eq!(phone_row.sealed_name, b"new name");
+    assert!(s.store.acknowledged(&ACCOUNT).await.unwrap().is_empty());
+    let registry = s.store.registered_devices(&ACCOUNT).await.unwrap();
+    let removed: Vec<(&str, bool)> = registry
+        .iter()
+        .map(|r| (r.device.as_str(), r.removed))
+        .collect();
+    assert_eq!(
+        removed,
+        [("laptop", false), ("phone", true), ("tablet", true)]
+    );
+    // The list leaves the removed out.
+    let heads = s.store.heads(&ACCOUNT).await.unwrap();
+    let listed = device_list(&registry, &heads, &[]);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].device, laptop);
+}
+
+async fn acknowledgements_list_every_device_of_the_account_alone(s: Subject) {
+    let laptop = DeviceId::new("laptop").unwrap();
+    s.store
+        .acknowledge(&ACCOUNT, &phone(), &[cursor("laptop", 3)], 40)
+        .await
+        .unwrap();
+    s.store
+        .acknowledge(&ACCOUNT, &laptop, &[], 50)
+        .await
+        .unwrap();
+    s.store
+        .acknowledge(&AccountId([2; 16]), &laptop, &[], 60)
+        .await
+        .unwrap();
+    let mut acks = s.store.acknowledged(&ACCOUNT).await.unwrap();
+    acks.sort_by(|a, b| a.device.cmp(&b.device));
+    let seen: Vec<(&str, i64, usize)> = acks
+        .iter()
+        .map(|a| (a.device.as_str(), a.seen_at, a.cursors.len()))
+        .collect();
+    assert_eq!(seen, [("laptop", 50, 0), ("phone", 40, 1)]);
+    assert_eq!(acks[1].cursors, [cursor("laptop", 3)]);
 }

@@ -1,5 +1,5 @@
 //! Sync & devices: honest status (offline, syncing, up to date, entries waiting,
-//! last sync), the relay, the recovery phrase with a QR code to pair another
+//! last sync, removed), the relay, the account's devices (renamed, removed), the recovery phrase with a QR code to pair another
 //! device, and entering a phrase (or, where the browser gives a camera, scanning
 //! that QR code) to pair this one.
 
@@ -8,7 +8,7 @@ use dioxus::prelude::*;
 
 use crate::backend::{AccountReply, AccountRequest};
 use crate::format;
-use crate::sync::{ConnState, SyncStatus};
+use crate::sync::{ConnState, DeviceRow, SyncStatus};
 use crate::ui::components::{TextArea, TextField};
 use crate::ui::session::{use_session, use_sync_status};
 
@@ -20,6 +20,7 @@ pub fn state_words(state: &ConnState) -> (&'static str, &'static str) {
         ConnState::Connecting => ("Connecting…", "connecting"),
         ConnState::Syncing => ("Syncing…", "syncing"),
         ConnState::UpToDate => ("Up to date", "up-to-date"),
+        ConnState::Removed => ("Removed from the account: no longer syncing", "offline"),
     }
 }
 
@@ -54,6 +55,7 @@ pub fn SyncScreen() -> Element {
             StatusCard { status: status.clone() }
             if has_account && !pairing() {
                 RelayForm { relay: status.relay.clone().unwrap_or_default() }
+                Devices {}
                 RecoveryPhrase {}
             } else {
                 SetUp { busy: pairing }
@@ -271,6 +273,149 @@ fn RelayForm(relay: String) -> Element {
     }
 }
 
+/// "Last synced 2026-12-04 21:30" or "Never synced".
+fn seen_words(row: &DeviceRow) -> String {
+    match row.last_seen {
+        Some(at) => format!("Last synced {}", format::when(at as i64 * 1000)),
+        None => "Never synced".into(),
+    }
+}
+
+/// "2 entries waiting for it" or "Nothing waiting for it".
+pub fn waiting_words(n: u64) -> String {
+    match n {
+        0 => "Nothing waiting for it".into(),
+        1 => "1 entry waiting for it".into(),
+        n => format!("{n} entries waiting for it"),
+    }
+}
+
+/// The account's devices, asked from the relay when shown: each with its name,
+/// when it last synced and what waits for it; rename one, remove another.
+#[component]
+fn Devices() -> Element {
+    let session = use_session();
+    let mut rows = use_signal(|| None::<Vec<DeviceRow>>);
+    let mut loading = use_signal(|| false);
+    let load = use_callback({
+        let session = session.clone();
+        move |()| {
+            let session = session.clone();
+            loading.set(true);
+            spawn(async move {
+                match session.backend.account(AccountRequest::Devices).await {
+                    Ok(AccountReply::Devices(list)) => rows.set(Some(list)),
+                    Ok(_) => session.error("the relay answered something else than the devices"),
+                    Err(e) => session.error(e),
+                }
+                loading.set(false);
+            });
+        }
+    });
+    rsx! {
+        h2 { "Devices" }
+        if let Some(list) = rows() {
+            ul { class: "devices", id: "devices",
+                for row in list {
+                    DeviceItem { key: "{row.id}", row: row.clone(), reload: load }
+                }
+            }
+        }
+        button {
+            r#type: "button",
+            id: "devices-show",
+            class: "secondary",
+            disabled: loading(),
+            onclick: move |_| load(()),
+            if loading() { "Asking the relay…" } else if rows().is_some() { "Refresh devices" } else { "Show devices" }
+        }
+    }
+}
+
+#[component]
+fn DeviceItem(row: DeviceRow, reload: Callback<()>) -> Element {
+    let session = use_session();
+    let mut renaming = use_signal(|| false);
+    let mut confirming = use_signal(|| false);
+    let mut typed = use_signal(|| row.label().to_string());
+    let label = row.label().to_string();
+    let id = row.id.clone();
+    let rename = {
+        let (session, id) = (session.clone(), id.clone());
+        move |_| {
+            let (session, id, name) = (session.clone(), id.clone(), typed());
+            async move {
+                match session
+                    .backend
+                    .account(AccountRequest::RenameDevice { id, name })
+                    .await
+                {
+                    Ok(_) => {
+                        renaming.set(false);
+                        session.done("Device renamed.");
+                        reload(());
+                    }
+                    Err(e) => session.error(e),
+                }
+            }
+        }
+    };
+    let remove = {
+        let (session, id) = (session.clone(), id.clone());
+        move |_| {
+            let (session, id) = (session.clone(), id.clone());
+            async move {
+                match session
+                    .backend
+                    .account(AccountRequest::RemoveDevice { id })
+                    .await
+                {
+                    Ok(_) => {
+                        confirming.set(false);
+                        session.done("Device removed: the relay no longer lets it in.");
+                        reload(());
+                    }
+                    Err(e) => session.error(e),
+                }
+            }
+        }
+    };
+    rsx! {
+        li { class: "device", "data-device": "{id}",
+            p { class: "who",
+                "{label}"
+                if row.this_device { span { class: "meta", " (this device)" } }
+            }
+            p { class: "meta", {seen_words(&row)} " · " {waiting_words(row.waiting)} }
+            if renaming() {
+                TextField {
+                    id: "device-name-{id}",
+                    label: "New name",
+                    initial: label.clone(),
+                    on_input: move |v| typed.set(v),
+                }
+                div { class: "row-actions",
+                    button { r#type: "button", class: "primary", onclick: rename, "Save name" }
+                    button { r#type: "button", class: "secondary", onclick: move |_| renaming.set(false), "Cancel" }
+                }
+            } else if confirming() {
+                p { class: "error", "Remove {label}? The relay will refuse it from now on. It keeps what it had already synced." }
+                div { class: "row-actions",
+                    button { r#type: "button", class: "primary", onclick: remove, "Remove {label}" }
+                    button { r#type: "button", class: "secondary", onclick: move |_| confirming.set(false), "Keep it" }
+                }
+            } else {
+                div { class: "row-actions",
+                    button { r#type: "button", class: "secondary", onclick: move |_| renaming.set(true), "Rename" }
+                    if !row.this_device {
+                        button { r#type: "button", class: "secondary", onclick: move |_| confirming.set(true), "Remove…" }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[component]
 fn RecoveryPhrase() -> Element {
     let session = use_session();
@@ -318,6 +463,10 @@ mod tests {
         assert_eq!(pending_words(0), "Nothing waiting to upload");
         assert_eq!(pending_words(1), "1 change waiting to upload");
         assert_eq!(pending_words(7), "7 changes waiting to upload");
+        assert_eq!(waiting_words(0), "Nothing waiting for it");
+        assert_eq!(waiting_words(1), "1 entry waiting for it");
+        assert_eq!(waiting_words(12), "12 entries waiting for it");
+        assert_eq!(state_words(&ConnState::Removed).1, "offline");
     }
 
     #[test]
