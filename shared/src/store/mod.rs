@@ -30,7 +30,7 @@ use crate::env::{new_id, Clock, Entropy};
 use crate::model::DocKind;
 use crate::{Error, Result};
 
-pub(crate) use blobs::insert as insert_blob;
+pub(crate) use blobs::{collect_all as collect_all_blobs, insert as insert_blob};
 pub use entry::{DocChanges, LogEntry, Payload, MAX_RECORD_CHANGES};
 pub use log::RemoteEntry;
 pub(crate) use read_model::kept_person;
