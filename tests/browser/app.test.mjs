@@ -377,3 +377,59 @@ test('phone: a possible duplicate on a person page merges behind a confirmation'
     await s.done();
   }
 });
+
+test('phone: a picture attached on a person page shows its thumbnail and opens at full size', async () => {
+  const s = await session('phone');
+  const { page } = s;
+  try {
+    const run = (...args) => cli(s.dataDir, ...args);
+    run('capture', '--with', 'Ana Lopez', '--talked', 'the business card');
+    // A 640×480 picture, drawn by the browser itself.
+    const png = await page.evaluate(() => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 640; canvas.height = 480;
+      const g = canvas.getContext('2d');
+      g.fillStyle = '#1e6bd6'; g.fillRect(0, 0, 640, 480);
+      g.fillStyle = '#ffcc00'; g.fillRect(80, 80, 300, 200);
+      return canvas.toDataURL('image/png').split(',')[1];
+    });
+    const picture = join(s.dataDir, 'card.png');
+    writeFileSync(picture, Buffer.from(png, 'base64'));
+
+    await go(page, 'phone', 'people');
+    await tap(page, 'phone', page.locator('.person-row', { hasText: 'Ana Lopez' }));
+    const section = page.locator('#person-attachments');
+    await section.waitFor();
+    const input = page.locator('#person-attach-file');
+    assert.match(await input.getAttribute('accept'), /image\/\*/);
+    assert.equal(await page.locator('#person-attach-photo').getAttribute('capture'), 'environment');
+    await input.setInputFiles(picture);
+    await page.getByText('Attached card.png').waitFor();
+
+    const item = section.locator('.attachment', { hasText: 'card.png' });
+    const thumb = item.locator('img.thumbnail');
+    await thumb.waitFor();
+    await eventually(() => thumb.evaluate((img) => img.complete && img.naturalWidth === 640));
+    await tap(page, 'phone', item.locator('button', { hasText: 'Open' }));
+    const full = item.locator('.attachment-open img.full-size');
+    await full.waitFor();
+    await eventually(() => full.evaluate((img) => img.complete && img.naturalWidth === 640 && img.naturalHeight === 480));
+    const box = await full.boundingBox();
+    assert.ok(box.width > 200 && box.width <= 390, `shown as wide as the screen allows: ${box.width}`);
+    const thumbBox = await thumb.boundingBox();
+    assert.ok(thumbBox.width <= 60, `a thumbnail is small: ${thumbBox.width}`);
+    await shot(page, 'phone-attachment-open');
+
+    const list = JSON.parse(run('attachments', 'Ana Lopez', '--json'));
+    assert.deepEqual(list.map((a) => [a.name, a.media_type, a.size]), [['card.png', 'image/png', Buffer.from(png, 'base64').length]]);
+
+    // Removing asks first.
+    await tap(page, 'phone', item.locator('button.link', { hasText: 'Remove' }));
+    await item.getByText('Remove card.png?').waitFor();
+    await tap(page, 'phone', item.locator('button.primary', { hasText: 'Remove' }));
+    await page.getByText('Removed card.png.').waitFor();
+    assert.deepEqual(JSON.parse(run('attachments', 'Ana Lopez', '--json')), []);
+  } finally {
+    await s.done();
+  }
+});
