@@ -61,7 +61,8 @@ fn AttachmentItem(row: AttachmentRow) -> Element {
         AttachmentKind::Pdf => "📄",
         AttachmentKind::Other => "📎",
     };
-    let thumbnail = row.downloaded && row.kind == AttachmentKind::Image && row.size <= THUMBNAIL_MAX_BYTES;
+    let thumbnail =
+        row.downloaded && row.kind == AttachmentKind::Image && row.size <= THUMBNAIL_MAX_BYTES;
     let (name, id) = (row.name.clone(), row.id.clone());
     let remove_session = session.clone();
     rsx! {
@@ -163,8 +164,8 @@ fn OpenAttachment(row: AttachmentRow) -> Element {
         };
     };
     let url = data_url(&row.media_type, &bytes);
-    let text = (row.kind == AttachmentKind::Text)
-        .then(|| String::from_utf8_lossy(&bytes).into_owned());
+    let text =
+        (row.kind == AttachmentKind::Text).then(|| String::from_utf8_lossy(&bytes).into_owned());
     let name = row.name.clone();
     let save_bytes = bytes.clone();
     rsx! {
