@@ -3,6 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, session, tap, go, shot, eventually, TARGETS, webBuilt } from './lib.mjs';
@@ -429,6 +430,39 @@ test('phone: a picture attached on a person page shows its thumbnail and opens a
     await tap(page, 'phone', item.locator('button.primary', { hasText: 'Remove' }));
     await page.getByText('Removed card.png.').waitFor();
     assert.deepEqual(JSON.parse(run('attachments', 'Ana Lopez', '--json')), []);
+  } finally {
+    await s.done();
+  }
+});
+
+/** Whether the sqlite3 command is here (one test takes content out of a store with it). */
+const hasSqlite = (() => {
+  try { execFileSync('sqlite3', ['-version']); return true; } catch { return false; }
+})();
+
+test('phone: an attachment whose content is not on this device says so, and opening it asks for it', { skip: !hasSqlite && 'needs the sqlite3 command' }, async () => {
+  const s = await session('phone');
+  const { page } = s;
+  try {
+    const run = (...args) => cli(s.dataDir, ...args);
+    run('capture', '--with', 'Bo Chen', '--talked', 'the whiteboard');
+    const picture = join(s.dataDir, 'whiteboard.jpg');
+    writeFileSync(picture, Buffer.alloc(3000, 7));
+    run('attach', 'Bo Chen', picture);
+    // As when the record came by sync before its content: the content is not here.
+    const sql = (q) => execFileSync('sqlite3', [join(s.dataDir, 'aftercall.sqlite'), q], { encoding: 'utf8' }).trim();
+    sql('DELETE FROM blob_chunks; DELETE FROM blobs;');
+
+    await go(page, 'phone', 'people');
+    await tap(page, 'phone', page.locator('.person-row', { hasText: 'Bo Chen' }));
+    const item = page.locator('#person-attachments .attachment', { hasText: 'whiteboard.jpg' });
+    await item.getByText('Not downloaded yet').waitFor();
+    assert.equal(await item.locator('img').count(), 0, 'no thumbnail without content');
+    await tap(page, 'phone', item.locator('button', { hasText: 'Open' }));
+    await item.getByText('Not downloaded yet: it will be fetched at the next sync.').waitFor();
+    assert.equal(await page.locator('.error[role=alert]').count(), 0, 'not an error');
+    assert.equal(sql('SELECT COUNT(*) FROM blobs_wanted;'), '1', 'opening it asked the sync for it');
+    await shot(page, 'phone-attachment-not-downloaded');
   } finally {
     await s.done();
   }

@@ -34,6 +34,25 @@ pub fn size_text(bytes: u64) -> String {
     }
 }
 
+/// What stands for an attachment with no thumbnail: its file's extension ("PDF",
+/// "JPG"), else its kind.
+fn badge(row: &AttachmentRow) -> String {
+    let ext = row
+        .name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_uppercase())
+        .filter(|e| !e.is_empty() && e.len() <= 4 && e.chars().all(|c| c.is_ascii_alphanumeric()));
+    ext.unwrap_or_else(|| {
+        match row.kind {
+            AttachmentKind::Image => "IMG",
+            AttachmentKind::Text => "TXT",
+            AttachmentKind::Pdf => "PDF",
+            AttachmentKind::Other => "FILE",
+        }
+        .to_string()
+    })
+}
+
 /// Some attachments, each with its thumbnail or icon and its actions.
 #[component]
 pub fn AttachmentList(rows: Vec<AttachmentRow>) -> Element {
@@ -55,12 +74,7 @@ fn AttachmentItem(row: AttachmentRow) -> Element {
     let mut open = use_signal(|| false);
     let mut confirming = use_signal(|| false);
     let short = &row.id.as_str()[..row.id.as_str().len().min(8)];
-    let icon = match row.kind {
-        AttachmentKind::Image => "🖼",
-        AttachmentKind::Text => "✉",
-        AttachmentKind::Pdf => "📄",
-        AttachmentKind::Other => "📎",
-    };
+    let icon = badge(&row);
     let thumbnail =
         row.downloaded && row.kind == AttachmentKind::Image && row.size <= THUMBNAIL_MAX_BYTES;
     let (name, id) = (row.name.clone(), row.id.clone());
@@ -131,10 +145,10 @@ fn Thumbnail(row: AttachmentRow) -> Element {
     let Loaded::Ready(opened) =
         use_query::<AttachmentContent>(Request::OpenAttachment { id: row.id.clone() })
     else {
-        return rsx! { span { class: "attachment-icon", "aria-hidden": "true", "🖼" } };
+        return rsx! { span { class: "attachment-icon", "aria-hidden": "true", {badge(&row)} } };
     };
     let Some(bytes) = opened.content else {
-        return rsx! { span { class: "attachment-icon", "aria-hidden": "true", "🖼" } };
+        return rsx! { span { class: "attachment-icon", "aria-hidden": "true", {badge(&row)} } };
     };
     rsx! {
         img {
