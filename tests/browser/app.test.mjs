@@ -379,7 +379,7 @@ test('phone: a possible duplicate on a person page merges behind a confirmation'
   }
 });
 
-test('phone: a picture attached on a person page shows its thumbnail and opens at full size', async () => {
+test('phone: a picture attached on a person page and on a conversation in the diary shows its thumbnail and opens at full size', async () => {
   const s = await session('phone');
   const { page } = s;
   try {
@@ -421,15 +421,32 @@ test('phone: a picture attached on a person page shows its thumbnail and opens a
     assert.ok(thumbBox.width <= 60, `a thumbnail is small: ${thumbBox.width}`);
     await shot(page, 'phone-attachment-open');
 
+    // On a conversation in the diary too.
+    await tap(page, 'phone', '#notice .notice-close');
+    const entry = page.locator('#diary .entry').first();
+    await entry.evaluate((e) => e.scrollIntoView({ block: 'center' }));
+    await tap(page, 'phone', entry.locator('button', { hasText: 'Attach…' }));
+    const whiteboard = join(s.dataDir, 'whiteboard.png');
+    writeFileSync(whiteboard, Buffer.from(png, 'base64'));
+    await entry.locator('input[type=file][id$="-attach-file"]').setInputFiles(whiteboard);
+    await page.getByText('Attached whiteboard.png').waitFor();
+    const entryThumb = entry.locator('.attachment', { hasText: 'whiteboard.png' }).locator('img.thumbnail');
+    await entryThumb.waitFor();
+    await eventually(() => entryThumb.evaluate((img) => img.complete && img.naturalWidth === 640));
+    await entry.evaluate((e) => e.scrollIntoView({ block: 'center' }));
+    await shot(page, 'phone-attachment-diary');
+
     const list = JSON.parse(run('attachments', 'Ana Lopez', '--json'));
-    assert.deepEqual(list.map((a) => [a.name, a.media_type, a.size]), [['card.png', 'image/png', Buffer.from(png, 'base64').length]]);
+    const size = Buffer.from(png, 'base64').length;
+    assert.deepEqual(list.map((a) => [a.name, a.media_type, a.size, a.owner.kind]),
+      [['card.png', 'image/png', size, 'person'], ['whiteboard.png', 'image/png', size, 'conversation']]);
 
     // Removing asks first.
     await tap(page, 'phone', item.locator('button.link', { hasText: 'Remove' }));
     await item.getByText('Remove card.png?').waitFor();
     await tap(page, 'phone', item.locator('button.primary', { hasText: 'Remove' }));
     await page.getByText('Removed card.png.').waitFor();
-    assert.deepEqual(JSON.parse(run('attachments', 'Ana Lopez', '--json')), []);
+    assert.deepEqual(JSON.parse(run('attachments', 'Ana Lopez', '--json')).map((a) => a.name), ['whiteboard.png']);
   } finally {
     await s.done();
   }
