@@ -499,6 +499,21 @@ fn migrate(conn: &Connection) -> Result<()> {
             i + 1
         ))?;
     }
+    // Documents from a newer device may have brought attachments to a store written
+    // before migration 12, which an older version kept without rows: the read model
+    // is made once from the documents, so they show.
+    if version > 0 && version < schema::ATTACHMENTS {
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        let any: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM docs WHERE kind IN ('person', 'interaction'))",
+            [],
+            |r| r.get(0),
+        )?;
+        if any {
+            rebuild_read_model_in(&tx)?;
+        }
+        tx.commit()?;
+    }
     Ok(())
 }
 
