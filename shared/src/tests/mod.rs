@@ -5,6 +5,7 @@
 //! SQLite's in-memory file system for wasm. The stories that handle the store's
 //! files themselves (`opening`, and the few marked below) are the desktop's alone.
 
+mod attachments;
 mod capture;
 mod edits;
 mod merge;
@@ -166,6 +167,23 @@ pub(crate) fn random_step(store: &mut Store, rng: &mut SeededEntropy, names: &[&
         8 => {
             let id = &interactions[pick(rng, interactions.len())];
             let _ = store.complete_follow_up(id);
+        }
+        9 => {
+            // Attach a note to a conversation, or remove one of its attachments.
+            use crate::model::AttachmentOwner;
+            let id = interactions[pick(rng, interactions.len())].clone();
+            let existing = store.conversation_attachments(&id).unwrap();
+            if pick(rng, 3) == 0 && !existing.is_empty() {
+                let gone = &existing[pick(rng, existing.len())];
+                store.remove_attachment(&gone.id).unwrap();
+            } else {
+                match store.attach_text(&AttachmentOwner::Conversation(id), &text(rng)) {
+                    Err(crate::Error::Invalid(_)) => {} // a deleted conversation
+                    other => {
+                        other.unwrap();
+                    }
+                }
+            }
         }
         10 => {
             let people = store.people(100).unwrap();
