@@ -679,6 +679,8 @@ test('phone web app: Sync & devices lists the account\'s devices, renames the de
     await relay.stop();
     desk.cleanup();
     relayData.cleanup();
+  }
+});
 
 test('phone web app: a photo attached on a person page is kept in the phone\'s store, shows its thumbnail, opens, and survives a reload', async () => {
   const relay = await serveWeb();
