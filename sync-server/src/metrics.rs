@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use aftercall_shared::protocol::RefusalCode;
 
-const CODES: [RefusalCode; 11] = [
+const CODES: [RefusalCode; 15] = [
     RefusalCode::BadMessage,
     RefusalCode::TooLarge,
     RefusalCode::Unauthorized,
@@ -17,6 +17,10 @@ const CODES: [RefusalCode; 11] = [
     RefusalCode::Conflict,
     RefusalCode::Unavailable,
     RefusalCode::UnsupportedVersion,
+    RefusalCode::QuotaExceeded,
+    RefusalCode::FileTooLarge,
+    RefusalCode::BlobNotFound,
+    RefusalCode::BlobMismatch,
 ];
 
 /// Why a connection not yet authenticated was closed to make room.
@@ -71,7 +75,11 @@ pub(crate) struct Metrics {
     pub listener_connects: AtomicU64,
     /// Other nodes' appends signalled through the database.
     pub signals_received: AtomicU64,
-    refusals: [AtomicU64; 11],
+    /// Blob chunks received, stored anew, and sent to devices.
+    pub blob_chunks_received: AtomicU64,
+    pub blob_chunks_stored: AtomicU64,
+    pub blob_chunks_sent: AtomicU64,
+    refusals: [AtomicU64; 15],
 }
 
 impl Metrics {
@@ -204,6 +212,24 @@ impl Metrics {
             "counter",
             "Other relay nodes' appends signalled through the database.",
             self.signals_received.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_blob_chunks_received_total",
+            "counter",
+            "Blob chunks uploaded by devices.",
+            self.blob_chunks_received.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_blob_chunks_stored_total",
+            "counter",
+            "Blob chunks stored (not held already).",
+            self.blob_chunks_stored.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_blob_chunks_sent_total",
+            "counter",
+            "Blob chunks sent to devices.",
+            self.blob_chunks_sent.load(Relaxed).to_string(),
         );
         let _ = writeln!(s, "# HELP aftercall_relay_refusals_total Requests refused, by reason.\n# TYPE aftercall_relay_refusals_total counter");
         for (code, n) in CODES.iter().zip(&self.refusals) {

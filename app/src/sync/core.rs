@@ -375,6 +375,19 @@ impl SessionCore {
                     bytes,
                 });
             }
+            // The local store keeps no blobs yet: there are none to move.
+            Effect::ListBlobs => self.queue.push_back(Event::BlobLists {
+                uploads: Vec::new(),
+                downloads: Vec::new(),
+            }),
+            Effect::ReadBlob { hash } => self.queue.push_back(Event::BlobContent {
+                hash,
+                content: None,
+            }),
+            Effect::BlobUploaded { .. }
+            | Effect::StoreBlob { .. }
+            | Effect::BlobRefused { .. }
+            | Effect::BlobRejected { .. } => {}
             Effect::Failed(SyncError::WrongKey) => return Err(SyncError::WrongKey.into()),
             Effect::Failed(e) => return Err(e.into()),
         }

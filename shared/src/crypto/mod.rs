@@ -13,12 +13,21 @@
 //! - [`seal_checkpoint`] / [`CheckpointReader`]: a snapshot of the account sealed
 //!   in chunks whose associated data binds account, checkpoint id, index and count;
 //!   the id is a keyed hash of the whole, checked once every chunk has opened.
+//! - [`BlobSealer`] / [`BlobReader`]: an attachment's content sealed in chunks whose
+//!   associated data binds account, blob id, index and count, with deterministic
+//!   nonces (two devices seal one file alike); the relay's name for it
+//!   ([`blob_id`]) is a hash of the content hash keyed by the account.
 
+mod blob;
 mod checkpoint;
 mod qr;
 mod seal;
 mod secret;
 
+pub use blob::{
+    blob_chunk_count, blob_id, blob_sealed_len, seal_blob, BlobFault, BlobReader, BlobSealer,
+    BLOB_CHUNK_PLAINTEXT, MAX_BLOB_PLAINTEXT,
+};
 pub use checkpoint::{
     seal_checkpoint, CheckpointFault, CheckpointReader, OpenCheckpoint, CHUNK_PLAINTEXT,
 };

@@ -36,7 +36,18 @@
 //!   after `Welcome` and waits for [`ClientMessage::TakeCheckpoint`]; taken, the
 //!   chunks follow ([`ServerMessage::CheckpointChunk`]) and then only the entries
 //!   after the checkpoint's cursors.
+//!
+//! Blobs (attachments' content, sealed on the device in chunks of at most
+//! [`MAX_ENTRY`] sealed bytes, named by [`BlobId`]) travel outside the log:
+//! - upload: device → [`ClientMessage::BlobHave`], relay → [`ServerMessage::BlobStatus`]
+//!   (absent, the chunks already stored, or complete: then nothing is sent); device →
+//!   one [`ClientMessage::BlobPut`] per missing chunk, each answered by
+//!   [`ServerMessage::BlobChunkStored`], the last one `complete`.
+//! - download: device → [`ClientMessage::BlobGet`], relay → its chunks in order.
+//! - a request the relay will not serve (quota, per-file limit, no such blob) is
+//!   answered by [`ServerMessage::BlobRefused`]; the session goes on.
 
+mod blob;
 mod checkpoint;
 mod codec;
 mod entry;
@@ -46,6 +57,7 @@ mod message;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
 
+pub use blob::{BlobChunk, BlobId, BlobState, MAX_BLOB_CHUNKS};
 pub use checkpoint::{CheckpointId, ChunkIndex, SealedChunk, MAX_CHECKPOINT_CHUNKS};
 pub use entry::{AccountId, Credential, DeviceId, SealedEntry};
 pub use error::ProtocolError;

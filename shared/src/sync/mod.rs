@@ -26,11 +26,16 @@
 //! - on [`Event::CheckpointSnapshot`] while up to date: seal it into chunks and
 //!   upload them; "up to date" waits for `CheckpointStored`.
 //!
+//! - once live: blobs (attachments' content) to upload and to download, one at a
+//!   time (see `blobs.rs`); "up to date" waits for them too. A blob the relay
+//!   refuses, or whose chunks do not open, is reported and the session goes on.
+//!
 //! A paired device first proves its key: until one entry from the relay has opened
 //! (or the relay has none to open), nothing is uploaded and nothing quarantined; if
 //! catch-up ends with entries none of which opened, the session fails with
 //! [`SyncError::WrongKey`].
 
+mod blobs;
 mod engine;
 mod error;
 
@@ -38,6 +43,7 @@ mod error;
 mod tests;
 
 pub use crate::store::QuarantinedEntry;
+pub use blobs::{BlobDirection, BlobProgress, ContentHash};
 pub use engine::{
     Effect, Engine, EngineOptions, Event, OwnRead, Phase, QuarantineReason, PUSH_PAGE,
 };
