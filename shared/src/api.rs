@@ -16,16 +16,16 @@ use crate::interop::{
     VcardVersion,
 };
 use crate::model::{
-    Day, EventId, InteractionId, MeetingId, MeetingPrompt, PersonId, RecordId, ReferralId,
-    ReferralStatus,
+    AttachmentId, AttachmentOwner, Day, EventId, InteractionId, MediaType, MeetingId,
+    MeetingPrompt, PersonId, RecordId, ReferralId, ReferralStatus,
 };
 use crate::queries::{
-    Diary, DuplicateSuggestion, EventName, EventPage, GoalProgress, MeetingsToAsk, PersonSummary,
-    Review, Today,
+    AttachmentContent, AttachmentRow, Diary, DuplicateSuggestion, EventName, EventPage,
+    GoalProgress, MeetingsToAsk, PersonSummary, Review, Today,
 };
 use crate::{Error, Result, Store};
 
-mod bytes;
+pub(crate) mod bytes;
 
 /// Something the user asks of their data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +165,30 @@ pub enum Request {
         file: Vec<u8>,
         owner: Vec<String>,
     },
+    /// Keep a file on a person or a conversation.
+    Attach {
+        to: AttachmentOwner,
+        name: String,
+        media_type: MediaType,
+        #[serde(with = "bytes")]
+        content: Vec<u8>,
+    },
+    /// Keep pasted text (an email thread) as a text attachment.
+    AttachText {
+        to: AttachmentOwner,
+        text: String,
+    },
+    /// A person's attachments (theirs and their conversations'), or a conversation's.
+    Attachments {
+        of: AttachmentOwner,
+    },
+    /// One attachment with its content; content not here yet is asked for.
+    OpenAttachment {
+        id: AttachmentId,
+    },
+    RemoveAttachment {
+        id: AttachmentId,
+    },
 }
 
 /// The exports the app offers, each a whole file.
@@ -208,6 +232,8 @@ pub struct ImportState {
 }
 
 /// The answer to a [`Request`].
+// One reply is built per request and encoded at once: its size in memory matters little.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
     Captured(Captured),
@@ -233,6 +259,9 @@ pub enum Reply {
     /// The conversation a value call was scheduled on.
     Scheduled(InteractionId),
     GoalProgress(Option<GoalProgress>),
+    Attached(AttachmentRow),
+    Attachments(Vec<AttachmentRow>),
+    AttachmentContent(AttachmentContent),
     Failed(Failure),
 }
 
@@ -274,6 +303,9 @@ from_reply! {
     CalendarImported => CalendarImportReport,
     Scheduled => InteractionId,
     GoalProgress => Option<GoalProgress>,
+    Attached => AttachmentRow,
+    Attachments => Vec<AttachmentRow>,
+    AttachmentContent => AttachmentContent,
 }
 
 impl FromReply for () {
@@ -381,6 +413,11 @@ impl Request {
             Request::ImportContacts { .. } => "import_contacts",
             Request::ImportNext { .. } => "import_next",
             Request::ImportCalendar { .. } => "import_calendar",
+            Request::Attach { .. } => "attach",
+            Request::AttachText { .. } => "attach_text",
+            Request::Attachments { .. } => "attachments",
+            Request::OpenAttachment { .. } => "open_attachment",
+            Request::RemoveAttachment { .. } => "remove_attachment",
         }
     }
 
@@ -402,6 +439,9 @@ impl Request {
                 | Request::MeetingsToAsk { .. }
                 | Request::Setting { .. }
                 | Request::Export { .. }
+                | Request::Attachments { .. }
+                // Opening may note that content is wanted, which no view shows.
+                | Request::OpenAttachment { .. }
         )
     }
 }
@@ -569,6 +609,22 @@ impl Store {
                     owner: owner.clone(),
                 };
                 Reply::CalendarImported(self.import_calendar(file, &options)?)
+            }
+            Request::Attach {
+                to,
+                name,
+                media_type,
+                content,
+            } => Reply::Attached(self.attach(to, name, media_type, content)?),
+            Request::AttachText { to, text } => Reply::Attached(self.attach_text(to, text)?),
+            Request::Attachments { of } => Reply::Attachments(match of {
+                AttachmentOwner::Person(p) => self.person_attachments(p)?,
+                AttachmentOwner::Conversation(i) => self.conversation_attachments(i)?,
+            }),
+            Request::OpenAttachment { id } => Reply::AttachmentContent(self.open_attachment(id)?),
+            Request::RemoveAttachment { id } => {
+                self.remove_attachment(id)?;
+                Reply::Done
             }
             Request::ImportContacts { .. } | Request::ImportNext { .. } => {
                 return Err(Error::invalid(

@@ -956,3 +956,110 @@ fn duplicates_are_listed_and_merged_by_name_or_id() {
     left.sort();
     assert_eq!(left, ["Cleo Park", "Dan Roe", "Robert Stone"]);
 }
+
+#[test]
+fn files_are_attached_listed_saved_byte_for_byte_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let saved = json(
+        d,
+        &["capture", "--with", "Ana Lopez", "--talked", "the deck"],
+    );
+    let conversation = saved["interaction_id"].as_str().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let photo: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let photo_path = files.path().join("card.jpg");
+    std::fs::write(&photo_path, &photo).unwrap();
+    let deck_path = files.path().join("deck.pdf");
+    std::fs::write(&deck_path, b"%PDF-1.7 the deck").unwrap();
+
+    let line = ok(d, &["attach", "Ana Lopez", photo_path.to_str().unwrap()]);
+    assert!(line.starts_with("Attached card.jpg (700.0 kB)"), "{line}");
+    ok(
+        d,
+        &[
+            "attach",
+            "ana lopez",
+            deck_path.to_str().unwrap(),
+            "--to",
+            &conversation[..8],
+        ],
+    );
+
+    let list = json(d, &["attachments", "Ana Lopez"]);
+    let list = list.as_array().unwrap();
+    assert_eq!(names(&Value::Array(list.clone())), ["card.jpg", "deck.pdf"]);
+    assert_eq!(list[0]["media_type"], "image/jpeg");
+    assert_eq!(list[0]["kind"], "image");
+    assert_eq!(list[0]["owner"]["kind"], "person");
+    assert_eq!(list[1]["media_type"], "application/pdf");
+    assert_eq!(list[1]["owner"]["kind"], "conversation");
+    assert_eq!(list[1]["owner"]["id"], conversation);
+    assert_eq!(list[0]["downloaded"], true);
+    let card_id = list[0]["id"].as_str().unwrap().to_string();
+    let deck_id = list[1]["id"].as_str().unwrap().to_string();
+    let lines = ok(d, &["attachments", "Ana Lopez"]);
+    assert!(
+        lines.contains(&card_id) && lines.contains("deck.pdf"),
+        "{lines}"
+    );
+    let diary = ok(d, &["diary", "Ana Lopez"]);
+    assert!(diary.contains("Attached: card.jpg"), "{diary}");
+    assert!(diary.contains("Attached: deck.pdf"), "{diary}");
+
+    let out = files.path().join("copy.jpg");
+    ok(
+        d,
+        &[
+            "attachment",
+            "save",
+            &card_id[..8],
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), photo);
+    // Into a folder: under its own name.
+    let folder = tempfile::tempdir().unwrap();
+    ok(
+        d,
+        &[
+            "attachment",
+            "save",
+            &deck_id,
+            "--out",
+            folder.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read(folder.path().join("deck.pdf")).unwrap(),
+        b"%PDF-1.7 the deck"
+    );
+
+    ok(d, &["attachment", "remove", &card_id]);
+    assert_eq!(names(&json(d, &["attachments", "Ana Lopez"])), ["deck.pdf"]);
+    let err = fails(
+        d,
+        &[
+            "attachment",
+            "save",
+            &card_id,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("no attachment"), "{err}");
+    let err = fails(d, &["attach", "Ana Lopez", "/no/such/file.jpg"]);
+    assert!(err.contains("cannot read"), "{err}");
+    let err = fails(
+        d,
+        &[
+            "attach",
+            "Ana Lopez",
+            deck_path.to_str().unwrap(),
+            "--type",
+            "pdf",
+        ],
+    );
+    assert!(err.contains("not a media type"), "{err}");
+}

@@ -85,3 +85,79 @@ fn captures_that_returned_survive_sigkill_at_random_moments() {
         head
     );
 }
+
+/// Starts a process attaching files in a loop, kills it with SIGKILL at a random
+/// moment, many times over the same store: every attachment there is whole, every one
+/// it reported is there with its content, and no content is left that nothing
+/// refers to.
+#[test]
+fn attachments_are_whole_after_sigkill_at_random_moments() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    let mut rng = SeededEntropy::new(0xA77AC4);
+    let mut confirmed: Vec<(String, u64, u64)> = Vec::new();
+    let runs = 20;
+    for run in 0..runs {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_attach-loop"))
+            .arg(&path)
+            .arg(run.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start attach-loop");
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<String>>()
+        });
+        std::thread::sleep(Duration::from_millis(30 + rng.next_u64() % 400));
+        child.kill().expect("SIGKILL");
+        child.wait().unwrap();
+        for line in reader.join().unwrap() {
+            let (id, n) = line.split_once(' ').expect("id and number");
+            confirmed.push((id.to_string(), n.parse().unwrap(), run));
+        }
+    }
+    assert!(
+        confirmed.len() > runs as usize,
+        "the loop attached before being killed"
+    );
+
+    let store = Store::open(
+        &path,
+        Box::new(ManualClock::at(chrono::Utc::now())),
+        Box::new(SeededEntropy::new(1)),
+    )
+    .unwrap();
+    for (id, n, run) in &confirmed {
+        let opened = store
+            .open_attachment(&id.as_str().into())
+            .unwrap_or_else(|e| panic!("attachment {n} of run {run} lost: {e}"));
+        assert_eq!(
+            opened.content.as_deref(),
+            Some(aftercall_tests::attachment_content(*run, *n).as_slice()),
+            "attachment {n} of run {run} whole"
+        );
+    }
+    // Every attachment that appeared, printed or not, is whole.
+    let mut seen = 0;
+    for person in store.people(1_000).unwrap() {
+        for row in store.person_attachments(&person.id).unwrap() {
+            let content = store
+                .blob(&row.blob)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{} points to missing content", row.name));
+            assert_eq!(content.len() as u64, row.size);
+            assert_eq!(aftercall_shared::model::BlobHash::of(&content), row.blob);
+            seen += 1;
+        }
+    }
+    assert!(seen >= confirmed.len(), "{seen} of {}", confirmed.len());
+    assert_eq!(
+        store.collect_blobs().unwrap(),
+        0,
+        "no content left unreferenced"
+    );
+}

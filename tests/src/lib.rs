@@ -1,5 +1,5 @@
 //! Integration tests live in `it/`. This library holds what the benchmarks share:
-//! [`generate`], seeded realistic conversations.
+//! [`generate`], seeded realistic conversations, and [`attachment_content`].
 
 pub mod generate {
     //! Seeded, realistic conversations for the benchmarks: names, kinds, channels,
@@ -127,4 +127,15 @@ pub mod generate {
             d
         }
     }
+}
+
+/// The content the attach crash loop attaches as its `n`th file under `seed`: 20 KB
+/// to about 1.5 MB, different for every `(seed, n)`.
+pub fn attachment_content(seed: u64, n: u64) -> Vec<u8> {
+    use aftercall_shared::env::Entropy;
+    let mut rng = aftercall_shared::env::SeededEntropy::new(seed.wrapping_mul(1_000_003) ^ n);
+    let len = 20_000 + (rng.next_u64() % 1_500_000) as usize;
+    let mut out = vec![0u8; len];
+    rng.fill(&mut out);
+    out
 }

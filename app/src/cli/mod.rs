@@ -2,6 +2,7 @@
 //! None of these subcommands needs a display.
 
 mod actions;
+mod attach;
 mod calendar;
 mod capture;
 mod interop;
@@ -38,6 +39,13 @@ pub enum Command {
     People(report::PeopleArgs),
     /// Every conversation with one person, in time order.
     Diary(report::DiaryArgs),
+    /// Keep a file (a photo, an email, a deck) on a person, or on one of their
+    /// conversations with --to.
+    Attach(attach::AttachArgs),
+    /// A person's attachments and those of their conversations, with ids.
+    Attachments(attach::AttachmentsArgs),
+    /// Save an attachment to a file, or remove it.
+    Attachment(attach::AttachmentArgs),
     /// Calendar meetings that ended and wait for a capture; dismiss one.
     Meetings(meetings::MeetingsArgs),
     /// Calendar subscriptions: list them, subscribe to an address, refresh, unsubscribe.
@@ -105,6 +113,9 @@ pub fn run(data_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
         Command::People(args) => report::people(&dir, args),
         Command::Diary(args) => report::diary(&dir, args),
         Command::Review(args) => report::review(&dir, args),
+        Command::Attach(args) => attach::attach(&dir, args),
+        Command::Attachments(args) => attach::attachments(&dir, args),
+        Command::Attachment(args) => attach::attachment(&dir, args),
         Command::Meetings(args) => meetings::meetings(&dir, args),
         Command::Calendar(args) => calendar::calendar(&dir, args),
         Command::Cadence(args) => actions::cadence(&dir, args),

@@ -254,6 +254,9 @@ pub fn diary(dir: &Path, args: DiaryArgs) -> anyhow::Result<()> {
     if let Some(by) = &p.introduced_by {
         out(&format!("Introduced by: {}", by.name));
     }
+    for a in &p.attachments {
+        out(&format!("Attached: {}", attachment_line(a)));
+    }
     match diary.last_value_call {
         Some(at) => out(&format!("Last value call: {}", format::when(at))),
         None => out("No value call yet."),
@@ -278,6 +281,9 @@ pub fn diary(dir: &Path, args: DiaryArgs) -> anyhow::Result<()> {
         for r in &i.referrals {
             out(&format!("  Referred: {}", referral_line(r)));
         }
+        for a in &i.attachments {
+            out(&format!("  Attached: {}", attachment_line(a)));
+        }
     }
     if !diary.referrals_received.is_empty() {
         out("\nCame to you through:");
@@ -286,6 +292,16 @@ pub fn diary(dir: &Path, args: DiaryArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An attachment in the diary: its name, whether it is here, and its id.
+fn attachment_line(a: &aftercall_shared::queries::AttachmentRow) -> String {
+    let missing = if a.downloaded {
+        ""
+    } else {
+        " (not downloaded yet)"
+    };
+    format!("{}{missing}  [{}]", a.name, format::short(&a.id))
 }
 
 pub fn review(dir: &Path, args: ReviewArgs) -> anyhow::Result<()> {

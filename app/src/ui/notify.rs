@@ -190,6 +190,7 @@ mod tests {
                 follow_up_done: false,
                 event: None,
                 referrals: Vec::new(),
+                attachments: Vec::new(),
             },
         }
     }

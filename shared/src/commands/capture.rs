@@ -152,6 +152,7 @@ impl Store {
                 event: event_id.clone(),
                 created_at: now.timestamp_millis(),
                 deleted: false,
+                attachments: Default::default(),
             };
             let interaction_id = w.create(DocKind::Interaction, &interaction)?;
             if let Some(meeting) = &draft.meeting {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use autosurgeon::{Hydrate, Reconcile, Text};
 
+use super::{Attachment, AttachmentId};
 use super::{Channel, Day, InteractionKind, Referral, ThankYou};
 
 /// A follow-up date and whether it was done.
@@ -50,4 +51,7 @@ pub struct Interaction {
     pub created_at: i64,
     #[autosurgeon(missing = "Default::default")]
     pub deleted: bool,
+    /// Attachment id → the attachment's reference (its bytes are a local blob).
+    #[autosurgeon(missing = "Default::default")]
+    pub attachments: BTreeMap<AttachmentId, Attachment>,
 }

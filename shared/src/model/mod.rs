@@ -5,6 +5,7 @@
 //! and an edit on another both survive, the record stays deleted and a restore
 //! brings the edited record back.
 
+mod attachment;
 mod cadence;
 mod event;
 mod interaction;
@@ -14,6 +15,9 @@ pub(crate) mod person;
 mod referral;
 mod vocab;
 
+pub use attachment::{
+    Attachment, AttachmentKind, AttachmentOwner, BlobHash, MediaType, MAX_ATTACHMENT_BYTES,
+};
 pub use cadence::{Cadence, CadenceUnit};
 pub use event::Event;
 pub use interaction::{FollowUp, Interaction};
@@ -24,7 +28,8 @@ pub use meeting::{Attendee, Meeting, MeetingPrompt};
 pub use person::{Person, PostalAddress, RelatedName};
 pub use referral::Referral;
 pub use vocab::{
-    CalendarUid, Day, EventId, InteractionId, MeetingId, PersonId, RecordId, ReferralId,
+    AttachmentId, CalendarUid, Day, EventId, InteractionId, MeetingId, PersonId, RecordId,
+    ReferralId,
 };
 
 /// Any one record, as the read model is written from it.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use autosurgeon::{Hydrate, Reconcile, Text};
 
 use super::Cadence;
+use super::{Attachment, AttachmentId};
 
 /// One Person document.
 #[derive(Debug, Clone, Default, Reconcile, Hydrate)]
@@ -76,6 +77,9 @@ pub struct Person {
     /// that had not heard of the merge) show under the person kept.
     #[autosurgeon(missing = "Default::default")]
     pub merged_into: Option<String>,
+    /// Attachment id → the attachment's reference (its bytes are a local blob).
+    #[autosurgeon(missing = "Default::default")]
+    pub attachments: BTreeMap<AttachmentId, Attachment>,
 }
 
 impl Person {

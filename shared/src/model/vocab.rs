@@ -108,6 +108,10 @@ id_type!(
     MeetingId
 );
 id_type!(
+    /// An attachment's id (unique within its record's document).
+    AttachmentId
+);
+id_type!(
     /// A calendar event's `UID`, as the calendar gives it: the same for every
     /// occurrence of a recurring meeting.
     CalendarUid

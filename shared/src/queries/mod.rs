@@ -1,6 +1,7 @@
 //! Read-only questions the screens and the command line ask. They read the
 //! read-model tables only; no Automerge document is loaded to answer them.
 
+mod attachments;
 mod counts;
 mod diary;
 mod duplicates;
@@ -11,6 +12,7 @@ mod review;
 mod rows;
 mod today;
 
+pub use attachments::{AttachmentContent, AttachmentRow};
 pub use counts::RecordCounts;
 pub use diary::Diary;
 pub use duplicates::{DuplicateReason, DuplicateSuggestion};

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
+use super::attachments::{attachments_on, AttachmentRow};
 use crate::model::{
     Cadence, Channel, Day, EventId, InteractionId, InteractionKind, PersonId, ReferralId,
     ReferralStatus, ThankYouState,
@@ -44,6 +45,8 @@ pub struct PersonDetail {
     pub deleted: bool,
     /// How often to keep in touch, if the user set it.
     pub cadence: Option<Cadence>,
+    /// What is attached to the person themselves (not to a conversation).
+    pub attachments: Vec<AttachmentRow>,
 }
 
 /// A referral with who gave it.
@@ -83,6 +86,7 @@ pub struct InteractionRow {
     pub follow_up_done: bool,
     pub event: Option<EventName>,
     pub referrals: Vec<ReferralRow>,
+    pub attachments: Vec<AttachmentRow>,
 }
 
 fn split_lines(s: String) -> Vec<String> {
@@ -145,6 +149,7 @@ pub(crate) fn person_detail(conn: &Connection, id: &str) -> Result<Option<Person
                     created_at: r.get(11)?,
                     deleted: r.get(12)?,
                     cadence: r.get(13)?,
+                    attachments: Vec::new(),
                 },
                 r.get::<_, Option<String>>(7)?,
                 r.get::<_, Option<String>>(8)?,
@@ -154,6 +159,7 @@ pub(crate) fn person_detail(conn: &Connection, id: &str) -> Result<Option<Person
     let Some((mut detail, introduced_by, event)) = row else {
         return Ok(None);
     };
+    detail.attachments = attachments_on(conn, id)?;
     if let Some(by) = introduced_by {
         detail.introduced_by = person_name(conn, &by)?;
     }
@@ -269,6 +275,7 @@ pub(crate) fn interactions_where(
                     follow_up_done: r.get(13)?,
                     event: None,
                     referrals: Vec::new(),
+                    attachments: Vec::new(),
                 },
                 r.get(14)?,
             ))
@@ -298,6 +305,7 @@ pub(crate) fn interactions_where(
                 None,
                 &[&row.id],
             )?;
+            row.attachments = attachments_on(conn, row.id.as_str())?;
             Ok(row)
         })
         .collect()

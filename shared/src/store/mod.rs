@@ -5,6 +5,7 @@
 //! change, the read-model update and the own-log entry. Either all of it is on disk
 //! or none of it; with `synchronous = FULL` it is on disk when the command returns.
 
+mod blobs;
 mod docs;
 mod entry;
 mod log;
@@ -29,6 +30,7 @@ use crate::env::{new_id, Clock, Entropy};
 use crate::model::DocKind;
 use crate::{Error, Result};
 
+pub(crate) use blobs::insert as insert_blob;
 pub use entry::{DocChanges, LogEntry, Payload, MAX_RECORD_CHANGES};
 pub use log::RemoteEntry;
 pub(crate) use read_model::kept_person;
@@ -166,7 +168,8 @@ impl Store {
     /// Does the upkeep that saves leave for later: merges the search indexes' newest
     /// segments (a bounded amount of work), then folds the write-ahead log into the
     /// main file without waiting for readers. Call it between saves (the app does,
-    /// shortly after each); a process that does not call it gets it done by every
+    /// shortly after each), and deletes attachment content no record refers to any
+    /// more; a process that does not call it gets it done by every
     /// `FOLD_EVERY`th commit, and the log folded on close.
     pub fn checkpoint(&self) -> Result<()> {
         if self.unfolded.get() > 0 {
@@ -178,6 +181,8 @@ impl Store {
                 "INSERT INTO search_own (search_own, rank) VALUES ('merge', {MERGE_PAGES});
                  INSERT INTO search_notes (search_notes, rank) VALUES ('merge', {MERGE_PAGES});"
             ))?;
+            // Attachment content nothing refers to any more goes too.
+            blobs::collect_all(&tx)?;
             tx.commit()?;
             self.conn
                 .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;

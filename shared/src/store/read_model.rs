@@ -7,7 +7,11 @@ use automerge::AutoCommit;
 use autosurgeon::hydrate;
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use crate::model::{DocKind, Event, Interaction, Meeting, Person, Record};
+use std::collections::BTreeMap;
+
+use crate::model::{
+    Attachment, AttachmentId, BlobHash, DocKind, Event, Interaction, Meeting, Person, Record,
+};
 use crate::{fold, Result};
 
 /// Writes the rows of one document, and the conversation counts of the people it touches.
@@ -223,6 +227,7 @@ fn person(tx: &Transaction<'_>, rowid: i64, id: &str, p: &Person, rows: Rows) ->
         p.cadence.map(|_| p.cadence_since),
     ])?;
     person_keys(tx, id, p, rows)?;
+    attachment_rows(tx, id, DocKind::Person, &p.attachments, p.deleted, rows)?;
     if rows != Rows::Fresh
         && (p.merged_into.is_some()
             || old_merged.is_some()
@@ -389,8 +394,63 @@ fn interaction(
             i.deleted,
         ])?;
     }
+    attachment_rows(
+        tx,
+        id,
+        DocKind::Interaction,
+        &i.attachments,
+        i.deleted,
+        rows,
+    )?;
     set_search(tx, rowid, Column::Notes, interaction_text(i), rows)?;
     Ok(touched)
+}
+
+/// Writes the rows of a record's attachments; content the record referred to and
+/// nothing refers to any more is deleted.
+fn attachment_rows(
+    tx: &Transaction<'_>,
+    owner: &str,
+    kind: DocKind,
+    attachments: &BTreeMap<AttachmentId, Attachment>,
+    deleted: bool,
+    rows: Rows,
+) -> Result<()> {
+    let mut before: Vec<BlobHash> = Vec::new();
+    if rows == Rows::Replace {
+        before = tx
+            .prepare_cached("SELECT blob FROM attachments WHERE owner_id = ?1")?
+            .query_map([owner], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        if !before.is_empty() {
+            tx.prepare_cached("DELETE FROM attachments WHERE owner_id = ?1")?
+                .execute([owner])?;
+        }
+    }
+    if !attachments.is_empty() {
+        let mut ins = tx.prepare_cached(
+            "INSERT OR REPLACE INTO attachments (id, owner_id, owner_kind, blob, name, media_type,
+                size, added_at, deleted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for (aid, a) in attachments {
+            ins.execute(params![
+                aid,
+                owner,
+                kind.as_str(),
+                a.blob,
+                a.name,
+                a.media_type,
+                i64::try_from(a.size).unwrap_or(i64::MAX),
+                a.added_at,
+                deleted,
+            ])?;
+        }
+    }
+    before.retain(|h| !attachments.values().any(|a| a.blob == *h));
+    before.sort();
+    before.dedup();
+    super::blobs::collect(tx, &before)
 }
 
 /// The text a conversation is found by, as written (`None` once deleted).
@@ -491,8 +551,9 @@ fn meeting(tx: &Transaction<'_>, id: &str, m: &Meeting, rows: Rows) -> Result<()
     Ok(())
 }
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 14] = [
     "people",
+    "attachments",
     "redirects_dirty",
     "person_keys",
     "interactions",
@@ -547,6 +608,7 @@ pub(crate) fn snapshot(conn: &rusqlite::Connection) -> Result<Vec<String>> {
         ("events", "id"),
         ("meetings", "id"),
         ("meeting_attendees", "meeting_id, email"),
+        ("attachments", "id"),
         ("(SELECT docs.id AS doc, w.term AS own, w.offset FROM temp.own_words w JOIN docs ON docs.rowid = w.doc)", "doc, offset, own"),
         ("(SELECT docs.id AS doc, w.term AS notes, w.offset FROM temp.notes_words w JOIN docs ON docs.rowid = w.doc)", "doc, offset, notes"),
     ] {

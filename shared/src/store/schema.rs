@@ -324,4 +324,39 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         SELECT person_id FROM person_keys WHERE kind = 'uid' AND key IN
             (SELECT key FROM person_keys WHERE kind = 'uid' GROUP BY key HAVING COUNT(*) > 1);
     "#,
+    // 12: attachments. `attachments` is read model (one row per attachment a person's
+    // or a conversation's document holds). `blobs` holds each blob this device has,
+    // whole: its bytes are in `blob_chunks`, written in the same transaction as the
+    // document change that references them, so a row here means every chunk is
+    // there. A blob referenced but not here has not been downloaded yet;
+    // `blobs_wanted` lists those the user asked to open.
+    r#"
+    CREATE TABLE attachments (
+        id TEXT PRIMARY KEY,
+        owner_id TEXT NOT NULL,
+        owner_kind TEXT NOT NULL,
+        blob BLOB NOT NULL,
+        name TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        added_at INTEGER NOT NULL,
+        deleted INTEGER NOT NULL
+    );
+    CREATE INDEX attachments_owner ON attachments(owner_id, added_at, id);
+    CREATE INDEX attachments_blob ON attachments(blob);
+    CREATE TABLE blobs (
+        hash BLOB PRIMARY KEY,
+        size INTEGER NOT NULL,
+        uploaded INTEGER NOT NULL DEFAULT 0,
+        added_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX blobs_to_upload ON blobs(added_at, hash) WHERE uploaded = 0;
+    CREATE TABLE blob_chunks (
+        hash BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (hash, seq)
+    );
+    CREATE TABLE blobs_wanted (hash BLOB PRIMARY KEY) WITHOUT ROWID;
+    "#,
 ];

@@ -5,6 +5,7 @@
 //! SQLite's in-memory file system for wasm. The stories that handle the store's
 //! files themselves (`opening`, and the few marked below) are the desktop's alone.
 
+mod attachments;
 mod capture;
 mod edits;
 mod merge;

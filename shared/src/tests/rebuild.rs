@@ -9,7 +9,8 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 const AFTER_9: &str = "DROP INDEX people_merged_into; DROP INDEX people_kept_id; \
     ALTER TABLE people DROP COLUMN merged_into; ALTER TABLE people DROP COLUMN kept_id; \
     DROP TABLE redirects_dirty; DROP INDEX people_cadence; \
-    ALTER TABLE people DROP COLUMN cadence; ALTER TABLE people DROP COLUMN cadence_since;";
+    ALTER TABLE people DROP COLUMN cadence; ALTER TABLE people DROP COLUMN cadence_since; \
+    DROP TABLE attachments; DROP TABLE blobs; DROP TABLE blob_chunks; DROP TABLE blobs_wanted;";
 
 #[test]
 fn rebuilding_the_read_model_reproduces_it_exactly_after_random_histories() {
