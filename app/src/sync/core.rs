@@ -5,15 +5,20 @@
 
 use std::collections::VecDeque;
 
-use aftercall_shared::crypto::{OpenCheckpoint, OpenEntry};
-use aftercall_shared::protocol::{CheckpointId, DeviceId};
+use aftercall_shared::crypto::{BlobFault, OpenCheckpoint, OpenEntry};
+use aftercall_shared::model::BlobHash;
+use aftercall_shared::protocol::{CheckpointId, DeviceId, Refusal};
 use aftercall_shared::sync::{Effect, Engine, EngineOptions, Event, OwnRead, SyncError};
 use aftercall_shared::{Error, RemoteEntry, Store};
 use anyhow::Context;
 
 use super::account::Account;
 use super::settings::SyncSettings;
-use super::status::{stored_status, ConnState, SyncStatus};
+use super::status::{stored_status, AttachmentTransfer, ConnState, SyncStatus};
+
+/// Attachments of at most this size are downloaded as soon as they are known;
+/// larger ones when opened.
+pub const AUTO_DOWNLOAD_MAX: u64 = 256 * 1024;
 
 /// What one sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,6 +35,13 @@ pub struct SyncReport {
     pub checkpoint_uploaded: Option<CheckpointReport>,
     /// A checkpoint from the relay rejected in this session.
     pub checkpoint_rejected: Option<CheckpointId>,
+    /// Attachments' blobs the relay now holds, and those downloaded and stored here.
+    pub blobs_uploaded: u64,
+    pub blobs_downloaded: u64,
+    /// Blobs the relay refused to store or to send, and why.
+    pub blobs_refused: Vec<(BlobHash, Refusal)>,
+    /// Blobs from the relay rejected as tampered or damaged (each time one was).
+    pub blobs_rejected: Vec<(BlobHash, BlobFault)>,
 }
 
 /// One checkpoint made or loaded.
@@ -59,6 +71,12 @@ impl SyncReport {
                 .clone_from(&other.checkpoint_uploaded);
         }
         self.checkpoint_rejected = other.checkpoint_rejected.or(self.checkpoint_rejected);
+        self.blobs_uploaded += other.blobs_uploaded;
+        self.blobs_downloaded += other.blobs_downloaded;
+        self.blobs_refused
+            .extend(other.blobs_refused.iter().cloned());
+        self.blobs_rejected
+            .extend(other.blobs_rejected.iter().cloned());
     }
 }
 
@@ -114,6 +132,8 @@ pub(crate) struct SessionCore {
     /// The checkpoint handed to the engine and not yet stored: its documents and
     /// the entries it holds.
     checkpoint_sent: Option<(usize, u64)>,
+    /// The last attachment this session could not move, said for the user.
+    blob_problem: Option<String>,
 }
 
 impl SessionCore {
@@ -152,7 +172,14 @@ impl SessionCore {
             reached_live: false,
             checkpoint_asked: false,
             checkpoint_sent: None,
+            blob_problem: None,
         })
+    }
+
+    /// Attachments may be waiting (one asked for to open): the engine lists them
+    /// again once its transfers are done.
+    pub fn notice_blobs(&mut self) {
+        self.queue.push_back(Event::BlobsChanged);
     }
 
     /// Asks for a checkpoint once the session is up to date (`aftercall checkpoint`).
@@ -283,6 +310,8 @@ impl SessionCore {
             ConnState::Syncing
         };
         status.pending_upload = self.engine.pending_upload();
+        status.attachments = self.engine.blob_progress().map(AttachmentTransfer::from);
+        status.attachment_problem.clone_from(&self.blob_problem);
         Ok(Round {
             applied,
             up_to_date,
@@ -375,19 +404,44 @@ impl SessionCore {
                     bytes,
                 });
             }
-            // The local store keeps no blobs yet: there are none to move.
             Effect::ListBlobs => self.queue.push_back(Event::BlobLists {
-                uploads: Vec::new(),
-                downloads: Vec::new(),
+                uploads: store.blobs_to_upload()?,
+                downloads: store.blobs_missing(AUTO_DOWNLOAD_MAX)?,
             }),
-            Effect::ReadBlob { hash } => self.queue.push_back(Event::BlobContent {
-                hash,
-                content: None,
-            }),
-            Effect::BlobUploaded { .. }
-            | Effect::StoreBlob { .. }
-            | Effect::BlobRefused { .. }
-            | Effect::BlobRejected { .. } => {}
+            Effect::ReadBlob { hash } => {
+                // A stored copy found damaged is not sent: the relay gets it from
+                // another device.
+                let content = match store.blob(&hash) {
+                    Ok(content) => content,
+                    Err(e @ Error::Store(_)) => return Err(e.into()),
+                    Err(e) => {
+                        tracing::warn!(%hash, error = %e, "attachment content not uploaded");
+                        None
+                    }
+                };
+                self.queue.push_back(Event::BlobContent { hash, content });
+            }
+            Effect::BlobUploaded { hash } => {
+                store.mark_blob_uploaded(&hash)?;
+                self.report.blobs_uploaded += 1;
+            }
+            Effect::StoreBlob { hash, content } => {
+                store.put_blob(&hash, &content)?;
+                self.report.blobs_downloaded += 1;
+            }
+            Effect::BlobRefused { hash, refusal } => {
+                tracing::warn!(%hash, %refusal, "the relay refused an attachment");
+                self.blob_problem =
+                    Some(format!("An attachment was not synced: {}", refusal.message));
+                self.report.blobs_refused.push((hash, refusal));
+            }
+            Effect::BlobRejected { hash, fault } => {
+                tracing::warn!(%hash, %fault, "an attachment from the relay was rejected");
+                self.blob_problem = Some(format!(
+                    "An attachment from the relay was rejected and is fetched again: {fault}"
+                ));
+                self.report.blobs_rejected.push((hash, fault));
+            }
             Effect::Failed(SyncError::WrongKey) => return Err(SyncError::WrongKey.into()),
             Effect::Failed(e) => return Err(e.into()),
         }

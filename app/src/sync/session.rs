@@ -169,6 +169,7 @@ impl Session<'_, '_> {
     /// gives up on a relay silent while entries are outstanding, and pings.
     async fn on_tick(&mut self, up_to_date: bool) -> anyhow::Result<()> {
         self.core.notice_writes(self.store)?;
+        self.core.notice_blobs();
         if !up_to_date && self.last_heard.elapsed() > SILENCE_TIMEOUT {
             bail!("the relay stopped answering");
         }

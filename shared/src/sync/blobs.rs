@@ -19,10 +19,8 @@ use std::collections::{HashSet, VecDeque};
 
 use super::engine::Effect;
 use crate::crypto::{blob_chunk_count, AccountKeys, BlobReader, BlobSealer};
+use crate::model::BlobHash;
 use crate::protocol::{BlobChunk, BlobId, BlobState, ChunkIndex, ClientMessage, Refusal};
-
-/// The BLAKE3 hash of a blob's content: how the device names it.
-pub type ContentHash = [u8; 32];
 
 /// Chunks of an upload sent ahead of the relay's acknowledgement.
 const WINDOW: usize = 4;
@@ -40,7 +38,7 @@ pub enum BlobDirection {
 /// The blob transfer in progress, for the sync status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobProgress {
-    pub hash: ContentHash,
+    pub hash: BlobHash,
     pub direction: BlobDirection,
     /// Chunks sent and acknowledged, or received and opened.
     pub done_chunks: u32,
@@ -51,19 +49,19 @@ pub struct BlobProgress {
 
 #[derive(Debug)]
 enum Job {
-    Upload(ContentHash),
-    Download(ContentHash, u64),
+    Upload(BlobHash),
+    Download(BlobHash, u64),
 }
 
 #[derive(Debug)]
 enum Current {
     /// Waiting for the blob's content from the store.
-    Reading(ContentHash),
+    Reading(BlobHash),
     /// `BlobHave` sent.
-    Asking(ContentHash, BlobSealer),
+    Asking(BlobHash, BlobSealer),
     /// Sending the chunks the relay lacks.
     Sending {
-        hash: ContentHash,
+        hash: BlobHash,
         sealer: BlobSealer,
         missing: VecDeque<u32>,
         in_flight: usize,
@@ -72,7 +70,7 @@ enum Current {
     /// Receiving chunks; after a rejected chunk, the rest of that fetch is skipped
     /// until its last chunk has gone by (`skipping`), then it is fetched again.
     Fetching {
-        hash: ContentHash,
+        hash: BlobHash,
         reader: Box<BlobReader>,
         fetches: u32,
         skipping: bool,
@@ -80,7 +78,7 @@ enum Current {
 }
 
 impl Current {
-    fn hash(&self) -> ContentHash {
+    fn hash(&self) -> BlobHash {
         match self {
             Current::Reading(hash)
             | Current::Asking(hash, _)
@@ -107,7 +105,7 @@ pub(super) struct BlobSync {
     jobs: VecDeque<Job>,
     current: Option<Current>,
     /// Blobs finished, refused or given up in this session.
-    settled: HashSet<ContentHash>,
+    settled: HashSet<BlobHash>,
 }
 
 fn send(msg: ClientMessage, out: &mut Vec<Effect>) {
@@ -186,16 +184,16 @@ impl BlobSync {
     }
 
     /// The driver's lists: blobs to upload, and blobs to download with their sizes.
-    pub fn lists(&mut self, uploads: Vec<(ContentHash, u64)>, downloads: Vec<(ContentHash, u64)>) {
+    pub fn lists(&mut self, uploads: Vec<(BlobHash, u64)>, downloads: Vec<(BlobHash, u64)>) {
         self.listing = false;
-        let queued: HashSet<ContentHash> = self
+        let queued: HashSet<BlobHash> = self
             .jobs
             .iter()
             .map(|j| match j {
                 Job::Upload(h) | Job::Download(h, _) => *h,
             })
             .collect();
-        let fresh = |h: &ContentHash| !self.settled.contains(h) && !queued.contains(h);
+        let fresh = |h: &BlobHash| !self.settled.contains(h) && !queued.contains(h);
         let mut jobs: Vec<Job> = uploads
             .into_iter()
             .filter(|(h, _)| fresh(h))
@@ -214,7 +212,7 @@ impl BlobSync {
     pub fn content(
         &mut self,
         keys: &AccountKeys,
-        hash: ContentHash,
+        hash: BlobHash,
         content: Option<Vec<u8>>,
         out: &mut Vec<Effect>,
     ) {
@@ -227,7 +225,7 @@ impl BlobSync {
             self.settled.insert(hash);
             return;
         };
-        match BlobSealer::new(keys, &hash, content) {
+        match BlobSealer::new(keys, hash.as_bytes(), content) {
             Ok(sealer) => {
                 send(
                     ClientMessage::BlobHave {
@@ -248,12 +246,13 @@ impl BlobSync {
     fn fetch(
         &mut self,
         keys: &AccountKeys,
-        hash: ContentHash,
+        hash: BlobHash,
         size: u64,
         fetches: u32,
         out: &mut Vec<Effect>,
     ) -> bool {
-        let reader = blob_chunk_count(size).and_then(|chunks| BlobReader::new(keys, hash, chunks));
+        let reader = blob_chunk_count(size)
+            .and_then(|chunks| BlobReader::new(keys, *hash.as_bytes(), chunks));
         match reader {
             Ok(reader) => {
                 send(
@@ -373,7 +372,7 @@ impl BlobSync {
         self.send_window(keys, out);
     }
 
-    fn uploaded(&mut self, hash: ContentHash, out: &mut Vec<Effect>) {
+    fn uploaded(&mut self, hash: BlobHash, out: &mut Vec<Effect>) {
         self.settled.insert(hash);
         out.push(Effect::BlobUploaded { hash });
     }
@@ -428,20 +427,14 @@ impl BlobSync {
     }
 
     /// Fetches a rejected blob again, unless this session has tried enough.
-    fn refetch(
-        &mut self,
-        keys: &AccountKeys,
-        hash: ContentHash,
-        fetches: u32,
-        out: &mut Vec<Effect>,
-    ) {
+    fn refetch(&mut self, keys: &AccountKeys, hash: BlobHash, fetches: u32, out: &mut Vec<Effect>) {
         let size = match self.current.take() {
             Some(Current::Fetching { reader, .. }) => Some(reader.chunks()),
             _ => None,
         };
         match size {
             Some(chunks) if fetches < FETCHES => {
-                let reader = BlobReader::new(keys, hash, chunks);
+                let reader = BlobReader::new(keys, *hash.as_bytes(), chunks);
                 if let Ok(reader) = reader {
                     send(
                         ClientMessage::BlobGet {

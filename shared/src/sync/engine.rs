@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::blobs::{BlobProgress, BlobSync, ContentHash};
+use super::blobs::{BlobProgress, BlobSync};
 use super::SyncError;
 use crate::crypto::{
     open, seal, seal_checkpoint, AccountKeys, BlobFault, CheckpointFault, CheckpointReader,
     OpenCheckpoint, OpenEntry,
 };
+use crate::model::BlobHash;
 use crate::protocol::{
     frame_runs, CheckpointId, ClientMessage, Cursor, DeviceId, Refusal, RefusalCode, SealedChunk,
     SealedEntry, ServerMessage, MAX_ENTRY, MAX_FRAME,
@@ -63,13 +64,13 @@ pub enum Event {
     /// The blobs to upload and those to download (with their plaintext sizes), as
     /// asked by [`Effect::ListBlobs`].
     BlobLists {
-        uploads: Vec<(ContentHash, u64)>,
-        downloads: Vec<(ContentHash, u64)>,
+        uploads: Vec<(BlobHash, u64)>,
+        downloads: Vec<(BlobHash, u64)>,
     },
     /// The content of the blob asked for by [`Effect::ReadBlob`] (`None`: the store
     /// no longer has it).
     BlobContent {
-        hash: ContentHash,
+        hash: BlobHash,
         content: Option<Vec<u8>>,
     },
     /// Blobs may be waiting (one was attached, or asked for to open): the lists are
@@ -165,18 +166,18 @@ pub enum Effect {
     /// [`Event::BlobLists`].
     ListBlobs,
     /// Read this blob's content and hand it back as [`Event::BlobContent`].
-    ReadBlob { hash: ContentHash },
+    ReadBlob { hash: BlobHash },
     /// Every chunk of this blob is on the relay: mark it uploaded.
-    BlobUploaded { hash: ContentHash },
+    BlobUploaded { hash: BlobHash },
     /// This blob came from the relay, opened and checked against its hash: store it.
-    StoreBlob { hash: ContentHash, content: Vec<u8> },
+    StoreBlob { hash: BlobHash, content: Vec<u8> },
     /// The relay refused a transfer of this blob (quota, per-file limit, not
     /// there); other transfers and the session go on. Tell the user.
-    BlobRefused { hash: ContentHash, refusal: Refusal },
+    BlobRefused { hash: BlobHash, refusal: Refusal },
     /// A chunk of this blob from the relay was tampered with or damaged (or the
     /// blob cannot be sealed): nothing of it was kept, and it is fetched again
     /// once in this session. Tell the user.
-    BlobRejected { hash: ContentHash, fault: BlobFault },
+    BlobRejected { hash: BlobHash, fault: BlobFault },
     /// The session cannot continue.
     Failed(SyncError),
 }

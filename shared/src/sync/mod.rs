@@ -43,7 +43,7 @@ mod error;
 mod tests;
 
 pub use crate::store::QuarantinedEntry;
-pub use blobs::{BlobDirection, BlobProgress, ContentHash};
+pub use blobs::{BlobDirection, BlobProgress};
 pub use engine::{
     Effect, Engine, EngineOptions, Event, OwnRead, Phase, QuarantineReason, PUSH_PAGE,
 };

@@ -495,6 +495,7 @@ mod checkpoints {
 mod blobs {
     use super::*;
     use crate::crypto::{blob_id, seal_blob, BlobFault, BLOB_CHUNK_PLAINTEXT};
+    use crate::model::BlobHash;
     use crate::protocol::{BlobState, ChunkIndex, Refusal, RefusalCode};
 
     fn sent(effects: &[Effect]) -> Vec<ClientMessage> {
@@ -507,16 +508,16 @@ mod blobs {
             .collect()
     }
 
-    fn photo(len: usize) -> (Vec<u8>, [u8; 32]) {
+    fn photo(len: usize) -> (Vec<u8>, BlobHash) {
         let content: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-        let hash = *blake3::hash(&content).as_bytes();
+        let hash = BlobHash::of(&content);
         (content, hash)
     }
 
     /// A live engine that has just been given these lists.
     fn live(
-        uploads: Vec<([u8; 32], u64)>,
-        downloads: Vec<([u8; 32], u64)>,
+        uploads: Vec<(BlobHash, u64)>,
+        downloads: Vec<(BlobHash, u64)>,
     ) -> (Engine, Vec<Effect>) {
         let mut engine = Engine::new(
             keys(1),
@@ -542,7 +543,7 @@ mod blobs {
             hash,
             content: Some(content.clone()),
         });
-        let blob = blob_id(&keys(1), &hash);
+        let blob = blob_id(&keys(1), hash.as_bytes());
         assert_eq!(sent(&out), vec![ClientMessage::BlobHave { blob }]);
         // The relay has chunks 0, 1 and 3 from an upload cut short.
         let state = BlobState::Partial {
@@ -550,7 +551,7 @@ mod blobs {
             present: vec![ChunkIndex(0), ChunkIndex(1), ChunkIndex(3)],
         };
         let out = engine.handle(frame(ServerMessage::BlobStatus { blob, state }));
-        let expected = seal_blob(&keys(1), &hash, &content).unwrap();
+        let expected = seal_blob(&keys(1), hash.as_bytes(), &content).unwrap();
         let puts: Vec<u32> = sent(&out)
             .into_iter()
             .map(|m| match m {
@@ -596,7 +597,7 @@ mod blobs {
             content: Some(content),
         });
         let out = engine.handle(frame(ServerMessage::BlobStatus {
-            blob: blob_id(&keys(1), &hash),
+            blob: blob_id(&keys(1), hash.as_bytes()),
             state: BlobState::Complete { chunks: 1 },
         }));
         assert!(sent(&out).is_empty());
@@ -618,7 +619,7 @@ mod blobs {
             message: "over the limit".into(),
         };
         let out = engine.handle(frame(ServerMessage::BlobRefused {
-            blob: blob_id(&keys(1), &big_hash),
+            blob: blob_id(&keys(1), big_hash.as_bytes()),
             refusal: refusal.clone(),
         }));
         assert!(out.iter().any(|e| matches!(e, Effect::BlobRefused { hash, refusal: r } if *hash == big_hash && *r == refusal)));
@@ -633,7 +634,7 @@ mod blobs {
             content: Some(small),
         });
         engine.handle(frame(ServerMessage::BlobStatus {
-            blob: blob_id(&keys(1), &small_hash),
+            blob: blob_id(&keys(1), small_hash.as_bytes()),
             state: BlobState::Complete { chunks: 1 },
         }));
         let out = engine.handle(Event::BlobsChanged);
@@ -650,7 +651,7 @@ mod blobs {
     fn a_download_is_opened_checked_and_handed_to_the_store() {
         let (content, hash) = photo(BLOB_CHUNK_PLAINTEXT + 7);
         let (mut engine, out) = live(Vec::new(), vec![(hash, content.len() as u64)]);
-        let blob = blob_id(&keys(1), &hash);
+        let blob = blob_id(&keys(1), hash.as_bytes());
         assert_eq!(
             sent(&out),
             vec![ClientMessage::BlobGet {
@@ -658,7 +659,7 @@ mod blobs {
                 from: ChunkIndex(0)
             }]
         );
-        let chunks = seal_blob(&keys(1), &hash, &content).unwrap();
+        let chunks = seal_blob(&keys(1), hash.as_bytes(), &content).unwrap();
         engine.handle(frame(ServerMessage::BlobChunk(chunks[0].clone())));
         let progress = engine.blob_progress().unwrap();
         assert_eq!((progress.done_chunks, progress.chunks), (1, 2));
@@ -671,8 +672,8 @@ mod blobs {
     fn a_tampered_chunk_is_rejected_and_the_blob_fetched_again() {
         let (content, hash) = photo(2 * BLOB_CHUNK_PLAINTEXT + 7);
         let (mut engine, _) = live(Vec::new(), vec![(hash, content.len() as u64)]);
-        let blob = blob_id(&keys(1), &hash);
-        let chunks = seal_blob(&keys(1), &hash, &content).unwrap();
+        let blob = blob_id(&keys(1), hash.as_bytes());
+        let chunks = seal_blob(&keys(1), hash.as_bytes(), &content).unwrap();
         let mut tampered = chunks[1].clone();
         tampered.sealed[30] ^= 1;
         engine.handle(frame(ServerMessage::BlobChunk(chunks[0].clone())));
@@ -710,7 +711,9 @@ mod blobs {
     fn a_blob_tampered_every_time_is_given_up_for_the_session() {
         let (content, hash) = photo(50);
         let (mut engine, _) = live(Vec::new(), vec![(hash, 50)]);
-        let mut tampered = seal_blob(&keys(1), &hash, &content).unwrap().remove(0);
+        let mut tampered = seal_blob(&keys(1), hash.as_bytes(), &content)
+            .unwrap()
+            .remove(0);
         tampered.sealed[30] ^= 1;
         let mut rejected = 0;
         for _ in 0..2 {
