@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use aftercall_shared::crypto::{BlobFault, OpenCheckpoint, OpenEntry};
 use aftercall_shared::model::BlobHash;
-use aftercall_shared::protocol::{CheckpointId, DeviceId, Refusal};
+use aftercall_shared::protocol::{CheckpointId, DeviceId, Refusal, RefusalCode};
 use aftercall_shared::sync::{Effect, Engine, EngineOptions, Event, OwnRead, SyncError};
 use aftercall_shared::{Error, RemoteEntry, Store};
 use anyhow::Context;
@@ -431,8 +431,12 @@ impl SessionCore {
             }
             Effect::BlobRefused { hash, refusal } => {
                 tracing::warn!(%hash, %refusal, "the relay refused an attachment");
-                self.blob_problem =
-                    Some(format!("An attachment was not synced: {}", refusal.message));
+                // Not on the relay yet (the device that attached it has not synced
+                // since): it waits, not downloaded yet, rather than a problem.
+                if refusal.code != RefusalCode::BlobNotFound {
+                    self.blob_problem =
+                        Some(format!("An attachment was not synced: {}", refusal.message));
+                }
                 self.report.blobs_refused.push((hash, refusal));
             }
             Effect::BlobRejected { hash, fault } => {
