@@ -226,7 +226,7 @@ async fn a_file_over_the_relay_limit_is_refused_clearly_and_everything_else_sync
     assert_eq!(*hash, big_hash);
     assert_eq!(refusal.code, RefusalCode::FileTooLarge);
     assert!(
-        refusal.message.contains("limit of 1 MB"),
+        refusal.message.contains("limit of 1.0 MB"),
         "{}",
         refusal.message
     );
@@ -418,5 +418,49 @@ async fn a_tampered_chunk_is_rejected_and_the_blob_fetched_again() {
     assert_eq!(
         laptop.store().blob(&hash).unwrap().as_deref(),
         Some(&card[..])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_past_the_account_quota_are_refused_and_the_rest_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().join("relay.sqlite"));
+    config.limits = Limits {
+        blob_quota_bytes: 3 * 1024 * 1024 / 2,
+        ..Limits::default()
+    };
+    let relay = Relay::start_with(config, "127.0.0.1:0");
+    let (devices, _) = account(&relay, &["phone", "laptop"]).await;
+    let (phone, laptop) = (&devices[0], &devices[1]);
+    let first = photo(8, 1_000_000);
+    let second = photo(9, 1_000_000);
+    let first_hash = attach(phone, "Ada Lovelace", "first.jpg", &first);
+    phone.sync().await;
+    let second_hash = attach(phone, "Grace Hopper", "second.jpg", &second);
+    phone.capture("Linus", "written after the quota filled");
+    let report = phone.sync().await;
+    let [(hash, refusal)] = &report.blobs_refused[..] else {
+        panic!("one refusal: {report:?}")
+    };
+    assert_eq!(
+        (*hash, refusal.code),
+        (second_hash, RefusalCode::QuotaExceeded)
+    );
+    assert!(
+        refusal.message.contains("past its 1.5 MB"),
+        "{}",
+        refusal.message
+    );
+    assert_eq!(
+        phone.store().blobs_to_upload().unwrap(),
+        vec![(second_hash, second.len() as u64)]
+    );
+    laptop.sync().await;
+    assert!(laptop.knows("written after the quota filled"));
+    laptop.store().want_blob(&first_hash).unwrap();
+    laptop.sync().await;
+    assert_eq!(
+        laptop.store().blob(&first_hash).unwrap().as_deref(),
+        Some(&first[..])
     );
 }

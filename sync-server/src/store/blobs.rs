@@ -120,7 +120,7 @@ impl BlobRefusal {
 
 impl std::fmt::Display for BlobRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mb = |b: u64| b.div_ceil(1024 * 1024);
+        let mb = |b: u64| format!("{:.1}", b as f64 / (1024.0 * 1024.0));
         match self {
             BlobRefusal::TooLarge { bytes, limit } => write!(
                 f,
