@@ -1,8 +1,8 @@
 //! Stories: attachments' content through a real relay. A photo attached offline
 //! reaches the other device byte for byte (a small one at once, a large one when
 //! asked for); an upload cut short resumes without sending again what arrived; a
-//! file two devices attach is stored once; a file over the relay's limit is refused
-//! with a clear message while everything else syncs; the relay's files, on SQLite
+//! file two devices attach is stored once; a file over the relay's limit, or past
+//! the account's quota, is refused with a clear message while everything else syncs; the relay's files, on SQLite
 //! and on PostgreSQL, hold nothing of an attachment's content or name; a chunk
 //! tampered with on the relay is rejected and the blob fetched again.
 
