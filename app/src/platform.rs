@@ -166,6 +166,13 @@ impl Platform {
     /// Saves an export named like `name` (with its extension): where the user
     /// chooses (desktop), else in the data folder's `exports/`.
     pub async fn save_export(&self, name: &str, text: &str) -> Result<Saved, String> {
+        self.save_file(name, text.as_bytes()).await
+    }
+
+    /// Saves a file named `name` (an export, an attachment's content): where the
+    /// user chooses (desktop), else in the data folder's `exports/`; in a browser the
+    /// screen offers it as a download.
+    pub async fn save_file(&self, name: &str, bytes: &[u8]) -> Result<Saved, String> {
         if cfg!(target_arch = "wasm32") {
             return Ok(Saved::Download);
         }
@@ -180,7 +187,7 @@ impl Platform {
         };
         path.parent()
             .map_or(Ok(()), crate::owner_only::create_dir_all)
-            .and_then(|()| crate::owner_only::write(&path, text.as_bytes()))
+            .and_then(|()| crate::owner_only::write(&path, bytes))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(Saved::Written(path))
     }
@@ -401,7 +408,7 @@ fn show(summary: &str, _body: &str) {
 /// The system's save dialog, starting at `suggested`; `None` when cancelled.
 #[cfg(feature = "desktop")]
 async fn ask_where(suggested: &Path) -> Option<PathBuf> {
-    let mut dialog = rfd::AsyncFileDialog::new().set_title("Save the export");
+    let mut dialog = rfd::AsyncFileDialog::new().set_title("Save as");
     if let Some(dir) = suggested.parent() {
         let _ = crate::owner_only::create_dir_all(dir);
         dialog = dialog.set_directory(dir);

@@ -3,6 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, session, tap, go, shot, eventually, TARGETS, webBuilt } from './lib.mjs';
@@ -373,6 +374,112 @@ test('phone: a possible duplicate on a person page merges behind a confirmation'
     await eventually(async () => /the Zürich office/.test(await page.locator('#diary').innerText().catch(() => '')));
     const people = JSON.parse(run('people', '--json'));
     assert.deepEqual(people.map((p) => p.name), ['Robert Stone']);
+  } finally {
+    await s.done();
+  }
+});
+
+test('phone: a picture attached on a person page and on a conversation in the diary shows its thumbnail and opens at full size', async () => {
+  const s = await session('phone');
+  const { page } = s;
+  try {
+    const run = (...args) => cli(s.dataDir, ...args);
+    run('capture', '--with', 'Ana Lopez', '--talked', 'the business card');
+    // A 640×480 picture, drawn by the browser itself.
+    const png = await page.evaluate(() => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 640; canvas.height = 480;
+      const g = canvas.getContext('2d');
+      g.fillStyle = '#1e6bd6'; g.fillRect(0, 0, 640, 480);
+      g.fillStyle = '#ffcc00'; g.fillRect(80, 80, 300, 200);
+      return canvas.toDataURL('image/png').split(',')[1];
+    });
+    const picture = join(s.dataDir, 'card.png');
+    writeFileSync(picture, Buffer.from(png, 'base64'));
+
+    await go(page, 'phone', 'people');
+    await tap(page, 'phone', page.locator('.person-row', { hasText: 'Ana Lopez' }));
+    const section = page.locator('#person-attachments');
+    await section.waitFor();
+    const input = page.locator('#person-attach-file');
+    assert.match(await input.getAttribute('accept'), /image\/\*/);
+    assert.equal(await page.locator('#person-attach-photo').getAttribute('capture'), 'environment');
+    await input.setInputFiles(picture);
+    await page.getByText('Attached card.png').waitFor();
+
+    const item = section.locator('.attachment', { hasText: 'card.png' });
+    const thumb = item.locator('img.thumbnail');
+    await thumb.waitFor();
+    await eventually(() => thumb.evaluate((img) => img.complete && img.naturalWidth === 640));
+    await tap(page, 'phone', item.locator('button', { hasText: 'Open' }));
+    const full = item.locator('.attachment-open img.full-size');
+    await full.waitFor();
+    await eventually(() => full.evaluate((img) => img.complete && img.naturalWidth === 640 && img.naturalHeight === 480));
+    const box = await full.boundingBox();
+    assert.ok(box.width > 200 && box.width <= 390, `shown as wide as the screen allows: ${box.width}`);
+    const thumbBox = await thumb.boundingBox();
+    assert.ok(thumbBox.width <= 60, `a thumbnail is small: ${thumbBox.width}`);
+    await shot(page, 'phone-attachment-open');
+
+    // On a conversation in the diary too.
+    await tap(page, 'phone', '#notice .notice-close');
+    const entry = page.locator('#diary .entry').first();
+    await entry.evaluate((e) => e.scrollIntoView({ block: 'center' }));
+    await tap(page, 'phone', entry.locator('button', { hasText: 'Attach…' }));
+    const whiteboard = join(s.dataDir, 'whiteboard.png');
+    writeFileSync(whiteboard, Buffer.from(png, 'base64'));
+    await entry.locator('input[type=file][id$="-attach-file"]').setInputFiles(whiteboard);
+    await page.getByText('Attached whiteboard.png').waitFor();
+    const entryThumb = entry.locator('.attachment', { hasText: 'whiteboard.png' }).locator('img.thumbnail');
+    await entryThumb.waitFor();
+    await eventually(() => entryThumb.evaluate((img) => img.complete && img.naturalWidth === 640));
+    await entry.evaluate((e) => e.scrollIntoView({ block: 'center' }));
+    await shot(page, 'phone-attachment-diary');
+
+    const list = JSON.parse(run('attachments', 'Ana Lopez', '--json'));
+    const size = Buffer.from(png, 'base64').length;
+    assert.deepEqual(list.map((a) => [a.name, a.media_type, a.size, a.owner.kind]),
+      [['card.png', 'image/png', size, 'person'], ['whiteboard.png', 'image/png', size, 'conversation']]);
+
+    // Removing asks first.
+    await tap(page, 'phone', item.locator('button.link', { hasText: 'Remove' }));
+    await item.getByText('Remove card.png?').waitFor();
+    await tap(page, 'phone', item.locator('button.primary', { hasText: 'Remove' }));
+    await page.getByText('Removed card.png.').waitFor();
+    assert.deepEqual(JSON.parse(run('attachments', 'Ana Lopez', '--json')).map((a) => a.name), ['whiteboard.png']);
+  } finally {
+    await s.done();
+  }
+});
+
+/** Whether the sqlite3 command is here (one test takes content out of a store with it). */
+const hasSqlite = (() => {
+  try { execFileSync('sqlite3', ['-version']); return true; } catch { return false; }
+})();
+
+test('phone: an attachment whose content is not on this device says so, and opening it asks for it', { skip: !hasSqlite && 'needs the sqlite3 command' }, async () => {
+  const s = await session('phone');
+  const { page } = s;
+  try {
+    const run = (...args) => cli(s.dataDir, ...args);
+    run('capture', '--with', 'Bo Chen', '--talked', 'the whiteboard');
+    const picture = join(s.dataDir, 'whiteboard.jpg');
+    writeFileSync(picture, Buffer.alloc(3000, 7));
+    run('attach', 'Bo Chen', picture);
+    // As when the record came by sync before its content: the content is not here.
+    const sql = (q) => execFileSync('sqlite3', [join(s.dataDir, 'aftercall.sqlite'), q], { encoding: 'utf8' }).trim();
+    sql('DELETE FROM blob_chunks; DELETE FROM blobs;');
+
+    await go(page, 'phone', 'people');
+    await tap(page, 'phone', page.locator('.person-row', { hasText: 'Bo Chen' }));
+    const item = page.locator('#person-attachments .attachment', { hasText: 'whiteboard.jpg' });
+    await item.getByText('Not downloaded yet').waitFor();
+    assert.equal(await item.locator('img').count(), 0, 'no thumbnail without content');
+    await tap(page, 'phone', item.locator('button', { hasText: 'Open' }));
+    await item.getByText('Not downloaded yet: it will be fetched at the next sync.').waitFor();
+    assert.equal(await page.locator('.error[role=alert]').count(), 0, 'not an error');
+    assert.equal(sql('SELECT COUNT(*) FROM blobs_wanted;'), '1', 'opening it asked the sync for it');
+    await shot(page, 'phone-attachment-not-downloaded');
   } finally {
     await s.done();
   }

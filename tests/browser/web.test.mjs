@@ -636,3 +636,58 @@ test('phone web app: a calendar picked on the Import screen asks how each meetin
     await relay.stop();
   }
 });
+
+test('phone web app: a photo attached on a person page is kept in the phone\'s store, shows its thumbnail, opens, and survives a reload', async () => {
+  const relay = await serveWeb();
+  const browser = await openBrowser('phone');
+  const { page } = browser;
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  try {
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await tap(page, 'phone', '#person');
+    await page.keyboard.type('Ana Card');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('met at the fair');
+    await tap(page, 'phone', '#save');
+    await page.locator('#saved').waitFor();
+
+    // A 640×480 photo, drawn by the browser itself.
+    const png = Buffer.from(await page.evaluate(() => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 640; canvas.height = 480;
+      const g = canvas.getContext('2d');
+      g.fillStyle = '#0a7d4f'; g.fillRect(0, 0, 640, 480);
+      g.fillStyle = '#ffffff'; g.fillRect(60, 60, 400, 240);
+      return canvas.toDataURL('image/png').split(',')[1];
+    }), 'base64');
+    const openPerson = async () => {
+      await go(page, 'phone', 'people');
+      await tap(page, 'phone', page.locator('.person-row', { hasText: 'Ana Card' }));
+      await page.locator('#person-attachments').waitFor();
+    };
+    await openPerson();
+    assert.equal(await page.locator('#person-attach-photo').getAttribute('capture'), 'environment');
+    await page.locator('#person-attach-photo').setInputFiles({ name: 'card.png', mimeType: 'image/png', buffer: png });
+    await page.getByText('Attached card.png').waitFor();
+    const item = page.locator('#person-attachments .attachment', { hasText: 'card.png' });
+    const thumb = item.locator('img.thumbnail');
+    await thumb.waitFor();
+    await eventually(() => thumb.evaluate((img) => img.complete && img.naturalWidth === 640));
+
+    // The store is on the phone: a reload brings the photo back from it.
+    await page.reload();
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await openPerson();
+    await tap(page, 'phone', item.locator('button', { hasText: 'Open' }));
+    const full = item.locator('.attachment-open img.full-size');
+    await full.waitFor();
+    await eventually(() => full.evaluate((img) => img.complete && img.naturalWidth === 640 && img.naturalHeight === 480));
+    await shot(page, 'web-attachment-open');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await relay.stop();
+  }
+});

@@ -1036,6 +1036,54 @@ fn files_are_attached_listed_saved_byte_for_byte_and_removed() {
         b"%PDF-1.7 the deck"
     );
 
+    // A backup brings them back byte for byte; the Markdown export writes them
+    // beside its files, where its links point.
+    let backup = files.path().join("backup.json");
+    ok(
+        d,
+        &[
+            "export",
+            "--format",
+            "json",
+            "--out",
+            backup.to_str().unwrap(),
+        ],
+    );
+    let restored = tempfile::tempdir().unwrap();
+    ok(restored.path(), &["restore", backup.to_str().unwrap()]);
+    let again = files.path().join("again.jpg");
+    ok(
+        restored.path(),
+        &[
+            "attachment",
+            "save",
+            &card_id,
+            "--out",
+            again.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read(&again).unwrap(), photo);
+    let md = tempfile::tempdir().unwrap();
+    ok(
+        d,
+        &[
+            "export",
+            "--format",
+            "md",
+            "--out",
+            md.path().to_str().unwrap(),
+        ],
+    );
+    let page = std::fs::read_dir(md.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "md"))
+        .unwrap();
+    let page = std::fs::read_to_string(page).unwrap();
+    let link = format!("attachments/{}-card.jpg", &card_id[..8]);
+    assert!(page.contains(&format!("[card.jpg]({link})")), "{page}");
+    assert_eq!(std::fs::read(md.path().join(&link)).unwrap(), photo);
+
     ok(d, &["attachment", "remove", &card_id]);
     assert_eq!(names(&json(d, &["attachments", "Ana Lopez"])), ["deck.pdf"]);
     let err = fails(

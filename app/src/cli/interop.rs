@@ -209,6 +209,15 @@ pub fn export(dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
                 MarkdownLayout::OneFile
             };
             let files = store.export_diary_markdown(layout)?;
+            // Attachments are written beside the Markdown, where its links point.
+            if let Some(out) = args.out.as_deref() {
+                let base = if into_dir {
+                    out
+                } else {
+                    out.parent().unwrap_or(Path::new("."))
+                };
+                write_markdown_attachments(&store, base)?;
+            }
             if let (true, Some(dir)) = (into_dir, args.out.as_deref()) {
                 for file in &files {
                     let path = dir.join(&file.name);
@@ -242,6 +251,24 @@ pub fn export(dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
             {
                 super::output_error(&e);
             }
+        }
+    }
+    Ok(())
+}
+
+/// Writes the content of the attachments the Markdown export links under `base`
+/// (into `base/attachments/`, owner-only like every export).
+fn write_markdown_attachments(store: &aftercall_shared::Store, base: &Path) -> anyhow::Result<()> {
+    let linked = store.markdown_attachments()?;
+    if linked.is_empty() {
+        return Ok(());
+    }
+    let folder = base.join("attachments");
+    crate::owner_only::create_dir_all(&folder)
+        .with_context(|| format!("cannot write {}", folder.display()))?;
+    for (relative, row) in &linked {
+        if let Some(content) = store.blob(&row.blob)? {
+            write_new_file(&base.join(relative), &content)?;
         }
     }
     Ok(())

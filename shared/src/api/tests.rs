@@ -179,10 +179,43 @@ fn request() -> impl Strategy<Value = Request> {
         (prop::collection::vec(any::<u8>(), 0..64), any::<bool>())
             .prop_map(|(file, dry_run)| Request::ImportContacts { file, dry_run }),
         any::<u64>().prop_map(|n| Request::ImportNext { id: ImportId(n) }),
+        (
+            owner(),
+            text(),
+            media_type(),
+            prop::collection::vec(any::<u8>(), 0..64)
+        )
+            .prop_map(|(to, name, media_type, content)| Request::Attach {
+                to,
+                name,
+                media_type,
+                content
+            }),
+        (owner(), text()).prop_map(|(to, text)| Request::AttachText { to, text }),
+        owner().prop_map(|of| Request::Attachments { of }),
+        id().prop_map(|id| Request::OpenAttachment { id }),
+        id().prop_map(|id| Request::RemoveAttachment { id }),
     ]
 }
 
-const VARIANTS: usize = 28;
+fn owner() -> impl Strategy<Value = AttachmentOwner> {
+    prop_oneof![
+        id().prop_map(AttachmentOwner::Person),
+        id().prop_map(AttachmentOwner::Conversation),
+    ]
+}
+
+fn media_type() -> impl Strategy<Value = MediaType> {
+    prop::sample::select(vec![
+        "image/jpeg",
+        "text/plain",
+        "application/pdf",
+        "image/svg+xml",
+    ])
+    .prop_map(|t| t.parse().unwrap())
+}
+
+const VARIANTS: usize = 33;
 
 proptest! {
     #[test]
@@ -344,4 +377,28 @@ fn a_file_travels_as_one_byte_string() {
             dry_run: true
         }
     );
+}
+
+#[test]
+fn attachment_content_travels_as_one_byte_string_or_none() {
+    let row = crate::queries::AttachmentRow {
+        id: "a1b2c3d4".into(),
+        owner: AttachmentOwner::Person("p1".into()),
+        name: "card.jpg".into(),
+        media_type: "image/jpeg".parse().unwrap(),
+        kind: crate::model::AttachmentKind::Image,
+        size: 1000,
+        blob: crate::model::BlobHash::of(&[7u8; 1000]),
+        added_at: 1,
+        downloaded: true,
+    };
+    for content in [Some(vec![7u8; 1000]), None] {
+        let reply = Reply::AttachmentContent(AttachmentContent {
+            row: row.clone(),
+            content: content.clone(),
+        });
+        let bytes = encode(&reply);
+        assert!(bytes.len() < 1300, "{} bytes", bytes.len());
+        assert_eq!(decode::<Reply>(&bytes).unwrap(), reply);
+    }
 }

@@ -4,12 +4,14 @@
 //! Each document is kept as its Automerge bytes, so ids, history and concurrent
 //! edits survive; the restored store rebuilds the same read model from them. A
 //! restore goes through [`Store::write`]: the documents enter this device's own log
-//! and so reach the account's other devices like any local write.
+//! and so reach the account's other devices like any local write. Attachment content
+//! this device has travels in the same file (`blobs`, base64), and is restored in the
+//! same transaction as the documents that refer to it, checked against its hash.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::model::DocKind;
+use crate::model::{BlobHash, DocKind, MAX_ATTACHMENT_BYTES};
 use crate::queries::PersonSummary;
 use crate::{Error, Result, Store};
 
@@ -28,6 +30,10 @@ pub struct Backup {
     pub made_at: String,
     /// Every record, with its whole history.
     pub documents: Vec<BackupDocument>,
+    /// The content of the attachments, those this device has (a backup made before
+    /// attachments has none).
+    #[serde(default)]
+    pub blobs: Vec<BackupBlob>,
     /// The people by name, for reading the file without Aftercall (not read back).
     #[serde(default, skip_deserializing)]
     pub people: Vec<PersonSummary>,
@@ -40,6 +46,15 @@ pub struct BackupDocument {
     pub kind: DocKind,
     /// The Automerge document, base64.
     pub automerge: String,
+}
+
+/// One attachment's content in a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupBlob {
+    /// BLAKE3 of the content.
+    pub hash: BlobHash,
+    /// The content, base64.
+    pub content: String,
 }
 
 impl Backup {
@@ -91,11 +106,28 @@ impl Store {
                 automerge: base64::engine::general_purpose::STANDARD.encode(bytes),
             });
         }
+        let hashes: Vec<BlobHash> = self
+            .conn()
+            .prepare(
+                "SELECT hash FROM blobs WHERE hash IN (SELECT blob FROM attachments) ORDER BY hash",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut blobs = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            if let Some(content) = self.blob(&hash)? {
+                blobs.push(BackupBlob {
+                    hash,
+                    content: base64::engine::general_purpose::STANDARD.encode(content),
+                });
+            }
+        }
         Ok(Backup {
             format: BACKUP_FORMAT.into(),
             version: 1,
             made_at: self.now().to_rfc3339(),
             documents,
+            blobs,
             people: self.people(usize::MAX / 2)?,
         })
     }
@@ -137,15 +169,40 @@ impl Store {
                 .map_err(|e| Error::Decode(format!("record {} in the backup: {e}", d.id)))?;
             decoded.push((d, bytes));
         }
+        let mut blobs = Vec::with_capacity(backup.blobs.len());
+        for b in &backup.blobs {
+            let content = base64::engine::general_purpose::STANDARD
+                .decode(&b.content)
+                .map_err(|e| Error::Decode(format!("attachment {} in the backup: {e}", b.hash)))?;
+            if content.len() as u64 > MAX_ATTACHMENT_BYTES {
+                return Err(Error::Decode(format!(
+                    "attachment {} in the backup is larger than an attachment may be",
+                    b.hash
+                )));
+            }
+            if BlobHash::of(&content) != b.hash {
+                return Err(Error::Decode(format!(
+                    "attachment {} in the backup is damaged: its content does not match its hash",
+                    b.hash
+                )));
+            }
+            blobs.push((b.hash, content));
+        }
         // One transaction: a restore that fails part way leaves the store empty, so
-        // it can simply be run again.
+        // it can simply be run again. Content comes in before the records that refer
+        // to it, and content nothing refers to is not kept.
         self.write(|w| {
+            let now = w.now().timestamp_millis();
+            for (hash, content) in &blobs {
+                crate::store::insert_blob(w.tx(), hash, content, now, false)?;
+            }
             for batch in decoded.chunks(RESTORE_BATCH) {
                 for (d, bytes) in batch {
                     w.load_changes(&d.id, d.kind, bytes)?;
                 }
                 w.end_entry()?;
             }
+            crate::store::collect_all_blobs(w.tx())?;
             Ok(())
         })?;
         Ok(decoded.len())

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::model::{InteractionKind, ThankYouState};
-use crate::queries::{Diary, InteractionRow};
+use crate::queries::{AttachmentRow, Diary, InteractionRow};
 use crate::{Result, Store};
 
 /// How the diary is split into files.
@@ -54,6 +54,70 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The attachments the Markdown export links whose content is here, each with the
+    /// path its link names (relative to the Markdown files): what to write beside them.
+    pub fn markdown_attachments(&self) -> Result<Vec<(String, AttachmentRow)>> {
+        let mut out: Vec<(String, AttachmentRow)> = Vec::new();
+        for (id, _) in &self.people_documents(None)? {
+            let diary = self.diary(&id.as_str().into())?;
+            let rows = diary
+                .person
+                .attachments
+                .iter()
+                .chain(diary.interactions.iter().flat_map(|i| &i.attachments));
+            for row in rows {
+                if row.downloaded && !out.iter().any(|(_, known)| known.id == row.id) {
+                    out.push((attachment_path(row), row.clone()));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Where the Markdown export links an attachment, relative to its files:
+/// `attachments/ID8-name.ext`, safe on every system and in a link.
+pub fn attachment_path(a: &AttachmentRow) -> String {
+    let (stem, ext) = match a.name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem, Some(ext)),
+        _ => (a.name.as_str(), None),
+    };
+    let ext: String = ext
+        .map(|e| {
+            e.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(8)
+                .collect()
+        })
+        .unwrap_or_default();
+    let id = a.id.as_str();
+    let mut path = format!("attachments/{}-{}", &id[..id.len().min(8)], slug(stem));
+    if !ext.is_empty() {
+        path.push('.');
+        path.push_str(&ext.to_ascii_lowercase());
+    }
+    path
+}
+
+/// An attachment as a Markdown list item: a link to its file, or its name when its
+/// content is not on this device.
+fn attachment_item(a: &AttachmentRow) -> String {
+    let name = one_line(&a.name).replace(['[', ']'], "");
+    if a.downloaded {
+        format!(
+            "- Attachment: [{name}]({}) ({})\n",
+            attachment_path(a),
+            a.media_type
+        )
+    } else {
+        format!(
+            "- Attachment: {name} ({}, not downloaded yet)\n",
+            a.media_type
+        )
+    }
+}
+
 fn person_page(d: &Diary, level: usize) -> String {
     let h = |n: usize| "#".repeat(level + n - 1);
     let p = &d.person;
@@ -84,6 +148,9 @@ fn person_page(d: &Diary, level: usize) -> String {
     }
     for f in facts {
         out.push_str(&format!("- {}\n", one_line(&f)));
+    }
+    for a in &p.attachments {
+        out.push_str(&attachment_item(a));
     }
     if !p.notes.trim().is_empty() {
         out.push_str(&format!("\n{}\n", p.notes.trim()));
@@ -135,6 +202,12 @@ fn conversation(i: &InteractionRow, heading: &str) -> String {
         ));
     }
     if !i.referrals.is_empty() {
+        out.push('\n');
+    }
+    for a in &i.attachments {
+        out.push_str(&attachment_item(a));
+    }
+    if !i.attachments.is_empty() {
         out.push('\n');
     }
     let mut status = Vec::new();

@@ -42,7 +42,7 @@ mod vcard_file;
 mod vcard_read;
 mod vcard_write;
 
-pub use backup::{Backup, BackupDocument, BACKUP_FORMAT};
+pub use backup::{Backup, BackupBlob, BackupDocument, BACKUP_FORMAT};
 pub use calendar::CALENDAR_PRODID;
 pub use calendar_import::{
     CalendarImportOptions, CalendarImportReport, ImportedMeeting, MeetingGuest,
@@ -51,7 +51,7 @@ pub use calendar_read::{read_calendar, CalendarWindow, MeetingOccurrence, Parsed
 pub use contact::Contact;
 pub use file_kind::FileKind;
 pub use import::{parse_contacts, parse_vcards, ImportOptions, ParsedVcards, VcardImport};
-pub use markdown::{DiaryFile, MarkdownLayout};
+pub use markdown::{attachment_path, DiaryFile, MarkdownLayout};
 pub(crate) use matching::match_keys;
 pub use matching::{normalise_email, normalise_phone};
 pub use report::{ImportProgress, ImportReport, ImportedCard, Outcome, Skipped};

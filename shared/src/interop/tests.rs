@@ -415,6 +415,111 @@ fn a_restore_that_fails_part_way_leaves_the_store_empty() {
     );
 }
 
+/// Ana with a photo on her and a pasted thread on her conversation; returns the
+/// photo's bytes.
+fn with_attachments(f: &mut Fixture) -> Vec<u8> {
+    use crate::model::AttachmentOwner;
+    let saved = f
+        .store
+        .capture(&crate::commands::CaptureDraft {
+            people: vec![crate::commands::PersonRef::Named("Ana Lopez".into())],
+            talked_about: "the deck".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let photo: Vec<u8> = (0..400_000u32).map(|i| (i * 13 % 256) as u8).collect();
+    f.store
+        .attach(
+            &AttachmentOwner::Person(saved.people[0].id.clone()),
+            "Business card.JPG",
+            &"image/jpeg".parse().unwrap(),
+            &photo,
+        )
+        .unwrap();
+    f.store
+        .attach_text(
+            &AttachmentOwner::Conversation(saved.interaction_id),
+            "From: ana@lopez.es",
+        )
+        .unwrap();
+    photo
+}
+
+#[test]
+fn a_backup_brings_attachments_back_byte_for_byte() {
+    let mut f = store(16);
+    let photo = with_attachments(&mut f);
+    let text = f.store.backup().unwrap().to_json();
+    let backup = Backup::from_json(&text).unwrap();
+    assert_eq!(backup.blobs.len(), 2);
+    let mut fresh = store(17);
+    fresh.store.restore_backup(&backup).unwrap();
+    assert_eq!(
+        fresh.store.read_model_snapshot().unwrap(),
+        f.store.read_model_snapshot().unwrap()
+    );
+    let ana = fresh.store.find_person("Ana Lopez").unwrap();
+    let rows = fresh.store.person_attachments(&ana).unwrap();
+    assert_eq!(rows.len(), 2);
+    let card = rows.iter().find(|a| a.name == "Business card.JPG").unwrap();
+    assert!(card.downloaded);
+    assert_eq!(fresh.store.blob(&card.blob).unwrap(), Some(photo));
+    // Restored content is for this device to upload.
+    assert_eq!(fresh.store.blobs_to_upload().unwrap().len(), 2);
+
+    // Content that does not match its hash is refused, and nothing is written.
+    let mut tampered = backup.clone();
+    tampered.blobs[0].content = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        b"something else",
+    );
+    let mut other = store(18);
+    let err = other.store.restore_backup(&tampered).unwrap_err();
+    assert!(matches!(err, crate::Error::Decode(_)), "{err}");
+    assert!(other.store.is_empty().unwrap());
+
+    // A backup made before attachments (no `blobs`) still reads.
+    let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();
+    old.as_object_mut().unwrap().remove("blobs");
+    let old = Backup::from_json(&old.to_string()).unwrap();
+    assert!(old.blobs.is_empty());
+    let mut older = store(19);
+    older.store.restore_backup(&old).unwrap();
+    let rows = older.store.person_attachments(&ana).unwrap();
+    assert!(
+        rows.iter().all(|a| !a.downloaded),
+        "listed, not downloaded yet"
+    );
+}
+
+#[test]
+fn the_markdown_diary_links_attachments_written_beside_it() {
+    let mut f = store(20);
+    let photo = with_attachments(&mut f);
+    let files = f
+        .store
+        .export_diary_markdown(MarkdownLayout::PerPerson)
+        .unwrap();
+    let text = &files[0].text;
+    let linked = f.store.markdown_attachments().unwrap();
+    assert_eq!(linked.len(), 2);
+    for (path, row) in &linked {
+        assert!(path.starts_with("attachments/"), "{path}");
+        assert!(
+            path.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/-.".contains(&b)),
+            "{path}"
+        );
+        assert!(text.contains(&format!("[{}]({path})", row.name)), "{text}");
+    }
+    let (card_path, card) = linked
+        .iter()
+        .find(|(_, a)| a.name.ends_with("JPG"))
+        .unwrap();
+    assert!(card_path.ends_with("-business-card.jpg"), "{card_path}");
+    assert_eq!(f.store.blob(&card.blob).unwrap(), Some(photo));
+}
+
 /// A benchmark, not a timed test: `cargo test -p aftercall-shared --release
 /// import_benchmark -- --ignored --nocapture` prints how long 5,000 contacts take
 /// (the target is under 2 seconds).

@@ -73,6 +73,20 @@ pub(crate) fn attachments_on(conn: &Connection, owner: &str) -> Result<Vec<Attac
     Ok(rows)
 }
 
+/// The live attachments kept on a person themselves (and on people merged into
+/// them), oldest first.
+pub(crate) fn attachments_on_person(conn: &Connection, kept: &str) -> Result<Vec<AttachmentRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM attachments a WHERE a.deleted = 0
+            AND a.owner_id IN (SELECT id FROM people WHERE COALESCE(kept_id, id) = ?1)
+         ORDER BY a.added_at, a.id"
+    ))?;
+    let rows = stmt
+        .query_map([kept], from_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 impl Store {
     /// One attachment, by id or unique id prefix.
     pub fn attachment(&self, id: &AttachmentId) -> Result<AttachmentRow> {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
-use super::attachments::{attachments_on, AttachmentRow};
+use super::attachments::{attachments_on, attachments_on_person, AttachmentRow};
 use crate::model::{
     Cadence, Channel, Day, EventId, InteractionId, InteractionKind, PersonId, ReferralId,
     ReferralStatus, ThankYouState,
@@ -159,7 +159,7 @@ pub(crate) fn person_detail(conn: &Connection, id: &str) -> Result<Option<Person
     let Some((mut detail, introduced_by, event)) = row else {
         return Ok(None);
     };
-    detail.attachments = attachments_on(conn, id)?;
+    detail.attachments = attachments_on_person(conn, id)?;
     if let Some(by) = introduced_by {
         detail.introduced_by = person_name(conn, &by)?;
     }

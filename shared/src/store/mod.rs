@@ -30,7 +30,7 @@ use crate::env::{new_id, Clock, Entropy};
 use crate::model::DocKind;
 use crate::{Error, Result};
 
-pub(crate) use blobs::insert as insert_blob;
+pub(crate) use blobs::{collect_all as collect_all_blobs, insert as insert_blob};
 pub use entry::{DocChanges, LogEntry, Payload, MAX_RECORD_CHANGES};
 pub use log::RemoteEntry;
 pub(crate) use read_model::kept_person;
@@ -498,6 +498,21 @@ fn migrate(conn: &Connection) -> Result<()> {
             "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;",
             i + 1
         ))?;
+    }
+    // Documents from a newer device may have brought attachments to a store written
+    // before migration 12, which an older version kept without rows: the read model
+    // is made once from the documents, so they show.
+    if version > 0 && version < schema::ATTACHMENTS {
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        let any: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM docs WHERE kind IN ('person', 'interaction'))",
+            [],
+            |r| r.get(0),
+        )?;
+        if any {
+            rebuild_read_model_in(&tx)?;
+        }
+        tx.commit()?;
     }
     Ok(())
 }

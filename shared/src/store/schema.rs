@@ -1,5 +1,8 @@
 //! Numbered schema migrations. Append new ones at the end; never edit one that shipped.
 
+/// The schema version from which stores have the attachments' rows (migration 12).
+pub(crate) const ATTACHMENTS: usize = 12;
+
 /// Migration `i` moves the store from `PRAGMA user_version = i` to `i + 1`.
 pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: documents, the read model, the search index, this device's log, cursors.

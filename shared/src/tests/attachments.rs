@@ -318,3 +318,26 @@ fn collection_never_takes_content_a_record_still_refers_to() {
     assert_eq!(blob_count(&desktop.store), 0);
     assert_eq!(blob_count(&phone.store), 0);
 }
+
+#[test]
+fn a_merged_away_persons_attachments_show_under_the_person_kept() {
+    let mut f = fixture(910);
+    let (robert, _) = met(&mut f, "Robert Stone");
+    let (bob, bob_call) = met(&mut f, "Bob Stone");
+    f.store.attach_text(&robert, "Robert's card").unwrap();
+    f.clock.advance(chrono::Duration::minutes(1));
+    f.store.attach_text(&bob, "Bob's card").unwrap();
+    f.clock.advance(chrono::Duration::minutes(1));
+    f.store.attach_text(&bob_call, "Bob's thread").unwrap();
+    f.store.merge_people(person(&robert), person(&bob)).unwrap();
+    let diary = f.store.diary(person(&bob)).unwrap();
+    assert_eq!(diary.person.id, *person(&robert));
+    assert_eq!(diary.person.attachments.len(), 2);
+    assert_eq!(
+        f.store.person_attachments(person(&robert)).unwrap().len(),
+        3
+    );
+    // Attaching to the merged-away person attaches to the person kept.
+    let row = f.store.attach_text(&bob, "later").unwrap();
+    assert_eq!(row.owner, robert);
+}

@@ -168,6 +168,23 @@ pub(crate) fn random_step(store: &mut Store, rng: &mut SeededEntropy, names: &[&
             let id = &interactions[pick(rng, interactions.len())];
             let _ = store.complete_follow_up(id);
         }
+        9 => {
+            // Attach a note to a conversation, or remove one of its attachments.
+            use crate::model::AttachmentOwner;
+            let id = interactions[pick(rng, interactions.len())].clone();
+            let existing = store.conversation_attachments(&id).unwrap();
+            if pick(rng, 3) == 0 && !existing.is_empty() {
+                let gone = &existing[pick(rng, existing.len())];
+                store.remove_attachment(&gone.id).unwrap();
+            } else {
+                match store.attach_text(&AttachmentOwner::Conversation(id), &text(rng)) {
+                    Err(crate::Error::Invalid(_)) => {} // a deleted conversation
+                    other => {
+                        other.unwrap();
+                    }
+                }
+            }
+        }
         10 => {
             let people = store.people(100).unwrap();
             if people.len() > 1 {

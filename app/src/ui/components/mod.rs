@@ -1,6 +1,8 @@
 //! Reusable pieces the screens are built from.
 
+mod attachments;
 mod empty_state;
+mod file_pick;
 mod follow_up_chips;
 mod highlight;
 mod nav;
@@ -10,7 +12,9 @@ mod switch;
 mod text_field;
 mod week_chart;
 
+pub use attachments::{AttachControls, AttachmentList};
 pub use empty_state::EmptyState;
+pub use file_pick::{picked_file, PickError};
 pub use follow_up_chips::FollowUpChips;
 pub use highlight::{excerpt, Highlight};
 pub use nav::Nav;

@@ -3,12 +3,16 @@
 
 use aftercall_shared::api::Request;
 use aftercall_shared::commands::{InteractionEdit, PersonEdit};
-use aftercall_shared::model::{Cadence, Day, InteractionKind, PersonId, ThankYou, ThankYouState};
+use aftercall_shared::model::{
+    AttachmentOwner, Cadence, Day, InteractionKind, PersonId, ThankYou, ThankYouState,
+};
 use aftercall_shared::queries::{Diary, DuplicateSuggestion, InteractionRow, ReferralRow};
 use dioxus::prelude::*;
 
 use crate::format;
-use crate::ui::components::{Choice, ChoiceOption, EmptyState, Switch, TextArea, TextField};
+use crate::ui::components::{
+    AttachControls, AttachmentList, Choice, ChoiceOption, EmptyState, Switch, TextArea, TextField,
+};
 use crate::ui::route::Screen;
 use crate::ui::session::{local_today, use_query, use_session, Loaded, Notice};
 
@@ -96,6 +100,13 @@ pub fn PersonPage(id: PersonId) -> Element {
                     if !p.notes.is_empty() {
                         dt { "Notes" }
                         dd { class: "pre", "{p.notes}" }
+                    }
+                }
+                section { class: "person-attachments", id: "person-attachments", "aria-label": "Attachments",
+                    h2 { "Attachments" }
+                    AttachmentList { rows: p.attachments.clone() }
+                    if !p.deleted {
+                        AttachControls { to: AttachmentOwner::Person(p.id.clone()), prefix: "person" }
                     }
                 }
                 KeepInTouch { id: p.id.clone(), name: p.name.clone(), cadence: p.cadence }
@@ -349,6 +360,7 @@ fn ReferralLine(r: ReferralRow) -> Element {
 fn DiaryEntry(row: InteractionRow) -> Element {
     let session = use_session();
     let mut editing = use_signal(|| false);
+    let mut attaching = use_signal(|| false);
     if editing() {
         return rsx! {
             li { class: "entry editing",
@@ -423,12 +435,26 @@ fn DiaryEntry(row: InteractionRow) -> Element {
                 }
             }
             if !flags.is_empty() { p { class: "meta", {flags.join(" · ")} } }
+            AttachmentList { rows: row.attachments.clone() }
+            if attaching() {
+                AttachControls {
+                    to: AttachmentOwner::Conversation(row.id.clone()),
+                    prefix: "entry-{format::short(&row.id)}",
+                }
+            }
             div { class: "row-actions",
                 button {
                     r#type: "button",
                     class: "secondary",
                     onclick: move |_| editing.set(true),
                     "Edit"
+                }
+                button {
+                    r#type: "button",
+                    class: "secondary",
+                    "aria-expanded": if attaching() { "true" } else { "false" },
+                    onclick: move |_| attaching.set(!attaching()),
+                    "Attach…"
                 }
                 button {
                     r#type: "button",

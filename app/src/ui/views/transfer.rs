@@ -15,7 +15,7 @@ use base64::Engine;
 use dioxus::prelude::*;
 
 use crate::platform::{FileError, Saved};
-use crate::ui::components::{TextArea, TextField};
+use crate::ui::components::{picked_file, PickError, TextArea, TextField};
 use crate::ui::session::{use_query, use_session, Loaded, Session};
 
 /// One export: its button label, file extension and how it is made.
@@ -94,49 +94,13 @@ impl Download {
 /// megabytes); a larger one is refused before it is read.
 pub const MAX_IMPORT_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Reads the picked file in the page itself: the browser mode's events carry only
-/// the file's name. Resolves to the bytes as base64, "" when nothing is picked, or
-/// "!" and the size of a file over `MAX_IMPORT_BYTES` (which is not read).
-const READ_PICKED_FILE: &str = r#"
-const file = document.getElementById('INPUT_ID')?.files?.[0];
-if (!file) return '';
-if (file.size > MAX_IMPORT_BYTES) return '!' + file.size;
-const bytes = new Uint8Array(await file.arrayBuffer());
-let binary = '';
-for (let i = 0; i < bytes.length; i += 0x8000) {
-  binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-}
-return btoa(binary);
-"#;
-
-/// The bytes of the file just picked: from the event where the platform gives them
-/// (the desktop window, the phone), else read by the page (the browser mode).
-async fn picked_file(evt: &FormEvent, input_id: &str) -> Result<Option<Vec<u8>>, String> {
-    if let Some(file) = evt.files().into_iter().next() {
-        if file.size() > MAX_IMPORT_BYTES {
-            return Err(too_large(file.size()));
-        }
-        if let Ok(bytes) = file.read_bytes().await {
-            return Ok(Some(bytes.to_vec()));
-        }
+/// The bytes of the file just picked (see [`picked_file`]), within `MAX_IMPORT_BYTES`.
+async fn picked_bytes(evt: &FormEvent, input_id: &str) -> Result<Option<Vec<u8>>, String> {
+    match picked_file(evt, input_id, MAX_IMPORT_BYTES).await {
+        Ok(file) => Ok(file.map(|f| f.bytes)),
+        Err(PickError::TooLarge(size)) => Err(too_large(size)),
+        Err(PickError::Unreadable(e)) => Err(e),
     }
-    let script = READ_PICKED_FILE
-        .replace("MAX_IMPORT_BYTES", &MAX_IMPORT_BYTES.to_string())
-        .replace("INPUT_ID", input_id);
-    let encoded: String = document::eval(&script)
-        .join()
-        .await
-        .map_err(|e| format!("cannot read the chosen file: {e}"))?;
-    if encoded.is_empty() {
-        return Ok(None);
-    }
-    if let Some(size) = encoded.strip_prefix('!') {
-        return Err(too_large(size.parse().unwrap_or(u64::MAX)));
-    }
-    base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map(Some)
-        .map_err(|e| format!("cannot read the chosen file: {e}"))
 }
 
 fn too_large(size: u64) -> String {
@@ -244,7 +208,7 @@ pub fn Transfer() -> Element {
                         onchange: move |evt| {
                             let session = file_session.clone();
                             spawn(async move {
-                                match picked_file(&evt, "import-pick").await {
+                                match picked_bytes(&evt, "import-pick").await {
                                     Ok(Some(bytes)) => start_import(session, bytes, progress, report),
                                     Ok(None) => {}
                                     Err(e) => session.error(e),
@@ -360,7 +324,7 @@ fn CalendarIn() -> Element {
                         let session = session.clone();
                         let typed = me().unwrap_or_else(|| initial_me.clone());
                         spawn(async move {
-                            let file = match picked_file(&evt, "calendar-pick").await {
+                            let file = match picked_bytes(&evt, "calendar-pick").await {
                                 Ok(Some(bytes)) => bytes,
                                 Ok(None) => return,
                                 Err(e) => return session.error(e),
