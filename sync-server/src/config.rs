@@ -56,6 +56,10 @@ pub struct Limits {
     /// Open connections at most, sessions included. `None`: as many as the file
     /// descriptor limit allows, less a reserve for the database and the relay itself.
     pub max_connections: Option<usize>,
+    /// The largest blob (an attachment, sealed) one device may upload, in bytes.
+    pub max_blob_bytes: u64,
+    /// The sealed bytes of blobs one account may keep on the relay.
+    pub blob_quota_bytes: u64,
 }
 
 impl Default for Limits {
@@ -72,6 +76,8 @@ impl Default for Limits {
             max_unauthenticated: 512,
             max_unauthenticated_per_ip: 32,
             max_connections: None,
+            max_blob_bytes: 100 * 1024 * 1024,
+            blob_quota_bytes: 5 * 1024 * 1024 * 1024,
         }
     }
 }

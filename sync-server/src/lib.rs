@@ -16,6 +16,9 @@
 //!   authenticated (in all and per address); past a cap the oldest of those is
 //!   closed to make room for the newest. `descriptors`: the file-descriptor limit.
 //! - `session`: one websocket connection: hello, catch-up pages, uploads, live push.
+//! - `blobs`: a session's blob requests (what is held of a blob, a chunk stored, a
+//!   complete blob sent chunk by chunk), within the per-file limit and the
+//!   account's quota.
 //! - `state`: what the routes and every session share (config, store, hub, metrics,
 //!   the stop signal).
 //! - `hub`: per-account fan-out, connection counts and the entry rate limit.
@@ -36,6 +39,7 @@
 //! `synchronous_commit` on, checked at start), so an acknowledged entry survives a
 //! crash or shutdown.
 
+mod blobs;
 mod config;
 mod connections;
 mod descriptors;

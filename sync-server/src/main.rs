@@ -56,6 +56,12 @@ struct Args {
     /// `max_connections` less its reserved connections.
     #[arg(long, env = "SYNC_PG_POOL_SIZE", value_parser = clap::value_parser!(u16).range(1..))]
     pg_pool_size: Option<u16>,
+    /// The largest attachment one device may upload, in sealed bytes (default 100 MiB).
+    #[arg(long, env = "SYNC_MAX_BLOB_BYTES")]
+    max_blob_bytes: Option<u64>,
+    /// The sealed bytes of attachments one account may keep (default 5 GiB).
+    #[arg(long, env = "SYNC_BLOB_QUOTA_BYTES")]
+    blob_quota_bytes: Option<u64>,
     /// Serve the phone web app built into DIR (`bash app/web/build.sh`) at `/`.
     #[arg(long, env = "SYNC_WEB", value_name = "DIR")]
     web: Option<PathBuf>,
@@ -135,6 +141,8 @@ fn main() -> anyhow::Result<()> {
                 .max_unauthenticated_per_ip
                 .unwrap_or(defaults.max_unauthenticated_per_ip),
             max_connections: args.max_connections.or(defaults.max_connections),
+            max_blob_bytes: args.max_blob_bytes.unwrap_or(defaults.max_blob_bytes),
+            blob_quota_bytes: args.blob_quota_bytes.unwrap_or(defaults.blob_quota_bytes),
         },
     };
     let runtime = tokio::runtime::Runtime::new()?;

@@ -8,7 +8,7 @@ use crate::store::PoolStatus;
 
 use aftercall_shared::protocol::RefusalCode;
 
-const CODES: [RefusalCode; 13] = [
+const CODES: [RefusalCode; 17] = [
     RefusalCode::BadMessage,
     RefusalCode::TooLarge,
     RefusalCode::Unauthorized,
@@ -22,6 +22,10 @@ const CODES: [RefusalCode; 13] = [
     RefusalCode::UnsupportedVersion,
     RefusalCode::DeviceRemoved,
     RefusalCode::UnknownDevice,
+    RefusalCode::QuotaExceeded,
+    RefusalCode::FileTooLarge,
+    RefusalCode::BlobNotFound,
+    RefusalCode::BlobMismatch,
 ];
 
 /// Why a connection not yet authenticated was closed to make room.
@@ -115,6 +119,10 @@ pub(crate) struct Metrics {
     pub listener_connects: AtomicU64,
     /// Other nodes' appends signalled through the database.
     pub signals_received: AtomicU64,
+    /// Blob chunks received, stored anew, and sent to devices.
+    pub blob_chunks_received: AtomicU64,
+    pub blob_chunks_stored: AtomicU64,
+    pub blob_chunks_sent: AtomicU64,
     /// From an append's commit on another node to its signal arriving here (by the
     /// two nodes' clocks).
     pub signal_lag: Histogram,
@@ -254,6 +262,24 @@ impl Metrics {
             "counter",
             "Other relay nodes' appends signalled through the database.",
             self.signals_received.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_blob_chunks_received_total",
+            "counter",
+            "Blob chunks uploaded by devices.",
+            self.blob_chunks_received.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_blob_chunks_stored_total",
+            "counter",
+            "Blob chunks stored (not held already).",
+            self.blob_chunks_stored.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_blob_chunks_sent_total",
+            "counter",
+            "Blob chunks sent to devices.",
+            self.blob_chunks_sent.load(Relaxed).to_string(),
         );
         if let Some(pool) = pool {
             for (name, help, value) in [

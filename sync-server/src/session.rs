@@ -20,7 +20,7 @@ use crate::RelayError;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a session ends.
-enum End {
+pub(crate) enum End {
     /// The device closed the connection, or the relay is shutting down.
     Closed,
     /// The relay refused something; the device is told why.
@@ -63,7 +63,11 @@ pub(crate) async fn run(mut socket: WebSocket, state: AppState) {
     state.metrics.connections.fetch_sub(1, Relaxed);
 }
 
-async fn send(socket: &mut WebSocket, state: &AppState, msg: &ServerMessage) -> Result<(), End> {
+pub(crate) async fn send(
+    socket: &mut WebSocket,
+    state: &AppState,
+    msg: &ServerMessage,
+) -> Result<(), End> {
     let frame = msg.encode();
     state
         .metrics
@@ -270,6 +274,9 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                     state.hub.remove(&account, removed.clone());
                     send(socket, state, &ServerMessage::DeviceRemoved { device: removed }).await?;
                 }
+                ClientMessage::BlobHave { blob } => crate::blobs::have(socket, state, account, blob).await?,
+                ClientMessage::BlobPut { bytes, chunk } => crate::blobs::put(socket, state, account, bytes, chunk).await?,
+                ClientMessage::BlobGet { blob, from } => crate::blobs::get(socket, state, account, blob, from).await?,
             },
             live = live.recv() => match live {
                 Ok(Live::Entries(batch)) => {

@@ -11,6 +11,13 @@
 //! prints entries stored per second, entries fanned out to the other devices per
 //! second, the push → `Stored` latency, and memory per idle connection.
 //!
+//! With `-- blobs`, it measures instead the relay's memory while
+//! `AFTERCALL_LOAD_BLOB_DEVICES` devices (default 50, each of its own account)
+//! upload a blob of `AFTERCALL_LOAD_BLOB_MB` MiB each (default 20) at once, in
+//! chunks of 1 MiB, four in flight per device as the app sends them: the relay's
+//! resident memory is sampled every 50 ms, and its peak compared with what holding
+//! whole blobs would take.
+//!
 //! The entries are random bytes: the relay cannot tell them from sealed ones, which
 //! is the point of sealing.
 
@@ -39,6 +46,17 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("relay-child") {
         return relay_child(&args[2]);
+    }
+    let rt_blobs = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    if args.iter().skip(1).any(|a| a == "blobs") {
+        let devices = env_usize("AFTERCALL_LOAD_BLOB_DEVICES", 50);
+        let mib = env_usize("AFTERCALL_LOAD_BLOB_MB", 20);
+        return rt_blobs().block_on(blob_load(devices, mib));
     }
     let connections = env_usize("AFTERCALL_LOAD_CONNECTIONS", 2000);
     let seconds = env_usize("AFTERCALL_LOAD_SECONDS", 10);
@@ -111,6 +129,116 @@ struct Counters {
     fanned_out: AtomicU64,
     refused: AtomicU64,
     running: AtomicBool,
+}
+
+/// Starts the relay child on a fresh SQLite file in `dir`; returns it and its
+/// websocket address.
+fn start_relay(dir: &std::path::Path) -> (std::process::Child, String) {
+    let mut relay = Command::new(std::env::current_exe().unwrap())
+        .args(["relay-child", dir.join("relay.sqlite").to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(relay.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().strip_prefix("listening ").unwrap().to_string();
+    (relay, format!("ws://{addr}/sync"))
+}
+
+/// `devices` devices uploading a blob of `mib` MiB each at once, the relay's
+/// memory sampled meanwhile.
+async fn blob_load(devices: usize, mib: usize) {
+    use aftercall_shared::protocol::{BlobChunk, BlobId, ChunkIndex};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut relay, url) = start_relay(dir.path());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let baseline = rss_kib(relay.id());
+    let mut sockets = Vec::with_capacity(devices);
+    for d in 0..devices {
+        sockets.push(open(url.clone(), 100_000 + d, 0).await);
+    }
+    let idle = rss_kib(relay.id());
+    let sampling = Arc::new(AtomicBool::new(true));
+    let peak = Arc::new(AtomicU64::new(0));
+    let pid = relay.id();
+    let sampler = {
+        let (sampling, peak) = (sampling.clone(), peak.clone());
+        tokio::spawn(async move {
+            while sampling.load(Relaxed) {
+                peak.fetch_max(rss_kib(pid), Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let chunk_bytes = 1024 * 1024 - 1024 + 40;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (d, mut socket) in sockets.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let mut id = [0u8; 32];
+            id[..8].copy_from_slice(&(d as u64).to_le_bytes());
+            let blob = BlobId(id);
+            let chunks = mib as u32;
+            let bytes = u64::from(chunks) * chunk_bytes as u64;
+            let put = |index: u32| ClientMessage::BlobPut {
+                bytes,
+                chunk: BlobChunk {
+                    blob,
+                    index: ChunkIndex(index),
+                    chunks,
+                    sealed: filler(u64::from(index) ^ d as u64, chunk_bytes),
+                },
+            };
+            let mut next = 0;
+            while next < chunks.min(4) {
+                socket
+                    .send(Message::Binary(put(next).encode().into()))
+                    .await
+                    .unwrap();
+                next += 1;
+            }
+            loop {
+                let Some(Ok(Message::Binary(frame))) = socket.next().await else {
+                    panic!("the relay closed device {d}'s session");
+                };
+                match ServerMessage::decode(&frame).unwrap() {
+                    ServerMessage::BlobChunkStored { complete: true, .. } => return,
+                    ServerMessage::BlobChunkStored { .. } if next < chunks => {
+                        socket
+                            .send(Message::Binary(put(next).encode().into()))
+                            .await
+                            .unwrap();
+                        next += 1;
+                    }
+                    ServerMessage::BlobRefused { refusal, .. } => panic!("refused: {refusal}"),
+                    _ => {}
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    sampling.store(false, Relaxed);
+    let _ = sampler.await;
+    let peak = peak.load(Relaxed);
+    drop(relay.stdin.take());
+    let _ = relay.wait();
+    let total_mib = devices * mib;
+    println!(
+        "relay memory while {devices} devices upload a {mib} MiB blob each at once ({total_mib} MiB in {:.1} s, {:.0} MiB/s)",
+        elapsed.as_secs_f64(),
+        total_mib as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  RSS: {baseline} KiB before, {idle} KiB with the sessions open, peak {peak} KiB while uploading: {:.1} MiB above idle, against {total_mib} MiB of blobs ({:.2} MiB per uploading device)",
+        peak.saturating_sub(idle) as f64 / 1024.0,
+        peak.saturating_sub(idle) as f64 / 1024.0 / devices as f64
+    );
 }
 
 async fn load(connections: usize, duration: Duration, batch: usize) {

@@ -6,7 +6,9 @@
 //! (interactions, default 10000), `AFTERCALL_BENCH_CHECKPOINT` (interactions,
 //! default 10000) and `AFTERCALL_BENCH_CONTACTS` (cards, default 10000) to scale.
 //! Names after `--` run only those benchmarks: `reconnect`, `propagation`,
-//! `bootstrap`, `checkpoint`, `contacts`.
+//! `bootstrap`, `checkpoint`, `contacts`, `attachments` (100 attachments of 1 MB
+//! from one device to another through the relay; `AFTERCALL_BENCH_ATTACHMENTS`
+//! changes the count).
 
 #![allow(clippy::print_stdout)]
 
@@ -52,6 +54,9 @@ fn main() {
         }
         if run("contacts") {
             contacts(env_usize("AFTERCALL_BENCH_CONTACTS", 10_000), 3).await;
+        }
+        if run("attachments") {
+            attachments(env_usize("AFTERCALL_BENCH_ATTACHMENTS", 100), 3).await;
         }
     });
 }
@@ -380,4 +385,73 @@ fn bootstrap_child(dir: &str, relay: &str, phrase: &str) {
         .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
         .unwrap_or_else(|| "unknown".into());
     println!("{hwm}");
+}
+
+/// `count` attachments of 1 MB (random bytes, so nothing compresses) attached on
+/// one device, uploaded through a relay on loopback and downloaded by another
+/// (asked for, as they are over the size downloaded at once), `runs` times on fresh
+/// accounts; prints each run and the medians.
+async fn attachments(count: usize, runs: usize) {
+    use aftercall_shared::env::Entropy;
+    use aftercall_shared::model::{AttachmentOwner, MediaType};
+    let (mut upload, mut download, mut total) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay::start(dir.path());
+        let (devices, _) = account(&relay, &["phone", "laptop"]).await;
+        let (phone, laptop) = (&devices[0], &devices[1]);
+        phone.capture("Ada", "the conference");
+        let mut hashes = Vec::with_capacity(count);
+        {
+            let mut store = phone.store();
+            let ada = AttachmentOwner::Person(store.find_person("Ada").unwrap());
+            let jpeg: MediaType = "image/jpeg".parse().unwrap();
+            let mut rng = aftercall_shared::env::SeededEntropy::new(run as u64);
+            for i in 0..count {
+                let mut content = vec![0u8; 1_000_000];
+                rng.fill(&mut content);
+                let row = store
+                    .attach(&ada, &format!("photo-{i}.jpg"), &jpeg, &content)
+                    .unwrap();
+                hashes.push(row.blob);
+            }
+        }
+        let started = Instant::now();
+        let sent = phone.sync().await;
+        let up = started.elapsed();
+        assert_eq!(sent.blobs_uploaded, count as u64);
+        laptop.sync().await;
+        {
+            let store = laptop.store();
+            for hash in &hashes {
+                store.want_blob(hash).unwrap();
+            }
+        }
+        let downloading = Instant::now();
+        let got = laptop.sync().await;
+        let down = downloading.elapsed();
+        assert_eq!(got.blobs_downloaded, count as u64);
+        let both = started.elapsed();
+        println!(
+            "attachments, run {}: {count} x 1 MB uploaded in {:.2} s, downloaded in {:.2} s, {:.2} s in all",
+            run + 1,
+            up.as_secs_f64(),
+            down.as_secs_f64(),
+            both.as_secs_f64()
+        );
+        upload.push(up);
+        download.push(down);
+        total.push(both);
+        relay.stop().await;
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    println!(
+        "attachments: median of {runs}: {count} x 1 MB upload {:.2} s, download {:.2} s, sync in all {:.2} s (target <= 10 s)",
+        median(&mut upload),
+        median(&mut download),
+        median(&mut total)
+    );
 }

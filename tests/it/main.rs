@@ -11,6 +11,7 @@ mod relay_process;
 mod relay_web;
 mod support;
 #[cfg(unix)]
+mod sync_attachments;
 mod sync_checkpoint;
 mod sync_converge;
 #[cfg(unix)]

@@ -185,14 +185,29 @@ pub fn sync(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
     if !args.watch {
         let report = rt.block_on(device_sync::sync_once(dir))?;
         out(&format!(
-            "Up to date: {} entries received, {} uploaded{}.",
+            "Up to date: {} entries received, {} uploaded{}{}.",
             report.received,
             report.uploaded,
             match report.quarantined {
                 0 => String::new(),
                 n => format!(", {n} set aside as unreadable (see `aftercall status`)"),
+            },
+            match (report.blobs_downloaded, report.blobs_uploaded) {
+                (0, 0) => String::new(),
+                (down, up) => format!("; attachments: {down} downloaded, {up} uploaded"),
             }
         ));
+        for (_, refusal) in &report.blobs_refused {
+            warn(&format!(
+                "An attachment was not synced: {}",
+                refusal.message
+            ));
+        }
+        for (_, fault) in &report.blobs_rejected {
+            warn(&format!(
+                "An attachment from the relay was rejected: {fault}"
+            ));
+        }
         return Ok(());
     }
     rt.block_on(async {
@@ -260,6 +275,12 @@ fn describe(s: &device_sync::SyncStatus) -> String {
     }
     if s.quarantined > 0 {
         line.push_str(&format!(" · {} entries set aside", s.quarantined));
+    }
+    if let Some(t) = &s.attachments {
+        line.push_str(&format!(" · {}", t.words()));
+    }
+    if let Some(e) = &s.attachment_problem {
+        line.push_str(&format!(" · {e}"));
     }
     if let Some(e) = &s.last_error {
         line.push_str(&format!(" · last error: {e}"));

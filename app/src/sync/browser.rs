@@ -389,11 +389,13 @@ async fn run_session(
             nudge = nudge => match nudge {
                 Some(Nudge::Wrote) => {
                     core.notice_writes(&service.borrow().store)?;
+                    core.notice_blobs();
                 }
                 Some(Nudge::Online) => {}
                 Some(Nudge::Account) | None => return Ok(core.report()),
             },
             () = sleep(TICK) => {
+                core.notice_blobs();
                 if !round.up_to_date && js_sys::Date::now() - last_heard > SILENCE_TIMEOUT_MS {
                     bail!("the relay stopped answering");
                 }

@@ -5,8 +5,9 @@
 
 use std::collections::VecDeque;
 
-use aftercall_shared::crypto::{OpenCheckpoint, OpenEntry};
-use aftercall_shared::protocol::{CheckpointId, ClientMessage, DeviceId};
+use aftercall_shared::crypto::{BlobFault, OpenCheckpoint, OpenEntry};
+use aftercall_shared::model::BlobHash;
+use aftercall_shared::protocol::{CheckpointId, ClientMessage, DeviceId, Refusal, RefusalCode};
 use aftercall_shared::sync::{
     DeviceAnswer, Effect, Engine, EngineOptions, Event, OwnRead, SyncError,
 };
@@ -15,7 +16,11 @@ use anyhow::Context;
 
 use super::account::Account;
 use super::settings::SyncSettings;
-use super::status::{stored_status, ConnState, SyncStatus};
+use super::status::{stored_status, AttachmentTransfer, ConnState, SyncStatus};
+
+/// Attachments of at most this size are downloaded as soon as they are known;
+/// larger ones when opened.
+pub const AUTO_DOWNLOAD_MAX: u64 = 256 * 1024;
 
 /// What one sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,6 +40,13 @@ pub struct SyncReport {
     /// The relay's answer to the request about the account's devices this
     /// session made.
     pub devices: Option<DeviceAnswer>,
+    /// Attachments' blobs the relay now holds, and those downloaded and stored here.
+    pub blobs_uploaded: u64,
+    pub blobs_downloaded: u64,
+    /// Blobs the relay refused to store or to send, and why.
+    pub blobs_refused: Vec<(BlobHash, Refusal)>,
+    /// Blobs from the relay rejected as tampered or damaged (each time one was).
+    pub blobs_rejected: Vec<(BlobHash, BlobFault)>,
 }
 
 /// One checkpoint made or loaded.
@@ -67,6 +79,12 @@ impl SyncReport {
         if other.devices.is_some() {
             self.devices.clone_from(&other.devices);
         }
+        self.blobs_uploaded += other.blobs_uploaded;
+        self.blobs_downloaded += other.blobs_downloaded;
+        self.blobs_refused
+            .extend(other.blobs_refused.iter().cloned());
+        self.blobs_rejected
+            .extend(other.blobs_rejected.iter().cloned());
     }
 }
 
@@ -126,6 +144,8 @@ pub(crate) struct SessionCore {
     checkpoint_sent: Option<(usize, u64)>,
     /// A request about the account's devices, sent once the session is up to date.
     device_request: Option<ClientMessage>,
+    /// The last attachment this session could not move, said for the user.
+    blob_problem: Option<String>,
 }
 
 impl SessionCore {
@@ -167,7 +187,14 @@ impl SessionCore {
             checkpoint_wanted: false,
             checkpoint_sent: None,
             device_request: None,
+            blob_problem: None,
         })
+    }
+
+    /// Attachments may be waiting (one asked for to open): the engine lists them
+    /// again once its transfers are done.
+    pub fn notice_blobs(&mut self) {
+        self.queue.push_back(Event::BlobsChanged);
     }
 
     /// Asks for a checkpoint once the session is up to date (`aftercall checkpoint`).
@@ -336,6 +363,8 @@ impl SessionCore {
             ConnState::Syncing
         };
         status.pending_upload = self.engine.pending_upload();
+        status.attachments = self.engine.blob_progress().map(AttachmentTransfer::from);
+        status.attachment_problem.clone_from(&self.blob_problem);
         Ok(Round {
             applied,
             up_to_date,
@@ -430,6 +459,48 @@ impl SessionCore {
                 });
             }
             Effect::Devices(answer) => self.report.devices = Some(answer),
+            Effect::ListBlobs => self.queue.push_back(Event::BlobLists {
+                uploads: store.blobs_to_upload()?,
+                downloads: store.blobs_missing(AUTO_DOWNLOAD_MAX)?,
+            }),
+            Effect::ReadBlob { hash } => {
+                // A stored copy found damaged is not sent: the relay gets it from
+                // another device.
+                let content = match store.blob(&hash) {
+                    Ok(content) => content,
+                    Err(e @ Error::Store(_)) => return Err(e.into()),
+                    Err(e) => {
+                        tracing::warn!(%hash, error = %e, "attachment content not uploaded");
+                        None
+                    }
+                };
+                self.queue.push_back(Event::BlobContent { hash, content });
+            }
+            Effect::BlobUploaded { hash } => {
+                store.mark_blob_uploaded(&hash)?;
+                self.report.blobs_uploaded += 1;
+            }
+            Effect::StoreBlob { hash, content } => {
+                store.put_blob(&hash, &content)?;
+                self.report.blobs_downloaded += 1;
+            }
+            Effect::BlobRefused { hash, refusal } => {
+                tracing::warn!(%hash, %refusal, "the relay refused an attachment");
+                // Not on the relay yet (the device that attached it has not synced
+                // since): it waits, not downloaded yet, rather than a problem.
+                if refusal.code != RefusalCode::BlobNotFound {
+                    self.blob_problem =
+                        Some(format!("An attachment was not synced: {}", refusal.message));
+                }
+                self.report.blobs_refused.push((hash, refusal));
+            }
+            Effect::BlobRejected { hash, fault } => {
+                tracing::warn!(%hash, %fault, "an attachment from the relay was rejected");
+                self.blob_problem = Some(format!(
+                    "An attachment from the relay was rejected and is fetched again: {fault}"
+                ));
+                self.report.blobs_rejected.push((hash, fault));
+            }
             Effect::Failed(SyncError::WrongKey) => return Err(SyncError::WrongKey.into()),
             Effect::Failed(e) => return Err(e.into()),
         }

@@ -206,6 +206,7 @@ impl Session<'_, '_> {
             // Looked at again only after another idle spell.
             self.last_active = Instant::now();
         }
+        self.core.notice_blobs();
         if !up_to_date && self.last_heard.elapsed() > SILENCE_TIMEOUT {
             bail!("the relay stopped answering");
         }

@@ -3,6 +3,7 @@
 #[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
+use aftercall_shared::sync::{BlobDirection, BlobProgress};
 use aftercall_shared::Store;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -39,6 +40,53 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// Entries from other devices set aside (gap, forged or unreadable).
     pub quarantined: u64,
+    /// The attachment being uploaded or downloaded.
+    #[serde(default)]
+    pub attachments: Option<AttachmentTransfer>,
+    /// The last attachment that could not be synced in this session, and why (over
+    /// the relay's limits, tampered with on the relay).
+    #[serde(default)]
+    pub attachment_problem: Option<String>,
+}
+
+/// An attachment on its way, for the status.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AttachmentTransfer {
+    pub direction: BlobDirection,
+    /// Parts (of about 1 MB) done, of all.
+    pub done: u32,
+    pub parts: u32,
+    /// Attachments waiting after this one.
+    pub waiting: usize,
+}
+
+impl From<BlobProgress> for AttachmentTransfer {
+    fn from(p: BlobProgress) -> Self {
+        AttachmentTransfer {
+            direction: p.direction,
+            done: p.done_chunks,
+            parts: p.chunks,
+            waiting: p.waiting,
+        }
+    }
+}
+
+impl AttachmentTransfer {
+    /// "Downloading an attachment: 3 of 10 parts (2 more waiting)".
+    pub fn words(&self) -> String {
+        let verb = match self.direction {
+            BlobDirection::Upload => "Uploading",
+            BlobDirection::Download => "Downloading",
+        };
+        let waiting = match self.waiting {
+            0 => String::new(),
+            n => format!(" ({n} more waiting)"),
+        };
+        format!(
+            "{verb} an attachment: {} of {} parts{waiting}",
+            self.done, self.parts
+        )
+    }
 }
 
 impl SyncStatus {
@@ -51,6 +99,8 @@ impl SyncStatus {
             relay: None,
             last_error: None,
             quarantined: 0,
+            attachments: None,
+            attachment_problem: None,
         }
     }
 }
@@ -94,6 +144,8 @@ pub(crate) fn stored_status(store: &Store, has_account: bool) -> SyncStatus {
         relay: settings.relay().ok().flatten(),
         last_error: None,
         quarantined: store.quarantined_count().unwrap_or(0),
+        attachments: None,
+        attachment_problem: None,
     }
 }
 

@@ -15,13 +15,22 @@
 //!   the id is a keyed hash of the whole, checked once every chunk has opened.
 //! - [`DeviceSecret`] (a device's own relay credential is derived from it) and
 //!   [`DeviceName`], sealed for the relay with [`seal_device_name`].
+//! - [`BlobSealer`] / [`BlobReader`]: an attachment's content sealed in chunks whose
+//!   associated data binds account, blob id, index and count, with deterministic
+//!   nonces (two devices seal one file alike); the relay's name for it
+//!   ([`blob_id`]) is a hash of the content hash keyed by the account.
 
+mod blob;
 mod checkpoint;
 mod device;
 mod qr;
 mod seal;
 mod secret;
 
+pub use blob::{
+    blob_chunk_count, blob_id, blob_sealed_len, seal_blob, BlobFault, BlobReader, BlobSealer,
+    BLOB_CHUNK_PLAINTEXT, MAX_BLOB_PLAINTEXT,
+};
 pub use checkpoint::{
     seal_checkpoint, CheckpointFault, CheckpointReader, OpenCheckpoint, CHUNK_PLAINTEXT,
 };

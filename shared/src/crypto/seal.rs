@@ -9,6 +9,8 @@ use crate::{Error, Result};
 
 const NONCE: usize = 24;
 const TAG: usize = 16;
+/// What sealing adds to a plaintext: the nonce and the tag.
+pub(super) const SEAL_OVERHEAD: usize = NONCE + TAG;
 
 /// Entry `seq` of `device`'s log in plaintext: only ever held on a device.
 #[derive(Clone, PartialEq, Eq)]

@@ -102,6 +102,7 @@ impl AccountSecret {
             )),
             seal_key: blake3::derive_key("aftercall 2026 entry sealing key v1", &self.0),
             nonce_key: blake3::derive_key("aftercall 2026 entry nonce key v1", &self.0),
+            blob_key: blake3::derive_key("aftercall 2026 blob id key v1", &self.0),
         }
     }
 }
@@ -116,6 +117,8 @@ pub struct AccountKeys {
     pub(crate) seal_key: [u8; 32],
     /// Keys the nonce derived from an entry's position and contents.
     pub(crate) nonce_key: [u8; 32],
+    /// Keys the relay's name for a blob, derived from its content hash.
+    pub(crate) blob_key: [u8; 32],
 }
 
 impl fmt::Debug for AccountKeys {

@@ -1,10 +1,12 @@
 //! The messages of a sync session, and their encoding into frames.
 
+use super::blob::read_blob_chunks;
 use super::checkpoint::{read_chunk_count, read_cursors, write_cursors};
 use super::codec::{Reader, Writer};
 use super::{
-    AccountId, CheckpointId, Credential, DeviceId, ProtocolError, SealedChunk, SealedEntry,
-    MAX_CURSORS, MAX_ENTRIES_PER_FRAME, MAX_FRAME, MAX_SEALED_NAME, MAX_TEXT, VERSION,
+    AccountId, BlobChunk, BlobId, BlobState, CheckpointId, ChunkIndex, Credential, DeviceId,
+    ProtocolError, SealedChunk, SealedEntry, MAX_BLOB_CHUNKS, MAX_CURSORS, MAX_ENTRIES_PER_FRAME,
+    MAX_ENTRY, MAX_FRAME, MAX_SEALED_NAME, MAX_TEXT, VERSION,
 };
 
 /// How far a device has applied another device's log.
@@ -88,6 +90,18 @@ pub enum ClientMessage {
     /// Removes `device` from the account: its credential is refused from now on
     /// and its open session closed; answered with [`ServerMessage::DeviceRemoved`].
     RemoveDevice { device: DeviceId },
+    /// Which chunks of this blob does the relay hold? Answered by
+    /// [`ServerMessage::BlobStatus`]; asked before an upload, to resume one cut
+    /// short and to skip a blob another device stored already.
+    BlobHave { blob: BlobId },
+    /// One chunk of a blob for the relay to store; `bytes` is the sealed size of the
+    /// whole blob, which the relay checks against its per-file limit and the
+    /// account's quota at the first chunk. Answered by
+    /// [`ServerMessage::BlobChunkStored`] or [`ServerMessage::BlobRefused`].
+    BlobPut { bytes: u64, chunk: BlobChunk },
+    /// Send the chunks of this complete blob from `from` on, in order, as
+    /// [`ServerMessage::BlobChunk`]s (or [`ServerMessage::BlobRefused`]).
+    BlobGet { blob: BlobId, from: ChunkIndex },
 }
 
 /// What the relay sends a device.
@@ -133,6 +147,20 @@ pub enum ServerMessage {
     DeviceRenamed { device: DeviceId },
     /// The device is removed.
     DeviceRemoved { device: DeviceId },
+    /// What the relay holds of a blob (the answer to [`ClientMessage::BlobHave`]).
+    BlobStatus { blob: BlobId, state: BlobState },
+    /// Chunk `index` of a blob is on the relay's disk; `complete` once every chunk
+    /// of it is, and the blob can be downloaded.
+    BlobChunkStored {
+        blob: BlobId,
+        index: ChunkIndex,
+        complete: bool,
+    },
+    /// One chunk of a blob asked for with [`ClientMessage::BlobGet`].
+    BlobChunk(BlobChunk),
+    /// A request about one blob was refused (over the quota, over the per-file
+    /// limit, not on the relay); the session and every other transfer go on.
+    BlobRefused { blob: BlobId, refusal: Refusal },
 }
 
 /// A refusal and its reason.
@@ -171,6 +199,15 @@ pub enum RefusalCode {
     DeviceRemoved = 12,
     /// No device of this account by that id.
     UnknownDevice = 13,
+    /// Storing the blob would take the account over its quota on the relay.
+    QuotaExceeded = 16,
+    /// The blob is over the relay's per-file limit.
+    FileTooLarge = 17,
+    /// The relay holds no complete blob by that id.
+    BlobNotFound = 18,
+    /// The chunk disagrees with the upload of its blob in progress (its chunk count
+    /// or size), or would take the blob past the size it announced.
+    BlobMismatch = 19,
 }
 
 impl RefusalCode {
@@ -191,6 +228,10 @@ impl RefusalCode {
             11 => UnsupportedVersion,
             12 => DeviceRemoved,
             13 => UnknownDevice,
+            16 => QuotaExceeded,
+            17 => FileTooLarge,
+            18 => BlobNotFound,
+            19 => BlobMismatch,
             _ => return Err(ProtocolError::Invalid("refusal code")),
         })
     }
@@ -212,6 +253,10 @@ impl RefusalCode {
             UnsupportedVersion => "unsupported_version",
             DeviceRemoved => "device_removed",
             UnknownDevice => "unknown_device",
+            QuotaExceeded => "quota_exceeded",
+            FileTooLarge => "file_too_large",
+            BlobNotFound => "blob_not_found",
+            BlobMismatch => "blob_mismatch",
         }
     }
 }
@@ -227,6 +272,9 @@ const HELLO_DEVICE: u8 = 7;
 const LIST_DEVICES: u8 = 8;
 const RENAME_DEVICE: u8 = 9;
 const REMOVE_DEVICE: u8 = 10;
+const BLOB_HAVE: u8 = 20;
+const BLOB_PUT: u8 = 21;
+const BLOB_GET: u8 = 22;
 const WELCOME: u8 = 1;
 const ENTRIES: u8 = 2;
 const CAUGHT_UP: u8 = 3;
@@ -238,6 +286,25 @@ const CHECKPOINT_STORED: u8 = 8;
 const DEVICES: u8 = 9;
 const DEVICE_RENAMED: u8 = 10;
 const DEVICE_REMOVED: u8 = 11;
+const BLOB_STATUS: u8 = 20;
+const BLOB_CHUNK_STORED: u8 = 21;
+const SERVER_BLOB_CHUNK: u8 = 22;
+const BLOB_REFUSED: u8 = 23;
+
+/// The most sealed bytes a blob may have: every chunk full.
+const MAX_BLOB_BYTES: u64 = MAX_BLOB_CHUNKS as u64 * MAX_ENTRY as u64;
+
+fn write_refusal(w: &mut Writer, refusal: &Refusal) {
+    w.u8(refusal.code as u8);
+    w.str(truncate(&refusal.message, MAX_TEXT));
+}
+
+fn read_refusal(r: &mut Reader<'_>) -> Result<Refusal, ProtocolError> {
+    Ok(Refusal {
+        code: RefusalCode::from_u8(r.u8()?)?,
+        message: r.str("message", MAX_TEXT)?.to_string(),
+    })
+}
 
 fn start(tag: u8) -> Writer {
     let mut w = Writer::default();
@@ -393,6 +460,23 @@ impl ClientMessage {
                 device.write(&mut w);
                 w.out
             }
+            ClientMessage::BlobHave { blob } => {
+                let mut w = start(BLOB_HAVE);
+                w.out.extend_from_slice(&blob.0);
+                w.out
+            }
+            ClientMessage::BlobPut { bytes, chunk } => {
+                let mut w = start(BLOB_PUT);
+                w.uint(*bytes);
+                chunk.write(&mut w);
+                w.out
+            }
+            ClientMessage::BlobGet { blob, from } => {
+                let mut w = start(BLOB_GET);
+                w.out.extend_from_slice(&blob.0);
+                w.uint(u64::from(from.0));
+                w.out
+            }
         }
     }
 
@@ -455,6 +539,31 @@ impl ClientMessage {
             REMOVE_DEVICE => ClientMessage::RemoveDevice {
                 device: DeviceId::read(&mut r)?,
             },
+            BLOB_HAVE => ClientMessage::BlobHave {
+                blob: BlobId(r.fixed()?),
+            },
+            BLOB_PUT => {
+                let bytes = r.uint()?;
+                if bytes > MAX_BLOB_BYTES {
+                    return Err(ProtocolError::OverLimit {
+                        what: "blob size",
+                        limit: MAX_BLOB_BYTES as usize,
+                    });
+                }
+                let chunk = BlobChunk::read(&mut r)?;
+                if (chunk.sealed.len() as u64) > bytes {
+                    return Err(ProtocolError::Invalid("blob size"));
+                }
+                ClientMessage::BlobPut { bytes, chunk }
+            }
+            BLOB_GET => {
+                let blob = BlobId(r.fixed()?);
+                let from = read_blob_chunks(&mut r, "blob chunk index")?;
+                ClientMessage::BlobGet {
+                    blob,
+                    from: ChunkIndex(from),
+                }
+            }
             other => return Err(ProtocolError::UnknownTag(other)),
         };
         r.finish()?;
@@ -499,9 +608,7 @@ impl ServerMessage {
             }
             ServerMessage::Refused(refusal) => {
                 let mut w = start(REFUSED);
-                w.u8(refusal.code as u8);
-                let text = truncate(&refusal.message, MAX_TEXT);
-                w.str(text);
+                write_refusal(&mut w, refusal);
                 w.out
             }
             ServerMessage::CheckpointOffer {
@@ -548,6 +655,34 @@ impl ServerMessage {
                 device.write(&mut w);
                 w.out
             }
+            ServerMessage::BlobStatus { blob, state } => {
+                let mut w = start(BLOB_STATUS);
+                w.out.extend_from_slice(&blob.0);
+                state.write(&mut w);
+                w.out
+            }
+            ServerMessage::BlobChunkStored {
+                blob,
+                index,
+                complete,
+            } => {
+                let mut w = start(BLOB_CHUNK_STORED);
+                w.out.extend_from_slice(&blob.0);
+                w.uint(u64::from(index.0));
+                w.u8(u8::from(*complete));
+                w.out
+            }
+            ServerMessage::BlobChunk(chunk) => {
+                let mut w = start(SERVER_BLOB_CHUNK);
+                chunk.write(&mut w);
+                w.out
+            }
+            ServerMessage::BlobRefused { blob, refusal } => {
+                let mut w = start(BLOB_REFUSED);
+                w.out.extend_from_slice(&blob.0);
+                write_refusal(&mut w, refusal);
+                w.out
+            }
         }
     }
 
@@ -571,10 +706,7 @@ impl ServerMessage {
             },
             CAUGHT_UP => ServerMessage::CaughtUp,
             STORED => ServerMessage::Stored { up_to: r.uint()? },
-            REFUSED => ServerMessage::Refused(Refusal {
-                code: RefusalCode::from_u8(r.u8()?)?,
-                message: r.str("message", MAX_TEXT)?.to_string(),
-            }),
+            REFUSED => ServerMessage::Refused(read_refusal(&mut r)?),
             CHECKPOINT_OFFER => ServerMessage::CheckpointOffer {
                 checkpoint: CheckpointId(r.fixed()?),
                 chunks: read_chunk_count(&mut r, "chunks")?,
@@ -604,6 +736,24 @@ impl ServerMessage {
             },
             DEVICE_REMOVED => ServerMessage::DeviceRemoved {
                 device: DeviceId::read(&mut r)?,
+            },
+            BLOB_STATUS => ServerMessage::BlobStatus {
+                blob: BlobId(r.fixed()?),
+                state: BlobState::read(&mut r)?,
+            },
+            BLOB_CHUNK_STORED => {
+                let blob = BlobId(r.fixed()?);
+                let index = read_blob_chunks(&mut r, "blob chunk index")?;
+                ServerMessage::BlobChunkStored {
+                    blob,
+                    index: ChunkIndex(index),
+                    complete: r.bool()?,
+                }
+            }
+            SERVER_BLOB_CHUNK => ServerMessage::BlobChunk(BlobChunk::read(&mut r)?),
+            BLOB_REFUSED => ServerMessage::BlobRefused {
+                blob: BlobId(r.fixed()?),
+                refusal: read_refusal(&mut r)?,
             },
             other => return Err(ProtocolError::UnknownTag(other)),
         };

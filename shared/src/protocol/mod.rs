@@ -43,7 +43,17 @@
 //! device may list the account's devices ([`ClientMessage::ListDevices`]), rename
 //! one or remove one; a removed device is refused ([`RefusalCode::DeviceRemoved`])
 //! and its open session closed.
+//! Blobs (attachments' content, sealed on the device in chunks of at most
+//! [`MAX_ENTRY`] sealed bytes, named by [`BlobId`]) travel outside the log:
+//! - upload: device → [`ClientMessage::BlobHave`], relay → [`ServerMessage::BlobStatus`]
+//!   (absent, the chunks already stored, or complete: then nothing is sent); device →
+//!   one [`ClientMessage::BlobPut`] per missing chunk, each answered by
+//!   [`ServerMessage::BlobChunkStored`], the last one `complete`.
+//! - download: device → [`ClientMessage::BlobGet`], relay → its chunks in order.
+//! - a request the relay will not serve (quota, per-file limit, no such blob) is
+//!   answered by [`ServerMessage::BlobRefused`]; the session goes on.
 
+mod blob;
 mod checkpoint;
 mod codec;
 mod entry;
@@ -53,6 +63,7 @@ mod message;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
 
+pub use blob::{BlobChunk, BlobId, BlobState, MAX_BLOB_CHUNKS};
 pub use checkpoint::{CheckpointId, ChunkIndex, SealedChunk, MAX_CHECKPOINT_CHUNKS};
 pub use entry::{AccountId, Credential, DeviceId, SealedEntry};
 pub use error::ProtocolError;

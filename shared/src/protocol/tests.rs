@@ -43,6 +43,47 @@ fn chunk() -> impl Strategy<Value = SealedChunk> {
         })
 }
 
+fn blob_chunk() -> impl Strategy<Value = BlobChunk> {
+    (
+        any::<[u8; 32]>(),
+        1..=MAX_BLOB_CHUNKS,
+        any::<prop::sample::Index>(),
+        proptest::collection::vec(any::<u8>(), 0..200),
+    )
+        .prop_map(|(id, chunks, index, sealed)| BlobChunk {
+            blob: BlobId(id),
+            index: ChunkIndex(index.index(chunks as usize) as u32),
+            chunks,
+            sealed,
+        })
+}
+
+fn blob_state() -> impl Strategy<Value = BlobState> {
+    prop_oneof![
+        Just(BlobState::Absent),
+        (1..=MAX_BLOB_CHUNKS).prop_map(|chunks| BlobState::Complete { chunks }),
+        (1u32..64, proptest::collection::btree_set(0u32..64, 0..8)).prop_map(
+            |(chunks, present)| BlobState::Partial {
+                chunks,
+                present: present
+                    .into_iter()
+                    .filter(|&i| i < chunks)
+                    .map(ChunkIndex)
+                    .collect(),
+            }
+        ),
+    ]
+}
+
+fn blob_refusal_code() -> impl Strategy<Value = RefusalCode> {
+    prop_oneof![
+        Just(RefusalCode::QuotaExceeded),
+        Just(RefusalCode::FileTooLarge),
+        Just(RefusalCode::BlobNotFound),
+        Just(RefusalCode::BlobMismatch),
+    ]
+}
+
 fn client_message() -> impl Strategy<Value = ClientMessage> {
     prop_oneof![
         (
@@ -99,6 +140,15 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
                 sealed_name
             }),
         device().prop_map(|device| ClientMessage::RemoveDevice { device }),
+        any::<[u8; 32]>().prop_map(|id| ClientMessage::BlobHave { blob: BlobId(id) }),
+        (blob_chunk(), 0u64..1 << 30).prop_map(|(chunk, extra)| ClientMessage::BlobPut {
+            bytes: chunk.sealed.len() as u64 + extra,
+            chunk
+        }),
+        (any::<[u8; 32]>(), 0..MAX_BLOB_CHUNKS).prop_map(|(id, from)| ClientMessage::BlobGet {
+            blob: BlobId(id),
+            from: ChunkIndex(from)
+        }),
     ]
 }
 
@@ -159,6 +209,24 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         any::<[u8; 16]>().prop_map(|id| ServerMessage::CheckpointStored {
             checkpoint: CheckpointId(id)
         }),
+        (any::<[u8; 32]>(), blob_state()).prop_map(|(id, state)| ServerMessage::BlobStatus {
+            blob: BlobId(id),
+            state
+        }),
+        (any::<[u8; 32]>(), 0..MAX_BLOB_CHUNKS, any::<bool>()).prop_map(|(id, index, complete)| {
+            ServerMessage::BlobChunkStored {
+                blob: BlobId(id),
+                index: ChunkIndex(index),
+                complete,
+            }
+        }),
+        blob_chunk().prop_map(ServerMessage::BlobChunk),
+        (any::<[u8; 32]>(), blob_refusal_code(), ".{0,100}").prop_map(|(id, code, message)| {
+            ServerMessage::BlobRefused {
+                blob: BlobId(id),
+                refusal: Refusal { code, message },
+            }
+        }),
     ]
 }
 
@@ -170,7 +238,7 @@ proptest! {
     }
 
     #[test]
-    fn any_bytes_after_a_valid_header_decode_without_panic(tag in 0u8..10, body in proptest::collection::vec(any::<u8>(), 0..512)) {
+    fn any_bytes_after_a_valid_header_decode_without_panic(tag in 0u8..30, body in proptest::collection::vec(any::<u8>(), 0..512)) {
         let mut frame = vec![VERSION, tag];
         frame.extend_from_slice(&body);
         let _ = ClientMessage::decode(&frame);
@@ -193,6 +261,97 @@ proptest! {
         let cut = cut.index(frame.len());
         prop_assert!(ClientMessage::decode(&frame[..cut]).is_err());
     }
+
+    #[test]
+    fn every_truncation_of_a_server_frame_is_an_error(msg in server_message(), cut in any::<prop::sample::Index>()) {
+        let frame = msg.encode();
+        let cut = cut.index(frame.len());
+        prop_assert!(ServerMessage::decode(&frame[..cut]).is_err());
+    }
+}
+
+#[test]
+fn blob_frames_check_their_counts_and_sizes_before_use() {
+    let chunk = BlobChunk {
+        blob: BlobId([1; 32]),
+        index: ChunkIndex(0),
+        chunks: 1,
+        sealed: vec![9; 100],
+    };
+    // A full chunk fits one frame.
+    let full = ClientMessage::BlobPut {
+        bytes: MAX_ENTRY as u64,
+        chunk: BlobChunk {
+            sealed: vec![0; MAX_ENTRY],
+            ..chunk.clone()
+        },
+    };
+    assert!(full.encode().len() <= MAX_FRAME);
+    assert!(ClientMessage::decode(&full.encode()).is_ok());
+    // An index at or past the count, a count of zero or over the limit.
+    for (index, chunks) in [(1, 1), (0, 0), (0, MAX_BLOB_CHUNKS + 1)] {
+        let bad = ClientMessage::BlobPut {
+            bytes: 100,
+            chunk: BlobChunk {
+                index: ChunkIndex(index),
+                chunks,
+                ..chunk.clone()
+            },
+        };
+        assert!(
+            ClientMessage::decode(&bad.encode()).is_err(),
+            "{index}/{chunks}"
+        );
+    }
+    // A chunk larger than the blob it claims to be part of.
+    let bigger = ClientMessage::BlobPut {
+        bytes: 99,
+        chunk: chunk.clone(),
+    };
+    assert_eq!(
+        ClientMessage::decode(&bigger.encode()),
+        Err(ProtocolError::Invalid("blob size"))
+    );
+    // A sealed chunk over the entry limit.
+    let over = ServerMessage::BlobChunk(BlobChunk {
+        sealed: vec![0; MAX_ENTRY + 1],
+        ..chunk
+    });
+    assert!(matches!(
+        ServerMessage::decode(&over.encode()),
+        Err(ProtocolError::OverLimit { .. })
+    ));
+    // A status listing more present chunks than the blob has.
+    let mut frame = vec![VERSION, 20];
+    frame.extend_from_slice(&[7; 32]);
+    frame.extend_from_slice(&[1, 2, 3, 0, 1, 0]);
+    assert!(matches!(
+        ServerMessage::decode(&frame),
+        Err(ProtocolError::OverLimit { .. })
+    ));
+    // A present index past the count, or one listed twice.
+    let mut frame = vec![VERSION, 20];
+    frame.extend_from_slice(&[7; 32]);
+    frame.extend_from_slice(&[1, 2, 1, 5]);
+    assert!(ServerMessage::decode(&frame).is_err());
+    let mut frame = vec![VERSION, 20];
+    frame.extend_from_slice(&[7; 32]);
+    frame.extend_from_slice(&[1, 3, 2, 1, 1]);
+    assert_eq!(
+        ServerMessage::decode(&frame),
+        Err(ProtocolError::Invalid("present chunks"))
+    );
+    // Refusal codes outside the known ones.
+    let mut frame = ServerMessage::BlobRefused {
+        blob: BlobId([0; 32]),
+        refusal: Refusal {
+            code: RefusalCode::QuotaExceeded,
+            message: "over".into(),
+        },
+    }
+    .encode();
+    frame[34] = 15;
+    assert!(ServerMessage::decode(&frame).is_err());
 }
 
 #[test]

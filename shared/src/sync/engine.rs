@@ -2,14 +2,16 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::blobs::{BlobProgress, BlobSync};
 use super::SyncError;
 use crate::crypto::{
-    open, seal, seal_checkpoint, AccountKeys, CheckpointFault, CheckpointReader, OpenCheckpoint,
-    OpenEntry,
+    open, seal, seal_checkpoint, AccountKeys, BlobFault, CheckpointFault, CheckpointReader,
+    OpenCheckpoint, OpenEntry,
 };
+use crate::model::BlobHash;
 use crate::protocol::{
-    frame_runs, CheckpointId, ClientMessage, Cursor, DeviceId, DeviceInfo, DeviceKey, RefusalCode,
-    SealedChunk, SealedEntry, ServerMessage, MAX_ENTRY, MAX_FRAME,
+    frame_runs, CheckpointId, ClientMessage, Cursor, DeviceId, DeviceInfo, DeviceKey, Refusal,
+    RefusalCode, SealedChunk, SealedEntry, ServerMessage, MAX_ENTRY, MAX_FRAME,
 };
 use crate::LogEntry;
 
@@ -59,6 +61,21 @@ pub enum Event {
         checkpoint: CheckpointId,
         reason: String,
     },
+    /// The blobs to upload and those to download (with their plaintext sizes), as
+    /// asked by [`Effect::ListBlobs`].
+    BlobLists {
+        uploads: Vec<(BlobHash, u64)>,
+        downloads: Vec<(BlobHash, u64)>,
+    },
+    /// The content of the blob asked for by [`Effect::ReadBlob`] (`None`: the store
+    /// no longer has it).
+    BlobContent {
+        hash: BlobHash,
+        content: Option<Vec<u8>>,
+    },
+    /// Blobs may be waiting (one was attached, or asked for to open): the lists are
+    /// asked for again once the current transfers are done.
+    BlobsChanged,
     /// The connection closed.
     Disconnected,
 }
@@ -147,6 +164,22 @@ pub enum Effect {
     },
     /// The relay answered a request about the account's devices.
     Devices(DeviceAnswer),
+    /// Read the blobs to upload and those to download, and hand them back as
+    /// [`Event::BlobLists`].
+    ListBlobs,
+    /// Read this blob's content and hand it back as [`Event::BlobContent`].
+    ReadBlob { hash: BlobHash },
+    /// Every chunk of this blob is on the relay: mark it uploaded.
+    BlobUploaded { hash: BlobHash },
+    /// This blob came from the relay, opened and checked against its hash: store it.
+    StoreBlob { hash: BlobHash, content: Vec<u8> },
+    /// The relay refused a transfer of this blob (quota, per-file limit, not
+    /// there); other transfers and the session go on. Tell the user.
+    BlobRefused { hash: BlobHash, refusal: Refusal },
+    /// A chunk of this blob from the relay was tampered with or damaged (or the
+    /// blob cannot be sealed): nothing of it was kept, and it is fetched again
+    /// once in this session. Tell the user.
+    BlobRejected { hash: BlobHash, fault: BlobFault },
     /// The session cannot continue.
     Failed(SyncError),
 }
@@ -239,6 +272,7 @@ pub struct Engine {
     rejected_checkpoint: Option<CheckpointId>,
     loading: Option<Loading>,
     uploading: Option<Uploading>,
+    blobs: BlobSync,
 }
 
 impl Engine {
@@ -275,6 +309,7 @@ impl Engine {
             rejected_checkpoint,
             loading: None,
             uploading: None,
+            blobs: BlobSync::default(),
         }
     }
 
@@ -295,16 +330,38 @@ impl Engine {
     /// Caught up with the relay, every own entry acknowledged, and no checkpoint
     /// upload waiting for the relay.
     pub fn is_up_to_date(&self) -> bool {
+        self.log_up_to_date() && self.blobs.is_idle()
+    }
+
+    /// Caught up, every own entry acknowledged, no checkpoint upload waiting (blobs
+    /// aside).
+    fn log_up_to_date(&self) -> bool {
         self.phase == Phase::Live
             && self.own_log_checked
             && self.relay_head == Some(self.own_head)
             && self.uploading.is_none()
     }
 
+    /// The blob being uploaded or downloaded, and how many wait after it.
+    pub fn blob_progress(&self) -> Option<BlobProgress> {
+        self.blobs.progress()
+    }
+
+    /// Whether blobs may move now: live, this device's log known to be its own,
+    /// and the key proven.
+    fn blobs_ready(&self) -> bool {
+        self.phase == Phase::Live && self.own_log_checked && !self.must_prove_key
+    }
+
+    fn step_blobs(&mut self, out: &mut Vec<Effect>) {
+        let ready = self.blobs_ready();
+        self.blobs.step(ready, &self.keys, out);
+    }
+
     /// Whether a checkpoint may be uploaded now: up to date, the key proven, and no
     /// other upload waiting for the relay.
     pub fn can_upload_checkpoint(&self) -> bool {
-        self.is_up_to_date() && !self.must_prove_key
+        self.log_up_to_date() && !self.must_prove_key
     }
 
     /// Decides what to do about `event`.
@@ -328,6 +385,8 @@ impl Engine {
             },
             Event::LocalWrite { own_head } => {
                 self.own_head = self.own_head.max(own_head);
+                self.blobs.due();
+                self.step_blobs(&mut out);
                 self.maybe_upload(&mut out);
             }
             Event::OwnLogSplit { own_head } => {
@@ -351,6 +410,18 @@ impl Engine {
                 self.cursors.insert(device.clone(), seq.saturating_sub(1));
                 self.blocked.insert(device);
             }
+            Event::BlobLists { uploads, downloads } => {
+                self.blobs.lists(uploads, downloads);
+                self.step_blobs(&mut out);
+            }
+            Event::BlobContent { hash, content } => {
+                self.blobs.content(&self.keys, hash, content, &mut out);
+                self.step_blobs(&mut out);
+            }
+            Event::BlobsChanged => {
+                self.blobs.due();
+                self.step_blobs(&mut out);
+            }
             Event::Disconnected => {
                 // Held entries come again from the relay on the next connection.
                 self.held.clear();
@@ -360,6 +431,7 @@ impl Engine {
                 self.reading = false;
                 self.loading = None;
                 self.uploading = None;
+                self.blobs.reset();
             }
         }
         out
@@ -381,6 +453,7 @@ impl Engine {
         self.reading = false;
         self.loading = None;
         self.uploading = None;
+        self.blobs.reset();
         self.phase = Phase::Greeting;
         let mut cursors: Vec<Cursor> = self
             .cursors
@@ -478,6 +551,8 @@ impl Engine {
                 self.phase = Phase::Live;
                 out.push(Effect::CaughtUp);
                 self.maybe_upload(out);
+                self.blobs.due();
+                self.step_blobs(out);
             }
             ServerMessage::Stored { up_to } => {
                 self.relay_head = Some(self.relay_head.unwrap_or(0).max(up_to));
@@ -520,6 +595,26 @@ impl Engine {
             }
             ServerMessage::DeviceRemoved { device } => {
                 out.push(Effect::Devices(DeviceAnswer::Removed(device)))
+            }
+            ServerMessage::BlobStatus { blob, state } => {
+                self.blobs.status(&self.keys, blob, state, out);
+                self.step_blobs(out);
+            }
+            ServerMessage::BlobChunkStored {
+                blob,
+                index: _,
+                complete,
+            } => {
+                self.blobs.chunk_stored(&self.keys, blob, complete, out);
+                self.step_blobs(out);
+            }
+            ServerMessage::BlobChunk(chunk) => {
+                self.blobs.chunk(&self.keys, &chunk, out);
+                self.step_blobs(out);
+            }
+            ServerMessage::BlobRefused { blob, refusal } => {
+                self.blobs.refused(blob, refusal, out);
+                self.step_blobs(out);
             }
         }
     }

@@ -28,12 +28,16 @@
 //!
 //! - on `Devices`, `DeviceRenamed`, `DeviceRemoved`: the relay's answer to a
 //!   request about the account's devices, handed on as [`Effect::Devices`].
+//! - once live: blobs (attachments' content) to upload and to download, one at a
+//!   time (see `blobs.rs`); "up to date" waits for them too. A blob the relay
+//!   refuses, or whose chunks do not open, is reported and the session goes on.
 //!
 //! A paired device first proves its key: until one entry from the relay has opened
 //! (or the relay has none to open), nothing is uploaded and nothing quarantined; if
 //! catch-up ends with entries none of which opened, the session fails with
 //! [`SyncError::WrongKey`].
 
+mod blobs;
 mod engine;
 mod error;
 
@@ -41,6 +45,7 @@ mod error;
 mod tests;
 
 pub use crate::store::QuarantinedEntry;
+pub use blobs::{BlobDirection, BlobProgress};
 pub use engine::{
     DeviceAnswer, Effect, Engine, EngineOptions, Event, OwnRead, Phase, QuarantineReason, PUSH_PAGE,
 };

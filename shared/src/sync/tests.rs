@@ -109,7 +109,14 @@ fn hello_carries_the_cursor_vector_and_welcome_starts_the_upload() {
     );
     assert_eq!(engine.pending_upload(), 2);
     engine.handle(frame(ServerMessage::Stored { up_to: 3 }));
-    engine.handle(frame(ServerMessage::CaughtUp));
+    let out = engine.handle(frame(ServerMessage::CaughtUp));
+    // Caught up, the blobs to move are asked for; up to date once there are none.
+    assert!(out.iter().any(|e| matches!(e, Effect::ListBlobs)));
+    assert!(!engine.is_up_to_date());
+    engine.handle(Event::BlobLists {
+        uploads: Vec::new(),
+        downloads: Vec::new(),
+    });
     assert!(engine.is_up_to_date());
 }
 
@@ -477,6 +484,247 @@ mod checkpoints {
         assert!(out
             .iter()
             .any(|e| matches!(e, Effect::CheckpointStored { chunks: 2, .. })));
+        engine.handle(Event::BlobLists {
+            uploads: Vec::new(),
+            downloads: Vec::new(),
+        });
+        assert!(engine.is_up_to_date());
+    }
+}
+
+mod blobs {
+    use super::*;
+    use crate::crypto::{blob_id, seal_blob, BlobFault, BLOB_CHUNK_PLAINTEXT};
+    use crate::model::BlobHash;
+    use crate::protocol::{BlobState, ChunkIndex, Refusal, RefusalCode};
+
+    fn sent(effects: &[Effect]) -> Vec<ClientMessage> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send(f) => Some(ClientMessage::decode(f).unwrap()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn photo(len: usize) -> (Vec<u8>, BlobHash) {
+        let content: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let hash = BlobHash::of(&content);
+        (content, hash)
+    }
+
+    /// A live engine that has just been given these lists.
+    fn live(
+        uploads: Vec<(BlobHash, u64)>,
+        downloads: Vec<(BlobHash, u64)>,
+    ) -> (Engine, Vec<Effect>) {
+        let mut engine = Engine::new(
+            keys(1),
+            DeviceId::new("phone").unwrap(),
+            EngineOptions::default(),
+        );
+        connected(&mut engine, Vec::new(), 0);
+        let out = engine.handle(frame(ServerMessage::CaughtUp));
+        assert!(out.iter().any(|e| matches!(e, Effect::ListBlobs)));
+        let out = engine.handle(Event::BlobLists { uploads, downloads });
+        (engine, out)
+    }
+
+    #[test]
+    fn an_upload_sends_only_the_chunks_the_relay_lacks_and_ends_when_it_is_complete() {
+        let (content, hash) = photo(5 * BLOB_CHUNK_PLAINTEXT + 3);
+        let (mut engine, out) = live(vec![(hash, content.len() as u64)], Vec::new());
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, Effect::ReadBlob { hash: h } if *h == hash)));
+        assert!(!engine.is_up_to_date());
+        let out = engine.handle(Event::BlobContent {
+            hash,
+            content: Some(content.clone()),
+        });
+        let blob = blob_id(&keys(1), hash.as_bytes());
+        assert_eq!(sent(&out), vec![ClientMessage::BlobHave { blob }]);
+        // The relay has chunks 0, 1 and 3 from an upload cut short.
+        let state = BlobState::Partial {
+            chunks: 6,
+            present: vec![ChunkIndex(0), ChunkIndex(1), ChunkIndex(3)],
+        };
+        let out = engine.handle(frame(ServerMessage::BlobStatus { blob, state }));
+        let expected = seal_blob(&keys(1), hash.as_bytes(), &content).unwrap();
+        let puts: Vec<u32> = sent(&out)
+            .into_iter()
+            .map(|m| match m {
+                ClientMessage::BlobPut { chunk, bytes } => {
+                    assert_eq!(chunk, expected[chunk.index.0 as usize]);
+                    assert_eq!(
+                        bytes,
+                        expected.iter().map(|c| c.sealed.len() as u64).sum::<u64>()
+                    );
+                    chunk.index.0
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(puts, vec![2, 4, 5]);
+        let progress = engine.blob_progress().unwrap();
+        assert_eq!((progress.done_chunks, progress.chunks), (3, 6));
+        for (index, complete) in [(2, false), (4, false)] {
+            let out = engine.handle(frame(ServerMessage::BlobChunkStored {
+                blob,
+                index: ChunkIndex(index),
+                complete,
+            }));
+            assert!(!out.iter().any(|e| matches!(e, Effect::BlobUploaded { .. })));
+        }
+        let out = engine.handle(frame(ServerMessage::BlobChunkStored {
+            blob,
+            index: ChunkIndex(5),
+            complete: true,
+        }));
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, Effect::BlobUploaded { hash: h } if *h == hash)));
+        assert!(engine.is_up_to_date());
+    }
+
+    #[test]
+    fn a_blob_another_device_stored_is_not_sent_again() {
+        let (content, hash) = photo(100);
+        let (mut engine, _) = live(vec![(hash, 100)], Vec::new());
+        engine.handle(Event::BlobContent {
+            hash,
+            content: Some(content),
+        });
+        let out = engine.handle(frame(ServerMessage::BlobStatus {
+            blob: blob_id(&keys(1), hash.as_bytes()),
+            state: BlobState::Complete { chunks: 1 },
+        }));
+        assert!(sent(&out).is_empty());
+        assert!(out.iter().any(|e| matches!(e, Effect::BlobUploaded { .. })));
+        assert!(engine.is_up_to_date());
+    }
+
+    #[test]
+    fn a_refused_upload_is_reported_and_the_next_blob_goes_on() {
+        let (big, big_hash) = photo(300);
+        let (small, small_hash) = photo(20);
+        let (mut engine, _) = live(vec![(big_hash, 300), (small_hash, 20)], Vec::new());
+        engine.handle(Event::BlobContent {
+            hash: big_hash,
+            content: Some(big),
+        });
+        let refusal = Refusal {
+            code: RefusalCode::FileTooLarge,
+            message: "over the limit".into(),
+        };
+        let out = engine.handle(frame(ServerMessage::BlobRefused {
+            blob: blob_id(&keys(1), big_hash.as_bytes()),
+            refusal: refusal.clone(),
+        }));
+        assert!(out.iter().any(|e| matches!(e, Effect::BlobRefused { hash, refusal: r } if *hash == big_hash && *r == refusal)));
+        assert!(!out.iter().any(|e| matches!(e, Effect::Failed(_))));
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, Effect::ReadBlob { hash } if *hash == small_hash)));
+        assert_eq!(engine.phase(), Phase::Live);
+        // Listed again in the same session, the refused blob is not tried again.
+        engine.handle(Event::BlobContent {
+            hash: small_hash,
+            content: Some(small),
+        });
+        engine.handle(frame(ServerMessage::BlobStatus {
+            blob: blob_id(&keys(1), small_hash.as_bytes()),
+            state: BlobState::Complete { chunks: 1 },
+        }));
+        let out = engine.handle(Event::BlobsChanged);
+        assert!(out.iter().any(|e| matches!(e, Effect::ListBlobs)));
+        let out = engine.handle(Event::BlobLists {
+            uploads: vec![(big_hash, 300)],
+            downloads: Vec::new(),
+        });
+        assert!(out.is_empty(), "{out:?}");
+        assert!(engine.is_up_to_date());
+    }
+
+    #[test]
+    fn a_download_is_opened_checked_and_handed_to_the_store() {
+        let (content, hash) = photo(BLOB_CHUNK_PLAINTEXT + 7);
+        let (mut engine, out) = live(Vec::new(), vec![(hash, content.len() as u64)]);
+        let blob = blob_id(&keys(1), hash.as_bytes());
+        assert_eq!(
+            sent(&out),
+            vec![ClientMessage::BlobGet {
+                blob,
+                from: ChunkIndex(0)
+            }]
+        );
+        let chunks = seal_blob(&keys(1), hash.as_bytes(), &content).unwrap();
+        engine.handle(frame(ServerMessage::BlobChunk(chunks[0].clone())));
+        let progress = engine.blob_progress().unwrap();
+        assert_eq!((progress.done_chunks, progress.chunks), (1, 2));
+        let out = engine.handle(frame(ServerMessage::BlobChunk(chunks[1].clone())));
+        assert!(out.iter().any(|e| matches!(e, Effect::StoreBlob { hash: h, content: c } if *h == hash && *c == content)));
+        assert!(engine.is_up_to_date());
+    }
+
+    #[test]
+    fn a_tampered_chunk_is_rejected_and_the_blob_fetched_again() {
+        let (content, hash) = photo(2 * BLOB_CHUNK_PLAINTEXT + 7);
+        let (mut engine, _) = live(Vec::new(), vec![(hash, content.len() as u64)]);
+        let blob = blob_id(&keys(1), hash.as_bytes());
+        let chunks = seal_blob(&keys(1), hash.as_bytes(), &content).unwrap();
+        let mut tampered = chunks[1].clone();
+        tampered.sealed[30] ^= 1;
+        engine.handle(frame(ServerMessage::BlobChunk(chunks[0].clone())));
+        let out = engine.handle(frame(ServerMessage::BlobChunk(tampered.clone())));
+        assert!(out.iter().any(|e| matches!(
+            e,
+            Effect::BlobRejected {
+                fault: BlobFault::DoesNotOpen { index: 1, .. },
+                ..
+            }
+        )));
+        assert!(!out
+            .iter()
+            .any(|e| matches!(e, Effect::StoreBlob { .. } | Effect::Failed(_))));
+        // The rest of that fetch goes by; then the blob is asked for again.
+        let out = engine.handle(frame(ServerMessage::BlobChunk(chunks[2].clone())));
+        assert_eq!(
+            sent(&out),
+            vec![ClientMessage::BlobGet {
+                blob,
+                from: ChunkIndex(0)
+            }]
+        );
+        for chunk in &chunks[..2] {
+            engine.handle(frame(ServerMessage::BlobChunk(chunk.clone())));
+        }
+        let out = engine.handle(frame(ServerMessage::BlobChunk(chunks[2].clone())));
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, Effect::StoreBlob { content: c, .. } if *c == content)));
+        assert!(engine.is_up_to_date());
+    }
+
+    #[test]
+    fn a_blob_tampered_every_time_is_given_up_for_the_session() {
+        let (content, hash) = photo(50);
+        let (mut engine, _) = live(Vec::new(), vec![(hash, 50)]);
+        let mut tampered = seal_blob(&keys(1), hash.as_bytes(), &content)
+            .unwrap()
+            .remove(0);
+        tampered.sealed[30] ^= 1;
+        let mut rejected = 0;
+        for _ in 0..2 {
+            let out = engine.handle(frame(ServerMessage::BlobChunk(tampered.clone())));
+            rejected += out
+                .iter()
+                .filter(|e| matches!(e, Effect::BlobRejected { .. }))
+                .count();
+        }
+        assert_eq!(rejected, 2);
+        assert_eq!(engine.phase(), Phase::Live);
         assert!(engine.is_up_to_date());
     }
 }

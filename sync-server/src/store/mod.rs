@@ -6,8 +6,11 @@
 //!
 //! Besides entries, a store keeps each account's newest complete checkpoint (opaque
 //! chunks and the cursors it covers) and an upload in progress, what each device
-//! last said it had applied, and how far each log was pruned.
+//! last said it had applied, and how far each log was pruned; and blobs
+//! (attachments' content as opaque sealed chunks, by the device's keyed name for
+//! them), which pruning never touches (see `blobs.rs`).
 
+mod blobs;
 mod postgres;
 mod sqlite;
 #[cfg(all(test, unix))]
@@ -17,8 +20,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use aftercall_shared::protocol::{
-    AccountId, CheckpointId, ChunkIndex, Cursor, DeviceId, DeviceInfo, SealedEntry, MAX_CURSORS,
+    AccountId, BlobChunk, BlobId, BlobState, CheckpointId, ChunkIndex, Cursor, DeviceId,
+    DeviceInfo, SealedEntry, MAX_CURSORS,
 };
+
+pub use blobs::{BlobLimits, BlobPut, BlobRefusal};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -173,11 +179,13 @@ pub struct Usage {
     pub entry_bytes: u64,
     /// Chunks of every checkpoint kept, an upload in progress included.
     pub checkpoint_bytes: u64,
+    /// The sealed size of every blob kept or being uploaded, as announced.
+    pub blob_bytes: u64,
 }
 
 impl Usage {
     pub fn bytes(&self) -> u64 {
-        self.entry_bytes + self.checkpoint_bytes
+        self.entry_bytes + self.checkpoint_bytes + self.blob_bytes
     }
 }
 
@@ -479,6 +487,30 @@ pub trait RelayStore: Send + Sync + 'static {
         account: &AccountId,
         device: &DeviceId,
     ) -> Result<bool, RelayError>;
+
+    /// What the relay holds of blob `blob` of `account`.
+    async fn blob_state(&self, account: &AccountId, blob: BlobId) -> Result<BlobState, RelayError>;
+
+    /// Stores one chunk of a blob of `bytes` sealed bytes in one durable
+    /// transaction. The first chunk of a blob checks it against `limits` (the
+    /// per-file limit, the account's quota); later ones must agree with it. A
+    /// chunk stored already is not stored again. The blob becomes complete (and
+    /// can be downloaded) in the transaction that stores its last missing chunk.
+    async fn put_blob_chunk(
+        &self,
+        account: &AccountId,
+        bytes: u64,
+        chunk: &BlobChunk,
+        limits: BlobLimits,
+    ) -> Result<BlobPut, RelayError>;
+
+    /// Chunk `index` of blob `blob`, once the blob is complete.
+    async fn blob_chunk(
+        &self,
+        account: &AccountId,
+        blob: BlobId,
+        index: ChunkIndex,
+    ) -> Result<Option<Vec<u8>>, RelayError>;
 }
 
 #[cfg(test)]

@@ -9,18 +9,21 @@
 //! engines also run: plain tables, `INSERT … ON CONFLICT`, row locks; no triggers,
 //! no stored procedures.
 
+mod blobs;
+
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aftercall_shared::protocol::{
-    AccountId, CheckpointId, ChunkIndex, Cursor, DeviceId, SealedEntry,
+    AccountId, BlobChunk, BlobId, BlobState, CheckpointId, ChunkIndex, Cursor, DeviceId,
+    SealedEntry,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 use super::{
-    chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, ChunkStored,
-    RegisteredDevice, Registration, RelayStore, StoredCheckpoint, Usage,
+    chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, BlobLimits,
+    BlobPut, ChunkStored, RegisteredDevice, Registration, RelayStore, StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -96,6 +99,28 @@ CREATE TABLE device_keys (
     name BYTEA NOT NULL,
     removed BOOLEAN NOT NULL DEFAULT FALSE,
     PRIMARY KEY (account, device)
+);
+"#,
+    // 4: blobs (attachments' content as opaque sealed chunks): each blob's chunk
+    // count, its sealed size as announced, what is stored of it, complete once
+    // every chunk is in; and the chunks.
+    r#"
+CREATE TABLE blobs (
+    account BYTEA NOT NULL,
+    id BYTEA NOT NULL,
+    chunks BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    stored_chunks BIGINT NOT NULL DEFAULT 0,
+    stored_bytes BIGINT NOT NULL DEFAULT 0,
+    complete BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (account, id)
+);
+CREATE TABLE blob_chunks (
+    account BYTEA NOT NULL,
+    id BYTEA NOT NULL,
+    idx BIGINT NOT NULL,
+    sealed BYTEA NOT NULL,
+    PRIMARY KEY (account, id, idx)
 );
 "#,
 ];
@@ -842,10 +867,12 @@ impl RelayStore for PostgresStore {
             )
             .await?
             .get(0);
+        drop(client);
         Ok(Usage {
             entries: seq_of(row.get(0)),
             entry_bytes: seq_of(row.get(1)),
             checkpoint_bytes: seq_of(checkpoint_bytes),
+            blob_bytes: self.blob_bytes(account).await?,
         })
     }
 
@@ -940,5 +967,28 @@ impl RelayStore for PostgresStore {
         }
         tx.commit().await?;
         Ok(changed > 0)
+    }
+
+    async fn blob_state(&self, account: &AccountId, blob: BlobId) -> Result<BlobState, RelayError> {
+        self.blob_state_of(account, blob).await
+    }
+
+    async fn put_blob_chunk(
+        &self,
+        account: &AccountId,
+        bytes: u64,
+        chunk: &BlobChunk,
+        limits: BlobLimits,
+    ) -> Result<BlobPut, RelayError> {
+        self.put_blob_chunk_in(account, bytes, chunk, limits).await
+    }
+
+    async fn blob_chunk(
+        &self,
+        account: &AccountId,
+        blob: BlobId,
+        index: ChunkIndex,
+    ) -> Result<Option<Vec<u8>>, RelayError> {
+        self.blob_chunk_of(account, blob, index).await
     }
 }

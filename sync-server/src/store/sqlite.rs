@@ -7,6 +7,8 @@
 //! under load, many share one fsync. Reads use a second connection, so a catch-up
 //! page never waits behind a commit.
 
+mod blobs;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -14,13 +16,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use aftercall_shared::protocol::{
-    AccountId, CheckpointId, ChunkIndex, Cursor, DeviceId, SealedEntry,
+    AccountId, BlobChunk, BlobId, BlobState, CheckpointId, ChunkIndex, Cursor, DeviceId,
+    SealedEntry,
 };
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, ChunkStored,
-    RegisteredDevice, Registration, RelayStore, StoredCheckpoint, Usage,
+    chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, BlobLimits,
+    BlobPut, ChunkStored, RegisteredDevice, Registration, RelayStore, StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -102,6 +105,28 @@ CREATE TABLE device_keys (
     removed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (account, device)
 ) WITHOUT ROWID;
+"#,
+    // 5: blobs (attachments' content as opaque sealed chunks): each blob's chunk
+    // count, its sealed size as announced, what is stored of it, complete once
+    // every chunk is in; and the chunks.
+    r#"
+CREATE TABLE blobs (
+    account BLOB NOT NULL,
+    id BLOB NOT NULL,
+    chunks INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    stored_chunks INTEGER NOT NULL DEFAULT 0,
+    stored_bytes INTEGER NOT NULL DEFAULT 0,
+    complete INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account, id)
+) WITHOUT ROWID;
+CREATE TABLE blob_chunks (
+    account BLOB NOT NULL,
+    id BLOB NOT NULL,
+    idx INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (account, id, idx)
+);
 "#,
 ];
 
@@ -826,10 +851,12 @@ impl Files {
             [key],
             |r| r.get(0),
         )?;
+        drop(conn);
         Ok(Usage {
             entries: entries as u64,
             entry_bytes: entry_bytes as u64,
             checkpoint_bytes: checkpoint_bytes as u64,
+            blob_bytes: self.blob_bytes(account)?,
         })
     }
 }
@@ -1035,6 +1062,34 @@ impl RelayStore for SqliteStore {
     ) -> Result<bool, RelayError> {
         let (account, device) = (*account, device.clone());
         self.blocking(move |f| f.remove_device(&account, &device))
+            .await
+    }
+
+    async fn blob_state(&self, account: &AccountId, blob: BlobId) -> Result<BlobState, RelayError> {
+        let account = *account;
+        self.blocking(move |f| f.blob_state(&account, blob)).await
+    }
+
+    async fn put_blob_chunk(
+        &self,
+        account: &AccountId,
+        bytes: u64,
+        chunk: &BlobChunk,
+        limits: BlobLimits,
+    ) -> Result<BlobPut, RelayError> {
+        let (account, chunk) = (*account, chunk.clone());
+        self.blocking(move |f| f.put_blob_chunk(&account, bytes, &chunk, limits))
+            .await
+    }
+
+    async fn blob_chunk(
+        &self,
+        account: &AccountId,
+        blob: BlobId,
+        index: ChunkIndex,
+    ) -> Result<Option<Vec<u8>>, RelayError> {
+        let account = *account;
+        self.blocking(move |f| f.blob_chunk(&account, blob, index))
             .await
     }
 }

@@ -5,16 +5,21 @@
 //! kept whole or not at all, pruning by checkpoint and acknowledgements, the
 //! device registry (credentials registered once, names, removal); and on
 //! PostgreSQL, two relay nodes appending one device's entries at once.
+//! kept whole or not at all, pruning by checkpoint and acknowledgements, blobs
+//! available only once complete, resumable, within their limits and untouched by
+//! pruning; and on PostgreSQL, two relay nodes appending one device's entries at
+//! once.
 
 use std::sync::Arc;
 
 use aftercall_shared::protocol::{
-    AccountId, CheckpointId, ChunkIndex, Cursor, DeviceId, SealedEntry,
+    AccountId, BlobChunk, BlobId, BlobState, CheckpointId, ChunkIndex, Cursor, DeviceId,
+    SealedEntry,
 };
 
 use super::{
-    device_list, AppendRefusal, ChunkStored, PostgresStore, RegisteredDevice, Registration,
-    RelayStore, SqliteStore, StoredCheckpoint,
+    device_list, AppendRefusal, BlobLimits, BlobPut, BlobRefusal, ChunkStored, PostgresStore,
+    RegisteredDevice, Registration, RelayStore, SqliteStore, StoredCheckpoint,
 };
 use crate::test_postgres::{self, TestDatabase};
 
@@ -128,6 +133,9 @@ on_both_stores!(
     a_device_registers_its_credential_once_and_keeps_it,
     devices_are_renamed_and_removed_for_good,
     acknowledgements_list_every_device_of_the_account_alone,
+    a_blob_is_available_only_once_every_chunk_is_in_and_an_upload_resumes,
+    blobs_over_the_file_limit_or_the_quota_or_disagreeing_are_refused,
+    pruning_leaves_blobs_alone,
 );
 
 async fn accounts_keep_their_credential_hash(s: Subject) {
@@ -810,4 +818,191 @@ async fn acknowledgements_list_every_device_of_the_account_alone(s: Subject) {
         .collect();
     assert_eq!(seen, [("laptop", 50, 0), ("phone", 40, 1)]);
     assert_eq!(acks[1].cursors, [cursor("laptop", 3)]);
+}
+
+const ROOMY: BlobLimits = BlobLimits {
+    max_blob_bytes: 1 << 30,
+    quota_bytes: 1 << 32,
+};
+
+/// Chunk `index` of a blob of `chunks` chunks of `len` bytes each.
+fn blob_chunk(blob: u8, index: u32, chunks: u32, len: usize) -> BlobChunk {
+    BlobChunk {
+        blob: BlobId([blob; 32]),
+        index: ChunkIndex(index),
+        chunks,
+        sealed: vec![blob ^ index as u8; len],
+    }
+}
+
+fn stored(new: bool, complete: bool) -> BlobPut {
+    BlobPut::Stored { new, complete }
+}
+
+async fn a_blob_is_available_only_once_every_chunk_is_in_and_an_upload_resumes(s: Subject) {
+    s.store
+        .create_account(&ACCOUNT, [0; 32], false, None)
+        .await
+        .unwrap();
+    let blob = BlobId([7; 32]);
+    assert_eq!(
+        s.store.blob_state(&ACCOUNT, blob).await.unwrap(),
+        BlobState::Absent
+    );
+    let put = |index: u32| {
+        let store = s.store.clone();
+        async move {
+            store
+                .put_blob_chunk(&ACCOUNT, 300, &blob_chunk(7, index, 3, 100), ROOMY)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(put(2).await, stored(true, false));
+    assert_eq!(put(0).await, stored(true, false));
+    // Cut short: the chunks in are listed, and the blob cannot be downloaded.
+    assert_eq!(
+        s.store.blob_state(&ACCOUNT, blob).await.unwrap(),
+        BlobState::Partial {
+            chunks: 3,
+            present: vec![ChunkIndex(0), ChunkIndex(2)]
+        }
+    );
+    assert_eq!(
+        s.store
+            .blob_chunk(&ACCOUNT, blob, ChunkIndex(0))
+            .await
+            .unwrap(),
+        None
+    );
+    // A chunk sent again is not stored again.
+    assert_eq!(put(0).await, stored(false, false));
+    assert_eq!(put(1).await, stored(true, true));
+    assert_eq!(
+        s.store.blob_state(&ACCOUNT, blob).await.unwrap(),
+        BlobState::Complete { chunks: 3 }
+    );
+    for i in 0..3 {
+        assert_eq!(
+            s.store
+                .blob_chunk(&ACCOUNT, blob, ChunkIndex(i))
+                .await
+                .unwrap(),
+            Some(blob_chunk(7, i, 3, 100).sealed)
+        );
+    }
+    assert_eq!(
+        s.store
+            .blob_chunk(&ACCOUNT, blob, ChunkIndex(3))
+            .await
+            .unwrap(),
+        None
+    );
+    // Another device uploading the same blob stores nothing more.
+    assert_eq!(put(1).await, stored(false, true));
+    assert_eq!(s.store.usage(&ACCOUNT).await.unwrap().blob_bytes, 300);
+    // Another account does not see it.
+    let other = AccountId([2; 16]);
+    assert_eq!(
+        s.store.blob_state(&other, blob).await.unwrap(),
+        BlobState::Absent
+    );
+    assert_eq!(
+        s.store
+            .blob_chunk(&other, blob, ChunkIndex(0))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn blobs_over_the_file_limit_or_the_quota_or_disagreeing_are_refused(s: Subject) {
+    s.store
+        .create_account(&ACCOUNT, [0; 32], false, None)
+        .await
+        .unwrap();
+    let limits = BlobLimits {
+        max_blob_bytes: 1000,
+        quota_bytes: 1500,
+    };
+    let put = |bytes: u64, chunk: BlobChunk| {
+        let store = s.store.clone();
+        async move {
+            store
+                .put_blob_chunk(&ACCOUNT, bytes, &chunk, limits)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        put(1001, blob_chunk(1, 0, 2, 500)).await,
+        BlobPut::Refused(BlobRefusal::TooLarge {
+            bytes: 1001,
+            limit: 1000
+        })
+    );
+    assert_eq!(
+        s.store.blob_state(&ACCOUNT, BlobId([1; 32])).await.unwrap(),
+        BlobState::Absent
+    );
+    // The quota counts a blob begun at its announced size.
+    assert_eq!(
+        put(1000, blob_chunk(2, 0, 2, 500)).await,
+        stored(true, false)
+    );
+    assert_eq!(
+        put(600, blob_chunk(3, 0, 1, 600)).await,
+        BlobPut::Refused(BlobRefusal::QuotaExceeded {
+            used: 1000,
+            bytes: 600,
+            quota: 1500
+        })
+    );
+    // What fits still goes in.
+    assert_eq!(put(500, blob_chunk(4, 0, 1, 500)).await, stored(true, true));
+    // A chunk that disagrees with its blob's upload: another count, another size,
+    // or more bytes than announced.
+    assert_eq!(
+        put(1000, blob_chunk(2, 1, 3, 500)).await,
+        BlobPut::Refused(BlobRefusal::Mismatch)
+    );
+    assert_eq!(
+        put(999, blob_chunk(2, 1, 2, 499)).await,
+        BlobPut::Refused(BlobRefusal::Mismatch)
+    );
+    assert_eq!(
+        put(1000, blob_chunk(2, 1, 2, 501)).await,
+        BlobPut::Refused(BlobRefusal::Mismatch)
+    );
+    assert_eq!(
+        put(1000, blob_chunk(2, 1, 2, 500)).await,
+        stored(true, true)
+    );
+    assert_eq!(s.store.usage(&ACCOUNT).await.unwrap().blob_bytes, 1500);
+}
+
+async fn pruning_leaves_blobs_alone(s: Subject) {
+    s.store
+        .create_account(&ACCOUNT, [0; 32], false, None)
+        .await
+        .unwrap();
+    s.store
+        .put_blob_chunk(&ACCOUNT, 100, &blob_chunk(9, 0, 1, 100), ROOMY)
+        .await
+        .unwrap();
+    let laptop: Vec<SealedEntry> = (1..=4).map(|i| entry("laptop", i, i as u8)).collect();
+    s.store.append(&ACCOUNT, &laptop).await.unwrap();
+    upload(&s, &checkpoint(3, 1, vec![cursor("laptop", 4)]), 1).await;
+    assert!(s.store.prune(&ACCOUNT, i64::MAX).await.unwrap() > 0);
+    assert_eq!(
+        s.store.blob_state(&ACCOUNT, BlobId([9; 32])).await.unwrap(),
+        BlobState::Complete { chunks: 1 }
+    );
+    assert_eq!(
+        s.store
+            .blob_chunk(&ACCOUNT, BlobId([9; 32]), ChunkIndex(0))
+            .await
+            .unwrap(),
+        Some(blob_chunk(9, 0, 1, 100).sealed)
+    );
 }

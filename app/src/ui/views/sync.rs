@@ -82,6 +82,8 @@ fn StatusCard(status: SyncStatus) -> Element {
                 if status.quarantined > 0 {
                     p { class: "error", "{status.quarantined} entries from other devices were set aside as unreadable." }
                 }
+                if let Some(t) = &status.attachments { p { class: "meta", id: "sync-attachments", {t.words()} } }
+                if let Some(e) = &status.attachment_problem { p { class: "error", id: "sync-attachment-problem", "{e}" } }
                 if let Some(e) = &status.last_error { p { class: "meta", "Last problem: {e}" } }
             }
         }
