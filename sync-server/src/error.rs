@@ -10,7 +10,7 @@ pub enum RelayError {
         "the relay database failed: {0}; check the --db path is writable and the disk not full"
     )]
     Database(#[from] rusqlite::Error),
-    #[error("the PostgreSQL database failed: {0}; check that it runs and that --db reaches it")]
+    #[error("the PostgreSQL database failed: {}; check that it runs and that --db reaches it", postgres_detail(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("no connection to the PostgreSQL database: {0}; check that it runs and that --db reaches it")]
     Pool(#[from] deadpool_postgres::PoolError),
@@ -24,6 +24,14 @@ pub enum RelayError {
     Io(#[from] std::io::Error),
     #[error("a background task failed: {0}")]
     Task(String),
+}
+
+/// What the server said, with its SQLSTATE, rather than the bare "db error".
+fn postgres_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 impl IntoResponse for RelayError {

@@ -125,6 +125,9 @@ CREATE TABLE blob_chunks (
 "#,
 ];
 
+/// The advisory lock nodes take in turn to migrate the schema (any fixed number).
+const MIGRATION_LOCK: i64 = 0x6166_7465_7263_616c;
+
 /// How long a request waits for a connection, or for a new one to open.
 const POOL_WAIT: Duration = Duration::from_secs(5);
 
@@ -233,28 +236,24 @@ impl PostgresStore {
     }
 
     /// Applies the migrations this database lacks. Each is one transaction that
-    /// first claims its number in `schema_migrations`, so nodes starting together
-    /// apply it once: the others wait on that row and then skip it.
+    /// takes the migration lock and claims its number in `schema_migrations`, so
+    /// nodes starting together apply it once, one after another: the others skip it.
     async fn migrate(&self) -> Result<(), RelayError> {
         let mut client = self.pool.get().await?;
-        let created = client
-            .batch_execute(
+        {
+            // Nodes starting together take turns: a transaction-scoped lock, so a
+            // node that dies mid-way holds nothing afterwards.
+            let tx = client.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                .await?;
+            tx.batch_execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (
                     version BIGINT PRIMARY KEY,
                     applied_at BIGINT NOT NULL
                 )",
             )
-            .await;
-        if let Err(e) = created {
-            // Two nodes creating it at the same moment: one of them loses the
-            // race on the catalog, and the table is there all the same.
-            use tokio_postgres::error::SqlState;
-            if !matches!(
-                e.code(),
-                Some(&SqlState::UNIQUE_VIOLATION | &SqlState::DUPLICATE_TABLE)
-            ) {
-                return Err(e.into());
-            }
+            .await?;
+            tx.commit().await?;
         }
         let newest: Option<i64> = client
             .query_one("SELECT max(version) FROM schema_migrations", &[])
@@ -269,6 +268,8 @@ impl PostgresStore {
         for (i, sql) in MIGRATIONS.iter().enumerate() {
             let version = i as i64 + 1;
             let tx = client.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                .await?;
             let claimed = tx
                 .execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)
