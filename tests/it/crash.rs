@@ -7,23 +7,26 @@ use std::time::Duration;
 use aftercall_shared::env::{ManualClock, SeededEntropy};
 use aftercall_shared::Store;
 
-/// Starts a process capturing in a loop, kills it with SIGKILL at a random moment,
-/// many times over the same store; every capture it reported as saved must be there.
-#[test]
-fn captures_that_returned_survive_sigkill_at_random_moments() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.sqlite");
-    let mut rng = SeededEntropy::new(0xC0FFEE);
-    let mut confirmed: Vec<(String, u64, u64)> = Vec::new();
-    let runs = 30;
+/// Runs `program` (a loop writing to the store at `path` and printing "ID N" for
+/// each write that returned) `runs` times, each killed with SIGKILL after a random
+/// wait of `wait.0` ms plus up to `wait.1`; returns every reported (id, n, run).
+fn kill_at_random_moments(
+    program: &str,
+    path: &std::path::Path,
+    seed: u64,
+    runs: u64,
+    wait: (u64, u64),
+) -> Vec<(String, u64, u64)> {
+    let mut rng = SeededEntropy::new(seed);
+    let mut confirmed = Vec::new();
     for run in 0..runs {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_capture-loop"))
-            .arg(&path)
+        let mut child = Command::new(program)
+            .arg(path)
             .arg(run.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start capture-loop");
+            .unwrap_or_else(|e| panic!("start {program}: {e}"));
         let stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
             BufReader::new(stdout)
@@ -31,7 +34,7 @@ fn captures_that_returned_survive_sigkill_at_random_moments() {
                 .map_while(Result::ok)
                 .collect::<Vec<String>>()
         });
-        std::thread::sleep(Duration::from_millis(20 + rng.next_u64() % 300));
+        std::thread::sleep(Duration::from_millis(wait.0 + rng.next_u64() % wait.1));
         child.kill().expect("SIGKILL");
         child.wait().unwrap();
         for line in reader.join().unwrap() {
@@ -40,16 +43,35 @@ fn captures_that_returned_survive_sigkill_at_random_moments() {
         }
     }
     assert!(
-        confirmed.len() > runs as usize,
-        "the loop captured before being killed"
+        confirmed.len() as u64 > runs,
+        "{program} wrote before being killed"
     );
+    confirmed
+}
 
-    let store = Store::open(
-        &path,
+fn open(path: &std::path::Path) -> Store {
+    Store::open(
+        path,
         Box::new(ManualClock::at(chrono::Utc::now())),
         Box::new(SeededEntropy::new(1)),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// Starts a process capturing in a loop, kills it with SIGKILL at a random moment,
+/// many times over the same store; every capture it reported as saved must be there.
+#[test]
+fn captures_that_returned_survive_sigkill_at_random_moments() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    let confirmed = kill_at_random_moments(
+        env!("CARGO_BIN_EXE_capture-loop"),
+        &path,
+        0xC0FFEE,
+        30,
+        (20, 300),
+    );
+    let store = open(&path);
     for (id, n, run) in &confirmed {
         let (full, _) = store
             .resolve_doc(id)
@@ -94,43 +116,14 @@ fn captures_that_returned_survive_sigkill_at_random_moments() {
 fn attachments_are_whole_after_sigkill_at_random_moments() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite");
-    let mut rng = SeededEntropy::new(0xA77AC4);
-    let mut confirmed: Vec<(String, u64, u64)> = Vec::new();
-    let runs = 20;
-    for run in 0..runs {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_attach-loop"))
-            .arg(&path)
-            .arg(run.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start attach-loop");
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<String>>()
-        });
-        std::thread::sleep(Duration::from_millis(30 + rng.next_u64() % 400));
-        child.kill().expect("SIGKILL");
-        child.wait().unwrap();
-        for line in reader.join().unwrap() {
-            let (id, n) = line.split_once(' ').expect("id and number");
-            confirmed.push((id.to_string(), n.parse().unwrap(), run));
-        }
-    }
-    assert!(
-        confirmed.len() > runs as usize,
-        "the loop attached before being killed"
-    );
-
-    let store = Store::open(
+    let confirmed = kill_at_random_moments(
+        env!("CARGO_BIN_EXE_attach-loop"),
         &path,
-        Box::new(ManualClock::at(chrono::Utc::now())),
-        Box::new(SeededEntropy::new(1)),
-    )
-    .unwrap();
+        0xA77AC4,
+        20,
+        (30, 400),
+    );
+    let store = open(&path);
     for (id, n, run) in &confirmed {
         let opened = store
             .open_attachment(&id.as_str().into())
