@@ -736,3 +736,82 @@ test('phone web app: a photo attached on a person page is kept in the phone\'s s
     await relay.stop();
   }
 });
+
+test('phone web app: a photo attached on the desktop reaches the phone through the relay and opens; one attached on the phone reaches the desktop byte for byte', async () => {
+  const relayData = tempDir('aftercall-relay-');
+  const relay = await serveWeb(webDir, { data: relayData });
+  const desk = tempDir('aftercall-desk-');
+  const relayUrl = `ws://127.0.0.1:${relay.port}`;
+  const browser = await openBrowser('phone');
+  const { page } = browser;
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  try {
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    // Two photos, drawn by the browser: one for each side.
+    const photo = async (w, h, colour) => Buffer.from(await page.evaluate(([w, h, colour]) => {
+      const canvas = document.createElement('canvas');
+      canvas.width = w; canvas.height = h;
+      const g = canvas.getContext('2d');
+      g.fillStyle = colour; g.fillRect(0, 0, w, h);
+      g.fillStyle = '#ffffff'; g.fillRect(w / 8, h / 8, w / 2, h / 3);
+      return canvas.toDataURL('image/png').split(',')[1];
+    }, [w, h, colour]), 'base64');
+    const card = await photo(640, 480, '#0a7d4f');
+    const whiteboard = await photo(800, 600, '#7d0a4f');
+
+    // The desktop attaches a business card to a person and syncs.
+    const init = cli(desk.dir, 'init', '--relay', relayUrl, '--name', 'Desk');
+    const phrase = init.split('\n').map((l) => l.trim()).find((l) => l.split(' ').length === 24);
+    assert.ok(phrase, `no recovery phrase in: ${init}`);
+    cli(desk.dir, 'capture', '--with', 'Ana Card', '--kind', 'value', '--talked', 'met at the fair');
+    const cardFile = join(desk.dir, 'card.png');
+    writeFileSync(cardFile, card);
+    cli(desk.dir, 'attach', 'Ana Card', cardFile);
+    cli(desk.dir, 'sync');
+
+    // The phone pairs; the card arrives with the records and opens at full size.
+    await go(page, 'phone', 'sync');
+    await page.locator('#pair-phrase').fill(phrase);
+    await tap(page, 'phone', '#sync-pair');
+    await eventually(async () => (await syncState(page)) === 'Up to date', 60000);
+    const openPerson = async () => {
+      await go(page, 'phone', 'people');
+      await tap(page, 'phone', page.locator('.person-row', { hasText: 'Ana Card' }));
+      await page.locator('#person-attachments').waitFor();
+    };
+    await openPerson();
+    const cardItem = page.locator('#person-attachments .attachment', { hasText: 'card.png' });
+    await cardItem.waitFor({ timeout: 30000 });
+    await eventually(async () => {
+      await openPerson();
+      return cardItem.locator('img.thumbnail').evaluate((img) => img.complete && img.naturalWidth === 640);
+    }, 30000);
+    await tap(page, 'phone', cardItem.locator('button', { hasText: 'Open' }));
+    const full = cardItem.locator('.attachment-open img.full-size');
+    await full.waitFor();
+    await eventually(() => full.evaluate((img) => img.complete && img.naturalWidth === 640 && img.naturalHeight === 480));
+    await shot(page, 'web-attachment-synced');
+
+    // The phone attaches a whiteboard photo; the desktop gets it byte for byte.
+    await page.locator('#person-attach-photo').setInputFiles({ name: 'whiteboard.png', mimeType: 'image/png', buffer: whiteboard });
+    await page.getByText('Attached whiteboard.png').waitFor();
+    const saved = join(desk.dir, 'whiteboard-copy.png');
+    await eventually(async () => {
+      cli(desk.dir, 'sync');
+      const list = JSON.parse(cli(desk.dir, 'attachments', 'Ana Card', '--json'));
+      const board = list.find((a) => a.name === 'whiteboard.png');
+      if (!board || !board.downloaded) return false;
+      cli(desk.dir, 'attachment', 'save', board.id, '--out', saved);
+      return true;
+    }, 60000);
+    assert.ok(readFileSync(saved).equals(whiteboard), 'the desktop holds the phone\'s photo byte for byte');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await relay.stop();
+    desk.cleanup();
+    relayData.cleanup();
+  }
+});
