@@ -113,7 +113,48 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A throwaway cluster of one test's own, for a test that restarts it (the
+/// binary's shared one stays up for the others). Without `AFTERCALL_TEST_POSTGRES`
+/// only: an existing server is not the tests' to restart.
+pub fn private_server() -> PostgresServer {
+    start_cluster()
+}
+
 impl PostgresServer {
+    /// Stops the server (a fast shutdown: every connection to it is cut) and
+    /// starts it again; returns once it accepts connections.
+    pub async fn restart(&self) {
+        use std::io::Write;
+        let cluster = self
+            ._cluster
+            .as_ref()
+            .expect("only a throwaway cluster is restarted");
+        {
+            let mut child = cluster.lock().unwrap();
+            let stdin = child
+                .stdin
+                .as_mut()
+                .expect("the cluster's shell reads its stdin");
+            stdin.write_all(b"restart\n").unwrap();
+            stdin.flush().unwrap();
+        }
+        // The old server's socket goes, then the new one's comes.
+        let socket = self
+            .admin
+            .get_hosts()
+            .iter()
+            .find_map(|h| match h {
+                tokio_postgres::config::Host::Unix(dir) => Some(dir.join(".s.PGSQL.5432")),
+                _ => None,
+            })
+            .expect("a throwaway cluster listens on a Unix socket");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while socket.exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(connect(&self.admin).await);
+    }
+
     /// A connection to the server's maintenance database.
     pub async fn admin(&self) -> tokio_postgres::Client {
         connect(&self.admin).await
@@ -230,14 +271,24 @@ fn start_cluster() -> PostgresServer {
     );
     // The shell stops the server and removes its directory once its stdin closes:
     // when this test binary exits.
+    // Each line on its stdin restarts the server (a fast shutdown, then a start).
     let script = r#"
-"$1/postgres" -D "$2/data" -k "$2" -p 5432 -c listen_addresses= -c fsync=off \
-    -c full_page_writes=off -c max_connections=300 >"$2/log" 2>&1 &
-pid=$!
-read -r _
+bin="$1"
+dir="$2"
+start() {
+    "$bin/postgres" -D "$dir/data" -k "$dir" -p 5432 -c listen_addresses= -c fsync=off \
+        -c full_page_writes=off -c max_connections=300 >>"$dir/log" 2>&1 &
+    pid=$!
+}
+start
+while read -r _; do
+    kill -INT "$pid"
+    wait "$pid"
+    start
+done
 kill -INT "$pid"
 wait "$pid"
-rm -rf "$2"
+rm -rf "$dir"
 "#;
     let mut shell = as_server_user(Path::new("/bin/sh"));
     shell

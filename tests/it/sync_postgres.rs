@@ -289,6 +289,63 @@ async fn a_device_removed_through_one_relay_node_is_cut_off_on_another() {
     handle.stop();
 }
 
+/// PostgreSQL restarted under a running relay (a fast shutdown cuts every
+/// connection, the listener's too): the relay answers 503 on `/health` meanwhile,
+/// then recovers by itself, with no restart of its own. Devices keep syncing, live
+/// included, and nothing acknowledged before is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_recovers_by_itself_when_postgresql_restarts_under_it() {
+    let server = postgres::private_server();
+    let db = server.database().await;
+    let relay = Relay::start_with(
+        Config::new(Database::from(db.config.clone())),
+        "127.0.0.1:0",
+    );
+    let (devices, phrase) = account(&relay, &["phone"]).await;
+    let phone = &devices[0];
+    let laptop = Device::new("laptop");
+    sync::pair(laptop.dir(), &relay.url(), &phrase)
+        .await
+        .unwrap();
+    let handle = SyncHandle::start(laptop.dir().to_path_buf());
+    phone.capture("Ada Lovelace", "before the restart");
+    phone.sync().await;
+    assert!(
+        wait_until(Duration::from_secs(20), || laptop
+            .knows("before the restart"))
+        .await,
+        "live before the restart"
+    );
+
+    server.restart().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let health = relay.get("/health").await;
+        if health.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{health}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    phone.capture("Grace Hopper", "after the restart");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while let Err(e) = sync::sync_once(phone.dir()).await {
+        assert!(tokio::time::Instant::now() < deadline, "{e:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        wait_until(Duration::from_secs(30), || laptop
+            .knows("after the restart"))
+        .await,
+        "the laptop's session came back through the same relay"
+    );
+    handle.stop();
+    assert_converged(&[phone, &laptop]);
+    // The node's listener for other nodes' signals connected again.
+    let metrics = relay.get("/metrics").await;
+    assert!(metric(&metrics, "aftercall_relay_listener_connects_total") >= 2.0);
+}
+
 /// nginx in front of relay nodes, run from `docs/relay-nodes.nginx.conf` with only
 /// its addresses changed; stopped when dropped.
 struct Proxy {
