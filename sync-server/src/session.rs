@@ -97,14 +97,25 @@ async fn send_entries(
     Ok(())
 }
 
+/// Whether the websocket layer refused a frame for its size (over
+/// `max_message_size`), by the error's type.
+fn is_over_size_limit(e: axum::Error) -> bool {
+    use tungstenite::error::CapacityError;
+    matches!(
+        e.into_inner().downcast::<tungstenite::Error>().map(|e| *e),
+        Ok(tungstenite::Error::Capacity(
+            CapacityError::MessageTooLong { .. }
+        ))
+    )
+}
+
 /// The next binary frame, checked against the size limit and decoded.
 async fn next_message(socket: &mut WebSocket, state: &AppState) -> Result<ClientMessage, End> {
     loop {
         let frame = match socket.recv().await {
             None | Some(Ok(Message::Close(_))) => return Err(End::Closed),
             Some(Err(e)) => {
-                let text = e.to_string();
-                if text.contains("too long") || text.contains("too big") || text.contains("size") {
+                if is_over_size_limit(e) {
                     return refuse(
                         RefusalCode::TooLarge,
                         "the message is over the relay's size limit; send smaller batches",

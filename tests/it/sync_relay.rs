@@ -145,6 +145,16 @@ async fn limits_are_refused_with_a_clear_error_frame() {
         refusal_of(&[first.next().await.unwrap()]),
         Some(RefusalCode::TooLarge)
     );
+    // Past twice the limit the websocket layer refuses the frame before the relay
+    // reads it: still a clear refusal frame, recognised by the error's type.
+    let mut huge = RawClient::connect(&relay).await;
+    assert_eq!(refusal_of(&huge.hello(&phrase, "d1", false).await), None);
+    huge.send_bytes(vec![0u8; 3 * 4096]).await;
+    assert_eq!(
+        refusal_of(&[huge.next().await.unwrap()]),
+        Some(RefusalCode::TooLarge)
+    );
+    drop(huge);
 
     // Three more than the allowance would take three seconds to allow: refused.
     second
@@ -204,7 +214,7 @@ async fn limits_are_refused_with_a_clear_error_frame() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("aftercall_relay_refusals_total{reason=\"too_large\"} 1"),
+        metrics.contains("aftercall_relay_refusals_total{reason=\"too_large\"} 2"),
         "{metrics}"
     );
     assert!(
