@@ -346,6 +346,76 @@ async fn a_relay_recovers_by_itself_when_postgresql_restarts_under_it() {
     assert!(metric(&metrics, "aftercall_relay_listener_connects_total") >= 2.0);
 }
 
+/// A node's listener is cut (its backend terminated, as a failover or a network
+/// blip would) just before another node stores an entry, so the signal is lost:
+/// the node listens again and reads the heads it missed, and its device sees the
+/// entry without reconnecting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_signal_is_made_good_when_the_listener_reconnects() {
+    let db = postgres::server().database().await;
+    let node = || {
+        Relay::start_with(
+            Config::new(Database::from(db.config.clone())),
+            "127.0.0.1:0",
+        )
+    };
+    let (node1, node2) = (node(), node());
+    let (devices, phrase) = account(&node1, &["phone"]).await;
+    let phone = &devices[0];
+    let laptop = Device::new("laptop");
+    sync::pair(laptop.dir(), &node2.url(), &phrase)
+        .await
+        .unwrap();
+    let handle = SyncHandle::start(laptop.dir().to_path_buf());
+    let mut status = handle.status();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        status.wait_for(|s| s.state == ConnState::UpToDate),
+    )
+    .await
+    .expect("the laptop connects to node 2")
+    .unwrap();
+
+    // New connections to the database are refused for a while (the nodes' pools
+    // keep theirs), and every listener of it is cut: nobody hears the next signal.
+    let admin = postgres::server().admin().await;
+    let name = db.config.get_dbname().unwrap().to_string();
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .await
+        .unwrap();
+    let cut = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND query ILIKE 'LISTEN%'",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cut.len(), 2, "each node had one listener");
+    phone.capture("Ada Lovelace", "signalled while nobody listened");
+    phone.sync().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !laptop.knows("signalled while nobody listened"),
+        "the signal was lost: node 2 did not pass the entry on"
+    );
+    // The database takes connections again: node 2 listens again, reads the heads
+    // it missed, and the laptop gets the entry on the session it has.
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    let seen = wait_until(Duration::from_secs(8), || {
+        laptop.knows("signalled while nobody listened")
+    })
+    .await;
+    assert!(seen, "node 2 caught up when it listened again");
+    handle.stop();
+    let metrics = node2.get("/metrics").await;
+    assert!(metric(&metrics, "aftercall_relay_listener_connects_total") >= 2.0);
+}
+
 /// nginx in front of relay nodes, run from `docs/relay-nodes.nginx.conf` with only
 /// its addresses changed; stopped when dropped.
 struct Proxy {
