@@ -94,12 +94,15 @@ fn parse(payload: &str) -> Option<(AccountId, DeviceId, Signal)> {
     Some((AccountId(account), device, head))
 }
 
-/// Listens for other nodes' appends until `stop`, reconnecting as needed.
+/// Listens for other nodes' appends until `stop`, reconnecting as needed; at each
+/// catch-up read, also marks this node's (`node`) sessions alive in the session
+/// count the nodes share.
 pub(crate) async fn run(
     config: tokio_postgres::Config,
     store: Arc<dyn RelayStore>,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
+    node: u64,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(100);
@@ -152,7 +155,12 @@ pub(crate) async fn run(
                         break;
                     }
                 },
-                _ = tick.tick() => catch_up(store.as_ref(), &hub).await,
+                _ = tick.tick() => {
+                    catch_up(store.as_ref(), &hub).await;
+                    if let Err(e) = store.touch_sessions(node).await {
+                        tracing::warn!(error = %e, "cannot mark this node's sessions alive");
+                    }
+                }
             }
         }
         drop(client);

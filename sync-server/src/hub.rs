@@ -112,18 +112,17 @@ impl Hub {
         room.refilled = now;
         let rate = f64::from(limits.entries_per_second.max(1));
         room.tokens = (room.tokens + elapsed * rate).min(f64::from(limits.entries_burst));
-        let left = room.tokens - n as f64;
-        if left >= 0.0 {
-            room.tokens = left;
-            return Some(Duration::ZERO);
-        }
-        let wait = Duration::from_secs_f64(-left / rate);
-        if wait > MAX_THROTTLE {
-            return None;
-        }
-        // Reserved: later pushes queue behind this one.
+        // Reserved when it waits: later pushes queue behind this one.
+        let (allowance, left) = crate::store::allowance(
+            room.tokens,
+            u32::try_from(n).unwrap_or(u32::MAX),
+            limits.entries_per_second,
+        );
         room.tokens = left;
-        Some(wait)
+        match allowance {
+            crate::store::Allowance::After(wait) => Some(wait),
+            crate::store::Allowance::Refused => None,
+        }
     }
 
     /// Sends newly stored entries to every session of the account.

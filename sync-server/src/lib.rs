@@ -94,6 +94,7 @@ pub async fn launch_with_store(
             state.store.clone(),
             state.hub.clone(),
             metrics.clone(),
+            state.node,
             state.stop.clone(),
         ));
     }

@@ -97,6 +97,27 @@ async fn send_entries(
     Ok(())
 }
 
+/// A session the store counts against its account across nodes; forgotten when the
+/// session ends, however it ends.
+struct CountedSession {
+    store: std::sync::Arc<dyn crate::store::RelayStore>,
+    key: crate::store::SessionKey,
+}
+
+impl Drop for CountedSession {
+    fn drop(&mut self) {
+        let (store, key) = (self.store.clone(), self.key);
+        // A relay shutting down may have no runtime left: the row then expires.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = store.close_session(key).await {
+                    tracing::warn!(error = %e, "a closed session stays counted until it expires");
+                }
+            });
+        }
+    }
+}
+
 /// Whether the websocket layer refused a frame for its size (over
 /// `max_message_size`), by the error's type.
 fn is_over_size_limit(e: axum::Error) -> bool {
@@ -177,14 +198,27 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
     tracing::debug!(%account, %device, "hello");
     authenticate(state, account, credential.verifier(), create, invite).await?;
     admit_device(state, account, &device, device_key.as_ref()).await?;
-    let Some((_membership, mut live)) = state.hub.join(account, &state.config.limits) else {
-        return refuse(
+    let too_many = || {
+        refuse(
             RefusalCode::TooManyConnections,
             format!(
                 "this account already has {} devices connected; close one and retry",
                 state.config.limits.connections_per_account
             ),
-        );
+        )
+    };
+    let Some((_membership, mut live)) = state.hub.join(account, &state.config.limits) else {
+        return too_many();
+    };
+    // Across every node of a deployment on PostgreSQL, too.
+    let key = state.session_key();
+    let limit = state.config.limits.connections_per_account;
+    if state.store.open_session(&account, key, limit).await? == Some(false) {
+        return too_many();
+    }
+    let _counted = CountedSession {
+        store: state.store.clone(),
+        key,
     };
 
     // What the device has applied holds pruning back, until it is inactive.
@@ -574,7 +608,17 @@ async fn push(
         );
     }
     let limits = &state.config.limits;
-    let Some(wait) = state.hub.reserve_entries(&account, entries.len(), limits) else {
+    let n = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+    let shared = state
+        .store
+        .take_entries(&account, n, limits.entries_per_second, limits.entries_burst)
+        .await?;
+    let wait = match shared {
+        Some(crate::store::Allowance::After(wait)) => Some(wait),
+        Some(crate::store::Allowance::Refused) => None,
+        None => state.hub.reserve_entries(&account, entries.len(), limits),
+    };
+    let Some(wait) = wait else {
         return refuse(
             RefusalCode::RateLimited,
             format!(

@@ -416,6 +416,86 @@ async fn a_lost_signal_is_made_good_when_the_listener_reconnects() {
     assert!(metric(&metrics, "aftercall_relay_listener_connects_total") >= 2.0);
 }
 
+/// Two nodes of one database hold an account to one set of limits: two devices
+/// connected at most across both, and one entry allowance, whichever node a push
+/// reaches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_account_limits_hold_across_relay_nodes() {
+    use aftercall_shared::protocol::{ClientMessage, DeviceId, RefusalCode, SealedEntry};
+
+    use crate::sync_support::{refusal_of, RawClient};
+    let db = postgres::server().database().await;
+    let node = || {
+        let mut config = Config::new(Database::from(db.config.clone()));
+        config.limits = aftercall_sync_server::Limits {
+            entries_per_second: 1,
+            entries_burst: 3,
+            connections_per_account: 2,
+            ..aftercall_sync_server::Limits::default()
+        };
+        Relay::start_with(config, "127.0.0.1:0")
+    };
+    let (node1, node2) = (node(), node());
+    let phrase = aftercall_shared::crypto::AccountSecret::generate(
+        &mut aftercall_shared::env::SeededEntropy::new(11),
+    )
+    .phrase();
+    let mut first = RawClient::connect(&node1).await;
+    assert_eq!(refusal_of(&first.hello(&phrase, "d1", true).await), None);
+    let mut second = RawClient::connect(&node2).await;
+    assert_eq!(refusal_of(&second.hello(&phrase, "d2", false).await), None);
+    let mut third = RawClient::connect(&node2).await;
+    assert_eq!(
+        refusal_of(&third.hello(&phrase, "d3", false).await),
+        Some(RefusalCode::TooManyConnections),
+        "the third device is refused on node 2, though node 2 holds only one"
+    );
+
+    let entry = |device: &str, seq: u64| SealedEntry {
+        device: DeviceId::new(device).unwrap(),
+        seq,
+        sealed: vec![1; 64],
+    };
+    // The burst of 3 is spent on node 1; 4 more on node 2 would wait 4 s: refused
+    // (node 2's own allowance alone would have held them back a second).
+    first
+        .send(&ClientMessage::Push {
+            entries: (1..=3).map(|s| entry("d1", s)).collect(),
+        })
+        .await;
+    assert_eq!(
+        first.next().await.unwrap(),
+        aftercall_shared::protocol::ServerMessage::Stored { up_to: 3 }
+    );
+    second
+        .send(&ClientMessage::Push {
+            entries: (1..=4).map(|s| entry("d2", s)).collect(),
+        })
+        .await;
+    // (Node 2 may first pass on d1's entries live.)
+    let answer = loop {
+        match second.next().await.unwrap() {
+            aftercall_shared::protocol::ServerMessage::Entries { .. } => continue,
+            other => break other,
+        }
+    };
+    assert_eq!(refusal_of(&[answer]), Some(RefusalCode::RateLimited));
+    // A device leaving makes room on the other node.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut again = RawClient::connect(&node2).await;
+        let answer = again.hello(&phrase, "d3", false).await;
+        match refusal_of(&answer) {
+            None => break,
+            Some(RefusalCode::TooManyConnections) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
 /// nginx in front of relay nodes, run from `docs/relay-nodes.nginx.conf` with only
 /// its addresses changed; stopped when dropped.
 struct Proxy {

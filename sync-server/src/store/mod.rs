@@ -49,6 +49,42 @@ pub async fn open_with_pool(
     })
 }
 
+/// What a push may do now under its account's entry rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Allowance {
+    /// Store it after waiting this long (zero: at once); the entries are reserved.
+    After(std::time::Duration),
+    /// The account is so far over its rate that the wait would be too long.
+    Refused,
+}
+
+/// One device session on one relay node, as the shared session count knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionKey {
+    /// The node's random id, drawn when it starts.
+    pub node: u64,
+    /// The session's number on that node.
+    pub session: u64,
+}
+
+/// A node that has not marked its sessions alive for this long is taken for dead,
+/// and its sessions stop counting against their accounts.
+pub const SESSION_EXPIRY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Decides a push of `n` entries against a bucket holding `tokens` after its
+/// refill: what the push may do, and the tokens left (reserved when it waits).
+pub fn allowance(tokens: f64, n: u32, rate: u32) -> (Allowance, f64) {
+    let left = tokens - f64::from(n);
+    if left >= 0.0 {
+        return (Allowance::After(std::time::Duration::ZERO), left);
+    }
+    let wait = std::time::Duration::from_secs_f64(-left / f64::from(rate.max(1)));
+    if wait > crate::hub::MAX_THROTTLE {
+        return (Allowance::Refused, tokens);
+    }
+    (Allowance::After(wait), left)
+}
+
 /// A connection pool's state, for `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStatus {
@@ -326,6 +362,42 @@ pub enum AppendRefusal {
 /// The relay's storage.
 #[async_trait::async_trait]
 pub trait RelayStore: Send + Sync + 'static {
+    /// Takes `n` entries from `account`'s allowance (`rate` a second, at most
+    /// `burst` saved up) in a bucket every relay node shares. `None`: this store
+    /// has no shared bucket (one node: the node's own counts).
+    async fn take_entries(
+        &self,
+        _account: &AccountId,
+        _n: u32,
+        _rate: u32,
+        _burst: u32,
+    ) -> Result<Option<Allowance>, RelayError> {
+        Ok(None)
+    }
+
+    /// Counts a new session of `account` on `node` against `limit` sessions of the
+    /// account across every node; true when it is let in (and recorded). `None`:
+    /// this store keeps no shared count (one node: the node's own counts).
+    async fn open_session(
+        &self,
+        _account: &AccountId,
+        _session: SessionKey,
+        _limit: usize,
+    ) -> Result<Option<bool>, RelayError> {
+        Ok(None)
+    }
+
+    /// Forgets a session [`RelayStore::open_session`] let in.
+    async fn close_session(&self, _session: SessionKey) -> Result<(), RelayError> {
+        Ok(())
+    }
+
+    /// Marks every session of `node` alive; sessions of a node silent for
+    /// [`SESSION_EXPIRY`] (one that crashed) stop counting.
+    async fn touch_sessions(&self, _node: u64) -> Result<(), RelayError> {
+        Ok(())
+    }
+
     /// The state of the store's connection pool; `None` for a store without one.
     fn pool(&self) -> Option<PoolStatus> {
         None

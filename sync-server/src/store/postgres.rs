@@ -123,6 +123,24 @@ CREATE TABLE blob_chunks (
     PRIMARY KEY (account, id, idx)
 );
 "#,
+    // 5: limits every node shares: each account's entry allowance, and the device
+    // sessions open on every node (a node marks its own alive; a silent node's
+    // stop counting).
+    r#"
+CREATE TABLE account_rates (
+    account BYTEA PRIMARY KEY,
+    tokens DOUBLE PRECISION NOT NULL,
+    refilled DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE account_sessions (
+    node BIGINT NOT NULL,
+    session BIGINT NOT NULL,
+    account BYTEA NOT NULL,
+    seen DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (node, session)
+);
+CREATE INDEX account_sessions_account ON account_sessions (account);
+"#,
 ];
 
 /// The advisory lock nodes take in turn to migrate the schema (any fixed number).
@@ -411,6 +429,107 @@ async fn newest_checkpoint(
 
 #[async_trait::async_trait]
 impl RelayStore for PostgresStore {
+    async fn take_entries(
+        &self,
+        account: &AccountId,
+        n: u32,
+        rate: u32,
+        burst: u32,
+    ) -> Result<Option<super::Allowance>, RelayError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // Refilled by the database's clock, the one every node shares; the row
+        // stays locked until the decision is written.
+        let tokens: f64 = tx
+            .query_one(
+                "INSERT INTO account_rates (account, tokens, refilled)
+                 VALUES ($1, $2, extract(epoch FROM clock_timestamp())::float8)
+                 ON CONFLICT (account) DO UPDATE SET
+                     tokens = LEAST($2, account_rates.tokens
+                         + GREATEST(0, excluded.refilled - account_rates.refilled) * $3),
+                     refilled = excluded.refilled
+                 RETURNING tokens",
+                &[&&account.0[..], &f64::from(burst), &f64::from(rate.max(1))],
+            )
+            .await?
+            .get(0);
+        let (allowance, left) = super::allowance(tokens, n, rate);
+        tx.execute(
+            "UPDATE account_rates SET tokens = $2 WHERE account = $1",
+            &[&&account.0[..], &left],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(allowance))
+    }
+
+    async fn open_session(
+        &self,
+        account: &AccountId,
+        session: super::SessionKey,
+        limit: usize,
+    ) -> Result<Option<bool>, RelayError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // One node at a time counts an account's sessions.
+        tx.execute(
+            "SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE",
+            &[&&account.0[..]],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM account_sessions WHERE account = $1
+             AND seen < extract(epoch FROM clock_timestamp())::float8 - $2",
+            &[&&account.0[..], &super::SESSION_EXPIRY.as_secs_f64()],
+        )
+        .await?;
+        let open: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM account_sessions WHERE account = $1",
+                &[&&account.0[..]],
+            )
+            .await?
+            .get(0);
+        let admitted = usize::try_from(open).unwrap_or(usize::MAX) < limit;
+        if admitted {
+            tx.execute(
+                "INSERT INTO account_sessions (node, session, account, seen)
+                 VALUES ($1, $2, $3, extract(epoch FROM clock_timestamp())::float8)",
+                &[
+                    &(session.node as i64),
+                    &(session.session as i64),
+                    &&account.0[..],
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(admitted))
+    }
+
+    async fn close_session(&self, session: super::SessionKey) -> Result<(), RelayError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "DELETE FROM account_sessions WHERE node = $1 AND session = $2",
+                &[&(session.node as i64), &(session.session as i64)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn touch_sessions(&self, node: u64) -> Result<(), RelayError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "UPDATE account_sessions SET seen = extract(epoch FROM clock_timestamp())::float8
+                 WHERE node = $1",
+                &[&(node as i64)],
+            )
+            .await?;
+        Ok(())
+    }
+
     fn pool(&self) -> Option<super::PoolStatus> {
         let status = self.pool.status();
         Some(super::PoolStatus {

@@ -1006,3 +1006,77 @@ async fn pruning_leaves_blobs_alone(s: Subject) {
         Some(blob_chunk(9, 0, 1, 100).sealed)
     );
 }
+
+/// Two relay nodes (two stores, two pools) on one database share each account's
+/// entry allowance and its count of open sessions; a node that falls silent stops
+/// holding sessions once they expire. One SQLite file is one node: it keeps none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_are_shared_by_every_node_of_one_database() {
+    use super::{Allowance, SessionKey};
+    use std::time::Duration;
+    let sqlite = Subject::sqlite().await;
+    assert_eq!(
+        sqlite.store.take_entries(&ACCOUNT, 1, 1, 3).await.unwrap(),
+        None
+    );
+    let key = |node, session| SessionKey { node, session };
+    assert_eq!(
+        sqlite
+            .store
+            .open_session(&ACCOUNT, key(1, 0), 1)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let db = test_postgres::server().database().await;
+    let nodes = [
+        PostgresStore::open(&db.config).await.unwrap(),
+        PostgresStore::open(&db.config).await.unwrap(),
+    ];
+    nodes[0]
+        .create_account(&ACCOUNT, [0; 32], false, None)
+        .await
+        .unwrap();
+    // A burst of 3 at 1 a second: 2 on one node, 1 on the other, then the next
+    // waits about a second whichever node takes it, and far more is refused.
+    let take = |node: usize, n| nodes[node].take_entries(&ACCOUNT, n, 1, 3);
+    assert_eq!(
+        take(0, 2).await.unwrap(),
+        Some(Allowance::After(Duration::ZERO))
+    );
+    assert_eq!(
+        take(1, 1).await.unwrap(),
+        Some(Allowance::After(Duration::ZERO))
+    );
+    match take(1, 1).await.unwrap() {
+        Some(Allowance::After(wait)) => assert!(
+            wait > Duration::from_millis(500) && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(take(0, 5).await.unwrap(), Some(Allowance::Refused));
+
+    // Two sessions at most, across both nodes.
+    let open =
+        |node: usize, session| nodes[node].open_session(&ACCOUNT, key(node as u64 + 1, session), 2);
+    assert_eq!(open(0, 0).await.unwrap(), Some(true));
+    assert_eq!(open(1, 0).await.unwrap(), Some(true));
+    assert_eq!(open(1, 1).await.unwrap(), Some(false));
+    nodes[1].close_session(key(2, 0)).await.unwrap();
+    assert_eq!(open(1, 2).await.unwrap(), Some(true));
+    assert_eq!(open(0, 1).await.unwrap(), Some(false));
+    // Node 1 falls silent past the expiry while node 2 marks its own alive.
+    let client = db.connect().await;
+    client
+        .execute(
+            "UPDATE account_sessions SET seen = seen - $1 WHERE node = 1",
+            &[&(super::SESSION_EXPIRY.as_secs_f64() + 1.0)],
+        )
+        .await
+        .unwrap();
+    nodes[1].touch_sessions(2).await.unwrap();
+    assert_eq!(open(1, 3).await.unwrap(), Some(true));
+    assert_eq!(open(1, 4).await.unwrap(), Some(false));
+}
