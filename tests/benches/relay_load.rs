@@ -11,6 +11,12 @@
 //! prints entries stored per second, entries fanned out to the other devices per
 //! second, the push → `Stored` latency, and memory per idle connection.
 //!
+//! With `AFTERCALL_LOAD_NODES=N` (N ≥ 1) the relay runs instead as N nodes, each a
+//! child process of its own, on one PostgreSQL database (the tests' throwaway
+//! cluster, or the server `AFTERCALL_TEST_POSTGRES` names); devices connect to the
+//! nodes in turn, so an account's devices sit on different nodes and its entries
+//! fan out through the database. Memory is then the nodes' together.
+//!
 //! With `-- blobs`, it measures instead the relay's memory while
 //! `AFTERCALL_LOAD_BLOB_DEVICES` devices (default 50, each of its own account)
 //! upload a blob of `AFTERCALL_LOAD_BLOB_MB` MiB each (default 20) at once, in
@@ -88,16 +94,15 @@ fn relay_child(db: &str) {
             })
             .await;
         };
-        aftercall_sync_server::launch_with_listener(
-            aftercall_sync_server::Config::new(
-                db.parse::<aftercall_sync_server::Database>()
-                    .expect("a database file or a postgres:// URL"),
-            ),
-            listener,
-            stdin_closed,
-        )
-        .await
-        .unwrap();
+        let mut config = aftercall_sync_server::Config::new(
+            db.parse::<aftercall_sync_server::Database>()
+                .expect("a database file or a postgres:// URL"),
+        );
+        // Every device of the load comes from one address, as behind a proxy.
+        config.limits.max_unauthenticated_per_ip = config.limits.max_unauthenticated;
+        aftercall_sync_server::launch_with_listener(config, listener, stdin_closed)
+            .await
+            .unwrap();
     });
 }
 
@@ -134,18 +139,7 @@ struct Counters {
 /// Starts the relay child on a fresh SQLite file in `dir`; returns it and its
 /// websocket address.
 fn start_relay(dir: &std::path::Path) -> (std::process::Child, String) {
-    let mut relay = Command::new(std::env::current_exe().unwrap())
-        .args(["relay-child", dir.join("relay.sqlite").to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(relay.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().strip_prefix("listening ").unwrap().to_string();
-    (relay, format!("ws://{addr}/sync"))
+    start_node(dir.join("relay.sqlite").to_str().unwrap())
 }
 
 /// `devices` devices uploading a blob of `mib` MiB each at once, the relay's
@@ -241,13 +235,11 @@ async fn blob_load(devices: usize, mib: usize) {
     );
 }
 
-async fn load(connections: usize, duration: Duration, batch: usize) {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts one relay node on `db` (a file or a PostgreSQL URL); returns it and its
+/// websocket address.
+fn start_node(db: &str) -> (std::process::Child, String) {
     let mut relay = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "relay-child",
-            dir.path().join("relay.sqlite").to_str().unwrap(),
-        ])
+        .args(["relay-child", db])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -257,9 +249,43 @@ async fn load(connections: usize, duration: Duration, batch: usize) {
         .read_line(&mut line)
         .unwrap();
     let addr = line.trim().strip_prefix("listening ").unwrap().to_string();
-    let url = format!("ws://{addr}/sync");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let baseline = rss_kib(relay.id());
+    (relay, format!("ws://{addr}/sync"))
+}
+
+async fn load(connections: usize, duration: Duration, batch: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = std::env::var("AFTERCALL_LOAD_NODES")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok());
+    // The database outlives the nodes.
+    let postgres = match nodes {
+        Some(_) => Some(
+            aftercall_sync_server::test_postgres::server()
+                .database()
+                .await,
+        ),
+        None => None,
+    };
+    let db = match &postgres {
+        Some(db) => db.url(),
+        None => dir
+            .path()
+            .join("relay.sqlite")
+            .to_str()
+            .unwrap()
+            .to_string(),
+    };
+    let mut relays: Vec<(std::process::Child, String)> = Vec::new();
+    for _ in 0..nodes.unwrap_or(1).max(1) {
+        relays.push(start_node(&db));
+        // One node at a time migrates an empty database.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let urls: Vec<String> = relays.iter().map(|(_, url)| url.clone()).collect();
+    let rss = |relays: &[(std::process::Child, String)]| -> u64 {
+        relays.iter().map(|(r, _)| rss_kib(r.id())).sum()
+    };
+    let baseline = rss(&relays);
 
     let counters = Arc::new(Counters {
         stored: AtomicU64::new(0),
@@ -278,7 +304,8 @@ async fn load(connections: usize, duration: Duration, batch: usize) {
             if n >= connections {
                 continue;
             }
-            opened.push((a, round, tokio::spawn(open(url.clone(), a, round))));
+            let url = urls[n % urls.len()].clone();
+            opened.push((a, round, tokio::spawn(open(url, a, round))));
         }
         for (a, round, o) in opened {
             sessions.push((a, round, o.await.unwrap()));
@@ -286,7 +313,7 @@ async fn load(connections: usize, duration: Duration, batch: usize) {
     }
     let opened_in = opening.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle = rss_kib(relay.id());
+    let idle = rss(&relays);
 
     let (go_tx, go) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::with_capacity(sessions.len());
@@ -305,7 +332,7 @@ async fn load(connections: usize, duration: Duration, batch: usize) {
     let elapsed = started.elapsed();
     let stored = counters.stored.load(Relaxed);
     let fanned_out = counters.fanned_out.load(Relaxed);
-    let busy = rss_kib(relay.id());
+    let busy = rss(&relays);
     let mut latencies = Vec::new();
     for t in tasks {
         latencies.extend(t.await.unwrap());
@@ -317,12 +344,18 @@ async fn load(connections: usize, duration: Duration, batch: usize) {
             .copied()
             .unwrap_or_default()
     };
-    drop(relay.stdin.take());
-    let _ = relay.wait();
+    for (relay, _) in &mut relays {
+        drop(relay.stdin.take());
+        let _ = relay.wait();
+    }
 
     let secs = elapsed.as_secs_f64();
+    let on = match nodes {
+        Some(n) => format!("{n} node(s) on PostgreSQL"),
+        None => "one relay on SQLite".to_string(),
+    };
     println!(
-        "relay under load: {connections} connections ({accounts} accounts x {DEVICES_PER_ACCOUNT} devices), opened in {opened_in:.1?}"
+        "relay under load, {on}: {connections} connections ({accounts} accounts x {DEVICES_PER_ACCOUNT} devices), opened in {opened_in:.1?}"
     );
     println!(
         "  memory: {baseline} KiB before, {idle} KiB with every session idle: {:.1} KiB per idle connection; {busy} KiB under load",
