@@ -49,6 +49,14 @@ async fn a_new_device_loads_the_checkpoint_and_the_tail_and_reads_as_a_full_repl
         .checkpoint_uploaded
         .expect("the relay stored the checkpoint");
     assert!(made.documents >= 38, "{made:?}");
+    let noted = sync::read_status(laptop.dir())
+        .unwrap()
+        .last_checkpoint
+        .unwrap();
+    assert_eq!(
+        (noted.way, noted.documents),
+        (sync::CheckpointWay::Made, made.documents)
+    );
     for i in 0..5 {
         laptop.capture("Ada", &format!("tail talk {i}"));
     }
@@ -70,6 +78,14 @@ async fn a_new_device_loads_the_checkpoint_and_the_tail_and_reads_as_a_full_repl
         .checkpoint_loaded
         .expect("the tablet loaded the checkpoint");
     assert_eq!(loaded.id, made.id);
+    let noted = sync::read_status(tablet.dir())
+        .unwrap()
+        .last_checkpoint
+        .unwrap();
+    assert_eq!(
+        (noted.way, noted.documents),
+        (sync::CheckpointWay::Loaded, made.documents)
+    );
     assert_eq!(paired.received, 5, "only the tail after the checkpoint");
     assert!(tablet.knows("checkpointed talk 0") && tablet.knows("tail talk 4"));
     assert_converged(&[laptop, phone, &tablet]);

@@ -243,6 +243,7 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
             "pending_upload": status.pending_upload,
             "last_synced_at": status.last_synced_at,
             "quarantined": status.quarantined,
+            "last_checkpoint": status.last_checkpoint,
         }));
     }
     out(&describe(&status));
@@ -275,6 +276,18 @@ fn describe(s: &device_sync::SyncStatus) -> String {
     }
     if s.quarantined > 0 {
         line.push_str(&format!(" · {} entries set aside", s.quarantined));
+    }
+    let local = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|at| {
+                at.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    if let Some(words) = s.checkpoint_words(local) {
+        line.push_str(&format!(" · {}", words.to_lowercase()));
     }
     if let Some(t) = &s.attachments {
         line.push_str(&format!(" · {}", t.words()));

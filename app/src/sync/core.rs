@@ -15,7 +15,7 @@ use aftercall_shared::{Error, RemoteEntry, Store};
 use anyhow::Context;
 
 use super::account::Account;
-use super::settings::SyncSettings;
+use super::settings::{CheckpointWay, LastCheckpoint, SyncSettings};
 use super::status::{stored_status, AttachmentTransfer, ConnState, SyncStatus};
 
 /// Attachments of at most this size are downloaded as soon as they are known;
@@ -448,7 +448,14 @@ impl SessionCore {
                 let (documents, entries) = self.checkpoint_sent.take().unwrap_or_default();
                 self.checkpoint_asked = false;
                 self.checkpoint_wanted = false;
-                SyncSettings::of(store).set_checkpoint_mark(entries)?;
+                SyncSettings::of(store).set_checkpoint(
+                    entries,
+                    &LastCheckpoint {
+                        way: CheckpointWay::Made,
+                        at: store.now().timestamp_millis(),
+                        documents,
+                    },
+                )?;
                 tracing::info!(%checkpoint, documents, chunks, bytes, "checkpoint uploaded");
                 self.report.checkpoint_uploaded = Some(CheckpointReport {
                     id: checkpoint,
@@ -526,7 +533,14 @@ impl SessionCore {
             Ok(loaded) => {
                 let documents = loaded.documents;
                 let entries = entries_in(covers.iter().map(|(_, seq)| seq));
-                SyncSettings::of(store).set_checkpoint_mark(entries)?;
+                SyncSettings::of(store).set_checkpoint(
+                    entries,
+                    &LastCheckpoint {
+                        way: CheckpointWay::Loaded,
+                        at: store.now().timestamp_millis(),
+                        documents,
+                    },
+                )?;
                 tracing::info!(checkpoint = %checkpoint.id, documents, read_model = ?loaded.read_model, "checkpoint loaded");
                 self.report.checkpoint_loaded = Some(CheckpointReport {
                     id: checkpoint.id,

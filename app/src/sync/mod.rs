@@ -66,6 +66,7 @@ pub use driver::SyncHandle;
 pub use session::{checkpoint_once, sync_once};
 #[cfg(not(target_arch = "wasm32"))]
 pub use settings::CHECKPOINT_EVERY;
+pub use settings::{CheckpointWay, LastCheckpoint};
 #[cfg(not(target_arch = "wasm32"))]
 pub use setup::{
     create_account, create_account_with_invite, pair, recovery_phrase, set_checkpoint_every,

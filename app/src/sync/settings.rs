@@ -28,9 +28,13 @@ mod key {
     /// Entries (own and applied) the newest checkpoint this device made or loaded
     /// holds: the sum of its cursors.
     pub const CHECKPOINT_MARK: &str = "sync.checkpoint_mark";
+    /// The newest checkpoint this device made or loaded, for the Sync screen:
+    /// `made|loaded AT-MS DOCUMENTS`.
+    pub const LAST_CHECKPOINT: &str = "sync.last_checkpoint";
     /// Entries past the mark after which the device makes a checkpoint by itself.
     pub const CHECKPOINT_EVERY: &str = "sync.checkpoint_every";
     /// Seconds without an entry after which a desktop on power makes a checkpoint.
+    #[cfg(not(target_arch = "wasm32"))]
     pub const IDLE_CHECKPOINT_AFTER: &str = "sync.idle_checkpoint_after";
     /// A checkpoint from the relay this device rejected (its id in hex).
     pub const REJECTED_CHECKPOINT: &str = "sync.rejected_checkpoint";
@@ -41,6 +45,52 @@ mod key {
     /// The account secret (hex) in the browser, where there is no `account.key` file.
     #[cfg(target_arch = "wasm32")]
     pub const SECRET: &str = "sync.secret";
+}
+
+/// How a device came by its newest checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointWay {
+    /// It made it and the relay stored it.
+    Made,
+    /// It loaded it from the relay.
+    Loaded,
+}
+
+/// The newest checkpoint a device made or loaded.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LastCheckpoint {
+    pub way: CheckpointWay,
+    /// When, in ms since the epoch.
+    pub at: i64,
+    /// How many records it held.
+    pub documents: usize,
+}
+
+impl std::fmt::Display for LastCheckpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let way = match self.way {
+            CheckpointWay::Made => "made",
+            CheckpointWay::Loaded => "loaded",
+        };
+        write!(f, "{way} {} {}", self.at, self.documents)
+    }
+}
+
+impl std::str::FromStr for LastCheckpoint {
+    type Err = ();
+
+    fn from_str(s: &str) -> std::result::Result<Self, ()> {
+        let mut parts = s.split(' ');
+        let way = match parts.next() {
+            Some("made") => CheckpointWay::Made,
+            Some("loaded") => CheckpointWay::Loaded,
+            _ => return Err(()),
+        };
+        let at = parts.next().and_then(|p| p.parse().ok()).ok_or(())?;
+        let documents = parts.next().and_then(|p| p.parse().ok()).ok_or(())?;
+        Ok(LastCheckpoint { way, at, documents })
+    }
 }
 
 /// This device's sync settings, read from and written to its store.
@@ -116,9 +166,18 @@ impl<'a> SyncSettings<'a> {
         Ok(self.parsed(key::CHECKPOINT_MARK)?.unwrap_or(0))
     }
 
-    pub fn set_checkpoint_mark(&self, entries: u64) -> Result<()> {
+    /// Records a checkpoint this device made or loaded: the entries it holds
+    /// (the mark the next one is counted from), and what the Sync screen says.
+    pub fn set_checkpoint(&self, entries: u64, last: &LastCheckpoint) -> Result<()> {
         self.store
-            .set_setting(key::CHECKPOINT_MARK, Some(&entries.to_string()))
+            .set_setting(key::CHECKPOINT_MARK, Some(&entries.to_string()))?;
+        self.store
+            .set_setting(key::LAST_CHECKPOINT, Some(&last.to_string()))
+    }
+
+    /// The newest checkpoint this device made or loaded, if any.
+    pub fn last_checkpoint(&self) -> Result<Option<LastCheckpoint>> {
+        self.parsed(key::LAST_CHECKPOINT)
     }
 
     /// Entries past the mark after which the device makes a checkpoint by itself
@@ -229,6 +288,42 @@ impl<'a> SyncSettings<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_checkpoint_reads_back_and_a_damaged_note_is_none() {
+        let made = LastCheckpoint {
+            way: CheckpointWay::Made,
+            at: 1_796_000_000_000,
+            documents: 38,
+        };
+        assert_eq!(made.to_string(), "made 1796000000000 38");
+        assert_eq!(made.to_string().parse(), Ok(made.clone()));
+        let loaded: LastCheckpoint = "loaded 5 1".parse().unwrap();
+        assert_eq!(loaded.way, CheckpointWay::Loaded);
+        for bad in ["", "made", "made x 1", "made 1", "kept 1 2", "loaded 1 -2"] {
+            assert_eq!(bad.parse::<LastCheckpoint>(), Err(()), "{bad}");
+        }
+        let status = crate::sync::SyncStatus {
+            last_checkpoint: Some(loaded),
+            ..crate::sync::SyncStatus::no_account()
+        };
+        assert_eq!(
+            status.checkpoint_words(|at| format!("at {at}")).as_deref(),
+            Some("Started from a checkpoint at 5 (1 record)")
+        );
+        let status = crate::sync::SyncStatus {
+            last_checkpoint: Some(made),
+            ..status
+        };
+        assert_eq!(
+            status.checkpoint_words(|_| "today".into()).as_deref(),
+            Some("Checkpoint made today (38 records)")
+        );
+        assert_eq!(
+            crate::sync::SyncStatus::no_account().checkpoint_words(|_| String::new()),
+            None
+        );
+    }
 
     fn store(dir: &std::path::Path) -> Store {
         crate::data::open_store(dir).unwrap()

@@ -47,6 +47,9 @@ pub struct SyncStatus {
     /// the relay's limits, tampered with on the relay).
     #[serde(default)]
     pub attachment_problem: Option<String>,
+    /// The newest checkpoint this device made or loaded.
+    #[serde(default)]
+    pub last_checkpoint: Option<super::settings::LastCheckpoint>,
 }
 
 /// An attachment on its way, for the status.
@@ -101,7 +104,25 @@ impl SyncStatus {
             quarantined: 0,
             attachments: None,
             attachment_problem: None,
+            last_checkpoint: None,
         }
+    }
+
+    /// What the Sync screen and `aftercall status` say of the newest checkpoint.
+    pub fn checkpoint_words(&self, when: impl Fn(i64) -> String) -> Option<String> {
+        let last = self.last_checkpoint.as_ref()?;
+        let records = match last.documents {
+            1 => "1 record".to_string(),
+            n => format!("{n} records"),
+        };
+        Some(match last.way {
+            super::settings::CheckpointWay::Made => {
+                format!("Checkpoint made {} ({records})", when(last.at))
+            }
+            super::settings::CheckpointWay::Loaded => {
+                format!("Started from a checkpoint {} ({records})", when(last.at))
+            }
+        })
     }
 }
 
@@ -146,6 +167,7 @@ pub(crate) fn stored_status(store: &Store, has_account: bool) -> SyncStatus {
         quarantined: store.quarantined_count().unwrap_or(0),
         attachments: None,
         attachment_problem: None,
+        last_checkpoint: settings.last_checkpoint().ok().flatten(),
     }
 }
 

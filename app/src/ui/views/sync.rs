@@ -78,6 +78,9 @@ fn StatusCard(status: SyncStatus) -> Element {
                 p { class: "who", id: "sync-state", "{words}" }
                 p { class: "meta", id: "sync-pending", {pending_words(status.pending_upload)} }
                 p { class: "meta", id: "sync-last", "{last}" }
+                if let Some(words) = status.checkpoint_words(format::when) {
+                    p { class: "meta", id: "sync-checkpoint", "{words}" }
+                }
                 if let Some(relay) = &status.relay { p { class: "meta", "Relay: {relay}" } }
                 if status.quarantined > 0 {
                     p { class: "error", "{status.quarantined} entries from other devices were set aside as unreadable." }
