@@ -341,9 +341,17 @@ async fn a_relay_recovers_by_itself_when_postgresql_restarts_under_it() {
     );
     handle.stop();
     assert_converged(&[phone, &laptop]);
-    // The node's listener for other nodes' signals connected again.
-    let metrics = relay.get("/metrics").await;
-    assert!(metric(&metrics, "aftercall_relay_listener_connects_total") >= 2.0);
+    // The node's listener for other nodes' signals connects again (it backs off up
+    // to 10 s between attempts while the database is down).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
+    loop {
+        let metrics = relay.get("/metrics").await;
+        if metric(&metrics, "aftercall_relay_listener_connects_total") >= 2.0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// A node's listener is cut (its backend terminated, as a failover or a network
