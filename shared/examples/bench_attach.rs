@@ -8,6 +8,8 @@
 //! so none is deduplicated) to one person in a store in a temporary directory, with
 //! a checkpoint between them as the app does after a save.
 
+#![allow(clippy::print_stdout)]
+
 use std::time::{Duration, Instant};
 
 use aftercall_shared::commands::{CaptureDraft, PersonRef};

@@ -7,6 +7,8 @@
 //! Prints a Markdown table row per figure: medians of several runs, each on a fresh
 //! store in a temporary directory with a manual clock.
 
+#![allow(clippy::print_stdout)]
+
 use std::time::{Duration, Instant};
 
 use aftercall_shared::env::{ManualClock, SeededEntropy};

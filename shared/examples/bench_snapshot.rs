@@ -7,6 +7,8 @@
 //! the temporary directory), takes its snapshot, and it is loaded into a fresh
 //! store three times; prints the snapshot's size and each load's time.
 
+#![allow(clippy::print_stdout)]
+
 use std::time::{Duration, Instant};
 
 use aftercall_shared::commands::{CaptureDraft, PersonRef};
