@@ -322,6 +322,11 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                 ClientMessage::BlobHave { blob } => crate::blobs::have(socket, state, account, blob).await?,
                 ClientMessage::BlobPut { bytes, chunk } => crate::blobs::put(socket, state, account, bytes, chunk).await?,
                 ClientMessage::BlobGet { blob, from } => crate::blobs::get(socket, state, account, blob, from).await?,
+                ClientMessage::SetWrapKey { .. }
+                | ClientMessage::BeginRotation { .. }
+                | ClientMessage::CommitRotation { .. } => {
+                    return refuse(RefusalCode::BadMessage, "this relay does not re-key accounts yet")
+                }
             },
             live = live.recv() => match live {
                 Ok(Live::Entries(batch)) => {

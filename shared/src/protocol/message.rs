@@ -3,10 +3,12 @@
 use super::blob::read_blob_chunks;
 use super::checkpoint::{read_chunk_count, read_cursors, write_cursors};
 use super::codec::{Reader, Writer};
+use super::rekey::{read_devices, read_wraps, write_devices, write_wraps};
 use super::{
     AccountId, BlobChunk, BlobId, BlobState, CheckpointId, ChunkIndex, Credential, DeviceId,
-    ProtocolError, SealedChunk, SealedEntry, MAX_BLOB_CHUNKS, MAX_CURSORS, MAX_ENTRIES_PER_FRAME,
-    MAX_ENTRY, MAX_FRAME, MAX_SEALED_NAME, MAX_TEXT, VERSION,
+    ProtocolError, RekeyDevice, SealedChunk, SealedEntry, WrapKey, WrappedSecret, MAX_BLOB_CHUNKS,
+    MAX_CURSORS, MAX_ENTRIES_PER_FRAME, MAX_ENTRY, MAX_FRAME, MAX_SEALED_NAME, MAX_TEXT,
+    MAX_WRAPPED, VERSION,
 };
 
 /// How far a device has applied another device's log.
@@ -102,6 +104,31 @@ pub enum ClientMessage {
     /// Send the chunks of this complete blob from `from` on, in order, as
     /// [`ServerMessage::BlobChunk`]s (or [`ServerMessage::BlobRefused`]).
     BlobGet { blob: BlobId, from: ChunkIndex },
+    /// Registers this device's key for receiving a new account secret in a re-key
+    /// (sent once up to date, in every session; the relay keeps the newest). Not
+    /// answered.
+    SetWrapKey { key: WrapKey },
+    /// Starts moving the account to a new secret: `to` is the new account id and
+    /// `credential` its relay credential (the relay keeps only its hash). The
+    /// checkpoint of `chunks` chunks sealed under the new keys, covering `covers`,
+    /// follows as [`ClientMessage::CheckpointChunk`]s; once every chunk is stored
+    /// the relay answers [`ServerMessage::RotationBegun`]. A rotation begun
+    /// before and not committed is replaced.
+    BeginRotation {
+        to: AccountId,
+        credential: Credential,
+        checkpoint: CheckpointId,
+        chunks: u32,
+        covers: Vec<Cursor>,
+    },
+    /// Ends the rotation to `to`: the new secret sealed to each remaining device.
+    /// The relay then sends those devices there, refuses the old credential to
+    /// anyone else, and drops everything the account holds under the old key.
+    /// Answered by [`ServerMessage::RotationCommitted`].
+    CommitRotation {
+        to: AccountId,
+        wraps: Vec<WrappedSecret>,
+    },
 }
 
 /// What the relay sends a device.
@@ -161,6 +188,18 @@ pub enum ServerMessage {
     /// A request about one blob was refused (over the quota, over the per-file
     /// limit, not on the relay); the session and every other transfer go on.
     BlobRefused { blob: BlobId, refusal: Refusal },
+    /// Every chunk of the new account's checkpoint is stored; these are the
+    /// account's devices (removed ones left out, the rotating one included) with
+    /// their wrap keys.
+    RotationBegun {
+        to: AccountId,
+        devices: Vec<RekeyDevice>,
+    },
+    /// The account now lives at `to`; the session ends.
+    RotationCommitted { to: AccountId },
+    /// Instead of `Welcome`: the account moved to `to` in a re-key, and `wrapped`
+    /// is its new secret sealed to this device. The session ends.
+    Moved { to: AccountId, wrapped: Vec<u8> },
 }
 
 /// A refusal and its reason.
@@ -199,6 +238,9 @@ pub enum RefusalCode {
     DeviceRemoved = 12,
     /// No device of this account by that id.
     UnknownDevice = 13,
+    /// The account was re-keyed: its old secret (recovery phrase) no longer opens
+    /// it, and this device was not moved to the new one.
+    AccountRekeyed = 14,
     /// Storing the blob would take the account over its quota on the relay.
     QuotaExceeded = 16,
     /// The blob is over the relay's per-file limit.
@@ -228,6 +270,7 @@ impl RefusalCode {
             11 => UnsupportedVersion,
             12 => DeviceRemoved,
             13 => UnknownDevice,
+            14 => AccountRekeyed,
             16 => QuotaExceeded,
             17 => FileTooLarge,
             18 => BlobNotFound,
@@ -253,6 +296,7 @@ impl RefusalCode {
             UnsupportedVersion => "unsupported_version",
             DeviceRemoved => "device_removed",
             UnknownDevice => "unknown_device",
+            AccountRekeyed => "account_rekeyed",
             QuotaExceeded => "quota_exceeded",
             FileTooLarge => "file_too_large",
             BlobNotFound => "blob_not_found",
@@ -275,6 +319,9 @@ const REMOVE_DEVICE: u8 = 10;
 const BLOB_HAVE: u8 = 20;
 const BLOB_PUT: u8 = 21;
 const BLOB_GET: u8 = 22;
+const SET_WRAP_KEY: u8 = 11;
+const BEGIN_ROTATION: u8 = 12;
+const COMMIT_ROTATION: u8 = 13;
 const WELCOME: u8 = 1;
 const ENTRIES: u8 = 2;
 const CAUGHT_UP: u8 = 3;
@@ -290,6 +337,9 @@ const BLOB_STATUS: u8 = 20;
 const BLOB_CHUNK_STORED: u8 = 21;
 const SERVER_BLOB_CHUNK: u8 = 22;
 const BLOB_REFUSED: u8 = 23;
+const ROTATION_BEGUN: u8 = 12;
+const ROTATION_COMMITTED: u8 = 13;
+const MOVED: u8 = 14;
 
 /// The most sealed bytes a blob may have: every chunk full.
 const MAX_BLOB_BYTES: u64 = MAX_BLOB_CHUNKS as u64 * MAX_ENTRY as u64;
@@ -477,6 +527,32 @@ impl ClientMessage {
                 w.uint(u64::from(from.0));
                 w.out
             }
+            ClientMessage::SetWrapKey { key } => {
+                let mut w = start(SET_WRAP_KEY);
+                key.write(&mut w);
+                w.out
+            }
+            ClientMessage::BeginRotation {
+                to,
+                credential,
+                checkpoint,
+                chunks,
+                covers,
+            } => {
+                let mut w = start(BEGIN_ROTATION);
+                w.out.extend_from_slice(&to.0);
+                w.out.extend_from_slice(&credential.0);
+                w.out.extend_from_slice(&checkpoint.0);
+                w.uint(u64::from(*chunks));
+                write_cursors(&mut w, covers);
+                w.out
+            }
+            ClientMessage::CommitRotation { to, wraps } => {
+                let mut w = start(COMMIT_ROTATION);
+                w.out.extend_from_slice(&to.0);
+                write_wraps(&mut w, wraps);
+                w.out
+            }
         }
     }
 
@@ -564,6 +640,20 @@ impl ClientMessage {
                     from: ChunkIndex(from),
                 }
             }
+            SET_WRAP_KEY => ClientMessage::SetWrapKey {
+                key: WrapKey::read(&mut r)?,
+            },
+            BEGIN_ROTATION => ClientMessage::BeginRotation {
+                to: AccountId(r.fixed()?),
+                credential: Credential(r.fixed()?),
+                checkpoint: CheckpointId(r.fixed()?),
+                chunks: read_chunk_count(&mut r, "chunks")?,
+                covers: read_cursors(&mut r)?,
+            },
+            COMMIT_ROTATION => ClientMessage::CommitRotation {
+                to: AccountId(r.fixed()?),
+                wraps: read_wraps(&mut r)?,
+            },
             other => return Err(ProtocolError::UnknownTag(other)),
         };
         r.finish()?;
@@ -683,6 +773,23 @@ impl ServerMessage {
                 write_refusal(&mut w, refusal);
                 w.out
             }
+            ServerMessage::RotationBegun { to, devices } => {
+                let mut w = start(ROTATION_BEGUN);
+                w.out.extend_from_slice(&to.0);
+                write_devices(&mut w, devices);
+                w.out
+            }
+            ServerMessage::RotationCommitted { to } => {
+                let mut w = start(ROTATION_COMMITTED);
+                w.out.extend_from_slice(&to.0);
+                w.out
+            }
+            ServerMessage::Moved { to, wrapped } => {
+                let mut w = start(MOVED);
+                w.out.extend_from_slice(&to.0);
+                w.bytes(wrapped);
+                w.out
+            }
         }
     }
 
@@ -754,6 +861,17 @@ impl ServerMessage {
             BLOB_REFUSED => ServerMessage::BlobRefused {
                 blob: BlobId(r.fixed()?),
                 refusal: read_refusal(&mut r)?,
+            },
+            ROTATION_BEGUN => ServerMessage::RotationBegun {
+                to: AccountId(r.fixed()?),
+                devices: read_devices(&mut r)?,
+            },
+            ROTATION_COMMITTED => ServerMessage::RotationCommitted {
+                to: AccountId(r.fixed()?),
+            },
+            MOVED => ServerMessage::Moved {
+                to: AccountId(r.fixed()?),
+                wrapped: r.bytes("wrapped secret", MAX_WRAPPED)?.to_vec(),
             },
             other => return Err(ProtocolError::UnknownTag(other)),
         };

@@ -52,6 +52,16 @@
 //! - download: device → [`ClientMessage::BlobGet`], relay → its chunks in order.
 //! - a request the relay will not serve (quota, per-file limit, no such blob) is
 //!   answered by [`ServerMessage::BlobRefused`]; the session goes on.
+//!
+//! Re-keying (a lost phone): every device registers a [`WrapKey`] once up to date
+//! ([`ClientMessage::SetWrapKey`]). The rotating device sends
+//! [`ClientMessage::BeginRotation`] with a checkpoint sealed under the new keys
+//! (its chunks follow as usual), gets the remaining devices' wrap keys back
+//! ([`ServerMessage::RotationBegun`]) and commits with the new secret sealed to each
+//! ([`ClientMessage::CommitRotation`], [`ServerMessage::RotationCommitted`]). From
+//! then on a remaining device's hello with the old keys is answered
+//! [`ServerMessage::Moved`], anyone else's refused with
+//! [`RefusalCode::AccountRekeyed`].
 
 mod blob;
 mod checkpoint;
@@ -59,6 +69,7 @@ mod codec;
 mod entry;
 mod error;
 mod message;
+mod rekey;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
@@ -71,6 +82,7 @@ pub use message::{
     frame_runs, ClientMessage, Cursor, DeviceInfo, DeviceKey, Refusal, RefusalCode, ServerMessage,
     ENTRY_OVERHEAD, FRAME_BUDGET,
 };
+pub use rekey::{RekeyDevice, WrapKey, WrappedSecret, MAX_REKEY_DEVICES, MAX_WRAPPED};
 
 /// The protocol version this build speaks; the first byte of every frame.
 pub const VERSION: u8 = 2;

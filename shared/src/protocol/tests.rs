@@ -149,7 +149,45 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
             blob: BlobId(id),
             from: ChunkIndex(from)
         }),
+        wrap_key().prop_map(|key| ClientMessage::SetWrapKey { key }),
+        (
+            any::<[u8; 16]>(),
+            any::<[u8; 32]>(),
+            any::<[u8; 16]>(),
+            0..=MAX_CHECKPOINT_CHUNKS,
+            cursors()
+        )
+            .prop_map(|(to, credential, id, chunks, covers)| {
+                ClientMessage::BeginRotation {
+                    to: AccountId(to),
+                    credential: Credential(credential),
+                    checkpoint: CheckpointId(id),
+                    chunks,
+                    covers,
+                }
+            }),
+        (
+            any::<[u8; 16]>(),
+            proptest::collection::vec(
+                (
+                    device(),
+                    proptest::collection::vec(any::<u8>(), 0..=MAX_WRAPPED)
+                ),
+                0..5
+            )
+        )
+            .prop_map(|(to, wraps)| ClientMessage::CommitRotation {
+                to: AccountId(to),
+                wraps: wraps
+                    .into_iter()
+                    .map(|(device, sealed)| WrappedSecret { device, sealed })
+                    .collect(),
+            }),
     ]
+}
+
+fn wrap_key() -> impl Strategy<Value = WrapKey> {
+    (any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(public, mac)| WrapKey { public, mac })
 }
 
 fn server_message() -> impl Strategy<Value = ServerMessage> {
@@ -227,6 +265,26 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
                 refusal: Refusal { code, message },
             }
         }),
+        (
+            any::<[u8; 16]>(),
+            proptest::collection::vec((device(), proptest::option::of(wrap_key())), 0..5)
+        )
+            .prop_map(|(to, devices)| ServerMessage::RotationBegun {
+                to: AccountId(to),
+                devices: devices
+                    .into_iter()
+                    .map(|(device, wrap_key)| RekeyDevice { device, wrap_key })
+                    .collect(),
+            }),
+        any::<[u8; 16]>().prop_map(|to| ServerMessage::RotationCommitted { to: AccountId(to) }),
+        (
+            any::<[u8; 16]>(),
+            proptest::collection::vec(any::<u8>(), 0..=MAX_WRAPPED)
+        )
+            .prop_map(|(to, wrapped)| ServerMessage::Moved {
+                to: AccountId(to),
+                wrapped
+            }),
     ]
 }
 

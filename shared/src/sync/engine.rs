@@ -616,6 +616,13 @@ impl Engine {
                 self.blobs.refused(blob, refusal, out);
                 self.step_blobs(out);
             }
+            ServerMessage::RotationBegun { .. } => {
+                self.fail(SyncError::OutOfTurn("a rotation"), out)
+            }
+            ServerMessage::RotationCommitted { .. } => {
+                self.fail(SyncError::OutOfTurn("a rotation"), out)
+            }
+            ServerMessage::Moved { .. } => self.fail(SyncError::OutOfTurn("a move"), out),
         }
     }
 
