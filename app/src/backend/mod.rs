@@ -94,6 +94,8 @@ pub enum AccountRequest {
     RenameDevice { id: String, name: String },
     /// Removes the device `id` from the account.
     RemoveDevice { id: String },
+    /// Removes the device `id` and moves the account to a new key (a lost phone).
+    RemoveAndRekey { id: String },
 }
 
 /// The answers to an [`AccountRequest`].
@@ -109,6 +111,12 @@ pub enum AccountReply {
     Devices(Vec<crate::sync::DeviceRow>),
     DeviceRenamed,
     DeviceRemoved,
+    /// The device was removed and the account moved to a new key: its new
+    /// recovery phrase, and the devices to pair again with it.
+    Rekeyed {
+        phrase: String,
+        left_out: Vec<String>,
+    },
 }
 
 impl Backend {

@@ -150,6 +150,13 @@ async fn devices(dir: &std::path::Path, ask: AccountRequest) -> anyhow::Result<A
             crate::sync::remove_device(dir, &id).await?;
             AccountReply::DeviceRemoved
         }
+        AccountRequest::RemoveAndRekey { id } => {
+            let done = crate::sync::remove_and_rekey(dir, &id).await?;
+            AccountReply::Rekeyed {
+                phrase: done.phrase,
+                left_out: done.left_out,
+            }
+        }
         _ => AccountReply::Devices(crate::sync::list_devices(dir).await?),
     })
 }
@@ -175,7 +182,8 @@ fn account(
         // These talk to the relay: on a thread of their own, as pairing does.
         ask @ (AccountRequest::Devices
         | AccountRequest::RenameDevice { .. }
-        | AccountRequest::RemoveDevice { .. }) => {
+        | AccountRequest::RemoveDevice { .. }
+        | AccountRequest::RemoveAndRekey { .. }) => {
             let dir = data_dir.to_path_buf();
             let spawned = std::thread::Builder::new()
                 .name("aftercall-devices".into())

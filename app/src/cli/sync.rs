@@ -58,6 +58,11 @@ pub enum DevicesAction {
     Remove {
         /// The device's name (or its id).
         name: String,
+        /// Also move the account to a new key (a lost or stolen device): the
+        /// removed device can read nothing written afterwards, the other devices
+        /// move over by themselves, and a new recovery phrase replaces the old one.
+        #[arg(long)]
+        rekey: bool,
     },
 }
 
@@ -258,6 +263,7 @@ fn describe(s: &device_sync::SyncStatus) -> String {
         ConnState::Syncing => "syncing",
         ConnState::UpToDate => "up to date",
         ConnState::Removed => "removed from the account on another device: this device no longer syncs; to sync here again, pair a fresh data folder with the recovery phrase",
+        ConnState::Rekeyed => "the account was re-keyed on another device and this device was not moved to the new key: to sync here again, pair a fresh data folder with the new recovery phrase",
     };
     let mut line = state.to_string();
     if let Some(relay) = &s.relay {
@@ -332,7 +338,26 @@ pub fn devices(dir: &Path, args: DevicesArgs) -> anyhow::Result<()> {
             let renamed = rt.block_on(device_sync::rename_device(dir, &old, &new))?;
             out(&format!("Renamed {old:?} to {:?}.", renamed.label()));
         }
-        Some(DevicesAction::Remove { name }) => {
+        Some(DevicesAction::Remove { name, rekey: true }) => {
+            let done = rt.block_on(device_sync::remove_and_rekey(dir, &name))?;
+            match &done.removed {
+                Some(removed) => out(&format!(
+                    "Removed {:?}, and moved the account to a new key: {:?} can read nothing written from now on.",
+                    removed.label(),
+                    removed.label()
+                )),
+                None => out("Finished the re-key begun before: the account is on its new key."),
+            }
+            out("The other devices move to the new key by themselves when they next sync.");
+            for name in &done.left_out {
+                out(&format!(
+                    "{name:?} is an older version without a key to receive the new one: pair it again with the new recovery phrase."
+                ));
+            }
+            out("New recovery phrase (the old one no longer works; write it down now and keep it apart from your devices):");
+            out(&done.phrase);
+        }
+        Some(DevicesAction::Remove { name, rekey: false }) => {
             let removed = rt.block_on(device_sync::remove_device(dir, &name))?;
             out(&format!(
                 "Removed {:?}: the relay no longer lets it in. It still holds the recovery phrase's key and what it had synced.",

@@ -53,6 +53,36 @@ pub(crate) fn save_secret(data_dir: &Path, secret: &AccountSecret) -> anyhow::Re
     Ok(())
 }
 
+#[cfg(not(target_arch = "wasm32"))]
+/// Keeps `secret` as the account's from now on (the account moved to it in a
+/// re-key), and forgets a re-key begun here: it is finished, or superseded.
+pub(crate) fn adopt_secret(
+    data_dir: &Path,
+    store: &Store,
+    secret: &AccountSecret,
+) -> anyhow::Result<()> {
+    save_secret(data_dir, secret)?;
+    SyncSettings::of(store).set_rotation(None)?;
+    Ok(())
+}
+
+/// The re-key begun on this device and not finished, to resume: `None` when there
+/// is none, or when the account already lives at its new secret (the move was
+/// kept but the note of it not yet cleared).
+pub(crate) fn pending_rotation(
+    store: &Store,
+    account: &Account,
+) -> anyhow::Result<Option<AccountSecret>> {
+    let settings = SyncSettings::of(store);
+    match settings.rotation()? {
+        Some(new) if new == account.secret => {
+            settings.set_rotation(None)?;
+            Ok(None)
+        }
+        other => Ok(other),
+    }
+}
+
 /// The relay address as the device connects to it: `http(s)://` becomes `ws(s)://`,
 /// and a bare host gets the `/sync` path.
 pub fn relay_url(relay: &str) -> anyhow::Result<String> {
@@ -126,6 +156,7 @@ pub(crate) fn device_key(
 }
 
 /// What a session has to run with.
+#[derive(Clone)]
 pub(crate) struct Account {
     pub secret: AccountSecret,
     pub relay: String,

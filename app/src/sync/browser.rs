@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::account::{relay_url, Account};
-use super::core::{Rehomed, SessionCore, SyncReport};
+use super::core::{MovedAccount, Rehomed, SessionCore, SyncReport};
 use super::settings::SyncSettings;
 use super::status::{stored_status, ConnState, SyncStatus};
 use crate::backend::{AccountReply, AccountRequest};
@@ -109,8 +109,17 @@ impl BrowserSync {
     ) -> anyhow::Result<(DeviceAnswer, Account, String)> {
         let service = &self.inner.service;
         let account = load(&service.borrow().store)?.context("this device has no account yet")?;
-        let report =
-            run_session(service, &account, false, false, None, None, Some(request)).await?;
+        let report = run_session(
+            service,
+            &account,
+            false,
+            false,
+            None,
+            None,
+            Some(request),
+            None,
+        )
+        .await?;
         let answer = report
             .devices
             .context("the relay did not answer about the devices; try again")?;
@@ -149,7 +158,7 @@ impl BrowserSync {
                 };
                 // The key must open the account's data before anything is uploaded
                 // or kept.
-                run_session(service, &account, true, true, None, None, None).await?;
+                run_session(service, &account, true, true, None, None, None, None).await?;
                 let service = service.borrow();
                 let settings = SyncSettings::of(&service.store);
                 settings.set_secret(&account.secret)?;
@@ -207,6 +216,7 @@ impl BrowserSync {
                     _ => bail!("the relay did not confirm the removal; try again"),
                 }
             }
+            AccountRequest::RemoveAndRekey { id } => self.remove_and_rekey(&id).await,
             AccountRequest::RecoveryPhrase => Ok(AccountReply::RecoveryPhrase(
                 SyncSettings::of(&service.borrow().store)
                     .secret()?
@@ -214,6 +224,77 @@ impl BrowserSync {
             )),
         }
     }
+}
+
+impl BrowserSync {
+    /// Removes the device `id` and moves the account to a new secret, kept in the
+    /// store's settings first so a re-key cut short resumes with it (at the next
+    /// sync, or asked again).
+    async fn remove_and_rekey(&self, id: &str) -> anyhow::Result<AccountReply> {
+        let service = &self.inner.service;
+        if service.borrow().store.device_id() == id {
+            return Err(super::devices::RemovingThisDevice.into());
+        }
+        let pending = SyncSettings::of(&service.borrow().store).rotation()?;
+        let request = ClientMessage::RemoveDevice {
+            device: DeviceId::new(id)?,
+        };
+        match self.ask_devices(request).await {
+            Ok((DeviceAnswer::Removed(d), _, _)) if d.as_str() == id => {}
+            Ok(_) => bail!("the relay did not confirm the removal; try again"),
+            // Removed before, by a re-key cut short: resume it.
+            Err(_) if pending.is_some() => {}
+            Err(e) => return Err(e),
+        }
+        let new = match pending {
+            Some(new) => new,
+            None => {
+                let new = AccountSecret::generate(&mut OsEntropy);
+                SyncSettings::of(&service.borrow().store).set_rotation(Some(&new))?;
+                new
+            }
+        };
+        let account = load(&service.borrow().store)?.context("this device has no account yet")?;
+        let left_out = match run_session(
+            service,
+            &account,
+            false,
+            false,
+            None,
+            None,
+            None,
+            Some(new.clone()),
+        )
+        .await
+        {
+            Err(e) if e.is::<MovedAccount>() => {
+                let Ok(moved) = e.downcast::<MovedAccount>() else {
+                    unreachable!("checked above")
+                };
+                adopt(&service.borrow().store, &moved.secret)?;
+                self.inner.tell(SyncNews::Changed);
+                moved.left_out
+            }
+            Err(e) => return Err(e),
+            Ok(_) => bail!("the re-key did not finish; try again to resume it"),
+        };
+        if load(&service.borrow().store)?.map(|a| a.secret) != Some(new.clone()) {
+            bail!("the re-key did not finish; try again to resume it");
+        }
+        Ok(AccountReply::Rekeyed {
+            phrase: new.phrase(),
+            left_out: left_out.iter().map(ToString::to_string).collect(),
+        })
+    }
+}
+
+/// Keeps `secret` as the account's from now on (the account moved to it), and
+/// forgets a re-key begun here.
+fn adopt(store: &Store, secret: &AccountSecret) -> anyhow::Result<()> {
+    let settings = SyncSettings::of(store);
+    settings.set_secret(secret)?;
+    settings.set_rotation(None)?;
+    Ok(())
 }
 
 /// The account kept in `store`, if there is one.
@@ -256,6 +337,12 @@ async fn drive(inner: Rc<Inner>, mut nudges: mpsc::UnboundedReceiver<Nudge>) {
         inner.tell(SyncNews::Status(connecting));
 
         let mut reached_live = false;
+        // A re-key begun here and cut short resumes.
+        let rotation = super::account::pending_rotation(&inner.service.borrow().store, &account)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %format!("{e:#}"), "cannot read the re-key begun here");
+                None
+            });
         let result = run_session(
             &inner.service,
             &account,
@@ -264,6 +351,7 @@ async fn drive(inner: Rc<Inner>, mut nudges: mpsc::UnboundedReceiver<Nudge>) {
             Some(&mut nudges),
             Some((&inner, &mut reached_live)),
             None,
+            rotation,
         )
         .await;
         if reached_live {
@@ -279,14 +367,36 @@ async fn drive(inner: Rc<Inner>, mut nudges: mpsc::UnboundedReceiver<Nudge>) {
                 tracing::warn!(error = %e, "sync continues as a new device");
                 continue;
             }
-            // Removed from the account: the relay refuses it every time, so it
-            // waits for a new account (paired again) instead of retrying.
+            // The account moved to a new key: keep it, and connect again at once.
+            Err(e) if e.is::<MovedAccount>() => {
+                let Ok(moved) = e.downcast::<MovedAccount>() else {
+                    unreachable!("checked above")
+                };
+                match adopt(&inner.service.borrow().store, &moved.secret) {
+                    Ok(()) => {
+                        tracing::info!("the account moved to a new key; syncing with it");
+                        inner.tell(SyncNews::Changed);
+                        continue;
+                    }
+                    Err(e) => last_error = Some(format!("{e:#}")),
+                }
+            }
+            // Removed from the account (or re-keyed without this device): the
+            // relay refuses it every time, so it waits for a new account (paired
+            // again) instead of retrying.
             Err(e)
                 if e.downcast_ref::<aftercall_shared::sync::SyncError>()
-                    .is_some_and(|e| e.is_device_removed()) =>
+                    .is_some_and(|e| e.is_device_removed() || e.is_account_rekeyed()) =>
             {
+                let rekeyed = e
+                    .downcast_ref::<aftercall_shared::sync::SyncError>()
+                    .is_some_and(|e| e.is_account_rekeyed());
                 let mut removed = stored_status(&inner.service.borrow().store, true);
-                removed.state = ConnState::Removed;
+                removed.state = if rekeyed {
+                    ConnState::Rekeyed
+                } else {
+                    ConnState::Removed
+                };
                 removed.last_error = Some(format!("{e:#}"));
                 inner.tell(SyncNews::Status(removed));
                 while !matches!(nudges.recv().await, Some(Nudge::Account) | None) {}
@@ -337,11 +447,15 @@ async fn run_session(
     mut nudges: Option<&mut mpsc::UnboundedReceiver<Nudge>>,
     mut live: Option<(&Inner, &mut bool)>,
     device_request: Option<ClientMessage>,
+    rotation: Option<AccountSecret>,
 ) -> anyhow::Result<SyncReport> {
     let mut core = SessionCore::connected(&service.borrow().store, account, must_prove_key)?;
     let asking = device_request.is_some();
     if let Some(request) = device_request {
         core.ask_devices(request);
+    }
+    if let Some(new) = rotation {
+        core.ask_rotation(&service.borrow().store, new)?;
     }
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let socket = Socket::open(&account.relay, events_tx)?;

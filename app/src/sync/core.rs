@@ -5,9 +5,15 @@
 
 use std::collections::VecDeque;
 
-use aftercall_shared::crypto::{BlobFault, OpenCheckpoint, OpenEntry};
+use aftercall_shared::crypto::{
+    unwrap_secret, wrap_key_is_genuine, wrap_secret, AccountKeys, AccountSecret, BlobFault,
+    DeviceSecret, OpenCheckpoint, OpenEntry,
+};
 use aftercall_shared::model::BlobHash;
-use aftercall_shared::protocol::{CheckpointId, ClientMessage, DeviceId, Refusal, RefusalCode};
+use aftercall_shared::protocol::{
+    AccountId, CheckpointId, ClientMessage, DeviceId, Refusal, RefusalCode, RekeyDevice,
+    WrappedSecret,
+};
 use aftercall_shared::sync::{
     DeviceAnswer, Effect, Engine, EngineOptions, Event, OwnRead, SyncError,
 };
@@ -47,6 +53,12 @@ pub struct SyncReport {
     pub blobs_refused: Vec<(BlobHash, Refusal)>,
     /// Blobs from the relay rejected as tampered or damaged (each time one was).
     pub blobs_rejected: Vec<(BlobHash, BlobFault)>,
+    /// The rotation this session committed: the account's new id.
+    pub rotated_to: Option<AccountId>,
+    /// Devices the rotation could not send the new secret to (they registered no
+    /// wrap key, or one not made with the account key): they must be paired again
+    /// with the new recovery phrase.
+    pub left_out: Vec<DeviceId>,
 }
 
 /// One checkpoint made or loaded.
@@ -85,6 +97,8 @@ impl SyncReport {
             .extend(other.blobs_refused.iter().cloned());
         self.blobs_rejected
             .extend(other.blobs_rejected.iter().cloned());
+        self.rotated_to = other.rotated_to.or(self.rotated_to);
+        self.left_out.extend(other.left_out.iter().cloned());
     }
 }
 
@@ -111,6 +125,33 @@ impl std::fmt::Display for Rehomed {
 }
 
 impl std::error::Error for Rehomed {}
+
+/// A session ended because the account moved to a new secret: this device was sent
+/// it by another device's re-key (or committed its own). The store already forgot
+/// what the relay had of the old account; the driver keeps the new secret (in place
+/// of the old one) and connects again at once.
+pub struct MovedAccount {
+    pub secret: AccountSecret,
+    /// This device's own rotation ended here (rather than another device's).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub rotated_here: bool,
+    /// Devices that rotation could not send the new secret to.
+    pub left_out: Vec<DeviceId>,
+}
+
+impl std::fmt::Debug for MovedAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MovedAccount({:?})", self.secret.keys().account)
+    }
+}
+
+impl std::fmt::Display for MovedAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the account moved to a new key (re-keyed); syncing again with it")
+    }
+}
+
+impl std::error::Error for MovedAccount {}
 
 /// What one round of work left for the socket and the screens.
 #[derive(Debug)]
@@ -146,6 +187,14 @@ pub(crate) struct SessionCore {
     device_request: Option<ClientMessage>,
     /// The last attachment this session could not move, said for the user.
     blob_problem: Option<String>,
+    /// The account's keys, this device's id and its own secret (for re-keying).
+    keys: AccountKeys,
+    device: DeviceId,
+    own: DeviceSecret,
+    /// The new secret to move the account to once up to date (a re-key), and
+    /// whether its checkpoint went out.
+    rotation: Option<AccountSecret>,
+    rotation_sent: bool,
 }
 
 impl SessionCore {
@@ -159,15 +208,21 @@ impl SessionCore {
     ) -> anyhow::Result<Self> {
         let device = DeviceId::new(store.device_id())
             .map_err(|e| anyhow::anyhow!("this store's device id is not usable for sync: {e}"))?;
+        let keys = account.secret.keys();
+        let device_key = super::account::device_key(store, &account.secret, &device)?;
+        let own = SyncSettings::of(store)
+            .device_secret()?
+            .context("this device's own secret is missing")?;
         let engine = Engine::new(
-            account.secret.keys(),
+            keys.clone(),
             device.clone(),
             EngineOptions {
                 create_account: account.create,
                 invite: account.invite.clone(),
                 must_prove_key,
                 rejected_checkpoint: SyncSettings::of(store).rejected_checkpoint()?,
-                device_key: Some(super::account::device_key(store, &account.secret, &device)?),
+                device_key: Some(device_key),
+                wrap_key: Some(aftercall_shared::crypto::wrap_key(&keys, &device, &own)),
             },
         );
         let own_head = store.own_log_head()?;
@@ -188,7 +243,85 @@ impl SessionCore {
             checkpoint_sent: None,
             device_request: None,
             blob_problem: None,
+            keys,
+            device,
+            own,
+            rotation: None,
+            rotation_sent: false,
         })
+    }
+
+    /// Moves the account to `new` once up to date, with every attachment here
+    /// (the relay drops the old account's copies): a snapshot sealed under the new
+    /// keys goes to the relay, the new secret to every remaining device, and the
+    /// session ends with [`MovedAccount`].
+    pub fn ask_rotation(&mut self, store: &Store, new: AccountSecret) -> anyhow::Result<()> {
+        for (hash, _) in store.blobs_missing(u64::MAX)? {
+            store.want_blob(&hash)?;
+        }
+        self.queue.push_back(Event::BlobsChanged);
+        self.rotation = Some(new);
+        Ok(())
+    }
+
+    /// Up to date with a rotation asked for and not begun: hands the engine the
+    /// snapshot to seal under the new keys.
+    fn maybe_rotate(&mut self, store: &Store) -> anyhow::Result<()> {
+        let Some(new) = &self.rotation else {
+            return Ok(());
+        };
+        if self.rotation_sent || !self.engine.is_up_to_date() {
+            return Ok(());
+        }
+        let Some(snapshot) = store.account_snapshot()? else {
+            anyhow::bail!(
+                "changes here wait for entries of another device that have not arrived; sync again later and then re-key"
+            );
+        };
+        self.rotation_sent = true;
+        self.queue.push_back(Event::RotationSnapshot {
+            to: new.keys(),
+            covers: snapshot.covers,
+            body: snapshot.body,
+        });
+        Ok(())
+    }
+
+    /// The relay stored the new account's checkpoint and listed the devices: the
+    /// new secret is sealed to each whose wrap key is genuine, and the rotation
+    /// committed.
+    fn commit_rotation(
+        &mut self,
+        to: AccountId,
+        devices: Vec<RekeyDevice>,
+        outbox: &mut Vec<Vec<u8>>,
+    ) -> anyhow::Result<()> {
+        let new = self
+            .rotation
+            .clone()
+            .context("the relay began a rotation this device did not ask for")?;
+        if new.keys().account != to {
+            anyhow::bail!("the relay began a rotation to another account than asked");
+        }
+        let mut wraps = Vec::new();
+        let mut entropy = crate::system::OsEntropy;
+        for d in devices {
+            match d.wrap_key {
+                Some(key) if wrap_key_is_genuine(&self.keys, &d.device, &key) => {
+                    let sealed = wrap_secret(&self.keys, &d.device, &key, &new, &mut entropy)?;
+                    wraps.push(WrappedSecret {
+                        device: d.device,
+                        sealed,
+                    });
+                }
+                _ => {
+                    tracing::warn!(device = %d.device, "no usable wrap key: this device must be paired again with the new phrase");
+                    self.report.left_out.push(d.device);
+                }
+            }
+        }
+        outbox.push(ClientMessage::CommitRotation { to, wraps }.encode());
+        Ok(())
     }
 
     /// Attachments may be waiting (one asked for to open): the engine lists them
@@ -299,6 +432,8 @@ impl SessionCore {
                 break;
             }
         }
+        self.maybe_rotate(store)?;
+        applied += self.handle_queue(store, outbox)?;
         self.report.received += applied;
         if self.engine.is_up_to_date() {
             if let Some(mut request) = self.device_request.take() {
@@ -465,7 +600,38 @@ impl SessionCore {
                     bytes,
                 });
             }
+            Effect::Devices(DeviceAnswer::RotationBegun { to, devices }) => {
+                self.commit_rotation(to, devices, outbox)?;
+            }
+            Effect::Devices(DeviceAnswer::RotationCommitted(to)) => {
+                let new = self
+                    .rotation
+                    .take()
+                    .filter(|new| new.keys().account == to)
+                    .context("the relay committed a rotation this device did not ask for")?;
+                tracing::info!(%to, "account re-keyed");
+                self.report.rotated_to = Some(to);
+                SyncSettings::of(store).moved_to_new_account()?;
+                return Err(MovedAccount {
+                    secret: new,
+                    rotated_here: true,
+                    left_out: self.report.left_out.clone(),
+                }
+                .into());
+            }
             Effect::Devices(answer) => self.report.devices = Some(answer),
+            Effect::Moved { to, wrapped } => {
+                let new = unwrap_secret(&self.keys, &self.device, &self.own, &to, &wrapped)
+                    .context("the relay says this account moved to a new key")?;
+                tracing::info!(%to, "the account moved to a new key");
+                SyncSettings::of(store).moved_to_new_account()?;
+                return Err(MovedAccount {
+                    secret: new,
+                    rotated_here: false,
+                    left_out: Vec::new(),
+                }
+                .into());
+            }
             Effect::ListBlobs => self.queue.push_back(Event::BlobLists {
                 uploads: store.blobs_to_upload()?,
                 downloads: store.blobs_missing(AUTO_DOWNLOAD_MAX)?,

@@ -139,3 +139,96 @@ pub async fn remove_device(data_dir: &Path, which: &str) -> anyhow::Result<Devic
         _ => bail!("the relay did not confirm the removal; try again"),
     }
 }
+
+/// What "remove and re-key" did.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Debug, Clone)]
+pub struct Rekeyed {
+    /// The device removed (`None` when a re-key cut short was resumed, its device
+    /// removed before).
+    pub removed: Option<DeviceRow>,
+    /// The new recovery phrase: shown once; the old one no longer opens the account.
+    pub phrase: String,
+    /// Devices that were not sent the new key (an older version, or a wrap key
+    /// not made with the account key): each must be paired again with the new
+    /// phrase. Their names where known, else their ids.
+    pub left_out: Vec<String>,
+}
+
+/// Removes the device named (or with the id) `which` and moves the account to a
+/// new secret: a checkpoint sealed under it goes to the relay, every remaining
+/// device is sent the new secret sealed to its own key, and the relay drops
+/// everything sealed under the old one. The removed device can read nothing
+/// written afterwards, and the old recovery phrase stops working.
+///
+/// The new secret is kept in the store before anything reaches the relay, so a
+/// re-key cut short (this program or the relay killed) resumes with it: at the
+/// next sync, or by running this again.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn remove_and_rekey(data_dir: &Path, which: &str) -> anyhow::Result<Rekeyed> {
+    use super::settings::SyncSettings;
+    use aftercall_shared::crypto::AccountSecret;
+
+    let pending = {
+        let store = crate::data::open_store(data_dir)?;
+        SyncSettings::of(&store).rotation()?
+    };
+    let before =
+        super::account::load_secret(data_dir)?.context("this device has no account yet")?;
+    let devices = list_devices(data_dir).await?;
+    let now = super::account::load_secret(data_dir)?.context("this device has no account yet")?;
+    if now != before && pending.as_ref() == Some(&now) {
+        // The sync before the listing found the re-key begun here committed.
+        return Ok(Rekeyed {
+            removed: None,
+            phrase: now.phrase(),
+            left_out: Vec::new(),
+        });
+    }
+    let removed = match find(&devices, which) {
+        Ok(target) => {
+            let target = target.clone();
+            if target.this_device {
+                return Err(RemovingThisDevice.into());
+            }
+            let request = ClientMessage::RemoveDevice {
+                device: DeviceId::new(&target.id)?,
+            };
+            match ask_devices(data_dir, request).await?.0 {
+                DeviceAnswer::Removed(d) if d.as_str() == target.id => Some(target),
+                _ => bail!("the relay did not confirm the removal; try again"),
+            }
+        }
+        // Removed before, by a re-key cut short: resume it.
+        Err(_) if pending.is_some() => None,
+        Err(e) => return Err(e),
+    };
+    let new = match pending {
+        Some(new) => new,
+        None => {
+            let new = AccountSecret::generate(&mut crate::system::OsEntropy);
+            let store = crate::data::open_store(data_dir)?;
+            SyncSettings::of(&store).set_rotation(Some(&new))?;
+            new
+        }
+    };
+    let report = super::session::rotate(data_dir, new.clone()).await?;
+    if report.rotated_to != Some(new.keys().account) {
+        bail!("the re-key did not finish; run the command again (or sync) to resume it");
+    }
+    let left_out = report
+        .left_out
+        .iter()
+        .map(|id| {
+            devices
+                .iter()
+                .find(|d| d.id == id.as_str())
+                .map_or_else(|| id.to_string(), |d| d.label().to_string())
+        })
+        .collect();
+    Ok(Rekeyed {
+        removed,
+        phrase: new.phrase(),
+        left_out,
+    })
+}

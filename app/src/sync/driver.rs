@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use super::account::Account;
-use super::core::Rehomed;
+use super::core::{MovedAccount, Rehomed};
 use super::session::{run_session, Links, Until};
 use super::status::{stored_status, ConnState, SyncStatus};
 
@@ -145,6 +145,14 @@ async fn drive(
             stop: Some(stop.clone()),
             reached_live: false,
             device_request: None,
+            // A re-key begun here and cut short resumes.
+            rotation: match super::account::pending_rotation(&store, &account) {
+                Ok(rotation) => rotation,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot read the re-key begun here");
+                    None
+                }
+            },
         };
         let result = run_session(&mut store, &account, false, Until::Stopped, &mut links).await;
         if links.reached_live {
@@ -162,13 +170,33 @@ async fn drive(
                 tracing::warn!(error = %e, "sync continues as a new device");
                 continue;
             }
+            // The account moved to a new key: keep it, and connect again at once.
+            Err(e) if e.is::<MovedAccount>() => {
+                let Ok(moved) = e.downcast::<MovedAccount>() else {
+                    unreachable!("checked above")
+                };
+                match super::account::adopt_secret(&data_dir, &store, &moved.secret) {
+                    Ok(()) => {
+                        tracing::info!("the account moved to a new key; syncing with it");
+                        continue;
+                    }
+                    Err(e) => offline.last_error = Some(format!("{e:#}")),
+                }
+            }
             // Removed from the account: the relay will refuse it every time.
             Err(e)
                 if e.downcast_ref::<aftercall_shared::sync::SyncError>()
-                    .is_some_and(|e| e.is_device_removed()) =>
+                    .is_some_and(|e| e.is_device_removed() || e.is_account_rekeyed()) =>
             {
-                tracing::warn!(error = %format!("{e:#}"), "this device was removed from the account");
-                offline.state = ConnState::Removed;
+                tracing::warn!(error = %format!("{e:#}"), "this device no longer syncs with the account");
+                offline.state = if e
+                    .downcast_ref::<aftercall_shared::sync::SyncError>()
+                    .is_some_and(|e| e.is_account_rekeyed())
+                {
+                    ConnState::Rekeyed
+                } else {
+                    ConnState::Removed
+                };
                 offline.last_error = Some(format!("{e:#}"));
                 status.send_replace(offline);
                 let mut stop = stop.clone();

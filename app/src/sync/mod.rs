@@ -59,7 +59,7 @@ pub use browser::{BrowserSync, SyncNews};
 pub use core::{CheckpointReport, SyncReport};
 pub use devices::RemovingThisDevice;
 #[cfg(not(target_arch = "wasm32"))]
-pub use devices::{list_devices, remove_device, rename_device};
+pub use devices::{list_devices, remove_and_rekey, remove_device, rename_device, Rekeyed};
 #[cfg(not(target_arch = "wasm32"))]
 pub use driver::SyncHandle;
 #[cfg(not(target_arch = "wasm32"))]

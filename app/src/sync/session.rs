@@ -16,7 +16,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use aftercall_shared::sync::SyncError;
 
 use super::account::Account;
-use super::core::{Rehomed, SessionCore, SyncReport};
+use super::core::{MovedAccount, Rehomed, SessionCore, SyncReport};
 use super::idle;
 use super::settings::SyncSettings;
 use super::status::SyncStatus;
@@ -39,6 +39,9 @@ pub(crate) enum Until {
     /// Once up to date and the relay has answered the request about the account's
     /// devices given to [`run_session`].
     DevicesAnswered,
+    /// Once the re-key given to [`run_session`] is committed (the session then ends
+    /// with [`MovedAccount`]).
+    Rotated,
 }
 
 /// The channels a background session reports to and listens on.
@@ -52,6 +55,8 @@ pub(crate) struct Links<'a> {
     pub reached_live: bool,
     /// A request about the account's devices to send once up to date.
     pub device_request: Option<aftercall_shared::protocol::ClientMessage>,
+    /// The new secret to move the account to once up to date (a re-key).
+    pub rotation: Option<AccountSecret>,
 }
 
 /// Runs one session with the relay until `until`.
@@ -68,6 +73,9 @@ pub(crate) async fn run_session(
     }
     if let Some(request) = links.device_request.take() {
         core.ask_devices(request);
+    }
+    if let Some(new) = links.rotation.take() {
+        core.ask_rotation(store, new)?;
     }
     let idle_after = SyncSettings::of(store).idle_checkpoint_after()?;
     let ws = connect(&account.relay).await?;
@@ -150,7 +158,7 @@ impl Session<'_, '_> {
                     round.up_to_date && self.core.report().checkpoint_uploaded.is_some()
                 }
                 Until::DevicesAnswered => self.core.report().devices.is_some(),
-                Until::Stopped => false,
+                Until::Stopped | Until::Rotated => false,
             };
             if done {
                 return Ok(());
@@ -260,7 +268,28 @@ async fn sync_until(data_dir: &Path, until: Until) -> anyhow::Result<SyncReport>
     let account = Account::load(data_dir, &store)?.context(
         "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL`",
     )?;
-    run_with_retries(&mut store, &account, false, until, None).await
+    let rotation = super::account::pending_rotation(&store, &account)?;
+    run_with_retries(data_dir, &mut store, account, false, until, None, rotation).await
+}
+
+/// Moves the account of the device in `data_dir` to `new` (a re-key): syncs, then
+/// uploads a checkpoint sealed under the new keys and sends the new secret to
+/// every remaining device; then syncs once under the new keys.
+pub(crate) async fn rotate(data_dir: &Path, new: AccountSecret) -> anyhow::Result<SyncReport> {
+    let mut store = crate::data::open_store(data_dir)?;
+    let account = Account::load(data_dir, &store)?.context(
+        "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL`",
+    )?;
+    run_with_retries(
+        data_dir,
+        &mut store,
+        account,
+        false,
+        Until::Rotated,
+        None,
+        Some(new),
+    )
+    .await
 }
 
 /// Syncs the device in `data_dir` until up to date, then sends `request` about
@@ -274,40 +303,65 @@ pub(crate) async fn ask_devices(
         "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL`",
     )?;
     let report = run_with_retries(
+        data_dir,
         &mut store,
-        &account,
+        account,
         false,
         Until::DevicesAnswered,
         Some(request),
+        None,
     )
     .await?;
     let answer = report
         .devices
         .context("the relay did not answer about the devices; try again")?;
+    // The account as it is now (a session may have moved it to a new key).
+    let account = Account::load(data_dir, &store)?.context("this device has no account")?;
     Ok((answer, account))
 }
 
 /// Runs sessions until one ends as `until` says. A re-homed device connects again
-/// at once under its new id, and one that rejected the relay's checkpoint connects
-/// again to ask for the log instead (at most twice: a third time would be a new
-/// problem, not this one).
+/// at once under its new id, one whose account moved to a new key (a re-key,
+/// its own or another device's) keeps the new secret and connects again with it,
+/// and one that rejected the relay's checkpoint connects again to ask for the log
+/// instead (at most twice: a third time would be a new problem, not this one).
 async fn run_with_retries(
+    data_dir: &Path,
     store: &mut Store,
-    account: &Account,
+    mut account: Account,
     must_prove_key: bool,
-    until: Until,
+    mut until: Until,
     device_request: Option<aftercall_shared::protocol::ClientMessage>,
+    mut rotation: Option<AccountSecret>,
 ) -> anyhow::Result<SyncReport> {
     let mut report = SyncReport::default();
     for attempt in 0.. {
         let mut links = Links {
             device_request: device_request.clone(),
+            rotation: rotation.clone(),
             ..Links::default()
         };
-        match run_session(store, account, must_prove_key, until, &mut links).await {
+        match run_session(store, &account, must_prove_key, until, &mut links).await {
             Ok(done) => {
                 report.add(&done);
                 return Ok(report);
+            }
+            Err(e) if attempt < 3 && e.is::<MovedAccount>() => {
+                let Ok(moved) = e.downcast::<MovedAccount>() else {
+                    unreachable!("checked above")
+                };
+                super::account::adopt_secret(data_dir, store, &moved.secret)?;
+                tracing::info!("the account moved to a new key; syncing with it");
+                if moved.rotated_here {
+                    report.rotated_to = Some(moved.secret.keys().account);
+                    report.left_out.extend(moved.left_out.iter().cloned());
+                }
+                account.secret = moved.secret;
+                account.create = false;
+                rotation = None;
+                if matches!(until, Until::Rotated) {
+                    until = Until::UpToDate;
+                }
             }
             Err(e) if attempt < 2 && e.is::<Rehomed>() => {
                 tracing::warn!(error = %e, "sync continues as a new device");
@@ -338,5 +392,14 @@ pub(crate) async fn prove_and_sync(
         create: false,
         invite: None,
     };
-    run_with_retries(&mut store, &account, true, Until::UpToDate, None).await
+    run_with_retries(
+        data_dir,
+        &mut store,
+        account,
+        true,
+        Until::UpToDate,
+        None,
+        None,
+    )
+    .await
 }

@@ -1,8 +1,6 @@
 //! The sync settings a device keeps in its store's local (never synced) settings.
 
-#[cfg(target_arch = "wasm32")]
-use aftercall_shared::crypto::AccountSecret;
-use aftercall_shared::crypto::{DeviceName, DeviceSecret};
+use aftercall_shared::crypto::{AccountSecret, DeviceName, DeviceSecret};
 use aftercall_shared::protocol::CheckpointId;
 use aftercall_shared::{Result, Store};
 
@@ -42,6 +40,9 @@ mod key {
     pub const DEVICE_SECRET: &str = "sync.device_secret";
     /// This device's name, as given at init or pairing (sent to the relay sealed).
     pub const DEVICE_NAME: &str = "sync.device_name";
+    /// The new account secret (hex) of a re-key begun on this device and not yet
+    /// committed: kept so a rotation cut short resumes with the same secret.
+    pub const ROTATION: &str = "sync.rotation";
     /// The account secret (hex) in the browser, where there is no `account.key` file.
     #[cfg(target_arch = "wasm32")]
     pub const SECRET: &str = "sync.secret";
@@ -267,6 +268,32 @@ impl<'a> SyncSettings<'a> {
     pub fn paired(&self, relay: &str) -> Result<()> {
         self.set_relay(relay)?;
         self.set_create_account(false)
+    }
+
+    /// The new secret of a re-key begun here and not finished, if any.
+    pub fn rotation(&self) -> anyhow::Result<Option<AccountSecret>> {
+        self.store
+            .setting(key::ROTATION)?
+            .map(|hex| AccountSecret::from_hex(&hex))
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    pub fn set_rotation(&self, secret: Option<&AccountSecret>) -> Result<()> {
+        self.store
+            .set_setting(key::ROTATION, secret.map(AccountSecret::to_hex).as_deref())
+    }
+
+    /// The account moved to a new secret: what the relay had of the old one is
+    /// forgotten (how far it acknowledged this device's log, a checkpoint rejected
+    /// there, that this device may create it), and every attachment here is to be
+    /// uploaded again, sealed under the new keys. Cursors and the own log stay:
+    /// every device keeps its id and its numbering on the new account.
+    pub fn moved_to_new_account(&self) -> Result<()> {
+        for k in [key::ACKED, key::REJECTED_CHECKPOINT, key::CREATE] {
+            self.store.set_setting(k, None)?;
+        }
+        self.store.mark_blobs_not_uploaded()
     }
 
     /// The account secret kept in the store (the browser's way).

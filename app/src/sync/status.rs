@@ -25,6 +25,10 @@ pub enum ConnState {
     /// This device was removed from the account on another device: it no longer
     /// syncs (a fresh data folder paired with the recovery phrase syncs again).
     Removed,
+    /// The account was re-keyed on another device and this one was not moved to the
+    /// new key (it registered no wrap key, or its phrase is the old one): only
+    /// pairing with the new recovery phrase syncs again.
+    Rekeyed,
 }
 
 /// The honest sync status.

@@ -114,6 +114,11 @@ impl DeviceSecret {
         crate::env::hex(&self.0)
     }
 
+    /// The private half of the device's wrap key (see [`super::wrap_key`]).
+    pub(super) fn wrap_private(&self) -> [u8; 32] {
+        blake3::derive_key("aftercall 2026 device wrap key v1", &self.0)
+    }
+
     /// Reads the secret back from its hex.
     pub fn from_hex(text: &str) -> Result<DeviceSecret> {
         let text = text.trim();

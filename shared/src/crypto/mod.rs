@@ -19,11 +19,17 @@
 //!   associated data binds account, blob id, index and count, with deterministic
 //!   nonces (two devices seal one file alike); the relay's name for it
 //!   ([`blob_id`]) is a hash of the content hash keyed by the account.
+//! - [`wrap_key`] / [`wrap_secret`] / [`unwrap_secret`]: re-keying. Each device
+//!   has an X25519 wrap key derived from its own secret, registered with a MAC under
+//!   the account key; a rotating device seals the new account secret to each
+//!   remaining device's key, bound to the old account key, so neither the relay nor
+//!   a removed device opens it.
 
 mod blob;
 mod checkpoint;
 mod device;
 mod qr;
+mod rekey;
 mod seal;
 mod secret;
 
@@ -36,5 +42,6 @@ pub use checkpoint::{
 };
 pub use device::{open_device_name, seal_device_name, DeviceName, DeviceSecret, MAX_DEVICE_NAME};
 pub use qr::{qr_svg, read_qr};
+pub use rekey::{unwrap_secret, wrap_key, wrap_key_is_genuine, wrap_secret, WRAPPED_LEN};
 pub use seal::{open, seal, OpenEntry};
 pub use secret::{AccountKeys, AccountSecret};

@@ -66,6 +66,10 @@ impl AccountSecret {
         Ok(AccountSecret(bytes))
     }
 
+    pub(super) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The secret as hex, for the device's key file.
     pub fn to_hex(&self) -> String {
         crate::env::hex(&self.0)
@@ -103,6 +107,7 @@ impl AccountSecret {
             seal_key: blake3::derive_key("aftercall 2026 entry sealing key v1", &self.0),
             nonce_key: blake3::derive_key("aftercall 2026 entry nonce key v1", &self.0),
             blob_key: blake3::derive_key("aftercall 2026 blob id key v1", &self.0),
+            rekey_key: blake3::derive_key("aftercall 2026 rekey key v1", &self.0),
         }
     }
 }
@@ -119,6 +124,9 @@ pub struct AccountKeys {
     pub(crate) nonce_key: [u8; 32],
     /// Keys the relay's name for a blob, derived from its content hash.
     pub(crate) blob_key: [u8; 32],
+    /// Authenticates devices' wrap keys, and binds a new secret sealed to one of
+    /// them to this account.
+    pub(crate) rekey_key: [u8; 32],
 }
 
 impl fmt::Debug for AccountKeys {

@@ -138,6 +138,13 @@ impl Store {
         Ok(rows)
     }
 
+    /// Counts every blob here as not on the relay (the account moved to new keys,
+    /// under which the relay holds none yet).
+    pub fn mark_blobs_not_uploaded(&self) -> Result<()> {
+        self.conn().execute("UPDATE blobs SET uploaded = 0", [])?;
+        self.committed()
+    }
+
     /// Records that the relay holds blob `hash`.
     pub fn mark_blob_uploaded(&self, hash: &BlobHash) -> Result<()> {
         self.conn()

@@ -10,8 +10,9 @@ use crate::crypto::{
 };
 use crate::model::BlobHash;
 use crate::protocol::{
-    frame_runs, CheckpointId, ClientMessage, Cursor, DeviceId, DeviceInfo, DeviceKey, Refusal,
-    RefusalCode, SealedChunk, SealedEntry, ServerMessage, MAX_ENTRY, MAX_FRAME,
+    frame_runs, AccountId, CheckpointId, ClientMessage, Cursor, DeviceId, DeviceInfo, DeviceKey,
+    Refusal, RefusalCode, RekeyDevice, SealedChunk, SealedEntry, ServerMessage, WrapKey, MAX_ENTRY,
+    MAX_FRAME,
 };
 use crate::LogEntry;
 
@@ -52,6 +53,15 @@ pub enum Event {
     /// A snapshot of the store to upload as a checkpoint (see
     /// [`Engine::can_upload_checkpoint`]): the cursors it covers and its body.
     CheckpointSnapshot {
+        covers: Vec<(String, u64)>,
+        body: Vec<u8>,
+    },
+    /// A snapshot of the store to move the account to the new keys `to` with
+    /// (see [`Engine::can_upload_checkpoint`]): it is sealed under them and sent
+    /// with [`ClientMessage::BeginRotation`]; the relay's answer comes back as
+    /// [`DeviceAnswer::RotationBegun`].
+    RotationSnapshot {
+        to: AccountKeys,
         covers: Vec<(String, u64)>,
         body: Vec<u8>,
     },
@@ -180,6 +190,10 @@ pub enum Effect {
     /// blob cannot be sealed): nothing of it was kept, and it is fetched again
     /// once in this session. Tell the user.
     BlobRejected { hash: BlobHash, fault: BlobFault },
+    /// The account moved to a new key in a re-key on another device: `wrapped`
+    /// is the new secret sealed to this device. Open it, move the store to the new
+    /// account, and connect again. The session ends.
+    Moved { to: AccountId, wrapped: Vec<u8> },
     /// The session cannot continue.
     Failed(SyncError),
 }
@@ -191,6 +205,14 @@ pub enum DeviceAnswer {
     Listed(Vec<DeviceInfo>),
     Renamed(DeviceId),
     Removed(DeviceId),
+    /// The new account's checkpoint is stored; these devices are to be sent the
+    /// new secret (their wrap keys not yet checked).
+    RotationBegun {
+        to: AccountId,
+        devices: Vec<RekeyDevice>,
+    },
+    /// The account now lives at this id.
+    RotationCommitted(AccountId),
 }
 
 /// Where a session stands.
@@ -226,6 +248,9 @@ pub struct EngineOptions {
     /// This device's own credential and sealed name, sent with every hello: the
     /// first registers the device with the relay.
     pub device_key: Option<DeviceKey>,
+    /// This device's key for receiving a new account secret in a re-key, sent to
+    /// the relay once caught up.
+    pub wrap_key: Option<WrapKey>,
 }
 
 /// A checkpoint arriving from the relay.
@@ -272,6 +297,9 @@ pub struct Engine {
     rejected_checkpoint: Option<CheckpointId>,
     loading: Option<Loading>,
     uploading: Option<Uploading>,
+    /// The rotation checkpoint sent, until the relay answers for it.
+    rotating: Option<(AccountId, CheckpointId)>,
+    wrap_key: Option<WrapKey>,
     blobs: BlobSync,
 }
 
@@ -285,6 +313,7 @@ impl Engine {
             must_prove_key,
             rejected_checkpoint,
             device_key,
+            wrap_key,
         } = options;
         Engine {
             keys,
@@ -309,6 +338,8 @@ impl Engine {
             rejected_checkpoint,
             loading: None,
             uploading: None,
+            rotating: None,
+            wrap_key,
             blobs: BlobSync::default(),
         }
     }
@@ -340,6 +371,7 @@ impl Engine {
             && self.own_log_checked
             && self.relay_head == Some(self.own_head)
             && self.uploading.is_none()
+            && self.rotating.is_none()
     }
 
     /// The blob being uploaded or downloaded, and how many wait after it.
@@ -402,6 +434,9 @@ impl Engine {
             Event::CheckpointSnapshot { covers, body } => {
                 self.upload_checkpoint(covers, &body, &mut out)
             }
+            Event::RotationSnapshot { to, covers, body } => {
+                self.begin_rotation(&to, covers, &body, &mut out)
+            }
             Event::CheckpointLoadFailed { checkpoint, reason } => self.reject_checkpoint(
                 CheckpointFault::DoesNotParse { checkpoint, reason },
                 &mut out,
@@ -431,6 +466,7 @@ impl Engine {
                 self.reading = false;
                 self.loading = None;
                 self.uploading = None;
+                self.rotating = None;
                 self.blobs.reset();
             }
         }
@@ -453,6 +489,7 @@ impl Engine {
         self.reading = false;
         self.loading = None;
         self.uploading = None;
+        self.rotating = None;
         self.blobs.reset();
         self.phase = Phase::Greeting;
         let mut cursors: Vec<Cursor> = self
@@ -549,6 +586,9 @@ impl Engine {
                     self.must_prove_key = false;
                 }
                 self.phase = Phase::Live;
+                if let (Some(key), Some(_)) = (self.wrap_key, &self.device_key) {
+                    out.push(Effect::Send(ClientMessage::SetWrapKey { key }.encode()));
+                }
                 out.push(Effect::CaughtUp);
                 self.maybe_upload(out);
                 self.blobs.due();
@@ -616,13 +656,23 @@ impl Engine {
                 self.blobs.refused(blob, refusal, out);
                 self.step_blobs(out);
             }
-            ServerMessage::RotationBegun { .. } => {
-                self.fail(SyncError::OutOfTurn("a rotation"), out)
+            ServerMessage::RotationBegun { to, devices } => match self.rotating {
+                Some((target, _)) if target == to => {
+                    self.rotating = None;
+                    out.push(Effect::Devices(DeviceAnswer::RotationBegun { to, devices }));
+                }
+                _ => self.fail(SyncError::OutOfTurn("a rotation"), out),
+            },
+            ServerMessage::RotationCommitted { to } => {
+                out.push(Effect::Devices(DeviceAnswer::RotationCommitted(to)))
             }
-            ServerMessage::RotationCommitted { .. } => {
-                self.fail(SyncError::OutOfTurn("a rotation"), out)
+            ServerMessage::Moved { to, wrapped } => {
+                if self.phase != Phase::Greeting {
+                    return self.fail(SyncError::OutOfTurn("a move"), out);
+                }
+                out.push(Effect::Moved { to, wrapped });
+                self.fail(SyncError::Moved, out);
             }
-            ServerMessage::Moved { .. } => self.fail(SyncError::OutOfTurn("a move"), out),
         }
     }
 
@@ -734,6 +784,37 @@ impl Engine {
             bytes: chunks.iter().map(|c| c.sealed.len()).sum(),
         });
         let begin = ClientMessage::CheckpointBegin {
+            checkpoint,
+            chunks: chunks.len() as u32,
+            covers,
+        };
+        out.push(Effect::Send(begin.encode()));
+        for chunk in chunks {
+            out.push(Effect::Send(ClientMessage::CheckpointChunk(chunk).encode()));
+        }
+    }
+
+    /// Seals a snapshot of the store under the new keys `to` and sends it as the
+    /// checkpoint of a rotation to them.
+    fn begin_rotation(
+        &mut self,
+        to: &AccountKeys,
+        covers: Vec<(String, u64)>,
+        body: &[u8],
+        out: &mut Vec<Effect>,
+    ) {
+        if !self.can_upload_checkpoint() {
+            return self.fail(SyncError::OutOfTurn("a rotation before catching up"), out);
+        }
+        let covers: Vec<Cursor> = covers
+            .into_iter()
+            .filter_map(|(d, seq)| DeviceId::new(&d).ok().map(|device| Cursor { device, seq }))
+            .collect();
+        let (checkpoint, chunks) = seal_checkpoint(to, &covers, body);
+        self.rotating = Some((to.account, checkpoint));
+        let begin = ClientMessage::BeginRotation {
+            to: to.account,
+            credential: to.credential.clone(),
             checkpoint,
             chunks: chunks.len() as u32,
             covers,

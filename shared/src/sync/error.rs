@@ -21,6 +21,10 @@ pub enum SyncError {
     BadCheckpoint(CheckpointFault),
     #[error("the relay sent {0} out of turn")]
     OutOfTurn(&'static str),
+    #[error(
+        "the account moved to a new key (re-keyed on another device); connecting again with it"
+    )]
+    Moved,
 }
 
 impl SyncError {
@@ -35,5 +39,11 @@ impl SyncError {
     /// This device was removed from its account: syncing again is pointless.
     pub fn is_device_removed(&self) -> bool {
         self.refusal() == Some(RefusalCode::DeviceRemoved)
+    }
+
+    /// The account was re-keyed without this device (or with a phrase that no
+    /// longer opens it): only pairing with the new phrase helps.
+    pub fn is_account_rekeyed(&self) -> bool {
+        self.refusal() == Some(RefusalCode::AccountRekeyed)
     }
 }

@@ -728,3 +728,184 @@ mod blobs {
         assert!(engine.is_up_to_date());
     }
 }
+
+mod rekey {
+    use super::*;
+    use crate::crypto::{wrap_key, CheckpointReader, DeviceSecret};
+    use crate::protocol::{Refusal, RefusalCode, RekeyDevice, WrapKey};
+
+    fn sent(effects: &[Effect]) -> Vec<ClientMessage> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send(f) => Some(ClientMessage::decode(f).unwrap()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn registered_engine() -> (Engine, WrapKey) {
+        let device = DeviceId::new("phone").unwrap();
+        let own = DeviceSecret::generate(&mut SeededEntropy::new(70));
+        let key = wrap_key(&keys(1), &device, &own);
+        let engine = Engine::new(
+            keys(1),
+            device,
+            EngineOptions {
+                device_key: Some(crate::protocol::DeviceKey {
+                    credential: own.credential(),
+                    sealed_name: Vec::new(),
+                }),
+                wrap_key: Some(key),
+                ..Default::default()
+            },
+        );
+        (engine, key)
+    }
+
+    #[test]
+    fn the_wrap_key_is_registered_once_caught_up() {
+        let (mut engine, key) = registered_engine();
+        let out = connected(&mut engine, Vec::new(), 0);
+        assert!(!sent(&out)
+            .iter()
+            .any(|m| matches!(m, ClientMessage::SetWrapKey { .. })));
+        let out = engine.handle(frame(ServerMessage::CaughtUp));
+        assert_eq!(
+            sent(&out),
+            vec![ClientMessage::SetWrapKey { key }],
+            "sent once caught up"
+        );
+    }
+
+    #[test]
+    fn a_rotation_seals_the_snapshot_under_the_new_keys_and_waits_for_the_relay() {
+        let (mut engine, _) = registered_engine();
+        connected(&mut engine, Vec::new(), 0);
+        engine.handle(frame(ServerMessage::CaughtUp));
+        engine.handle(Event::BlobLists {
+            uploads: Vec::new(),
+            downloads: Vec::new(),
+        });
+        let new = keys(2);
+        let body = vec![7u8; crate::crypto::CHUNK_PLAINTEXT + 3];
+        let out = engine.handle(Event::RotationSnapshot {
+            to: new.clone(),
+            covers: vec![("laptop".into(), 4), ("phone".into(), 9)],
+            body: body.clone(),
+        });
+        let frames = sent(&out);
+        let ClientMessage::BeginRotation {
+            to,
+            credential,
+            checkpoint,
+            chunks,
+            covers,
+        } = frames[0].clone()
+        else {
+            panic!("a rotation begins with BeginRotation: {frames:?}")
+        };
+        assert_eq!(to, new.account);
+        assert_eq!(credential, new.credential);
+        assert_eq!(chunks, 2);
+        assert_eq!(frames.len(), 3);
+        // The chunks open with the new keys, not the old ones.
+        let mut reader = CheckpointReader::new(&new, checkpoint, chunks).unwrap();
+        let mut old_reader = CheckpointReader::new(&keys(1), checkpoint, chunks).unwrap();
+        for msg in &frames[1..] {
+            let ClientMessage::CheckpointChunk(chunk) = msg else {
+                panic!("chunks follow: {msg:?}")
+            };
+            assert!(old_reader.add(&keys(1), chunk).is_err());
+            reader.add(&new, chunk).unwrap();
+        }
+        assert_eq!(reader.finish(&covers).unwrap().body, body);
+        // Until the relay answers, the session is not up to date and no ordinary
+        // checkpoint goes out.
+        assert!(!engine.is_up_to_date());
+        assert!(!engine.can_upload_checkpoint());
+        let devices = vec![RekeyDevice {
+            device: DeviceId::new("laptop").unwrap(),
+            wrap_key: None,
+        }];
+        let out = engine.handle(frame(ServerMessage::RotationBegun {
+            to,
+            devices: devices.clone(),
+        }));
+        assert!(matches!(
+            &out[..],
+            [Effect::Devices(DeviceAnswer::RotationBegun { to: t, devices: d })] if *t == to && *d == devices
+        ));
+        assert!(engine.is_up_to_date());
+        let out = engine.handle(frame(ServerMessage::RotationCommitted { to }));
+        assert!(matches!(
+            &out[..],
+            [Effect::Devices(DeviceAnswer::RotationCommitted(t))] if *t == to
+        ));
+    }
+
+    #[test]
+    fn a_rotation_answer_for_another_account_is_out_of_turn() {
+        let (mut engine, _) = registered_engine();
+        connected(&mut engine, Vec::new(), 0);
+        engine.handle(frame(ServerMessage::CaughtUp));
+        let out = engine.handle(frame(ServerMessage::RotationBegun {
+            to: keys(3).account,
+            devices: Vec::new(),
+        }));
+        assert!(matches!(
+            out.last(),
+            Some(Effect::Failed(SyncError::OutOfTurn(_)))
+        ));
+    }
+
+    #[test]
+    fn a_move_instead_of_welcome_is_handed_over_and_ends_the_session() {
+        let (mut engine, _) = registered_engine();
+        engine.handle(Event::Connected {
+            cursors: Vec::new(),
+            own_head: 3,
+            acked: 3,
+        });
+        let to = keys(2).account;
+        let out = engine.handle(frame(ServerMessage::Moved {
+            to,
+            wrapped: vec![1, 2, 3],
+        }));
+        assert!(
+            matches!(&out[0], Effect::Moved { to: t, wrapped } if *t == to && wrapped == &vec![1, 2, 3])
+        );
+        assert!(matches!(out.last(), Some(Effect::Failed(SyncError::Moved))));
+        assert_eq!(engine.phase(), Phase::Failed);
+        // Later in a session a move is out of turn.
+        let (mut live, _) = registered_engine();
+        connected(&mut live, Vec::new(), 0);
+        let out = live.handle(frame(ServerMessage::Moved {
+            to,
+            wrapped: Vec::new(),
+        }));
+        assert!(matches!(
+            out.last(),
+            Some(Effect::Failed(SyncError::OutOfTurn(_)))
+        ));
+    }
+
+    #[test]
+    fn the_rekeyed_refusal_is_recognised() {
+        let (mut engine, _) = registered_engine();
+        engine.handle(Event::Connected {
+            cursors: Vec::new(),
+            own_head: 0,
+            acked: 0,
+        });
+        let out = engine.handle(frame(ServerMessage::Refused(Refusal {
+            code: RefusalCode::AccountRekeyed,
+            message: "re-keyed".into(),
+        })));
+        let Some(Effect::Failed(error)) = out.last() else {
+            panic!("{out:?}")
+        };
+        assert!(error.is_account_rekeyed());
+        assert!(!error.is_device_removed());
+    }
+}

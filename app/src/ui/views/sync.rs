@@ -21,6 +21,10 @@ pub fn state_words(state: &ConnState) -> (&'static str, &'static str) {
         ConnState::Syncing => ("Syncing…", "syncing"),
         ConnState::UpToDate => ("Up to date", "up-to-date"),
         ConnState::Removed => ("Removed from the account: no longer syncing", "offline"),
+        ConnState::Rekeyed => (
+            "The account was re-keyed: pair with the new recovery phrase",
+            "offline",
+        ),
     }
 }
 
@@ -302,6 +306,9 @@ fn Devices() -> Element {
     let session = use_session();
     let mut rows = use_signal(|| None::<Vec<DeviceRow>>);
     let mut loading = use_signal(|| false);
+    // The new recovery phrase after a re-key, and the devices to pair again.
+    let mut rekeyed = use_signal(|| None::<(String, Vec<String>)>);
+    let on_rekeyed = use_callback(move |done: (String, Vec<String>)| rekeyed.set(Some(done)));
     let load = use_callback({
         let session = session.clone();
         move |()| {
@@ -319,10 +326,21 @@ fn Devices() -> Element {
     });
     rsx! {
         h2 { "Devices" }
+        if let Some((phrase, left_out)) = rekeyed() {
+            div { class: "rekeyed", id: "rekeyed",
+                p { "The account is on a new key. The removed device can read nothing written from now on, and the old recovery phrase no longer works. Your other devices move over by themselves when they next sync." }
+                for name in left_out {
+                    p { class: "error", "{name} is an older version: pair it again with the new phrase." }
+                }
+                p { "Write down the new recovery phrase now:" }
+                p { class: "phrase", id: "new-phrase", "{phrase}" }
+                button { r#type: "button", class: "secondary", onclick: move |_| rekeyed.set(None), "I wrote it down" }
+            }
+        }
         if let Some(list) = rows() {
             ul { class: "devices", id: "devices",
                 for row in list {
-                    DeviceItem { key: "{row.id}", row: row.clone(), reload: load }
+                    DeviceItem { key: "{row.id}", row: row.clone(), reload: load, on_rekeyed }
                 }
             }
         }
@@ -338,7 +356,11 @@ fn Devices() -> Element {
 }
 
 #[component]
-fn DeviceItem(row: DeviceRow, reload: Callback<()>) -> Element {
+fn DeviceItem(
+    row: DeviceRow,
+    reload: Callback<()>,
+    on_rekeyed: Callback<(String, Vec<String>)>,
+) -> Element {
     let session = use_session();
     let mut renaming = use_signal(|| false);
     let mut confirming = use_signal(|| false);
@@ -385,6 +407,30 @@ fn DeviceItem(row: DeviceRow, reload: Callback<()>) -> Element {
             }
         }
     };
+    let mut rekeying = use_signal(|| false);
+    let rekey = {
+        let (session, id) = (session.clone(), id.clone());
+        move |_| {
+            let (session, id) = (session.clone(), id.clone());
+            async move {
+                rekeying.set(true);
+                match session
+                    .backend
+                    .account(AccountRequest::RemoveAndRekey { id })
+                    .await
+                {
+                    Ok(AccountReply::Rekeyed { phrase, left_out }) => {
+                        confirming.set(false);
+                        on_rekeyed((phrase, left_out));
+                        reload(());
+                    }
+                    Ok(_) => session.error("the re-key did not finish; try again to resume it"),
+                    Err(e) => session.error(e),
+                }
+                rekeying.set(false);
+            }
+        }
+    };
     rsx! {
         li { class: "device", "data-device": "{id}",
             p { class: "who",
@@ -405,8 +451,12 @@ fn DeviceItem(row: DeviceRow, reload: Callback<()>) -> Element {
                 }
             } else if confirming() {
                 p { class: "error", "Remove {label}? The relay will refuse it from now on. It keeps what it had already synced." }
+                p { class: "hint", "Lost or stolen? Remove and re-key also moves the account to a new key: {label} can read nothing written afterwards, the old recovery phrase stops working, and you get a new one." }
                 div { class: "row-actions",
-                    button { r#type: "button", class: "primary", onclick: remove, "Remove {label}" }
+                    button { r#type: "button", class: "primary", disabled: rekeying(), onclick: remove, "Remove {label}" }
+                    button { r#type: "button", class: "primary danger", id: "rekey-{id}", disabled: rekeying(), onclick: rekey,
+                        if rekeying() { "Re-keying…" } else { "Remove and re-key" }
+                    }
                     button { r#type: "button", class: "secondary", onclick: move |_| confirming.set(false), "Keep it" }
                 }
             } else {
