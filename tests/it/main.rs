@@ -26,6 +26,8 @@ mod sync_pair;
 mod sync_postgres;
 mod sync_random;
 mod sync_real_data;
+#[cfg(unix)]
+mod sync_rekey;
 mod sync_relay;
 mod sync_security;
 mod sync_support;
