@@ -352,6 +352,20 @@ pub struct AccountRecord {
     pub rotating_from: Option<AccountId>,
 }
 
+/// Where an account stands in a re-key, as its row says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RotationState {
+    /// The new account of a re-key begun and not committed.
+    pending_to: Option<AccountId>,
+    /// The account it moved to.
+    moved_to: Option<AccountId>,
+}
+
+/// An account id from its stored bytes.
+fn account_of(bytes: Option<Vec<u8>>) -> Option<AccountId> {
+    Some(AccountId(bytes?.try_into().ok()?))
+}
+
 /// What became of a request to begin a re-key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RotationBegin {

@@ -22,10 +22,10 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 use super::{
-    chunk_target, cut_page, plan_append, prune_floors, rekey_devices, sum, unknown_wrap,
-    wrap_key_bytes, AccountRecord, Acknowledged, Appended, BlobLimits, BlobPut, ChunkStored,
-    RegisteredDevice, Registration, RelayStore, RotationBegin, RotationCommit, StoredCheckpoint,
-    Usage,
+    account_of, chunk_target, cut_page, plan_append, prune_floors, rekey_devices, sum,
+    unknown_wrap, wrap_key_bytes, AccountRecord, Acknowledged, Appended, BlobLimits, BlobPut,
+    ChunkStored, RegisteredDevice, Registration, RelayStore, RotationBegin, RotationCommit,
+    RotationState, StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -207,24 +207,22 @@ async fn drop_account(
     Ok(())
 }
 
-/// An account id from its stored bytes.
-fn account_of(bytes: Option<Vec<u8>>) -> Option<AccountId> {
-    Some(AccountId(bytes?.try_into().ok()?))
-}
-
 /// The account row's re-key state `(pending_to, moved_to)`, its row locked for
 /// update; `None` without a row.
 async fn lock_rotation_state(
     tx: &deadpool_postgres::Transaction<'_>,
     account: &AccountId,
-) -> Result<Option<(Option<AccountId>, Option<AccountId>)>, RelayError> {
+) -> Result<Option<RotationState>, RelayError> {
     let row = tx
         .query_opt(
             "SELECT pending_to, moved_to FROM accounts WHERE id = $1 FOR UPDATE",
             &[&&account.0[..]],
         )
         .await?;
-    Ok(row.map(|r| (account_of(r.get(0)), account_of(r.get(1)))))
+    Ok(row.map(|r| RotationState {
+        pending_to: account_of(r.get(0)),
+        moved_to: account_of(r.get(1)),
+    }))
 }
 
 /// Begins keeping `checkpoint` of `account`, in the caller's transaction.
@@ -1246,7 +1244,11 @@ impl RelayStore for PostgresStore {
     ) -> Result<RotationBegin, RelayError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let Some((pending, moved)) = lock_rotation_state(&tx, account).await? else {
+        let Some(RotationState {
+            pending_to: pending,
+            moved_to: moved,
+        }) = lock_rotation_state(&tx, account).await?
+        else {
             return Err(RelayError::Task(
                 "a re-key of an account the relay lacks".into(),
             ));
@@ -1298,7 +1300,11 @@ impl RelayStore for PostgresStore {
         let tx = client.transaction().await?;
         // Locked for update: what is being stored under the account finishes
         // first, and what comes after finds it moved.
-        let Some((pending, moved)) = lock_rotation_state(&tx, account).await? else {
+        let Some(RotationState {
+            pending_to: pending,
+            moved_to: moved,
+        }) = lock_rotation_state(&tx, account).await?
+        else {
             return Ok(RotationCommit::NotPending);
         };
         if moved == Some(*to) {

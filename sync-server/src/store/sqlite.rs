@@ -22,10 +22,10 @@ use aftercall_shared::protocol::{
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    chunk_target, cut_page, plan_append, prune_floors, rekey_devices, sum, unknown_wrap,
-    wrap_key_bytes, AccountRecord, Acknowledged, Appended, BlobLimits, BlobPut, ChunkStored,
-    RegisteredDevice, Registration, RelayStore, RotationBegin, RotationCommit, StoredCheckpoint,
-    Usage,
+    account_of, chunk_target, cut_page, plan_append, prune_floors, rekey_devices, sum,
+    unknown_wrap, wrap_key_bytes, AccountRecord, Acknowledged, Appended, BlobLimits, BlobPut,
+    ChunkStored, RegisteredDevice, Registration, RelayStore, RotationBegin, RotationCommit,
+    RotationState, StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -924,41 +924,48 @@ fn drop_account(tx: &Connection, account: &AccountId) -> Result<(), RelayError> 
     Ok(())
 }
 
-/// An account id from its stored bytes.
-fn account_of(bytes: Option<Vec<u8>>) -> Option<AccountId> {
-    Some(AccountId(bytes?.try_into().ok()?))
-}
-
 /// The account row's re-key state: `(pending_to, moved_to)`; `None` without a row.
 fn rotation_state(
     tx: &Connection,
     account: &AccountId,
-) -> Result<Option<(Option<AccountId>, Option<AccountId>)>, RelayError> {
-    let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>)> = tx
+) -> Result<Option<RotationState>, RelayError> {
+    Ok(tx
         .query_row(
             "SELECT pending_to, moved_to FROM accounts WHERE id = ?1",
             [&account.0[..]],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| {
+                Ok(RotationState {
+                    pending_to: account_of(r.get(0)?),
+                    moved_to: account_of(r.get(1)?),
+                })
+            },
         )
-        .optional()?;
-    Ok(row.map(|(pending, moved)| (account_of(pending), account_of(moved))))
+        .optional()?)
 }
 
 impl Files {
     fn account(&self, account: &AccountId) -> Result<Option<AccountRecord>, RelayError> {
-        let row: Option<(Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>)> = self
+        let row = self
             .conn()
             .query_row(
                 "SELECT verifier, moved_to, rotating_from FROM accounts WHERE id = ?1",
                 [&account.0[..]],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        AccountRecord {
+                            verifier: [0; 32],
+                            moved_to: account_of(r.get(1)?),
+                            rotating_from: account_of(r.get(2)?),
+                        },
+                    ))
+                },
             )
             .optional()?;
-        Ok(row.and_then(|(verifier, moved, from)| {
+        Ok(row.and_then(|(verifier, record)| {
             Some(AccountRecord {
                 verifier: verifier.try_into().ok()?,
-                moved_to: account_of(moved),
-                rotating_from: account_of(from),
+                ..record
             })
         }))
     }
@@ -1009,7 +1016,11 @@ impl Files {
     ) -> Result<RotationBegin, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let Some((pending, moved)) = rotation_state(&tx, account)? else {
+        let Some(RotationState {
+            pending_to: pending,
+            moved_to: moved,
+        }) = rotation_state(&tx, account)?
+        else {
             return Err(RelayError::Task(
                 "a re-key of an account the relay lacks".into(),
             ));
@@ -1053,7 +1064,11 @@ impl Files {
     ) -> Result<RotationCommit, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let Some((pending, moved)) = rotation_state(&tx, account)? else {
+        let Some(RotationState {
+            pending_to: pending,
+            moved_to: moved,
+        }) = rotation_state(&tx, account)?
+        else {
             return Ok(RotationCommit::NotPending);
         };
         if moved == Some(*to) {
