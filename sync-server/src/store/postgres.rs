@@ -799,6 +799,7 @@ impl RelayStore for PostgresStore {
     ) -> Result<Vec<SealedEntry>, RelayError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        refuse_moved(&tx, account).await?;
         let mut repaired = Vec::new();
         for entry in entries {
             let (device, seq) = (entry.device.as_str(), entry.seq as i64);
@@ -1008,20 +1009,22 @@ impl RelayStore for PostgresStore {
         cursors: &[Cursor],
         now: i64,
     ) -> Result<(), RelayError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                "INSERT INTO acks (account, device, cursors, seen_at) VALUES ($1, $2, $3, $4)
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        refuse_moved(&tx, account).await?;
+        tx.execute(
+            "INSERT INTO acks (account, device, cursors, seen_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (account, device)
                  DO UPDATE SET cursors = excluded.cursors, seen_at = excluded.seen_at",
-                &[
-                    &&account.0[..],
-                    &device.as_str(),
-                    &Cursor::encode_vector(cursors),
-                    &now,
-                ],
-            )
-            .await?;
+            &[
+                &&account.0[..],
+                &device.as_str(),
+                &Cursor::encode_vector(cursors),
+                &now,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1113,6 +1116,7 @@ impl RelayStore for PostgresStore {
     ) -> Result<RegisteredDevice, RelayError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        refuse_moved(&tx, account).await?;
         tx.execute(
             "INSERT INTO device_keys (account, device, verifier, name) VALUES ($1, $2, $3, $4)
              ON CONFLICT (account, device) DO UPDATE SET
@@ -1134,6 +1138,7 @@ impl RelayStore for PostgresStore {
     ) -> Result<bool, RelayError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        refuse_moved(&tx, account).await?;
         if !knows_device(&tx, account, device).await? {
             return Ok(false);
         }
@@ -1156,6 +1161,7 @@ impl RelayStore for PostgresStore {
     ) -> Result<bool, RelayError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        refuse_moved(&tx, account).await?;
         if !knows_device(&tx, account, device).await? {
             return Ok(false);
         }

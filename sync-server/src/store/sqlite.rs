@@ -494,6 +494,7 @@ impl Files {
     ) -> Result<Vec<SealedEntry>, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        refuse_moved(&tx, account)?;
         let mut repaired = Vec::new();
         for entry in entries {
             let key = params![&account.0[..], entry.device.as_str(), entry.seq as i64];
@@ -784,18 +785,20 @@ impl Files {
         cursors: &[Cursor],
         now: i64,
     ) -> Result<(), RelayError> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO acks (account, device, cursors, seen_at) VALUES (?1, ?2, ?3, ?4)
+        let conn = self.conn();
+        // Under the one lock a re-key's commit also takes: it comes before or after.
+        refuse_moved(&conn, account)?;
+        conn.prepare_cached(
+            "INSERT INTO acks (account, device, cursors, seen_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (account, device)
                  DO UPDATE SET cursors = excluded.cursors, seen_at = excluded.seen_at",
-            )?
-            .execute(params![
-                &account.0[..],
-                device.as_str(),
-                Cursor::encode_vector(cursors),
-                now
-            ])?;
+        )?
+        .execute(params![
+            &account.0[..],
+            device.as_str(),
+            Cursor::encode_vector(cursors),
+            now
+        ])?;
         Ok(())
     }
 
@@ -840,6 +843,7 @@ impl Files {
     ) -> Result<RegisteredDevice, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        refuse_moved(&tx, account)?;
         tx.execute(
             "INSERT INTO device_keys (account, device, verifier, name) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (account, device) DO UPDATE SET
@@ -860,6 +864,7 @@ impl Files {
     ) -> Result<bool, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        refuse_moved(&tx, account)?;
         if !knows_device(&tx, account, device)? {
             return Ok(false);
         }
@@ -876,6 +881,7 @@ impl Files {
     fn remove_device(&self, account: &AccountId, device: &DeviceId) -> Result<bool, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        refuse_moved(&tx, account)?;
         if !knows_device(&tx, account, device)? {
             return Ok(false);
         }

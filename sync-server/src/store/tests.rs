@@ -1394,6 +1394,16 @@ async fn a_rekey_moves_the_account_and_deletes_everything_sealed_under_the_old_k
             .await,
         Err(RelayError::AccountMoved)
     ));
+    assert!(matches!(
+        s.store.acknowledge(&old, &laptop, &[], 700).await,
+        Err(RelayError::AccountMoved)
+    ));
+    assert!(matches!(
+        s.store
+            .register_device(&old, &ghost, [6; 32], b"name")
+            .await,
+        Err(RelayError::AccountMoved)
+    ));
     assert_eq!(
         s.store
             .begin_rotation(
@@ -1441,6 +1451,24 @@ async fn a_rekey_moves_the_account_and_deletes_everything_sealed_under_the_old_k
             .unwrap()
             .refused,
         Some(AppendRefusal::Gap { seq: 4, head: 2 })
+    );
+    // Pruning goes on from the floors: a newer checkpoint lets the entries it
+    // covers go (never a log's newest).
+    s.store.append(&new, &[entry("phone", 5, 9)]).await.unwrap();
+    let newer = checkpoint(43, 1, vec![cursor("phone", 5), cursor("laptop", 2)]);
+    s.store.begin_checkpoint(&new, &newer).await.unwrap();
+    assert_eq!(upload_to(&s, &new, &newer).await, [ChunkStored::Complete]);
+    assert_eq!(s.store.prune(&new, 0).await.unwrap(), 1);
+    assert_eq!(
+        s.store.pruned(&new).await.unwrap(),
+        [(laptop.clone(), 2), (phone.clone(), 4)]
+    );
+    assert_eq!(
+        s.store
+            .entries_after(&new, &phone, 0, 10, 1 << 20)
+            .await
+            .unwrap(),
+        [entry("phone", 5, 9)]
     );
 
     // The unrelated account is untouched.
