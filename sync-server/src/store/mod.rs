@@ -516,7 +516,9 @@ pub trait RelayStore: Send + Sync + 'static {
     async fn ready(&self) -> Result<(), RelayError>;
 
     /// The credential hash of `account`, if it exists.
-    async fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError>;
+    async fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError> {
+        Ok(self.account(account).await?.map(|r| r.verifier))
+    }
 
     /// Creates `account` with credential hash `verifier`; with `invite_required`,
     /// only by using up a valid invite code.

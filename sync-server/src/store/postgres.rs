@@ -661,15 +661,6 @@ impl RelayStore for PostgresStore {
         Ok(())
     }
 
-    async fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError> {
-        let client = self.pool.get().await?;
-        let stmt = client
-            .prepare_cached("SELECT verifier FROM accounts WHERE id = $1")
-            .await?;
-        let row = client.query_opt(&stmt, &[&&account.0[..]]).await?;
-        Ok(row.and_then(|r| r.get::<_, Vec<u8>>(0).try_into().ok()))
-    }
-
     async fn create_account(
         &self,
         account: &AccountId,

@@ -376,18 +376,6 @@ impl Files {
         Ok(())
     }
 
-    fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError> {
-        let v: Option<Vec<u8>> = self
-            .conn()
-            .query_row(
-                "SELECT verifier FROM accounts WHERE id = ?1",
-                [&account.0[..]],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(v.and_then(|v| v.try_into().ok()))
-    }
-
     fn create_account(
         &self,
         account: &AccountId,
@@ -1146,11 +1134,6 @@ impl Files {
 impl RelayStore for SqliteStore {
     async fn ready(&self) -> Result<(), RelayError> {
         self.blocking(Files::ready).await
-    }
-
-    async fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError> {
-        let account = *account;
-        self.blocking(move |f| f.verifier(&account)).await
     }
 
     async fn create_account(
