@@ -22,6 +22,10 @@ pub enum RelayError {
     NotDurable,
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
+    /// The account was re-keyed while the request was on its way: nothing is
+    /// stored under it any more.
+    #[error("the account moved to a new key")]
+    AccountMoved,
     #[error("a background task failed: {0}")]
     Task(String),
 }

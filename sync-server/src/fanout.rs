@@ -9,7 +9,9 @@
 //! [`CATCH_UP_EVERY`], and at once after each reconnect, the node signals the heads
 //! of every account with a session here, read from the tables. A device removed
 //! on one node is signalled the same way (`ACCOUNT DEVICE removed`, and the
-//! periodic read of the registry), so its session on any node ends.
+//! periodic read of the registry), so its session on any node ends; so is an
+//! account moved by a re-key (`ACCOUNT moved`, and the periodic read of the
+//! account), so every session of it on any node ends.
 //!
 //! `LISTEN`/`NOTIFY` is the one part of the relay's SQL that Postgres-compatible
 //! distributed engines lack: there this signal would come from their changefeed on
@@ -59,6 +61,29 @@ pub(crate) fn removed_payload(account: &AccountId, device: &DeviceId) -> String 
     format!("{} {} removed", account.to_hex(), device.as_str())
 }
 
+/// The payload of a re-key's commit: `ACCOUNT-HEX moved`.
+pub(crate) fn moved_payload(account: &AccountId) -> String {
+    format!("{} moved", account.to_hex())
+}
+
+/// Reads a re-key's payload; `None` for anything else.
+fn parse_moved(payload: &str) -> Option<AccountId> {
+    let hex = payload.strip_suffix(" moved")?;
+    account_of_hex(hex)
+}
+
+/// An account id from its 32 hex digits.
+fn account_of_hex(hex: &str) -> Option<AccountId> {
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut account = [0u8; 16];
+    for (i, byte) in account.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(AccountId(account))
+}
+
 /// A notification's payload: `ACCOUNT-HEX DEVICE HEAD SENT-MS`.
 pub(crate) fn payload(account: &AccountId, device: &DeviceId, head: u64) -> String {
     format!(
@@ -84,14 +109,10 @@ fn parse(payload: &str) -> Option<(AccountId, DeviceId, Signal)> {
             },
         },
     };
-    if hex.len() != 32 || parts.next().is_some() {
+    if parts.next().is_some() {
         return None;
     }
-    let mut account = [0u8; 16];
-    for (i, byte) in account.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some((AccountId(account), device, head))
+    Some((account_of_hex(hex)?, device, head))
 }
 
 /// Listens for other nodes' appends until `stop`, reconnecting as needed; at each
@@ -135,6 +156,12 @@ pub(crate) async fn run(
             tokio::select! {
                 () = stopped(&mut stop) => return,
                 signal = signals.recv() => match signal {
+                    Some(payload) if parse_moved(&payload).is_some() => {
+                        metrics.signals_received.fetch_add(1, Relaxed);
+                        if let Some(account) = parse_moved(&payload) {
+                            hub.moved(&account);
+                        }
+                    }
                     Some(payload) => match parse(&payload) {
                         Some((account, device, Signal::Head { head, sent_ms })) => {
                             metrics.signals_received.fetch_add(1, Relaxed);
@@ -206,6 +233,18 @@ async fn catch_up(store: &dyn RelayStore, hub: &Hub) {
                 return;
             }
         }
+        // A re-key's signal lost: the account's sessions end at this read.
+        match store.account(&account).await {
+            Ok(Some(record)) if record.moved_to.is_some() => {
+                hub.moved(&account);
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "catch-up read of the heads failed");
+                return;
+            }
+        }
         // A removal signal lost: its device's session ends at this read.
         match store.registered_devices(&account).await {
             Ok(registry) => {
@@ -250,8 +289,12 @@ mod tests {
         );
         assert_eq!(
             parse(&removed_payload(&account, &device)),
-            Some((account, device, Signal::Removed))
+            Some((account, device.clone(), Signal::Removed))
         );
+        assert_eq!(parse_moved(&moved_payload(&account)), Some(account));
+        assert_eq!(parse(&moved_payload(&account)), None);
+        assert_eq!(parse_moved(&removed_payload(&account, &device)), None);
+        assert_eq!(parse_moved("ab moved"), None);
         for bad in [
             "",
             "ab phone 1",

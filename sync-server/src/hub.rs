@@ -21,6 +21,8 @@ pub(crate) enum Live {
     Head { device: DeviceId, head: u64 },
     /// The device was removed from the account: its session ends.
     Removed(DeviceId),
+    /// The account moved to a new key in a re-key: every session of it ends.
+    Moved,
 }
 
 /// How many batches a slow session may fall behind before it is closed (it then
@@ -139,6 +141,12 @@ impl Hub {
     /// session then closes).
     pub fn remove(&self, account: &AccountId, device: DeviceId) {
         self.send(account, Live::Removed(device));
+    }
+
+    /// Tells every session of the account that it moved in a re-key (they close;
+    /// their devices' next hello is told where it went).
+    pub fn moved(&self, account: &AccountId) {
+        self.send(account, Live::Moved);
     }
 
     fn send(&self, account: &AccountId, live: Live) {

@@ -124,6 +124,10 @@ pub(crate) struct Metrics {
     pub blob_chunks_received: AtomicU64,
     pub blob_chunks_stored: AtomicU64,
     pub blob_chunks_sent: AtomicU64,
+    /// Re-keys begun (every chunk of the new account's checkpoint stored) and
+    /// committed.
+    pub rotations_begun: AtomicU64,
+    pub rotations_committed: AtomicU64,
     /// From an append's commit on another node to its signal arriving here (by the
     /// two nodes' clocks).
     pub signal_lag: Histogram,
@@ -251,6 +255,18 @@ impl Metrics {
             "counter",
             "Uploads held back to keep an account under its entry rate.",
             self.pushes_throttled.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_rotations_begun_total",
+            "counter",
+            "Re-keys begun: every chunk of the new account's checkpoint stored.",
+            self.rotations_begun.load(Relaxed).to_string(),
+        );
+        metric(
+            "aftercall_relay_rotations_committed_total",
+            "counter",
+            "Re-keys committed: accounts moved to a new secret.",
+            self.rotations_committed.load(Relaxed).to_string(),
         );
         metric(
             "aftercall_relay_listener_connects_total",

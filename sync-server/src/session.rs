@@ -6,14 +6,18 @@ use std::time::Duration;
 
 use aftercall_shared::protocol::{
     frame_runs, AccountId, CheckpointId, ChunkIndex, ClientMessage, Cursor, DeviceId, DeviceKey,
-    ProtocolError, RefusalCode, SealedChunk, SealedEntry, ServerMessage, FRAME_BUDGET, MAX_FRAME,
+    ProtocolError, RefusalCode, SealedChunk, SealedEntry, ServerMessage, WrappedSecret,
+    FRAME_BUDGET, MAX_FRAME,
 };
 use axum::extract::ws::{Message, WebSocket};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::hub::Live;
 use crate::state::AppState;
-use crate::store::{device_list, AppendRefusal, ChunkStored, Registration, StoredCheckpoint};
+use crate::store::{
+    device_list, AccountRecord, AppendRefusal, ChunkStored, Registration, RotationBegin,
+    RotationCommit, StoredCheckpoint,
+};
 use crate::RelayError;
 
 /// How long a new connection has to say hello.
@@ -31,7 +35,12 @@ pub(crate) enum End {
 
 impl From<RelayError> for End {
     fn from(e: RelayError) -> Self {
-        End::Failed(e)
+        match e {
+            // A re-key committed meanwhile: the device's next hello is told where
+            // the account went.
+            RelayError::AccountMoved => End::Closed,
+            e => End::Failed(e),
+        }
     }
 }
 
@@ -196,7 +205,34 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
         return refuse(RefusalCode::BadMessage, "a session starts with hello");
     };
     tracing::debug!(%account, %device, "hello");
-    authenticate(state, account, credential.verifier(), create, invite).await?;
+    let record = state.store.account(&account).await?;
+    authenticate(
+        state,
+        account,
+        record.as_ref(),
+        credential.verifier(),
+        create,
+        invite,
+    )
+    .await?;
+    if let Some(to) = record.as_ref().and_then(|r| r.moved_to) {
+        return moved(
+            socket,
+            state,
+            account,
+            to,
+            &device,
+            create,
+            device_key.as_ref(),
+        )
+        .await;
+    }
+    if record.as_ref().is_some_and(|r| r.rotating_from.is_some()) {
+        return refuse(
+            RefusalCode::Unavailable,
+            "this account is being made by a re-key on another device and opens once it is done; try again shortly",
+        );
+    }
     admit_device(state, account, &device, device_key.as_ref()).await?;
     let too_many = || {
         refuse(
@@ -262,6 +298,9 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
     let mut stop = state.stop.clone();
     // The checkpoint this device is uploading, until every chunk is stored.
     let mut uploading: Option<CheckpointId> = None;
+    // The re-key this device began: the new account and its checkpoint, until
+    // every chunk is stored.
+    let mut rotating: Option<(AccountId, CheckpointId)> = None;
     loop {
         tokio::select! {
             () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => return Err(End::Closed),
@@ -276,6 +315,13 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                     let begun = StoredCheckpoint { id: checkpoint, chunks, covers };
                     state.store.begin_checkpoint(&account, &begun).await?;
                     uploading = Some(checkpoint);
+                }
+                ClientMessage::CheckpointChunk(chunk) if rotating.is_some_and(|(_, id)| id == chunk.checkpoint) => {
+                    if let Some((to, _)) = rotating {
+                        if rotation_chunk(socket, state, account, to, chunk).await? {
+                            rotating = None;
+                        }
+                    }
                 }
                 ClientMessage::CheckpointChunk(chunk) => {
                     let id = chunk.checkpoint;
@@ -322,10 +368,36 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                 ClientMessage::BlobHave { blob } => crate::blobs::have(socket, state, account, blob).await?,
                 ClientMessage::BlobPut { bytes, chunk } => crate::blobs::put(socket, state, account, bytes, chunk).await?,
                 ClientMessage::BlobGet { blob, from } => crate::blobs::get(socket, state, account, blob, from).await?,
-                ClientMessage::SetWrapKey { .. }
-                | ClientMessage::BeginRotation { .. }
-                | ClientMessage::CommitRotation { .. } => {
-                    return refuse(RefusalCode::BadMessage, "this relay does not re-key accounts yet")
+                ClientMessage::SetWrapKey { key } => {
+                    if device_key.is_none() || !state.store.set_wrap_key(&account, &device, &key).await? {
+                        return refuse(
+                            RefusalCode::UnknownDevice,
+                            format!("device {device} has no credential of its own registered with this account, so it cannot be moved in a re-key; update the app on this device"),
+                        );
+                    }
+                }
+                ClientMessage::BeginRotation { to, credential, checkpoint, chunks, covers } => {
+                    if chunks == 0 {
+                        return refuse(RefusalCode::BadMessage, "a re-key's checkpoint has at least one chunk");
+                    }
+                    if to == account {
+                        return refuse(RefusalCode::BadMessage, "a re-key moves the account to a new id, not to its own");
+                    }
+                    let begun = StoredCheckpoint { id: checkpoint, chunks, covers };
+                    match state.store.begin_rotation(&account, &to, credential.verifier(), &begun).await? {
+                        RotationBegin::Begun => {
+                            tracing::info!(%account, %to, by = %device, "re-key begun");
+                            rotating = Some((to, checkpoint));
+                        }
+                        RotationBegin::TargetTaken => return refuse(
+                            RefusalCode::Conflict,
+                            "the new account id of this re-key is an account on this relay already; start the re-key again with a new secret",
+                        ),
+                        RotationBegin::Moved => return Err(End::Closed),
+                    }
+                }
+                ClientMessage::CommitRotation { to, wraps } => {
+                    return commit_rotation(socket, state, account, &device, to, &wraps).await;
                 }
             },
             live = live.recv() => match live {
@@ -353,6 +425,8 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                     "this device was removed from the account on another device and no longer syncs; to sync here again, pair a fresh data folder with the recovery phrase",
                 ),
                 Ok(Live::Removed(_)) => {}
+                // Moved by a re-key: the next hello is told where.
+                Ok(Live::Moved) => return Err(End::Closed),
                 Ok(Live::Head { device: other, head }) => {
                     if other != device {
                         send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
@@ -503,12 +577,12 @@ async fn send_log_up_to(
 async fn authenticate(
     state: &AppState,
     account: AccountId,
+    record: Option<&AccountRecord>,
     verifier: [u8; 32],
     create: bool,
     invite: Option<String>,
 ) -> Result<(), End> {
-    let stored = state.store.verifier(&account).await?;
-    match stored {
+    match record.map(|r| r.verifier) {
         // blake3::Hash compares in constant time.
         Some(v) if blake3::Hash::from(v) == blake3::Hash::from(verifier) => Ok(()),
         Some(_) => refuse(
@@ -537,6 +611,124 @@ async fn authenticate(
             }
         }
     }
+}
+
+/// What a session on the re-key's new account `to` holds for rotation chunks:
+/// stores one, and once the checkpoint is complete answers with the devices the
+/// re-key moves. True once complete.
+async fn rotation_chunk(
+    socket: &mut WebSocket,
+    state: &AppState,
+    account: AccountId,
+    to: AccountId,
+    chunk: SealedChunk,
+) -> Result<bool, End> {
+    let id = chunk.checkpoint;
+    match state
+        .store
+        .put_checkpoint_chunk(&to, id, chunk.index, &chunk.sealed)
+        .await?
+    {
+        ChunkStored::Waiting => Ok(false),
+        ChunkStored::Complete => {
+            let devices = state.store.rekey_devices(&account).await?;
+            state.metrics.rotations_begun.fetch_add(1, Relaxed);
+            tracing::info!(%account, %to, devices = devices.len(), "re-key checkpoint stored");
+            send(socket, state, &ServerMessage::RotationBegun { to, devices }).await?;
+            Ok(true)
+        }
+        ChunkStored::Unknown => refuse(
+            RefusalCode::BadMessage,
+            "a chunk past the re-key checkpoint's count, or of a re-key replaced since",
+        ),
+    }
+}
+
+/// Commits the re-key of `account` to `to`, answers, and ends the session (and
+/// every other session of the account, on every node).
+async fn commit_rotation(
+    socket: &mut WebSocket,
+    state: &AppState,
+    account: AccountId,
+    device: &DeviceId,
+    to: AccountId,
+    wraps: &[WrappedSecret],
+) -> Result<(), End> {
+    let mut named = std::collections::BTreeSet::new();
+    if let Some(twice) = wraps.iter().find(|w| !named.insert(&w.device)) {
+        return refuse(
+            RefusalCode::BadMessage,
+            format!("the re-key names device {} twice", twice.device),
+        );
+    }
+    match state
+        .store
+        .commit_rotation(&account, &to, wraps, unix_now())
+        .await?
+    {
+        RotationCommit::Committed => {
+            state.metrics.rotations_committed.fetch_add(1, Relaxed);
+            tracing::info!(%account, %to, by = %device, moved = wraps.len(), "re-key committed");
+            send(socket, state, &ServerMessage::RotationCommitted { to }).await?;
+            state.hub.moved(&account);
+            Ok(())
+        }
+        RotationCommit::AlreadyCommitted => {
+            send(socket, state, &ServerMessage::RotationCommitted { to }).await
+        }
+        RotationCommit::NotPending => refuse(
+            RefusalCode::BadMessage,
+            "no re-key of this account to that id is pending (never begun, or replaced by a newer one); begin it again",
+        ),
+        RotationCommit::Incomplete => refuse(
+            RefusalCode::BadMessage,
+            "the re-key's checkpoint is not complete on the relay; send every chunk before committing",
+        ),
+        RotationCommit::UnknownDevice(other) => refuse(
+            RefusalCode::BadMessage,
+            format!("the re-key seals the new secret to {other}, which is not a registered device of this account (or was removed)"),
+        ),
+    }
+}
+
+/// Answers a hello to an account moved to `to` by a re-key: a removed device is
+/// refused as removed; a registered device showing its own credential and given
+/// the new secret is sent where the account went, with that secret; anyone else
+/// is told the account was re-keyed.
+async fn moved(
+    socket: &mut WebSocket,
+    state: &AppState,
+    account: AccountId,
+    to: AccountId,
+    device: &DeviceId,
+    create: bool,
+    key: Option<&DeviceKey>,
+) -> Result<(), End> {
+    let registry = state.store.registered_devices(&account).await?;
+    let known = registry.iter().find(|r| r.device == *device);
+    if known.is_some_and(|r| r.removed) {
+        return refuse(
+            RefusalCode::DeviceRemoved,
+            "this device was removed from the account and no longer syncs; to sync here again, pair a fresh data folder with the recovery phrase",
+        );
+    }
+    // blake3::Hash compares in constant time.
+    let proven = match (known.and_then(|r| r.verifier), key) {
+        (Some(v), Some(k)) => blake3::Hash::from(v) == blake3::Hash::from(k.credential.verifier()),
+        _ => false,
+    };
+    let wrapped = match proven && !create {
+        true => state.store.wrapped_secret(&account, device).await?,
+        false => None,
+    };
+    let Some(wrapped) = wrapped else {
+        return refuse(
+            RefusalCode::AccountRekeyed,
+            "this account was re-keyed on another device; its old recovery phrase no longer opens it: pair this device with the new recovery phrase",
+        );
+    };
+    tracing::info!(%account, %to, %device, "device told where its account moved");
+    send(socket, state, &ServerMessage::Moved { to, wrapped }).await
 }
 
 /// Lets `device` in on its own credential. A device not yet registered registers

@@ -8,6 +8,8 @@ mod interop;
 #[cfg(unix)]
 mod relay_process;
 #[cfg(unix)]
+mod relay_rekey;
+#[cfg(unix)]
 mod relay_web;
 mod support;
 #[cfg(unix)]

@@ -9,6 +9,14 @@
 //! last said it had applied, and how far each log was pruned; and blobs
 //! (attachments' content as opaque sealed chunks, by the device's keyed name for
 //! them), which pruning never touches (see `blobs.rs`).
+//!
+//! Re-keying moves an account to a new id: the new account and its checkpoint are
+//! made beside the old one ([`RelayStore::begin_rotation`]), and one transaction
+//! ([`RelayStore::commit_rotation`]) marks the old one moved, keeps only what a
+//! hello to it needs (its credential hash, each device's credential hash, removed
+//! flag and wrapped new secret), gives the new one each log's floor from the
+//! checkpoint's cursors, and deletes everything the old one held sealed under the
+//! old key.
 
 mod blobs;
 mod postgres;
@@ -21,7 +29,7 @@ use std::sync::Arc;
 
 use aftercall_shared::protocol::{
     AccountId, BlobChunk, BlobId, BlobState, CheckpointId, ChunkIndex, Cursor, DeviceId,
-    DeviceInfo, SealedEntry, MAX_CURSORS,
+    DeviceInfo, RekeyDevice, SealedEntry, WrapKey, WrappedSecret, MAX_CURSORS,
 };
 
 pub use blobs::{BlobLimits, BlobPut, BlobRefusal};
@@ -331,6 +339,107 @@ pub fn device_list(
         .collect()
 }
 
+/// An account as a hello finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// The hash of the account's credential.
+    pub verifier: [u8; 32],
+    /// Re-keyed: the account it moved to. Only devices with a wrapped secret are
+    /// let near it, and only to be told where it went.
+    pub moved_to: Option<AccountId>,
+    /// The new account of a re-key of `rotating_from` not committed yet: nobody
+    /// syncs with it until the commit.
+    pub rotating_from: Option<AccountId>,
+}
+
+/// Where an account stands in a re-key, as its row says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RotationState {
+    /// The new account of a re-key begun and not committed.
+    pending_to: Option<AccountId>,
+    /// The account it moved to.
+    moved_to: Option<AccountId>,
+}
+
+/// An account id from its stored bytes.
+fn account_of(bytes: Option<Vec<u8>>) -> Option<AccountId> {
+    Some(AccountId(bytes?.try_into().ok()?))
+}
+
+/// What became of a request to begin a re-key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationBegin {
+    /// The new account exists with its checkpoint begun; a re-key begun before to
+    /// another account was dropped with everything of it.
+    Begun,
+    /// The new id is an account already (other than this one's own pending target).
+    TargetTaken,
+    /// The account was re-keyed already.
+    Moved,
+}
+
+/// What became of a request to commit a re-key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotationCommit {
+    /// The account moved in this transaction.
+    Committed,
+    /// It had moved to that account already (a repeated commit).
+    AlreadyCommitted,
+    /// No re-key to that account is pending (never begun, replaced since, or the
+    /// account moved elsewhere).
+    NotPending,
+    /// The new account's checkpoint is not complete.
+    Incomplete,
+    /// A wrapped secret names a device the account has not registered, or removed.
+    UnknownDevice(DeviceId),
+}
+
+/// Bytes of a wrap key as stored: the public key, then the MAC.
+fn wrap_key_bytes(key: &WrapKey) -> Vec<u8> {
+    [&key.public[..], &key.mac[..]].concat()
+}
+
+/// A wrap key from its stored bytes; `None` for anything but 64 bytes.
+fn wrap_key_of(bytes: &[u8]) -> Option<WrapKey> {
+    if bytes.len() != 64 {
+        return None;
+    }
+    let (public, mac) = bytes.split_at(32);
+    Some(WrapKey {
+        public: public.try_into().ok()?,
+        mac: mac.try_into().ok()?,
+    })
+}
+
+/// The account's devices a re-key moves, from registry rows `(device, verifier
+/// present, removed, wrap key)`: registered ones not removed, with their wrap keys.
+fn rekey_devices<I>(rows: I) -> Vec<RekeyDevice>
+where
+    I: IntoIterator<Item = (DeviceId, bool, bool, Option<Vec<u8>>)>,
+{
+    rows.into_iter()
+        .filter(|(_, registered, removed, _)| *registered && !removed)
+        .take(aftercall_shared::protocol::MAX_REKEY_DEVICES)
+        .map(|(device, _, _, key)| RekeyDevice {
+            device,
+            wrap_key: key.as_deref().and_then(wrap_key_of),
+        })
+        .collect()
+}
+
+/// The first wrapped secret naming a device that is not among `devices` (the
+/// registered, not removed ones).
+fn unknown_wrap<'a>(
+    devices: &[RegisteredDevice],
+    wraps: &'a [WrappedSecret],
+) -> Option<&'a DeviceId> {
+    wraps.iter().map(|w| &w.device).find(|d| {
+        !devices
+            .iter()
+            .any(|r| r.device == **d && r.verifier.is_some() && !r.removed)
+    })
+}
+
 /// What became of a request to create an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
@@ -407,7 +516,9 @@ pub trait RelayStore: Send + Sync + 'static {
     async fn ready(&self) -> Result<(), RelayError>;
 
     /// The credential hash of `account`, if it exists.
-    async fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError>;
+    async fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError> {
+        Ok(self.account(account).await?.map(|r| r.verifier))
+    }
 
     /// Creates `account` with credential hash `verifier`; with `invite_required`,
     /// only by using up a valid invite code.
@@ -559,6 +670,59 @@ pub trait RelayStore: Send + Sync + 'static {
         account: &AccountId,
         device: &DeviceId,
     ) -> Result<bool, RelayError>;
+
+    /// The account's credential hash and where it stands in a re-key.
+    async fn account(&self, account: &AccountId) -> Result<Option<AccountRecord>, RelayError>;
+
+    /// Keeps `key` as the key `device` receives a new account secret under (the
+    /// newest replaces the one before). False when the device is not registered
+    /// with a credential of its own, or was removed.
+    async fn set_wrap_key(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        key: &WrapKey,
+    ) -> Result<bool, RelayError>;
+
+    /// The devices a re-key of `account` moves: registered, not removed, with the
+    /// wrap key each registered, ordered by device.
+    async fn rekey_devices(&self, account: &AccountId) -> Result<Vec<RekeyDevice>, RelayError>;
+
+    /// Begins moving `account` to `to` in one transaction: creates `to` with the
+    /// credential hash `verifier` (no invite needed), records `to` as the pending
+    /// target (a different pending target, or this one begun before, is dropped
+    /// with everything of it first), and begins `checkpoint` on `to`. Nothing of
+    /// `account` changes.
+    async fn begin_rotation(
+        &self,
+        account: &AccountId,
+        to: &AccountId,
+        verifier: [u8; 32],
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<RotationBegin, RelayError>;
+
+    /// Commits the move of `account` to its pending target `to` in one
+    /// transaction, once `to`'s checkpoint is complete: `account` becomes moved
+    /// (its credential hash and its registry's credential hashes and removed flags
+    /// kept, each device's wrapped secret stored, the sealed names emptied), `to`
+    /// gets a log for every cursor its checkpoint covers, starting there (head and
+    /// pruned at that number), and everything `account` held otherwise is deleted:
+    /// entries, damaged entries, checkpoints, acknowledgements, logs, blobs and
+    /// the shared limits' rows. Other nodes are told to close its sessions.
+    async fn commit_rotation(
+        &self,
+        account: &AccountId,
+        to: &AccountId,
+        wraps: &[WrappedSecret],
+        now: i64,
+    ) -> Result<RotationCommit, RelayError>;
+
+    /// The new secret sealed to `device` when its account moved.
+    async fn wrapped_secret(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+    ) -> Result<Option<Vec<u8>>, RelayError>;
 
     /// What the relay holds of blob `blob` of `account`.
     async fn blob_state(&self, account: &AccountId, blob: BlobId) -> Result<BlobState, RelayError>;

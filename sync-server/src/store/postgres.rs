@@ -16,14 +16,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aftercall_shared::protocol::{
     AccountId, BlobChunk, BlobId, BlobState, CheckpointId, ChunkIndex, Cursor, DeviceId,
-    SealedEntry,
+    RekeyDevice, SealedEntry, WrapKey, WrappedSecret,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 use super::{
-    chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, BlobLimits,
-    BlobPut, ChunkStored, RegisteredDevice, Registration, RelayStore, StoredCheckpoint, Usage,
+    account_of, chunk_target, cut_page, plan_append, prune_floors, rekey_devices, sum,
+    unknown_wrap, wrap_key_bytes, AccountRecord, Acknowledged, Appended, BlobLimits, BlobPut,
+    ChunkStored, RegisteredDevice, Registration, RelayStore, RotationBegin, RotationCommit,
+    RotationState, StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -141,7 +143,120 @@ CREATE TABLE account_sessions (
 );
 CREATE INDEX account_sessions_account ON account_sessions (account);
 "#,
+    // 6: re-keying: an account's pending target (a new account being filled),
+    // on that target the account it comes from, and once committed where the
+    // account moved and when; each device's wrap key, and once moved the new
+    // secret sealed to it.
+    r#"
+ALTER TABLE accounts
+    ADD COLUMN pending_to BYTEA,
+    ADD COLUMN rotating_from BYTEA,
+    ADD COLUMN moved_to BYTEA,
+    ADD COLUMN moved_at BIGINT;
+ALTER TABLE device_keys
+    ADD COLUMN wrap_key BYTEA,
+    ADD COLUMN wrapped BYTEA;
+"#,
 ];
+
+/// The tables holding an account's rows by its `account` column, besides
+/// `device_keys` and `accounts` itself.
+const ACCOUNT_TABLES: [&str; 10] = [
+    "entries",
+    "damaged",
+    "devices",
+    "checkpoints",
+    "checkpoint_chunks",
+    "acks",
+    "blobs",
+    "blob_chunks",
+    "account_rates",
+    "account_sessions",
+];
+
+/// Fails with [`RelayError::AccountMoved`] when `account` was re-keyed: nothing
+/// more is stored under it. Holds the account's row shared until the caller's
+/// transaction ends, so a commit of a re-key (which locks it for update) waits
+/// for what is being stored, and what comes after it sees the account moved.
+/// Taken before any other row lock, as the commit takes it first.
+async fn refuse_moved(
+    tx: &deadpool_postgres::Transaction<'_>,
+    account: &AccountId,
+) -> Result<(), RelayError> {
+    let stmt = tx
+        .prepare_cached("SELECT moved_to IS NOT NULL FROM accounts WHERE id = $1 FOR SHARE")
+        .await?;
+    match tx.query_opt(&stmt, &[&&account.0[..]]).await? {
+        Some(row) if row.get::<_, bool>(0) => Err(RelayError::AccountMoved),
+        _ => Ok(()),
+    }
+}
+
+/// Deletes every row of `account`, its own included (a re-key's target dropped).
+async fn drop_account(
+    tx: &deadpool_postgres::Transaction<'_>,
+    account: &AccountId,
+) -> Result<(), RelayError> {
+    let key = &account.0[..];
+    for table in ACCOUNT_TABLES.iter().chain(&["device_keys"]) {
+        tx.execute(&format!("DELETE FROM {table} WHERE account = $1"), &[&key])
+            .await?;
+    }
+    tx.execute("DELETE FROM accounts WHERE id = $1", &[&key])
+        .await?;
+    Ok(())
+}
+
+/// The account row's re-key state `(pending_to, moved_to)`, its row locked for
+/// update; `None` without a row.
+async fn lock_rotation_state(
+    tx: &deadpool_postgres::Transaction<'_>,
+    account: &AccountId,
+) -> Result<Option<RotationState>, RelayError> {
+    let row = tx
+        .query_opt(
+            "SELECT pending_to, moved_to FROM accounts WHERE id = $1 FOR UPDATE",
+            &[&&account.0[..]],
+        )
+        .await?;
+    Ok(row.map(|r| RotationState {
+        pending_to: account_of(r.get(0)),
+        moved_to: account_of(r.get(1)),
+    }))
+}
+
+/// Begins keeping `checkpoint` of `account`, in the caller's transaction.
+async fn begin_checkpoint_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    account: &AccountId,
+    checkpoint: &StoredCheckpoint,
+) -> Result<(), RelayError> {
+    let (key, id) = (&account.0[..], &checkpoint.id.0[..]);
+    // An upload never finished is dropped; the newest complete one stays.
+    tx.execute(
+        "DELETE FROM checkpoint_chunks WHERE account = $1 AND id != $2 AND id IN
+         (SELECT id FROM checkpoints WHERE account = $1 AND NOT complete)",
+        &[&key, &id],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM checkpoints WHERE account = $1 AND id != $2 AND NOT complete",
+        &[&key, &id],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO checkpoints (account, id, chunks, covers) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (account, id) DO NOTHING",
+        &[
+            &key,
+            &id,
+            &i64::from(checkpoint.chunks),
+            &Cursor::encode_vector(&checkpoint.covers),
+        ],
+    )
+    .await?;
+    Ok(())
+}
 
 /// The advisory lock nodes take in turn to migrate the schema (any fixed number).
 const MIGRATION_LOCK: i64 = 0x6166_7465_7263_616c;
@@ -546,15 +661,6 @@ impl RelayStore for PostgresStore {
         Ok(())
     }
 
-    async fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError> {
-        let client = self.pool.get().await?;
-        let stmt = client
-            .prepare_cached("SELECT verifier FROM accounts WHERE id = $1")
-            .await?;
-        let row = client.query_opt(&stmt, &[&&account.0[..]]).await?;
-        Ok(row.and_then(|r| r.get::<_, Vec<u8>>(0).try_into().ok()))
-    }
-
     async fn create_account(
         &self,
         account: &AccountId,
@@ -684,6 +790,7 @@ impl RelayStore for PostgresStore {
     ) -> Result<Vec<SealedEntry>, RelayError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        refuse_moved(&tx, account).await?;
         let mut repaired = Vec::new();
         for entry in entries {
             let (device, seq) = (entry.device.as_str(), entry.seq as i64);
@@ -725,6 +832,7 @@ impl RelayStore for PostgresStore {
         let (account_key, device) = (&account.0[..], first.device.as_str());
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        refuse_moved(&tx, account).await?;
         tx.execute(
             "INSERT INTO devices (account, device, head) VALUES ($1, $2, 0)
              ON CONFLICT (account, device) DO NOTHING",
@@ -791,32 +899,10 @@ impl RelayStore for PostgresStore {
         account: &AccountId,
         checkpoint: &StoredCheckpoint,
     ) -> Result<(), RelayError> {
-        let (key, id) = (&account.0[..], &checkpoint.id.0[..]);
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        // An upload never finished is dropped; the newest complete one stays.
-        tx.execute(
-            "DELETE FROM checkpoint_chunks WHERE account = $1 AND id != $2 AND id IN
-             (SELECT id FROM checkpoints WHERE account = $1 AND NOT complete)",
-            &[&key, &id],
-        )
-        .await?;
-        tx.execute(
-            "DELETE FROM checkpoints WHERE account = $1 AND id != $2 AND NOT complete",
-            &[&key, &id],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO checkpoints (account, id, chunks, covers) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (account, id) DO NOTHING",
-            &[
-                &key,
-                &id,
-                &i64::from(checkpoint.chunks),
-                &Cursor::encode_vector(&checkpoint.covers),
-            ],
-        )
-        .await?;
+        refuse_moved(&tx, account).await?;
+        begin_checkpoint_in(&tx, account, checkpoint).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -831,6 +917,7 @@ impl RelayStore for PostgresStore {
         let (key, id) = (&account.0[..], &id.0[..]);
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        refuse_moved(&tx, account).await?;
         // The checkpoint's row lock: chunks of one upload, on any node, take turns.
         let row = tx
             .query_opt(
@@ -913,20 +1000,22 @@ impl RelayStore for PostgresStore {
         cursors: &[Cursor],
         now: i64,
     ) -> Result<(), RelayError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                "INSERT INTO acks (account, device, cursors, seen_at) VALUES ($1, $2, $3, $4)
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        refuse_moved(&tx, account).await?;
+        tx.execute(
+            "INSERT INTO acks (account, device, cursors, seen_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (account, device)
                  DO UPDATE SET cursors = excluded.cursors, seen_at = excluded.seen_at",
-                &[
-                    &&account.0[..],
-                    &device.as_str(),
-                    &Cursor::encode_vector(cursors),
-                    &now,
-                ],
-            )
-            .await?;
+            &[
+                &&account.0[..],
+                &device.as_str(),
+                &Cursor::encode_vector(cursors),
+                &now,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1018,6 +1107,7 @@ impl RelayStore for PostgresStore {
     ) -> Result<RegisteredDevice, RelayError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        refuse_moved(&tx, account).await?;
         tx.execute(
             "INSERT INTO device_keys (account, device, verifier, name) VALUES ($1, $2, $3, $4)
              ON CONFLICT (account, device) DO UPDATE SET
@@ -1039,6 +1129,7 @@ impl RelayStore for PostgresStore {
     ) -> Result<bool, RelayError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        refuse_moved(&tx, account).await?;
         if !knows_device(&tx, account, device).await? {
             return Ok(false);
         }
@@ -1061,6 +1152,7 @@ impl RelayStore for PostgresStore {
     ) -> Result<bool, RelayError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        refuse_moved(&tx, account).await?;
         if !knows_device(&tx, account, device).await? {
             return Ok(false);
         }
@@ -1087,6 +1179,210 @@ impl RelayStore for PostgresStore {
         }
         tx.commit().await?;
         Ok(changed > 0)
+    }
+
+    async fn account(&self, account: &AccountId) -> Result<Option<AccountRecord>, RelayError> {
+        let client = self.pool.get().await?;
+        let stmt = client
+            .prepare_cached("SELECT verifier, moved_to, rotating_from FROM accounts WHERE id = $1")
+            .await?;
+        let row = client.query_opt(&stmt, &[&&account.0[..]]).await?;
+        Ok(row.and_then(|r| {
+            Some(AccountRecord {
+                verifier: r.get::<_, Vec<u8>>(0).try_into().ok()?,
+                moved_to: account_of(r.get(1)),
+                rotating_from: account_of(r.get(2)),
+            })
+        }))
+    }
+
+    async fn set_wrap_key(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        key: &WrapKey,
+    ) -> Result<bool, RelayError> {
+        let client = self.pool.get().await?;
+        let changed = client
+            .execute(
+                "UPDATE device_keys SET wrap_key = $3
+                 WHERE account = $1 AND device = $2 AND verifier IS NOT NULL AND NOT removed",
+                &[&&account.0[..], &device.as_str(), &wrap_key_bytes(key)],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn rekey_devices(&self, account: &AccountId) -> Result<Vec<RekeyDevice>, RelayError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT device, verifier IS NOT NULL, removed, wrap_key FROM device_keys
+                 WHERE account = $1 ORDER BY device",
+                &[&&account.0[..]],
+            )
+            .await?;
+        Ok(rekey_devices(rows.iter().filter_map(|r| {
+            Some((
+                DeviceId::new(r.get::<_, &str>(0)).ok()?,
+                r.get(1),
+                r.get(2),
+                r.get(3),
+            ))
+        })))
+    }
+
+    async fn begin_rotation(
+        &self,
+        account: &AccountId,
+        to: &AccountId,
+        verifier: [u8; 32],
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<RotationBegin, RelayError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let Some(RotationState {
+            pending_to: pending,
+            moved_to: moved,
+        }) = lock_rotation_state(&tx, account).await?
+        else {
+            return Err(RelayError::Task(
+                "a re-key of an account the relay lacks".into(),
+            ));
+        };
+        if moved.is_some() {
+            return Ok(RotationBegin::Moved);
+        }
+        if let Some(pending) = pending {
+            if pending != *to {
+                let taken = tx
+                    .query_opt("SELECT 1 FROM accounts WHERE id = $1", &[&&to.0[..]])
+                    .await?
+                    .is_some();
+                if taken {
+                    return Ok(RotationBegin::TargetTaken);
+                }
+            }
+            // A re-key begun before, to this target or another, starts over.
+            drop_account(&tx, &pending).await?;
+        }
+        let created = tx
+            .execute(
+                "INSERT INTO accounts (id, verifier, created_at, rotating_from)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                &[&&to.0[..], &&verifier[..], &now(), &&account.0[..]],
+            )
+            .await?;
+        if created == 0 {
+            return Ok(RotationBegin::TargetTaken);
+        }
+        tx.execute(
+            "UPDATE accounts SET pending_to = $2 WHERE id = $1",
+            &[&&account.0[..], &&to.0[..]],
+        )
+        .await?;
+        begin_checkpoint_in(&tx, to, checkpoint).await?;
+        tx.commit().await?;
+        Ok(RotationBegin::Begun)
+    }
+
+    async fn commit_rotation(
+        &self,
+        account: &AccountId,
+        to: &AccountId,
+        wraps: &[WrappedSecret],
+        now: i64,
+    ) -> Result<RotationCommit, RelayError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // Locked for update: what is being stored under the account finishes
+        // first, and what comes after finds it moved.
+        let Some(RotationState {
+            pending_to: pending,
+            moved_to: moved,
+        }) = lock_rotation_state(&tx, account).await?
+        else {
+            return Ok(RotationCommit::NotPending);
+        };
+        if moved == Some(*to) {
+            return Ok(RotationCommit::AlreadyCommitted);
+        }
+        if moved.is_some() || pending != Some(*to) {
+            return Ok(RotationCommit::NotPending);
+        }
+        let Some(checkpoint) = newest_checkpoint(&tx, to).await? else {
+            return Ok(RotationCommit::Incomplete);
+        };
+        if let Some(device) = unknown_wrap(&registry(&tx, account, None).await?, wraps) {
+            return Ok(RotationCommit::UnknownDevice(device.clone()));
+        }
+        let (key, target) = (&account.0[..], &to.0[..]);
+        tx.execute(
+            "UPDATE accounts SET moved_to = $2, moved_at = $3, pending_to = NULL WHERE id = $1",
+            &[&key, &target, &now],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE accounts SET rotating_from = NULL WHERE id = $1",
+            &[&target],
+        )
+        .await?;
+        // The registry keeps who may be told where the account went; the names
+        // and wrap keys were sealed or bound under the old key.
+        tx.execute(
+            "UPDATE device_keys SET name = ''::BYTEA, wrap_key = NULL, wrapped = NULL
+             WHERE account = $1",
+            &[&key],
+        )
+        .await?;
+        for wrap in wraps {
+            tx.execute(
+                "UPDATE device_keys SET wrapped = $3 WHERE account = $1 AND device = $2",
+                &[&key, &wrap.device.as_str(), &wrap.sealed],
+            )
+            .await?;
+        }
+        for cursor in checkpoint.covers.iter().filter(|c| c.seq > 0) {
+            let seq = i64::try_from(cursor.seq).unwrap_or(i64::MAX);
+            tx.execute(
+                "INSERT INTO devices (account, device, head, pruned) VALUES ($1, $2, $3, $3)
+                 ON CONFLICT (account, device) DO UPDATE SET
+                     head = GREATEST(devices.head, excluded.head),
+                     pruned = GREATEST(devices.pruned, excluded.pruned)",
+                &[&target, &cursor.device.as_str(), &seq],
+            )
+            .await?;
+        }
+        for table in ACCOUNT_TABLES {
+            tx.execute(&format!("DELETE FROM {table} WHERE account = $1"), &[&key])
+                .await?;
+        }
+        // Other nodes close the account's sessions they hold, once this commits.
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[
+                &crate::fanout::CHANNEL,
+                &crate::fanout::moved_payload(account),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(RotationCommit::Committed)
+    }
+
+    async fn wrapped_secret(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+    ) -> Result<Option<Vec<u8>>, RelayError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT wrapped FROM device_keys WHERE account = $1 AND device = $2",
+                &[&&account.0[..], &device.as_str()],
+            )
+            .await?;
+        Ok(row.and_then(|r| r.get::<_, Option<Vec<u8>>>(0)))
     }
 
     async fn blob_state(&self, account: &AccountId, blob: BlobId) -> Result<BlobState, RelayError> {

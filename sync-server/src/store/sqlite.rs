@@ -17,13 +17,15 @@ use std::thread::JoinHandle;
 
 use aftercall_shared::protocol::{
     AccountId, BlobChunk, BlobId, BlobState, CheckpointId, ChunkIndex, Cursor, DeviceId,
-    SealedEntry,
+    RekeyDevice, SealedEntry, WrapKey, WrappedSecret,
 };
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, BlobLimits,
-    BlobPut, ChunkStored, RegisteredDevice, Registration, RelayStore, StoredCheckpoint, Usage,
+    account_of, chunk_target, cut_page, plan_append, prune_floors, rekey_devices, sum,
+    unknown_wrap, wrap_key_bytes, AccountRecord, Acknowledged, Appended, BlobLimits, BlobPut,
+    ChunkStored, RegisteredDevice, Registration, RelayStore, RotationBegin, RotationCommit,
+    RotationState, StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -128,7 +130,45 @@ CREATE TABLE blob_chunks (
     PRIMARY KEY (account, id, idx)
 );
 "#,
+    // 6: re-keying: an account's pending target (a new account being filled),
+    // on that target the account it comes from, and once committed where the
+    // account moved and when; each device's wrap key, and once moved the new
+    // secret sealed to it.
+    r#"
+ALTER TABLE accounts ADD COLUMN pending_to BLOB;
+ALTER TABLE accounts ADD COLUMN rotating_from BLOB;
+ALTER TABLE accounts ADD COLUMN moved_to BLOB;
+ALTER TABLE accounts ADD COLUMN moved_at INTEGER;
+ALTER TABLE device_keys ADD COLUMN wrap_key BLOB;
+ALTER TABLE device_keys ADD COLUMN wrapped BLOB;
+"#,
 ];
+
+/// The tables holding an account's rows by its `account` column, besides
+/// `device_keys` and `accounts` itself.
+const ACCOUNT_TABLES: [&str; 8] = [
+    "entries",
+    "damaged",
+    "devices",
+    "checkpoints",
+    "checkpoint_chunks",
+    "acks",
+    "blobs",
+    "blob_chunks",
+];
+
+/// Fails with [`RelayError::AccountMoved`] when `account` was re-keyed: nothing
+/// more is stored under it.
+fn refuse_moved(conn: &Connection, account: &AccountId) -> Result<(), RelayError> {
+    let moved: Option<bool> = conn
+        .prepare_cached("SELECT moved_to IS NOT NULL FROM accounts WHERE id = ?1")?
+        .query_row([&account.0[..]], |r| r.get(0))
+        .optional()?;
+    match moved {
+        Some(true) => Err(RelayError::AccountMoved),
+        _ => Ok(()),
+    }
+}
 
 fn migrate(conn: &mut Connection) -> Result<(), RelayError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -292,6 +332,7 @@ fn append_one(
     let Some(first) = entries.first() else {
         return Ok(plan_append(0, entries, &HashMap::new()));
     };
+    refuse_moved(tx, account)?;
     let device = first.device.as_str();
     let head = tx
         .prepare_cached("SELECT head FROM devices WHERE account = ?1 AND device = ?2")?
@@ -333,18 +374,6 @@ impl Files {
     fn ready(&self) -> Result<(), RelayError> {
         self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
-    }
-
-    fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError> {
-        let v: Option<Vec<u8>> = self
-            .conn()
-            .query_row(
-                "SELECT verifier FROM accounts WHERE id = ?1",
-                [&account.0[..]],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(v.and_then(|v| v.try_into().ok()))
     }
 
     fn create_account(
@@ -453,6 +482,7 @@ impl Files {
     ) -> Result<Vec<SealedEntry>, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        refuse_moved(&tx, account)?;
         let mut repaired = Vec::new();
         for entry in entries {
             let key = params![&account.0[..], entry.device.as_str(), entry.seq as i64];
@@ -623,6 +653,37 @@ fn newest_checkpoint(
     }))
 }
 
+/// Begins keeping `checkpoint` of `account`, in the caller's transaction.
+fn begin_checkpoint_in(
+    tx: &Connection,
+    account: &AccountId,
+    checkpoint: &StoredCheckpoint,
+) -> Result<(), RelayError> {
+    let key = &account.0[..];
+    let id = &checkpoint.id.0[..];
+    // An upload never finished is dropped; the newest complete one stays.
+    tx.execute(
+        "DELETE FROM checkpoint_chunks WHERE account = ?1 AND id != ?2 AND id IN
+             (SELECT id FROM checkpoints WHERE account = ?1 AND complete = 0)",
+        params![key, id],
+    )?;
+    tx.execute(
+        "DELETE FROM checkpoints WHERE account = ?1 AND id != ?2 AND complete = 0",
+        params![key, id],
+    )?;
+    tx.execute(
+        "INSERT INTO checkpoints (account, id, chunks, covers) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (account, id) DO NOTHING",
+        params![
+            key,
+            id,
+            checkpoint.chunks,
+            Cursor::encode_vector(&checkpoint.covers)
+        ],
+    )?;
+    Ok(())
+}
+
 impl Files {
     fn begin_checkpoint(
         &self,
@@ -631,28 +692,8 @@ impl Files {
     ) -> Result<(), RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let key = &account.0[..];
-        let id = &checkpoint.id.0[..];
-        // An upload never finished is dropped; the newest complete one stays.
-        tx.execute(
-            "DELETE FROM checkpoint_chunks WHERE account = ?1 AND id != ?2 AND id IN
-             (SELECT id FROM checkpoints WHERE account = ?1 AND complete = 0)",
-            params![key, id],
-        )?;
-        tx.execute(
-            "DELETE FROM checkpoints WHERE account = ?1 AND id != ?2 AND complete = 0",
-            params![key, id],
-        )?;
-        tx.execute(
-            "INSERT INTO checkpoints (account, id, chunks, covers) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (account, id) DO NOTHING",
-            params![
-                key,
-                id,
-                checkpoint.chunks,
-                Cursor::encode_vector(&checkpoint.covers)
-            ],
-        )?;
+        refuse_moved(&tx, account)?;
+        begin_checkpoint_in(&tx, account, checkpoint)?;
         tx.commit()?;
         Ok(())
     }
@@ -666,6 +707,7 @@ impl Files {
     ) -> Result<ChunkStored, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        refuse_moved(&tx, account)?;
         let (key, id) = (&account.0[..], &id.0[..]);
         let row: Option<(i64, bool)> = tx
             .query_row(
@@ -731,18 +773,20 @@ impl Files {
         cursors: &[Cursor],
         now: i64,
     ) -> Result<(), RelayError> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO acks (account, device, cursors, seen_at) VALUES (?1, ?2, ?3, ?4)
+        let conn = self.conn();
+        // Under the one lock a re-key's commit also takes: it comes before or after.
+        refuse_moved(&conn, account)?;
+        conn.prepare_cached(
+            "INSERT INTO acks (account, device, cursors, seen_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (account, device)
                  DO UPDATE SET cursors = excluded.cursors, seen_at = excluded.seen_at",
-            )?
-            .execute(params![
-                &account.0[..],
-                device.as_str(),
-                Cursor::encode_vector(cursors),
-                now
-            ])?;
+        )?
+        .execute(params![
+            &account.0[..],
+            device.as_str(),
+            Cursor::encode_vector(cursors),
+            now
+        ])?;
         Ok(())
     }
 
@@ -787,6 +831,7 @@ impl Files {
     ) -> Result<RegisteredDevice, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        refuse_moved(&tx, account)?;
         tx.execute(
             "INSERT INTO device_keys (account, device, verifier, name) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (account, device) DO UPDATE SET
@@ -807,6 +852,7 @@ impl Files {
     ) -> Result<bool, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        refuse_moved(&tx, account)?;
         if !knows_device(&tx, account, device)? {
             return Ok(false);
         }
@@ -823,6 +869,7 @@ impl Files {
     fn remove_device(&self, account: &AccountId, device: &DeviceId) -> Result<bool, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        refuse_moved(&tx, account)?;
         if !knows_device(&tx, account, device)? {
             return Ok(false);
         }
@@ -861,15 +908,232 @@ impl Files {
     }
 }
 
+/// Deletes every row of `account`, its own included (a re-key's target dropped).
+fn drop_account(tx: &Connection, account: &AccountId) -> Result<(), RelayError> {
+    let key = &account.0[..];
+    for table in ACCOUNT_TABLES.iter().chain(&["device_keys"]) {
+        tx.execute(&format!("DELETE FROM {table} WHERE account = ?1"), [key])?;
+    }
+    tx.execute("DELETE FROM accounts WHERE id = ?1", [key])?;
+    Ok(())
+}
+
+/// The account row's re-key state: `(pending_to, moved_to)`; `None` without a row.
+fn rotation_state(
+    tx: &Connection,
+    account: &AccountId,
+) -> Result<Option<RotationState>, RelayError> {
+    Ok(tx
+        .query_row(
+            "SELECT pending_to, moved_to FROM accounts WHERE id = ?1",
+            [&account.0[..]],
+            |r| {
+                Ok(RotationState {
+                    pending_to: account_of(r.get(0)?),
+                    moved_to: account_of(r.get(1)?),
+                })
+            },
+        )
+        .optional()?)
+}
+
+impl Files {
+    fn account(&self, account: &AccountId) -> Result<Option<AccountRecord>, RelayError> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT verifier, moved_to, rotating_from FROM accounts WHERE id = ?1",
+                [&account.0[..]],
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        AccountRecord {
+                            verifier: [0; 32],
+                            moved_to: account_of(r.get(1)?),
+                            rotating_from: account_of(r.get(2)?),
+                        },
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(row.and_then(|(verifier, record)| {
+            Some(AccountRecord {
+                verifier: verifier.try_into().ok()?,
+                ..record
+            })
+        }))
+    }
+
+    fn set_wrap_key(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        key: &WrapKey,
+    ) -> Result<bool, RelayError> {
+        let changed = self.conn().execute(
+            "UPDATE device_keys SET wrap_key = ?3
+             WHERE account = ?1 AND device = ?2 AND verifier IS NOT NULL AND removed = 0",
+            params![&account.0[..], device.as_str(), wrap_key_bytes(key)],
+        )?;
+        Ok(changed > 0)
+    }
+
+    fn rekey_devices(&self, account: &AccountId) -> Result<Vec<RekeyDevice>, RelayError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT device, verifier IS NOT NULL, removed, wrap_key FROM device_keys
+             WHERE account = ?1 ORDER BY device",
+        )?;
+        let rows = stmt
+            .query_map([&account.0[..]], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, bool>(2)?,
+                    r.get::<_, Option<Vec<u8>>>(3)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rekey_devices(rows.into_iter().filter_map(
+            |(device, registered, removed, key)| {
+                Some((DeviceId::new(&device).ok()?, registered, removed, key))
+            },
+        )))
+    }
+
+    fn begin_rotation(
+        &self,
+        account: &AccountId,
+        to: &AccountId,
+        verifier: [u8; 32],
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<RotationBegin, RelayError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(RotationState {
+            pending_to: pending,
+            moved_to: moved,
+        }) = rotation_state(&tx, account)?
+        else {
+            return Err(RelayError::Task(
+                "a re-key of an account the relay lacks".into(),
+            ));
+        };
+        if moved.is_some() {
+            return Ok(RotationBegin::Moved);
+        }
+        let taken = tx
+            .query_row("SELECT 1 FROM accounts WHERE id = ?1", [&to.0[..]], |_| {
+                Ok(())
+            })
+            .optional()?
+            .is_some();
+        if taken && pending != Some(*to) {
+            return Ok(RotationBegin::TargetTaken);
+        }
+        // A re-key begun before, to this target or another, starts over.
+        if let Some(pending) = pending {
+            drop_account(&tx, &pending)?;
+        }
+        tx.execute(
+            "INSERT INTO accounts (id, verifier, created_at, rotating_from)
+             VALUES (?1, ?2, strftime('%s','now'), ?3)",
+            params![&to.0[..], &verifier[..], &account.0[..]],
+        )?;
+        tx.execute(
+            "UPDATE accounts SET pending_to = ?2 WHERE id = ?1",
+            params![&account.0[..], &to.0[..]],
+        )?;
+        begin_checkpoint_in(&tx, to, checkpoint)?;
+        tx.commit()?;
+        Ok(RotationBegin::Begun)
+    }
+
+    fn commit_rotation(
+        &self,
+        account: &AccountId,
+        to: &AccountId,
+        wraps: &[WrappedSecret],
+        now: i64,
+    ) -> Result<RotationCommit, RelayError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(RotationState {
+            pending_to: pending,
+            moved_to: moved,
+        }) = rotation_state(&tx, account)?
+        else {
+            return Ok(RotationCommit::NotPending);
+        };
+        if moved == Some(*to) {
+            return Ok(RotationCommit::AlreadyCommitted);
+        }
+        if moved.is_some() || pending != Some(*to) {
+            return Ok(RotationCommit::NotPending);
+        }
+        let Some(checkpoint) = newest_checkpoint(&tx, to)? else {
+            return Ok(RotationCommit::Incomplete);
+        };
+        if let Some(device) = unknown_wrap(&registry(&tx, account, None)?, wraps) {
+            return Ok(RotationCommit::UnknownDevice(device.clone()));
+        }
+        let (key, target) = (&account.0[..], &to.0[..]);
+        tx.execute(
+            "UPDATE accounts SET moved_to = ?2, moved_at = ?3, pending_to = NULL WHERE id = ?1",
+            params![key, target, now],
+        )?;
+        tx.execute(
+            "UPDATE accounts SET rotating_from = NULL WHERE id = ?1",
+            [target],
+        )?;
+        // The registry keeps who may be told where the account went; the names
+        // and wrap keys were sealed or bound under the old key.
+        tx.execute(
+            "UPDATE device_keys SET name = x'', wrap_key = NULL, wrapped = NULL WHERE account = ?1",
+            [key],
+        )?;
+        for wrap in wraps {
+            tx.execute(
+                "UPDATE device_keys SET wrapped = ?3 WHERE account = ?1 AND device = ?2",
+                params![key, wrap.device.as_str(), wrap.sealed],
+            )?;
+        }
+        for cursor in checkpoint.covers.iter().filter(|c| c.seq > 0) {
+            tx.execute(
+                "INSERT INTO devices (account, device, head, pruned) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT (account, device) DO UPDATE SET
+                     head = MAX(head, excluded.head), pruned = MAX(pruned, excluded.pruned)",
+                params![target, cursor.device.as_str(), cursor.seq as i64],
+            )?;
+        }
+        for table in ACCOUNT_TABLES {
+            tx.execute(&format!("DELETE FROM {table} WHERE account = ?1"), [key])?;
+        }
+        tx.commit()?;
+        Ok(RotationCommit::Committed)
+    }
+
+    fn wrapped_secret(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+    ) -> Result<Option<Vec<u8>>, RelayError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT wrapped FROM device_keys WHERE account = ?1 AND device = ?2",
+                params![&account.0[..], device.as_str()],
+                |r| r.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+}
+
 #[async_trait::async_trait]
 impl RelayStore for SqliteStore {
     async fn ready(&self) -> Result<(), RelayError> {
         self.blocking(Files::ready).await
-    }
-
-    async fn verifier(&self, account: &AccountId) -> Result<Option<[u8; 32]>, RelayError> {
-        let account = *account;
-        self.blocking(move |f| f.verifier(&account)).await
     }
 
     async fn create_account(
@@ -1062,6 +1326,61 @@ impl RelayStore for SqliteStore {
     ) -> Result<bool, RelayError> {
         let (account, device) = (*account, device.clone());
         self.blocking(move |f| f.remove_device(&account, &device))
+            .await
+    }
+
+    async fn account(&self, account: &AccountId) -> Result<Option<AccountRecord>, RelayError> {
+        let account = *account;
+        self.blocking(move |f| f.account(&account)).await
+    }
+
+    async fn set_wrap_key(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+        key: &WrapKey,
+    ) -> Result<bool, RelayError> {
+        let (account, device, key) = (*account, device.clone(), *key);
+        self.blocking(move |f| f.set_wrap_key(&account, &device, &key))
+            .await
+    }
+
+    async fn rekey_devices(&self, account: &AccountId) -> Result<Vec<RekeyDevice>, RelayError> {
+        let account = *account;
+        self.blocking(move |f| f.rekey_devices(&account)).await
+    }
+
+    async fn begin_rotation(
+        &self,
+        account: &AccountId,
+        to: &AccountId,
+        verifier: [u8; 32],
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<RotationBegin, RelayError> {
+        let (account, to, checkpoint) = (*account, *to, checkpoint.clone());
+        self.blocking(move |f| f.begin_rotation(&account, &to, verifier, &checkpoint))
+            .await
+    }
+
+    async fn commit_rotation(
+        &self,
+        account: &AccountId,
+        to: &AccountId,
+        wraps: &[WrappedSecret],
+        now: i64,
+    ) -> Result<RotationCommit, RelayError> {
+        let (account, to, wraps) = (*account, *to, wraps.to_vec());
+        self.blocking(move |f| f.commit_rotation(&account, &to, &wraps, now))
+            .await
+    }
+
+    async fn wrapped_secret(
+        &self,
+        account: &AccountId,
+        device: &DeviceId,
+    ) -> Result<Option<Vec<u8>>, RelayError> {
+        let (account, device) = (*account, device.clone());
+        self.blocking(move |f| f.wrapped_secret(&account, &device))
             .await
     }
 

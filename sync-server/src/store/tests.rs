@@ -3,8 +3,10 @@
 //! re-pushes accepted and conflicts and gaps refused, catch-up pages by count and
 //! by bytes, entries damaged on disk and their repair, entry hashes, checkpoints
 //! kept whole or not at all, pruning by checkpoint and acknowledgements, the
-//! device registry (credentials registered once, names, removal); and on
-//! PostgreSQL, two relay nodes appending one device's entries at once.
+//! device registry (credentials registered once, names, removal), re-keys (begun
+//! beside the old account, replaced, committed in one transaction that leaves
+//! nothing sealed under the old key); and on PostgreSQL, two relay nodes appending
+//! one device's entries at once.
 //! kept whole or not at all, pruning by checkpoint and acknowledgements, blobs
 //! available only once complete, resumable, within their limits and untouched by
 //! pruning; and on PostgreSQL, two relay nodes appending one device's entries at
@@ -14,14 +16,16 @@ use std::sync::Arc;
 
 use aftercall_shared::protocol::{
     AccountId, BlobChunk, BlobId, BlobState, CheckpointId, ChunkIndex, Cursor, DeviceId,
-    SealedEntry,
+    RekeyDevice, SealedEntry, WrapKey, WrappedSecret,
 };
 
 use super::{
-    device_list, AppendRefusal, BlobLimits, BlobPut, BlobRefusal, ChunkStored, PostgresStore,
-    RegisteredDevice, Registration, RelayStore, SqliteStore, StoredCheckpoint,
+    device_list, AccountRecord, AppendRefusal, BlobLimits, BlobPut, BlobRefusal, ChunkStored,
+    PostgresStore, RegisteredDevice, Registration, RelayStore, RotationBegin, RotationCommit,
+    SqliteStore, StoredCheckpoint,
 };
 use crate::test_postgres::{self, TestDatabase};
+use crate::RelayError;
 
 /// A store under test, and what the test needs to reach behind it.
 struct Subject {
@@ -76,6 +80,28 @@ impl Subject {
                     .await
                     .unwrap();
             }
+        }
+    }
+}
+
+impl Subject {
+    /// How many rows of `table` belong to `account`, read behind the store's back.
+    async fn rows(&self, table: &str, account: &AccountId) -> i64 {
+        let column = if table == "accounts" { "id" } else { "account" };
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1");
+        match &self.place {
+            Place::Sqlite(dir) => {
+                let conn = rusqlite::Connection::open(dir.path().join("relay.sqlite")).unwrap();
+                conn.query_row(&sql.replace('$', "?"), [&account.0[..]], |r| r.get(0))
+                    .unwrap()
+            }
+            Place::Postgres(db) => db
+                .connect()
+                .await
+                .query_one(&sql, &[&&account.0[..]])
+                .await
+                .unwrap()
+                .get(0),
         }
     }
 }
@@ -136,6 +162,8 @@ on_both_stores!(
     a_blob_is_available_only_once_every_chunk_is_in_and_an_upload_resumes,
     blobs_over_the_file_limit_or_the_quota_or_disagreeing_are_refused,
     pruning_leaves_blobs_alone,
+    a_rekey_moves_the_account_and_deletes_everything_sealed_under_the_old_key,
+    a_new_rekey_replaces_one_begun_before_and_a_taken_id_is_refused,
 );
 
 async fn accounts_keep_their_credential_hash(s: Subject) {
@@ -1079,4 +1107,493 @@ async fn limits_are_shared_by_every_node_of_one_database() {
     nodes[1].touch_sessions(2).await.unwrap();
     assert_eq!(open(1, 3).await.unwrap(), Some(true));
     assert_eq!(open(1, 4).await.unwrap(), Some(false));
+}
+
+/// The tables holding an account's rows that a re-key empties, on both stores.
+const SEALED_TABLES: [&str; 8] = [
+    "entries",
+    "damaged",
+    "devices",
+    "checkpoints",
+    "checkpoint_chunks",
+    "acks",
+    "blobs",
+    "blob_chunks",
+];
+
+fn wrap_key(byte: u8) -> WrapKey {
+    WrapKey {
+        public: [byte; 32],
+        mac: [byte ^ 0xff; 32],
+    }
+}
+
+fn wrap(device: &str, byte: u8) -> WrappedSecret {
+    WrappedSecret {
+        device: DeviceId::new(device).unwrap(),
+        sealed: vec![byte; 72],
+    }
+}
+
+/// Gives `account` what a working account holds: registered devices (one
+/// removed), logs, a damaged entry, a checkpoint, acknowledgements and a blob.
+async fn fill(s: &Subject, account: &AccountId, byte: u8) {
+    let store = &s.store;
+    store
+        .create_account(account, [byte; 32], false, None)
+        .await
+        .unwrap();
+    for device in ["phone", "laptop", "lost"] {
+        let key = [byte ^ device.len() as u8; 32];
+        store
+            .register_device(
+                account,
+                &DeviceId::new(device).unwrap(),
+                key,
+                b"sealed name",
+            )
+            .await
+            .unwrap();
+    }
+    assert!(store
+        .remove_device(account, &DeviceId::new("lost").unwrap())
+        .await
+        .unwrap());
+    let phone: Vec<SealedEntry> = (1..=3).map(|i| entry("phone", i, byte)).collect();
+    let laptop: Vec<SealedEntry> = (1..=2).map(|i| entry("laptop", i, byte)).collect();
+    store.append(account, &phone).await.unwrap();
+    store.append(account, &laptop).await.unwrap();
+    let c = checkpoint(byte, 1, vec![cursor("phone", 2), cursor("laptop", 1)]);
+    store.begin_checkpoint(account, &c).await.unwrap();
+    store
+        .put_checkpoint_chunk(account, c.id, ChunkIndex(0), &[byte; 40])
+        .await
+        .unwrap();
+    store
+        .acknowledge(
+            account,
+            &DeviceId::new("laptop").unwrap(),
+            &[cursor("phone", 3)],
+            100,
+        )
+        .await
+        .unwrap();
+    store
+        .put_blob_chunk(account, 100, &blob_chunk(byte, 0, 1, 100), ROOMY)
+        .await
+        .unwrap();
+    // An entry found damaged on disk is recorded when it is read.
+    s.damage(account, "laptop", 2).await;
+    store
+        .entries_after(account, &DeviceId::new("laptop").unwrap(), 1, 10, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .damaged(account, &DeviceId::new("laptop").unwrap())
+            .await
+            .unwrap(),
+        [2]
+    );
+}
+
+/// Uploads every chunk of `c` to the re-key's new account `to`.
+async fn upload_to(s: &Subject, to: &AccountId, c: &StoredCheckpoint) -> Vec<ChunkStored> {
+    let mut out = Vec::new();
+    for i in 0..c.chunks {
+        out.push(
+            s.store
+                .put_checkpoint_chunk(to, c.id, ChunkIndex(i), &[i as u8; 64])
+                .await
+                .unwrap(),
+        );
+    }
+    out
+}
+
+async fn a_rekey_moves_the_account_and_deletes_everything_sealed_under_the_old_key(s: Subject) {
+    let (old, new, other) = (ACCOUNT, AccountId([2; 16]), AccountId([3; 16]));
+    fill(&s, &old, 1).await;
+    fill(&s, &other, 3).await;
+    // PostgreSQL's shared limits keep a row per account.
+    s.store.take_entries(&old, 1, 10, 10).await.unwrap();
+    let other_before = (
+        s.store.usage(&other).await.unwrap(),
+        s.store.heads(&other).await.unwrap(),
+        s.store.registered_devices(&other).await.unwrap(),
+    );
+    let (phone, laptop, lost) = (
+        DeviceId::new("phone").unwrap(),
+        DeviceId::new("laptop").unwrap(),
+        DeviceId::new("lost").unwrap(),
+    );
+
+    // Wrap keys: only registered devices not removed keep one; the newest wins.
+    assert!(s
+        .store
+        .set_wrap_key(&old, &phone, &wrap_key(9))
+        .await
+        .unwrap());
+    assert!(s
+        .store
+        .set_wrap_key(&old, &phone, &wrap_key(5))
+        .await
+        .unwrap());
+    assert!(!s
+        .store
+        .set_wrap_key(&old, &lost, &wrap_key(5))
+        .await
+        .unwrap());
+    let ghost = DeviceId::new("ghost").unwrap();
+    assert!(!s
+        .store
+        .set_wrap_key(&old, &ghost, &wrap_key(5))
+        .await
+        .unwrap());
+    assert_eq!(
+        s.store.rekey_devices(&old).await.unwrap(),
+        [
+            RekeyDevice {
+                device: laptop.clone(),
+                wrap_key: None
+            },
+            RekeyDevice {
+                device: phone.clone(),
+                wrap_key: Some(wrap_key(5))
+            },
+        ]
+    );
+
+    // Begun: the new account exists beside the old one, which works as before.
+    let rotation = checkpoint(40, 2, vec![cursor("phone", 3), cursor("laptop", 2)]);
+    assert_eq!(
+        s.store
+            .begin_rotation(&old, &new, [7; 32], &rotation)
+            .await
+            .unwrap(),
+        RotationBegin::Begun
+    );
+    assert_eq!(
+        s.store.account(&new).await.unwrap(),
+        Some(AccountRecord {
+            verifier: [7; 32],
+            moved_to: None,
+            rotating_from: Some(old),
+        })
+    );
+    assert_eq!(
+        s.store.commit_rotation(&old, &new, &[], 500).await.unwrap(),
+        RotationCommit::Incomplete
+    );
+    assert_eq!(
+        s.store
+            .append(&old, &[entry("phone", 4, 1)])
+            .await
+            .unwrap()
+            .head,
+        4
+    );
+    assert_eq!(
+        upload_to(&s, &new, &rotation).await,
+        [ChunkStored::Waiting, ChunkStored::Complete]
+    );
+    assert_eq!(s.store.account(&old).await.unwrap().unwrap().moved_to, None);
+
+    // Refused: another target, a device not registered, a removed device.
+    assert_eq!(
+        s.store
+            .commit_rotation(&old, &other, &[], 500)
+            .await
+            .unwrap(),
+        RotationCommit::NotPending
+    );
+    for bad in ["ghost", "lost"] {
+        assert_eq!(
+            s.store
+                .commit_rotation(&old, &new, &[wrap("phone", 1), wrap(bad, 2)], 500)
+                .await
+                .unwrap(),
+            RotationCommit::UnknownDevice(DeviceId::new(bad).unwrap())
+        );
+    }
+    assert_eq!(s.store.heads(&old).await.unwrap().len(), 2);
+
+    let wraps = [wrap("phone", 1), wrap("laptop", 2)];
+    assert_eq!(
+        s.store
+            .commit_rotation(&old, &new, &wraps, 500)
+            .await
+            .unwrap(),
+        RotationCommit::Committed
+    );
+    // Asked again (the answer was lost): the same answer, nothing changes.
+    assert_eq!(
+        s.store
+            .commit_rotation(&old, &new, &wraps, 600)
+            .await
+            .unwrap(),
+        RotationCommit::AlreadyCommitted
+    );
+
+    // The old account: moved, its credential hash kept for the hello that learns so.
+    assert_eq!(
+        s.store.account(&old).await.unwrap(),
+        Some(AccountRecord {
+            verifier: [1; 32],
+            moved_to: Some(new),
+            rotating_from: None,
+        })
+    );
+    for table in SEALED_TABLES {
+        assert_eq!(s.rows(table, &old).await, 0, "{table} of the old account");
+    }
+    if let Place::Postgres(_) = s.place {
+        assert_eq!(s.rows("account_rates", &old).await, 0);
+    }
+    // Its registry keeps credential hashes and removal, and names nothing.
+    let registry = s.store.registered_devices(&old).await.unwrap();
+    assert_eq!(
+        registry
+            .iter()
+            .map(|r| (
+                r.device.as_str(),
+                r.verifier.is_some(),
+                r.removed,
+                r.sealed_name.len()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("laptop", true, false, 0),
+            ("lost", true, true, 0),
+            ("phone", true, false, 0)
+        ]
+    );
+    assert_eq!(
+        s.store.wrapped_secret(&old, &phone).await.unwrap(),
+        Some(vec![1; 72])
+    );
+    assert_eq!(
+        s.store.wrapped_secret(&old, &laptop).await.unwrap(),
+        Some(vec![2; 72])
+    );
+    assert_eq!(s.store.wrapped_secret(&old, &lost).await.unwrap(), None);
+    // Nothing more is stored under it.
+    assert!(matches!(
+        s.store.append(&old, &[entry("phone", 5, 1)]).await,
+        Err(RelayError::AccountMoved)
+    ));
+    assert!(matches!(
+        s.store
+            .put_blob_chunk(&old, 100, &blob_chunk(8, 0, 1, 100), ROOMY)
+            .await,
+        Err(RelayError::AccountMoved)
+    ));
+    assert!(matches!(
+        s.store
+            .begin_checkpoint(&old, &checkpoint(8, 1, vec![]))
+            .await,
+        Err(RelayError::AccountMoved)
+    ));
+    assert!(matches!(
+        s.store.acknowledge(&old, &laptop, &[], 700).await,
+        Err(RelayError::AccountMoved)
+    ));
+    assert!(matches!(
+        s.store
+            .register_device(&old, &ghost, [6; 32], b"name")
+            .await,
+        Err(RelayError::AccountMoved)
+    ));
+    assert_eq!(
+        s.store
+            .begin_rotation(
+                &old,
+                &AccountId([4; 16]),
+                [4; 32],
+                &checkpoint(8, 1, vec![])
+            )
+            .await
+            .unwrap(),
+        RotationBegin::Moved
+    );
+
+    // The new account: an ordinary one whose logs start where the checkpoint says.
+    assert_eq!(
+        s.store.account(&new).await.unwrap(),
+        Some(AccountRecord {
+            verifier: [7; 32],
+            moved_to: None,
+            rotating_from: None,
+        })
+    );
+    let floors = vec![(laptop.clone(), 2), (phone.clone(), 3)];
+    assert_eq!(s.store.heads(&new).await.unwrap(), floors);
+    assert_eq!(s.store.pruned(&new).await.unwrap(), floors);
+    assert_eq!(
+        s.store.newest_checkpoint(&new).await.unwrap(),
+        Some(rotation.clone())
+    );
+    assert_eq!(s.store.entry_hash(&new, &phone, 3).await.unwrap(), None);
+    // A re-push of the floor is taken as the pruned entry; the next one continues.
+    let pushed = s
+        .store
+        .append(&new, &[entry("phone", 3, 9), entry("phone", 4, 9)])
+        .await
+        .unwrap();
+    assert_eq!(
+        (pushed.head, pushed.stored.len(), pushed.refused),
+        (4, 1, None)
+    );
+    assert_eq!(
+        s.store
+            .append(&new, &[entry("laptop", 4, 9)])
+            .await
+            .unwrap()
+            .refused,
+        Some(AppendRefusal::Gap { seq: 4, head: 2 })
+    );
+    // Pruning goes on from the floors: a newer checkpoint lets the entries it
+    // covers go (never a log's newest).
+    s.store.append(&new, &[entry("phone", 5, 9)]).await.unwrap();
+    let newer = checkpoint(43, 1, vec![cursor("phone", 5), cursor("laptop", 2)]);
+    s.store.begin_checkpoint(&new, &newer).await.unwrap();
+    assert_eq!(upload_to(&s, &new, &newer).await, [ChunkStored::Complete]);
+    assert_eq!(s.store.prune(&new, 0).await.unwrap(), 1);
+    assert_eq!(
+        s.store.pruned(&new).await.unwrap(),
+        [(laptop.clone(), 2), (phone.clone(), 4)]
+    );
+    assert_eq!(
+        s.store
+            .entries_after(&new, &phone, 0, 10, 1 << 20)
+            .await
+            .unwrap(),
+        [entry("phone", 5, 9)]
+    );
+
+    // The unrelated account is untouched.
+    assert_eq!(
+        (
+            s.store.usage(&other).await.unwrap(),
+            s.store.heads(&other).await.unwrap(),
+            s.store.registered_devices(&other).await.unwrap(),
+        ),
+        other_before
+    );
+    for table in SEALED_TABLES {
+        assert!(
+            s.rows(table, &other).await > 0,
+            "{table} of another account"
+        );
+    }
+}
+
+async fn a_new_rekey_replaces_one_begun_before_and_a_taken_id_is_refused(s: Subject) {
+    let (old, first, second, other) = (
+        ACCOUNT,
+        AccountId([2; 16]),
+        AccountId([5; 16]),
+        AccountId([3; 16]),
+    );
+    fill(&s, &old, 1).await;
+    fill(&s, &other, 3).await;
+    let c1 = checkpoint(41, 1, vec![cursor("phone", 3)]);
+    assert_eq!(
+        s.store
+            .begin_rotation(&old, &first, [7; 32], &c1)
+            .await
+            .unwrap(),
+        RotationBegin::Begun
+    );
+    assert_eq!(upload_to(&s, &first, &c1).await, [ChunkStored::Complete]);
+    s.store
+        .register_device(&first, &DeviceId::new("phone").unwrap(), [1; 32], b"")
+        .await
+        .unwrap();
+
+    // An id the relay holds for another account is refused, and the pending
+    // re-key stays as it was.
+    assert_eq!(
+        s.store
+            .begin_rotation(&old, &other, [7; 32], &c1)
+            .await
+            .unwrap(),
+        RotationBegin::TargetTaken
+    );
+    assert_eq!(
+        s.store
+            .account(&first)
+            .await
+            .unwrap()
+            .map(|r| r.rotating_from),
+        Some(Some(old))
+    );
+
+    // A second begin, to another id: the first target goes with everything of it.
+    let c2 = checkpoint(42, 1, vec![cursor("phone", 3), cursor("laptop", 2)]);
+    assert_eq!(
+        s.store
+            .begin_rotation(&old, &second, [8; 32], &c2)
+            .await
+            .unwrap(),
+        RotationBegin::Begun
+    );
+    assert_eq!(s.store.account(&first).await.unwrap(), None);
+    for table in SEALED_TABLES.iter().chain(&["device_keys"]) {
+        assert_eq!(
+            s.rows(table, &first).await,
+            0,
+            "{table} of the dropped target"
+        );
+    }
+    assert_eq!(
+        s.store
+            .commit_rotation(&old, &first, &[], 500)
+            .await
+            .unwrap(),
+        RotationCommit::NotPending
+    );
+    assert_eq!(
+        s.store
+            .commit_rotation(&old, &second, &[], 500)
+            .await
+            .unwrap(),
+        RotationCommit::Incomplete
+    );
+    // Begun again to the same id: it starts over (its credential replaced).
+    assert_eq!(
+        s.store
+            .begin_rotation(&old, &second, [9; 32], &c2)
+            .await
+            .unwrap(),
+        RotationBegin::Begun
+    );
+    assert_eq!(
+        s.store.account(&second).await.unwrap().unwrap().verifier,
+        [9; 32]
+    );
+    assert_eq!(upload_to(&s, &second, &c2).await, [ChunkStored::Complete]);
+    // Until the commit, the old account is whole.
+    assert_eq!(s.store.heads(&old).await.unwrap().len(), 2);
+    assert_eq!(s.store.account(&old).await.unwrap().unwrap().moved_to, None);
+    assert_eq!(
+        s.store
+            .commit_rotation(&old, &second, &[wrap("laptop", 3)], 500)
+            .await
+            .unwrap(),
+        RotationCommit::Committed
+    );
+    assert_eq!(
+        s.store.account(&old).await.unwrap().unwrap().moved_to,
+        Some(second)
+    );
+    // A commit naming the target dropped before stays refused after the move.
+    assert_eq!(
+        s.store
+            .commit_rotation(&old, &first, &[], 500)
+            .await
+            .unwrap(),
+        RotationCommit::NotPending
+    );
+    assert_eq!(s.store.heads(&other).await.unwrap().len(), 2);
 }

@@ -52,6 +52,7 @@ impl PostgresStore {
         let (key, id, index) = (&account.0[..], &chunk.blob.0[..], i64::from(chunk.index.0));
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        super::refuse_moved(&tx, account).await?;
         let read_row = async |tx: &deadpool_postgres::Transaction<'_>| {
             tx.query_opt(
                 "SELECT chunks, bytes, stored_bytes, complete FROM blobs

@@ -46,6 +46,7 @@ impl Files {
     ) -> Result<BlobPut, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        super::refuse_moved(&tx, account)?;
         let (key, id, index) = (&account.0[..], &chunk.blob.0[..], chunk.index.0);
         let row = tx
             .query_row(
