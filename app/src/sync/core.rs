@@ -484,7 +484,8 @@ impl SessionCore {
     /// The status after a round. Up to date, the time is recorded and the store's
     /// log folded.
     fn round(&mut self, store: &mut Store, applied: u64) -> anyhow::Result<Round> {
-        let up_to_date = self.engine.is_up_to_date();
+        // A re-key asked for is not done until the relay says it is committed.
+        let up_to_date = self.engine.is_up_to_date() && self.rotation.is_none();
         if up_to_date {
             let now = store.now().timestamp_millis();
             SyncSettings::of(store).set_last_synced_at(now)?;
