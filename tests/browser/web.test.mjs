@@ -682,6 +682,78 @@ test('phone web app: Sync & devices lists the account\'s devices, renames the de
   }
 });
 
+test('phone web app: a lost laptop is removed and the account re-keyed; the desktop moves over, the laptop is refused, and the new phrase is shown', async () => {
+  const relayData = tempDir('aftercall-relay-');
+  const relay = await serveWeb(webDir, { data: relayData });
+  const desk = tempDir('aftercall-desk-');
+  const lost = tempDir('aftercall-lost-');
+  const relayUrl = `ws://127.0.0.1:${relay.port}`;
+  const browser = await openBrowser('phone');
+  const { page } = browser;
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  try {
+    const init = cli(desk.dir, 'init', '--relay', relayUrl, '--name', 'Work desk');
+    const phrase = init.split('\n').map((l) => l.trim()).find((l) => l.split(' ').length === 24);
+    assert.ok(phrase, `no recovery phrase in: ${init}`);
+    cli(desk.dir, 'capture', '--with', 'Dana Desk', '--kind', 'value', '--talked', 'before the laptop was lost');
+    cli(desk.dir, 'sync');
+    cli(lost.dir, 'pair', '--relay', relayUrl, '--phrase', phrase, '--name', 'Lost laptop');
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await go(page, 'phone', 'sync');
+    await page.locator('#pair-phrase').fill(phrase);
+    await tap(page, 'phone', '#sync-pair');
+    await eventually(async () => (await syncState(page)) === 'Up to date', 60000);
+
+    await tap(page, 'phone', '#devices-show');
+    await eventually(async () => (await page.locator('#devices li.device').count()) === 3, 30000);
+    const laptop = page.locator('#devices li.device', { hasText: 'Lost laptop' });
+    await tap(page, 'phone', laptop.getByRole('button', { name: 'Remove…' }));
+    await laptop.getByText('Lost or stolen? Remove and re-key').waitFor();
+    await tap(page, 'phone', laptop.getByRole('button', { name: 'Remove and re-key' }));
+    const shown = page.locator('#new-phrase');
+    await shown.waitFor({ timeout: 60000 });
+    const newPhrase = (await shown.innerText()).trim();
+    assert.equal(newPhrase.split(' ').length, 24, newPhrase);
+    assert.notEqual(newPhrase, phrase);
+    await eventually(async () => (await page.locator('#devices li.device').count()) === 1, 30000);
+    await shot(page, 'web-sync-rekeyed');
+    await tap(page, 'phone', page.getByRole('button', { name: 'I wrote it down' }));
+    await eventually(async () => (await shown.count()) === 0);
+    // The phone shows the new phrase from now on.
+    await tap(page, 'phone', '#show-phrase');
+    await eventually(async () => (await page.locator('#recovery-phrase').innerText()).trim() === newPhrase);
+
+    // The desktop moves to the new key at its next sync; what it writes then
+    // reaches the phone.
+    cli(desk.dir, 'sync');
+    cli(desk.dir, 'capture', '--with', 'Dana Desk', '--kind', 'value', '--talked', 'after the re-key');
+    cli(desk.dir, 'sync');
+    await go(page, 'phone', 'people');
+    await tap(page, 'phone', page.locator('.person-row', { hasText: 'Dana Desk' }));
+    await eventually(async () => /after the re-key/.test(await page.locator('#diary').innerText()), 60000);
+    // The lost laptop is refused.
+    assert.throws(() => cli(lost.dir, 'sync'), /removed from the account/);
+    // The old phrase pairs nothing.
+    const stranger = tempDir('aftercall-stranger-');
+    try {
+      assert.throws(() => cli(stranger.dir, 'pair', '--relay', relayUrl, '--phrase', phrase), /re-keyed/);
+      cli(stranger.dir, 'pair', '--relay', relayUrl, '--phrase', newPhrase);
+      assert.match(cli(stranger.dir, 'diary', 'Dana Desk'), /after the re-key/);
+    } finally {
+      stranger.cleanup();
+    }
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await relay.stop();
+    desk.cleanup();
+    lost.cleanup();
+    relayData.cleanup();
+  }
+});
+
 test('phone web app: a photo attached on a person page is kept in the phone\'s store, shows its thumbnail, opens, and survives a reload', async () => {
   const relay = await serveWeb();
   const browser = await openBrowser('phone');
