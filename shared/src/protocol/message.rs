@@ -161,6 +161,14 @@ pub enum ServerMessage {
     /// A request about one blob was refused (over the quota, over the per-file
     /// limit, not on the relay); the session and every other transfer go on.
     BlobRefused { blob: BlobId, refusal: Refusal },
+    /// The upload of this checkpoint was refused (over the relay's size limit for
+    /// a checkpoint, or begun too soon after the account's last one); its chunks
+    /// are dropped, and the session and everything else go on. Sent only in
+    /// answer to [`ClientMessage::CheckpointBegin`] or its chunks.
+    CheckpointRefused {
+        checkpoint: CheckpointId,
+        refusal: Refusal,
+    },
 }
 
 /// A refusal and its reason.
@@ -199,6 +207,8 @@ pub enum RefusalCode {
     DeviceRemoved = 12,
     /// No device of this account by that id.
     UnknownDevice = 13,
+    /// The checkpoint is over the relay's size limit for one checkpoint.
+    CheckpointTooLarge = 15,
     /// Storing the blob would take the account over its quota on the relay.
     QuotaExceeded = 16,
     /// The blob is over the relay's per-file limit.
@@ -228,12 +238,20 @@ impl RefusalCode {
             11 => UnsupportedVersion,
             12 => DeviceRemoved,
             13 => UnknownDevice,
+            15 => CheckpointTooLarge,
             16 => QuotaExceeded,
             17 => FileTooLarge,
             18 => BlobNotFound,
             19 => BlobMismatch,
             _ => return Err(ProtocolError::Invalid("refusal code")),
         })
+    }
+
+    /// Whether the first versions of the protocol (version 2 before checkpoints)
+    /// know this code: only those may be sent to a device whose hello is of that
+    /// older form, which fails on a code it does not know.
+    pub fn known_to_older_devices(self) -> bool {
+        (self as u8) <= RefusalCode::UnsupportedVersion as u8
     }
 
     /// A short name for logs and metrics.
@@ -253,6 +271,7 @@ impl RefusalCode {
             UnsupportedVersion => "unsupported_version",
             DeviceRemoved => "device_removed",
             UnknownDevice => "unknown_device",
+            CheckpointTooLarge => "checkpoint_too_large",
             QuotaExceeded => "quota_exceeded",
             FileTooLarge => "file_too_large",
             BlobNotFound => "blob_not_found",
@@ -286,6 +305,7 @@ const CHECKPOINT_STORED: u8 = 8;
 const DEVICES: u8 = 9;
 const DEVICE_RENAMED: u8 = 10;
 const DEVICE_REMOVED: u8 = 11;
+const CHECKPOINT_REFUSED: u8 = 15;
 const BLOB_STATUS: u8 = 20;
 const BLOB_CHUNK_STORED: u8 = 21;
 const SERVER_BLOB_CHUNK: u8 = 22;
@@ -683,6 +703,15 @@ impl ServerMessage {
                 write_refusal(&mut w, refusal);
                 w.out
             }
+            ServerMessage::CheckpointRefused {
+                checkpoint,
+                refusal,
+            } => {
+                let mut w = start(CHECKPOINT_REFUSED);
+                w.out.extend_from_slice(&checkpoint.0);
+                write_refusal(&mut w, refusal);
+                w.out
+            }
         }
     }
 
@@ -753,6 +782,10 @@ impl ServerMessage {
             SERVER_BLOB_CHUNK => ServerMessage::BlobChunk(BlobChunk::read(&mut r)?),
             BLOB_REFUSED => ServerMessage::BlobRefused {
                 blob: BlobId(r.fixed()?),
+                refusal: read_refusal(&mut r)?,
+            },
+            CHECKPOINT_REFUSED => ServerMessage::CheckpointRefused {
+                checkpoint: CheckpointId(r.fixed()?),
                 refusal: read_refusal(&mut r)?,
             },
             other => return Err(ProtocolError::UnknownTag(other)),

@@ -162,6 +162,15 @@ pub enum Effect {
         chunks: usize,
         bytes: usize,
     },
+    /// The relay refused the checkpoint uploaded in this session (over its size
+    /// limit, or too soon after the account's last one). The session goes on, and
+    /// the engine uploads no other checkpoint in it
+    /// ([`Engine::can_upload_checkpoint`] stays false). Tell the user, and hold
+    /// automatic checkpoints back.
+    CheckpointRefused {
+        checkpoint: CheckpointId,
+        refusal: Refusal,
+    },
     /// The relay answered a request about the account's devices.
     Devices(DeviceAnswer),
     /// Read the blobs to upload and those to download, and hand them back as
@@ -272,6 +281,9 @@ pub struct Engine {
     rejected_checkpoint: Option<CheckpointId>,
     loading: Option<Loading>,
     uploading: Option<Uploading>,
+    /// The relay refused a checkpoint upload in this session: no other is sent
+    /// until the next one.
+    checkpoint_refused: bool,
     blobs: BlobSync,
 }
 
@@ -309,6 +321,7 @@ impl Engine {
             rejected_checkpoint,
             loading: None,
             uploading: None,
+            checkpoint_refused: false,
             blobs: BlobSync::default(),
         }
     }
@@ -358,10 +371,10 @@ impl Engine {
         self.blobs.step(ready, &self.keys, out);
     }
 
-    /// Whether a checkpoint may be uploaded now: up to date, the key proven, and no
-    /// other upload waiting for the relay.
+    /// Whether a checkpoint may be uploaded now: up to date, the key proven, no
+    /// other upload waiting for the relay, and none refused in this session.
     pub fn can_upload_checkpoint(&self) -> bool {
-        self.log_up_to_date() && !self.must_prove_key
+        self.log_up_to_date() && !self.must_prove_key && !self.checkpoint_refused
     }
 
     /// Decides what to do about `event`.
@@ -453,6 +466,7 @@ impl Engine {
         self.reading = false;
         self.loading = None;
         self.uploading = None;
+        self.checkpoint_refused = false;
         self.blobs.reset();
         self.phase = Phase::Greeting;
         let mut cursors: Vec<Cursor> = self
@@ -586,6 +600,23 @@ impl Engine {
                     });
                 }
                 _ => self.fail(SyncError::OutOfTurn("a checkpoint acknowledgement"), out),
+            },
+            ServerMessage::CheckpointRefused {
+                checkpoint,
+                refusal,
+            } => match self.uploading {
+                Some(up) if up.checkpoint == checkpoint => {
+                    tracing::warn!(%checkpoint, %refusal, "the relay refused the checkpoint");
+                    self.uploading = None;
+                    self.checkpoint_refused = true;
+                    out.push(Effect::CheckpointRefused {
+                        checkpoint,
+                        refusal,
+                    });
+                    // "Up to date" no longer waits for it.
+                    self.maybe_upload(out);
+                }
+                _ => self.fail(SyncError::OutOfTurn("a checkpoint refusal"), out),
             },
             ServerMessage::Devices { devices } => {
                 out.push(Effect::Devices(DeviceAnswer::Listed(devices)))
