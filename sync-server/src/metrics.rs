@@ -8,7 +8,7 @@ use crate::store::PoolStatus;
 
 use aftercall_shared::protocol::RefusalCode;
 
-const CODES: [RefusalCode; 17] = [
+const CODES: [RefusalCode; 18] = [
     RefusalCode::BadMessage,
     RefusalCode::TooLarge,
     RefusalCode::Unauthorized,
@@ -22,6 +22,7 @@ const CODES: [RefusalCode; 17] = [
     RefusalCode::UnsupportedVersion,
     RefusalCode::DeviceRemoved,
     RefusalCode::UnknownDevice,
+    RefusalCode::CheckpointTooLarge,
     RefusalCode::QuotaExceeded,
     RefusalCode::FileTooLarge,
     RefusalCode::BlobNotFound,

@@ -22,8 +22,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 use super::{
-    chunk_target, cut_page, plan_append, prune_floors, sum, Acknowledged, Appended, BlobLimits,
-    BlobPut, ChunkStored, RegisteredDevice, Registration, RelayStore, StoredCheckpoint, Usage,
+    begin_outcome, chunk_target, cut_page, over_checkpoint_limit, plan_append, prune_floors, sum,
+    Acknowledged, Appended, BlobLimits, BlobPut, CheckpointBegun, CheckpointLimits, ChunkStored,
+    RegisteredDevice, Registration, RelayStore, StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -140,6 +141,11 @@ CREATE TABLE account_sessions (
     PRIMARY KEY (node, session)
 );
 CREATE INDEX account_sessions_account ON account_sessions (account);
+"#,
+    // 6: when each checkpoint upload was begun (seconds since 1970; 0 for those
+    // begun before), for the least time between two uploads of an account.
+    r#"
+ALTER TABLE checkpoints ADD COLUMN begun_at BIGINT NOT NULL DEFAULT 0;
 "#,
 ];
 
@@ -790,11 +796,37 @@ impl RelayStore for PostgresStore {
         &self,
         account: &AccountId,
         checkpoint: &StoredCheckpoint,
-    ) -> Result<(), RelayError> {
+        limits: CheckpointLimits,
+        now: i64,
+    ) -> Result<CheckpointBegun, RelayError> {
         let (key, id) = (&account.0[..], &checkpoint.id.0[..]);
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        // An upload never finished is dropped; the newest complete one stays.
+        // The account's row lock: uploads of one account, begun on any node, take
+        // turns, so the interval holds across nodes.
+        tx.execute("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", &[&key])
+            .await?;
+        let known = tx
+            .query_opt(
+                "SELECT 1 FROM checkpoints WHERE account = $1 AND id = $2
+                 AND (complete OR chunks > 0)",
+                &[&key, &id],
+            )
+            .await?
+            .is_some();
+        let last_begun: Option<i64> = tx
+            .query_one(
+                "SELECT MAX(begun_at) FROM checkpoints WHERE account = $1",
+                &[&key],
+            )
+            .await?
+            .get(0);
+        let outcome = begin_outcome(checkpoint.chunks, known, last_begun, limits, now);
+        if outcome != CheckpointBegun::Begun {
+            return Ok(outcome);
+        }
+        // An upload never finished is dropped, and a refused one's mark; the newest
+        // complete one stays.
         tx.execute(
             "DELETE FROM checkpoint_chunks WHERE account = $1 AND id != $2 AND id IN
              (SELECT id FROM checkpoints WHERE account = $1 AND NOT complete)",
@@ -802,23 +834,24 @@ impl RelayStore for PostgresStore {
         )
         .await?;
         tx.execute(
-            "DELETE FROM checkpoints WHERE account = $1 AND id != $2 AND NOT complete",
+            "DELETE FROM checkpoints WHERE account = $1 AND NOT complete AND (id != $2 OR chunks = 0)",
             &[&key, &id],
         )
         .await?;
         tx.execute(
-            "INSERT INTO checkpoints (account, id, chunks, covers) VALUES ($1, $2, $3, $4)
+            "INSERT INTO checkpoints (account, id, chunks, covers, begun_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (account, id) DO NOTHING",
             &[
                 &key,
                 &id,
                 &i64::from(checkpoint.chunks),
                 &Cursor::encode_vector(&checkpoint.covers),
+                &now,
             ],
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(outcome)
     }
 
     async fn put_checkpoint_chunk(
@@ -827,6 +860,7 @@ impl RelayStore for PostgresStore {
         id: CheckpointId,
         index: ChunkIndex,
         sealed: &[u8],
+        limits: CheckpointLimits,
     ) -> Result<ChunkStored, RelayError> {
         let (key, id) = (&account.0[..], &id.0[..]);
         let mut client = self.pool.get().await?;
@@ -845,6 +879,30 @@ impl RelayStore for PostgresStore {
             Ok(chunks) => chunks,
             Err(answer) => return Ok(answer),
         };
+        let others: i64 = tx
+            .query_one(
+                "SELECT COALESCE(SUM(length(sealed)), 0)::BIGINT FROM checkpoint_chunks
+                 WHERE account = $1 AND id = $2 AND idx != $3",
+                &[&key, &id, &i64::from(index.0)],
+            )
+            .await?
+            .get(0);
+        if let Some(bytes) = over_checkpoint_limit(seq_of(others), sealed.len(), limits) {
+            // None of its chunks stays, nor counts against the account; its row,
+            // with no chunks to take, keeps when it was begun for the interval.
+            tx.execute(
+                "DELETE FROM checkpoint_chunks WHERE account = $1 AND id = $2",
+                &[&key, &id],
+            )
+            .await?;
+            tx.execute(
+                "UPDATE checkpoints SET chunks = 0 WHERE account = $1 AND id = $2",
+                &[&key, &id],
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(ChunkStored::TooLarge { bytes });
+        }
         tx.execute(
             "INSERT INTO checkpoint_chunks (account, id, idx, sealed) VALUES ($1, $2, $3, $4)
              ON CONFLICT (account, id, idx) DO UPDATE SET sealed = excluded.sealed",
