@@ -443,6 +443,21 @@ mod tests {
         for bad in ["", "1", "1 2", "x 2 3 m", "1 2 -3 m"] {
             assert_eq!(bad.parse::<CheckpointRefusal>(), Err(()), "{bad}");
         }
+        // What the Sync screen and `aftercall status` say.
+        let status = crate::sync::SyncStatus {
+            checkpoint_refused: Some(too_large.clone()),
+            ..crate::sync::SyncStatus::no_account()
+        };
+        assert_eq!(
+            status
+                .checkpoint_refused_words(|at| format!("at {at}"))
+                .as_deref(),
+            Some("The relay refused a checkpoint at 1000: over the limit of 5 bytes")
+        );
+        assert_eq!(
+            crate::sync::SyncStatus::no_account().checkpoint_refused_words(|_| String::new()),
+            None
+        );
         // Kept until a checkpoint is made or loaded.
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path());
