@@ -56,14 +56,15 @@ enum Speaks {
 }
 
 /// The refusal code to send a device: one an older device does not know is
-/// replaced by the nearest it does (a removed device is unauthorized; anything
-/// else a bad message), the message kept.
+/// replaced by the nearest it does (a removed device is unauthorized, a
+/// checkpoint too large too large; anything else a bad message), the message kept.
 fn code_for(speaks: Speaks, code: RefusalCode) -> RefusalCode {
     if speaks == Speaks::Current || code.known_to_older_devices() {
         return code;
     }
     match code {
         RefusalCode::DeviceRemoved => RefusalCode::Unauthorized,
+        RefusalCode::CheckpointTooLarge => RefusalCode::TooLarge,
         _ => RefusalCode::BadMessage,
     }
 }
@@ -331,6 +332,10 @@ async fn session(socket: &mut WebSocket, state: &AppState, speaks: &mut Speaks) 
                             uploading = Some(checkpoint);
                             refused = None;
                         }
+                        // A version between checkpoints and the device registry
+                        // knows no `CheckpointRefused`: its session ends, as
+                        // every refusal did then.
+                        Some((code, message)) if speaks == Speaks::First => return refuse(code, message),
                         Some((code, message)) => {
                             refuse_checkpoint(socket, state, account, checkpoint, code, message).await?;
                             refused = Some(checkpoint);
@@ -353,6 +358,9 @@ async fn session(socket: &mut WebSocket, state: &AppState, speaks: &mut Speaks) 
                         ChunkStored::Complete => {}
                         ChunkStored::TooLarge { bytes } => {
                             let (code, message) = too_large(bytes, limits);
+                            if speaks == Speaks::First {
+                                return refuse(code, message);
+                            }
                             refuse_checkpoint(socket, state, account, id, code, message).await?;
                             if uploading == Some(id) {
                                 uploading = None;

@@ -436,7 +436,9 @@ fn refusal_code(msgs: &[ServerMessage]) -> Option<RefusalCode> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_from_before_checkpoints_gets_the_log_or_is_told_to_update_never_an_offer() {
     let relay_dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(relay_dir.path());
+    let mut config = story_config(relay_dir.path().join("relay.sqlite"));
+    config.limits.max_checkpoint_bytes = 10_000;
+    let relay = Relay::start_with(config, "127.0.0.1:0");
     let keys = keys(13);
     // A device of the versions between checkpoints and the device registry writes
     // three entries and a checkpoint of them (plain hellos, no device key).
@@ -503,6 +505,25 @@ async fn an_app_from_before_checkpoints_gets_the_log_or_is_told_to_update_never_
         "{msgs:?}"
     );
     assert!(entries_of(&msgs).is_empty());
+    // A plain hello's checkpoint over the limit ends its session with a refusal
+    // it reads, as every refusal did before `CheckpointRefused`.
+    let mut writer = RawClient::connect(&relay).await;
+    writer.send(&plain("writer", false)).await;
+    while !matches!(writer.next().await, Some(ServerMessage::CaughtUp)) {}
+    let (large, chunks) = sealed_checkpoint(&keys, &covered, 20_000, 2);
+    upload(&mut writer, large, &chunks, &covered).await;
+    let frame = writer.next_frame().await.expect("a refusal");
+    assert!(
+        first_version_reads(&frame),
+        "{:?}",
+        ServerMessage::decode(&frame)
+    );
+    assert_eq!(
+        refusal_code(&[ServerMessage::decode(&frame).unwrap()]),
+        Some(RefusalCode::TooLarge)
+    );
+    assert_eq!(writer.next_frame().await, None, "the session ended");
+
     // A current app in its place is offered the checkpoint.
     let mut tablet = RawClient::connect(&relay).await;
     let msgs = hello(&mut tablet, &keys, "tablet", false).await;
