@@ -556,3 +556,26 @@ async fn an_app_from_before_checkpoints_gets_the_log_or_is_told_to_update_never_
     );
     relay.stop().await;
 }
+
+/// The operator's flags set both bounds of the `sync-server` binary.
+#[cfg(unix)]
+#[test]
+fn the_relay_binary_takes_the_checkpoint_bounds_from_its_flags() {
+    use crate::relay_process::RelayProcess;
+    let sized = RelayProcess::start(1024, &["--max-checkpoint-bytes", "1000"]);
+    let laptop = Device::new("laptop");
+    ok(laptop.dir(), &["init", "--relay", &sized.url()]);
+    laptop.capture("Ada", "a talk longer than the relay allows a checkpoint");
+    let said = fails(laptop.dir(), &["checkpoint"]);
+    assert!(said.contains("limit of 1000"), "{said}");
+
+    let spaced = RelayProcess::start(1024, &["--checkpoint-interval-secs", "3600"]);
+    let desk = Device::new("desk");
+    ok(desk.dir(), &["init", "--relay", &spaced.url()]);
+    desk.capture("Ada", "the first checkpoint");
+    ok(desk.dir(), &["checkpoint"]);
+    desk.capture("Ada", "too soon for the second");
+    let said = fails(desk.dir(), &["checkpoint"]);
+    assert!(said.contains("once every 3600 seconds"), "{said}");
+    assert!(said.contains("rate_limited"), "{said}");
+}
