@@ -60,7 +60,26 @@ pub struct Limits {
     pub max_blob_bytes: u64,
     /// The sealed bytes of blobs one account may keep on the relay.
     pub blob_quota_bytes: u64,
+    /// The most sealed bytes one checkpoint may have; a larger upload is refused
+    /// (`CheckpointRefused`, `checkpoint_too_large`) and its chunks dropped.
+    pub max_checkpoint_bytes: u64,
+    /// The least time between two checkpoint uploads an account begins; one begun
+    /// sooner is refused (`rate_limited`). Zero: no bound.
+    pub checkpoint_interval: Duration,
 }
+
+/// The default limit on one checkpoint's sealed size: 512 MiB. A checkpoint of
+/// 100,000 conversations (about 100,500 records, the read model included) seals
+/// to about 78 MB (docs/benchmarks.md), so this leaves room for six times that
+/// account, while a broken device cannot make the relay store gigabytes.
+pub const DEFAULT_MAX_CHECKPOINT_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The default least time between two checkpoint uploads of one account: five
+/// minutes. A device makes one every 10,000 entries, or when idle, so an honest
+/// account begins one every few hours at most; five minutes stops a device that
+/// uploads in a loop while leaving a person who runs `aftercall checkpoint` twice
+/// little to wait for.
+pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -78,6 +97,8 @@ impl Default for Limits {
             max_connections: None,
             max_blob_bytes: 100 * 1024 * 1024,
             blob_quota_bytes: 5 * 1024 * 1024 * 1024,
+            max_checkpoint_bytes: DEFAULT_MAX_CHECKPOINT_BYTES,
+            checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
         }
     }
 }

@@ -62,6 +62,15 @@ struct Args {
     /// The sealed bytes of attachments one account may keep (default 5 GiB).
     #[arg(long, env = "SYNC_BLOB_QUOTA_BYTES")]
     blob_quota_bytes: Option<u64>,
+    /// The most sealed bytes one checkpoint may have (default 512 MiB: a checkpoint
+    /// of 100,000 conversations seals to about 78 MB, so six times that account
+    /// fits). A larger upload is refused and the session goes on.
+    #[arg(long, env = "SYNC_MAX_CHECKPOINT_BYTES")]
+    max_checkpoint_bytes: Option<u64>,
+    /// The least number of seconds between two checkpoint uploads one account
+    /// begins (default 300; 0: no bound), so a broken device cannot upload in a loop.
+    #[arg(long, env = "SYNC_CHECKPOINT_INTERVAL_SECS", value_name = "SECS")]
+    checkpoint_interval_secs: Option<u64>,
     /// Serve the phone web app built into DIR (`bash app/web/build.sh`) at `/`.
     #[arg(long, env = "SYNC_WEB", value_name = "DIR")]
     web: Option<PathBuf>,
@@ -143,6 +152,12 @@ fn main() -> anyhow::Result<()> {
             max_connections: args.max_connections.or(defaults.max_connections),
             max_blob_bytes: args.max_blob_bytes.unwrap_or(defaults.max_blob_bytes),
             blob_quota_bytes: args.blob_quota_bytes.unwrap_or(defaults.blob_quota_bytes),
+            max_checkpoint_bytes: args
+                .max_checkpoint_bytes
+                .unwrap_or(defaults.max_checkpoint_bytes),
+            checkpoint_interval: args
+                .checkpoint_interval_secs
+                .map_or(defaults.checkpoint_interval, Duration::from_secs),
         },
     };
     let runtime = tokio::runtime::Runtime::new()?;

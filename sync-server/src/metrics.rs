@@ -8,7 +8,7 @@ use crate::store::PoolStatus;
 
 use aftercall_shared::protocol::RefusalCode;
 
-const CODES: [RefusalCode; 18] = [
+const CODES: [RefusalCode; 19] = [
     RefusalCode::BadMessage,
     RefusalCode::TooLarge,
     RefusalCode::Unauthorized,
@@ -23,6 +23,7 @@ const CODES: [RefusalCode; 18] = [
     RefusalCode::DeviceRemoved,
     RefusalCode::UnknownDevice,
     RefusalCode::AccountRekeyed,
+    RefusalCode::CheckpointTooLarge,
     RefusalCode::QuotaExceeded,
     RefusalCode::FileTooLarge,
     RefusalCode::BlobNotFound,

@@ -15,8 +15,8 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::hub::Live;
 use crate::state::AppState;
 use crate::store::{
-    device_list, AccountRecord, AppendRefusal, ChunkStored, Registration, RotationBegin,
-    RotationCommit, StoredCheckpoint,
+    device_list, AccountRecord, AppendRefusal, CheckpointBegun, CheckpointLimits, ChunkStored,
+    Registration, RotationBegin, RotationCommit, StoredCheckpoint,
 };
 use crate::RelayError;
 
@@ -48,13 +48,42 @@ fn refuse<T>(code: RefusalCode, message: impl Into<String>) -> Result<T, End> {
     Err(End::Refused(code, message.into()))
 }
 
+/// What the device's hello shows it understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Speaks {
+    /// A plain hello (tag 1, no device key): possibly a version from before
+    /// checkpoints, which fails on any message or refusal code added since. It is
+    /// sent only what version 2 had at first: `Welcome`, `Entries`, `CaughtUp`,
+    /// `Stored` and `Refused` with codes up to `unsupported_version`.
+    First,
+    /// A hello with the device's own key (tag 7): every version that sends it
+    /// knows checkpoints, the devices list and blobs.
+    Current,
+}
+
+/// The refusal code to send a device: one an older device does not know is
+/// replaced by the nearest it does (a removed device is unauthorized, a
+/// checkpoint too large too large; anything else a bad message), the message kept.
+fn code_for(speaks: Speaks, code: RefusalCode) -> RefusalCode {
+    if speaks == Speaks::Current || code.known_to_older_devices() {
+        return code;
+    }
+    match code {
+        RefusalCode::DeviceRemoved => RefusalCode::Unauthorized,
+        RefusalCode::CheckpointTooLarge => RefusalCode::TooLarge,
+        _ => RefusalCode::BadMessage,
+    }
+}
+
 /// Runs a session to its end.
 pub(crate) async fn run(mut socket: WebSocket, state: AppState) {
     state.metrics.connections.fetch_add(1, Relaxed);
-    let end = session(&mut socket, &state).await;
+    // Until a hello says otherwise, the device may be of the first versions.
+    let mut speaks = Speaks::First;
+    let end = session(&mut socket, &state, &mut speaks).await;
     let refusal = match end {
         Ok(()) | Err(End::Closed) => None,
-        Err(End::Refused(code, message)) => Some((code, message)),
+        Err(End::Refused(code, message)) => Some((code_for(speaks, code), message)),
         Err(End::Failed(e)) => {
             tracing::error!(error = %e, "session failed");
             Some((
@@ -187,7 +216,7 @@ async fn next_message(socket: &mut WebSocket, state: &AppState) -> Result<Client
     }
 }
 
-async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
+async fn session(socket: &mut WebSocket, state: &AppState, speaks: &mut Speaks) -> Result<(), End> {
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(socket, state)).await {
         Ok(msg) => msg?,
         Err(_) => return refuse(RefusalCode::BadMessage, "no hello within 10 seconds"),
@@ -204,7 +233,11 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
     else {
         return refuse(RefusalCode::BadMessage, "a session starts with hello");
     };
-    tracing::debug!(%account, %device, "hello");
+    if device_key.is_some() {
+        *speaks = Speaks::Current;
+    }
+    let speaks = *speaks;
+    tracing::debug!(%account, %device, ?speaks, "hello");
     let record = state.store.account(&account).await?;
     authenticate(
         state,
@@ -287,7 +320,7 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
 
     // How far each other device's log has been sent to this one.
     let mut sent: HashMap<DeviceId, u64> = cursors.into_iter().map(|c| (c.device, c.seq)).collect();
-    offer_checkpoint(socket, state, account, &device, &mut sent).await?;
+    offer_checkpoint(socket, state, account, &device, speaks, &mut sent).await?;
     for (other, head) in heads {
         if other != device {
             send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
@@ -301,6 +334,12 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
     // The re-key this device began: the new account and its checkpoint, until
     // every chunk is stored.
     let mut rotating: Option<(AccountId, CheckpointId)> = None;
+    // The upload refused last: its chunks, still on their way, are dropped.
+    let mut refused: Option<CheckpointId> = None;
+    let limits = CheckpointLimits {
+        max_bytes: state.config.limits.max_checkpoint_bytes,
+        interval_secs: state.config.limits.checkpoint_interval.as_secs(),
+    };
     loop {
         tokio::select! {
             () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => return Err(End::Closed),
@@ -313,19 +352,44 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                         return refuse(RefusalCode::BadMessage, "a checkpoint has at least one chunk");
                     }
                     let begun = StoredCheckpoint { id: checkpoint, chunks, covers };
-                    state.store.begin_checkpoint(&account, &begun).await?;
-                    uploading = Some(checkpoint);
+                    let refusal = match state.store.begin_checkpoint(&account, &begun, limits, unix_now()).await? {
+                        CheckpointBegun::Begun => None,
+                        CheckpointBegun::TooLarge { least } => Some(too_large(least, limits)),
+                        CheckpointBegun::TooSoon { wait } => Some((
+                            RefusalCode::RateLimited,
+                            format!(
+                                "this account may begin a checkpoint upload once every {} seconds; the next may begin in {wait} seconds",
+                                limits.interval_secs
+                            ),
+                        )),
+                    };
+                    match refusal {
+                        None => {
+                            uploading = Some(checkpoint);
+                            refused = None;
+                        }
+                        // A version between checkpoints and the device registry
+                        // knows no `CheckpointRefused`: its session ends, as
+                        // every refusal did then.
+                        Some((code, message)) if speaks == Speaks::First => return refuse(code, message),
+                        Some((code, message)) => {
+                            refuse_checkpoint(socket, state, account, checkpoint, code, message).await?;
+                            refused = Some(checkpoint);
+                        }
+                    }
                 }
                 ClientMessage::CheckpointChunk(chunk) if rotating.is_some_and(|(_, id)| id == chunk.checkpoint) => {
                     if let Some((to, _)) = rotating {
-                        if rotation_chunk(socket, state, account, to, chunk).await? {
+                        if rotation_chunk(socket, state, account, to, chunk, limits).await? {
                             rotating = None;
                         }
                     }
                 }
+                // The rest of a refused upload: dropped, counted nowhere.
+                ClientMessage::CheckpointChunk(chunk) if refused == Some(chunk.checkpoint) => {}
                 ClientMessage::CheckpointChunk(chunk) => {
                     let id = chunk.checkpoint;
-                    match state.store.put_checkpoint_chunk(&account, id, chunk.index, &chunk.sealed).await? {
+                    match state.store.put_checkpoint_chunk(&account, id, chunk.index, &chunk.sealed, limits).await? {
                         ChunkStored::Waiting => {}
                         ChunkStored::Complete if uploading == Some(id) => {
                             uploading = None;
@@ -335,6 +399,17 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
                         }
                         // A chunk of a checkpoint stored already: nothing to add.
                         ChunkStored::Complete => {}
+                        ChunkStored::TooLarge { bytes } => {
+                            let (code, message) = too_large(bytes, limits);
+                            if speaks == Speaks::First {
+                                return refuse(code, message);
+                            }
+                            refuse_checkpoint(socket, state, account, id, code, message).await?;
+                            if uploading == Some(id) {
+                                uploading = None;
+                            }
+                            refused = Some(id);
+                        }
                         ChunkStored::Unknown => return refuse(
                             RefusalCode::BadMessage,
                             "a checkpoint chunk of no upload begun, or past its count",
@@ -440,6 +515,40 @@ async fn session(socket: &mut WebSocket, state: &AppState) -> Result<(), End> {
     }
 }
 
+/// The refusal of a checkpoint over the size limit, of at least `bytes` sealed bytes.
+fn too_large(bytes: u64, limits: CheckpointLimits) -> (RefusalCode, String) {
+    (
+        RefusalCode::CheckpointTooLarge,
+        format!(
+            "the checkpoint is at least {bytes} bytes sealed, over this relay's limit of {} for one checkpoint",
+            limits.max_bytes
+        ),
+    )
+}
+
+/// Tells the device its checkpoint upload is refused; the session goes on.
+async fn refuse_checkpoint(
+    socket: &mut WebSocket,
+    state: &AppState,
+    account: AccountId,
+    checkpoint: CheckpointId,
+    code: RefusalCode,
+    message: String,
+) -> Result<(), End> {
+    tracing::info!(%account, %checkpoint, code = code.as_str(), %message, "checkpoint refused");
+    state.metrics.refused(code);
+    let refusal = aftercall_shared::protocol::Refusal { code, message };
+    send(
+        socket,
+        state,
+        &ServerMessage::CheckpointRefused {
+            checkpoint,
+            refusal,
+        },
+    )
+    .await
+}
+
 /// Seconds since 1970 (when a device was last seen).
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -464,20 +573,33 @@ async fn prune(state: &AppState, account: &AccountId) -> Result<(), End> {
 /// Offers the account's newest checkpoint to a device with no cursors (a new one)
 /// or one whose cursors point into a pruned part of a log, when the checkpoint
 /// holds something it lacks. Taken, its chunks are sent and `sent` moves to what
-/// it covers; declined, the log is sent from the cursors.
+/// it covers; declined, the log is sent from the cursors. A device whose hello
+/// may be from before checkpoints is never offered one: it gets the log while the
+/// relay can serve it from its cursors, and is refused (`unsupported_version`,
+/// a code it knows) once entries past them were pruned.
 async fn offer_checkpoint(
     socket: &mut WebSocket,
     state: &AppState,
     account: AccountId,
     device: &DeviceId,
+    speaks: Speaks,
     sent: &mut HashMap<DeviceId, u64>,
 ) -> Result<(), End> {
-    let Some(checkpoint) = state.store.newest_checkpoint(&account).await? else {
-        return Ok(());
-    };
     let at = |d: &DeviceId, sent: &HashMap<DeviceId, u64>| sent.get(d).copied().unwrap_or(0);
     let pruned = state.store.pruned(&account).await?;
     let required = pruned.iter().any(|(d, p)| d != device && at(d, sent) < *p);
+    if speaks == Speaks::First {
+        if required {
+            return refuse(
+                RefusalCode::UnsupportedVersion,
+                "the relay no longer holds the entries this device needs and can only send a checkpoint, which this version of the app cannot read; update the app on this device",
+            );
+        }
+        return Ok(());
+    }
+    let Some(checkpoint) = state.store.newest_checkpoint(&account).await? else {
+        return Ok(());
+    };
     let useful = checkpoint
         .covers
         .iter()
@@ -622,11 +744,12 @@ async fn rotation_chunk(
     account: AccountId,
     to: AccountId,
     chunk: SealedChunk,
+    limits: CheckpointLimits,
 ) -> Result<bool, End> {
     let id = chunk.checkpoint;
     match state
         .store
-        .put_checkpoint_chunk(&to, id, chunk.index, &chunk.sealed)
+        .put_checkpoint_chunk(&to, id, chunk.index, &chunk.sealed, limits)
         .await?
     {
         ChunkStored::Waiting => Ok(false),
@@ -640,6 +763,13 @@ async fn rotation_chunk(
         ChunkStored::Unknown => refuse(
             RefusalCode::BadMessage,
             "a chunk past the re-key checkpoint's count, or of a re-key replaced since",
+        ),
+        ChunkStored::TooLarge { bytes } => refuse(
+            RefusalCode::TooLarge,
+            format!(
+                "the re-key's checkpoint would be {bytes} bytes, over this relay's limit of {} bytes for one checkpoint",
+                limits.max_bytes
+            ),
         ),
     }
 }

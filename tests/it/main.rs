@@ -15,6 +15,7 @@ mod support;
 #[cfg(unix)]
 mod sync_attachments;
 mod sync_checkpoint;
+mod sync_checkpoint_quota;
 mod sync_converge;
 #[cfg(unix)]
 mod sync_devices;

@@ -25,7 +25,7 @@ pub struct Relay {
 impl Relay {
     /// A new relay with a fresh database in `dir`.
     pub fn start(dir: &Path) -> Relay {
-        Relay::start_with(Config::new(dir.join("relay.sqlite")), "127.0.0.1:0")
+        Relay::start_with(story_config(dir.join("relay.sqlite")), "127.0.0.1:0")
     }
 
     /// A relay with `config`, listening on `addr`.
@@ -86,7 +86,7 @@ impl Relay {
 
     /// Starts again on the same address and database.
     pub fn restart(addr: SocketAddr, db: &Database) -> Relay {
-        Relay::start_with(Config::new(db.clone()), &addr.to_string())
+        Relay::start_with(story_config(db.clone()), &addr.to_string())
     }
 
     /// `GET path`: the whole response (status line, headers and body) as text.
@@ -118,6 +118,15 @@ impl Drop for Relay {
             rt.shutdown_background();
         }
     }
+}
+
+/// The relay's defaults, but with no least time between two checkpoint uploads:
+/// stories make checkpoints back to back (the interval has stories of its own in
+/// `sync_checkpoint_quota.rs`).
+pub fn story_config(db: impl Into<Database>) -> Config {
+    let mut config = Config::new(db);
+    config.limits.checkpoint_interval = Duration::ZERO;
+    config
 }
 
 /// Binds `addr`, retrying while a killed relay still holds the port.
@@ -295,6 +304,12 @@ impl RawClient {
 
     /// The next message from the relay, or `None` once it closed.
     pub async fn next(&mut self) -> Option<aftercall_shared::protocol::ServerMessage> {
+        let frame = self.next_frame().await?;
+        Some(aftercall_shared::protocol::ServerMessage::decode(&frame).unwrap())
+    }
+
+    /// The next frame from the relay as it came, or `None` once it closed.
+    pub async fn next_frame(&mut self) -> Option<Vec<u8>> {
         use futures_util::StreamExt;
         loop {
             let msg = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
@@ -302,7 +317,7 @@ impl RawClient {
                 .expect("the relay answers within 10 s");
             match msg {
                 Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(b))) => {
-                    return Some(aftercall_shared::protocol::ServerMessage::decode(&b).unwrap())
+                    return Some(b.to_vec())
                 }
                 Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))
                 | None

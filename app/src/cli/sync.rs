@@ -249,6 +249,7 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
             "last_synced_at": status.last_synced_at,
             "quarantined": status.quarantined,
             "last_checkpoint": status.last_checkpoint,
+            "checkpoint_refused": status.checkpoint_refused,
         }));
     }
     out(&describe(&status));
@@ -295,6 +296,9 @@ fn describe(s: &device_sync::SyncStatus) -> String {
     if let Some(words) = s.checkpoint_words(local) {
         line.push_str(&format!(" · {}", words.to_lowercase()));
     }
+    if let Some(words) = s.checkpoint_refused_words(local) {
+        line.push_str(&format!(" · {words}"));
+    }
     if let Some(t) = &s.attachments {
         line.push_str(&format!(" · {}", t.words()));
     }
@@ -311,6 +315,13 @@ fn describe(s: &device_sync::SyncStatus) -> String {
 /// and says what it uploaded.
 pub fn checkpoint(dir: &Path, args: CheckpointArgs) -> anyhow::Result<()> {
     let report = runtime()?.block_on(device_sync::checkpoint_once(dir))?;
+    if let Some((checkpoint, refusal)) = &report.checkpoint_refused {
+        anyhow::bail!(
+            "the relay refused checkpoint {checkpoint}: {} ({}); everything else is synced",
+            refusal.message,
+            refusal.code.as_str()
+        );
+    }
     let made = report
         .checkpoint_uploaded
         .context("the relay did not confirm the checkpoint; run `aftercall checkpoint` again")?;

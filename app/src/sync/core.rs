@@ -21,7 +21,7 @@ use aftercall_shared::{Error, RemoteEntry, Store};
 use anyhow::Context;
 
 use super::account::Account;
-use super::settings::{CheckpointWay, LastCheckpoint, SyncSettings};
+use super::settings::{CheckpointRefusal, CheckpointWay, LastCheckpoint, SyncSettings};
 use super::status::{stored_status, AttachmentTransfer, ConnState, SyncStatus};
 
 /// Attachments of at most this size are downloaded as soon as they are known;
@@ -43,6 +43,8 @@ pub struct SyncReport {
     pub checkpoint_uploaded: Option<CheckpointReport>,
     /// A checkpoint from the relay rejected in this session.
     pub checkpoint_rejected: Option<CheckpointId>,
+    /// The checkpoint this session uploaded and the relay refused, and why.
+    pub checkpoint_refused: Option<(CheckpointId, Refusal)>,
     /// The relay's answer to the request about the account's devices this
     /// session made.
     pub devices: Option<DeviceAnswer>,
@@ -88,6 +90,10 @@ impl SyncReport {
                 .clone_from(&other.checkpoint_uploaded);
         }
         self.checkpoint_rejected = other.checkpoint_rejected.or(self.checkpoint_rejected);
+        if other.checkpoint_refused.is_some() {
+            self.checkpoint_refused
+                .clone_from(&other.checkpoint_refused);
+        }
         if other.devices.is_some() {
             self.devices.clone_from(&other.devices);
         }
@@ -358,16 +364,23 @@ impl SessionCore {
         Ok(total.saturating_sub(SyncSettings::of(store).checkpoint_mark()?))
     }
 
-    /// Whether a checkpoint is due: asked for or wanted, or the entries since the
-    /// last one past the threshold.
+    /// Whether a checkpoint is due: asked for, or wanted or the entries since the
+    /// last one past the threshold while no refusal of the relay holds automatic
+    /// ones back.
     fn checkpoint_due(&self, store: &Store) -> anyhow::Result<bool> {
         if self.checkpoint_sent.is_some() || !self.engine.can_upload_checkpoint() {
             return Ok(false);
         }
-        if self.checkpoint_asked || self.checkpoint_wanted {
+        if self.checkpoint_asked {
             return Ok(true);
         }
-        Ok(self.entries_since_checkpoint(store)? >= SyncSettings::of(store).checkpoint_every()?)
+        let since = self.entries_since_checkpoint(store)?;
+        if let Some(refused) = SyncSettings::of(store).checkpoint_refused()? {
+            if refused.holds_back(store.now().timestamp_millis(), since) {
+                return Ok(false);
+            }
+        }
+        Ok(self.checkpoint_wanted || since >= SyncSettings::of(store).checkpoint_every()?)
     }
 
     /// Takes a snapshot of the store and hands it to the engine to upload. A store
@@ -619,6 +632,19 @@ impl SessionCore {
                     left_out: self.report.left_out.clone(),
                 }
                 .into());
+            }
+            Effect::CheckpointRefused {
+                checkpoint,
+                refusal,
+            } => {
+                self.checkpoint_sent = None;
+                self.checkpoint_asked = false;
+                self.checkpoint_wanted = false;
+                let since = self.entries_since_checkpoint(store)?;
+                let at = store.now().timestamp_millis();
+                SyncSettings::of(store)
+                    .set_checkpoint_refused(&CheckpointRefusal::new(&refusal, at, since))?;
+                self.report.checkpoint_refused = Some((checkpoint, refusal));
             }
             Effect::Devices(answer) => self.report.devices = Some(answer),
             Effect::Moved { to, wrapped } => {

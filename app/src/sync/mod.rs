@@ -19,6 +19,9 @@
 //!   cursors the relay has pruned, loads the relay's newest one when offered. A
 //!   background session on the desktop also makes one when idle on mains power
 //!   (`idle`: no entry for ten minutes, at least 500 entries since the last one).
+//!   A checkpoint the relay refuses (over its size limit, begun too soon) is
+//!   remembered until one is made or loaded; these automatic checkpoints wait
+//!   meanwhile (`CheckpointRefusal`), and the status shows it.
 //!
 //! Where things live: the account secret in `account.key` in the data directory
 //! (hex, file mode 0600); the relay address, the invite code and the sync progress

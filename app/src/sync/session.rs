@@ -34,7 +34,8 @@ pub(crate) enum Until {
     UpToDate,
     /// Only when `stop` turns true (or the connection fails).
     Stopped,
-    /// Once up to date and a checkpoint made then is stored on the relay.
+    /// Once up to date and a checkpoint made then is stored on the relay, or
+    /// refused by it.
     CheckpointStored,
     /// Once up to date and the relay has answered the request about the account's
     /// devices given to [`run_session`].
@@ -155,7 +156,10 @@ impl Session<'_, '_> {
             let done = match until {
                 Until::UpToDate => round.up_to_date,
                 Until::CheckpointStored => {
-                    round.up_to_date && self.core.report().checkpoint_uploaded.is_some()
+                    let report = self.core.report();
+                    round.up_to_date
+                        && (report.checkpoint_uploaded.is_some()
+                            || report.checkpoint_refused.is_some())
                 }
                 Until::DevicesAnswered => self.core.report().devices.is_some(),
                 Until::Stopped | Until::Rotated => false,
@@ -258,7 +262,8 @@ pub async fn sync_once(data_dir: &Path) -> anyhow::Result<SyncReport> {
 }
 
 /// Syncs the device in `data_dir`, then makes a checkpoint of its store and uploads
-/// it; returns once the relay has stored it.
+/// it; returns once the relay has stored it (`checkpoint_uploaded`) or refused it
+/// (`checkpoint_refused`).
 pub async fn checkpoint_once(data_dir: &Path) -> anyhow::Result<SyncReport> {
     sync_until(data_dir, Until::CheckpointStored).await
 }

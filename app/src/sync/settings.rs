@@ -1,7 +1,7 @@
 //! The sync settings a device keeps in its store's local (never synced) settings.
 
 use aftercall_shared::crypto::{AccountSecret, DeviceName, DeviceSecret};
-use aftercall_shared::protocol::CheckpointId;
+use aftercall_shared::protocol::{CheckpointId, Refusal, RefusalCode};
 use aftercall_shared::{Result, Store};
 
 /// Entries written or applied since the last checkpoint after which a device makes
@@ -36,6 +36,9 @@ mod key {
     pub const IDLE_CHECKPOINT_AFTER: &str = "sync.idle_checkpoint_after";
     /// A checkpoint from the relay this device rejected (its id in hex).
     pub const REJECTED_CHECKPOINT: &str = "sync.rejected_checkpoint";
+    /// The relay's last refusal of a checkpoint this device uploaded, until one is
+    /// made or loaded: `AT-MS RETRY-AT-MS RETRY-ENTRIES MESSAGE`.
+    pub const CHECKPOINT_REFUSED: &str = "sync.checkpoint_refused";
     /// This device's own secret (hex), from which its relay credential is derived.
     pub const DEVICE_SECRET: &str = "sync.device_secret";
     /// This device's name, as given at init or pairing (sent to the relay sealed).
@@ -91,6 +94,84 @@ impl std::str::FromStr for LastCheckpoint {
         let at = parts.next().and_then(|p| p.parse().ok()).ok_or(())?;
         let documents = parts.next().and_then(|p| p.parse().ok()).ok_or(())?;
         Ok(LastCheckpoint { way, at, documents })
+    }
+}
+
+/// How long automatic checkpoints wait after the relay refused one as too large,
+/// unless the entries since the last checkpoint double first: the checkpoint only
+/// grows, so trying again soon would send it in vain (the relay's operator may
+/// raise the limit meanwhile).
+pub const RETRY_TOO_LARGE_AFTER_MS: i64 = 24 * 3600 * 1000;
+/// How long automatic checkpoints wait after any other refusal (begun too soon
+/// after the account's last one: the relay's interval is minutes).
+pub const RETRY_REFUSED_AFTER_MS: i64 = 15 * 60 * 1000;
+
+/// The relay's last refusal of a checkpoint this device uploaded. Automatic
+/// checkpoints (the threshold, the idle desktop's) wait until `retry_at` or until
+/// the entries since the last checkpoint reach `retry_entries`, twice what they
+/// were at the refusal, whichever comes first; `aftercall checkpoint` does not
+/// wait. Kept in the store's settings, so a restarted app or a new session does
+/// not send the refused checkpoint again at once.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CheckpointRefusal {
+    /// When, in ms since the epoch.
+    pub at: i64,
+    /// Automatic checkpoints wait until then (ms since the epoch)…
+    pub retry_at: i64,
+    /// …or until this many entries since the last checkpoint.
+    pub retry_entries: u64,
+    /// What the relay said.
+    pub message: String,
+}
+
+impl CheckpointRefusal {
+    /// A refusal at `at` (ms) with `since` entries since the last checkpoint.
+    pub fn new(refusal: &Refusal, at: i64, since: u64) -> CheckpointRefusal {
+        let wait = match refusal.code {
+            RefusalCode::CheckpointTooLarge => RETRY_TOO_LARGE_AFTER_MS,
+            _ => RETRY_REFUSED_AFTER_MS,
+        };
+        CheckpointRefusal {
+            at,
+            retry_at: at.saturating_add(wait),
+            retry_entries: since.saturating_mul(2).max(1),
+            message: refusal.message.clone(),
+        }
+    }
+
+    /// Whether it still holds automatic checkpoints back at `now` (ms) with
+    /// `since` entries since the last checkpoint.
+    pub fn holds_back(&self, now: i64, since: u64) -> bool {
+        now < self.retry_at && since < self.retry_entries
+    }
+}
+
+impl std::fmt::Display for CheckpointRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}",
+            self.at, self.retry_at, self.retry_entries, self.message
+        )
+    }
+}
+
+impl std::str::FromStr for CheckpointRefusal {
+    type Err = ();
+
+    fn from_str(s: &str) -> std::result::Result<Self, ()> {
+        let mut parts = s.splitn(4, ' ');
+        let mut number = || parts.next().and_then(|p| p.parse::<i64>().ok()).ok_or(());
+        let at = number()?;
+        let retry_at = number()?;
+        let retry_entries = u64::try_from(number()?).map_err(|_| ())?;
+        let message = parts.next().unwrap_or_default().to_string();
+        Ok(CheckpointRefusal {
+            at,
+            retry_at,
+            retry_entries,
+            message,
+        })
     }
 }
 
@@ -168,12 +249,25 @@ impl<'a> SyncSettings<'a> {
     }
 
     /// Records a checkpoint this device made or loaded: the entries it holds
-    /// (the mark the next one is counted from), and what the Sync screen says.
+    /// (the mark the next one is counted from), and what the Sync screen says; a
+    /// refusal recorded before no longer holds anything back.
     pub fn set_checkpoint(&self, entries: u64, last: &LastCheckpoint) -> Result<()> {
         self.store
             .set_setting(key::CHECKPOINT_MARK, Some(&entries.to_string()))?;
+        self.store.set_setting(key::CHECKPOINT_REFUSED, None)?;
         self.store
             .set_setting(key::LAST_CHECKPOINT, Some(&last.to_string()))
+    }
+
+    /// The relay's last refusal of a checkpoint from this device, until one is
+    /// made or loaded.
+    pub fn checkpoint_refused(&self) -> Result<Option<CheckpointRefusal>> {
+        self.parsed(key::CHECKPOINT_REFUSED)
+    }
+
+    pub fn set_checkpoint_refused(&self, refusal: &CheckpointRefusal) -> Result<()> {
+        self.store
+            .set_setting(key::CHECKPOINT_REFUSED, Some(&refusal.to_string()))
     }
 
     /// The newest checkpoint this device made or loaded, if any.
@@ -350,6 +444,60 @@ mod tests {
             crate::sync::SyncStatus::no_account().checkpoint_words(|_| String::new()),
             None
         );
+    }
+
+    #[test]
+    fn a_checkpoint_refusal_holds_automatic_ones_back_until_the_tail_doubles_or_time_passes() {
+        let refusal = |code| Refusal {
+            code,
+            message: "over the limit of 5 bytes".into(),
+        };
+        let too_large =
+            CheckpointRefusal::new(&refusal(RefusalCode::CheckpointTooLarge), 1_000, 600);
+        assert_eq!(too_large.retry_entries, 1_200);
+        assert!(too_large.holds_back(1_000, 600));
+        assert!(too_large.holds_back(1_000 + RETRY_TOO_LARGE_AFTER_MS - 1, 1_199));
+        assert!(!too_large.holds_back(1_000, 1_200), "the tail doubled");
+        assert!(
+            !too_large.holds_back(1_000 + RETRY_TOO_LARGE_AFTER_MS, 600),
+            "time passed"
+        );
+        let too_soon = CheckpointRefusal::new(&refusal(RefusalCode::RateLimited), 1_000, 600);
+        assert!(too_soon.holds_back(1_000 + RETRY_REFUSED_AFTER_MS - 1, 600));
+        assert!(!too_soon.holds_back(1_000 + RETRY_REFUSED_AFTER_MS, 600));
+        // It reads back, message and all, and a damaged note is none.
+        assert_eq!(too_large.to_string().parse(), Ok(too_large.clone()));
+        for bad in ["", "1", "1 2", "x 2 3 m", "1 2 -3 m"] {
+            assert_eq!(bad.parse::<CheckpointRefusal>(), Err(()), "{bad}");
+        }
+        // What the Sync screen and `aftercall status` say.
+        let status = crate::sync::SyncStatus {
+            checkpoint_refused: Some(too_large.clone()),
+            ..crate::sync::SyncStatus::no_account()
+        };
+        assert_eq!(
+            status
+                .checkpoint_refused_words(|at| format!("at {at}"))
+                .as_deref(),
+            Some("The relay refused a checkpoint at 1000: over the limit of 5 bytes")
+        );
+        assert_eq!(
+            crate::sync::SyncStatus::no_account().checkpoint_refused_words(|_| String::new()),
+            None
+        );
+        // Kept until a checkpoint is made or loaded.
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let settings = SyncSettings::of(&store);
+        settings.set_checkpoint_refused(&too_large).unwrap();
+        assert_eq!(settings.checkpoint_refused().unwrap(), Some(too_large));
+        let made = LastCheckpoint {
+            way: CheckpointWay::Made,
+            at: 5,
+            documents: 1,
+        };
+        settings.set_checkpoint(9, &made).unwrap();
+        assert_eq!(settings.checkpoint_refused().unwrap(), None);
     }
 
     fn store(dir: &std::path::Path) -> Store {

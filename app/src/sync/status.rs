@@ -54,6 +54,9 @@ pub struct SyncStatus {
     /// The newest checkpoint this device made or loaded.
     #[serde(default)]
     pub last_checkpoint: Option<super::settings::LastCheckpoint>,
+    /// The relay's refusal of a checkpoint from this device since then.
+    #[serde(default)]
+    pub checkpoint_refused: Option<super::settings::CheckpointRefusal>,
 }
 
 /// An attachment on its way, for the status.
@@ -109,7 +112,18 @@ impl SyncStatus {
             attachments: None,
             attachment_problem: None,
             last_checkpoint: None,
+            checkpoint_refused: None,
         }
+    }
+
+    /// What the Sync screen and `aftercall status` say of a refused checkpoint.
+    pub fn checkpoint_refused_words(&self, when: impl Fn(i64) -> String) -> Option<String> {
+        let refused = self.checkpoint_refused.as_ref()?;
+        Some(format!(
+            "The relay refused a checkpoint {}: {}",
+            when(refused.at),
+            refused.message
+        ))
     }
 
     /// What the Sync screen and `aftercall status` say of the newest checkpoint.
@@ -172,6 +186,7 @@ pub(crate) fn stored_status(store: &Store, has_account: bool) -> SyncStatus {
         attachments: None,
         attachment_problem: None,
         last_checkpoint: settings.last_checkpoint().ok().flatten(),
+        checkpoint_refused: settings.checkpoint_refused().ok().flatten(),
     }
 }
 

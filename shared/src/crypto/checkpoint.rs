@@ -14,7 +14,7 @@ use crate::protocol::{CheckpointId, ChunkIndex, Cursor, SealedChunk, MAX_CHECKPO
 
 /// The most plaintext one chunk holds: sealed, it stays within
 /// [`MAX_ENTRY`](crate::protocol::MAX_ENTRY).
-pub const CHUNK_PLAINTEXT: usize = crate::protocol::MAX_ENTRY - 1024;
+pub const CHUNK_PLAINTEXT: usize = crate::protocol::CHECKPOINT_CHUNK_PLAINTEXT;
 
 /// Why a checkpoint from the relay was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,6 +10,12 @@ use super::{Cursor, ProtocolError, MAX_CURSORS, MAX_ENTRY};
 /// The most chunks one checkpoint may have (each at most [`MAX_ENTRY`] sealed bytes).
 pub const MAX_CHECKPOINT_CHUNKS: u32 = 16_384;
 
+/// The most plaintext one checkpoint chunk holds: sealed, it stays within
+/// [`MAX_ENTRY`]. Every chunk of a checkpoint but the last is this full, so a relay
+/// can tell from the chunk count alone that a checkpoint is at least
+/// `(chunks - 1) × CHECKPOINT_CHUNK_PLAINTEXT` sealed bytes.
+pub const CHECKPOINT_CHUNK_PLAINTEXT: usize = MAX_ENTRY - 1024;
+
 /// The id of one checkpoint of an account: a keyed hash of its plaintext, so the
 /// same snapshot always has the same id and the relay learns nothing from it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

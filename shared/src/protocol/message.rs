@@ -200,6 +200,14 @@ pub enum ServerMessage {
     /// Instead of `Welcome`: the account moved to `to` in a re-key, and `wrapped`
     /// is its new secret sealed to this device. The session ends.
     Moved { to: AccountId, wrapped: Vec<u8> },
+    /// The upload of this checkpoint was refused (over the relay's size limit for
+    /// a checkpoint, or begun too soon after the account's last one); its chunks
+    /// are dropped, and the session and everything else go on. Sent only in
+    /// answer to [`ClientMessage::CheckpointBegin`] or its chunks.
+    CheckpointRefused {
+        checkpoint: CheckpointId,
+        refusal: Refusal,
+    },
 }
 
 /// A refusal and its reason.
@@ -241,6 +249,8 @@ pub enum RefusalCode {
     /// The account was re-keyed: its old secret (recovery phrase) no longer opens
     /// it, and this device was not moved to the new one.
     AccountRekeyed = 14,
+    /// The checkpoint is over the relay's size limit for one checkpoint.
+    CheckpointTooLarge = 15,
     /// Storing the blob would take the account over its quota on the relay.
     QuotaExceeded = 16,
     /// The blob is over the relay's per-file limit.
@@ -271,12 +281,20 @@ impl RefusalCode {
             12 => DeviceRemoved,
             13 => UnknownDevice,
             14 => AccountRekeyed,
+            15 => CheckpointTooLarge,
             16 => QuotaExceeded,
             17 => FileTooLarge,
             18 => BlobNotFound,
             19 => BlobMismatch,
             _ => return Err(ProtocolError::Invalid("refusal code")),
         })
+    }
+
+    /// Whether the first versions of the protocol (version 2 before checkpoints)
+    /// know this code: only those may be sent to a device whose hello is of that
+    /// older form, which fails on a code it does not know.
+    pub fn known_to_older_devices(self) -> bool {
+        (self as u8) <= RefusalCode::UnsupportedVersion as u8
     }
 
     /// A short name for logs and metrics.
@@ -297,6 +315,7 @@ impl RefusalCode {
             DeviceRemoved => "device_removed",
             UnknownDevice => "unknown_device",
             AccountRekeyed => "account_rekeyed",
+            CheckpointTooLarge => "checkpoint_too_large",
             QuotaExceeded => "quota_exceeded",
             FileTooLarge => "file_too_large",
             BlobNotFound => "blob_not_found",
@@ -333,6 +352,7 @@ const CHECKPOINT_STORED: u8 = 8;
 const DEVICES: u8 = 9;
 const DEVICE_RENAMED: u8 = 10;
 const DEVICE_REMOVED: u8 = 11;
+const CHECKPOINT_REFUSED: u8 = 15;
 const BLOB_STATUS: u8 = 20;
 const BLOB_CHUNK_STORED: u8 = 21;
 const SERVER_BLOB_CHUNK: u8 = 22;
@@ -790,6 +810,15 @@ impl ServerMessage {
                 w.bytes(wrapped);
                 w.out
             }
+            ServerMessage::CheckpointRefused {
+                checkpoint,
+                refusal,
+            } => {
+                let mut w = start(CHECKPOINT_REFUSED);
+                w.out.extend_from_slice(&checkpoint.0);
+                write_refusal(&mut w, refusal);
+                w.out
+            }
         }
     }
 
@@ -872,6 +901,10 @@ impl ServerMessage {
             MOVED => ServerMessage::Moved {
                 to: AccountId(r.fixed()?),
                 wrapped: r.bytes("wrapped secret", MAX_WRAPPED)?.to_vec(),
+            },
+            CHECKPOINT_REFUSED => ServerMessage::CheckpointRefused {
+                checkpoint: CheckpointId(r.fixed()?),
+                refusal: read_refusal(&mut r)?,
             },
             other => return Err(ProtocolError::UnknownTag(other)),
         };

@@ -30,12 +30,18 @@
 //!   cursors it covers), then one [`ClientMessage::CheckpointChunk`] per chunk; once
 //!   all are stored the relay makes it the account's newest and answers
 //!   [`ServerMessage::CheckpointStored`]. An upload cut short leaves the previous
-//!   checkpoint as the newest.
+//!   checkpoint as the newest. An upload the relay will not keep (over its size
+//!   limit for a checkpoint, or begun too soon after the account's last) is
+//!   answered by [`ServerMessage::CheckpointRefused`]; its chunks are dropped and
+//!   the session goes on.
 //! - bootstrap: to a device with no cursors, or one whose cursors point into a
 //!   pruned part of a log, the relay sends [`ServerMessage::CheckpointOffer`] right
 //!   after `Welcome` and waits for [`ClientMessage::TakeCheckpoint`]; taken, the
 //!   chunks follow ([`ServerMessage::CheckpointChunk`]) and then only the entries
-//!   after the checkpoint's cursors.
+//!   after the checkpoint's cursors. Only a hello that carries a [`DeviceKey`]
+//!   (tag 7, sent by every version that knows checkpoints) is offered one: the
+//!   version byte did not change when checkpoints came, and a plain hello may come
+//!   from a version before them, which fails on a message it does not know.
 //!
 //! Devices: a hello may carry the device's own credential and its name sealed
 //! under the account key ([`DeviceKey`]); the first registers the device, and from
@@ -75,7 +81,9 @@ mod rekey;
 mod tests;
 
 pub use blob::{BlobChunk, BlobId, BlobState, MAX_BLOB_CHUNKS};
-pub use checkpoint::{CheckpointId, ChunkIndex, SealedChunk, MAX_CHECKPOINT_CHUNKS};
+pub use checkpoint::{
+    CheckpointId, ChunkIndex, SealedChunk, CHECKPOINT_CHUNK_PLAINTEXT, MAX_CHECKPOINT_CHUNKS,
+};
 pub use entry::{AccountId, Credential, DeviceId, SealedEntry};
 pub use error::ProtocolError;
 pub use message::{

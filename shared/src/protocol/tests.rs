@@ -285,6 +285,18 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
                 to: AccountId(to),
                 wrapped
             }),
+        (
+            any::<[u8; 16]>(),
+            prop_oneof![
+                Just(RefusalCode::CheckpointTooLarge),
+                Just(RefusalCode::RateLimited)
+            ],
+            ".{0,100}"
+        )
+            .prop_map(|(id, code, message)| ServerMessage::CheckpointRefused {
+                checkpoint: CheckpointId(id),
+                refusal: Refusal { code, message },
+            }),
     ]
 }
 
@@ -408,7 +420,7 @@ fn blob_frames_check_their_counts_and_sizes_before_use() {
         },
     }
     .encode();
-    frame[34] = 15;
+    frame[34] = 200;
     assert!(ServerMessage::decode(&frame).is_err());
 }
 

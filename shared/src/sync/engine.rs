@@ -172,6 +172,15 @@ pub enum Effect {
         chunks: usize,
         bytes: usize,
     },
+    /// The relay refused the checkpoint uploaded in this session (over its size
+    /// limit, or too soon after the account's last one). The session goes on, and
+    /// the engine uploads no other checkpoint in it
+    /// ([`Engine::can_upload_checkpoint`] stays false). Tell the user, and hold
+    /// automatic checkpoints back.
+    CheckpointRefused {
+        checkpoint: CheckpointId,
+        refusal: Refusal,
+    },
     /// The relay answered a request about the account's devices.
     Devices(DeviceAnswer),
     /// Read the blobs to upload and those to download, and hand them back as
@@ -300,6 +309,9 @@ pub struct Engine {
     /// The rotation checkpoint sent, until the relay answers for it.
     rotating: Option<(AccountId, CheckpointId)>,
     wrap_key: Option<WrapKey>,
+    /// The relay refused a checkpoint upload in this session: no other is sent
+    /// until the next one.
+    checkpoint_refused: bool,
     blobs: BlobSync,
 }
 
@@ -340,6 +352,7 @@ impl Engine {
             uploading: None,
             rotating: None,
             wrap_key,
+            checkpoint_refused: false,
             blobs: BlobSync::default(),
         }
     }
@@ -390,10 +403,10 @@ impl Engine {
         self.blobs.step(ready, &self.keys, out);
     }
 
-    /// Whether a checkpoint may be uploaded now: up to date, the key proven, and no
-    /// other upload waiting for the relay.
+    /// Whether a checkpoint may be uploaded now: up to date, the key proven, no
+    /// other upload waiting for the relay, and none refused in this session.
     pub fn can_upload_checkpoint(&self) -> bool {
-        self.log_up_to_date() && !self.must_prove_key
+        self.log_up_to_date() && !self.must_prove_key && !self.checkpoint_refused
     }
 
     /// Decides what to do about `event`.
@@ -490,6 +503,7 @@ impl Engine {
         self.loading = None;
         self.uploading = None;
         self.rotating = None;
+        self.checkpoint_refused = false;
         self.blobs.reset();
         self.phase = Phase::Greeting;
         let mut cursors: Vec<Cursor> = self
@@ -626,6 +640,23 @@ impl Engine {
                     });
                 }
                 _ => self.fail(SyncError::OutOfTurn("a checkpoint acknowledgement"), out),
+            },
+            ServerMessage::CheckpointRefused {
+                checkpoint,
+                refusal,
+            } => match self.uploading {
+                Some(up) if up.checkpoint == checkpoint => {
+                    tracing::warn!(%checkpoint, %refusal, "the relay refused the checkpoint");
+                    self.uploading = None;
+                    self.checkpoint_refused = true;
+                    out.push(Effect::CheckpointRefused {
+                        checkpoint,
+                        refusal,
+                    });
+                    // "Up to date" no longer waits for it.
+                    self.maybe_upload(out);
+                }
+                _ => self.fail(SyncError::OutOfTurn("a checkpoint refusal"), out),
             },
             ServerMessage::Devices { devices } => {
                 out.push(Effect::Devices(DeviceAnswer::Listed(devices)))
@@ -803,7 +834,9 @@ impl Engine {
         body: &[u8],
         out: &mut Vec<Effect>,
     ) {
-        if !self.can_upload_checkpoint() {
+        // A checkpoint refused in this session does not hold a re-key back: its
+        // checkpoint goes to the new account.
+        if !self.log_up_to_date() || self.must_prove_key {
             return self.fail(SyncError::OutOfTurn("a rotation before catching up"), out);
         }
         let covers: Vec<Cursor> = covers

@@ -490,6 +490,64 @@ mod checkpoints {
         });
         assert!(engine.is_up_to_date());
     }
+
+    #[test]
+    fn a_refused_checkpoint_is_not_retried_in_the_session_and_the_session_goes_on() {
+        use crate::protocol::{Refusal, RefusalCode};
+        let mut engine = engine(EngineOptions::default());
+        connected(&mut engine, Vec::new(), 0);
+        engine.handle(frame(ServerMessage::CaughtUp));
+        engine.handle(Event::BlobLists {
+            uploads: Vec::new(),
+            downloads: Vec::new(),
+        });
+        let snapshot = || Event::CheckpointSnapshot {
+            covers: vec![("laptop".into(), 4)],
+            body: vec![9u8; 100],
+        };
+        let out = engine.handle(snapshot());
+        let Some(ClientMessage::CheckpointBegin { checkpoint, .. }) = sent(&out).first().cloned()
+        else {
+            panic!("the upload begins: {out:?}")
+        };
+        let refusal = Refusal {
+            code: RefusalCode::CheckpointTooLarge,
+            message: "over the limit".into(),
+        };
+        let out = engine.handle(frame(ServerMessage::CheckpointRefused {
+            checkpoint,
+            refusal: refusal.clone(),
+        }));
+        assert!(
+            matches!(&out[..], [Effect::CheckpointRefused { checkpoint: c, refusal: r }] if *c == checkpoint && *r == refusal),
+            "{out:?}"
+        );
+        assert_eq!(engine.phase(), Phase::Live);
+        assert!(engine.is_up_to_date(), "up to date no longer waits for it");
+        assert!(!engine.can_upload_checkpoint());
+        // Another snapshot in this session sends nothing.
+        assert!(sent(&engine.handle(snapshot())).is_empty());
+        // Entries still flow both ways.
+        let out = engine.handle(frame(ServerMessage::Entries {
+            entries: vec![entry(1, "laptop", 1)],
+        }));
+        assert_eq!(applied(&out), [("laptop".to_string(), 1)]);
+        let out = engine.handle(Event::LocalWrite { own_head: 1 });
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, Effect::ReadOwnLog { after: 0, .. })));
+        // A refusal of no upload of this session is out of turn.
+        let out = engine.handle(frame(ServerMessage::CheckpointRefused {
+            checkpoint,
+            refusal: refusal.clone(),
+        }));
+        assert!(matches!(out.last(), Some(Effect::Failed(_))), "{out:?}");
+        // The next session may upload again.
+        connected(&mut engine, Vec::new(), 1);
+        engine.handle(frame(ServerMessage::CaughtUp));
+        engine.handle(frame(ServerMessage::Stored { up_to: 1 }));
+        assert!(engine.can_upload_checkpoint());
+    }
 }
 
 mod blobs {

@@ -201,6 +201,75 @@ pub enum ChunkStored {
     Complete,
     /// No upload of that checkpoint was begun (or the index is past its count).
     Unknown,
+    /// Storing it would take the upload to `bytes` sealed bytes, over the limit:
+    /// every chunk of it stored so far was dropped instead, and the upload takes
+    /// no more (it still counts as begun, for the interval).
+    TooLarge { bytes: u64 },
+}
+
+/// What the relay allows of checkpoint uploads (`--max-checkpoint-bytes`,
+/// `--checkpoint-interval-secs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointLimits {
+    /// The most sealed bytes one checkpoint may have.
+    pub max_bytes: u64,
+    /// The least seconds between two uploads an account begins (0: no bound).
+    pub interval_secs: u64,
+}
+
+/// What became of a checkpoint upload begun.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointBegun {
+    /// Kept: its chunks may follow.
+    Begun,
+    /// Its chunk count alone puts it over the limit: every chunk but the last is
+    /// full, so it has at least `least` sealed bytes. Nothing was kept.
+    TooLarge { least: u64 },
+    /// The account began another upload less than the interval ago; one may begin
+    /// in `wait` seconds. Nothing was kept.
+    TooSoon { wait: u64 },
+}
+
+/// Whether an upload of `chunks` chunks may begin at `now` (seconds since 1970):
+/// one of a checkpoint the relay keeps already (`known`: an upload in progress
+/// resumed, or the newest begun again; not one refused) always may; another not when its chunk count puts it over
+/// the size limit, nor within the interval of the last upload the account began
+/// (`last_begun`), complete or not.
+fn begin_outcome(
+    chunks: u32,
+    known: bool,
+    last_begun: Option<i64>,
+    limits: CheckpointLimits,
+    now: i64,
+) -> CheckpointBegun {
+    if known {
+        return CheckpointBegun::Begun;
+    }
+    let least = u64::from(chunks.saturating_sub(1))
+        .saturating_mul(aftercall_shared::protocol::CHECKPOINT_CHUNK_PLAINTEXT as u64);
+    if least > limits.max_bytes {
+        return CheckpointBegun::TooLarge { least };
+    }
+    if let Some(last) = last_begun {
+        let next = last.saturating_add(i64::try_from(limits.interval_secs).unwrap_or(i64::MAX));
+        if now < next {
+            return CheckpointBegun::TooSoon {
+                wait: u64::try_from(next - now).unwrap_or(0),
+            };
+        }
+    }
+    CheckpointBegun::Begun
+}
+
+/// Whether chunk bytes take an upload over the limit: the sealed bytes of its other
+/// chunks stored so far plus this one's.
+fn over_checkpoint_limit(
+    stored_others: u64,
+    chunk: usize,
+    limits: CheckpointLimits,
+) -> Option<u64> {
+    let bytes = stored_others.saturating_add(chunk as u64);
+    (bytes > limits.max_bytes).then_some(bytes)
 }
 
 /// Where an uploaded chunk `index` goes, from its checkpoint's row (chunk count,
@@ -577,25 +646,31 @@ pub trait RelayStore: Send + Sync + 'static {
         entries: &[SealedEntry],
     ) -> Result<Appended, RelayError>;
 
-    /// Starts keeping checkpoint `id` of `chunks` chunks covering `covers`; an
-    /// earlier upload that never completed is dropped. The newest complete
-    /// checkpoint stays until this one completes. Beginning the newest again
-    /// changes nothing.
+    /// Starts keeping checkpoint `id` of `chunks` chunks covering `covers`, begun
+    /// at `now` (seconds since 1970), unless `limits` refuse it
+    /// ([`begin_outcome`]; decided under the account's lock, so two nodes cannot
+    /// both begin one); an earlier upload that never completed is dropped. The
+    /// newest complete checkpoint stays until this one completes. Beginning the
+    /// newest again, or an upload in progress again, changes nothing.
     async fn begin_checkpoint(
         &self,
         account: &AccountId,
         checkpoint: &StoredCheckpoint,
-    ) -> Result<(), RelayError>;
+        limits: CheckpointLimits,
+        now: i64,
+    ) -> Result<CheckpointBegun, RelayError>;
 
     /// Stores chunk `index` of checkpoint `id`. When it is the last one missing,
     /// the checkpoint becomes the account's newest in the same transaction and
-    /// every other checkpoint of the account is dropped.
+    /// every other checkpoint of the account is dropped. A chunk that would take
+    /// the upload past `limits.max_bytes` drops the upload instead.
     async fn put_checkpoint_chunk(
         &self,
         account: &AccountId,
         id: CheckpointId,
         index: ChunkIndex,
         sealed: &[u8],
+        limits: CheckpointLimits,
     ) -> Result<ChunkStored, RelayError>;
 
     /// The account's newest complete checkpoint.

@@ -22,10 +22,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 use super::{
-    account_of, chunk_target, cut_page, plan_append, prune_floors, rekey_devices, sum,
-    unknown_wrap, wrap_key_bytes, AccountRecord, Acknowledged, Appended, BlobLimits, BlobPut,
-    ChunkStored, RegisteredDevice, Registration, RelayStore, RotationBegin, RotationCommit,
-    RotationState, StoredCheckpoint, Usage,
+    account_of, begin_outcome, chunk_target, cut_page, over_checkpoint_limit, plan_append,
+    prune_floors, rekey_devices, sum, unknown_wrap, wrap_key_bytes, AccountRecord, Acknowledged,
+    Appended, BlobLimits, BlobPut, CheckpointBegun, CheckpointLimits, ChunkStored,
+    RegisteredDevice, Registration, RelayStore, RotationBegin, RotationCommit, RotationState,
+    StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -157,6 +158,11 @@ ALTER TABLE device_keys
     ADD COLUMN wrap_key BYTEA,
     ADD COLUMN wrapped BYTEA;
 "#,
+    // 7: when each checkpoint upload was begun (seconds since 1970; 0 for those
+    // begun before), for the least time between two uploads of an account.
+    r#"
+ALTER TABLE checkpoints ADD COLUMN begun_at BIGINT NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The tables holding an account's rows by its `account` column, besides
@@ -225,14 +231,17 @@ async fn lock_rotation_state(
     }))
 }
 
-/// Begins keeping `checkpoint` of `account`, in the caller's transaction.
+/// Begins keeping `checkpoint` of `account`, begun at `begun_at`, in the
+/// caller's transaction.
 async fn begin_checkpoint_in(
     tx: &deadpool_postgres::Transaction<'_>,
     account: &AccountId,
     checkpoint: &StoredCheckpoint,
+    begun_at: i64,
 ) -> Result<(), RelayError> {
     let (key, id) = (&account.0[..], &checkpoint.id.0[..]);
-    // An upload never finished is dropped; the newest complete one stays.
+    // An upload never finished is dropped, and a refused one's mark; the newest
+    // complete one stays.
     tx.execute(
         "DELETE FROM checkpoint_chunks WHERE account = $1 AND id != $2 AND id IN
          (SELECT id FROM checkpoints WHERE account = $1 AND NOT complete)",
@@ -240,18 +249,19 @@ async fn begin_checkpoint_in(
     )
     .await?;
     tx.execute(
-        "DELETE FROM checkpoints WHERE account = $1 AND id != $2 AND NOT complete",
+        "DELETE FROM checkpoints WHERE account = $1 AND NOT complete AND (id != $2 OR chunks = 0)",
         &[&key, &id],
     )
     .await?;
     tx.execute(
-        "INSERT INTO checkpoints (account, id, chunks, covers) VALUES ($1, $2, $3, $4)
+        "INSERT INTO checkpoints (account, id, chunks, covers, begun_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (account, id) DO NOTHING",
         &[
             &key,
             &id,
             &i64::from(checkpoint.chunks),
             &Cursor::encode_vector(&checkpoint.covers),
+            &begun_at,
         ],
     )
     .await?;
@@ -898,13 +908,47 @@ impl RelayStore for PostgresStore {
         &self,
         account: &AccountId,
         checkpoint: &StoredCheckpoint,
-    ) -> Result<(), RelayError> {
+        limits: CheckpointLimits,
+        now: i64,
+    ) -> Result<CheckpointBegun, RelayError> {
+        let (key, id) = (&account.0[..], &checkpoint.id.0[..]);
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        refuse_moved(&tx, account).await?;
-        begin_checkpoint_in(&tx, account, checkpoint).await?;
+        // The account's row lock: uploads of one account, begun on any node, take
+        // turns, so the interval holds across nodes; and a re-key's commit, which
+        // locks it too, is either before (refused) or after.
+        let moved: Option<bool> = tx
+            .query_opt(
+                "SELECT moved_to IS NOT NULL FROM accounts WHERE id = $1 FOR UPDATE",
+                &[&key],
+            )
+            .await?
+            .map(|r| r.get(0));
+        if moved == Some(true) {
+            return Err(RelayError::AccountMoved);
+        }
+        let known = tx
+            .query_opt(
+                "SELECT 1 FROM checkpoints WHERE account = $1 AND id = $2
+                 AND (complete OR chunks > 0)",
+                &[&key, &id],
+            )
+            .await?
+            .is_some();
+        let last_begun: Option<i64> = tx
+            .query_one(
+                "SELECT MAX(begun_at) FROM checkpoints WHERE account = $1",
+                &[&key],
+            )
+            .await?
+            .get(0);
+        let outcome = begin_outcome(checkpoint.chunks, known, last_begun, limits, now);
+        if outcome != CheckpointBegun::Begun {
+            return Ok(outcome);
+        }
+        begin_checkpoint_in(&tx, account, checkpoint, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(outcome)
     }
 
     async fn put_checkpoint_chunk(
@@ -913,6 +957,7 @@ impl RelayStore for PostgresStore {
         id: CheckpointId,
         index: ChunkIndex,
         sealed: &[u8],
+        limits: CheckpointLimits,
     ) -> Result<ChunkStored, RelayError> {
         let (key, id) = (&account.0[..], &id.0[..]);
         let mut client = self.pool.get().await?;
@@ -932,6 +977,30 @@ impl RelayStore for PostgresStore {
             Ok(chunks) => chunks,
             Err(answer) => return Ok(answer),
         };
+        let others: i64 = tx
+            .query_one(
+                "SELECT COALESCE(SUM(length(sealed)), 0)::BIGINT FROM checkpoint_chunks
+                 WHERE account = $1 AND id = $2 AND idx != $3",
+                &[&key, &id, &i64::from(index.0)],
+            )
+            .await?
+            .get(0);
+        if let Some(bytes) = over_checkpoint_limit(seq_of(others), sealed.len(), limits) {
+            // None of its chunks stays, nor counts against the account; its row,
+            // with no chunks to take, keeps when it was begun for the interval.
+            tx.execute(
+                "DELETE FROM checkpoint_chunks WHERE account = $1 AND id = $2",
+                &[&key, &id],
+            )
+            .await?;
+            tx.execute(
+                "UPDATE checkpoints SET chunks = 0 WHERE account = $1 AND id = $2",
+                &[&key, &id],
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(ChunkStored::TooLarge { bytes });
+        }
         tx.execute(
             "INSERT INTO checkpoint_chunks (account, id, idx, sealed) VALUES ($1, $2, $3, $4)
              ON CONFLICT (account, id, idx) DO UPDATE SET sealed = excluded.sealed",
@@ -1281,7 +1350,7 @@ impl RelayStore for PostgresStore {
             &[&&account.0[..], &&to.0[..]],
         )
         .await?;
-        begin_checkpoint_in(&tx, to, checkpoint).await?;
+        begin_checkpoint_in(&tx, to, checkpoint, 0).await?;
         tx.commit().await?;
         Ok(RotationBegin::Begun)
     }

@@ -22,10 +22,11 @@ use aftercall_shared::protocol::{
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    account_of, chunk_target, cut_page, plan_append, prune_floors, rekey_devices, sum,
-    unknown_wrap, wrap_key_bytes, AccountRecord, Acknowledged, Appended, BlobLimits, BlobPut,
-    ChunkStored, RegisteredDevice, Registration, RelayStore, RotationBegin, RotationCommit,
-    RotationState, StoredCheckpoint, Usage,
+    account_of, begin_outcome, chunk_target, cut_page, over_checkpoint_limit, plan_append,
+    prune_floors, rekey_devices, sum, unknown_wrap, wrap_key_bytes, AccountRecord, Acknowledged,
+    Appended, BlobLimits, BlobPut, CheckpointBegun, CheckpointLimits, ChunkStored,
+    RegisteredDevice, Registration, RelayStore, RotationBegin, RotationCommit, RotationState,
+    StoredCheckpoint, Usage,
 };
 use crate::RelayError;
 
@@ -141,6 +142,11 @@ ALTER TABLE accounts ADD COLUMN moved_to BLOB;
 ALTER TABLE accounts ADD COLUMN moved_at INTEGER;
 ALTER TABLE device_keys ADD COLUMN wrap_key BLOB;
 ALTER TABLE device_keys ADD COLUMN wrapped BLOB;
+"#,
+    // 7: when each checkpoint upload was begun (seconds since 1970; 0 for those
+    // begun before), for the least time between two uploads of an account.
+    r#"
+ALTER TABLE checkpoints ADD COLUMN begun_at INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
 
@@ -658,27 +664,30 @@ fn begin_checkpoint_in(
     tx: &Connection,
     account: &AccountId,
     checkpoint: &StoredCheckpoint,
+    begun_at: i64,
 ) -> Result<(), RelayError> {
     let key = &account.0[..];
     let id = &checkpoint.id.0[..];
-    // An upload never finished is dropped; the newest complete one stays.
+    // An upload never finished is dropped, and a refused one's mark; the newest
+    // complete one stays.
     tx.execute(
         "DELETE FROM checkpoint_chunks WHERE account = ?1 AND id != ?2 AND id IN
              (SELECT id FROM checkpoints WHERE account = ?1 AND complete = 0)",
         params![key, id],
     )?;
     tx.execute(
-        "DELETE FROM checkpoints WHERE account = ?1 AND id != ?2 AND complete = 0",
+        "DELETE FROM checkpoints WHERE account = ?1 AND complete = 0 AND (id != ?2 OR chunks = 0)",
         params![key, id],
     )?;
     tx.execute(
-        "INSERT INTO checkpoints (account, id, chunks, covers) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO checkpoints (account, id, chunks, covers, begun_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (account, id) DO NOTHING",
         params![
             key,
             id,
             checkpoint.chunks,
-            Cursor::encode_vector(&checkpoint.covers)
+            Cursor::encode_vector(&checkpoint.covers),
+            begun_at
         ],
     )?;
     Ok(())
@@ -689,13 +698,32 @@ impl Files {
         &self,
         account: &AccountId,
         checkpoint: &StoredCheckpoint,
-    ) -> Result<(), RelayError> {
+        limits: CheckpointLimits,
+        now: i64,
+    ) -> Result<CheckpointBegun, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         refuse_moved(&tx, account)?;
-        begin_checkpoint_in(&tx, account, checkpoint)?;
+        let key = &account.0[..];
+        let id = &checkpoint.id.0[..];
+        let known: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE account = ?1 AND id = ?2
+             AND (complete = 1 OR chunks > 0))",
+            params![key, id],
+            |r| r.get(0),
+        )?;
+        let last_begun: Option<i64> = tx.query_row(
+            "SELECT MAX(begun_at) FROM checkpoints WHERE account = ?1",
+            params![key],
+            |r| r.get(0),
+        )?;
+        let outcome = begin_outcome(checkpoint.chunks, known, last_begun, limits, now);
+        if outcome != CheckpointBegun::Begun {
+            return Ok(outcome);
+        }
+        begin_checkpoint_in(&tx, account, checkpoint, now)?;
         tx.commit()?;
-        Ok(())
+        Ok(outcome)
     }
 
     fn put_checkpoint_chunk(
@@ -704,6 +732,7 @@ impl Files {
         id: CheckpointId,
         index: ChunkIndex,
         sealed: &[u8],
+        limits: CheckpointLimits,
     ) -> Result<ChunkStored, RelayError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -720,6 +749,26 @@ impl Files {
             Ok(chunks) => chunks,
             Err(answer) => return Ok(answer),
         };
+        let others: i64 = tx.query_row(
+            "SELECT COALESCE(SUM(length(sealed)), 0) FROM checkpoint_chunks
+             WHERE account = ?1 AND id = ?2 AND idx != ?3",
+            params![key, id, index.0],
+            |r| r.get(0),
+        )?;
+        if let Some(bytes) = over_checkpoint_limit(others as u64, sealed.len(), limits) {
+            // None of its chunks stays, nor counts against the account; its row,
+            // with no chunks to take, keeps when it was begun for the interval.
+            tx.execute(
+                "DELETE FROM checkpoint_chunks WHERE account = ?1 AND id = ?2",
+                params![key, id],
+            )?;
+            tx.execute(
+                "UPDATE checkpoints SET chunks = 0 WHERE account = ?1 AND id = ?2",
+                params![key, id],
+            )?;
+            tx.commit()?;
+            return Ok(ChunkStored::TooLarge { bytes });
+        }
         tx.execute(
             "INSERT OR REPLACE INTO checkpoint_chunks (account, id, idx, sealed)
              VALUES (?1, ?2, ?3, ?4)",
@@ -1044,7 +1093,7 @@ impl Files {
             "UPDATE accounts SET pending_to = ?2 WHERE id = ?1",
             params![&account.0[..], &to.0[..]],
         )?;
-        begin_checkpoint_in(&tx, to, checkpoint)?;
+        begin_checkpoint_in(&tx, to, checkpoint, 0)?;
         tx.commit()?;
         Ok(RotationBegin::Begun)
     }
@@ -1215,9 +1264,11 @@ impl RelayStore for SqliteStore {
         &self,
         account: &AccountId,
         checkpoint: &StoredCheckpoint,
-    ) -> Result<(), RelayError> {
+        limits: CheckpointLimits,
+        now: i64,
+    ) -> Result<CheckpointBegun, RelayError> {
         let (account, checkpoint) = (*account, checkpoint.clone());
-        self.blocking(move |f| f.begin_checkpoint(&account, &checkpoint))
+        self.blocking(move |f| f.begin_checkpoint(&account, &checkpoint, limits, now))
             .await
     }
 
@@ -1227,9 +1278,10 @@ impl RelayStore for SqliteStore {
         id: CheckpointId,
         index: ChunkIndex,
         sealed: &[u8],
+        limits: CheckpointLimits,
     ) -> Result<ChunkStored, RelayError> {
         let (account, sealed) = (*account, sealed.to_vec());
-        self.blocking(move |f| f.put_checkpoint_chunk(&account, id, index, &sealed))
+        self.blocking(move |f| f.put_checkpoint_chunk(&account, id, index, &sealed, limits))
             .await
     }
 

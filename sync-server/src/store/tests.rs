@@ -20,9 +20,9 @@ use aftercall_shared::protocol::{
 };
 
 use super::{
-    device_list, AccountRecord, AppendRefusal, BlobLimits, BlobPut, BlobRefusal, ChunkStored,
-    PostgresStore, RegisteredDevice, Registration, RelayStore, RotationBegin, RotationCommit,
-    SqliteStore, StoredCheckpoint,
+    device_list, AccountRecord, AppendRefusal, BlobLimits, BlobPut, BlobRefusal, CheckpointBegun,
+    CheckpointLimits, ChunkStored, PostgresStore, RegisteredDevice, Registration, RelayStore,
+    RotationBegin, RotationCommit, SqliteStore, StoredCheckpoint,
 };
 use crate::test_postgres::{self, TestDatabase};
 use crate::RelayError;
@@ -155,6 +155,7 @@ on_both_stores!(
     ready_answers_while_the_database_does,
     a_checkpoint_is_newest_only_once_every_chunk_is_in,
     an_interrupted_upload_leaves_the_previous_checkpoint_and_the_next_one_replaces_it,
+    checkpoint_uploads_over_the_size_limit_or_too_soon_are_refused_and_leave_nothing,
     pruning_drops_what_the_checkpoint_covers_and_every_active_device_applied,
     a_device_registers_its_credential_once_and_keeps_it,
     devices_are_renamed_and_removed_for_good,
@@ -528,20 +529,144 @@ fn checkpoint(byte: u8, chunks: u32, covers: Vec<Cursor>) -> StoredCheckpoint {
     }
 }
 
+/// No bound on checkpoint uploads.
+const ROOMY_CHECKPOINTS: CheckpointLimits = CheckpointLimits {
+    max_bytes: u64::MAX,
+    interval_secs: 0,
+};
+
 /// Uploads chunks `0..upto` of `c`, chunk `i` holding `i + byte` repeated.
 async fn upload(s: &Subject, c: &StoredCheckpoint, upto: u32) -> Vec<ChunkStored> {
-    s.store.begin_checkpoint(&ACCOUNT, c).await.unwrap();
+    upload_within(s, c, (upto, 100), ROOMY_CHECKPOINTS, 0).await
+}
+
+/// As [`upload`], `size` bytes a chunk, within `limits`, begun at `now`.
+async fn upload_within(
+    s: &Subject,
+    c: &StoredCheckpoint,
+    (upto, size): (u32, usize),
+    limits: CheckpointLimits,
+    now: i64,
+) -> Vec<ChunkStored> {
+    let begun = s
+        .store
+        .begin_checkpoint(&ACCOUNT, c, limits, now)
+        .await
+        .unwrap();
+    assert_eq!(begun, CheckpointBegun::Begun);
     let mut out = Vec::new();
     for i in 0..upto {
-        let sealed = vec![c.id.0[0].wrapping_add(i as u8); 100];
+        let sealed = vec![c.id.0[0].wrapping_add(i as u8); size];
         out.push(
             s.store
-                .put_checkpoint_chunk(&ACCOUNT, c.id, ChunkIndex(i), &sealed)
+                .put_checkpoint_chunk(&ACCOUNT, c.id, ChunkIndex(i), &sealed, limits)
                 .await
                 .unwrap(),
         );
     }
     out
+}
+
+async fn checkpoint_uploads_over_the_size_limit_or_too_soon_are_refused_and_leave_nothing(
+    s: Subject,
+) {
+    use aftercall_shared::protocol::CHECKPOINT_CHUNK_PLAINTEXT;
+    const FULL: usize = CHECKPOINT_CHUNK_PLAINTEXT;
+    let limits = CheckpointLimits {
+        max_bytes: 2 * FULL as u64 + 50,
+        interval_secs: 300,
+    };
+    let begin = |c: StoredCheckpoint, now: i64| {
+        let store = s.store.clone();
+        async move {
+            store
+                .begin_checkpoint(&ACCOUNT, &c, limits, now)
+                .await
+                .unwrap()
+        }
+    };
+    // Four chunks are at least three full ones: over the limit from the count alone.
+    let huge = checkpoint(40, 4, vec![cursor("laptop", 4)]);
+    assert_eq!(
+        begin(huge.clone(), 1_000).await,
+        CheckpointBegun::TooLarge {
+            least: 3 * FULL as u64
+        }
+    );
+    let chunk = s
+        .store
+        .put_checkpoint_chunk(&ACCOUNT, huge.id, ChunkIndex(0), &[1; 100], limits)
+        .await
+        .unwrap();
+    assert_eq!(chunk, ChunkStored::Unknown, "nothing of it was kept");
+    // A refused beginning does not count for the interval: this one may begin.
+    let first = checkpoint(10, 2, vec![cursor("laptop", 4)]);
+    assert_eq!(
+        upload_within(&s, &first, (2, 100), limits, 1_000).await,
+        [ChunkStored::Waiting, ChunkStored::Complete]
+    );
+    // Another within the interval is refused, with the wait.
+    let second = checkpoint(20, 3, vec![cursor("laptop", 8)]);
+    assert_eq!(
+        begin(second.clone(), 1_100).await,
+        CheckpointBegun::TooSoon { wait: 200 }
+    );
+    assert_eq!(
+        begin(second.clone(), 1_299).await,
+        CheckpointBegun::TooSoon { wait: 1 }
+    );
+    // The stored one begun again is no new upload.
+    assert_eq!(begin(first.clone(), 1_100).await, CheckpointBegun::Begun);
+    // After the interval it begins; the chunk that takes it past the limit drops it.
+    let stored = upload_within(&s, &second, (3, FULL), limits, 1_300).await;
+    assert_eq!(
+        stored,
+        [
+            ChunkStored::Waiting,
+            ChunkStored::Waiting,
+            ChunkStored::TooLarge {
+                bytes: 3 * FULL as u64
+            }
+        ]
+    );
+    for i in 0..3 {
+        assert_eq!(
+            s.store
+                .checkpoint_chunk(&ACCOUNT, second.id, ChunkIndex(i))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    let late = s
+        .store
+        .put_checkpoint_chunk(&ACCOUNT, second.id, ChunkIndex(0), &[1; 100], limits)
+        .await
+        .unwrap();
+    assert_eq!(late, ChunkStored::Unknown, "a dropped upload takes no more");
+    assert_eq!(
+        s.store.newest_checkpoint(&ACCOUNT).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(s.store.usage(&ACCOUNT).await.unwrap().checkpoint_bytes, 200);
+    // It was begun all the same: the next waits for the interval from it, and
+    // then begins, the same checkpoint too.
+    assert_eq!(
+        begin(second.clone(), 1_500).await,
+        CheckpointBegun::TooSoon { wait: 100 }
+    );
+    assert_eq!(
+        upload_within(&s, &second, (3, 100), limits, 1_600).await,
+        [
+            ChunkStored::Waiting,
+            ChunkStored::Waiting,
+            ChunkStored::Complete
+        ]
+    );
+    assert_eq!(
+        s.store.newest_checkpoint(&ACCOUNT).await.unwrap(),
+        Some(second)
+    );
 }
 
 async fn a_checkpoint_is_newest_only_once_every_chunk_is_in(s: Subject) {
@@ -553,19 +678,31 @@ async fn a_checkpoint_is_newest_only_once_every_chunk_is_in(s: Subject) {
     // A chunk past the count, or of an upload never begun, is refused.
     let past = s
         .store
-        .put_checkpoint_chunk(&ACCOUNT, first.id, ChunkIndex(3), b"x")
+        .put_checkpoint_chunk(&ACCOUNT, first.id, ChunkIndex(3), b"x", ROOMY_CHECKPOINTS)
         .await
         .unwrap();
     assert_eq!(past, ChunkStored::Unknown);
     let unknown = s
         .store
-        .put_checkpoint_chunk(&ACCOUNT, CheckpointId([99; 16]), ChunkIndex(0), b"x")
+        .put_checkpoint_chunk(
+            &ACCOUNT,
+            CheckpointId([99; 16]),
+            ChunkIndex(0),
+            b"x",
+            ROOMY_CHECKPOINTS,
+        )
         .await
         .unwrap();
     assert_eq!(unknown, ChunkStored::Unknown);
     let last = s
         .store
-        .put_checkpoint_chunk(&ACCOUNT, first.id, ChunkIndex(2), &[12; 100])
+        .put_checkpoint_chunk(
+            &ACCOUNT,
+            first.id,
+            ChunkIndex(2),
+            &[12; 100],
+            ROOMY_CHECKPOINTS,
+        )
         .await
         .unwrap();
     assert_eq!(last, ChunkStored::Complete);
@@ -1164,9 +1301,12 @@ async fn fill(s: &Subject, account: &AccountId, byte: u8) {
     store.append(account, &phone).await.unwrap();
     store.append(account, &laptop).await.unwrap();
     let c = checkpoint(byte, 1, vec![cursor("phone", 2), cursor("laptop", 1)]);
-    store.begin_checkpoint(account, &c).await.unwrap();
     store
-        .put_checkpoint_chunk(account, c.id, ChunkIndex(0), &[byte; 40])
+        .begin_checkpoint(account, &c, ROOMY_CHECKPOINTS, 0)
+        .await
+        .unwrap();
+    store
+        .put_checkpoint_chunk(account, c.id, ChunkIndex(0), &[byte; 40], ROOMY_CHECKPOINTS)
         .await
         .unwrap();
     store
@@ -1203,7 +1343,7 @@ async fn upload_to(s: &Subject, to: &AccountId, c: &StoredCheckpoint) -> Vec<Chu
     for i in 0..c.chunks {
         out.push(
             s.store
-                .put_checkpoint_chunk(to, c.id, ChunkIndex(i), &[i as u8; 64])
+                .put_checkpoint_chunk(to, c.id, ChunkIndex(i), &[i as u8; 64], ROOMY_CHECKPOINTS)
                 .await
                 .unwrap(),
         );
@@ -1390,7 +1530,7 @@ async fn a_rekey_moves_the_account_and_deletes_everything_sealed_under_the_old_k
     ));
     assert!(matches!(
         s.store
-            .begin_checkpoint(&old, &checkpoint(8, 1, vec![]))
+            .begin_checkpoint(&old, &checkpoint(8, 1, vec![]), ROOMY_CHECKPOINTS, 0)
             .await,
         Err(RelayError::AccountMoved)
     ));
@@ -1456,7 +1596,10 @@ async fn a_rekey_moves_the_account_and_deletes_everything_sealed_under_the_old_k
     // covers go (never a log's newest).
     s.store.append(&new, &[entry("phone", 5, 9)]).await.unwrap();
     let newer = checkpoint(43, 1, vec![cursor("phone", 5), cursor("laptop", 2)]);
-    s.store.begin_checkpoint(&new, &newer).await.unwrap();
+    s.store
+        .begin_checkpoint(&new, &newer, ROOMY_CHECKPOINTS, 0)
+        .await
+        .unwrap();
     assert_eq!(upload_to(&s, &new, &newer).await, [ChunkStored::Complete]);
     assert_eq!(s.store.prune(&new, 0).await.unwrap(), 1);
     assert_eq!(

@@ -85,6 +85,9 @@ fn StatusCard(status: SyncStatus) -> Element {
                 if let Some(words) = status.checkpoint_words(format::when) {
                     p { class: "meta", id: "sync-checkpoint", "{words}" }
                 }
+                if let Some(words) = status.checkpoint_refused_words(format::when) {
+                    p { class: "error", id: "sync-checkpoint-refused", "{words}" }
+                }
                 if let Some(relay) = &status.relay { p { class: "meta", "Relay: {relay}" } }
                 if status.quarantined > 0 {
                     p { class: "error", "{status.quarantined} entries from other devices were set aside as unreadable." }
