@@ -12,7 +12,10 @@
 //!   its local settings) and a name, sent sealed with every hello; the first
 //!   registers it. [`list_devices`], [`rename_device`], [`remove_device`] sync and
 //!   then ask the relay. A removed device's sessions end with a refusal the
-//!   driver does not retry ([`ConnState::Removed`]).
+//!   driver does not retry ([`ConnState::Removed`]). [`remove_and_rekey`] also
+//!   moves the account to a new secret (a lost phone): every remaining device is
+//!   sent it sealed to its own key and follows at its next session; a device left
+//!   behind is refused ([`ConnState::Rekeyed`]).
 //! - Checkpoints: a session that is up to date makes one by itself once the
 //!   entries written and applied since the last checkpoint it made or loaded reach
 //!   [`CHECKPOINT_EVERY`] (or [`set_checkpoint_every`]); a new device, or one whose
