@@ -249,16 +249,7 @@ async fn session(socket: &mut WebSocket, state: &AppState, speaks: &mut Speaks) 
     )
     .await?;
     if let Some(to) = record.as_ref().and_then(|r| r.moved_to) {
-        return moved(
-            socket,
-            state,
-            account,
-            to,
-            &device,
-            create,
-            device_key.as_ref(),
-        )
-        .await;
+        return moved(socket, state, account, to, &device, device_key.as_ref()).await;
     }
     if record.as_ref().is_some_and(|r| r.rotating_from.is_some()) {
         return refuse(
@@ -831,7 +822,6 @@ async fn moved(
     account: AccountId,
     to: AccountId,
     device: &DeviceId,
-    create: bool,
     key: Option<&DeviceKey>,
 ) -> Result<(), End> {
     let registry = state.store.registered_devices(&account).await?;
@@ -847,7 +837,9 @@ async fn moved(
         (Some(v), Some(k)) => blake3::Hash::from(v) == blake3::Hash::from(k.credential.verifier()),
         _ => false,
     };
-    let wrapped = match proven && !create {
+    // A device proving its own credential is the device, whether or not its hello
+    // still asks to create the account (the device that created it may).
+    let wrapped = match proven {
         true => state.store.wrapped_secret(&account, device).await?,
         false => None,
     };

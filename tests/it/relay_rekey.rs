@@ -312,14 +312,19 @@ async fn a_rekey_moves_the_remaining_devices_and_refuses_everyone_else() {
         1.0
     );
 
-    // Its hello is told where the account went, with its own wrapped secret.
-    for (device, byte) in [("laptop", 2), ("phone", 1)] {
+    // Its hello is told where the account went, with its own wrapped secret (also
+    // when it still asks to create the account, as the device that created it may).
+    for (device, byte, create) in [
+        ("laptop", 2, false),
+        ("phone", 1, false),
+        ("laptop", 2, true),
+    ] {
         let mut client = RawClient::connect(&relay).await;
         let answer = hello(
             &mut client,
             old(),
             device,
-            false,
+            create,
             vec![],
             Some(raw_device_key(device)),
         )
@@ -333,8 +338,8 @@ async fn a_rekey_moves_the_remaining_devices_and_refuses_everyone_else() {
         );
         assert_eq!(client.next().await, None, "the session ends");
     }
-    // Anyone else is refused: unregistered, registered after the wrap (the tablet
-    // had none), asking to create, a wrong own credential; a removed device as
+    // Anyone else is refused: unregistered (also asking to create), registered
+    // after the wrap (the tablet had none), a wrong own credential; a removed device as
     // removed; a wrong account credential as before.
     let stranger = DeviceKey {
         credential: Credential([0x77; 32]),
@@ -343,7 +348,7 @@ async fn a_rekey_moves_the_remaining_devices_and_refuses_everyone_else() {
     let refused = [
         ("stranger", false, Some(raw_device_key("stranger")), old()),
         ("tablet", false, Some(raw_device_key("tablet")), old()),
-        ("laptop", true, Some(raw_device_key("laptop")), old()),
+        ("newcomer", true, Some(raw_device_key("newcomer")), old()),
         ("laptop", false, Some(stranger), old()),
         ("laptop", false, None, old()),
     ];

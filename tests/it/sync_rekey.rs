@@ -269,6 +269,11 @@ struct CuttingProxy {
     /// The connection number to cut (0: none), and after how many frames.
     cut_at: Arc<AtomicUsize>,
     cut_after: Arc<AtomicUsize>,
+    /// Told when the armed connection has passed its frames on; with `kill_relay`
+    /// the proxy then keeps forwarding instead of cutting (the test kills the
+    /// relay).
+    passed: tokio::sync::mpsc::UnboundedReceiver<()>,
+    kill_relay: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl CuttingProxy {
@@ -278,11 +283,20 @@ impl CuttingProxy {
         let accepted = Arc::new(AtomicUsize::new(0));
         let cut_at = Arc::new(AtomicUsize::new(0));
         let cut_after = Arc::new(AtomicUsize::new(0));
-        let (a, c, f) = (accepted.clone(), cut_at.clone(), cut_after.clone());
+        let kill_relay = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tell, passed) = tokio::sync::mpsc::unbounded_channel();
+        let (a, c, f, k) = (
+            accepted.clone(),
+            cut_at.clone(),
+            cut_after.clone(),
+            kill_relay.clone(),
+        );
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let number = a.fetch_add(1, Ordering::SeqCst) + 1;
                 let limit = (c.load(Ordering::SeqCst) == number).then(|| f.load(Ordering::SeqCst));
+                let kill = k.load(Ordering::SeqCst);
+                let tell = tell.clone();
                 tokio::spawn(async move {
                     let Ok(device) = tokio_tungstenite::accept_async(tcp).await else {
                         return;
@@ -297,7 +311,7 @@ impl CuttingProxy {
                     let up = async {
                         let mut passed = 0;
                         while let Some(Ok(msg)) = from_device.next().await {
-                            if limit.is_some_and(|l| passed >= l) {
+                            if !kill && limit.is_some_and(|l| passed >= l) {
                                 return;
                             }
                             if msg.is_binary() {
@@ -306,11 +320,15 @@ impl CuttingProxy {
                             if to_relay.send(msg).await.is_err() {
                                 return;
                             }
-                            if limit.is_some_and(|l| passed >= l) {
-                                // Give the relay a moment to take the last frame,
-                                // then cut: its answer may or may not get back.
-                                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-                                return;
+                            if limit == Some(passed) {
+                                let _ = tell.send(());
+                                if !kill {
+                                    // Give the relay a moment to take the last
+                                    // frame, then cut: its answer may or may not
+                                    // get back.
+                                    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                                    return;
+                                }
                             }
                         }
                     };
@@ -333,6 +351,8 @@ impl CuttingProxy {
             accepted,
             cut_at,
             cut_after,
+            passed,
+            kill_relay,
         }
     }
 
@@ -340,7 +360,8 @@ impl CuttingProxy {
         format!("http://{}", self.addr)
     }
 
-    /// Cuts the `nth` connection from now after `frames` frames of the device.
+    /// Cuts the `nth` connection from now after `frames` frames of the device
+    /// (with `kill_relay` set: tells, and goes on forwarding).
     fn arm(&self, nth: usize, frames: usize) {
         self.cut_after.store(frames, Ordering::SeqCst);
         self.cut_at
@@ -445,4 +466,162 @@ fn devices_remove_rekey_on_the_command_line_prints_the_new_phrase_once() {
     assert_eq!(names, ["Work laptop"], "{listed}");
     let refused = fails(phone.path(), &["sync"]);
     assert!(refused.contains("removed"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_killed_at_every_step_of_a_rekey_recovers_and_the_rekey_ends() {
+    for frames in 1..=5 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut relay = Relay::start(dir.path());
+        let mut proxy = CuttingProxy::start(relay.addr).await;
+        proxy.kill_relay.store(true, Ordering::SeqCst);
+        let (laptop, phone, tablet, _) = three_devices(&relay.url(), &proxy.url()).await;
+        laptop.capture("Ada Lovelace", "before the phone was lost");
+        sync_all(&[&laptop, &tablet, &phone]).await;
+        let old = keys_of(&laptop);
+
+        proxy.arm(3, frames);
+        let dir_of_laptop = laptop.dir().to_path_buf();
+        let rekey =
+            tokio::spawn(async move { sync::remove_and_rekey(&dir_of_laptop, "lost phone").await });
+        // The relay dies the moment its frame went through.
+        let reached = tokio::time::timeout(std::time::Duration::from_secs(30), proxy.passed.recv())
+            .await
+            .is_ok();
+        if reached {
+            let (addr, db) = (relay.addr, relay.db.clone());
+            relay.kill();
+            relay = Relay::restart(addr, &db);
+        }
+        let first = rekey.await.unwrap();
+        laptop.sync().await;
+        let new = keys_of(&laptop);
+        assert_ne!(
+            new.account, old.account,
+            "killed after {frames} frames: {first:?}"
+        );
+        laptop.capture("Ada Lovelace", "after the re-key");
+        sync_all(&[&laptop, &tablet]).await;
+        assert_eq!(
+            keys_of(&tablet).account,
+            new.account,
+            "killed after {frames}"
+        );
+        assert!(tablet.knows("after the re-key"));
+        assert_converged(&[&laptop, &tablet]);
+        assert!(sync::sync_once(phone.dir()).await.is_err());
+        let tables = Tables::Sqlite(relay.sqlite_path().to_path_buf());
+        assert_eq!(tables.count("entries", &old.account.0).await, 0);
+    }
+}
+
+/// `aftercall devices remove NAME --rekey` killed with SIGKILL at a moment of its
+/// run; then `aftercall sync` on the same folder ends the re-key (or finds it
+/// done, or none begun: then it is run again), and the devices converge.
+#[test]
+fn a_rekey_killed_at_random_moments_resumes_at_the_next_sync() {
+    use std::time::Instant;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // How long a whole run takes here (the binary built first), to spread the
+    // kills over it.
+    crate::support::aftercall_bin();
+    let whole = {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay::start(dir.path());
+        let (laptop, _phone, _tablet, _) =
+            runtime.block_on(three_devices(&relay.url(), &relay.url()));
+        let started = Instant::now();
+        ok(
+            laptop.dir(),
+            &["devices", "remove", "lost phone", "--rekey"],
+        );
+        started.elapsed()
+    };
+    let mut outcomes = Vec::new();
+    for step in 0..6u32 {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay::start(dir.path());
+        let (laptop, phone, tablet, old_phrase) =
+            runtime.block_on(three_devices(&relay.url(), &relay.url()));
+        laptop.capture("Ada Lovelace", "before the phone was lost");
+        runtime.block_on(sync_all(&[&laptop, &tablet, &phone]));
+        let old = keys_of(&laptop);
+        let mut child = std::process::Command::new(crate::support::aftercall_bin())
+            .arg("--data-dir")
+            .arg(laptop.dir())
+            .args(["devices", "remove", "lost phone", "--rekey"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(whole * step / 6);
+        let _ = child.kill();
+        let _ = child.wait();
+        let pending = laptop.store().setting("sync.rotation").unwrap().is_some();
+        let moved = keys_of(&laptop).account != old.account;
+        // Resume: at the next sync, or (when the kill came before the new secret
+        // was kept) by running the command again.
+        ok(laptop.dir(), &["sync"]);
+        let outcome = match (moved, pending, keys_of(&laptop).account != old.account) {
+            (true, _, _) => "finished before the kill",
+            (false, true, true) => "resumed by the next sync",
+            (false, _, false) => {
+                ok(
+                    laptop.dir(),
+                    &["devices", "remove", "lost phone", "--rekey"],
+                );
+                "not begun: run again"
+            }
+            (false, false, true) => "committed, kept at the next sync",
+        };
+        outcomes.push(outcome);
+        let new = keys_of(&laptop);
+        assert_ne!(new.account, old.account, "step {step}");
+        assert_ne!(
+            sync::recovery_phrase(laptop.dir()).unwrap().unwrap(),
+            old_phrase
+        );
+        laptop.capture("Ada Lovelace", "after the re-key");
+        runtime.block_on(sync_all(&[&laptop, &tablet]));
+        assert_eq!(keys_of(&tablet).account, new.account, "step {step}");
+        assert!(tablet.knows("after the re-key"));
+        assert_converged(&[&laptop, &tablet]);
+        assert!(runtime.block_on(sync::sync_once(phone.dir())).is_err());
+    }
+    println!("re-key killed at six moments: {outcomes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rekey_whose_removal_never_reached_the_relay_still_leaves_that_device_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let (laptop, phone, tablet, _) = three_devices(&relay.url(), &relay.url()).await;
+    laptop.capture("Ada Lovelace", "before");
+    sync_all(&[&laptop, &tablet, &phone]).await;
+    // A re-key begun here whose removal of the phone was cut off: the new secret
+    // and the device it removes are kept; the phone is still registered.
+    let new = AccountSecret::generate(&mut aftercall_shared::env::SeededEntropy::new(99));
+    let pending = format!("{} {}", new.to_hex(), phone.store().device_id());
+    laptop
+        .store()
+        .set_setting("sync.rotation", Some(&pending))
+        .unwrap();
+    // The next sync resumes it.
+    laptop.sync().await;
+    assert_eq!(keys_of(&laptop).account, new.keys().account);
+    tablet.sync().await;
+    assert_eq!(keys_of(&tablet).account, new.keys().account);
+    // The phone was never sent the new secret: the account is re-keyed for it.
+    let refused = sync::sync_once(phone.dir()).await.unwrap_err();
+    assert!(
+        refused
+            .downcast_ref::<SyncError>()
+            .is_some_and(SyncError::is_account_rekeyed),
+        "{refused:#}"
+    );
+    assert_ne!(keys_of(&phone).account, new.keys().account);
 }

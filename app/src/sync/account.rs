@@ -72,10 +72,10 @@ pub(crate) fn adopt_secret(
 pub(crate) fn pending_rotation(
     store: &Store,
     account: &Account,
-) -> anyhow::Result<Option<AccountSecret>> {
+) -> anyhow::Result<Option<super::settings::PendingRotation>> {
     let settings = SyncSettings::of(store);
     match settings.rotation()? {
-        Some(new) if new == account.secret => {
+        Some(pending) if pending.secret == account.secret => {
             settings.set_rotation(None)?;
             Ok(None)
         }

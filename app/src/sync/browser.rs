@@ -19,7 +19,7 @@ use wasm_bindgen::JsCast;
 
 use super::account::{relay_url, Account};
 use super::core::{MovedAccount, Rehomed, SessionCore, SyncReport};
-use super::settings::SyncSettings;
+use super::settings::{PendingRotation, SyncSettings};
 use super::status::{stored_status, ConnState, SyncStatus};
 use crate::backend::{AccountReply, AccountRequest};
 use crate::platform::web::sleep;
@@ -236,24 +236,32 @@ impl BrowserSync {
             return Err(super::devices::RemovingThisDevice.into());
         }
         let pending = SyncSettings::of(&service.borrow().store).rotation()?;
+        // The new secret is kept before the removal, with the device it removes
+        // (never sent the new secret), so a re-key cut short resumes.
+        let new = match &pending {
+            Some(new) => new.clone(),
+            None => {
+                let new = PendingRotation {
+                    secret: AccountSecret::generate(&mut OsEntropy),
+                    removing: Some(DeviceId::new(id)?),
+                };
+                SyncSettings::of(&service.borrow().store).set_rotation(Some(&new))?;
+                new
+            }
+        };
         let request = ClientMessage::RemoveDevice {
             device: DeviceId::new(id)?,
         };
         match self.ask_devices(request).await {
             Ok((DeviceAnswer::Removed(d), _, _)) if d.as_str() == id => {}
             Ok(_) => bail!("the relay did not confirm the removal; try again"),
-            // Removed before, by a re-key cut short: resume it.
-            Err(_) if pending.is_some() => {}
+            // Removed before, by a re-key cut short: resume it. (Not removed yet:
+            // the re-key still never sends it the new secret.)
+            Err(e) if pending.is_some() => {
+                tracing::warn!(error = %format!("{e:#}"), "resuming the re-key begun here");
+            }
             Err(e) => return Err(e),
         }
-        let new = match pending {
-            Some(new) => new,
-            None => {
-                let new = AccountSecret::generate(&mut OsEntropy);
-                SyncSettings::of(&service.borrow().store).set_rotation(Some(&new))?;
-                new
-            }
-        };
         let account = load(&service.borrow().store)?.context("this device has no account yet")?;
         let left_out = match run_session(
             service,
@@ -278,11 +286,11 @@ impl BrowserSync {
             Err(e) => return Err(e),
             Ok(_) => bail!("the re-key did not finish; try again to resume it"),
         };
-        if load(&service.borrow().store)?.map(|a| a.secret) != Some(new.clone()) {
+        if load(&service.borrow().store)?.map(|a| a.secret) != Some(new.secret.clone()) {
             bail!("the re-key did not finish; try again to resume it");
         }
         Ok(AccountReply::Rekeyed {
-            phrase: new.phrase(),
+            phrase: new.secret.phrase(),
             left_out: left_out.iter().map(ToString::to_string).collect(),
         })
     }
@@ -447,7 +455,7 @@ async fn run_session(
     mut nudges: Option<&mut mpsc::UnboundedReceiver<Nudge>>,
     mut live: Option<(&Inner, &mut bool)>,
     device_request: Option<ClientMessage>,
-    rotation: Option<AccountSecret>,
+    rotation: Option<PendingRotation>,
 ) -> anyhow::Result<SyncReport> {
     let mut core = SessionCore::connected(&service.borrow().store, account, must_prove_key)?;
     let asking = device_request.is_some();

@@ -21,7 +21,9 @@ use aftercall_shared::{Error, RemoteEntry, Store};
 use anyhow::Context;
 
 use super::account::Account;
-use super::settings::{CheckpointRefusal, CheckpointWay, LastCheckpoint, SyncSettings};
+use super::settings::{
+    CheckpointRefusal, CheckpointWay, LastCheckpoint, PendingRotation, SyncSettings,
+};
 use super::status::{stored_status, AttachmentTransfer, ConnState, SyncStatus};
 
 /// Attachments of at most this size are downloaded as soon as they are known;
@@ -199,7 +201,7 @@ pub(crate) struct SessionCore {
     own: DeviceSecret,
     /// The new secret to move the account to once up to date (a re-key), and
     /// whether its checkpoint went out.
-    rotation: Option<AccountSecret>,
+    rotation: Option<PendingRotation>,
     rotation_sent: bool,
 }
 
@@ -261,7 +263,7 @@ impl SessionCore {
     /// (the relay drops the old account's copies): a snapshot sealed under the new
     /// keys goes to the relay, the new secret to every remaining device, and the
     /// session ends with [`MovedAccount`].
-    pub fn ask_rotation(&mut self, store: &Store, new: AccountSecret) -> anyhow::Result<()> {
+    pub fn ask_rotation(&mut self, store: &Store, new: PendingRotation) -> anyhow::Result<()> {
         for (hash, _) in store.blobs_missing(u64::MAX)? {
             store.want_blob(&hash)?;
         }
@@ -273,7 +275,7 @@ impl SessionCore {
     /// Up to date with a rotation asked for and not begun: hands the engine the
     /// snapshot to seal under the new keys.
     fn maybe_rotate(&mut self, store: &Store) -> anyhow::Result<()> {
-        let Some(new) = &self.rotation else {
+        let Some(PendingRotation { secret: new, .. }) = &self.rotation else {
             return Ok(());
         };
         if self.rotation_sent || !self.engine.is_up_to_date() {
@@ -302,7 +304,10 @@ impl SessionCore {
         devices: Vec<RekeyDevice>,
         outbox: &mut Vec<Vec<u8>>,
     ) -> anyhow::Result<()> {
-        let new = self
+        let PendingRotation {
+            secret: new,
+            removing,
+        } = self
             .rotation
             .clone()
             .context("the relay began a rotation this device did not ask for")?;
@@ -312,6 +317,10 @@ impl SessionCore {
         let mut wraps = Vec::new();
         let mut entropy = crate::system::OsEntropy;
         for d in devices {
+            // The device removed is never sent the new secret.
+            if removing.as_ref() == Some(&d.device) {
+                continue;
+            }
             match d.wrap_key {
                 Some(key) if wrap_key_is_genuine(&self.keys, &d.device, &key) => {
                     let sealed = wrap_secret(&self.keys, &d.device, &key, &new, &mut entropy)?;
@@ -621,6 +630,7 @@ impl SessionCore {
                 let new = self
                     .rotation
                     .take()
+                    .map(|pending| pending.secret)
                     .filter(|new| new.keys().account == to)
                     .context("the relay committed a rotation this device did not ask for")?;
                 tracing::info!(%to, "account re-keyed");

@@ -166,7 +166,7 @@ pub struct Rekeyed {
 /// next sync, or by running this again.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn remove_and_rekey(data_dir: &Path, which: &str) -> anyhow::Result<Rekeyed> {
-    use super::settings::SyncSettings;
+    use super::settings::{PendingRotation, SyncSettings};
     use aftercall_shared::crypto::AccountSecret;
 
     let pending = {
@@ -177,7 +177,7 @@ pub async fn remove_and_rekey(data_dir: &Path, which: &str) -> anyhow::Result<Re
         super::account::load_secret(data_dir)?.context("this device has no account yet")?;
     let devices = list_devices(data_dir).await?;
     let now = super::account::load_secret(data_dir)?.context("this device has no account yet")?;
-    if now != before && pending.as_ref() == Some(&now) {
+    if now != before && pending.as_ref().map(|p| &p.secret) == Some(&now) {
         // The sync before the listing found the re-key begun here committed.
         return Ok(Rekeyed {
             removed: None,
@@ -185,12 +185,29 @@ pub async fn remove_and_rekey(data_dir: &Path, which: &str) -> anyhow::Result<Re
             left_out: Vec::new(),
         });
     }
-    let removed = match find(&devices, which) {
-        Ok(target) => {
-            let target = target.clone();
-            if target.this_device {
-                return Err(RemovingThisDevice.into());
-            }
+    let target = match find(&devices, which) {
+        Ok(target) if target.this_device => return Err(RemovingThisDevice.into()),
+        Ok(target) => Some(target.clone()),
+        // Removed before, by a re-key cut short: resume it.
+        Err(_) if pending.is_some() => None,
+        Err(e) => return Err(e),
+    };
+    // The new secret is kept before the removal, so a re-key cut short after it
+    // (the device already gone from the list) still resumes.
+    let new = match pending {
+        Some(new) => new,
+        None => {
+            let new = PendingRotation {
+                secret: AccountSecret::generate(&mut crate::system::OsEntropy),
+                removing: target.as_ref().map(|t| DeviceId::new(&t.id)).transpose()?,
+            };
+            let store = crate::data::open_store(data_dir)?;
+            SyncSettings::of(&store).set_rotation(Some(&new))?;
+            new
+        }
+    };
+    let removed = match target {
+        Some(target) => {
             let request = ClientMessage::RemoveDevice {
                 device: DeviceId::new(&target.id)?,
             };
@@ -199,21 +216,10 @@ pub async fn remove_and_rekey(data_dir: &Path, which: &str) -> anyhow::Result<Re
                 _ => bail!("the relay did not confirm the removal; try again"),
             }
         }
-        // Removed before, by a re-key cut short: resume it.
-        Err(_) if pending.is_some() => None,
-        Err(e) => return Err(e),
-    };
-    let new = match pending {
-        Some(new) => new,
-        None => {
-            let new = AccountSecret::generate(&mut crate::system::OsEntropy);
-            let store = crate::data::open_store(data_dir)?;
-            SyncSettings::of(&store).set_rotation(Some(&new))?;
-            new
-        }
+        None => None,
     };
     let report = super::session::rotate(data_dir, new.clone()).await?;
-    if report.rotated_to != Some(new.keys().account) {
+    if report.rotated_to != Some(new.secret.keys().account) {
         bail!("the re-key did not finish; run the command again (or sync) to resume it");
     }
     let left_out = report
@@ -228,7 +234,7 @@ pub async fn remove_and_rekey(data_dir: &Path, which: &str) -> anyhow::Result<Re
         .collect();
     Ok(Rekeyed {
         removed,
-        phrase: new.phrase(),
+        phrase: new.secret.phrase(),
         left_out,
     })
 }

@@ -18,7 +18,7 @@ use aftercall_shared::sync::SyncError;
 use super::account::Account;
 use super::core::{MovedAccount, Rehomed, SessionCore, SyncReport};
 use super::idle;
-use super::settings::SyncSettings;
+use super::settings::{PendingRotation, SyncSettings};
 use super::status::SyncStatus;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,8 +56,8 @@ pub(crate) struct Links<'a> {
     pub reached_live: bool,
     /// A request about the account's devices to send once up to date.
     pub device_request: Option<aftercall_shared::protocol::ClientMessage>,
-    /// The new secret to move the account to once up to date (a re-key).
-    pub rotation: Option<AccountSecret>,
+    /// The re-key to make once up to date.
+    pub rotation: Option<PendingRotation>,
 }
 
 /// Runs one session with the relay until `until`.
@@ -280,7 +280,7 @@ async fn sync_until(data_dir: &Path, until: Until) -> anyhow::Result<SyncReport>
 /// Moves the account of the device in `data_dir` to `new` (a re-key): syncs, then
 /// uploads a checkpoint sealed under the new keys and sends the new secret to
 /// every remaining device; then syncs once under the new keys.
-pub(crate) async fn rotate(data_dir: &Path, new: AccountSecret) -> anyhow::Result<SyncReport> {
+pub(crate) async fn rotate(data_dir: &Path, new: PendingRotation) -> anyhow::Result<SyncReport> {
     let mut store = crate::data::open_store(data_dir)?;
     let account = Account::load(data_dir, &store)?.context(
         "this device has no account yet; run `aftercall init` or `aftercall pair --relay URL`",
@@ -337,7 +337,7 @@ async fn run_with_retries(
     must_prove_key: bool,
     mut until: Until,
     device_request: Option<aftercall_shared::protocol::ClientMessage>,
-    mut rotation: Option<AccountSecret>,
+    mut rotation: Option<PendingRotation>,
 ) -> anyhow::Result<SyncReport> {
     let mut report = SyncReport::default();
     for attempt in 0.. {

@@ -1,7 +1,7 @@
 //! The sync settings a device keeps in its store's local (never synced) settings.
 
 use aftercall_shared::crypto::{AccountSecret, DeviceName, DeviceSecret};
-use aftercall_shared::protocol::{CheckpointId, Refusal, RefusalCode};
+use aftercall_shared::protocol::{CheckpointId, DeviceId, Refusal, RefusalCode};
 use aftercall_shared::{Result, Store};
 
 /// Entries written or applied since the last checkpoint after which a device makes
@@ -173,6 +173,15 @@ impl std::str::FromStr for CheckpointRefusal {
             message,
         })
     }
+}
+
+/// A re-key begun on this device: the account's new secret, and the device it
+/// removes, which is never sent the new secret (even if its removal did not reach
+/// the relay before the re-key was cut short).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingRotation {
+    pub secret: AccountSecret,
+    pub removing: Option<DeviceId>,
 }
 
 /// This device's sync settings, read from and written to its store.
@@ -364,18 +373,23 @@ impl<'a> SyncSettings<'a> {
         self.set_create_account(false)
     }
 
-    /// The new secret of a re-key begun here and not finished, if any.
-    pub fn rotation(&self) -> anyhow::Result<Option<AccountSecret>> {
-        self.store
-            .setting(key::ROTATION)?
-            .map(|hex| AccountSecret::from_hex(&hex))
-            .transpose()
-            .map_err(Into::into)
+    /// The re-key begun here and not finished, if any.
+    pub fn rotation(&self) -> anyhow::Result<Option<PendingRotation>> {
+        let Some(text) = self.store.setting(key::ROTATION)? else {
+            return Ok(None);
+        };
+        let mut parts = text.split(' ');
+        let secret = AccountSecret::from_hex(parts.next().unwrap_or_default())?;
+        let removing = parts.next().map(DeviceId::new).transpose()?;
+        Ok(Some(PendingRotation { secret, removing }))
     }
 
-    pub fn set_rotation(&self, secret: Option<&AccountSecret>) -> Result<()> {
-        self.store
-            .set_setting(key::ROTATION, secret.map(AccountSecret::to_hex).as_deref())
+    pub fn set_rotation(&self, pending: Option<&PendingRotation>) -> Result<()> {
+        let text = pending.map(|p| match &p.removing {
+            Some(device) => format!("{} {device}", p.secret.to_hex()),
+            None => p.secret.to_hex(),
+        });
+        self.store.set_setting(key::ROTATION, text.as_deref())
     }
 
     /// The account moved to a new secret: what the relay had of the old one is
