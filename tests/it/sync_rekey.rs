@@ -24,7 +24,7 @@ use crate::sync_support::{assert_converged, sync_all, Device, Relay};
 /// What the relay's tables hold, read with the test's own connection.
 enum Tables {
     Sqlite(std::path::PathBuf),
-    Postgres(postgres::TestDatabase),
+    Postgres(Box<postgres::TestDatabase>),
 }
 
 impl Tables {
@@ -255,7 +255,7 @@ async fn a_lost_phone_is_removed_and_the_account_rekeyed_on_postgresql() {
         Config::new(Database::from(db.config.clone())),
         "127.0.0.1:0",
     );
-    let tables = Tables::Postgres(db);
+    let tables = Tables::Postgres(Box::new(db));
     a_lost_phone_is_removed_and_the_account_rekeyed(&relay, &tables).await;
 }
 
@@ -592,7 +592,7 @@ fn a_rekey_killed_at_random_moments_resumes_at_the_next_sync() {
         assert_converged(&[&laptop, &tablet]);
         assert!(runtime.block_on(sync::sync_once(phone.dir())).is_err());
     }
-    println!("re-key killed at six moments: {outcomes:?}");
+    eprintln!("re-key killed at six moments: {outcomes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
