@@ -20,10 +20,8 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::state::AppState;
 use crate::store::{device_list, CheckpointLimits, StoredCheckpoint};
 
-pub(crate) use relay_core::End;
-use relay_core::{
-    Admission, Authentication, Core, CoreLimits, Effect, FrameError, Metric, Opening, Request,
-};
+use relay_core::{Admission, Authentication, CoreLimits, FrameError, Metric, Opening, Request};
+pub(crate) use relay_core::{Core, Effect, End};
 
 /// How long a new connection has to say hello, and a device to answer an offer.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -356,17 +354,12 @@ async fn carry_out(
             let done = state.store.remove_device(&account, &device).await?;
             core.removed(device, done)
         }
-        Request::BlobHave(blob) => {
-            crate::blobs::have(s.socket, state, account, blob).await?;
-            Vec::new()
-        }
+        Request::BlobHave(blob) => crate::blobs::have(state, core, account, blob).await?,
         Request::BlobPut { bytes, chunk } => {
-            crate::blobs::put(s.socket, state, account, bytes, chunk).await?;
-            Vec::new()
+            crate::blobs::put(state, core, account, bytes, chunk).await?
         }
         Request::BlobGet { blob, from } => {
-            crate::blobs::get(s.socket, state, account, blob, from).await?;
-            Vec::new()
+            crate::blobs::get(s.socket, state, core, account, blob, from).await?
         }
         Request::SetWrapKey(key) => {
             let kept = state.store.set_wrap_key(&account, &s.device, &key).await?;
@@ -404,16 +397,45 @@ async fn apply(s: &mut Session<'_>, core: &mut Core, effects: Vec<Effect>) -> Re
             Effect::Entries(run) => send_run(s.socket, s.state, run).await?,
             Effect::CatchUp { device, head } => send_log_up_to(s, core, &device, head).await?,
             Effect::Prune => prune(s.state, &s.account).await?,
-            Effect::Count(Metric::Refused(code)) => s.state.metrics.refused(code),
-            Effect::Count(Metric::RotationsBegun) => {
-                s.state.metrics.rotations_begun.fetch_add(1, Relaxed);
-            }
-            Effect::Count(Metric::RotationsCommitted) => {
-                s.state.metrics.rotations_committed.fetch_add(1, Relaxed);
-            }
+            Effect::Count(metric) => count(s.state, metric),
             Effect::HubRemove(device) => s.state.hub.remove(&s.account, device),
             Effect::HubMoved => s.state.hub.moved(&s.account),
             Effect::End(end) => return Err(end),
+        }
+    }
+    Ok(())
+}
+
+/// Adds to the counter the core named.
+fn count(state: &AppState, metric: Metric) {
+    let metrics = &state.metrics;
+    let counter = match metric {
+        Metric::Refused(code) => return metrics.refused(code),
+        Metric::RotationsBegun => &metrics.rotations_begun,
+        Metric::RotationsCommitted => &metrics.rotations_committed,
+        Metric::BlobChunksStored => &metrics.blob_chunks_stored,
+        Metric::BlobChunksSent => &metrics.blob_chunks_sent,
+    };
+    counter.fetch_add(1, Relaxed);
+}
+
+/// Sends the frames and adds to the counters among `effects` (a blob download's
+/// chunk, sent before the next is read).
+pub(crate) async fn send_frames(
+    socket: &mut WebSocket,
+    state: &AppState,
+    effects: Vec<Effect>,
+) -> Result<(), End> {
+    for effect in effects {
+        match effect {
+            Effect::Send(msg) => send(socket, state, &msg).await?,
+            Effect::Count(metric) => count(state, metric),
+            Effect::End(end) => return Err(end),
+            _ => {
+                return Err(End::Failed(crate::RelayError::Task(
+                    "a blob download gave an effect it cannot carry out".into(),
+                )))
+            }
         }
     }
     Ok(())

@@ -9,15 +9,15 @@
 use std::collections::HashMap;
 
 use aftercall_shared::protocol::{
-    frame_runs, AccountId, CheckpointId, ClientMessage, Cursor, DeviceId, DeviceKey, ProtocolError,
-    Refusal, RefusalCode, RekeyDevice, SealedChunk, SealedEntry, ServerMessage, WrapKey,
-    WrappedSecret, MAX_FRAME,
+    frame_runs, AccountId, BlobChunk, BlobId, BlobState, CheckpointId, ChunkIndex, ClientMessage,
+    Cursor, DeviceId, DeviceKey, ProtocolError, Refusal, RefusalCode, RekeyDevice, SealedChunk,
+    SealedEntry, ServerMessage, WrapKey, WrappedSecret, MAX_FRAME,
 };
 
 use crate::hub::Live;
 use crate::store::{
-    AccountRecord, AppendRefusal, CheckpointBegun, CheckpointLimits, ChunkStored, RegisteredDevice,
-    Registration, RotationBegin, RotationCommit, StoredCheckpoint,
+    AccountRecord, AppendRefusal, BlobPut, CheckpointBegun, CheckpointLimits, ChunkStored,
+    RegisteredDevice, Registration, RotationBegin, RotationCommit, StoredCheckpoint,
 };
 use crate::RelayError;
 
@@ -188,18 +188,14 @@ pub(crate) enum Request {
     },
     /// Remove a device, then [`Core::removed`].
     RemoveDevice(DeviceId),
-    /// Answer what the relay holds of a blob.
-    BlobHave(aftercall_shared::protocol::BlobId),
-    /// Store a blob chunk.
-    BlobPut {
-        bytes: u64,
-        chunk: aftercall_shared::protocol::BlobChunk,
-    },
-    /// Send a complete blob's chunks.
-    BlobGet {
-        blob: aftercall_shared::protocol::BlobId,
-        from: aftercall_shared::protocol::ChunkIndex,
-    },
+    /// Read what the relay holds of a blob, then [`Core::blob_status`].
+    BlobHave(BlobId),
+    /// Store a blob chunk within the per-file limit and the account's quota, then
+    /// [`Core::blob_put`].
+    BlobPut { bytes: u64, chunk: BlobChunk },
+    /// Send a complete blob's chunks from `from` on, one read and sent at a time
+    /// ([`Core::blob_download`], then [`Core::blob_chunk`] for each).
+    BlobGet { blob: BlobId, from: ChunkIndex },
     /// Keep the device's wrap key, then [`Core::wrap_key_set`].
     SetWrapKey(WrapKey),
     /// Begin a re-key to `to`, then [`Core::rotation_begun`].
@@ -222,6 +218,10 @@ pub(crate) enum Metric {
     Refused(RefusalCode),
     RotationsBegun,
     RotationsCommitted,
+    /// A blob chunk stored that was not held already.
+    BlobChunksStored,
+    /// A blob chunk sent to the device.
+    BlobChunksSent,
 }
 
 /// What the driver does, in order.
@@ -1054,6 +1054,84 @@ impl Core {
             Effect::HubRemove(device.clone()),
             Effect::Send(ServerMessage::DeviceRemoved { device }),
         ]
+    }
+
+    /// A refusal about one blob: the session, and every other upload and
+    /// download, go on.
+    fn refuse_blob(&self, blob: BlobId, code: RefusalCode, message: String) -> Vec<Effect> {
+        tracing::info!(code = code.as_str(), %message, "blob refused");
+        let refusal = Refusal { code, message };
+        vec![
+            Effect::Count(Metric::Refused(code)),
+            Effect::Send(ServerMessage::BlobRefused { blob, refusal }),
+        ]
+    }
+
+    /// What the relay holds of `blob`, answering `BlobHave`.
+    pub fn blob_status(&self, blob: BlobId, state: BlobState) -> Vec<Effect> {
+        vec![Effect::Send(ServerMessage::BlobStatus { blob, state })]
+    }
+
+    /// What storing chunk `index` of `blob` gave.
+    pub fn blob_put(&self, blob: BlobId, index: ChunkIndex, put: BlobPut) -> Vec<Effect> {
+        match put {
+            BlobPut::Stored { new, complete } => {
+                let mut out = Vec::new();
+                if new {
+                    out.push(Effect::Count(Metric::BlobChunksStored));
+                }
+                if complete && new {
+                    tracing::debug!(account = ?self.account, %blob, "blob complete");
+                }
+                out.push(Effect::Send(ServerMessage::BlobChunkStored {
+                    blob,
+                    index,
+                    complete,
+                }));
+                out
+            }
+            BlobPut::Refused(why) => self.refuse_blob(blob, why.code(), why.to_string()),
+        }
+    }
+
+    /// A download of `blob`: its chunk count when it is complete, or the refusal.
+    pub fn blob_download(&self, blob: BlobId, state: BlobState) -> Result<u32, Vec<Effect>> {
+        let BlobState::Complete { chunks } = state else {
+            return Err(self.refuse_blob(
+                blob,
+                RefusalCode::BlobNotFound,
+                "the relay holds no complete copy of this file yet; the device that attached it has not uploaded it".into(),
+            ));
+        };
+        Ok(chunks)
+    }
+
+    /// Chunk `index` of a download of `blob` (of `chunks`) as the store read it:
+    /// sent, or, missing, the refusal that stops the download.
+    pub fn blob_chunk(
+        &self,
+        blob: BlobId,
+        index: ChunkIndex,
+        chunks: u32,
+        sealed: Option<Vec<u8>>,
+    ) -> Result<Vec<Effect>, Vec<Effect>> {
+        let Some(sealed) = sealed else {
+            return Err(self.refuse_blob(
+                blob,
+                RefusalCode::BlobNotFound,
+                format!("chunk {} of this file is missing on the relay", index.0),
+            ));
+        };
+        let chunk = BlobChunk {
+            blob,
+            index,
+            chunks,
+            sealed,
+        };
+        Ok(vec![
+            Effect::Count(Metric::BlobChunksSent),
+            Effect::Send(ServerMessage::BlobChunk(chunk)),
+        ])
     }
 
     /// What the account's sessions hear live; `None`: this session fell behind

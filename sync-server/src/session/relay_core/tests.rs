@@ -810,3 +810,89 @@ fn devices_requests_are_answered_or_refused() {
         RefusalCode::UnknownDevice
     );
 }
+
+fn blob() -> BlobId {
+    BlobId([6; 32])
+}
+
+#[test]
+fn a_stored_blob_chunk_is_acknowledged_and_counted_once() {
+    let core = live_core(Vec::new(), Some(key(5)));
+    let put = BlobPut::Stored {
+        new: true,
+        complete: false,
+    };
+    let effects = core.blob_put(blob(), ChunkIndex(2), put);
+    assert!(matches!(
+        effects.as_slice(),
+        [
+            Effect::Count(Metric::BlobChunksStored),
+            Effect::Send(ServerMessage::BlobChunkStored {
+                index: ChunkIndex(2),
+                complete: false,
+                ..
+            })
+        ]
+    ));
+    // A chunk held already: acknowledged, not counted.
+    let again = BlobPut::Stored {
+        new: false,
+        complete: true,
+    };
+    let (frames, end) = split(core.blob_put(blob(), ChunkIndex(2), again));
+    assert_eq!(end, None);
+    assert!(matches!(
+        frames.as_slice(),
+        [ServerMessage::BlobChunkStored { complete: true, .. }]
+    ));
+}
+
+#[test]
+fn a_refused_blob_is_refused_alone_and_the_session_goes_on() {
+    let mut core = live_core(Vec::new(), Some(key(5)));
+    let why = crate::store::BlobRefusal::QuotaExceeded {
+        used: 10,
+        bytes: 20,
+        quota: 25,
+    };
+    let (frames, end) = split(core.blob_put(blob(), ChunkIndex(0), BlobPut::Refused(why)));
+    assert_eq!(end, None);
+    assert!(matches!(
+        frames.as_slice(),
+        [ServerMessage::BlobRefused { blob: b, refusal }]
+            if *b == blob() && refusal.code == RefusalCode::QuotaExceeded
+    ));
+
+    let partial = BlobState::Partial {
+        chunks: 3,
+        present: vec![ChunkIndex(0)],
+    };
+    let refusal = core.blob_download(blob(), partial).unwrap_err();
+    assert!(matches!(
+        split(refusal).0.as_slice(),
+        [ServerMessage::BlobRefused { refusal, .. }] if refusal.code == RefusalCode::BlobNotFound
+    ));
+    assert!(matches!(
+        core.blob_download(blob(), BlobState::Complete { chunks: 3 }),
+        Ok(3)
+    ));
+    let sent = core
+        .blob_chunk(blob(), ChunkIndex(1), 3, Some(vec![7; 4]))
+        .unwrap();
+    assert!(matches!(
+        sent.as_slice(),
+        [Effect::Count(Metric::BlobChunksSent), Effect::Send(ServerMessage::BlobChunk(c))]
+            if c.index == ChunkIndex(1) && c.chunks == 3
+    ));
+    let missing = core.blob_chunk(blob(), ChunkIndex(2), 3, None).unwrap_err();
+    assert!(matches!(
+        split(missing).0.as_slice(),
+        [ServerMessage::BlobRefused { refusal, .. }]
+            if refusal.code == RefusalCode::BlobNotFound && refusal.message.contains("chunk 2")
+    ));
+    assert_eq!(core.phase(), &Phase::Live);
+    assert!(matches!(
+        core.live(Some(Live::Moved)).as_slice(),
+        [Effect::End(End::Closed)]
+    ));
+}
