@@ -15,7 +15,9 @@
 //! - `connections`: the descriptor budget and the caps on connections not yet
 //!   authenticated (in all and per address); past a cap the oldest of those is
 //!   closed to make room for the newest. `descriptors`: the file-descriptor limit.
-//! - `session`: one websocket connection: hello, catch-up pages, uploads, live push.
+//! - `session`: one websocket connection: hello, catch-up pages, uploads, live push;
+//!   its decisions in `session::relay_core`, a state machine with no IO, and the
+//!   socket loop around it carrying out its store and hub requests.
 //! - `blobs`: a session's blob requests (what is held of a blob, a chunk stored, a
 //!   complete blob sent chunk by chunk), within the per-file limit and the
 //!   account's quota.

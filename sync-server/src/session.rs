@@ -1,104 +1,59 @@
-//! One device's websocket session: hello, catch-up, uploads and live push.
+//! One device's websocket session: the socket loop around the protocol's core.
+//!
+//! [`relay_core::Core`] decides (which message is allowed in which phase, what to
+//! answer, what to refuse); this loop reads frames and feeds them to it, carries
+//! out the store and hub requests it names and hands their answers back, and sends
+//! the frames it is given.
 
-use std::collections::HashMap;
+mod relay_core;
+
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use aftercall_shared::protocol::{
-    frame_runs, AccountId, CheckpointId, ChunkIndex, ClientMessage, Cursor, DeviceId, DeviceKey,
-    ProtocolError, RefusalCode, SealedChunk, SealedEntry, ServerMessage, WrappedSecret,
-    FRAME_BUDGET, MAX_FRAME,
+    AccountId, ChunkIndex, ClientMessage, DeviceId, SealedChunk, SealedEntry, ServerMessage,
+    FRAME_BUDGET,
 };
 use axum::extract::ws::{Message, WebSocket};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::hub::Live;
 use crate::state::AppState;
-use crate::store::{
-    device_list, AccountRecord, AppendRefusal, CheckpointBegun, CheckpointLimits, ChunkStored,
-    Registration, RotationBegin, RotationCommit, StoredCheckpoint,
-};
-use crate::RelayError;
+use crate::store::{device_list, CheckpointLimits, StoredCheckpoint};
 
-/// How long a new connection has to say hello.
+use relay_core::{Admission, Authentication, CoreLimits, FrameError, Metric, Opening, Request};
+pub(crate) use relay_core::{Core, Effect, End};
+
+/// How long a new connection has to say hello, and a device to answer an offer.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why a session ends.
-pub(crate) enum End {
-    /// The device closed the connection, or the relay is shutting down.
-    Closed,
-    /// The relay refused something; the device is told why.
-    Refused(RefusalCode, String),
-    /// The relay failed.
-    Failed(RelayError),
-}
-
-impl From<RelayError> for End {
-    fn from(e: RelayError) -> Self {
-        match e {
-            // A re-key committed meanwhile: the device's next hello is told where
-            // the account went.
-            RelayError::AccountMoved => End::Closed,
-            e => End::Failed(e),
-        }
-    }
-}
-
-fn refuse<T>(code: RefusalCode, message: impl Into<String>) -> Result<T, End> {
-    Err(End::Refused(code, message.into()))
-}
-
-/// What the device's hello shows it understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Speaks {
-    /// A plain hello (tag 1, no device key): possibly a version from before
-    /// checkpoints, which fails on any message or refusal code added since. It is
-    /// sent only what version 2 had at first: `Welcome`, `Entries`, `CaughtUp`,
-    /// `Stored` and `Refused` with codes up to `unsupported_version`.
-    First,
-    /// A hello with the device's own key (tag 7): every version that sends it
-    /// knows checkpoints, the devices list and blobs.
-    Current,
-}
-
-/// The refusal code to send a device: one an older device does not know is
-/// replaced by the nearest it does (a removed device is unauthorized, a
-/// checkpoint too large too large; anything else a bad message), the message kept.
-fn code_for(speaks: Speaks, code: RefusalCode) -> RefusalCode {
-    if speaks == Speaks::Current || code.known_to_older_devices() {
-        return code;
-    }
-    match code {
-        RefusalCode::DeviceRemoved => RefusalCode::Unauthorized,
-        RefusalCode::CheckpointTooLarge => RefusalCode::TooLarge,
-        _ => RefusalCode::BadMessage,
-    }
-}
 
 /// Runs a session to its end.
 pub(crate) async fn run(mut socket: WebSocket, state: AppState) {
     state.metrics.connections.fetch_add(1, Relaxed);
-    // Until a hello says otherwise, the device may be of the first versions.
-    let mut speaks = Speaks::First;
-    let end = session(&mut socket, &state, &mut speaks).await;
-    let refusal = match end {
-        Ok(()) | Err(End::Closed) => None,
-        Err(End::Refused(code, message)) => Some((code_for(speaks, code), message)),
-        Err(End::Failed(e)) => {
-            tracing::error!(error = %e, "session failed");
-            Some((
-                RefusalCode::Unavailable,
-                "the relay failed; try again later".to_string(),
-            ))
-        }
+    let mut core = Core::new(limits(&state));
+    let end = match session(&mut socket, &state, &mut core).await {
+        Ok(()) => End::Closed,
+        Err(end) => end,
     };
-    if let Some((code, message)) = refusal {
+    if let Some((code, message)) = core.refusal(end) {
         tracing::info!(code = code.as_str(), %message, "refused");
         state.metrics.refused(code);
         let _ = send(&mut socket, &state, &ServerMessage::refused(code, message)).await;
     }
     let _ = socket.send(Message::Close(None)).await;
     state.metrics.connections.fetch_sub(1, Relaxed);
+}
+
+fn limits(state: &AppState) -> CoreLimits {
+    let limits = &state.config.limits;
+    CoreLimits {
+        checkpoint: CheckpointLimits {
+            max_bytes: limits.max_checkpoint_bytes,
+            interval_secs: limits.checkpoint_interval.as_secs(),
+        },
+        connections_per_account: limits.connections_per_account,
+        entries_per_second: limits.entries_per_second,
+        max_message_bytes: limits.max_message_bytes,
+    }
 }
 
 pub(crate) async fn send(
@@ -118,21 +73,17 @@ pub(crate) async fn send(
         .map_err(|_| End::Closed)
 }
 
-/// Sends `entries` in as many `Entries` frames as their size needs: each within the
-/// frame limit every device reads.
-async fn send_entries(
+/// Sends one `Entries` frame the core cut within the frame limit.
+async fn send_run(
     socket: &mut WebSocket,
     state: &AppState,
-    entries: Vec<SealedEntry>,
+    run: Vec<SealedEntry>,
 ) -> Result<(), End> {
-    for run in frame_runs(entries, MAX_FRAME) {
-        state
-            .metrics
-            .entries_sent
-            .fetch_add(run.len() as u64, Relaxed);
-        send(socket, state, &ServerMessage::Entries { entries: run }).await?;
-    }
-    Ok(())
+    state
+        .metrics
+        .entries_sent
+        .fetch_add(run.len() as u64, Relaxed);
+    send(socket, state, &ServerMessage::Entries { entries: run }).await
 }
 
 /// A session the store counts against its account across nodes; forgotten when the
@@ -168,27 +119,24 @@ fn is_over_size_limit(e: axum::Error) -> bool {
     )
 }
 
-/// The next binary frame, checked against the size limit and decoded.
-async fn next_message(socket: &mut WebSocket, state: &AppState) -> Result<ClientMessage, End> {
+/// The next binary frame, checked against the size limit and decoded; a frame
+/// that is no message is handed to the core, which says how the session ends.
+async fn next_message(
+    socket: &mut WebSocket,
+    state: &AppState,
+    core: &mut Core,
+) -> Result<ClientMessage, End> {
     loop {
         let frame = match socket.recv().await {
-            None | Some(Ok(Message::Close(_))) => return Err(End::Closed),
+            None | Some(Ok(Message::Close(_))) => return Err(core.stop()),
             Some(Err(e)) => {
                 if is_over_size_limit(e) {
-                    return refuse(
-                        RefusalCode::TooLarge,
-                        "the message is over the relay's size limit; send smaller batches",
-                    );
+                    return Err(core.frame_error(FrameError::OverSocketLimit));
                 }
-                return Err(End::Closed);
+                return Err(core.stop());
             }
             Some(Ok(Message::Binary(frame))) => frame,
-            Some(Ok(Message::Text(_))) => {
-                return refuse(
-                    RefusalCode::BadMessage,
-                    "text frames are not part of the protocol",
-                );
-            }
+            Some(Ok(Message::Text(_))) => return Err(core.frame_error(FrameError::Text)),
             Some(Ok(_)) => continue, // ping and pong are answered by the websocket layer
         };
         state
@@ -197,84 +145,77 @@ async fn next_message(socket: &mut WebSocket, state: &AppState) -> Result<Client
             .fetch_add(frame.len() as u64, Relaxed);
         state.metrics.frames_received.fetch_add(1, Relaxed);
         if frame.len() > state.config.limits.max_message_bytes {
-            return refuse(
-                RefusalCode::TooLarge,
-                format!(
-                    "the message is {} bytes, over the relay's limit of {}; send smaller batches",
-                    frame.len(),
-                    state.config.limits.max_message_bytes
-                ),
-            );
+            let bytes = frame.len();
+            return Err(core.frame_error(FrameError::TooLarge { bytes }));
         }
-        return ClientMessage::decode(&frame).or_else(|e| match e {
-            ProtocolError::UnsupportedVersion(v) => refuse(
-                RefusalCode::UnsupportedVersion,
-                format!("protocol version {v} is not supported by this relay; update the app or the relay"),
-            ),
-            e => refuse(RefusalCode::BadMessage, e.to_string()),
-        });
+        return ClientMessage::decode(&frame).map_err(|e| core.frame_error(FrameError::Decode(e)));
     }
 }
 
-async fn session(socket: &mut WebSocket, state: &AppState, speaks: &mut Speaks) -> Result<(), End> {
-    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(socket, state)).await {
-        Ok(msg) => msg?,
-        Err(_) => return refuse(RefusalCode::BadMessage, "no hello within 10 seconds"),
-    };
-    let ClientMessage::Hello {
-        account,
-        credential,
-        device,
-        create,
-        invite,
-        cursors,
-        device_key,
-    } = hello
-    else {
-        return refuse(RefusalCode::BadMessage, "a session starts with hello");
-    };
-    if device_key.is_some() {
-        *speaks = Speaks::Current;
+/// The next message, within [`HELLO_TIMEOUT`].
+async fn next_in_time(
+    socket: &mut WebSocket,
+    state: &AppState,
+    core: &mut Core,
+) -> Result<ClientMessage, End> {
+    match tokio::time::timeout(HELLO_TIMEOUT, next_message(socket, state, core)).await {
+        Ok(msg) => msg,
+        Err(_) => Err(core.timed_out()),
     }
-    let speaks = *speaks;
-    tracing::debug!(%account, %device, ?speaks, "hello");
+}
+
+/// What a session holds once its device is let in.
+struct Session<'a> {
+    socket: &'a mut WebSocket,
+    state: &'a AppState,
+    account: AccountId,
+    device: DeviceId,
+}
+
+async fn session(socket: &mut WebSocket, state: &AppState, core: &mut Core) -> Result<(), End> {
+    let msg = next_in_time(socket, state, core).await?;
+    let hello = core.hello(msg)?;
+    let account = hello.account;
     let record = state.store.account(&account).await?;
-    authenticate(
-        state,
-        account,
-        record.as_ref(),
-        credential.verifier(),
-        create,
-        invite,
-    )
-    .await?;
-    if let Some(to) = record.as_ref().and_then(|r| r.moved_to) {
-        return moved(socket, state, account, to, &device, device_key.as_ref()).await;
+    if core.authenticate(record.as_ref(), &hello)? == Authentication::Create {
+        let closed = state.config.closed_registration;
+        let outcome = state
+            .store
+            .create_account(&account, hello.verifier, closed, hello.invite.as_deref())
+            .await?;
+        core.registration(outcome)?;
     }
-    if record.as_ref().is_some_and(|r| r.rotating_from.is_some()) {
-        return refuse(
-            RefusalCode::Unavailable,
-            "this account is being made by a re-key on another device and opens once it is done; try again shortly",
-        );
+    let device = core.device().cloned().ok_or(End::Closed)?;
+    if let Opening::Moved(to) = core.opening(record.as_ref())? {
+        let registry = state.store.registered_devices(&account).await?;
+        let wrapped = match core.moved_device(&registry)? {
+            true => state.store.wrapped_secret(&account, &device).await?,
+            false => None,
+        };
+        let answer = core.moved(to, wrapped)?;
+        return send(socket, state, &answer).await;
     }
-    admit_device(state, account, &device, device_key.as_ref()).await?;
-    let too_many = || {
-        refuse(
-            RefusalCode::TooManyConnections,
-            format!(
-                "this account already has {} devices connected; close one and retry",
-                state.config.limits.connections_per_account
-            ),
-        )
-    };
+    let registry = state.store.registered_devices(&account).await?;
+    if let Admission::Register {
+        verifier,
+        sealed_name,
+    } = core.admission(&registry)?
+    {
+        let row = state
+            .store
+            .register_device(&account, &device, verifier, &sealed_name)
+            .await?;
+        tracing::info!(%account, %device, "device registered");
+        core.registered(row.verifier)?;
+    }
     let Some((_membership, mut live)) = state.hub.join(account, &state.config.limits) else {
-        return too_many();
+        return Err(core.too_many());
     };
     // Across every node of a deployment on PostgreSQL, too.
     let key = state.session_key();
     let limit = state.config.limits.connections_per_account;
     if state.store.open_session(&account, key, limit).await? == Some(false) {
-        return too_many();
+        return Err(core.too_many());
     }
     let _counted = CountedSession {
         store: state.store.clone(),
@@ -284,260 +225,220 @@ async fn session(socket: &mut WebSocket, state: &AppState, speaks: &mut Speaks) 
     // What the device has applied holds pruning back, until it is inactive.
     state
         .store
-        .acknowledge(&account, &device, &cursors, unix_now())
+        .acknowledge(&account, &device, &hello.cursors, unix_now())
         .await?;
     prune(state, &account).await?;
 
     let heads = state.store.heads(&account).await?;
-    let own_head = heads
-        .iter()
-        .find(|(d, _)| *d == device)
-        .map_or(0, |(_, h)| *h);
+    let own_head = core.admitted(&heads);
     let own_hash = match own_head {
         0 => None,
         seq => state.store.entry_hash(&account, &device, seq).await?,
     };
     let damaged = state.store.damaged(&account, &device).await?;
-    send(
+    let welcome = ServerMessage::Welcome {
+        own_head,
+        own_hash,
+        damaged,
+    };
+    send(socket, state, &welcome).await?;
+
+    let mut s = Session {
         socket,
         state,
-        &ServerMessage::Welcome {
-            own_head,
-            own_hash,
-            damaged,
-        },
-    )
-    .await?;
-
-    // How far each other device's log has been sent to this one.
-    let mut sent: HashMap<DeviceId, u64> = cursors.into_iter().map(|c| (c.device, c.seq)).collect();
-    offer_checkpoint(socket, state, account, &device, speaks, &mut sent).await?;
+        account,
+        device,
+    };
+    offer_checkpoint(&mut s, core).await?;
     for (other, head) in heads {
-        if other != device {
-            send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
+        if other != s.device {
+            send_log_up_to(&mut s, core, &other, head).await?;
         }
     }
-    send(socket, state, &ServerMessage::CaughtUp).await?;
+    let caught_up = core.caught_up();
+    send(s.socket, state, &caught_up).await?;
 
     let mut stop = state.stop.clone();
-    // The checkpoint this device is uploading, until every chunk is stored.
-    let mut uploading: Option<CheckpointId> = None;
-    // The re-key this device began: the new account and its checkpoint, until
-    // every chunk is stored.
-    let mut rotating: Option<(AccountId, CheckpointId)> = None;
-    // The upload refused last: its chunks, still on their way, are dropped.
-    let mut refused: Option<CheckpointId> = None;
-    let limits = CheckpointLimits {
-        max_bytes: state.config.limits.max_checkpoint_bytes,
-        interval_secs: state.config.limits.checkpoint_interval.as_secs(),
-    };
     loop {
-        tokio::select! {
-            () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => return Err(End::Closed),
-            msg = next_message(socket, state) => match msg? {
-                ClientMessage::Push { entries } => push(socket, state, account, &device, entries).await?,
-                ClientMessage::Repair { entries } => repair(state, account, &device, entries).await?,
-                ClientMessage::Hello { .. } => return refuse(RefusalCode::BadMessage, "hello was already said"),
-                ClientMessage::CheckpointBegin { checkpoint, chunks, covers } => {
-                    if chunks == 0 {
-                        return refuse(RefusalCode::BadMessage, "a checkpoint has at least one chunk");
-                    }
-                    let begun = StoredCheckpoint { id: checkpoint, chunks, covers };
-                    let refusal = match state.store.begin_checkpoint(&account, &begun, limits, unix_now()).await? {
-                        CheckpointBegun::Begun => None,
-                        CheckpointBegun::TooLarge { least } => Some(too_large(least, limits)),
-                        CheckpointBegun::TooSoon { wait } => Some((
-                            RefusalCode::RateLimited,
-                            format!(
-                                "this account may begin a checkpoint upload once every {} seconds; the next may begin in {wait} seconds",
-                                limits.interval_secs
-                            ),
-                        )),
-                    };
-                    match refusal {
-                        None => {
-                            uploading = Some(checkpoint);
-                            refused = None;
-                        }
-                        // A version between checkpoints and the device registry
-                        // knows no `CheckpointRefused`: its session ends, as
-                        // every refusal did then.
-                        Some((code, message)) if speaks == Speaks::First => return refuse(code, message),
-                        Some((code, message)) => {
-                            refuse_checkpoint(socket, state, account, checkpoint, code, message).await?;
-                            refused = Some(checkpoint);
-                        }
-                    }
-                }
-                ClientMessage::CheckpointChunk(chunk) if rotating.is_some_and(|(_, id)| id == chunk.checkpoint) => {
-                    if let Some((to, _)) = rotating {
-                        if rotation_chunk(socket, state, account, to, chunk, limits).await? {
-                            rotating = None;
-                        }
-                    }
-                }
-                // The rest of a refused upload: dropped, counted nowhere.
-                ClientMessage::CheckpointChunk(chunk) if refused == Some(chunk.checkpoint) => {}
-                ClientMessage::CheckpointChunk(chunk) => {
-                    let id = chunk.checkpoint;
-                    match state.store.put_checkpoint_chunk(&account, id, chunk.index, &chunk.sealed, limits).await? {
-                        ChunkStored::Waiting => {}
-                        ChunkStored::Complete if uploading == Some(id) => {
-                            uploading = None;
-                            tracing::info!(%account, %device, checkpoint = %id, "checkpoint stored");
-                            send(socket, state, &ServerMessage::CheckpointStored { checkpoint: id }).await?;
-                            prune(state, &account).await?;
-                        }
-                        // A chunk of a checkpoint stored already: nothing to add.
-                        ChunkStored::Complete => {}
-                        ChunkStored::TooLarge { bytes } => {
-                            let (code, message) = too_large(bytes, limits);
-                            if speaks == Speaks::First {
-                                return refuse(code, message);
-                            }
-                            refuse_checkpoint(socket, state, account, id, code, message).await?;
-                            if uploading == Some(id) {
-                                uploading = None;
-                            }
-                            refused = Some(id);
-                        }
-                        ChunkStored::Unknown => return refuse(
-                            RefusalCode::BadMessage,
-                            "a checkpoint chunk of no upload begun, or past its count",
-                        ),
-                    }
-                }
-                ClientMessage::TakeCheckpoint { .. } => return refuse(RefusalCode::BadMessage, "no checkpoint was offered"),
-                ClientMessage::ListDevices { cursors } => {
-                    state.store.acknowledge(&account, &device, &cursors, unix_now()).await?;
-                    let devices = device_list(
-                        &state.store.registered_devices(&account).await?,
-                        &state.store.heads(&account).await?,
-                        &state.store.acknowledged(&account).await?,
-                    );
-                    send(socket, state, &ServerMessage::Devices { devices }).await?;
-                }
-                ClientMessage::RenameDevice { device: named, sealed_name } => {
-                    if !state.store.rename_device(&account, &named, &sealed_name).await? {
-                        return refuse(RefusalCode::UnknownDevice, format!("this account has no device {named}"));
-                    }
-                    send(socket, state, &ServerMessage::DeviceRenamed { device: named }).await?;
-                }
-                ClientMessage::RemoveDevice { device: removed } => {
-                    if !state.store.remove_device(&account, &removed).await? {
-                        return refuse(RefusalCode::UnknownDevice, format!("this account has no device {removed} (or it was removed already)"));
-                    }
-                    tracing::info!(%account, by = %device, %removed, "device removed");
-                    state.hub.remove(&account, removed.clone());
-                    send(socket, state, &ServerMessage::DeviceRemoved { device: removed }).await?;
-                }
-                ClientMessage::BlobHave { blob } => crate::blobs::have(socket, state, account, blob).await?,
-                ClientMessage::BlobPut { bytes, chunk } => crate::blobs::put(socket, state, account, bytes, chunk).await?,
-                ClientMessage::BlobGet { blob, from } => crate::blobs::get(socket, state, account, blob, from).await?,
-                ClientMessage::SetWrapKey { key } => {
-                    if device_key.is_none() || !state.store.set_wrap_key(&account, &device, &key).await? {
-                        return refuse(
-                            RefusalCode::UnknownDevice,
-                            format!("device {device} has no credential of its own registered with this account, so it cannot be moved in a re-key; update the app on this device"),
-                        );
-                    }
-                }
-                ClientMessage::BeginRotation { to, credential, checkpoint, chunks, covers } => {
-                    if chunks == 0 {
-                        return refuse(RefusalCode::BadMessage, "a re-key's checkpoint has at least one chunk");
-                    }
-                    if to == account {
-                        return refuse(RefusalCode::BadMessage, "a re-key moves the account to a new id, not to its own");
-                    }
-                    let begun = StoredCheckpoint { id: checkpoint, chunks, covers };
-                    match state.store.begin_rotation(&account, &to, credential.verifier(), &begun).await? {
-                        RotationBegin::Begun => {
-                            tracing::info!(%account, %to, by = %device, "re-key begun");
-                            rotating = Some((to, checkpoint));
-                        }
-                        RotationBegin::TargetTaken => return refuse(
-                            RefusalCode::Conflict,
-                            "the new account id of this re-key is an account on this relay already; start the re-key again with a new secret",
-                        ),
-                        RotationBegin::Moved => return Err(End::Closed),
-                    }
-                }
-                ClientMessage::CommitRotation { to, wraps } => {
-                    return commit_rotation(socket, state, account, &device, to, &wraps).await;
-                }
-            },
+        let effects = tokio::select! {
+            () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => return Err(core.stop()),
+            msg = next_message(s.socket, state, core) => {
+                let request = core.message(msg?)?;
+                carry_out(&mut s, core, request).await?
+            }
             live = live.recv() => match live {
-                Ok(Live::Entries(batch)) => {
-                    // Entries that continue what was sent go as they are; past a
-                    // gap (another node stored the ones between), from the store.
-                    let mut next = Vec::new();
-                    let mut behind = Vec::new();
-                    for e in batch.iter().filter(|e| e.device != device) {
-                        let at = sent.entry(e.device.clone()).or_insert(0);
-                        if e.seq == *at + 1 {
-                            *at = e.seq;
-                            next.push(e.clone());
-                        } else if e.seq > *at + 1 {
-                            behind.push((e.device.clone(), e.seq));
-                        }
-                    }
-                    send_entries(socket, state, next).await?;
-                    for (other, head) in behind {
-                        send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
-                    }
-                }
-                Ok(Live::Removed(removed)) if removed == device => return refuse(
-                    RefusalCode::DeviceRemoved,
-                    "this device was removed from the account on another device and no longer syncs; to sync here again, pair a fresh data folder with the recovery phrase",
-                ),
-                Ok(Live::Removed(_)) => {}
-                // Moved by a re-key: the next hello is told where.
-                Ok(Live::Moved) => return Err(End::Closed),
-                Ok(Live::Head { device: other, head }) => {
-                    if other != device {
-                        send_log_up_to(socket, state, account, &other, head, &mut sent).await?;
-                    }
-                }
+                Ok(live) => core.live(Some(live)),
                 // Fell behind: closing makes the device reconnect and catch up.
-                Err(RecvError::Lagged(_)) => return Err(End::Closed),
-                Err(RecvError::Closed) => return Err(End::Closed),
+                Err(RecvError::Lagged(_)) => core.live(None),
+                Err(RecvError::Closed) => return Err(core.stop()),
             },
-        }
+        };
+        apply(&mut s, core, effects).await?;
     }
 }
 
-/// The refusal of a checkpoint over the size limit, of at least `bytes` sealed bytes.
-fn too_large(bytes: u64, limits: CheckpointLimits) -> (RefusalCode, String) {
-    (
-        RefusalCode::CheckpointTooLarge,
-        format!(
-            "the checkpoint is at least {bytes} bytes sealed, over this relay's limit of {} for one checkpoint",
-            limits.max_bytes
-        ),
-    )
+/// Carries out what the core asked for against the store and the hub, and hands
+/// the answer back; what the core makes of it is returned to be applied.
+async fn carry_out(
+    s: &mut Session<'_>,
+    core: &mut Core,
+    request: Request,
+) -> Result<Vec<Effect>, End> {
+    let state = s.state;
+    let account = s.account;
+    Ok(match request {
+        Request::Nothing => Vec::new(),
+        Request::Push(entries) => push(s, core, entries).await?,
+        Request::Repair(entries) => {
+            repair(state, account, &s.device, entries).await?;
+            Vec::new()
+        }
+        Request::BeginCheckpoint(begun) => {
+            let limits = limits(state).checkpoint;
+            let id = begun.id;
+            let outcome = state
+                .store
+                .begin_checkpoint(&account, &begun, limits, unix_now())
+                .await?;
+            core.checkpoint_begun(id, outcome)
+        }
+        Request::PutChunk(chunk) => {
+            let limits = limits(state).checkpoint;
+            let id = chunk.checkpoint;
+            let stored = state
+                .store
+                .put_checkpoint_chunk(&account, id, chunk.index, &chunk.sealed, limits)
+                .await?;
+            core.chunk_stored(id, stored)
+        }
+        Request::PutRotationChunk { to, chunk } => {
+            let limits = limits(state).checkpoint;
+            let stored = state
+                .store
+                .put_checkpoint_chunk(&to, chunk.checkpoint, chunk.index, &chunk.sealed, limits)
+                .await?;
+            if core.rotation_chunk_stored(stored)? {
+                let devices = state.store.rekey_devices(&account).await?;
+                core.rotation_devices(devices)
+            } else {
+                Vec::new()
+            }
+        }
+        Request::SendCheckpoint(checkpoint) => {
+            send_checkpoint(s, core, checkpoint).await?;
+            Vec::new()
+        }
+        Request::ListDevices(cursors) => {
+            let store = &state.store;
+            store
+                .acknowledge(&account, &s.device, &cursors, unix_now())
+                .await?;
+            let devices = device_list(
+                &store.registered_devices(&account).await?,
+                &store.heads(&account).await?,
+                &store.acknowledged(&account).await?,
+            );
+            vec![Effect::Send(ServerMessage::Devices { devices })]
+        }
+        Request::RenameDevice {
+            device,
+            sealed_name,
+        } => {
+            let done = state
+                .store
+                .rename_device(&account, &device, &sealed_name)
+                .await?;
+            core.renamed(device, done)
+        }
+        Request::RemoveDevice(device) => {
+            let done = state.store.remove_device(&account, &device).await?;
+            core.removed(device, done)
+        }
+        Request::BlobHave(blob) => crate::blobs::have(state, core, account, blob).await?,
+        Request::BlobPut { bytes, chunk } => {
+            crate::blobs::put(state, core, account, bytes, chunk).await?
+        }
+        Request::BlobGet { blob, from } => {
+            crate::blobs::get(s.socket, state, core, account, blob, from).await?
+        }
+        Request::SetWrapKey(key) => {
+            let kept = state.store.set_wrap_key(&account, &s.device, &key).await?;
+            core.wrap_key_set(kept)?;
+            Vec::new()
+        }
+        Request::BeginRotation {
+            to,
+            verifier,
+            checkpoint,
+        } => {
+            let id = checkpoint.id;
+            let begun = state
+                .store
+                .begin_rotation(&account, &to, verifier, &checkpoint)
+                .await?;
+            core.rotation_begun(to, id, begun)?;
+            Vec::new()
+        }
+        Request::CommitRotation { to, wraps } => {
+            let commit = state
+                .store
+                .commit_rotation(&account, &to, &wraps, unix_now())
+                .await?;
+            core.rotation_committed(to, commit)
+        }
+    })
 }
 
-/// Tells the device its checkpoint upload is refused; the session goes on.
-async fn refuse_checkpoint(
+/// Does what the core decided, in order.
+async fn apply(s: &mut Session<'_>, core: &mut Core, effects: Vec<Effect>) -> Result<(), End> {
+    for effect in effects {
+        match effect {
+            Effect::Send(msg) => send(s.socket, s.state, &msg).await?,
+            Effect::Entries(run) => send_run(s.socket, s.state, run).await?,
+            Effect::CatchUp { device, head } => send_log_up_to(s, core, &device, head).await?,
+            Effect::Prune => prune(s.state, &s.account).await?,
+            Effect::Count(metric) => count(s.state, metric),
+            Effect::HubRemove(device) => s.state.hub.remove(&s.account, device),
+            Effect::HubMoved => s.state.hub.moved(&s.account),
+            Effect::End(end) => return Err(end),
+        }
+    }
+    Ok(())
+}
+
+/// Adds to the counter the core named.
+fn count(state: &AppState, metric: Metric) {
+    let metrics = &state.metrics;
+    let counter = match metric {
+        Metric::Refused(code) => return metrics.refused(code),
+        Metric::RotationsBegun => &metrics.rotations_begun,
+        Metric::RotationsCommitted => &metrics.rotations_committed,
+        Metric::BlobChunksStored => &metrics.blob_chunks_stored,
+        Metric::BlobChunksSent => &metrics.blob_chunks_sent,
+    };
+    counter.fetch_add(1, Relaxed);
+}
+
+/// Sends the frames and adds to the counters among `effects` (a blob download's
+/// chunk, sent before the next is read).
+pub(crate) async fn send_frames(
     socket: &mut WebSocket,
     state: &AppState,
-    account: AccountId,
-    checkpoint: CheckpointId,
-    code: RefusalCode,
-    message: String,
+    effects: Vec<Effect>,
 ) -> Result<(), End> {
-    tracing::info!(%account, %checkpoint, code = code.as_str(), %message, "checkpoint refused");
-    state.metrics.refused(code);
-    let refusal = aftercall_shared::protocol::Refusal { code, message };
-    send(
-        socket,
-        state,
-        &ServerMessage::CheckpointRefused {
-            checkpoint,
-            refusal,
-        },
-    )
-    .await
+    for effect in effects {
+        match effect {
+            Effect::Send(msg) => send(socket, state, &msg).await?,
+            Effect::Count(metric) => count(state, metric),
+            Effect::End(end) => return Err(end),
+            _ => {
+                return Err(End::Failed(crate::RelayError::Task(
+                    "a blob download gave an effect it cannot carry out".into(),
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Seconds since 1970 (when a device was last seen).
@@ -561,99 +462,54 @@ async fn prune(state: &AppState, account: &AccountId) -> Result<(), End> {
     Ok(())
 }
 
-/// Offers the account's newest checkpoint to a device with no cursors (a new one)
-/// or one whose cursors point into a pruned part of a log, when the checkpoint
-/// holds something it lacks. Taken, its chunks are sent and `sent` moves to what
-/// it covers; declined, the log is sent from the cursors. A device whose hello
-/// may be from before checkpoints is never offered one: it gets the log while the
-/// relay can serve it from its cursors, and is refused (`unsupported_version`,
-/// a code it knows) once entries past them were pruned.
-async fn offer_checkpoint(
-    socket: &mut WebSocket,
-    state: &AppState,
-    account: AccountId,
-    device: &DeviceId,
-    speaks: Speaks,
-    sent: &mut HashMap<DeviceId, u64>,
+/// Offers the account's newest checkpoint when the core finds it useful, and
+/// waits for the answer: taken, its chunks are sent and the logs go on from what
+/// it covers; declined, they are sent from the cursors.
+async fn offer_checkpoint(s: &mut Session<'_>, core: &mut Core) -> Result<(), End> {
+    let state = s.state;
+    let pruned = state.store.pruned(&s.account).await?;
+    let Some(required) = core.checkpoint_needed(&pruned)? else {
+        return Ok(());
+    };
+    let newest = state.store.newest_checkpoint(&s.account).await?;
+    let Some(offer) = core.offer(newest, required) else {
+        return Ok(());
+    };
+    send(s.socket, state, &offer).await?;
+    while matches!(core.phase(), relay_core::Phase::Offering(_)) {
+        let answer = next_in_time(s.socket, state, core).await?;
+        let request = core.message(answer)?;
+        let effects = carry_out(s, core, request).await?;
+        apply(s, core, effects).await?;
+    }
+    Ok(())
+}
+
+/// Sends the taken checkpoint's chunks, read from the store one at a time.
+async fn send_checkpoint(
+    s: &mut Session<'_>,
+    core: &mut Core,
+    checkpoint: StoredCheckpoint,
 ) -> Result<(), End> {
-    let at = |d: &DeviceId, sent: &HashMap<DeviceId, u64>| sent.get(d).copied().unwrap_or(0);
-    let pruned = state.store.pruned(&account).await?;
-    let required = pruned.iter().any(|(d, p)| d != device && at(d, sent) < *p);
-    if speaks == Speaks::First {
-        if required {
-            return refuse(
-                RefusalCode::UnsupportedVersion,
-                "the relay no longer holds the entries this device needs and can only send a checkpoint, which this version of the app cannot read; update the app on this device",
-            );
-        }
-        return Ok(());
-    }
-    let Some(checkpoint) = state.store.newest_checkpoint(&account).await? else {
-        return Ok(());
-    };
-    let useful = checkpoint
-        .covers
-        .iter()
-        .any(|c| c.device != *device && c.seq > at(&c.device, sent));
-    if !useful || !(sent.is_empty() || required) {
-        return Ok(());
-    }
-    let offer = ServerMessage::CheckpointOffer {
-        checkpoint: checkpoint.id,
-        chunks: checkpoint.chunks,
-        covers: checkpoint.covers.clone(),
-        required,
-    };
-    send(socket, state, &offer).await?;
-    // The device may push its own entries before it reads the offer.
-    let taken = loop {
-        let answer = match tokio::time::timeout(HELLO_TIMEOUT, next_message(socket, state)).await {
-            Ok(msg) => msg?,
-            Err(_) => {
-                return refuse(
-                    RefusalCode::BadMessage,
-                    "no answer to the checkpoint offer within 10 seconds",
-                )
-            }
-        };
-        match answer {
-            ClientMessage::TakeCheckpoint { checkpoint: None } => return Ok(()),
-            ClientMessage::TakeCheckpoint {
-                checkpoint: Some(id),
-            } if id == checkpoint.id => break id,
-            ClientMessage::Push { entries } => {
-                push(socket, state, account, device, entries).await?
-            }
-            ClientMessage::Repair { entries } => repair(state, account, device, entries).await?,
-            _ => {
-                return refuse(
-                    RefusalCode::BadMessage,
-                    "the checkpoint offer waits for its answer",
-                )
-            }
-        }
-    };
+    let taken = checkpoint.id;
     for index in (0..checkpoint.chunks).map(ChunkIndex) {
-        let Some(sealed) = state.store.checkpoint_chunk(&account, taken, index).await? else {
+        let Some(sealed) = s
+            .state
+            .store
+            .checkpoint_chunk(&s.account, taken, index)
+            .await?
+        else {
             // A newer checkpoint replaced it meanwhile: the next session gets that one.
-            return refuse(
-                RefusalCode::Unavailable,
-                "the checkpoint was replaced while it was sent; sync again",
-            );
+            return Err(core.checkpoint_replaced());
         };
         let chunk = SealedChunk {
             checkpoint: taken,
             index,
             sealed,
         };
-        send(socket, state, &ServerMessage::CheckpointChunk(chunk)).await?;
+        send(s.socket, s.state, &ServerMessage::CheckpointChunk(chunk)).await?;
     }
-    for Cursor { device: other, seq } in checkpoint.covers {
-        if other != *device {
-            let at = sent.entry(other).or_insert(0);
-            *at = (*at).max(seq);
-        }
-    }
+    core.checkpoint_sent();
     Ok(())
 }
 
@@ -661,271 +517,41 @@ async fn offer_checkpoint(
 /// from the store; stops early before an entry damaged on disk, which waits for its
 /// device's repair.
 async fn send_log_up_to(
-    socket: &mut WebSocket,
-    state: &AppState,
-    account: AccountId,
+    s: &mut Session<'_>,
+    core: &mut Core,
     other: &DeviceId,
     head: u64,
-    sent: &mut HashMap<DeviceId, u64>,
 ) -> Result<(), End> {
-    let mut after = sent.get(other).copied().unwrap_or(0);
-    while head > after {
-        if *state.stop.borrow() {
-            return Err(End::Closed);
+    while let Some(after) = core.page_from(other, head) {
+        if *s.state.stop.borrow() {
+            return Err(core.stop());
         }
-        let limit = state.config.limits.page_entries;
-        let page = state
+        let limit = s.state.config.limits.page_entries;
+        let page = s
+            .state
             .store
-            .entries_after(&account, other, after, limit, FRAME_BUDGET / 2)
+            .entries_after(&s.account, other, after, limit, FRAME_BUDGET / 2)
             .await?;
         // Empty: the next entry is damaged, and waits for its device's repair.
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        send_entries(socket, state, page).await?;
-    }
-    sent.insert(other.clone(), after);
-    Ok(())
-}
-
-async fn authenticate(
-    state: &AppState,
-    account: AccountId,
-    record: Option<&AccountRecord>,
-    verifier: [u8; 32],
-    create: bool,
-    invite: Option<String>,
-) -> Result<(), End> {
-    match record.map(|r| r.verifier) {
-        // blake3::Hash compares in constant time.
-        Some(v) if blake3::Hash::from(v) == blake3::Hash::from(verifier) => Ok(()),
-        Some(_) => refuse(
-            RefusalCode::Unauthorized,
-            "the credential does not match this account; pair the device again with the recovery phrase",
-        ),
-        None if !create => refuse(
-            RefusalCode::UnknownAccount,
-            "the relay has no account for this recovery phrase; check the phrase, or let the first device sync once",
-        ),
-        None => {
-            let closed = state.config.closed_registration;
-            let outcome = state
-                .store
-                .create_account(&account, verifier, closed, invite.as_deref())
-                .await?;
-            match outcome {
-                Registration::Created => {
-                    tracing::info!(%account, "account created");
-                    Ok(())
-                }
-                Registration::InviteRequired => refuse(
-                    RefusalCode::RegistrationClosed,
-                    "registration on this relay is closed; ask its operator for an invite code (sync-server invite)",
-                ),
-            }
+        let Some(runs) = core.page_read(other, page) else {
+            break;
+        };
+        for run in runs {
+            send_run(s.socket, s.state, run).await?;
         }
-    }
-}
-
-/// What a session on the re-key's new account `to` holds for rotation chunks:
-/// stores one, and once the checkpoint is complete answers with the devices the
-/// re-key moves. True once complete.
-async fn rotation_chunk(
-    socket: &mut WebSocket,
-    state: &AppState,
-    account: AccountId,
-    to: AccountId,
-    chunk: SealedChunk,
-    limits: CheckpointLimits,
-) -> Result<bool, End> {
-    let id = chunk.checkpoint;
-    match state
-        .store
-        .put_checkpoint_chunk(&to, id, chunk.index, &chunk.sealed, limits)
-        .await?
-    {
-        ChunkStored::Waiting => Ok(false),
-        ChunkStored::Complete => {
-            let devices = state.store.rekey_devices(&account).await?;
-            state.metrics.rotations_begun.fetch_add(1, Relaxed);
-            tracing::info!(%account, %to, devices = devices.len(), "re-key checkpoint stored");
-            send(socket, state, &ServerMessage::RotationBegun { to, devices }).await?;
-            Ok(true)
-        }
-        ChunkStored::Unknown => refuse(
-            RefusalCode::BadMessage,
-            "a chunk past the re-key checkpoint's count, or of a re-key replaced since",
-        ),
-        ChunkStored::TooLarge { bytes } => refuse(
-            RefusalCode::TooLarge,
-            format!(
-                "the re-key's checkpoint would be {bytes} bytes, over this relay's limit of {} bytes for one checkpoint",
-                limits.max_bytes
-            ),
-        ),
-    }
-}
-
-/// Commits the re-key of `account` to `to`, answers, and ends the session (and
-/// every other session of the account, on every node).
-async fn commit_rotation(
-    socket: &mut WebSocket,
-    state: &AppState,
-    account: AccountId,
-    device: &DeviceId,
-    to: AccountId,
-    wraps: &[WrappedSecret],
-) -> Result<(), End> {
-    let mut named = std::collections::BTreeSet::new();
-    if let Some(twice) = wraps.iter().find(|w| !named.insert(&w.device)) {
-        return refuse(
-            RefusalCode::BadMessage,
-            format!("the re-key names device {} twice", twice.device),
-        );
-    }
-    match state
-        .store
-        .commit_rotation(&account, &to, wraps, unix_now())
-        .await?
-    {
-        RotationCommit::Committed => {
-            state.metrics.rotations_committed.fetch_add(1, Relaxed);
-            tracing::info!(%account, %to, by = %device, moved = wraps.len(), "re-key committed");
-            send(socket, state, &ServerMessage::RotationCommitted { to }).await?;
-            state.hub.moved(&account);
-            Ok(())
-        }
-        RotationCommit::AlreadyCommitted => {
-            send(socket, state, &ServerMessage::RotationCommitted { to }).await
-        }
-        RotationCommit::NotPending => refuse(
-            RefusalCode::BadMessage,
-            "no re-key of this account to that id is pending (never begun, or replaced by a newer one); begin it again",
-        ),
-        RotationCommit::Incomplete => refuse(
-            RefusalCode::BadMessage,
-            "the re-key's checkpoint is not complete on the relay; send every chunk before committing",
-        ),
-        RotationCommit::UnknownDevice(other) => refuse(
-            RefusalCode::BadMessage,
-            format!("the re-key seals the new secret to {other}, which is not a registered device of this account (or was removed)"),
-        ),
-    }
-}
-
-/// Answers a hello to an account moved to `to` by a re-key: a removed device is
-/// refused as removed; a registered device showing its own credential and given
-/// the new secret is sent where the account went, with that secret; anyone else
-/// is told the account was re-keyed.
-async fn moved(
-    socket: &mut WebSocket,
-    state: &AppState,
-    account: AccountId,
-    to: AccountId,
-    device: &DeviceId,
-    key: Option<&DeviceKey>,
-) -> Result<(), End> {
-    let registry = state.store.registered_devices(&account).await?;
-    let known = registry.iter().find(|r| r.device == *device);
-    if known.is_some_and(|r| r.removed) {
-        return refuse(
-            RefusalCode::DeviceRemoved,
-            "this device was removed from the account and no longer syncs; to sync here again, pair a fresh data folder with the recovery phrase",
-        );
-    }
-    // blake3::Hash compares in constant time.
-    let proven = match (known.and_then(|r| r.verifier), key) {
-        (Some(v), Some(k)) => blake3::Hash::from(v) == blake3::Hash::from(k.credential.verifier()),
-        _ => false,
-    };
-    // A device proving its own credential is the device, whether or not its hello
-    // still asks to create the account (the device that created it may).
-    let wrapped = match proven {
-        true => state.store.wrapped_secret(&account, device).await?,
-        false => None,
-    };
-    let Some(wrapped) = wrapped else {
-        return refuse(
-            RefusalCode::AccountRekeyed,
-            "this account was re-keyed on another device; its old recovery phrase no longer opens it: pair this device with the new recovery phrase",
-        );
-    };
-    tracing::info!(%account, %to, %device, "device told where its account moved");
-    send(socket, state, &ServerMessage::Moved { to, wrapped }).await
-}
-
-/// Lets `device` in on its own credential. A device not yet registered registers
-/// the credential and sealed name its hello carries; a registered one must show
-/// that credential; a removed one is refused for good. A hello without a device
-/// credential (an older version) is let in only while no device of the account
-/// has registered one.
-async fn admit_device(
-    state: &AppState,
-    account: AccountId,
-    device: &DeviceId,
-    key: Option<&DeviceKey>,
-) -> Result<(), End> {
-    let registry = state.store.registered_devices(&account).await?;
-    let known = registry.iter().find(|r| r.device == *device);
-    if known.is_some_and(|r| r.removed) {
-        return refuse(
-            RefusalCode::DeviceRemoved,
-            "this device was removed from the account and no longer syncs; to sync here again, pair a fresh data folder with the recovery phrase",
-        );
-    }
-    let Some(key) = key else {
-        if registry.iter().any(|r| r.verifier.is_some()) {
-            return refuse(
-                RefusalCode::Unauthorized,
-                "this account's devices sign in with credentials of their own; update the app on this device",
-            );
-        }
-        return Ok(());
-    };
-    let verifier = key.credential.verifier();
-    let registered = match known.and_then(|r| r.verifier) {
-        Some(v) => v,
-        None => {
-            let row = state
-                .store
-                .register_device(&account, device, verifier, &key.sealed_name)
-                .await?;
-            tracing::info!(%account, %device, "device registered");
-            match row.verifier {
-                Some(v) => v,
-                None => {
-                    return Err(End::Failed(RelayError::Task(
-                        "a device registered without its credential".into(),
-                    )))
-                }
-            }
-        }
-    };
-    // blake3::Hash compares in constant time.
-    if blake3::Hash::from(registered) != blake3::Hash::from(verifier) {
-        return refuse(
-            RefusalCode::Unauthorized,
-            "this device's own credential does not match the one it registered; pair the device again with the recovery phrase",
-        );
     }
     Ok(())
 }
 
+/// Appends the device's entries within the account's rate (held back to it, or
+/// refused when far over), fans them out, and hands the outcome to the core.
 async fn push(
-    socket: &mut WebSocket,
-    state: &AppState,
-    account: AccountId,
-    device: &DeviceId,
+    s: &mut Session<'_>,
+    core: &mut Core,
     entries: Vec<SealedEntry>,
-) -> Result<(), End> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    if entries.iter().any(|e| e.device != *device) {
-        return refuse(
-            RefusalCode::BadMessage,
-            "a device may only upload its own log",
-        );
-    }
+) -> Result<Vec<Effect>, End> {
+    let state = s.state;
+    let account = s.account;
     let limits = &state.config.limits;
     let n = u32::try_from(entries.len()).unwrap_or(u32::MAX);
     let shared = state
@@ -938,13 +564,7 @@ async fn push(
         None => state.hub.reserve_entries(&account, entries.len(), limits),
     };
     let Some(wait) = wait else {
-        return refuse(
-            RefusalCode::RateLimited,
-            format!(
-                "over {} entries per second for this account; retry shortly",
-                limits.entries_per_second
-            ),
-        );
+        return Err(core.rate_limited());
     };
     if !wait.is_zero() {
         state.metrics.pushes_throttled.fetch_add(1, Relaxed);
@@ -964,25 +584,7 @@ async fn push(
             .hub
             .publish(&account, std::sync::Arc::new(appended.stored));
     }
-    send(
-        socket,
-        state,
-        &ServerMessage::Stored {
-            up_to: appended.head,
-        },
-    )
-    .await?;
-    match appended.refused {
-        None => Ok(()),
-        Some(AppendRefusal::Gap { seq, head }) => refuse(
-            RefusalCode::Gap,
-            format!("entry {seq} leaves a gap: the relay has this device's log up to {head}"),
-        ),
-        Some(AppendRefusal::Conflict { seq }) => refuse(
-            RefusalCode::Conflict,
-            format!("a different entry {seq} of this device is already stored; the device's data was copied or restored — pair it again as a new device"),
-        ),
-    }
+    Ok(core.appended(appended.head, appended.refused))
 }
 
 /// Stores fresh copies of this device's damaged entries and sends them to the
@@ -993,12 +595,6 @@ async fn repair(
     device: &DeviceId,
     entries: Vec<SealedEntry>,
 ) -> Result<(), End> {
-    if entries.iter().any(|e| e.device != *device) {
-        return refuse(
-            RefusalCode::BadMessage,
-            "a device may only repair its own log",
-        );
-    }
     let repaired = state.store.repair(&account, &entries).await?;
     if let Some(first) = repaired.first() {
         tracing::info!(%account, %device, from = first.seq, count = repaired.len(), "damaged entries repaired");
