@@ -58,6 +58,27 @@ pub enum Allowance {
     Refused,
 }
 
+/// An account's entry allowance: `per_second` entries, at most `burst` saved up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRate {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// What became of an append that first took its entries from the account's
+/// allowance every node shares ([`RelayStore::append_within`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RatedAppend {
+    /// Within the allowance: the append went ahead in the same transaction.
+    Appended(Appended),
+    /// Over the allowance: nothing stored, the entries are reserved; append them
+    /// with [`RelayStore::append`] after this wait.
+    Wait(std::time::Duration),
+    /// The account is so far over its rate that the wait would be too long; nothing
+    /// stored.
+    Refused,
+}
+
 /// One device session on one relay node, as the shared session count knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionKey {
@@ -372,6 +393,19 @@ pub trait RelayStore: Send + Sync + 'static {
         _rate: u32,
         _burst: u32,
     ) -> Result<Option<Allowance>, RelayError> {
+        Ok(None)
+    }
+
+    /// Takes `entries` from `account`'s allowance in the bucket every relay node
+    /// shares (as [`RelayStore::take_entries`]) and, when they are within it, stores
+    /// them (as [`RelayStore::append`]) in the same transaction. `None`: this store
+    /// has no shared bucket; nothing was taken or stored.
+    async fn append_within(
+        &self,
+        _account: &AccountId,
+        _entries: &[SealedEntry],
+        _rate: EntryRate,
+    ) -> Result<Option<RatedAppend>, RelayError> {
         Ok(None)
     }
 

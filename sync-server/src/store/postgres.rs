@@ -9,6 +9,7 @@
 //! engines also run: plain tables, `INSERT … ON CONFLICT`, row locks; no triggers,
 //! no stored procedures.
 
+mod appends;
 mod blobs;
 
 use std::collections::HashMap;
@@ -153,6 +154,8 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// Appends, to the node's writer tasks (group commit).
+    appender: appends::Appender,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -191,7 +194,8 @@ impl PostgresStore {
             .create_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| RelayError::Task(format!("cannot build the connection pool: {e}")))?;
-        let store = PostgresStore { pool };
+        let appender = appends::Appender::start(pool.clone());
+        let store = PostgresStore { pool, appender };
         store.check_durability().await?;
         store.check_connections(pool_size).await?;
         store.migrate().await?;
@@ -436,31 +440,45 @@ impl RelayStore for PostgresStore {
         rate: u32,
         burst: u32,
     ) -> Result<Option<super::Allowance>, RelayError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        // Refilled by the database's clock, the one every node shares; the row
-        // stays locked until the decision is written.
-        let tokens: f64 = tx
-            .query_one(
-                "INSERT INTO account_rates (account, tokens, refilled)
-                 VALUES ($1, $2, extract(epoch FROM clock_timestamp())::float8)
-                 ON CONFLICT (account) DO UPDATE SET
-                     tokens = LEAST($2, account_rates.tokens
-                         + GREATEST(0, excluded.refilled - account_rates.refilled) * $3),
-                     refilled = excluded.refilled
-                 RETURNING tokens",
-                &[&&account.0[..], &f64::from(burst), &f64::from(rate.max(1))],
-            )
-            .await?
-            .get(0);
-        let (allowance, left) = super::allowance(tokens, n, rate);
-        tx.execute(
-            "UPDATE account_rates SET tokens = $2 WHERE account = $1",
-            &[&&account.0[..], &left],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(allowance))
+        let done = self
+            .appender
+            .submit(appends::Job {
+                account: *account,
+                entries: Vec::new(),
+                take: Some(appends::Take {
+                    rate: super::EntryRate {
+                        per_second: rate,
+                        burst,
+                    },
+                    n,
+                }),
+            })
+            .await?;
+        Ok(done.allowance)
+    }
+
+    async fn append_within(
+        &self,
+        account: &AccountId,
+        entries: &[SealedEntry],
+        rate: super::EntryRate,
+    ) -> Result<Option<super::RatedAppend>, RelayError> {
+        let done = self
+            .appender
+            .submit(appends::Job {
+                account: *account,
+                entries: entries.to_vec(),
+                take: Some(appends::Take {
+                    rate,
+                    n: u32::try_from(entries.len()).unwrap_or(u32::MAX),
+                }),
+            })
+            .await?;
+        Ok(Some(match (done.allowance, done.appended) {
+            (_, Some(appended)) => super::RatedAppend::Appended(appended),
+            (Some(super::Allowance::After(wait)), None) => super::RatedAppend::Wait(wait),
+            (_, None) => super::RatedAppend::Refused,
+        }))
     }
 
     async fn open_session(
@@ -612,11 +630,22 @@ impl RelayStore for PostgresStore {
         max_bytes: usize,
     ) -> Result<Vec<SealedEntry>, RelayError> {
         let client = self.pool.get().await?;
+        // Cut by bytes in the query: only the rows that fit `max_bytes` (and always
+        // the first) leave the database. `octet_length` reads a stored value's size
+        // without decompressing it.
         let stmt = client
             .prepare_cached(
-                "SELECT seq, sealed, sum FROM entries
-                 WHERE account = $1 AND device = $2 AND seq > $3
-                 ORDER BY seq LIMIT $4",
+                "SELECT seq, sealed, sum FROM (
+                     SELECT seq, sealed, sum,
+                            row_number() OVER w AS n,
+                            sum(octet_length(sealed)) OVER w AS upto
+                     FROM entries
+                     WHERE account = $1 AND device = $2 AND seq > $3
+                     WINDOW w AS (ORDER BY seq ROWS UNBOUNDED PRECEDING)
+                     ORDER BY seq LIMIT $4
+                 ) page
+                 WHERE n = 1 OR upto <= $5
+                 ORDER BY seq",
             )
             .await?;
         let rows = client
@@ -626,7 +655,8 @@ impl RelayStore for PostgresStore {
                     &&account.0[..],
                     &device.as_str(),
                     &(after as i64),
-                    &(limit as i64),
+                    &i64::try_from(limit).unwrap_or(i64::MAX),
+                    &i64::try_from(max_bytes).unwrap_or(i64::MAX),
                 ],
             )
             .await?;
@@ -719,71 +749,19 @@ impl RelayStore for PostgresStore {
         account: &AccountId,
         entries: &[SealedEntry],
     ) -> Result<Appended, RelayError> {
-        let Some(first) = entries.first() else {
+        if entries.is_empty() {
             return Ok(plan_append(0, entries, &HashMap::new()));
-        };
-        let (account_key, device) = (&account.0[..], first.device.as_str());
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        tx.execute(
-            "INSERT INTO devices (account, device, head) VALUES ($1, $2, 0)
-             ON CONFLICT (account, device) DO NOTHING",
-            &[&account_key, &device],
-        )
-        .await?;
-        // The device's row lock: appends of one device, on any node, take turns.
-        let lock = tx
-            .prepare_cached(
-                "SELECT head FROM devices WHERE account = $1 AND device = $2 FOR UPDATE",
-            )
-            .await?;
-        let head = seq_of(tx.query_one(&lock, &[&account_key, &device]).await?.get(0));
-        let repeated: Vec<i64> = entries
-            .iter()
-            .filter(|e| e.seq <= head)
-            .map(|e| e.seq as i64)
-            .collect();
-        let stored: HashMap<u64, Vec<u8>> = if repeated.is_empty() {
-            HashMap::new()
-        } else {
-            tx.query(
-                "SELECT seq, sealed FROM entries WHERE account = $1 AND device = $2 AND seq = ANY($3)",
-                &[&account_key, &device, &repeated],
-            )
-            .await?
-            .into_iter()
-            .map(|r| (seq_of(r.get(0)), r.get(1)))
-            .collect()
-        };
-        let out = plan_append(head, entries, &stored);
-        if !out.stored.is_empty() {
-            let seqs: Vec<i64> = out.stored.iter().map(|e| e.seq as i64).collect();
-            let sealed: Vec<&[u8]> = out.stored.iter().map(|e| &e.sealed[..]).collect();
-            let sums: Vec<Vec<u8>> = out.stored.iter().map(|e| sum(&e.sealed).to_vec()).collect();
-            let insert = tx
-                .prepare_cached(
-                    "INSERT INTO entries (account, device, seq, sealed, sum)
-                     SELECT $1, $2, s.seq, s.sealed, s.sum
-                     FROM UNNEST($3::BIGINT[], $4::BYTEA[], $5::BYTEA[]) AS s (seq, sealed, sum)",
-                )
-                .await?;
-            tx.execute(&insert, &[&account_key, &device, &seqs, &sealed, &sums])
-                .await?;
-            tx.execute(
-                "UPDATE devices SET head = $3 WHERE account = $1 AND device = $2",
-                &[&account_key, &device, &(out.head as i64)],
-            )
-            .await?;
-            // Delivered to the other nodes if and when this transaction commits.
-            let signal = crate::fanout::payload(account, &first.device, out.head);
-            tx.execute(
-                "SELECT pg_notify($1, $2)",
-                &[&crate::fanout::CHANNEL, &signal],
-            )
-            .await?;
         }
-        tx.commit().await?;
-        Ok(out)
+        let done = self
+            .appender
+            .submit(appends::Job {
+                account: *account,
+                entries: entries.to_vec(),
+                take: None,
+            })
+            .await?;
+        done.appended
+            .ok_or_else(|| RelayError::Task("an append was not stored".into()))
     }
 
     async fn begin_checkpoint(
