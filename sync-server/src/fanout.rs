@@ -41,9 +41,14 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signal {
     /// Its log on the relay now ends at `head`; the appending node sent this at
-    /// `sent_ms` (milliseconds since the epoch by its clock; absent from nodes that
-    /// predate it).
-    Head { head: u64, sent_ms: Option<u64> },
+    /// `sent_ms` (milliseconds since the epoch by its clock), and its store is
+    /// `origin` ([`RelayStore::signal_origin`]); both absent from nodes that predate
+    /// them.
+    Head {
+        head: u64,
+        sent_ms: Option<u64>,
+        origin: Option<u64>,
+    },
     /// It was removed from its account: its sessions end.
     Removed,
 }
@@ -59,10 +64,11 @@ pub(crate) fn removed_payload(account: &AccountId, device: &DeviceId) -> String 
     format!("{} {} removed", account.to_hex(), device.as_str())
 }
 
-/// A notification's payload: `ACCOUNT-HEX DEVICE HEAD SENT-MS`.
-pub(crate) fn payload(account: &AccountId, device: &DeviceId, head: u64) -> String {
+/// A notification's payload: `ACCOUNT-HEX DEVICE HEAD SENT-MS ORIGIN-HEX`, sent by
+/// the store `origin`.
+pub(crate) fn payload(account: &AccountId, device: &DeviceId, head: u64, origin: u64) -> String {
     format!(
-        "{} {} {head} {}",
+        "{} {} {head} {} {origin:016x}",
         account.to_hex(),
         device.as_str(),
         now_ms()
@@ -80,6 +86,11 @@ fn parse(payload: &str) -> Option<(AccountId, DeviceId, Signal)> {
             head: head.parse().ok()?,
             sent_ms: match parts.next() {
                 Some(ms) => Some(ms.parse().ok()?),
+                None => None,
+            },
+            origin: match parts.next() {
+                Some(hex) if hex.len() == 16 => Some(u64::from_str_radix(hex, 16).ok()?),
+                Some(_) => return None,
                 None => None,
             },
         },
@@ -105,6 +116,7 @@ pub(crate) async fn run(
     node: u64,
     mut stop: watch::Receiver<bool>,
 ) {
+    let own = store.signal_origin();
     let mut backoff = Duration::from_millis(100);
     loop {
         let listening = tokio::select! {
@@ -136,13 +148,18 @@ pub(crate) async fn run(
                 () = stopped(&mut stop) => return,
                 signal = signals.recv() => match signal {
                     Some(payload) => match parse(&payload) {
-                        Some((account, device, Signal::Head { head, sent_ms })) => {
+                        Some((account, device, Signal::Head { head, sent_ms, origin })) => {
                             metrics.signals_received.fetch_add(1, Relaxed);
                             if let Some(sent) = sent_ms {
                                 let lag = now_ms().saturating_sub(sent);
                                 metrics.signal_lag.observe(Duration::from_millis(lag));
                             }
-                            hub.signal(&account, device, head);
+                            // This node's own appends reached its sessions already,
+                            // handed to the hub by the session that stored them; a
+                            // second signal would only have them read back.
+                            if origin.is_none() || origin != own {
+                                hub.signal(&account, device, head);
+                            }
                         }
                         Some((account, device, Signal::Removed)) => {
                             metrics.signals_received.fetch_add(1, Relaxed);
@@ -229,13 +246,23 @@ mod tests {
     fn payloads_read_back_and_malformed_ones_are_refused() {
         let (account, device) = (AccountId([0xab; 16]), DeviceId::new("phone-1").unwrap());
         let before = now_ms();
-        let Some((a, d, Signal::Head { head, sent_ms })) = parse(&payload(&account, &device, 42))
+        let Some((
+            a,
+            d,
+            Signal::Head {
+                head,
+                sent_ms,
+                origin,
+            },
+        )) = parse(&payload(&account, &device, 42, 0x0123_4567_89ab_cdef))
         else {
             panic!("a head signal");
         };
         assert_eq!((a, &d, head), (account, &device, 42));
+        assert_eq!(origin, Some(0x0123_4567_89ab_cdef));
         assert!(sent_ms.is_some_and(|ms| ms >= before && ms <= now_ms()));
-        // A node that predates the time stamp sends three fields.
+        // A node that predates the time stamp sends three fields; one that predates
+        // the origin, four.
         let older = format!("{} phone-1 42", "ab".repeat(16));
         assert_eq!(
             parse(&older),
@@ -244,7 +271,21 @@ mod tests {
                 device.clone(),
                 Signal::Head {
                     head: 42,
-                    sent_ms: None
+                    sent_ms: None,
+                    origin: None,
+                }
+            ))
+        );
+        let old = format!("{} phone-1 42 7", "ab".repeat(16));
+        assert_eq!(
+            parse(&old),
+            Some((
+                account,
+                device.clone(),
+                Signal::Head {
+                    head: 42,
+                    sent_ms: Some(7),
+                    origin: None,
                 }
             ))
         );
@@ -259,6 +300,8 @@ mod tests {
             &format!("{} PHONE 1", "ab".repeat(16)),
             &format!("{} phone 1 soon", "ab".repeat(16)),
             &format!("{} phone 1 2 3", "ab".repeat(16)),
+            &format!("{} phone 1 2 {} 4", "ab".repeat(16), "0".repeat(16)),
+            &format!("{} phone 1 2 {}", "ab".repeat(16), "z".repeat(16)),
             &format!("{} phone removed 3", "ab".repeat(16)),
         ] {
             assert_eq!(parse(bad), None, "{bad:?}");

@@ -432,6 +432,12 @@ pub trait RelayStore: Send + Sync + 'static {
         Ok(())
     }
 
+    /// The id this store's appends sign their signal to other nodes with, so the
+    /// node that sent a signal knows it for its own; `None`: this store sends none.
+    fn signal_origin(&self) -> Option<u64> {
+        None
+    }
+
     /// The state of the store's connection pool; `None` for a store without one.
     fn pool(&self) -> Option<PoolStatus> {
         None

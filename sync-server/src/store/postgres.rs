@@ -156,6 +156,8 @@ pub struct PostgresStore {
     pool: Pool,
     /// Appends, to the node's writer tasks (group commit).
     appender: appends::Appender,
+    /// A random id the signals of this store's appends carry.
+    origin: u64,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -194,8 +196,21 @@ impl PostgresStore {
             .create_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| RelayError::Task(format!("cannot build the connection pool: {e}")))?;
-        let appender = appends::Appender::start(pool.clone());
-        let store = PostgresStore { pool, appender };
+        let mut origin = [0u8; 8];
+        // Without randomness, the time of day still tells nodes apart.
+        if getrandom::fill(&mut origin).is_err() {
+            origin = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+                .to_le_bytes();
+        }
+        let origin = u64::from_le_bytes(origin);
+        let appender = appends::Appender::start(pool.clone(), origin);
+        let store = PostgresStore {
+            pool,
+            appender,
+            origin,
+        };
         store.check_durability().await?;
         store.check_connections(pool_size).await?;
         store.migrate().await?;
@@ -546,6 +561,10 @@ impl RelayStore for PostgresStore {
             )
             .await?;
         Ok(())
+    }
+
+    fn signal_origin(&self) -> Option<u64> {
+        Some(self.origin)
     }
 
     fn pool(&self) -> Option<super::PoolStatus> {

@@ -3,24 +3,28 @@
 //! Every append of a node, from any of its sessions, goes through a bounded queue
 //! to a few writer tasks. A writer takes every job waiting (up to [`MAX_BATCH`]) and
 //! stores them in one transaction, a handful of set-based statements whatever the
-//! batch's size:
+//! batch's size, in two round trips to the database (three when a job repeats
+//! stored positions): the requests of each step go out together, pipelined on the
+//! connection.
 //!
-//! 1. the allowance of every account with a rated job is refilled and its row
-//!    locked (`INSERT … ON CONFLICT DO UPDATE … RETURNING`), in account order;
-//! 2. the row in `devices` of every device appending is created if new and locked
-//!    (the same upsert), in (account, device) order, and its head read under the
-//!    lock: appends of one device on any node take turns, and the second sees what
-//!    the first stored;
-//! 3. the stored entries a batch repeats (positions at or below the head) are read
-//!    in one query;
-//! 4. each job is decided on its own, in order ([`allowance`], then
+//! 1. With the `BEGIN`: the allowance row of every account with a rated job is
+//!    created if new and locked (`INSERT … ON CONFLICT DO UPDATE … RETURNING`), in
+//!    account order, and refilled by the database's clock; and the row in `devices`
+//!    of every device appending is created if new and locked (the same upsert), in
+//!    (account, device) order, its head read under the lock: appends of one device
+//!    on any node take turns, and the second sees what the first stored;
+//! 2. the stored entries the jobs repeat (positions at or below the head), if any,
+//!    are read in one query;
+//! 3. each job is decided on its own, in order ([`allowance`], then
 //!    [`plan_append`] from the head the jobs before it left): an identical
 //!    re-push is accepted, a conflict or a gap refused. Refusals are decided
 //!    before anything is written, so one job's refusal never touches another's;
-//! 5. the entries of every job are inserted in one multi-row `INSERT` from
-//!    `UNNEST`, the heads and the allowances written back, and one notification
-//!    sent per device whose log grew, all pipelined on the connection; then the
-//!    commit. Each job's answer goes back only once the commit has returned.
+//! 4. with the `COMMIT`: the entries of every job are inserted in one multi-row
+//!    `INSERT` from `UNNEST`, the heads and the allowances written back, and one
+//!    notification sent per device whose log grew. Each job's answer goes back only
+//!    once the commit has returned, and only when every statement before it
+//!    succeeded (after a failed one, the `COMMIT` only ends the aborted
+//!    transaction).
 //!
 //! Taking the locks in one order keeps two writers (of one node or of two) from
 //! deadlocking; should the database still report a deadlock or a serialization
@@ -92,11 +96,11 @@ pub(super) struct Appender {
 impl Appender {
     /// Starts the writer tasks on the current runtime; they end once every
     /// [`Appender`] is dropped and the queue is empty.
-    pub fn start(pool: Pool) -> Appender {
+    pub fn start(pool: Pool, origin: u64) -> Appender {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let jobs = Arc::new(Mutex::new(jobs));
         for _ in 0..WRITERS {
-            tokio::spawn(write(pool.clone(), jobs.clone()));
+            tokio::spawn(write(pool.clone(), jobs.clone(), origin));
         }
         Appender { queue }
     }
@@ -115,7 +119,7 @@ impl Appender {
 
 /// A writer task: takes every job waiting, stores them in one transaction, answers
 /// each.
-async fn write(pool: Pool, jobs: Arc<Mutex<mpsc::Receiver<Queued>>>) {
+async fn write(pool: Pool, jobs: Arc<Mutex<mpsc::Receiver<Queued>>>, origin: u64) {
     loop {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         {
@@ -127,22 +131,22 @@ async fn write(pool: Pool, jobs: Arc<Mutex<mpsc::Receiver<Queued>>>) {
         }
         let (jobs, replies): (Vec<Job>, Vec<_>) =
             batch.into_iter().map(|q| (q.job, q.reply)).unzip();
-        for (reply, done) in replies.into_iter().zip(store(&pool, &jobs).await) {
+        for (reply, done) in replies.into_iter().zip(store(&pool, &jobs, origin).await) {
             let _ = reply.send(done);
         }
     }
 }
 
 /// Stores `jobs` in one transaction; when the database refuses it, each job alone.
-async fn store(pool: &Pool, jobs: &[Job]) -> Vec<Result<Done, RelayError>> {
-    match attempt(pool, jobs).await {
+async fn store(pool: &Pool, jobs: &[Job], origin: u64) -> Vec<Result<Done, RelayError>> {
+    match attempt(pool, jobs, origin).await {
         Ok(done) => done.into_iter().map(Ok).collect(),
         Err(RelayError::Postgres(e)) if jobs.len() > 1 && e.as_db_error().is_some() => {
             tracing::warn!(error = %RelayError::Postgres(e), jobs = jobs.len(), "a batch of appends was refused; storing each alone");
             let mut out = Vec::with_capacity(jobs.len());
             for job in jobs {
                 out.push(
-                    attempt(pool, std::slice::from_ref(job))
+                    attempt(pool, std::slice::from_ref(job), origin)
                         .await
                         .and_then(|mut done| {
                             done.pop()
@@ -163,11 +167,11 @@ async fn store(pool: &Pool, jobs: &[Job]) -> Vec<Result<Done, RelayError>> {
 
 /// One transaction for `jobs`, tried again when the database aborted it to break a
 /// deadlock or a serialization failure.
-async fn attempt(pool: &Pool, jobs: &[Job]) -> Result<Vec<Done>, RelayError> {
+async fn attempt(pool: &Pool, jobs: &[Job], origin: u64) -> Result<Vec<Done>, RelayError> {
     let mut tries = 0;
     loop {
         let mut client = pool.get().await?;
-        match append_batch(&mut client, jobs).await {
+        match append_batch(&mut client, jobs, origin).await {
             Err(e) if tries < RETRIES && retryable(&e) => {
                 tries += 1;
                 tracing::info!(error = %e, tries, "a batch of appends is tried again");
@@ -185,18 +189,15 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
     )
 }
 
-/// Refills the allowance of each account and locks its row; answers the tokens.
-const REFILL: &str = "
+/// Creates the allowance of each account if new (full) and locks its row; answers
+/// its tokens, when they were last refilled, and the database's clock now (the
+/// one clock every node shares).
+const LOCK_RATES: &str = "
 INSERT INTO account_rates (account, tokens, refilled)
 SELECT r.account, r.burst, extract(epoch FROM clock_timestamp())::float8
 FROM UNNEST($1::BYTEA[], $2::FLOAT8[]) AS r (account, burst)
-ON CONFLICT (account) DO UPDATE SET
-    tokens = LEAST(excluded.tokens, account_rates.tokens
-        + GREATEST(0, excluded.refilled - account_rates.refilled)
-        * (SELECT p.rate FROM UNNEST($1::BYTEA[], $3::FLOAT8[]) AS p (account, rate)
-           WHERE p.account = excluded.account)),
-    refilled = excluded.refilled
-RETURNING account, tokens";
+ON CONFLICT (account) DO UPDATE SET tokens = account_rates.tokens
+RETURNING account, tokens, refilled, extract(epoch FROM clock_timestamp())::float8";
 
 /// Creates the row of each device if new and locks it; answers its head.
 const LOCK_DEVICES: &str = "
@@ -221,11 +222,20 @@ FROM UNNEST($1::BYTEA[], $2::TEXT[], $3::BIGINT[]) AS u (account, device, head)
 WHERE devices.account = u.account AND devices.device = u.device";
 
 const WRITE_TOKENS: &str = "
-UPDATE account_rates SET tokens = u.tokens
-FROM UNNEST($1::BYTEA[], $2::FLOAT8[]) AS u (account, tokens)
+UPDATE account_rates SET tokens = u.tokens, refilled = u.refilled
+FROM UNNEST($1::BYTEA[], $2::FLOAT8[], $3::FLOAT8[]) AS u (account, tokens, refilled)
 WHERE account_rates.account = u.account";
 
 const NOTIFY: &str = "SELECT pg_notify($1, p) FROM UNNEST($2::TEXT[]) AS p";
+
+/// An account's allowance as a batch takes from it.
+struct Bucket {
+    rate: EntryRate,
+    /// Tokens left, after the refill and the batch's jobs so far.
+    tokens: f64,
+    /// When it was refilled: the database's clock as the batch locked it.
+    now: f64,
+}
 
 /// A device's log: its account's key and its id.
 type LogKey = ([u8; 16], String);
@@ -235,48 +245,119 @@ fn log_key(row: &tokio_postgres::Row) -> Option<LogKey> {
     Some((account.try_into().ok()?, row.get::<_, String>(1)))
 }
 
-/// Stores `jobs` in one transaction on `client` (see the module's description);
-/// answers each job in order once the commit has returned.
+/// Stores `jobs` in one transaction on `client` (see the module's description),
+/// signing its signals with `origin`; answers each job in order once the commit
+/// has returned. On an error the transaction is rolled back.
 pub(super) async fn append_batch(
     client: &mut deadpool_postgres::Client,
     jobs: &[Job],
+    origin: u64,
 ) -> Result<Vec<Done>, tokio_postgres::Error> {
-    let tx = client.transaction().await?;
+    let done = in_transaction(client, jobs, origin).await;
+    if done.is_err() {
+        // Ends the transaction if it is still open, so the connection goes back to
+        // the pool clean; a broken connection is dropped by the pool.
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    done
+}
 
-    // 1. The allowances, refilled by the database's clock and locked.
-    let mut tokens: BTreeMap<[u8; 16], (EntryRate, f64)> = BTreeMap::new();
+/// The statements of a batch, prepared once per connection.
+struct Statements {
+    lock_rates: tokio_postgres::Statement,
+    lock_devices: tokio_postgres::Statement,
+    repeated: tokio_postgres::Statement,
+    insert: tokio_postgres::Statement,
+    write_heads: tokio_postgres::Statement,
+    write_tokens: tokio_postgres::Statement,
+    notify: tokio_postgres::Statement,
+}
+
+async fn in_transaction(
+    client: &mut deadpool_postgres::Client,
+    jobs: &[Job],
+    origin: u64,
+) -> Result<Vec<Done>, tokio_postgres::Error> {
+    // Prepared before anything is sent, so the requests below go out in order
+    // without waiting for each other's answers (pipelined on the connection).
+    let st = Statements {
+        lock_rates: client.prepare_cached(LOCK_RATES).await?,
+        lock_devices: client.prepare_cached(LOCK_DEVICES).await?,
+        repeated: client.prepare_cached(REPEATED).await?,
+        insert: client.prepare_cached(INSERT_ENTRIES).await?,
+        write_heads: client.prepare_cached(WRITE_HEADS).await?,
+        write_tokens: client.prepare_cached(WRITE_TOKENS).await?,
+        notify: client.prepare_cached(NOTIFY).await?,
+    };
+    let client: &tokio_postgres::Client = client;
+
+    // 1. The allowances and the devices' rows, created if new and locked, in
+    // one order; one round trip with the BEGIN.
+    let mut tokens: BTreeMap<[u8; 16], Bucket> = BTreeMap::new();
+    let mut heads: BTreeMap<LogKey, u64> = BTreeMap::new();
     for job in jobs {
         if let Some(take) = job.take {
-            tokens.entry(job.account.0).or_insert((take.rate, 0.0));
+            tokens.entry(job.account.0).or_insert(Bucket {
+                rate: take.rate,
+                tokens: 0.0,
+                now: 0.0,
+            });
+        }
+        if let Some(first) = job.entries.first() {
+            heads.insert((job.account.0, first.device.as_str().to_owned()), 0);
         }
     }
-    if !tokens.is_empty() {
-        let keys: Vec<&[u8]> = tokens.keys().map(|k| &k[..]).collect();
-        let bursts: Vec<f64> = tokens.values().map(|(r, _)| f64::from(r.burst)).collect();
-        let rates: Vec<f64> = tokens
-            .values()
-            .map(|(r, _)| f64::from(r.per_second.max(1)))
-            .collect();
-        let refill = tx.prepare_cached(REFILL).await?;
-        let rows = tx.query(&refill, &[&keys, &bursts, &rates]).await?;
-        for row in rows {
-            let key: &[u8] = row.get(0);
-            if let Some(bucket) = <[u8; 16]>::try_from(key)
-                .ok()
-                .and_then(|k| tokens.get_mut(&k))
-            {
-                bucket.1 = row.get(1);
+    let rate_ids: Vec<[u8; 16]> = tokens.keys().copied().collect();
+    let rate_keys: Vec<&[u8]> = rate_ids.iter().map(|k| &k[..]).collect();
+    let bursts: Vec<f64> = tokens.values().map(|b| f64::from(b.rate.burst)).collect();
+    let locked: Vec<LogKey> = heads.keys().cloned().collect();
+    let device_keys: Vec<&[u8]> = locked.iter().map(|k| &k.0[..]).collect();
+    let devices: Vec<&str> = locked.iter().map(|k| k.1.as_str()).collect();
+    let (begun, rate_rows, device_rows) = futures_util::join!(
+        client.batch_execute("BEGIN"),
+        async {
+            if rate_keys.is_empty() {
+                return Ok(Vec::new());
             }
+            client.query(&st.lock_rates, &[&rate_keys, &bursts]).await
+        },
+        async {
+            if device_keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            client
+                .query(&st.lock_devices, &[&device_keys, &devices])
+                .await
+        },
+    );
+    begun?;
+    for row in rate_rows? {
+        let key: &[u8] = row.get(0);
+        if let Some(bucket) = <[u8; 16]>::try_from(key)
+            .ok()
+            .and_then(|k| tokens.get_mut(&k))
+        {
+            let (held, refilled, now): (f64, f64, f64) = (row.get(1), row.get(2), row.get(3));
+            let rate = f64::from(bucket.rate.per_second.max(1));
+            bucket.tokens =
+                f64::from(bucket.rate.burst).min(held + (now - refilled).max(0.0) * rate);
+            bucket.now = now;
         }
     }
+    for row in device_rows? {
+        if let Some(key) = log_key(&row) {
+            heads.insert(key, super::seq_of(row.get(2)));
+        }
+    }
+
     // Each job's allowance, in order; the jobs it lets through at once go ahead.
     let allowances: Vec<Option<Allowance>> = jobs
         .iter()
         .map(|job| {
             let take = job.take?;
-            let (_, left) = tokens.get_mut(&job.account.0)?;
-            let (answer, after) = allowance(*left, take.n, take.rate.per_second);
-            *left = after;
+            let bucket = tokens.get_mut(&job.account.0)?;
+            let (answer, after) = allowance(bucket.tokens, take.n, take.rate.per_second);
+            bucket.tokens = after;
             Some(answer)
         })
         .collect();
@@ -286,26 +367,7 @@ pub(super) async fn append_batch(
         Some(Allowance::Refused) => false,
     };
 
-    // 2. The devices' rows, created if new and locked in one order; their heads.
-    let mut heads: BTreeMap<LogKey, u64> = BTreeMap::new();
-    for (job, a) in jobs.iter().zip(&allowances) {
-        if let (Some(first), true) = (job.entries.first(), goes_ahead(a)) {
-            heads.insert((job.account.0, first.device.as_str().to_owned()), 0);
-        }
-    }
-    if !heads.is_empty() {
-        let keys: Vec<&[u8]> = heads.keys().map(|k| &k.0[..]).collect();
-        let devices: Vec<&str> = heads.keys().map(|k| k.1.as_str()).collect();
-        let lock = tx.prepare_cached(LOCK_DEVICES).await?;
-        let rows = tx.query(&lock, &[&keys, &devices]).await?;
-        for row in rows {
-            if let Some(key) = log_key(&row) {
-                heads.insert(key, super::seq_of(row.get(2)));
-            }
-        }
-    }
-
-    // 3. What is stored at the positions the jobs repeat.
+    // 2. What is stored at the positions the jobs going ahead repeat.
     let mut repeated: Vec<(&[u8], &str, i64)> = Vec::new();
     for (job, a) in jobs.iter().zip(&allowances) {
         if !goes_ahead(a) {
@@ -325,11 +387,13 @@ pub(super) async fn append_batch(
     repeated.dedup();
     let mut stored: HashMap<LogKey, HashMap<u64, Vec<u8>>> = HashMap::new();
     if !repeated.is_empty() {
-        let query = tx.prepare_cached(REPEATED).await?;
         let keys: Vec<&[u8]> = repeated.iter().map(|r| r.0).collect();
         let devices: Vec<&str> = repeated.iter().map(|r| r.1).collect();
         let seqs: Vec<i64> = repeated.iter().map(|r| r.2).collect();
-        for row in tx.query(&query, &[&keys, &devices, &seqs]).await? {
+        for row in client
+            .query(&st.repeated, &[&keys, &devices, &seqs])
+            .await?
+        {
             if let Some(key) = log_key(&row) {
                 stored
                     .entry(key)
@@ -339,23 +403,19 @@ pub(super) async fn append_batch(
         }
     }
 
-    // 4. Each job on its own, in order, from where the jobs before it left its log.
+    // 3. Each job on its own, in order, from where the jobs before it left its log.
     let before = heads.clone();
     let mut done = Vec::with_capacity(jobs.len());
     for (job, a) in jobs.iter().zip(allowances) {
-        if !goes_ahead(&a) {
-            done.push(Done {
-                allowance: a,
-                appended: None,
-            });
-            continue;
-        }
-        let Some(first) = job.entries.first() else {
-            done.push(Done {
-                allowance: a,
-                appended: Some(plan_append(0, &job.entries, &HashMap::new())),
-            });
-            continue;
+        let first = match job.entries.first() {
+            Some(first) if goes_ahead(&a) => first,
+            _ => {
+                done.push(Done {
+                    appended: goes_ahead(&a).then(|| plan_append(0, &[], &HashMap::new())),
+                    allowance: a,
+                });
+                continue;
+            }
         };
         let key = (job.account.0, first.device.as_str().to_owned());
         let head = heads.get(&key).copied().unwrap_or(0);
@@ -370,8 +430,8 @@ pub(super) async fn append_batch(
         });
     }
 
-    // 5. Everything written at once, pipelined on the connection; the new rows
-    // column by column.
+    // 4. Everything written and the commit, pipelined in one round trip; the new
+    // rows column by column.
     let mut new_keys: Vec<&[u8]> = Vec::new();
     let mut new_devices: Vec<&str> = Vec::new();
     let mut new_seqs: Vec<i64> = Vec::new();
@@ -391,52 +451,70 @@ pub(super) async fn append_batch(
         .filter(|(k, h)| before.get(*k).is_some_and(|b| *h > b))
         .map(|(k, h)| (k, *h))
         .collect();
-    let insert = async {
-        if new_keys.is_empty() {
-            return Ok(0);
-        }
-        let statement = tx.prepare_cached(INSERT_ENTRIES).await?;
-        let columns: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-            [&new_keys, &new_devices, &new_seqs, &new_sealed, &new_sums];
-        tx.execute(&statement, &columns).await
-    };
-    let write_heads = async {
-        if grown.is_empty() {
-            return Ok(0);
-        }
-        let keys: Vec<&[u8]> = grown.iter().map(|(k, _)| &k.0[..]).collect();
-        let devices: Vec<&str> = grown.iter().map(|(k, _)| k.1.as_str()).collect();
-        let new_heads: Vec<i64> = grown.iter().map(|(_, h)| *h as i64).collect();
-        let statement = tx.prepare_cached(WRITE_HEADS).await?;
-        tx.execute(&statement, &[&keys, &devices, &new_heads]).await
-    };
-    let notify = async {
-        // Delivered to the other nodes if and when this transaction commits.
-        let signals: Vec<String> = grown
-            .iter()
-            .filter_map(|((account, device), head)| {
-                let device = DeviceId::new(device).ok()?;
-                Some(crate::fanout::payload(&AccountId(*account), &device, *head))
-            })
-            .collect();
-        if signals.is_empty() {
-            return Ok(0);
-        }
-        let statement = tx.prepare_cached(NOTIFY).await?;
-        tx.execute(&statement, &[&crate::fanout::CHANNEL, &signals])
-            .await
-    };
-    let write_tokens = async {
-        if tokens.is_empty() {
-            return Ok(0);
-        }
-        let keys: Vec<&[u8]> = tokens.keys().map(|k| &k[..]).collect();
-        let left: Vec<f64> = tokens.values().map(|(_, t)| *t).collect();
-        let statement = tx.prepare_cached(WRITE_TOKENS).await?;
-        tx.execute(&statement, &[&keys, &left]).await
-    };
-    futures_util::try_join!(insert, write_heads, notify, write_tokens)?;
-    tx.commit().await?;
+    let grown_keys: Vec<&[u8]> = grown.iter().map(|(k, _)| &k.0[..]).collect();
+    let grown_devices: Vec<&str> = grown.iter().map(|(k, _)| k.1.as_str()).collect();
+    let grown_heads: Vec<i64> = grown.iter().map(|(_, h)| *h as i64).collect();
+    // Delivered to the other nodes if and when this transaction commits.
+    let signals: Vec<String> = grown
+        .iter()
+        .filter_map(|((account, device), head)| {
+            let device = DeviceId::new(device).ok()?;
+            Some(crate::fanout::payload(
+                &AccountId(*account),
+                &device,
+                *head,
+                origin,
+            ))
+        })
+        .collect();
+    let left: Vec<f64> = tokens.values().map(|b| b.tokens).collect();
+    let refilled: Vec<f64> = tokens.values().map(|b| b.now).collect();
+    let columns: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&new_keys, &new_devices, &new_seqs, &new_sealed, &new_sums];
+    let skip = || async { Ok(0) };
+    let (inserted, wrote_heads, notified, wrote_tokens, committed) = futures_util::join!(
+        async {
+            if new_keys.is_empty() {
+                return skip().await;
+            }
+            client.execute(&st.insert, &columns).await
+        },
+        async {
+            if grown_keys.is_empty() {
+                return skip().await;
+            }
+            client
+                .execute(
+                    &st.write_heads,
+                    &[&grown_keys, &grown_devices, &grown_heads],
+                )
+                .await
+        },
+        async {
+            if signals.is_empty() {
+                return skip().await;
+            }
+            client
+                .execute(&st.notify, &[&crate::fanout::CHANNEL, &signals])
+                .await
+        },
+        async {
+            if rate_keys.is_empty() {
+                return skip().await;
+            }
+            client
+                .execute(&st.write_tokens, &[&rate_keys, &left, &refilled])
+                .await
+        },
+        // Sent last: after a failed statement above the transaction is aborted and
+        // this COMMIT only ends it, so it counts only when every statement succeeded.
+        client.batch_execute("COMMIT"),
+    );
+    inserted?;
+    wrote_heads?;
+    notified?;
+    wrote_tokens?;
+    committed?;
     Ok(done)
 }
 
@@ -519,7 +597,7 @@ mod tests {
             job(other, vec![entry("tablet", 2, 2)], take(1)),
         ];
         let mut client = store.pool.get().await.unwrap();
-        let done = append_batch(&mut client, &jobs).await.unwrap();
+        let done = append_batch(&mut client, &jobs, 1).await.unwrap();
         drop(client);
         // Per job: the entries stored, the head, the refusal; `None`: not appended.
         type Answer = Option<(Vec<u64>, u64, Option<AppendRefusal>)>;
