@@ -3,8 +3,13 @@
 //! An append that stored entries sends `NOTIFY aftercall_entries` with the account,
 //! the device and its new head inside its transaction, so the signal goes out only
 //! if the commit does; it never carries an entry. Each node listens on a connection
-//! of its own and hands the signal to the account's sessions on this node through
-//! the hub, which read what they lack from the tables. A signal can be lost (the
+//! of its own, takes every signal waiting at once, reads the entries they announce
+//! in one query for the whole node, and hands them to the accounts' sessions on this
+//! node through the hub. A session further behind reads what it lacks from the
+//! tables itself, as do the sessions of a log that could not be read whole here
+//! (past the byte budget, or damaged), which are signalled its head instead.
+//! A node ignores the signals of its own appends (their `origin` is its store's):
+//! its sessions handed those entries to the hub already. A signal can be lost (the
 //! listening connection drops, the node was busy reconnecting), so every
 //! [`CATCH_UP_EVERY`], and at once after each reconnect, the node signals the heads
 //! of every account with a session here, read from the tables. A device removed
@@ -15,18 +20,19 @@
 //! distributed engines lack: there this signal would come from their changefeed on
 //! `devices`, or from the periodic catch-up alone (polling).
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aftercall_shared::protocol::{AccountId, DeviceId};
+use aftercall_shared::protocol::{AccountId, DeviceId, SealedEntry};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::AsyncMessage;
 
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::store::RelayStore;
+use crate::store::{LogRange, RelayStore};
 
 /// The channel appends notify on.
 pub(crate) const CHANNEL: &str = "aftercall_entries";
@@ -143,30 +149,23 @@ pub(crate) async fn run(
         catch_up(store.as_ref(), &hub).await;
         let mut tick = tokio::time::interval(CATCH_UP_EVERY);
         tick.tick().await;
+        // How far each log was handed to the sessions here by `deliver`.
+        let mut relayed: HashMap<(AccountId, DeviceId), u64> = HashMap::new();
         loop {
             tokio::select! {
                 () = stopped(&mut stop) => return,
                 signal = signals.recv() => match signal {
-                    Some(payload) => match parse(&payload) {
-                        Some((account, device, Signal::Head { head, sent_ms, origin })) => {
-                            metrics.signals_received.fetch_add(1, Relaxed);
-                            if let Some(sent) = sent_ms {
-                                let lag = now_ms().saturating_sub(sent);
-                                metrics.signal_lag.observe(Duration::from_millis(lag));
-                            }
-                            // This node's own appends reached its sessions already,
-                            // handed to the hub by the session that stored them; a
-                            // second signal would only have them read back.
-                            if origin.is_none() || origin != own {
-                                hub.signal(&account, device, head);
+                    Some(payload) => {
+                        // Every signal waiting is handled at once.
+                        let mut payloads = vec![payload];
+                        while payloads.len() < SIGNALS_AT_ONCE {
+                            match signals.try_recv() {
+                                Ok(payload) => payloads.push(payload),
+                                Err(_) => break,
                             }
                         }
-                        Some((account, device, Signal::Removed)) => {
-                            metrics.signals_received.fetch_add(1, Relaxed);
-                            hub.remove(&account, device);
-                        }
-                        None => tracing::warn!("a malformed signal on {CHANNEL}"),
-                    },
+                        deliver(&payloads, own, store.as_ref(), &hub, &metrics, &mut relayed).await;
+                    }
                     None => {
                         tracing::warn!("the connection listening for other relay nodes' entries closed; listening again");
                         break;
@@ -174,6 +173,8 @@ pub(crate) async fn run(
                 },
                 _ = tick.tick() => {
                     catch_up(store.as_ref(), &hub).await;
+                    let here: HashSet<AccountId> = hub.accounts().into_iter().collect();
+                    relayed.retain(|(account, _), _| here.contains(account));
                     if let Err(e) = store.touch_sessions(node).await {
                         tracing::warn!(error = %e, "cannot mark this node's sessions alive");
                     }
@@ -181,6 +182,118 @@ pub(crate) async fn run(
             }
         }
         drop(client);
+    }
+}
+
+/// Signals handled together at most.
+const SIGNALS_AT_ONCE: usize = 256;
+
+/// Entries of one log read for a signal at most; a session further behind reads
+/// the rest itself.
+const ENTRIES_PER_LOG: u64 = 16;
+
+/// Sealed bytes read for the signals handled together at most.
+const BYTES_AT_ONCE: usize = 4 << 20;
+
+/// Hands other nodes' signals to this node's sessions. The entries that head
+/// signals announce are read once for the node, for every signal handled together
+/// in one query, and handed to the accounts' sessions as they are (`Live::Entries`);
+/// a session further behind reads what it lacks itself. A log whose entries cannot
+/// be read whole here (past the byte budget, damaged, or a store that does not read
+/// several logs at once) is signalled to the sessions as its head (`Live::Head`),
+/// and each reads it from the store. `relayed` is how far each log was handed on.
+async fn deliver(
+    payloads: &[String],
+    own: Option<u64>,
+    store: &dyn RelayStore,
+    hub: &Hub,
+    metrics: &Metrics,
+    relayed: &mut HashMap<(AccountId, DeviceId), u64>,
+) {
+    let mut heads: BTreeMap<(AccountId, DeviceId), u64> = BTreeMap::new();
+    for payload in payloads {
+        match parse(payload) {
+            Some((
+                account,
+                device,
+                Signal::Head {
+                    head,
+                    sent_ms,
+                    origin,
+                },
+            )) => {
+                metrics.signals_received.fetch_add(1, Relaxed);
+                if let Some(sent) = sent_ms {
+                    let lag = now_ms().saturating_sub(sent);
+                    metrics.signal_lag.observe(Duration::from_millis(lag));
+                }
+                // This node's own appends reached its sessions already, handed to
+                // the hub by the session that stored them; acting on their signal
+                // would only have them read back.
+                if origin.is_some() && origin == own {
+                    continue;
+                }
+                let known = heads.entry((account, device)).or_insert(0);
+                *known = (*known).max(head);
+            }
+            Some((account, device, Signal::Removed)) => {
+                metrics.signals_received.fetch_add(1, Relaxed);
+                hub.remove(&account, device);
+            }
+            None => tracing::warn!("a malformed signal on {CHANNEL}"),
+        }
+    }
+    if heads.is_empty() {
+        return;
+    }
+    // Only accounts with a session here need anything.
+    let here: HashSet<AccountId> = hub.accounts().into_iter().collect();
+    let ranges: Vec<LogRange> = heads
+        .into_iter()
+        .filter(|((account, _), _)| here.contains(account))
+        .filter_map(|((account, device), head)| {
+            let done = relayed
+                .get(&(account, device.clone()))
+                .copied()
+                .unwrap_or(0);
+            (done < head).then(|| LogRange {
+                account,
+                after: done.max(head.saturating_sub(ENTRIES_PER_LOG)),
+                device,
+                head,
+            })
+        })
+        .collect();
+    if ranges.is_empty() {
+        return;
+    }
+    let read = match store.entries_in(&ranges, BYTES_AT_ONCE).await {
+        Ok(Some(read)) if read.len() == ranges.len() => read,
+        Ok(_) => vec![Vec::new(); ranges.len()],
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the entries other nodes signalled; the sessions read them");
+            vec![Vec::new(); ranges.len()]
+        }
+    };
+    let mut by_account: BTreeMap<AccountId, Vec<SealedEntry>> = BTreeMap::new();
+    let mut short = Vec::new();
+    for (range, entries) in ranges.into_iter().zip(read) {
+        let reached = entries.last().map(|e| e.seq);
+        if let Some(last) = reached {
+            relayed.insert((range.account, range.device.clone()), last);
+        }
+        by_account.entry(range.account).or_default().extend(entries);
+        if reached != Some(range.head) {
+            short.push(range);
+        }
+    }
+    for (account, entries) in by_account {
+        if !entries.is_empty() {
+            hub.publish(&account, Arc::new(entries));
+        }
+    }
+    for range in short {
+        hub.signal(&range.account, range.device, range.head);
     }
 }
 

@@ -79,6 +79,15 @@ pub enum RatedAppend {
     Refused,
 }
 
+/// A run of one device's log to read: its entries after `after` up to `head`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRange {
+    pub account: AccountId,
+    pub device: DeviceId,
+    pub after: u64,
+    pub head: u64,
+}
+
 /// One device session on one relay node, as the shared session count knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionKey {
@@ -477,6 +486,18 @@ pub trait RelayStore: Send + Sync + 'static {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Vec<SealedEntry>, RelayError>;
+
+    /// For each of `ranges`, in order, its entries oldest first as far as they were
+    /// read: all of them, or fewer when the read reached `max_bytes` of sealed bytes
+    /// in all, or an entry found damaged on disk (left for a session's own read to
+    /// find and record). `None`: this store does not read several logs at once.
+    async fn entries_in(
+        &self,
+        _ranges: &[LogRange],
+        _max_bytes: usize,
+    ) -> Result<Option<Vec<Vec<SealedEntry>>>, RelayError> {
+        Ok(None)
+    }
 
     /// The BLAKE3 hash of entry `seq` of `device` as it was received.
     async fn entry_hash(

@@ -695,6 +695,75 @@ impl RelayStore for PostgresStore {
         Ok(page)
     }
 
+    async fn entries_in(
+        &self,
+        ranges: &[super::LogRange],
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Vec<SealedEntry>>>, RelayError> {
+        if ranges.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let client = self.pool.get().await?;
+        // Every range in one query, cut by bytes in the query as a catch-up page is.
+        let stmt = client
+            .prepare_cached(
+                "SELECT account, device, seq, sealed, sum FROM (
+                     SELECT k.account, k.device, e.seq, e.sealed, e.sum,
+                            sum(octet_length(e.sealed)) OVER (
+                                ORDER BY k.account, k.device, e.seq ROWS UNBOUNDED PRECEDING
+                            ) AS upto
+                     FROM UNNEST($1::BYTEA[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[])
+                         AS k (account, device, after, head)
+                     -- Each run through the primary key, never a scan of the table.
+                     CROSS JOIN LATERAL (
+                         SELECT seq, sealed, sum FROM entries
+                         WHERE account = k.account AND device = k.device
+                           AND seq > k.after AND seq <= k.head
+                     ) e
+                 ) run
+                 WHERE upto <= $5
+                 ORDER BY account, device, seq",
+            )
+            .await?;
+        let keys: Vec<&[u8]> = ranges.iter().map(|r| &r.account.0[..]).collect();
+        let devices: Vec<&str> = ranges.iter().map(|r| r.device.as_str()).collect();
+        let after: Vec<i64> = ranges.iter().map(|r| r.after as i64).collect();
+        let heads: Vec<i64> = ranges.iter().map(|r| r.head as i64).collect();
+        let budget = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+        let rows = client
+            .query(&stmt, &[&keys, &devices, &after, &heads, &budget])
+            .await?;
+        let mut read: HashMap<(&[u8], &str), Vec<SealedEntry>> = HashMap::new();
+        let mut damaged: std::collections::HashSet<(&[u8], &str)> = Default::default();
+        for row in &rows {
+            let key: (&[u8], &str) = (row.get(0), row.get(1));
+            let sealed: Vec<u8> = row.get(3);
+            let stored_sum: &[u8] = row.get(4);
+            if damaged.contains(&key) || stored_sum != sum(&sealed) {
+                // Nothing of this log past a damaged entry.
+                damaged.insert(key);
+                continue;
+            }
+            let Ok(device) = DeviceId::new(key.1) else {
+                continue;
+            };
+            read.entry(key).or_default().push(SealedEntry {
+                device,
+                seq: seq_of(row.get(2)),
+                sealed,
+            });
+        }
+        Ok(Some(
+            ranges
+                .iter()
+                .map(|r| {
+                    read.remove(&(&r.account.0[..], r.device.as_str()))
+                        .unwrap_or_default()
+                })
+                .collect(),
+        ))
+    }
+
     async fn entry_hash(
         &self,
         account: &AccountId,

@@ -543,6 +543,71 @@ async fn a_catch_up_page_reads_no_entry_past_its_byte_budget() {
     assert_eq!(s.store.damaged(&ACCOUNT, &phone()).await.unwrap(), [3]);
 }
 
+/// A node reads the entries other nodes signalled, for many logs in one query: each
+/// run as far as the byte budget reaches, and no further than an entry damaged on
+/// disk (which a session's own read then finds and records). SQLite, one node, has
+/// no other nodes' signals and reads none this way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_signalled_for_many_logs_are_read_at_once_within_a_byte_budget() {
+    use super::LogRange;
+    let s = Subject::postgres().await;
+    let other = AccountId([2; 16]);
+    let log = |device: &str, n: u64| -> Vec<SealedEntry> {
+        (1..=n).map(|i| entry(device, i, i as u8)).collect()
+    };
+    s.store.append(&ACCOUNT, &log("phone", 6)).await.unwrap();
+    s.store.append(&ACCOUNT, &log("laptop", 3)).await.unwrap();
+    s.store.append(&other, &log("phone", 4)).await.unwrap();
+    s.damage(&other, "phone", 3).await;
+    let range = |account, device: &str, after, head| LogRange {
+        account,
+        device: DeviceId::new(device).unwrap(),
+        after,
+        head,
+    };
+    let ranges = [
+        range(ACCOUNT, "phone", 2, 5),
+        range(other, "phone", 0, 4),
+        range(ACCOUNT, "laptop", 0, 3),
+        range(ACCOUNT, "tablet", 0, 2),
+    ];
+    let seqs = |read: Vec<Vec<SealedEntry>>| -> Vec<Vec<(u64, u8)>> {
+        read.iter()
+            .map(|run| run.iter().map(|e| (e.seq, e.sealed[0])).collect())
+            .collect()
+    };
+    let read = s.store.entries_in(&ranges, usize::MAX).await.unwrap();
+    assert_eq!(
+        seqs(read.unwrap()),
+        [
+            vec![(3, 3), (4, 4), (5, 5)],
+            vec![(1, 1), (2, 2)],
+            vec![(1, 1), (2, 2), (3, 3)],
+            vec![]
+        ]
+    );
+    // Entries are 48 bytes; logs are read in (account, device) order: the first
+    // account's laptop (3) and phone (3, 3, 4 → up to 5 entries = 240 bytes), then
+    // nothing of the other account.
+    let read = s.store.entries_in(&ranges, 5 * 48).await.unwrap();
+    assert_eq!(
+        seqs(read.unwrap()),
+        [
+            vec![(3, 3), (4, 4)],
+            vec![],
+            vec![(1, 1), (2, 2), (3, 3)],
+            vec![]
+        ]
+    );
+    // Nothing recorded damaged by this read.
+    assert!(s.store.damaged(&other, &phone()).await.unwrap().is_empty());
+    let sqlite = Subject::sqlite().await;
+    assert_eq!(
+        sqlite.store.entries_in(&ranges, usize::MAX).await.unwrap(),
+        None
+    );
+}
+
 /// Two relay nodes (two stores, each with its own pool) on one PostgreSQL database
 /// take pushes of the same device at the same moment, as when a device reconnects
 /// through a load balancer while its old connection still uploads: some pushes
