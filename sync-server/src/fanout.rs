@@ -354,6 +354,112 @@ async fn catch_up(store: &dyn RelayStore, hub: &Hub) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::Live;
+    use crate::store::PostgresStore;
+
+    fn phone(seq: u64) -> SealedEntry {
+        SealedEntry {
+            device: DeviceId::new("phone").unwrap(),
+            seq,
+            sealed: vec![seq as u8; 48],
+        }
+    }
+
+    /// The seqs of the entries the room heard, and the heads it was signalled.
+    fn heard(live: &mut tokio::sync::broadcast::Receiver<Live>) -> (Vec<u64>, Vec<u64>) {
+        let (mut entries, mut heads) = (Vec::new(), Vec::new());
+        while let Ok(message) = live.try_recv() {
+            match message {
+                Live::Entries(batch) => entries.extend(batch.iter().map(|e| e.seq)),
+                Live::Head { head, .. } => heads.push(head),
+                Live::Removed(_) => panic!("nothing was removed"),
+            }
+        }
+        (entries, heads)
+    }
+
+    /// Signals from another node have the entries they announce read once for this
+    /// node and handed to the account's sessions; signals of this node's own
+    /// appends, and of accounts without a session here, are left alone; a log
+    /// that cannot be read whole (a damaged entry) is signalled as its head.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn other_nodes_entries_are_read_once_for_the_node_and_its_own_are_left() {
+        let db = crate::test_postgres::server().database().await;
+        let here: Arc<dyn RelayStore> = Arc::new(PostgresStore::open(&db.config).await.unwrap());
+        let there = PostgresStore::open(&db.config).await.unwrap();
+        let (mine, theirs) = (
+            here.signal_origin().unwrap(),
+            there.signal_origin().unwrap(),
+        );
+        assert_ne!(mine, theirs);
+        let account = AccountId([5; 16]);
+        let device = DeviceId::new("phone").unwrap();
+        let laptop = DeviceId::new("laptop").unwrap();
+        let hub = Arc::new(Hub::default());
+        let (_session, mut live) = hub.join(account, &crate::Limits::default()).unwrap();
+        let metrics = Metrics::default();
+        let mut relayed = HashMap::new();
+        there
+            .append(&account, &[phone(1), phone(2), phone(3)])
+            .await
+            .unwrap();
+        let signals = [
+            payload(&account, &device, 2, theirs),
+            payload(&account, &device, 3, theirs),
+            // This node's own append: its session handed the entry on already.
+            payload(&account, &laptop, 1, mine),
+            // No session of that account here.
+            payload(&AccountId([6; 16]), &device, 1, theirs),
+        ];
+        deliver(
+            &signals,
+            Some(mine),
+            here.as_ref(),
+            &hub,
+            &metrics,
+            &mut relayed,
+        )
+        .await;
+        assert_eq!(heard(&mut live), (vec![1, 2, 3], vec![]));
+        assert_eq!(relayed.get(&(account, device.clone())), Some(&3));
+        assert_eq!(metrics.signals_received.load(Relaxed), 4);
+
+        // The next signal hands on only what is new.
+        there.append(&account, &[phone(4)]).await.unwrap();
+        deliver(
+            &[payload(&account, &device, 4, theirs)],
+            Some(mine),
+            here.as_ref(),
+            &hub,
+            &metrics,
+            &mut relayed,
+        )
+        .await;
+        assert_eq!(heard(&mut live), (vec![4], vec![]));
+
+        // Entry 6 damaged on disk: 5 is handed on, and the head signalled for the
+        // sessions to read the rest themselves.
+        there.append(&account, &[phone(5), phone(6)]).await.unwrap();
+        db.connect()
+            .await
+            .execute(
+                "UPDATE entries SET sealed = set_byte(sealed, 0, get_byte(sealed, 0) # 1)
+                 WHERE account = $1 AND device = 'phone' AND seq = 6",
+                &[&&account.0[..]],
+            )
+            .await
+            .unwrap();
+        deliver(
+            &[payload(&account, &device, 6, theirs)],
+            Some(mine),
+            here.as_ref(),
+            &hub,
+            &metrics,
+            &mut relayed,
+        )
+        .await;
+        assert_eq!(heard(&mut live), (vec![5], vec![6]));
+    }
 
     #[test]
     fn payloads_read_back_and_malformed_ones_are_refused() {
