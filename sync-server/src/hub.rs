@@ -1,6 +1,6 @@
 //! Per-account rooms: live fan-out to connected devices (entries this node
-//! stored, and heads other nodes signalled), connection counts and the entry rate
-//! limit.
+//! stored or read for other nodes' signals, and heads), connection counts and the
+//! entry rate limit.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,8 @@ use crate::Limits;
 /// What the account's sessions hear live.
 #[derive(Debug, Clone)]
 pub(crate) enum Live {
-    /// Entries this node has just stored (or repaired).
+    /// Entries this node has just stored (or repaired), or read from the store
+    /// for other nodes' signals.
     Entries(Arc<Vec<SealedEntry>>),
     /// The device's log on the relay ends at `head`, as another node signalled or
     /// the periodic catch-up read: a session behind it reads the rest from the store.

@@ -552,27 +552,9 @@ async fn push(
 ) -> Result<Vec<Effect>, End> {
     let state = s.state;
     let account = s.account;
-    let limits = &state.config.limits;
-    let n = u32::try_from(entries.len()).unwrap_or(u32::MAX);
-    let shared = state
-        .store
-        .take_entries(&account, n, limits.entries_per_second, limits.entries_burst)
-        .await?;
-    let wait = match shared {
-        Some(crate::store::Allowance::After(wait)) => Some(wait),
-        Some(crate::store::Allowance::Refused) => None,
-        None => state.hub.reserve_entries(&account, entries.len(), limits),
-    };
-    let Some(wait) = wait else {
+    let Some(appended) = append_within_rate(state, &account, &entries).await? else {
         return Err(core.rate_limited());
     };
-    if !wait.is_zero() {
-        state.metrics.pushes_throttled.fetch_add(1, Relaxed);
-        tokio::time::sleep(wait).await;
-    }
-    let started = std::time::Instant::now();
-    let appended = state.store.append(&account, &entries).await?;
-    state.metrics.append_latency.observe(started.elapsed());
     if !appended.stored.is_empty() {
         let bytes: usize = appended.stored.iter().map(|e| e.sealed.len()).sum();
         state
@@ -585,6 +567,44 @@ async fn push(
             .publish(&account, std::sync::Arc::new(appended.stored));
     }
     Ok(core.appended(appended.head, appended.refused))
+}
+
+/// Stores a push within the account's entry rate: in one transaction with taking
+/// it from the allowance every node shares, when the store keeps one; otherwise
+/// after the node's own count. A push over the rate waits for its turn; `None`:
+/// so far over it that it is refused.
+async fn append_within_rate(
+    state: &AppState,
+    account: &AccountId,
+    entries: &[SealedEntry],
+) -> Result<Option<crate::store::Appended>, End> {
+    use crate::store::RatedAppend;
+    let limits = &state.config.limits;
+    let rate = crate::store::EntryRate {
+        per_second: limits.entries_per_second,
+        burst: limits.entries_burst,
+    };
+    let started = std::time::Instant::now();
+    let wait = match state.store.append_within(account, entries, rate).await? {
+        Some(RatedAppend::Appended(appended)) => {
+            state.metrics.append_latency.observe(started.elapsed());
+            return Ok(Some(appended));
+        }
+        Some(RatedAppend::Wait(wait)) => wait,
+        Some(RatedAppend::Refused) => return Ok(None),
+        None => match state.hub.reserve_entries(account, entries.len(), limits) {
+            Some(wait) => wait,
+            None => return Ok(None),
+        },
+    };
+    if !wait.is_zero() {
+        state.metrics.pushes_throttled.fetch_add(1, Relaxed);
+        tokio::time::sleep(wait).await;
+    }
+    let started = std::time::Instant::now();
+    let appended = state.store.append(account, entries).await?;
+    state.metrics.append_latency.observe(started.elapsed());
+    Ok(Some(appended))
 }
 
 /// Stores fresh copies of this device's damaged entries and sends them to the

@@ -66,6 +66,36 @@ pub enum Allowance {
     Refused,
 }
 
+/// An account's entry allowance: `per_second` entries, at most `burst` saved up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRate {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// What became of an append that first took its entries from the account's
+/// allowance every node shares ([`RelayStore::append_within`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RatedAppend {
+    /// Within the allowance: the append went ahead in the same transaction.
+    Appended(Appended),
+    /// Over the allowance: nothing stored, the entries are reserved; append them
+    /// with [`RelayStore::append`] after this wait.
+    Wait(std::time::Duration),
+    /// The account is so far over its rate that the wait would be too long; nothing
+    /// stored.
+    Refused,
+}
+
+/// A run of one device's log to read: its entries after `after` up to `head`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRange {
+    pub account: AccountId,
+    pub device: DeviceId,
+    pub after: u64,
+    pub head: u64,
+}
+
 /// One device session on one relay node, as the shared session count knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionKey {
@@ -556,6 +586,19 @@ pub trait RelayStore: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Takes `entries` from `account`'s allowance in the bucket every relay node
+    /// shares (as [`RelayStore::take_entries`]) and, when they are within it, stores
+    /// them (as [`RelayStore::append`]) in the same transaction. `None`: this store
+    /// has no shared bucket; nothing was taken or stored.
+    async fn append_within(
+        &self,
+        _account: &AccountId,
+        _entries: &[SealedEntry],
+        _rate: EntryRate,
+    ) -> Result<Option<RatedAppend>, RelayError> {
+        Ok(None)
+    }
+
     /// Counts a new session of `account` on `node` against `limit` sessions of the
     /// account across every node; true when it is let in (and recorded). `None`:
     /// this store keeps no shared count (one node: the node's own counts).
@@ -577,6 +620,12 @@ pub trait RelayStore: Send + Sync + 'static {
     /// [`SESSION_EXPIRY`] (one that crashed) stop counting.
     async fn touch_sessions(&self, _node: u64) -> Result<(), RelayError> {
         Ok(())
+    }
+
+    /// The id this store's appends sign their signal to other nodes with, so the
+    /// node that sent a signal knows it for its own; `None`: this store sends none.
+    fn signal_origin(&self) -> Option<u64> {
+        None
     }
 
     /// The state of the store's connection pool; `None` for a store without one.
@@ -620,6 +669,18 @@ pub trait RelayStore: Send + Sync + 'static {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Vec<SealedEntry>, RelayError>;
+
+    /// For each of `ranges`, in order, its entries oldest first as far as they were
+    /// read: all of them, or fewer when the read reached `max_bytes` of sealed bytes
+    /// in all, or an entry found damaged on disk (left for a session's own read to
+    /// find and record). `None`: this store does not read several logs at once.
+    async fn entries_in(
+        &self,
+        _ranges: &[LogRange],
+        _max_bytes: usize,
+    ) -> Result<Option<Vec<Vec<SealedEntry>>>, RelayError> {
+        Ok(None)
+    }
 
     /// The BLAKE3 hash of entry `seq` of `device` as it was received.
     async fn entry_hash(

@@ -9,6 +9,7 @@
 //! engines also run: plain tables, `INSERT … ON CONFLICT`, row locks; no triggers,
 //! no stored procedures.
 
+mod appends;
 mod blobs;
 
 use std::collections::HashMap;
@@ -278,6 +279,10 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// Appends, to the node's writer tasks (group commit).
+    appender: appends::Appender,
+    /// A random id the signals of this store's appends carry.
+    origin: u64,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -316,7 +321,21 @@ impl PostgresStore {
             .create_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| RelayError::Task(format!("cannot build the connection pool: {e}")))?;
-        let store = PostgresStore { pool };
+        let mut origin = [0u8; 8];
+        // Without randomness, the time of day still tells nodes apart.
+        if getrandom::fill(&mut origin).is_err() {
+            origin = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+                .to_le_bytes();
+        }
+        let origin = u64::from_le_bytes(origin);
+        let appender = appends::Appender::start(pool.clone(), origin);
+        let store = PostgresStore {
+            pool,
+            appender,
+            origin,
+        };
         store.check_durability().await?;
         store.check_connections(pool_size).await?;
         store.migrate().await?;
@@ -561,31 +580,51 @@ impl RelayStore for PostgresStore {
         rate: u32,
         burst: u32,
     ) -> Result<Option<super::Allowance>, RelayError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        // Refilled by the database's clock, the one every node shares; the row
-        // stays locked until the decision is written.
-        let tokens: f64 = tx
-            .query_one(
-                "INSERT INTO account_rates (account, tokens, refilled)
-                 VALUES ($1, $2, extract(epoch FROM clock_timestamp())::float8)
-                 ON CONFLICT (account) DO UPDATE SET
-                     tokens = LEAST($2, account_rates.tokens
-                         + GREATEST(0, excluded.refilled - account_rates.refilled) * $3),
-                     refilled = excluded.refilled
-                 RETURNING tokens",
-                &[&&account.0[..], &f64::from(burst), &f64::from(rate.max(1))],
-            )
-            .await?
-            .get(0);
-        let (allowance, left) = super::allowance(tokens, n, rate);
-        tx.execute(
-            "UPDATE account_rates SET tokens = $2 WHERE account = $1",
-            &[&&account.0[..], &left],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(allowance))
+        let done = self
+            .appender
+            .submit(appends::Job {
+                account: *account,
+                entries: Vec::new(),
+                take: Some(appends::Take {
+                    rate: super::EntryRate {
+                        per_second: rate,
+                        burst,
+                    },
+                    n,
+                }),
+            })
+            .await?;
+        if done.moved {
+            return Err(RelayError::AccountMoved);
+        }
+        Ok(done.allowance)
+    }
+
+    async fn append_within(
+        &self,
+        account: &AccountId,
+        entries: &[SealedEntry],
+        rate: super::EntryRate,
+    ) -> Result<Option<super::RatedAppend>, RelayError> {
+        let done = self
+            .appender
+            .submit(appends::Job {
+                account: *account,
+                entries: entries.to_vec(),
+                take: Some(appends::Take {
+                    rate,
+                    n: u32::try_from(entries.len()).unwrap_or(u32::MAX),
+                }),
+            })
+            .await?;
+        if done.moved {
+            return Err(RelayError::AccountMoved);
+        }
+        Ok(Some(match (done.allowance, done.appended) {
+            (_, Some(appended)) => super::RatedAppend::Appended(appended),
+            (Some(super::Allowance::After(wait)), None) => super::RatedAppend::Wait(wait),
+            (_, None) => super::RatedAppend::Refused,
+        }))
     }
 
     async fn open_session(
@@ -653,6 +692,10 @@ impl RelayStore for PostgresStore {
             )
             .await?;
         Ok(())
+    }
+
+    fn signal_origin(&self) -> Option<u64> {
+        Some(self.origin)
     }
 
     fn pool(&self) -> Option<super::PoolStatus> {
@@ -728,11 +771,22 @@ impl RelayStore for PostgresStore {
         max_bytes: usize,
     ) -> Result<Vec<SealedEntry>, RelayError> {
         let client = self.pool.get().await?;
+        // Cut by bytes in the query: only the rows that fit `max_bytes` (and always
+        // the first) leave the database. `octet_length` reads a stored value's size
+        // without decompressing it.
         let stmt = client
             .prepare_cached(
-                "SELECT seq, sealed, sum FROM entries
-                 WHERE account = $1 AND device = $2 AND seq > $3
-                 ORDER BY seq LIMIT $4",
+                "SELECT seq, sealed, sum FROM (
+                     SELECT seq, sealed, sum,
+                            row_number() OVER w AS n,
+                            sum(octet_length(sealed)) OVER w AS upto
+                     FROM entries
+                     WHERE account = $1 AND device = $2 AND seq > $3
+                     WINDOW w AS (ORDER BY seq ROWS UNBOUNDED PRECEDING)
+                     ORDER BY seq LIMIT $4
+                 ) page
+                 WHERE n = 1 OR upto <= $5
+                 ORDER BY seq",
             )
             .await?;
         let rows = client
@@ -742,7 +796,8 @@ impl RelayStore for PostgresStore {
                     &&account.0[..],
                     &device.as_str(),
                     &(after as i64),
-                    &(limit as i64),
+                    &i64::try_from(limit).unwrap_or(i64::MAX),
+                    &i64::try_from(max_bytes).unwrap_or(i64::MAX),
                 ],
             )
             .await?;
@@ -760,6 +815,75 @@ impl RelayStore for PostgresStore {
                 .await?;
         }
         Ok(page)
+    }
+
+    async fn entries_in(
+        &self,
+        ranges: &[super::LogRange],
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Vec<SealedEntry>>>, RelayError> {
+        if ranges.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let client = self.pool.get().await?;
+        // Every range in one query, cut by bytes in the query as a catch-up page is.
+        let stmt = client
+            .prepare_cached(
+                "SELECT account, device, seq, sealed, sum FROM (
+                     SELECT k.account, k.device, e.seq, e.sealed, e.sum,
+                            sum(octet_length(e.sealed)) OVER (
+                                ORDER BY k.account, k.device, e.seq ROWS UNBOUNDED PRECEDING
+                            ) AS upto
+                     FROM UNNEST($1::BYTEA[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[])
+                         AS k (account, device, after, head)
+                     -- Each run through the primary key, never a scan of the table.
+                     CROSS JOIN LATERAL (
+                         SELECT seq, sealed, sum FROM entries
+                         WHERE account = k.account AND device = k.device
+                           AND seq > k.after AND seq <= k.head
+                     ) e
+                 ) run
+                 WHERE upto <= $5
+                 ORDER BY account, device, seq",
+            )
+            .await?;
+        let keys: Vec<&[u8]> = ranges.iter().map(|r| &r.account.0[..]).collect();
+        let devices: Vec<&str> = ranges.iter().map(|r| r.device.as_str()).collect();
+        let after: Vec<i64> = ranges.iter().map(|r| r.after as i64).collect();
+        let heads: Vec<i64> = ranges.iter().map(|r| r.head as i64).collect();
+        let budget = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+        let rows = client
+            .query(&stmt, &[&keys, &devices, &after, &heads, &budget])
+            .await?;
+        let mut read: HashMap<(&[u8], &str), Vec<SealedEntry>> = HashMap::new();
+        let mut damaged: std::collections::HashSet<(&[u8], &str)> = Default::default();
+        for row in &rows {
+            let key: (&[u8], &str) = (row.get(0), row.get(1));
+            let sealed: Vec<u8> = row.get(3);
+            let stored_sum: &[u8] = row.get(4);
+            if damaged.contains(&key) || stored_sum != sum(&sealed) {
+                // Nothing of this log past a damaged entry.
+                damaged.insert(key);
+                continue;
+            }
+            let Ok(device) = DeviceId::new(key.1) else {
+                continue;
+            };
+            read.entry(key).or_default().push(SealedEntry {
+                device,
+                seq: seq_of(row.get(2)),
+                sealed,
+            });
+        }
+        Ok(Some(
+            ranges
+                .iter()
+                .map(|r| {
+                    read.remove(&(&r.account.0[..], r.device.as_str()))
+                        .unwrap_or_default()
+                })
+                .collect(),
+        ))
     }
 
     async fn entry_hash(
@@ -836,72 +960,22 @@ impl RelayStore for PostgresStore {
         account: &AccountId,
         entries: &[SealedEntry],
     ) -> Result<Appended, RelayError> {
-        let Some(first) = entries.first() else {
+        if entries.is_empty() {
             return Ok(plan_append(0, entries, &HashMap::new()));
-        };
-        let (account_key, device) = (&account.0[..], first.device.as_str());
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        refuse_moved(&tx, account).await?;
-        tx.execute(
-            "INSERT INTO devices (account, device, head) VALUES ($1, $2, 0)
-             ON CONFLICT (account, device) DO NOTHING",
-            &[&account_key, &device],
-        )
-        .await?;
-        // The device's row lock: appends of one device, on any node, take turns.
-        let lock = tx
-            .prepare_cached(
-                "SELECT head FROM devices WHERE account = $1 AND device = $2 FOR UPDATE",
-            )
-            .await?;
-        let head = seq_of(tx.query_one(&lock, &[&account_key, &device]).await?.get(0));
-        let repeated: Vec<i64> = entries
-            .iter()
-            .filter(|e| e.seq <= head)
-            .map(|e| e.seq as i64)
-            .collect();
-        let stored: HashMap<u64, Vec<u8>> = if repeated.is_empty() {
-            HashMap::new()
-        } else {
-            tx.query(
-                "SELECT seq, sealed FROM entries WHERE account = $1 AND device = $2 AND seq = ANY($3)",
-                &[&account_key, &device, &repeated],
-            )
-            .await?
-            .into_iter()
-            .map(|r| (seq_of(r.get(0)), r.get(1)))
-            .collect()
-        };
-        let out = plan_append(head, entries, &stored);
-        if !out.stored.is_empty() {
-            let seqs: Vec<i64> = out.stored.iter().map(|e| e.seq as i64).collect();
-            let sealed: Vec<&[u8]> = out.stored.iter().map(|e| &e.sealed[..]).collect();
-            let sums: Vec<Vec<u8>> = out.stored.iter().map(|e| sum(&e.sealed).to_vec()).collect();
-            let insert = tx
-                .prepare_cached(
-                    "INSERT INTO entries (account, device, seq, sealed, sum)
-                     SELECT $1, $2, s.seq, s.sealed, s.sum
-                     FROM UNNEST($3::BIGINT[], $4::BYTEA[], $5::BYTEA[]) AS s (seq, sealed, sum)",
-                )
-                .await?;
-            tx.execute(&insert, &[&account_key, &device, &seqs, &sealed, &sums])
-                .await?;
-            tx.execute(
-                "UPDATE devices SET head = $3 WHERE account = $1 AND device = $2",
-                &[&account_key, &device, &(out.head as i64)],
-            )
-            .await?;
-            // Delivered to the other nodes if and when this transaction commits.
-            let signal = crate::fanout::payload(account, &first.device, out.head);
-            tx.execute(
-                "SELECT pg_notify($1, $2)",
-                &[&crate::fanout::CHANNEL, &signal],
-            )
-            .await?;
         }
-        tx.commit().await?;
-        Ok(out)
+        let done = self
+            .appender
+            .submit(appends::Job {
+                account: *account,
+                entries: entries.to_vec(),
+                take: None,
+            })
+            .await?;
+        if done.moved {
+            return Err(RelayError::AccountMoved);
+        }
+        done.appended
+            .ok_or_else(|| RelayError::Task("an append was not stored".into()))
     }
 
     async fn begin_checkpoint(

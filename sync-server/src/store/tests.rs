@@ -152,6 +152,7 @@ on_both_stores!(
     a_damaged_entry_stops_catch_up_until_its_device_repairs_it,
     entry_hashes_are_those_of_the_entries_as_received,
     appends_from_many_tasks_at_once_all_land_in_order,
+    appends_at_once_are_refused_each_for_its_own_gap_or_conflict,
     ready_answers_while_the_database_does,
     a_checkpoint_is_newest_only_once_every_chunk_is_in,
     an_interrupted_upload_leaves_the_previous_checkpoint_and_the_next_one_replaces_it,
@@ -432,8 +433,208 @@ async fn appends_from_many_tasks_at_once_all_land_in_order(s: Subject) {
     assert!(page.iter().all(|e| e.sealed == vec![7u8; 48]));
 }
 
+/// Many devices push at the same moment, so the stores take their appends
+/// together (one transaction for many, on both): some leave a gap, some carry a
+/// different entry at a stored position, the rest are good. Each refusal is its own
+/// append's alone: exactly the good entries are stored and answered stored.
+async fn appends_at_once_are_refused_each_for_its_own_gap_or_conflict(s: Subject) {
+    const DEVICES: usize = 12;
+    for i in 0..DEVICES {
+        s.store
+            .append(&ACCOUNT, &[entry(&format!("fork-{i}"), 1, 1)])
+            .await
+            .unwrap();
+    }
+    let start = Arc::new(tokio::sync::Barrier::new(3 * DEVICES));
+    let mut pushes = Vec::new();
+    for i in 0..DEVICES {
+        let batches = [
+            // A gap: the device's first push starts at 2.
+            vec![
+                entry(&format!("gap-{i}"), 2, 2),
+                entry(&format!("gap-{i}"), 3, 3),
+            ],
+            // A conflict at the stored first entry, then what would follow it.
+            vec![
+                entry(&format!("fork-{i}"), 1, 9),
+                entry(&format!("fork-{i}"), 2, 2),
+            ],
+            // Good: the device's first three entries.
+            (1..=3)
+                .map(|seq| entry(&format!("good-{i}"), seq, seq as u8))
+                .collect(),
+        ];
+        for batch in batches {
+            let (store, start) = (s.store.clone(), start.clone());
+            pushes.push(tokio::spawn(async move {
+                start.wait().await;
+                let out = store.append(&ACCOUNT, &batch).await.unwrap();
+                (batch[0].device.as_str().to_string(), out)
+            }));
+        }
+    }
+    for push in pushes {
+        let (device, out) = push.await.unwrap();
+        let seqs: Vec<u64> = out.stored.iter().map(|e| e.seq).collect();
+        match device.split('-').next() {
+            Some("gap") => assert_eq!(
+                (seqs, out.head, out.refused),
+                (vec![], 0, Some(AppendRefusal::Gap { seq: 2, head: 0 })),
+                "{device}"
+            ),
+            Some("fork") => assert_eq!(
+                (seqs, out.head, out.refused),
+                (vec![], 1, Some(AppendRefusal::Conflict { seq: 1 })),
+                "{device}"
+            ),
+            _ => assert_eq!(
+                (seqs, out.head, out.refused),
+                (vec![1, 2, 3], 3, None),
+                "{device}"
+            ),
+        }
+    }
+    for i in 0..DEVICES {
+        for (device, expected) in [
+            (format!("gap-{i}"), vec![]),
+            (format!("fork-{i}"), vec![(1, 1)]),
+            (format!("good-{i}"), vec![(1, 1), (2, 2), (3, 3)]),
+        ] {
+            let log: Vec<(u64, u8)> = s
+                .store
+                .entries_after(
+                    &ACCOUNT,
+                    &DeviceId::new(&device).unwrap(),
+                    0,
+                    100,
+                    usize::MAX,
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| (e.seq, e.sealed[0]))
+                .collect();
+            assert_eq!(log, expected, "{device}");
+        }
+    }
+    let mut heads: Vec<(String, u64)> = s
+        .store
+        .heads(&ACCOUNT)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, head)| *head > 0)
+        .map(|(d, h)| (d.as_str().to_string(), h))
+        .collect();
+    heads.sort();
+    let mut expected: Vec<(String, u64)> = (0..DEVICES)
+        .flat_map(|i| [(format!("fork-{i}"), 1), (format!("good-{i}"), 3)])
+        .collect();
+    expected.sort();
+    assert_eq!(heads, expected);
+}
+
 async fn ready_answers_while_the_database_does(s: Subject) {
     s.store.ready().await.unwrap();
+}
+
+/// On PostgreSQL a catch-up page is cut by bytes in the query: an entry past the
+/// byte budget never leaves the database, so one damaged there is not yet found
+/// (it is, by the page that reaches it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_page_reads_no_entry_past_its_byte_budget() {
+    let s = Subject::postgres().await;
+    let entries: Vec<SealedEntry> = (1..=6).map(|i| entry("phone", i, i as u8)).collect();
+    s.store.append(&ACCOUNT, &entries).await.unwrap();
+    s.damage(&ACCOUNT, "phone", 3).await;
+    let page = |after| {
+        let store = s.store.clone();
+        async move {
+            store
+                .entries_after(&ACCOUNT, &phone(), after, 10, 100)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect::<Vec<_>>()
+        }
+    };
+    // Entries are 48 bytes: 100 bytes hold two, and the third is not read.
+    assert_eq!(page(0).await, [1, 2]);
+    assert!(s
+        .store
+        .damaged(&ACCOUNT, &phone())
+        .await
+        .unwrap()
+        .is_empty());
+    // The next page starts at the damaged entry: it stops there, and records it.
+    assert_eq!(page(2).await, Vec::<u64>::new());
+    assert_eq!(s.store.damaged(&ACCOUNT, &phone()).await.unwrap(), [3]);
+}
+
+/// A node reads the entries other nodes signalled, for many logs in one query: each
+/// run as far as the byte budget reaches, and no further than an entry damaged on
+/// disk (which a session's own read then finds and records). SQLite, one node, has
+/// no other nodes' signals and reads none this way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_signalled_for_many_logs_are_read_at_once_within_a_byte_budget() {
+    use super::LogRange;
+    let s = Subject::postgres().await;
+    let other = AccountId([2; 16]);
+    let log = |device: &str, n: u64| -> Vec<SealedEntry> {
+        (1..=n).map(|i| entry(device, i, i as u8)).collect()
+    };
+    s.store.append(&ACCOUNT, &log("phone", 6)).await.unwrap();
+    s.store.append(&ACCOUNT, &log("laptop", 3)).await.unwrap();
+    s.store.append(&other, &log("phone", 4)).await.unwrap();
+    s.damage(&other, "phone", 3).await;
+    let range = |account, device: &str, after, head| LogRange {
+        account,
+        device: DeviceId::new(device).unwrap(),
+        after,
+        head,
+    };
+    let ranges = [
+        range(ACCOUNT, "phone", 2, 5),
+        range(other, "phone", 0, 4),
+        range(ACCOUNT, "laptop", 0, 3),
+        range(ACCOUNT, "tablet", 0, 2),
+    ];
+    let seqs = |read: Vec<Vec<SealedEntry>>| -> Vec<Vec<(u64, u8)>> {
+        read.iter()
+            .map(|run| run.iter().map(|e| (e.seq, e.sealed[0])).collect())
+            .collect()
+    };
+    let read = s.store.entries_in(&ranges, usize::MAX).await.unwrap();
+    assert_eq!(
+        seqs(read.unwrap()),
+        [
+            vec![(3, 3), (4, 4), (5, 5)],
+            vec![(1, 1), (2, 2)],
+            vec![(1, 1), (2, 2), (3, 3)],
+            vec![]
+        ]
+    );
+    // Entries are 48 bytes; logs are read in (account, device) order: the first
+    // account's laptop (3) and phone (3, 3, 4 → up to 5 entries = 240 bytes), then
+    // nothing of the other account.
+    let read = s.store.entries_in(&ranges, 5 * 48).await.unwrap();
+    assert_eq!(
+        seqs(read.unwrap()),
+        [
+            vec![(3, 3), (4, 4)],
+            vec![],
+            vec![(1, 1), (2, 2), (3, 3)],
+            vec![]
+        ]
+    );
+    // Nothing recorded damaged by this read.
+    assert!(s.store.damaged(&other, &phone()).await.unwrap().is_empty());
+    let sqlite = Subject::sqlite().await;
+    assert_eq!(
+        sqlite.store.entries_in(&ranges, usize::MAX).await.unwrap(),
+        None
+    );
 }
 
 /// Two relay nodes (two stores, each with its own pool) on one PostgreSQL database
@@ -1222,6 +1423,57 @@ async fn limits_are_shared_by_every_node_of_one_database() {
         other => panic!("{other:?}"),
     }
     assert_eq!(take(0, 5).await.unwrap(), Some(Allowance::Refused));
+
+    // An append takes from the same allowance in its own transaction: within it,
+    // stored at once; over it, nothing stored and a wait; far over it, refused.
+    use super::{EntryRate, RatedAppend};
+    let rate = EntryRate {
+        per_second: 1,
+        burst: 3,
+    };
+    let other = AccountId([2; 16]);
+    let within = |node: usize, entries: Vec<SealedEntry>| {
+        let store = &nodes[node];
+        async move { store.append_within(&other, &entries, rate).await.unwrap() }
+    };
+    match within(0, vec![entry("phone", 1, 1), entry("phone", 2, 2)]).await {
+        Some(RatedAppend::Appended(out)) => assert_eq!((out.head, out.stored.len()), (2, 2)),
+        answer => panic!("{answer:?}"),
+    }
+    match within(1, vec![entry("laptop", 1, 1)]).await {
+        Some(RatedAppend::Appended(out)) => assert_eq!(out.head, 1),
+        answer => panic!("{answer:?}"),
+    }
+    match within(1, vec![entry("phone", 3, 3)]).await {
+        Some(RatedAppend::Wait(wait)) => assert!(
+            wait > Duration::from_millis(500) && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        ),
+        answer => panic!("{answer:?}"),
+    }
+    assert_eq!(
+        within(0, vec![entry("phone", 3, 3); 5]).await,
+        Some(RatedAppend::Refused)
+    );
+    // Nothing stored past the allowance; a store with no shared bucket takes none.
+    let mut heads = nodes[1].heads(&other).await.unwrap();
+    heads.sort();
+    assert_eq!(
+        heads,
+        [
+            (DeviceId::new("laptop").unwrap(), 1),
+            (DeviceId::new("phone").unwrap(), 2)
+        ]
+    );
+    assert_eq!(
+        sqlite
+            .store
+            .append_within(&other, &[entry("phone", 1, 1)], rate)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(sqlite.store.heads(&other).await.unwrap().is_empty());
 
     // Two sessions at most, across both nodes.
     let open =
