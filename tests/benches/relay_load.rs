@@ -9,7 +9,11 @@
 //! fast as the relay acknowledges them for `AFTERCALL_LOAD_SECONDS` (default 10),
 //! each push carrying `AFTERCALL_LOAD_BATCH` entries (default 1) of 256 bytes. It
 //! prints entries stored per second, entries fanned out to the other devices per
-//! second, the push → `Stored` latency, and memory per idle connection.
+//! second, the push → `Stored` latency, and memory per idle connection. Then every
+//! device stops pushing and the sessions stay open until each has received every
+//! entry the relay acknowledged to the others of its account (at most 30 s): it
+//! prints how many entries were delivered, how many were lost (never arrived),
+//! duplicated or out of order, on one relay and on several nodes alike.
 //!
 //! With `AFTERCALL_LOAD_NODES=N` (N ≥ 1) the relay runs instead as N nodes, each a
 //! child process of its own, on one PostgreSQL database (the tests' throwaway
@@ -134,6 +138,18 @@ struct Counters {
     fanned_out: AtomicU64,
     refused: AtomicU64,
     running: AtomicBool,
+    /// Each device's log as the relay acknowledged it, once it stopped pushing
+    /// (by its index `account * DEVICES_PER_ACCOUNT + device`); `u64::MAX` until
+    /// then.
+    heads: Vec<AtomicU64>,
+    /// Entries a device received again, or before one of the same device it had
+    /// not received yet.
+    duplicated: AtomicU64,
+    out_of_order: AtomicU64,
+    /// Entries delivered in the end, and those acknowledged to their device but
+    /// never delivered to another of its account.
+    delivered: AtomicU64,
+    lost: AtomicU64,
 }
 
 /// Starts the relay child on a fresh SQLite file in `dir`; returns it and its
@@ -292,6 +308,11 @@ async fn load(connections: usize, duration: Duration, batch: usize) {
         fanned_out: AtomicU64::new(0),
         refused: AtomicU64::new(0),
         running: AtomicBool::new(false),
+        heads: (0..connections).map(|_| AtomicU64::new(u64::MAX)).collect(),
+        duplicated: AtomicU64::new(0),
+        out_of_order: AtomicU64::new(0),
+        delivered: AtomicU64::new(0),
+        lost: AtomicU64::new(0),
     });
     let accounts = connections.div_ceil(DEVICES_PER_ACCOUNT);
     let opening = Instant::now();
@@ -321,7 +342,13 @@ async fn load(connections: usize, duration: Duration, batch: usize) {
         let counters = counters.clone();
         let go = go.clone();
         tasks.push(tokio::spawn(drive(
-            socket, account, device, batch, counters, go,
+            socket,
+            account,
+            device,
+            batch,
+            connections,
+            counters,
+            go,
         )));
     }
     counters.running.store(true, Relaxed);
@@ -375,6 +402,13 @@ async fn load(connections: usize, duration: Duration, batch: usize) {
         latencies.last().copied().unwrap_or_default(),
         latencies.len()
     );
+    println!(
+        "  delivery, once every device stopped: {} entries delivered to the other devices of their accounts, {} lost, {} duplicated, {} out of order",
+        counters.delivered.load(Relaxed),
+        counters.lost.load(Relaxed),
+        counters.duplicated.load(Relaxed),
+        counters.out_of_order.load(Relaxed)
+    );
 }
 
 type Socket =
@@ -417,15 +451,30 @@ async fn drive(
     account: usize,
     device: usize,
     batch: usize,
+    connections: usize,
     counters: Arc<Counters>,
     mut go: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<Duration> {
     let n = (account * DEVICES_PER_ACCOUNT + device) as u64;
+    // The other devices of the account, by name and index.
+    let others: Vec<(String, usize)> = (0..DEVICES_PER_ACCOUNT)
+        .filter(|d| *d != device)
+        .map(|d| {
+            (
+                format!("load-{account}-{d}"),
+                account * DEVICES_PER_ACCOUNT + d,
+            )
+        })
+        .filter(|(_, i)| *i < connections)
+        .collect();
+    // How far this device has received each other device's log, in order.
+    let received: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>> = Arc::default();
     let device = DeviceId::new(&format!("load-{account}-{device}")).unwrap();
     let _ = go.wait_for(|g| *g).await;
     let (mut tx, mut rx) = socket.split();
     let (acked_tx, mut acked) = tokio::sync::mpsc::unbounded_channel::<u64>();
     let reader_counters = counters.clone();
+    let reader_received = received.clone();
     let reader = tokio::spawn(async move {
         while let Some(Ok(msg)) = rx.next().await {
             let Message::Binary(frame) = msg else {
@@ -436,6 +485,18 @@ async fn drive(
                     reader_counters
                         .fanned_out
                         .fetch_add(entries.len() as u64, Relaxed);
+                    let mut received = reader_received.lock().unwrap();
+                    for e in entries {
+                        let last = received.entry(e.device.as_str().to_string()).or_insert(0);
+                        if e.seq <= *last {
+                            reader_counters.duplicated.fetch_add(1, Relaxed);
+                        } else {
+                            if e.seq != *last + 1 {
+                                reader_counters.out_of_order.fetch_add(1, Relaxed);
+                            }
+                            *last = e.seq;
+                        }
+                    }
                 }
                 Ok(ServerMessage::Stored { up_to }) => {
                     let _ = acked_tx.send(up_to);
@@ -473,6 +534,38 @@ async fn drive(
             }
             _ => break,
         }
+    }
+    // Stopped: this device's log as acknowledged; then the others' to arrive here.
+    counters.heads[n as usize].store(seq, Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let expected: Option<Vec<u64>> = others
+            .iter()
+            .map(|(_, i)| {
+                let head = counters.heads[*i].load(Relaxed);
+                (head != u64::MAX).then_some(head)
+            })
+            .collect();
+        let done = expected.as_ref().is_some_and(|heads| {
+            let received = received.lock().unwrap();
+            others
+                .iter()
+                .zip(heads)
+                .all(|((name, _), head)| received.get(name).copied().unwrap_or(0) >= *head)
+        });
+        if done || Instant::now() > deadline {
+            let received = received.lock().unwrap();
+            for (name, i) in &others {
+                let head = counters.heads[*i].load(Relaxed);
+                let got = received.get(name).copied().unwrap_or(0);
+                if head != u64::MAX {
+                    counters.delivered.fetch_add(got.min(head), Relaxed);
+                    counters.lost.fetch_add(head.saturating_sub(got), Relaxed);
+                }
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = tx.close().await;
     reader.abort();
