@@ -765,6 +765,66 @@ test('phone web app: a lost laptop is removed and the account re-keyed; the desk
   }
 });
 
+test('phone web app: after the desktop removes a lost laptop and re-keys, the phone moves to the new key by itself and keeps syncing', async () => {
+  const relayData = tempDir('aftercall-relay-');
+  const relay = await serveWeb(webDir, { data: relayData });
+  const desk = tempDir('aftercall-desk-');
+  const lost = tempDir('aftercall-lost-');
+  const relayUrl = `ws://127.0.0.1:${relay.port}`;
+  const browser = await openBrowser('phone');
+  const { page } = browser;
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  try {
+    const init = cli(desk.dir, 'init', '--relay', relayUrl, '--name', 'Work desk');
+    const phrase = init.split('\n').map((l) => l.trim()).find((l) => l.split(' ').length === 24);
+    assert.ok(phrase, `no recovery phrase in: ${init}`);
+    cli(desk.dir, 'sync');
+    cli(lost.dir, 'pair', '--relay', relayUrl, '--phrase', phrase, '--name', 'Lost laptop');
+    await page.goto(relay.url);
+    await page.locator('#person').waitFor({ timeout: 60000 });
+    await go(page, 'phone', 'sync');
+    await page.locator('#pair-phrase').fill(phrase);
+    await tap(page, 'phone', '#sync-pair');
+    await eventually(async () => (await syncState(page)) === 'Up to date', 60000);
+
+    // The phone writes while the desktop re-keys: nothing of it is lost.
+    await go(page, 'phone', 'capture');
+    await tap(page, 'phone', '#person');
+    await page.keyboard.type('Pia Phone');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('written on the phone around the re-key');
+    await tap(page, 'phone', '#save');
+    await page.locator('#saved').waitFor();
+
+    const said = cli(desk.dir, 'devices', 'remove', 'Lost laptop', '--rekey');
+    const lines = said.split('\n').map((l) => l.trim());
+    const newPhrase = lines.slice(lines.findIndex((l) => l.startsWith('New recovery phrase')) + 1).find((l) => l.split(' ').length === 24);
+    assert.ok(newPhrase, said);
+    cli(desk.dir, 'capture', '--with', 'Dana Desk', '--kind', 'value', '--talked', 'written on the desktop after the re-key');
+    cli(desk.dir, 'sync');
+
+    // The phone's next session is told where the account went, opens the new key
+    // with its own, and syncs on: the desktop's note arrives, the phone's reaches it.
+    await go(page, 'phone', 'people');
+    await eventually(async () => /Dana Desk/.test(await page.locator('#people-list').innerText()), 90000);
+    await go(page, 'phone', 'sync');
+    await eventually(async () => (await syncState(page)) === 'Up to date', 60000);
+    await page.locator('#show-phrase').evaluate((b) => b.click());
+    await eventually(async () => (await page.locator('#recovery-phrase').innerText()).trim() === newPhrase, 30000);
+    await shot(page, 'web-sync-moved');
+    await eventually(() => /Pia Phone/.test(cli(desk.dir, 'sync') && cli(desk.dir, 'people')), 60000);
+    assert.throws(() => cli(lost.dir, 'sync'), /removed from the account/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await relay.stop();
+    desk.cleanup();
+    lost.cleanup();
+    relayData.cleanup();
+  }
+});
+
 test('phone web app: a photo attached on a person page is kept in the phone\'s store, shows its thumbnail, opens, and survives a reload', async () => {
   const relay = await serveWeb();
   const browser = await openBrowser('phone');
