@@ -75,3 +75,17 @@ pub fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
     args.push("--json");
     serde_json::from_str(&ok(dir, &args)).expect("valid JSON")
 }
+
+/// The first line after the line of `output` that starts with `heading`: the
+/// recovery phrase `aftercall init` ("Your recovery phrase") or a re-key ("New
+/// recovery phrase") printed.
+pub fn phrase_after(output: &str, heading: &str) -> String {
+    output
+        .lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .skip(1)
+        .find(|l| !l.trim().is_empty())
+        .expect("the recovery phrase")
+        .trim()
+        .to_string()
+}

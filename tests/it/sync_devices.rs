@@ -234,14 +234,7 @@ fn devices_are_named_listed_renamed_and_removed_from_the_command_line() {
         laptop.path(),
         &["init", "--relay", &relay.url(), "--name", "Work laptop"],
     );
-    let phrase = init
-        .lines()
-        .skip_while(|l| !l.starts_with("Your recovery phrase"))
-        .skip(1)
-        .find(|l| !l.trim().is_empty())
-        .unwrap()
-        .trim()
-        .to_string();
+    let phrase = crate::support::phrase_after(&init, "Your recovery phrase");
     let bad = fails(
         phone.path(),
         &[

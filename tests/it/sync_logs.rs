@@ -37,14 +37,7 @@ fn trace_logs_of_relay_and_device_never_show_the_credential() {
     let dir = tempfile::tempdir().unwrap();
     let init = aftercall_tracing(dir.path(), &["init", "--relay", &relay.url()]);
     let stdout = String::from_utf8(init.stdout).unwrap();
-    let phrase = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("Your recovery phrase"))
-        .skip(1)
-        .find(|l| !l.trim().is_empty())
-        .expect("the recovery phrase")
-        .trim()
-        .to_string();
+    let phrase = crate::support::phrase_after(&stdout, "Your recovery phrase");
     assert!(
         stdout.contains("The account is ready on the relay"),
         "{stdout}"

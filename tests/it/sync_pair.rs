@@ -32,13 +32,7 @@ fn aftercall_with_input(dir: &Path, args: &[&str], stdin: &str) -> Output {
 
 /// The phrase `aftercall init` printed.
 fn phrase_of(init: &str) -> String {
-    init.lines()
-        .skip_while(|l| !l.starts_with("Your recovery phrase"))
-        .skip(1)
-        .find(|l| !l.trim().is_empty())
-        .expect("the recovery phrase")
-        .trim()
-        .to_string()
+    crate::support::phrase_after(init, "Your recovery phrase")
 }
 
 #[test]

@@ -420,14 +420,7 @@ fn devices_remove_rekey_on_the_command_line_prints_the_new_phrase_once() {
         laptop.path(),
         &["init", "--relay", &relay.url(), "--name", "Work laptop"],
     );
-    let phrase = init
-        .lines()
-        .skip_while(|l| !l.starts_with("Your recovery phrase"))
-        .skip(1)
-        .find(|l| !l.trim().is_empty())
-        .unwrap()
-        .trim()
-        .to_string();
+    let phrase = crate::support::phrase_after(&init, "Your recovery phrase");
     ok(laptop.path(), &["sync"]);
     ok(
         phone.path(),
@@ -446,14 +439,7 @@ fn devices_remove_rekey_on_the_command_line_prints_the_new_phrase_once() {
         &["devices", "remove", "old phone", "--rekey"],
     );
     assert!(said.contains("Removed \"Old phone\""), "{said}");
-    let new_phrase = said
-        .lines()
-        .skip_while(|l| !l.starts_with("New recovery phrase"))
-        .skip(1)
-        .find(|l| !l.trim().is_empty())
-        .unwrap()
-        .trim()
-        .to_string();
+    let new_phrase = crate::support::phrase_after(&said, "New recovery phrase");
     assert_eq!(new_phrase.split(' ').count(), 24, "{said}");
     assert_ne!(new_phrase, phrase);
     let listed = json(laptop.path(), &["devices"]);

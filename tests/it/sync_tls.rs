@@ -117,14 +117,7 @@ async fn a_relay_behind_tls_syncs_over_wss_and_an_untrusted_certificate_is_refus
         "{}",
         text(&init)
     );
-    let phrase = text(&init)
-        .lines()
-        .skip_while(|l| !l.starts_with("Your recovery phrase"))
-        .skip(1)
-        .find(|l| !l.trim().is_empty())
-        .expect("the recovery phrase")
-        .trim()
-        .to_string();
+    let phrase = crate::support::phrase_after(&text(&init), "Your recovery phrase");
     let capture = aftercall_trusting(
         &trusted,
         &phone,

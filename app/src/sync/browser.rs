@@ -238,17 +238,8 @@ impl BrowserSync {
         let pending = SyncSettings::of(&service.borrow().store).rotation()?;
         // The new secret is kept before the removal, with the device it removes
         // (never sent the new secret), so a re-key cut short resumes.
-        let new = match &pending {
-            Some(new) => new.clone(),
-            None => {
-                let new = PendingRotation {
-                    secret: AccountSecret::generate(&mut OsEntropy),
-                    removing: Some(DeviceId::new(id)?),
-                };
-                SyncSettings::of(&service.borrow().store).set_rotation(Some(&new))?;
-                new
-            }
-        };
+        let new = SyncSettings::of(&service.borrow().store)
+            .rotation_or_begin(Some(DeviceId::new(id)?))?;
         let request = ClientMessage::RemoveDevice {
             device: DeviceId::new(id)?,
         };

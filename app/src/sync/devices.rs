@@ -166,8 +166,7 @@ pub struct Rekeyed {
 /// next sync, or by running this again.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn remove_and_rekey(data_dir: &Path, which: &str) -> anyhow::Result<Rekeyed> {
-    use super::settings::{PendingRotation, SyncSettings};
-    use aftercall_shared::crypto::AccountSecret;
+    use super::settings::SyncSettings;
 
     let pending = {
         let store = crate::data::open_store(data_dir)?;
@@ -194,18 +193,8 @@ pub async fn remove_and_rekey(data_dir: &Path, which: &str) -> anyhow::Result<Re
     };
     // The new secret is kept before the removal, so a re-key cut short after it
     // (the device already gone from the list) still resumes.
-    let new = match pending {
-        Some(new) => new,
-        None => {
-            let new = PendingRotation {
-                secret: AccountSecret::generate(&mut crate::system::OsEntropy),
-                removing: target.as_ref().map(|t| DeviceId::new(&t.id)).transpose()?,
-            };
-            let store = crate::data::open_store(data_dir)?;
-            SyncSettings::of(&store).set_rotation(Some(&new))?;
-            new
-        }
-    };
+    let removing = target.as_ref().map(|t| DeviceId::new(&t.id)).transpose()?;
+    let new = SyncSettings::of(&crate::data::open_store(data_dir)?).rotation_or_begin(removing)?;
     let removed = match target {
         Some(target) => {
             let request = ClientMessage::RemoveDevice {

@@ -384,6 +384,20 @@ impl<'a> SyncSettings<'a> {
         Ok(Some(PendingRotation { secret, removing }))
     }
 
+    /// The re-key begun here, or a new one (a fresh secret, removing `removing`)
+    /// kept before it is returned, so it resumes however it is cut short.
+    pub fn rotation_or_begin(&self, removing: Option<DeviceId>) -> anyhow::Result<PendingRotation> {
+        if let Some(pending) = self.rotation()? {
+            return Ok(pending);
+        }
+        let new = PendingRotation {
+            secret: AccountSecret::generate(&mut crate::system::OsEntropy),
+            removing,
+        };
+        self.set_rotation(Some(&new))?;
+        Ok(new)
+    }
+
     pub fn set_rotation(&self, pending: Option<&PendingRotation>) -> Result<()> {
         let text = pending.map(|p| match &p.removing {
             Some(device) => format!("{} {device}", p.secret.to_hex()),

@@ -804,25 +804,22 @@ impl Engine {
         if !self.can_upload_checkpoint() {
             return;
         }
-        let covers: Vec<Cursor> = covers
-            .into_iter()
-            .filter_map(|(d, seq)| DeviceId::new(&d).ok().map(|device| Cursor { device, seq }))
-            .collect();
-        let (checkpoint, chunks) = seal_checkpoint(&self.keys, &covers, body);
+        let (checkpoint, chunks, bytes) = send_checkpoint(
+            &self.keys,
+            covers,
+            body,
+            out,
+            |checkpoint, chunks, covers| ClientMessage::CheckpointBegin {
+                checkpoint,
+                chunks,
+                covers,
+            },
+        );
         self.uploading = Some(Uploading {
             checkpoint,
-            chunks: chunks.len(),
-            bytes: chunks.iter().map(|c| c.sealed.len()).sum(),
+            chunks,
+            bytes,
         });
-        let begin = ClientMessage::CheckpointBegin {
-            checkpoint,
-            chunks: chunks.len() as u32,
-            covers,
-        };
-        out.push(Effect::Send(begin.encode()));
-        for chunk in chunks {
-            out.push(Effect::Send(ClientMessage::CheckpointChunk(chunk).encode()));
-        }
     }
 
     /// Seals a snapshot of the store under the new keys `to` and sends it as the
@@ -839,23 +836,17 @@ impl Engine {
         if !self.log_up_to_date() || self.must_prove_key {
             return self.fail(SyncError::OutOfTurn("a rotation before catching up"), out);
         }
-        let covers: Vec<Cursor> = covers
-            .into_iter()
-            .filter_map(|(d, seq)| DeviceId::new(&d).ok().map(|device| Cursor { device, seq }))
-            .collect();
-        let (checkpoint, chunks) = seal_checkpoint(to, &covers, body);
+        let (checkpoint, _, _) =
+            send_checkpoint(to, covers, body, out, |checkpoint, chunks, covers| {
+                ClientMessage::BeginRotation {
+                    to: to.account,
+                    credential: to.credential.clone(),
+                    checkpoint,
+                    chunks,
+                    covers,
+                }
+            });
         self.rotating = Some((to.account, checkpoint));
-        let begin = ClientMessage::BeginRotation {
-            to: to.account,
-            credential: to.credential.clone(),
-            checkpoint,
-            chunks: chunks.len() as u32,
-            covers,
-        };
-        out.push(Effect::Send(begin.encode()));
-        for chunk in chunks {
-            out.push(Effect::Send(ClientMessage::CheckpointChunk(chunk).encode()));
-        }
     }
 
     fn receive_entry(&mut self, entry: SealedEntry, out: &mut Vec<Effect>) {
@@ -1050,4 +1041,29 @@ impl Engine {
         self.phase = Phase::Failed;
         out.push(Effect::Failed(error));
     }
+}
+
+/// Seals a snapshot of the store (`body`, covering `covers`) under `keys` and sends
+/// it: the message `begin` makes of its id, chunk count and cursors, then its
+/// chunks. Returns its id, chunk count and sealed bytes.
+fn send_checkpoint(
+    keys: &AccountKeys,
+    covers: Vec<(String, u64)>,
+    body: &[u8],
+    out: &mut Vec<Effect>,
+    begin: impl FnOnce(CheckpointId, u32, Vec<Cursor>) -> ClientMessage,
+) -> (CheckpointId, usize, usize) {
+    let covers: Vec<Cursor> = covers
+        .into_iter()
+        .filter_map(|(d, seq)| DeviceId::new(&d).ok().map(|device| Cursor { device, seq }))
+        .collect();
+    let (checkpoint, chunks) = seal_checkpoint(keys, &covers, body);
+    let (count, bytes) = (chunks.len(), chunks.iter().map(|c| c.sealed.len()).sum());
+    out.push(Effect::Send(
+        begin(checkpoint, count as u32, covers).encode(),
+    ));
+    for chunk in chunks {
+        out.push(Effect::Send(ClientMessage::CheckpointChunk(chunk).encode()));
+    }
+    (checkpoint, count, bytes)
 }
